@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Every target compiles in Swift 6 language mode with `any` spelled out for existentials.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "TradeCore",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
+        .executable(name: "tradecore-server", targets: ["tradecore-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // System libraries: thin module maps plus inline shims for what Swift cannot call.
+        .systemLibrary(
+            name: "CNGHTTP2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // HTTP/2 on nghttp2 + NIO, TLS on OpenSSL, and the gRPC-compatible RPC core.
+        .target(
+            name: "HTTP2RPC",
+            dependencies: [
+                "CNGHTTP2",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(
+            name: "tradecore-server",
+            dependencies: [
+                "HTTP2RPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "HTTP2RPCTests",
+            dependencies: [
+                "HTTP2RPC",
+                "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
