@@ -1,0 +1,402 @@
+import Logging
+import NIOCore
+
+/// One client-side HTTP/2 connection: owns its nghttp2 session and multiplexes calls on it.
+///
+/// Everything here runs on the channel's event loop; `RPCClient` reaches it with `execute`.
+final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct CallRequest {
+        var callID: UInt64
+        var path: String
+        var authority: String
+        var message: [UInt8]
+        var metadata: RPCMetadata
+        var timeout: TimeAmount?
+    }
+
+    private let configuration: RPCClientConfiguration
+    private let logger: Logger
+    private var session: NGHTTP2Session?
+    private var context: ChannelHandlerContext?
+
+    private var streams: [Int32: ClientStream] = [:]
+    private var streamIDsByCall: [UInt64: Int32] = [:]
+    /// Calls cancelled before they reached the loop.
+    private var cancelledCalls: Set<UInt64> = []
+    private var unconsumedBytesOfClosedStreams = 0
+    private var inReadCycle = false
+    private var flushScheduled = false
+    private var closed = false
+    /// Set once the server sent GOAWAY: no new calls on this connection.
+    private(set) var isGoingAway = false
+
+    init(configuration: RPCClientConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Whether new calls may be started here.
+    var isUsable: Bool { !closed && !isGoingAway && session != nil }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        do {
+            session = try NGHTTP2Session(role: .client, options: configuration.sessionOptions, delegate: self)
+        } catch {
+            logger.error("could not create an HTTP/2 session", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, !closed else { return }
+        let buffer = unwrapInboundIn(data)
+        inReadCycle = true
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
+        } catch {
+            logger.debug("HTTP/2 protocol error from the server", metadata: ["error": "\(error)"])
+            failAll(RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
+            context.close(promise: nil)
+        }
+        if unconsumedBytesOfClosedStreams > 0 {
+            session.consumeConnection(count: unconsumedBytesOfClosedStreams)
+            unconsumedBytesOfClosedStreams = 0
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadCycle = false
+        flushScheduled = false
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        failAll(RPCError(.unavailable, "the connection to the server closed"))
+        session = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(RPCError(.unavailable, "connection error: \(error)", cause: error))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RPCError) {
+        for stream in streams.values { complete(stream, with: .failure(error)) }
+        streams.removeAll()
+        streamIDsByCall.removeAll()
+    }
+
+    // MARK: Output
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        guard !inReadCycle, let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
+    private func flush() {
+        guard let context, let session, !closed else { return }
+        var wrote = false
+        do {
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 16_384)
+                let count = try session.produce(into: &buffer, limit: 1 << 20)
+                guard count > 0 else { break }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            }
+        } catch {
+            failAll(RPCError(.internal, "cannot serialise HTTP/2 frames: \(error)"))
+            context.close(promise: nil)
+        }
+        if wrote { context.flush() }
+    }
+
+    // MARK: Starting and cancelling calls
+
+    /// Starts a call; `observer` hears about its response. With `expectsSingleMessage`, a
+    /// second response message fails the call (unary semantics).
+    func start(_ request: CallRequest, observer: any ClientCallObserver, expectsSingleMessage: Bool) {
+        guard let context else { return }
+        var outbound = context.channel.allocator.buffer(capacity: request.message.count + GRPCFraming.prefixLength)
+        GRPCFraming.frame(request.message, into: &outbound)
+        let stream = ClientStream(
+            callID: request.callID, observer: observer, expectsSingleMessage: expectsSingleMessage,
+            outbound: outbound, maxMessageSize: configuration.maxReceiveMessageSize,
+            allocator: context.channel.allocator)
+
+        if cancelledCalls.remove(request.callID) != nil {
+            return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
+        }
+        guard let session, isUsable else {
+            return complete(stream, with: .failure(RPCError(.unavailable, "the connection is not available")))
+        }
+
+        var headers = HeaderBlock(capacity: 8 + request.metadata.count)
+        headers.add(":method", "POST")
+        headers.add(":scheme", "http")
+        headers.add(":path", request.path)
+        headers.add(":authority", request.authority)
+        headers.add("content-type", "application/grpc")
+        headers.add("te", "trailers")
+        if let timeout = request.timeout {
+            headers.add("grpc-timeout", GRPCTimeout.format(nanoseconds: timeout.nanoseconds))
+        }
+        let (fields, rejected) = request.metadata.wireFields()
+        guard rejected.isEmpty else {
+            return complete(
+                stream, with: .failure(RPCError(.internal, "metadata that cannot be sent: \(rejected)")))
+        }
+        for (name, value) in fields { headers.add(name, value) }
+
+        let streamID: Int32
+        do {
+            streamID = try session.submitRequest(headers: headers)
+        } catch {
+            return complete(stream, with: .failure(RPCError(.unavailable, "cannot start the call: \(error)")))
+        }
+        stream.streamID = streamID
+        streams[streamID] = stream
+        streamIDsByCall[request.callID] = streamID
+        if let timeout = request.timeout {
+            stream.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                self?.deadlineExpired(streamID: streamID)
+            }
+        }
+        scheduleFlush()
+    }
+
+    /// Cancels a call: RST_STREAM(CANCEL) to the server, CANCELLED to the caller.
+    func cancel(callID: UInt64) {
+        guard let streamID = streamIDsByCall[callID] else {
+            cancelledCalls.insert(callID)
+            return
+        }
+        guard let stream = streams[streamID], !stream.finished else { return }
+        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+        complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
+        scheduleFlush()
+    }
+
+    /// The reader of a streaming response wants more: give the server its window back.
+    func resumeReading(callID: UInt64) {
+        guard let streamID = streamIDsByCall[callID], let stream = streams[streamID], stream.readingPaused else {
+            return
+        }
+        stream.readingPaused = false
+        session?.consume(streamID: streamID, count: stream.unconsumedBytes)
+        stream.unconsumedBytes = 0
+        scheduleFlush()
+    }
+
+    private func deadlineExpired(streamID: Int32) {
+        guard let stream = streams[streamID], !stream.finished else { return }
+        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+        complete(stream, with: .failure(RPCError(.deadlineExceeded, "the deadline expired before the server answered")))
+        scheduleFlush()
+    }
+
+    // MARK: Completion
+
+    private func complete(_ stream: ClientStream, with result: Result<Void, RPCError>) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        stream.deadlineTimer?.cancel()
+        stream.deadlineTimer = nil
+        stream.observer.callFinished(result.map { stream.trailers })
+    }
+
+    /// The server ended its side: decide the outcome from the status it sent.
+    private func responseEnded(_ stream: ClientStream) {
+        guard !stream.finished else { return }
+        if !stream.requestSent {
+            // The server answered before taking the whole request; stop sending it.
+            session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+            scheduleFlush()
+        }
+        if let error = Self.failure(of: stream) {
+            return complete(stream, with: .failure(error))
+        }
+        if stream.expectsSingleMessage && stream.messagesReceived == 0 {
+            return complete(stream, with: .failure(RPCError(.internal, "the server sent no response message")))
+        }
+        if !stream.deframer.isAtMessageBoundary {
+            return complete(stream, with: .failure(RPCError(.internal, "the response ended in the middle of a message")))
+        }
+        complete(stream, with: .success(()))
+    }
+
+    /// The error a finished response stands for, or nil for success (grpc's PROTOCOL-HTTP2).
+    static func failure(of stream: ClientStream) -> RPCError? {
+        if let status = stream.grpcStatus {
+            let code = RPCStatus.Code(wireValue: Substring(status))
+            guard code != .ok else { return nil }
+            let message = stream.grpcMessage.map(PercentEncoding.decode) ?? ""
+            return RPCError(code, message, metadata: stream.trailers)
+        }
+        if let http = stream.httpStatus, http != "200" {
+            let code: RPCStatus.Code
+            switch http {
+            case "400": code = .internal
+            case "401": code = .unauthenticated
+            case "403": code = .permissionDenied
+            case "404": code = .unimplemented
+            case "429", "502", "503", "504": code = .unavailable
+            default: code = .unknown
+            }
+            return RPCError(code, "the server answered HTTP \(http)")
+        }
+        return RPCError(.internal, "the server ended the call without a grpc-status")
+    }
+
+    private func receiveData(_ stream: ClientStream, _ bytes: UnsafeRawBufferPointer) {
+        guard !stream.finished else {
+            session?.consume(streamID: stream.streamID, count: bytes.count)
+            return
+        }
+        stream.deframer.append(bytes)
+        if stream.readingPaused {
+            stream.unconsumedBytes += bytes.count
+        } else {
+            session?.consume(streamID: stream.streamID, count: bytes.count)
+        }
+        while !stream.finished {
+            let message: [UInt8]
+            do {
+                guard let next = try stream.deframer.next() else { break }
+                message = next
+            } catch {
+                session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+                complete(stream, with: .failure(error))
+                scheduleFlush()
+                return
+            }
+            stream.messagesReceived += 1
+            if stream.expectsSingleMessage && stream.messagesReceived > 1 {
+                session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+                complete(stream, with: .failure(RPCError(.internal, "the server sent more than one response message")))
+                scheduleFlush()
+                return
+            }
+            if !stream.observer.callReceivedMessage(message) { stream.readingPaused = true }
+        }
+    }
+}
+
+// MARK: - nghttp2 events
+
+extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
+    func sessionBeginHeaders(streamID: Int32) {}
+
+    func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let stream = streams[streamID] else { return true }
+        let nameText = String(decoding: name, as: UTF8.self)
+        let valueText = String(decoding: value, as: UTF8.self)
+        switch nameText {
+        case ":status": stream.httpStatus = valueText
+        case "content-type": stream.contentType = valueText
+        case "grpc-status": stream.grpcStatus = valueText
+        case "grpc-message": stream.grpcMessage = valueText
+        default:
+            if stream.responseHeadersReceived {
+                stream.trailers.addReceived(name: nameText, value: valueText)
+            } else {
+                stream.metadata.addReceived(name: nameText, value: valueText)
+            }
+        }
+        return true
+    }
+
+    func sessionDidReceive(_ frame: NGHTTP2ReceivedFrame) {
+        switch frame.kind {
+        case .responseHeaders:
+            guard let stream = streams[frame.streamID] else { return }
+            stream.responseHeadersReceived = true
+            if frame.endStream {
+                // Trailers-only: the status came with the headers.
+                stream.trailers = stream.metadata
+                stream.metadata = RPCMetadata()
+                responseEnded(stream)
+            } else if stream.httpStatus != "200" {
+                responseEnded(stream)
+            } else {
+                stream.observer.callReceivedHeaders(stream.metadata)
+            }
+        case .trailers, .data:
+            if frame.endStream, let stream = streams[frame.streamID] { responseEnded(stream) }
+        case .goaway:
+            isGoingAway = true
+        case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .settings, .ping, .windowUpdate, .other:
+            break
+        }
+    }
+
+    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[streamID] else {
+            unconsumedBytesOfClosedStreams += bytes.count
+            return
+        }
+        receiveData(stream, bytes)
+    }
+
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        streamIDsByCall[stream.callID] = nil
+        unconsumedBytesOfClosedStreams += stream.unconsumedBytes
+        guard !stream.finished else { return }
+        let error: RPCError
+        switch HTTP2ErrorCode(rawValue: errorCode) {
+        case .refusedStream:
+            error = RPCError(.unavailable, "the server refused the call (REFUSED_STREAM)")
+        case .cancel:
+            error = RPCError(.cancelled, "the server cancelled the call")
+        case .enhanceYourCalm:
+            error = RPCError(.resourceExhausted, "the server asked us to calm down (ENHANCE_YOUR_CALM)")
+        case .noError where stream.grpcStatus != nil:
+            return responseEnded(stream)
+        default:
+            error = RPCError(.internal, "the server reset the call (HTTP/2 error code \(errorCode))")
+        }
+        complete(stream, with: .failure(error))
+    }
+
+    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult {
+        guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
+        let count = min(buffer.count, stream.outbound.readableBytes)
+        if count > 0 {
+            stream.outbound.readWithUnsafeReadableBytes { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
+                return count
+            }
+        }
+        guard stream.outbound.readableBytes == 0 else { return .bytes(count) }
+        stream.requestSent = true
+        stream.outbound = ByteBuffer()
+        return .end(count: count, trailers: false)
+    }
+
+    func sessionDidSendEndStream(streamID: Int32) {}
+}

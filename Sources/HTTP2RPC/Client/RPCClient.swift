@@ -1,0 +1,203 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A client for gRPC-compatible servers over one HTTP/2 connection (nghttp2), plain or TLS.
+///
+/// Calls from any number of tasks are multiplexed on the connection, which is opened on the
+/// first call and reopened on the next call after it closes. Every failure surfaces as an
+/// ``RPCError`` carrying the gRPC status.
+public final class RPCClient: Sendable {
+    public let host: String
+    public let port: Int
+    private let tls: TLSClientConfiguration?
+    private let configuration: RPCClientConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+    private let callCounter = NIOLockedValueBox<UInt64>(0)
+
+    private struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<HTTP2ClientConnectionHandler>
+    }
+
+    private struct State: Sendable {
+        var connecting: EventLoopFuture<Connection>?
+        var connection: Connection?
+        var closed = false
+    }
+
+    public init(
+        host: String,
+        port: Int,
+        tls: TLSClientConfiguration? = nil,
+        configuration: RPCClientConfiguration = RPCClientConfiguration(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "tradecore.rpc.client")
+    ) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Opens the connection now instead of at the first call.
+    public func connect() async throws {
+        _ = try await connection()
+    }
+
+    /// Closes the connection; calls in flight fail with UNAVAILABLE.
+    public func close() async {
+        let connection = state.withLockedValue { state -> Connection? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        try? await connection?.channel.close()
+    }
+
+    // MARK: Calls
+
+    /// Sends one message and waits for one.
+    public func unary(
+        _ method: String,
+        _ message: [UInt8],
+        metadata: RPCMetadata = [:],
+        timeout: TimeAmount? = nil
+    ) async throws(RPCError) -> RPCClientResponse {
+        let connection = try await connection()
+        let request = makeRequest(method, message, metadata, timeout)
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    connection.channel.eventLoop.execute {
+                        connection.handler.value.start(
+                            request, observer: UnaryCallObserver(continuation), expectsSingleMessage: true)
+                    }
+                }
+            } onCancel: {
+                connection.channel.eventLoop.execute { connection.handler.value.cancel(callID: request.callID) }
+            }
+        } catch {
+            throw Self.rpcError(error)
+        }
+    }
+
+    /// Sends one message and reads a stream of responses inside `body`.
+    ///
+    /// When `body` returns or throws before the stream has ended, the call is cancelled.
+    /// Reading slowly applies HTTP/2 flow control to the server.
+    public func serverStreaming<Result: Sendable>(
+        _ method: String,
+        _ message: [UInt8],
+        metadata: RPCMetadata = [:],
+        timeout: TimeAmount? = nil,
+        _ body: (RPCClientStreamingResponse) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await connection()
+        let request = makeRequest(method, message, metadata, timeout)
+        let loop = connection.channel.eventLoop
+        let made = RPCMessageSequence.make(
+            lowWatermark: max(1, configuration.streamingBufferHighWatermark / 4),
+            highWatermark: configuration.streamingBufferHighWatermark,
+            demand: { loop.execute { connection.handler.value.resumeReading(callID: request.callID) } },
+            terminated: { loop.execute { connection.handler.value.cancel(callID: request.callID) } })
+        let trailers = loop.makePromise(of: RPCMetadata.self)
+        let source = made.source
+        defer { loop.execute { connection.handler.value.cancel(callID: request.callID) } }
+        return try await withTaskCancellationHandler {
+            let headers: RPCMetadata
+            do {
+                headers = try await withCheckedThrowingContinuation { continuation in
+                    loop.execute {
+                        connection.handler.value.start(
+                            request,
+                            observer: StreamingCallObserver(headers: continuation, source: source, trailers: trailers),
+                            expectsSingleMessage: false)
+                    }
+                }
+            } catch {
+                throw Self.rpcError(error)
+            }
+            return try await body(
+                RPCClientStreamingResponse(metadata: headers, messages: made.sequence, trailerFuture: trailers.futureResult))
+        } onCancel: {
+            loop.execute { connection.handler.value.cancel(callID: request.callID) }
+        }
+    }
+
+    private func makeRequest(
+        _ method: String, _ message: [UInt8], _ metadata: RPCMetadata, _ timeout: TimeAmount?
+    ) -> HTTP2ClientConnectionHandler.CallRequest {
+        let callID = callCounter.withLockedValue { counter -> UInt64 in
+            counter &+= 1
+            return counter
+        }
+        return .init(
+            callID: callID, path: method, authority: "\(host):\(port)", message: message, metadata: metadata,
+            timeout: timeout)
+    }
+
+    private static func rpcError(_ error: any Error) -> RPCError {
+        if let rpc = error as? RPCError { return rpc }
+        if error is CancellationError { return RPCError(.cancelled, "the call was cancelled") }
+        return RPCError(.unavailable, "\(error)", cause: error)
+    }
+
+    // MARK: Connection
+
+    private func connection() async throws(RPCError) -> Connection {
+        let future: EventLoopFuture<Connection>? = state.withLockedValue { state in
+            if state.closed { return nil }
+            if let connecting = state.connecting { return connecting }
+            let future = makeConnection()
+            state.connecting = future
+            return future
+        }
+        guard let future else { throw RPCError(.unavailable, "the client is closed") }
+        let connection: Connection
+        do {
+            connection = try await future.get()
+        } catch {
+            state.withLockedValue { if $0.connecting === future { $0.connecting = nil } }
+            throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)", cause: error)
+        }
+        let usable = connection.channel.eventLoop.submit { connection.handler.value.isUsable }
+        if (try? await usable.get()) == true { return connection }
+        // The connection closed or is going away: forget it and open a new one.
+        state.withLockedValue { if $0.connecting === future { $0.connecting = nil } }
+        return try await self.connection()
+    }
+
+    private func makeConnection() -> EventLoopFuture<Connection> {
+        let tlsContext: OpenSSLContext?
+        do {
+            tlsContext = try tls.map { try OpenSSLContext.client($0, host: host) }
+        } catch {
+            return group.next().makeFailedFuture(error)
+        }
+        let configuration = self.configuration
+        let logger = self.logger
+        return ClientBootstrap(group: group)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tlsContext {
+                        try sync.addHandler(try OpenSSLHandler(context: tlsContext, role: .client))
+                    }
+                    try sync.addHandler(HTTP2ClientConnectionHandler(configuration: configuration, logger: logger))
+                }
+            }
+            .connect(host: host, port: port)
+            .flatMapThrowing { channel in
+                let handler = try channel.pipeline.syncOperations.handler(type: HTTP2ClientConnectionHandler.self)
+                return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            }
+    }
+}

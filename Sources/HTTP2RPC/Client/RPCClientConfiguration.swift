@@ -1,0 +1,49 @@
+import NIOCore
+
+/// Limits and timeouts of a client connection.
+public struct RPCClientConfiguration: Sendable {
+    /// Largest response message accepted; larger ones fail the call with RESOURCE_EXHAUSTED.
+    public var maxReceiveMessageSize: Int = 4 << 20
+    /// SETTINGS_INITIAL_WINDOW_SIZE: bytes the server may send on one call before we read them.
+    public var initialStreamWindowSize: UInt32 = 1 << 20
+    public var connectionWindowSize: Int32 = 16 << 20
+    public var maxHeaderListSize: UInt32 = 16_384
+    public var connectTimeout: TimeAmount = .seconds(10)
+    /// Messages of a streaming response buffered ahead of the reader.
+    public var streamingBufferHighWatermark: Int = 16
+
+    public init() {}
+
+    var sessionOptions: NGHTTP2SessionOptions {
+        var options = NGHTTP2SessionOptions()
+        options.maxConcurrentStreams = 100
+        options.initialWindowSize = initialStreamWindowSize
+        options.connectionWindowSize = connectionWindowSize
+        options.maxHeaderListSize = maxHeaderListSize
+        return options
+    }
+}
+
+/// The answer to a unary call.
+public struct RPCClientResponse: Sendable {
+    public var message: [UInt8]
+    /// Initial metadata (response headers).
+    public var metadata: RPCMetadata
+    /// Trailing metadata, next to the status.
+    public var trailers: RPCMetadata
+}
+
+/// A server-streaming response while it is being read.
+public struct RPCClientStreamingResponse: Sendable {
+    /// Initial metadata (response headers).
+    public let metadata: RPCMetadata
+    /// The response messages. The sequence ends after the last message when the call succeeds
+    /// and throws the call's ``RPCError`` otherwise.
+    public let messages: RPCMessageSequence
+    let trailerFuture: EventLoopFuture<RPCMetadata>
+
+    /// Trailing metadata; available once `messages` has ended.
+    public var trailers: RPCMetadata {
+        get async throws { try await trailerFuture.get() }
+    }
+}

@@ -1,0 +1,812 @@
+import Logging
+import NIOCore
+
+/// One server-side HTTP/2 connection: owns its nghttp2 session, turns streams into calls,
+/// runs their handlers and writes their responses.
+///
+/// Everything here runs on the channel's event loop. nghttp2 callbacks only record what
+/// arrived; handlers are started after `nghttp2_session_mem_recv` returns, and output is
+/// serialised once per read (or once per loop tick for writes from running handlers).
+final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let configuration: RPCServerConfiguration
+    private let router: RPCRouter
+    private var logger: Logger
+    private let onClose: @Sendable () -> Void
+
+    private var session: NGHTTP2Session?
+    private var context: ChannelHandlerContext?
+    private var executor: EventLoopTaskExecutor?
+    private var peer = "unknown"
+
+    private var streams: [Int32: ServerStream] = [:]
+    /// Streams whose handler can start once the current input has been processed.
+    private var readyStreams: [Int32] = []
+
+    /// Request bytes held by this connection (partial and undelivered messages).
+    private var bufferedRequestBytes = 0
+    /// Bytes of closed streams still to be returned to the connection window.
+    private var unconsumedBytesOfClosedStreams = 0
+
+    private var inReadCycle = false
+    private var flushScheduled = false
+    private var closing = false
+
+    // Draining (graceful shutdown).
+    private var draining = false
+    private var finalGoawaySent = false
+
+    // Housekeeping.
+    private var housekeepingTimer: Scheduled<Void>?
+    private var lastReceiveTime = NIODeadline.now()
+    private var lastStreamActivity = NIODeadline.now()
+    private var keepalivePingSentAt: NIODeadline?
+    private var controlFrameTokens: Int
+    private var controlFrameRefillTime = NIODeadline.now()
+
+    init(
+        configuration: RPCServerConfiguration,
+        router: RPCRouter,
+        logger: Logger,
+        onClose: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.onClose = onClose
+        self.controlFrameTokens = configuration.controlFrameBurst
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        if let address = context.channel.remoteAddress { peer = "\(address)" }
+        logger[metadataKey: "rpc.peer"] = "\(peer)"
+        do {
+            session = try NGHTTP2Session(role: .server, options: configuration.sessionOptions, delegate: self)
+        } catch {
+            logger.error("could not create an HTTP/2 session", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard housekeepingTimer == nil else { return }
+        scheduleHousekeeping(context: context)
+        flush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, !closing else { return }
+        let buffer = unwrapInboundIn(data)
+        inReadCycle = true
+        lastReceiveTime = .now()
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
+        } catch {
+            logger.debug("closing the connection after a protocol error", metadata: ["error": "\(error)"])
+            closeAfterFlush()
+        }
+        processReceivedWork()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadCycle = false
+        flushScheduled = false
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+        self.context = nil
+    }
+
+    /// Cancels every call and releases the session. Idempotent.
+    private func tearDown() {
+        housekeepingTimer?.cancel()
+        housekeepingTimer = nil
+        let error = RPCError(.unavailable, "the connection closed")
+        for stream in streams.values {
+            stream.deadlineTimer?.cancel()
+            stream.task?.cancel()
+            stream.requestSource?.finish(error)
+            stream.resumeWriters(throwing: error)
+        }
+        streams.removeAll()
+        if session != nil {
+            session = nil
+            onClose()
+        }
+    }
+
+    // MARK: Output
+
+    /// Asks for a flush at the end of the current read, or on the next loop tick.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        guard !inReadCycle, let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
+    /// Serialises pending frames into the channel while it is writable.
+    private func flush() {
+        guard let context, let session, !closing else { return }
+        var wrote = false
+        do {
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 16_384)
+                let count = try session.produce(into: &buffer, limit: 1 << 20)
+                guard count > 0 else { break }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            }
+        } catch {
+            logger.debug("closing the connection: cannot serialise frames", metadata: ["error": "\(error)"])
+            if wrote { context.flush() }
+            closeNow()
+            return
+        }
+        if wrote { context.flush() }
+        if !session.wantsRead && !session.wantsWrite {
+            closeAfterFlush()
+        } else if draining && finalGoawaySent && streams.isEmpty {
+            closeAfterFlush()
+        }
+    }
+
+    /// Writes whatever nghttp2 still has queued (a GOAWAY, typically), then closes.
+    private func closeAfterFlush() {
+        guard let context, !closing else { return }
+        closing = true
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        if let session { _ = try? session.produce(into: &buffer, limit: 1 << 16) }
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func closeNow() {
+        guard let context, !closing else { return }
+        closing = true
+        context.close(promise: nil)
+    }
+
+    // MARK: Work after input
+
+    private func processReceivedWork() {
+        if unconsumedBytesOfClosedStreams > 0 {
+            session?.consumeConnection(count: unconsumedBytesOfClosedStreams)
+            unconsumedBytesOfClosedStreams = 0
+        }
+        guard !readyStreams.isEmpty else { return }
+        let ready = readyStreams
+        readyStreams.removeAll(keepingCapacity: true)
+        for id in ready {
+            guard let stream = streams[id] else { continue }
+            startHandler(stream)
+        }
+    }
+
+    // MARK: Request validation
+
+    private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
+        guard stream.phase == .headers else { return }
+        lastStreamActivity = .now()
+        if draining {
+            return reject(stream, RPCError(.unavailable, "the server is shutting down"))
+        }
+        if stream.headerListTooLarge {
+            return reject(
+                stream,
+                RPCError(
+                    .resourceExhausted,
+                    "request headers exceed the limit of \(configuration.maxHeaderListSize) bytes"))
+        }
+        guard stream.method == "POST" else {
+            return respondHTTPError(stream, status: "405", extra: ("allow", "POST"))
+        }
+        guard let contentType = stream.contentType, Self.isGRPCProtoContentType(contentType) else {
+            return respondHTTPError(stream, status: "415", extra: ("accept", "application/grpc"))
+        }
+        guard let path = stream.path, let handler = router.handlers[path] else {
+            return reject(stream, RPCError(.unimplemented, "unknown method \(stream.path ?? "(none)")"))
+        }
+        if let encoding = stream.encoding, encoding != "identity" {
+            return reject(stream, RPCError(.unimplemented, "message encoding \(encoding) is not supported"))
+        }
+        if let timeout = stream.timeout {
+            guard let nanoseconds = GRPCTimeout.parse(Substring(timeout)) else {
+                return reject(stream, RPCError(.internal, "malformed grpc-timeout \"\(timeout)\""))
+            }
+            let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
+            stream.deadline = deadline
+            let id = stream.id
+            stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                [weak self] in
+                self?.deadlineExpired(streamID: id)
+            }
+        }
+        stream.handler = handler
+        stream.phase = .awaitingRequest
+        if !handler.waitsForWholeRequest {
+            makeRequestStream(for: stream)
+            readyStreams.append(stream.id)
+        }
+        if endStream { requestEnded(stream) }
+    }
+
+    /// `application/grpc`, optionally `+proto`, optionally with parameters.
+    static func isGRPCProtoContentType(_ value: String) -> Bool {
+        var mediaType = Substring(value)
+        if let semicolon = mediaType.firstIndex(of: ";") { mediaType = mediaType[..<semicolon] }
+        while mediaType.last == " " || mediaType.last == "\t" { mediaType.removeLast() }
+        let lowered = mediaType.lowercased()
+        return lowered == "application/grpc" || lowered == "application/grpc+proto"
+    }
+
+    private func requestEnded(_ stream: ServerStream) {
+        stream.requestEnded = true
+        guard stream.phase == .awaitingRequest || stream.phase == .running else { return }
+        guard stream.deframer.isAtMessageBoundary else {
+            return finish(stream, error: RPCError(.internal, "the request ended in the middle of a message"))
+        }
+        if let source = stream.requestSource {
+            source.finish()
+        } else if stream.phase == .awaitingRequest {
+            guard stream.requestMessage != nil else {
+                return finish(stream, error: RPCError(.internal, "the request ended without a message"))
+            }
+            readyStreams.append(stream.id)
+        }
+    }
+
+    private func receiveData(_ stream: ServerStream, _ bytes: UnsafeRawBufferPointer) {
+        guard stream.acceptsRequestData, stream.phase != .headers else {
+            // A refused or finished call: drop the bytes but give the window back.
+            session?.consume(streamID: stream.id, count: bytes.count)
+            return
+        }
+        bufferedRequestBytes += bytes.count
+        stream.deframer.append(bytes)
+        if bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection && !stream.readingPaused {
+            session?.consume(streamID: stream.id, count: bytes.count)
+        } else {
+            stream.unconsumedBytes += bytes.count
+        }
+        while stream.acceptsRequestData {
+            let message: [UInt8]
+            do {
+                guard let next = try stream.deframer.next() else { break }
+                message = next
+            } catch {
+                return finish(stream, error: error)
+            }
+            deliverRequestMessage(message, to: stream)
+        }
+    }
+
+    private func deliverRequestMessage(_ message: [UInt8], to stream: ServerStream) {
+        if let source = stream.requestSource {
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            if case .stopProducing = source.yield(message) { stream.readingPaused = true }
+        } else if stream.requestMessage == nil {
+            stream.requestMessage = message
+        } else {
+            finish(stream, error: RPCError(.internal, "a unary request carried more than one message"))
+        }
+    }
+
+    /// Request bytes have left our buffers: the peer may send as many again.
+    private func releaseRequestBytes(_ count: Int) {
+        let wasOverBudget = bufferedRequestBytes > configuration.maxBufferedRequestBytesPerConnection
+        bufferedRequestBytes -= count
+        guard wasOverBudget, bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection else {
+            return
+        }
+        for stream in streams.values where stream.unconsumedBytes > 0 && !stream.readingPaused {
+            session?.consume(streamID: stream.id, count: stream.unconsumedBytes)
+            stream.unconsumedBytes = 0
+        }
+        scheduleFlush()
+    }
+
+    // MARK: Handlers
+
+    private func makeRequestStream(for stream: ServerStream) {
+        guard let eventLoop = context?.eventLoop else { return }
+        let connection = NIOLoopBound(self, eventLoop: eventLoop)
+        let id = stream.id
+        let made = RPCMessageSequence.make(
+            lowWatermark: 2, highWatermark: 16,
+            demand: { eventLoop.execute { connection.value.resumeReading(streamID: id) } },
+            terminated: {})
+        stream.requestSource = made.source
+        stream.requestSequence = made.sequence
+    }
+
+    private func resumeReading(streamID: Int32) {
+        guard let stream = streams[streamID], stream.readingPaused else { return }
+        stream.readingPaused = false
+        if stream.unconsumedBytes > 0
+            && bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection
+        {
+            session?.consume(streamID: streamID, count: stream.unconsumedBytes)
+            stream.unconsumedBytes = 0
+            scheduleFlush()
+        }
+    }
+
+    private func startHandler(_ stream: ServerStream) {
+        guard let handler = stream.handler, let eventLoop = context?.eventLoop, let executor else { return }
+        guard stream.phase == .awaitingRequest else { return }
+        stream.phase = .running
+        lastStreamActivity = .now()
+
+        var callLogger = logger
+        callLogger[metadataKey: "rpc.method"] = "\(stream.path ?? "")"
+        callLogger[metadataKey: "rpc.stream"] = "\(stream.id)"
+        let context = RPCServerContext(
+            method: stream.path ?? "", metadata: stream.metadata, deadline: stream.deadline, peer: peer,
+            logger: callLogger)
+        let connection = NIOLoopBound(self, eventLoop: eventLoop)
+        let id = stream.id
+
+        switch handler {
+        case .unary(let body):
+            let message = stream.requestMessage ?? []
+            stream.requestMessage = nil
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            stream.task = Task.immediate(executorPreference: executor) {
+                do {
+                    let response = try await body(RPCServerRequest(message: message, context: context))
+                    connection.value.completeUnary(streamID: id, response: response)
+                } catch {
+                    connection.value.fail(streamID: id, error: error)
+                }
+            }
+        case .serverStreaming(let body):
+            let message = stream.requestMessage ?? []
+            stream.requestMessage = nil
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            let writer = RPCResponseWriter(connection: connection, eventLoop: eventLoop, streamID: id)
+            stream.task = Task.immediate(executorPreference: executor) {
+                do {
+                    let trailers = try await body(RPCServerRequest(message: message, context: context), writer)
+                    connection.value.complete(streamID: id, trailers: trailers)
+                } catch {
+                    connection.value.fail(streamID: id, error: error)
+                }
+            }
+        case .bidirectional(let body):
+            guard let requests = stream.requestSequence else { return }
+            let writer = RPCResponseWriter(connection: connection, eventLoop: eventLoop, streamID: id)
+            stream.task = Task.immediate(executorPreference: executor) {
+                do {
+                    let trailers = try await body(requests, context, writer)
+                    connection.value.complete(streamID: id, trailers: trailers)
+                } catch {
+                    connection.value.fail(streamID: id, error: error)
+                }
+            }
+        }
+    }
+
+    private func completeUnary(streamID: Int32, response: RPCServerResponse) {
+        guard let stream = streams[streamID], stream.phase == .running else { return }
+        guard response.message.count <= configuration.maxSendMessageSize else {
+            return finish(
+                stream,
+                error: RPCError(
+                    .resourceExhausted,
+                    "response of \(response.message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes"
+                ))
+        }
+        GRPCFraming.frame(response.message, into: &stream.outbound)
+        startResponse(stream, metadata: response.metadata)
+        finish(stream, status: .ok, trailers: response.trailers)
+    }
+
+    private func complete(streamID: Int32, trailers: RPCMetadata) {
+        guard let stream = streams[streamID] else { return }
+        finish(stream, status: .ok, trailers: trailers)
+    }
+
+    private func fail(streamID: Int32, error: any Error) {
+        guard let stream = streams[streamID] else { return }
+        finish(stream, error: error)
+    }
+
+    private func deadlineExpired(streamID: Int32) {
+        guard let stream = streams[streamID], stream.phase != .finished else { return }
+        stream.task?.cancel()
+        finish(stream, error: RPCError(.deadlineExceeded, "the deadline expired before the call completed"))
+    }
+
+    // MARK: Responses
+
+    func enqueueResponse(streamID: Int32, message: [UInt8]) -> RPCResponseWriter.Outcome {
+        guard let stream = streams[streamID], stream.phase == .running else {
+            return .failed(RPCError(.cancelled, "the call has ended"))
+        }
+        guard message.count <= configuration.maxSendMessageSize else {
+            return .failed(
+                RPCError(
+                    .resourceExhausted,
+                    "response of \(message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes"
+                ))
+        }
+        GRPCFraming.frame(message, into: &stream.outbound)
+        if !stream.responseStarted {
+            startResponse(stream, metadata: [:])
+        } else if stream.dataDeferred {
+            stream.dataDeferred = false
+            session?.resumeData(streamID: streamID)
+        }
+        scheduleFlush()
+        return stream.outbound.readableBytes >= configuration.responseBufferHighWatermark ? .mustWait : .accepted
+    }
+
+    func addWriteWaiter(streamID: Int32, _ waiter: CheckedContinuation<Void, any Error>) {
+        guard let stream = streams[streamID], stream.phase == .running else {
+            return waiter.resume(throwing: RPCError(.cancelled, "the call has ended"))
+        }
+        if stream.outbound.readableBytes < configuration.responseBufferHighWatermark {
+            waiter.resume()
+        } else {
+            stream.writeWaiters.append(waiter)
+        }
+    }
+
+    private func startResponse(_ stream: ServerStream, metadata: RPCMetadata) {
+        guard !stream.responseStarted, let session else { return }
+        stream.responseStarted = true
+        var headers = HeaderBlock(capacity: 3 + metadata.count)
+        headers.add(":status", "200")
+        headers.add("content-type", "application/grpc")
+        add(metadata, to: &headers)
+        do {
+            try session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
+        } catch {
+            logger.debug("could not submit response headers", metadata: ["error": "\(error)"])
+        }
+        scheduleFlush()
+    }
+
+    private func finish(_ stream: ServerStream, error: any Error) {
+        let (rpcError, isBug) = RPCError.from(error)
+        if isBug {
+            logger.error(
+                "handler failed", metadata: ["rpc.method": "\(stream.path ?? "")", "error": "\(error)"])
+        }
+        finish(stream, status: rpcError.status, trailers: rpcError.metadata)
+    }
+
+    /// Submits the final status of a call: as trailers after the messages, or as a
+    /// trailers-only response when nothing has been sent yet.
+    private func finish(_ stream: ServerStream, status: RPCStatus, trailers: RPCMetadata) {
+        guard stream.phase != .finished, let session else { return }
+        stream.phase = .finished
+        stream.deadlineTimer?.cancel()
+        stream.deadlineTimer = nil
+        let ended = RPCError(status.code == .ok ? .cancelled : status.code, "the call has ended")
+        stream.requestSource?.finish(ended)
+        stream.resumeWriters(throwing: ended)
+
+        var headers = HeaderBlock(capacity: 4 + trailers.count)
+        if !stream.responseStarted {
+            stream.responseStarted = true
+            headers.add(":status", "200")
+            headers.add("content-type", "application/grpc")
+            addStatus(status, to: &headers)
+            add(trailers, to: &headers)
+            do {
+                try session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
+            } catch {
+                logger.debug("could not submit a trailers-only response", metadata: ["error": "\(error)"])
+            }
+        } else {
+            addStatus(status, to: &headers)
+            add(trailers, to: &headers)
+            stream.pendingTrailers = headers
+            if stream.dataDeferred {
+                stream.dataDeferred = false
+                session.resumeData(streamID: stream.id)
+            }
+        }
+        scheduleFlush()
+    }
+
+    /// Refuses a call before it starts, with a trailers-only response.
+    private func reject(_ stream: ServerStream, _ error: RPCError) {
+        finish(stream, status: error.status, trailers: error.metadata)
+    }
+
+    /// Answers a request that is not gRPC at all with a bare HTTP status.
+    private func respondHTTPError(_ stream: ServerStream, status: String, extra: (String, String)) {
+        guard let session else { return }
+        stream.phase = .finished
+        stream.responseStarted = true
+        var headers = HeaderBlock(capacity: 2)
+        headers.add(":status", status)
+        headers.add(extra.0, extra.1)
+        try? session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
+        scheduleFlush()
+    }
+
+    private func addStatus(_ status: RPCStatus, to headers: inout HeaderBlock) {
+        headers.add("grpc-status", String(status.code.rawValue))
+        if !status.message.isEmpty {
+            headers.add("grpc-message", PercentEncoding.encode(status.message))
+        }
+    }
+
+    private func add(_ metadata: RPCMetadata, to headers: inout HeaderBlock) {
+        guard !metadata.isEmpty else { return }
+        let (fields, rejected) = metadata.wireFields()
+        for (name, value) in fields { headers.add(name, value) }
+        if !rejected.isEmpty {
+            logger.warning("dropped metadata that cannot be sent", metadata: ["keys": "\(rejected)"])
+        }
+    }
+
+    // MARK: Closing streams
+
+    private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
+        streams[stream.id] = nil
+        lastStreamActivity = .now()
+        stream.deadlineTimer?.cancel()
+        let held = stream.deframer.bufferedBytes + (stream.requestMessage.map { $0.count + GRPCFraming.prefixLength } ?? 0)
+        if held > 0 { releaseRequestBytes(held) }
+        unconsumedBytesOfClosedStreams += stream.unconsumedBytes
+        if stream.phase != .finished {
+            // The peer reset the call, or the connection is going away: stop the handler.
+            stream.phase = .finished
+            stream.task?.cancel()
+            let error = RPCError(.cancelled, "the client cancelled the call (HTTP/2 error code \(errorCode))")
+            stream.requestSource?.finish(error)
+            stream.resumeWriters(throwing: error)
+        }
+        if draining && streams.isEmpty { scheduleFlush() }
+    }
+
+    // MARK: Housekeeping
+
+    /// Often enough to honour the shortest configured timeout within half of it.
+    private var housekeepingInterval: TimeAmount {
+        var shortest = min(configuration.requestReceiveTimeout, configuration.keepaliveTimeout)
+        if let keepalive = configuration.keepaliveInterval { shortest = min(shortest, keepalive) }
+        if let idle = configuration.idleTimeout { shortest = min(shortest, idle) }
+        return max(min(.seconds(1), .nanoseconds(shortest.nanoseconds / 2)), .milliseconds(5))
+    }
+
+    private func scheduleHousekeeping(context: ChannelHandlerContext) {
+        housekeepingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: housekeepingInterval) {
+            [weak self] in
+            guard let self, self.session != nil, let context = self.context else { return }
+            self.housekeeping()
+            self.scheduleHousekeeping(context: context)
+        }
+    }
+
+    private func housekeeping() {
+        guard let session, !closing else { return }
+        let now = NIODeadline.now()
+
+        if let idle = configuration.idleTimeout, streams.isEmpty, now - lastStreamActivity >= idle {
+            logger.debug("closing an idle connection")
+            session.submitGoaway(lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+            closeAfterFlush()
+            return
+        }
+
+        if let sentAt = keepalivePingSentAt {
+            if now - sentAt >= configuration.keepaliveTimeout {
+                logger.debug("closing a connection whose keepalive PING went unanswered")
+                closeNow()
+                return
+            }
+        } else if let interval = configuration.keepaliveInterval, now - lastReceiveTime >= interval {
+            keepalivePingSentAt = now
+            session.submitPing()
+            scheduleFlush()
+        }
+
+        // Calls whose request never completes hold a stream slot and memory: reset them.
+        for stream in streams.values
+        where stream.phase == .headers || stream.phase == .awaitingRequest {
+            guard now - stream.openedAt >= configuration.requestReceiveTimeout else { continue }
+            logger.debug("resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
+            if stream.phase == .awaitingRequest {
+                finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
+            }
+            session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
+            scheduleFlush()
+        }
+    }
+
+    /// Spends one token of the control-frame budget; closes the connection when it is gone.
+    private func spendControlFrameToken() {
+        let now = NIODeadline.now()
+        let elapsed = now - controlFrameRefillTime
+        if elapsed >= .milliseconds(10) {
+            let refill = Int(elapsed.nanoseconds / 1_000_000) * configuration.controlFramesPerSecond / 1000
+            if refill > 0 {
+                controlFrameTokens = min(configuration.controlFrameBurst, controlFrameTokens + refill)
+                controlFrameRefillTime = now
+            }
+        }
+        controlFrameTokens -= 1
+        if controlFrameTokens < 0, let session, !closing {
+            logger.warning("closing a connection that floods control frames")
+            session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+            closeAfterFlush()
+        }
+    }
+
+    // MARK: Graceful shutdown
+
+    /// Stops accepting calls: announce GOAWAY, let calls in flight finish, then close.
+    func beginDraining() {
+        guard !draining, let session, let context, !closing else { return }
+        draining = true
+        session.submitShutdownNotice()
+        flush()
+        // The final GOAWAY names the last stream we will serve. Wait a moment so streams the
+        // client sent before seeing the notice are counted; they are answered UNAVAILABLE.
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) { [weak self] in
+            guard let self, let session = self.session else { return }
+            session.submitGoaway(
+                lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+            self.finalGoawaySent = true
+            self.flush()
+        }
+    }
+
+    /// The grace period is over: cancel what still runs and close.
+    func forceClose() {
+        for stream in streams.values where stream.phase != .finished {
+            stream.task?.cancel()
+            finish(stream, error: RPCError(.unavailable, "the server is shutting down"))
+        }
+        flush()
+        closeAfterFlush()
+    }
+}
+
+// MARK: - nghttp2 events
+
+extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
+    func sessionBeginHeaders(streamID: Int32) {
+        guard streams[streamID] == nil, let context else { return }
+        streams[streamID] = ServerStream(
+            id: streamID, openedAt: .now(), maxMessageSize: configuration.maxReceiveMessageSize,
+            allocator: context.channel.allocator)
+    }
+
+    func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let stream = streams[streamID], stream.phase == .headers else { return true }
+        // RFC 9113 section 6.5.2: each field counts its name, its value and 32 bytes.
+        stream.headerListBytes += name.count + value.count + 32
+        if stream.headerListBytes > Int(configuration.maxHeaderListSize) { stream.headerListTooLarge = true }
+        if stream.headerListTooLarge { return true }
+
+        let nameText = String(decoding: name, as: UTF8.self)
+        let valueText = String(decoding: value, as: UTF8.self)
+        switch nameText {
+        case ":method": stream.method = valueText
+        case ":path": stream.path = valueText
+        case "content-type": stream.contentType = valueText
+        case "grpc-timeout": stream.timeout = valueText
+        case "grpc-encoding": stream.encoding = valueText
+        default: stream.metadata.addReceived(name: nameText, value: valueText)
+        }
+        return true
+    }
+
+    func sessionDidReceive(_ frame: NGHTTP2ReceivedFrame) {
+        switch frame.kind {
+        case .requestHeaders:
+            if let stream = streams[frame.streamID] {
+                requestHeadersComplete(stream, endStream: frame.endStream)
+            }
+        case .trailers:
+            if frame.endStream, let stream = streams[frame.streamID] { requestEnded(stream) }
+        case .data(let length):
+            if frame.endStream, let stream = streams[frame.streamID] {
+                requestEnded(stream)
+            } else if length == 0 {
+                spendControlFrameToken()
+            }
+        case .ping(let ack):
+            if ack { keepalivePingSentAt = nil } else { spendControlFrameToken() }
+        case .settings(let ack):
+            if !ack { spendControlFrameToken() }
+        case .priority:
+            spendControlFrameToken()
+        case .responseHeaders, .pushResponseHeaders, .rstStream, .goaway, .windowUpdate, .other:
+            break
+        }
+    }
+
+    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[streamID] else {
+            unconsumedBytesOfClosedStreams += bytes.count
+            return
+        }
+        receiveData(stream, bytes)
+    }
+
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams[streamID] else { return }
+        streamClosed(stream, errorCode: errorCode)
+    }
+
+    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult {
+        guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
+        let count = min(buffer.count, stream.outbound.readableBytes)
+        if count > 0 {
+            stream.outbound.readWithUnsafeReadableBytes { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
+                return count
+            }
+        }
+        if stream.outbound.readableBytes == 0 {
+            stream.outbound.clear()
+            if let trailers = stream.pendingTrailers, let session {
+                stream.pendingTrailers = nil
+                do {
+                    try session.submitTrailer(streamID: streamID, headers: trailers)
+                    return .end(count: count, trailers: true)
+                } catch {
+                    logger.debug("could not submit trailers", metadata: ["error": "\(error)"])
+                    return .end(count: count, trailers: false)
+                }
+            }
+            stream.resumeWriters()
+            if count == 0 {
+                stream.dataDeferred = true
+                return .deferred
+            }
+        } else if stream.outbound.readableBytes < configuration.responseBufferHighWatermark / 2 {
+            stream.resumeWriters()
+        }
+        return .bytes(count)
+    }
+
+    func sessionDidSendEndStream(streamID: Int32) {
+        // We answered before the client finished sending (an early error): tell it to stop.
+        guard let stream = streams[streamID], !stream.requestEnded else { return }
+        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+    }
+}

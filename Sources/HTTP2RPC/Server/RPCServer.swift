@@ -1,0 +1,142 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A gRPC-compatible server on HTTP/2 (nghttp2), plain or over TLS (OpenSSL).
+///
+/// `start()` binds and returns; `run()` additionally waits until the server has shut down.
+/// `shutdown()` drains gracefully: the listener closes, every connection announces GOAWAY,
+/// calls in flight finish (up to the grace period), new calls are refused with UNAVAILABLE.
+public final class RPCServer: Sendable {
+    public let configuration: RPCServerConfiguration
+    private let router: RPCRouter
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    private let closedPromise: EventLoopPromise<Void>
+
+    private struct State {
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: (handler: NIOLoopBound<HTTP2ServerConnectionHandler>, channel: any Channel)] = [:]
+        var shuttingDown = false
+        var closed = false
+        var tlsContext: OpenSSLContext?
+
+        /// True exactly once: when shutdown has begun and the last connection is gone.
+        mutating func markClosedIfDone() -> Bool {
+            guard shuttingDown, !closed, listener == nil, connections.isEmpty else { return false }
+            closed = true
+            return true
+        }
+    }
+
+    public init(
+        configuration: RPCServerConfiguration,
+        router: RPCRouter,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "tradecore.rpc")
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.group = group
+        self.logger = logger
+        self.state = NIOLockedValueBox(State())
+        self.closedPromise = group.next().makePromise()
+    }
+
+    /// The address the server listens on (useful with port 0).
+    public var localAddress: SocketAddress? {
+        state.withLockedValue { $0.listener?.localAddress }
+    }
+
+    /// Binds the listening socket. Throws if the address is taken or TLS files are unusable.
+    public func start() async throws {
+        let tlsContext = try configuration.tls.map { try OpenSSLContext.server($0) }
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.initializeConnection(channel, tlsContext: tlsContext)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        state.withLockedValue {
+            $0.listener = listener
+            $0.tlsContext = tlsContext
+        }
+        logger.info(
+            "listening",
+            metadata: [
+                "address": "\(listener.localAddress.map { "\($0)" } ?? "?")",
+                "tls": "\(configuration.tls != nil)",
+            ])
+    }
+
+    /// Starts the server and waits until it has shut down.
+    public func run() async throws {
+        try await start()
+        try await closedPromise.futureResult.get()
+    }
+
+    /// Waits until the server has shut down.
+    public func waitUntilClosed() async throws {
+        try await closedPromise.futureResult.get()
+    }
+
+    private func initializeConnection(_ channel: any Channel, tlsContext: OpenSSLContext?) throws {
+        let id = ObjectIdentifier(channel)
+        let accepted = state.withLockedValue { !$0.shuttingDown }
+        guard accepted else {
+            channel.close(promise: nil)
+            return
+        }
+        let handler = HTTP2ServerConnectionHandler(
+            configuration: configuration, router: router, logger: logger,
+            onClose: { [weak self] in self?.connectionClosed(id) })
+        let sync = channel.pipeline.syncOperations
+        if let tlsContext {
+            try sync.addHandler(try OpenSSLHandler(context: tlsContext, role: .server))
+        }
+        try sync.addHandler(handler)
+        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        state.withLockedValue { $0.connections[id] = (bound, channel) }
+    }
+
+    private func connectionClosed(_ id: ObjectIdentifier) {
+        let finished = state.withLockedValue { state -> Bool in
+            state.connections[id] = nil
+            return state.markClosedIfDone()
+        }
+        if finished { closedPromise.succeed() }
+    }
+
+    /// Drains and stops the server. Returns when every connection has closed.
+    public func shutdown() async {
+        let (listener, connections) = state.withLockedValue { state in
+            state.shuttingDown = true
+            let listener = state.listener
+            state.listener = nil
+            return (listener, Array(state.connections.values))
+        }
+        try? await listener?.close()
+        for connection in connections {
+            connection.channel.eventLoop.execute { connection.handler.value.beginDraining() }
+        }
+        let graceDeadline = NIODeadline.now() + configuration.shutdownGracePeriod
+        let timer = group.next().scheduleTask(deadline: graceDeadline) { [self] in
+            let remaining = state.withLockedValue { Array($0.connections.values) }
+            for connection in remaining {
+                connection.channel.eventLoop.execute { connection.handler.value.forceClose() }
+            }
+        }
+        if state.withLockedValue({ $0.markClosedIfDone() }) { closedPromise.succeed() }
+        try? await closedPromise.futureResult.get()
+        timer.cancel()
+        logger.info("stopped")
+    }
+}

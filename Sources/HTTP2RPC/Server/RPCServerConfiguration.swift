@@ -1,0 +1,65 @@
+import NIOCore
+
+/// Everything a server needs to know to listen and to protect itself.
+///
+/// Defaults suit production; tests shrink the timeouts.
+public struct RPCServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// TLS with ALPN `h2`; nil serves plain HTTP/2 with prior knowledge (h2c).
+    public var tls: TLSConfiguration?
+
+    /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to each client.
+    public var maxConcurrentStreams: UInt32 = 256
+    /// SETTINGS_INITIAL_WINDOW_SIZE: bytes a client may send on one stream before we read them.
+    public var initialStreamWindowSize: UInt32 = 1 << 20
+    /// Bytes a client may send on the whole connection before we read them.
+    public var connectionWindowSize: Int32 = 16 << 20
+    /// SETTINGS_MAX_HEADER_LIST_SIZE; a larger request header block is refused.
+    public var maxHeaderListSize: UInt32 = 16_384
+    /// Largest request message accepted; larger ones end the call with RESOURCE_EXHAUSTED.
+    public var maxReceiveMessageSize: Int = 4 << 20
+    /// Largest response message a handler may send.
+    public var maxSendMessageSize: Int = 4 << 20
+    /// Request bytes a connection may hold before we stop replenishing its window.
+    public var maxBufferedRequestBytesPerConnection: Int = 32 << 20
+    /// Response bytes queued on one stream above which a streaming handler's `write` waits.
+    public var responseBufferHighWatermark: Int = 64 << 10
+
+    /// Send a PING after this long without receiving anything; nil disables keepalive.
+    public var keepaliveInterval: TimeAmount? = .seconds(7200)
+    /// Close the connection if a keepalive PING is not answered within this time.
+    public var keepaliveTimeout: TimeAmount = .seconds(20)
+    /// Close a connection that has had no open stream for this long.
+    public var idleTimeout: TimeAmount? = .minutes(5)
+    /// Reset a unary or server-streaming call whose request has not fully arrived by then.
+    public var requestReceiveTimeout: TimeAmount = .seconds(30)
+    /// How long a graceful shutdown waits for calls in flight before cancelling them.
+    public var shutdownGracePeriod: TimeAmount = .seconds(10)
+
+    /// Control frames (PING, SETTINGS, PRIORITY, empty DATA) a client may send in a burst,
+    /// and how many per second refill that budget. Beyond it the connection is closed with
+    /// ENHANCE_YOUR_CALM: these frames cost us work while carrying no request.
+    public var controlFrameBurst: Int = 1000
+    public var controlFramesPerSecond: Int = 100
+    /// RST_STREAM frames a client may send in a burst and per second (rapid reset defence).
+    public var streamResetBurst: UInt64 = 1000
+    public var streamResetsPerSecond: UInt64 = 33
+
+    public init(host: String = "127.0.0.1", port: Int = 50051, tls: TLSConfiguration? = nil) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
+    var sessionOptions: NGHTTP2SessionOptions {
+        var options = NGHTTP2SessionOptions()
+        options.maxConcurrentStreams = maxConcurrentStreams
+        options.initialWindowSize = initialStreamWindowSize
+        options.connectionWindowSize = connectionWindowSize
+        options.maxHeaderListSize = maxHeaderListSize
+        options.streamResetBurst = streamResetBurst
+        options.streamResetRate = streamResetsPerSecond
+        return options
+    }
+}

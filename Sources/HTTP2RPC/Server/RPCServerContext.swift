@@ -1,0 +1,48 @@
+import Logging
+import NIOCore
+
+/// What a handler knows about the call it serves.
+public struct RPCServerContext: Sendable {
+    /// The method path, `/package.Service/Method`.
+    public let method: String
+    /// The caller's custom metadata (request headers that are not protocol fields).
+    public let metadata: RPCMetadata
+    /// When the caller stops waiting, from `grpc-timeout`; the handler is cancelled then.
+    public let deadline: NIODeadline?
+    /// The remote address, for logs.
+    public let peer: String
+    /// A logger carrying `rpc.method` and `rpc.stream` metadata.
+    public var logger: Logger
+
+    public init(method: String, metadata: RPCMetadata, deadline: NIODeadline?, peer: String, logger: Logger) {
+        self.method = method
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peer = peer
+        self.logger = logger
+    }
+}
+
+/// One request message of a unary or server-streaming call.
+public struct RPCServerRequest: Sendable {
+    public var message: [UInt8]
+    public var context: RPCServerContext
+
+    public init(message: [UInt8], context: RPCServerContext) {
+        self.message = message
+        self.context = context
+    }
+}
+
+/// The answer of a unary call: one message, with optional initial and trailing metadata.
+public struct RPCServerResponse: Sendable {
+    public var message: [UInt8]
+    public var metadata: RPCMetadata
+    public var trailers: RPCMetadata
+
+    public init(message: [UInt8], metadata: RPCMetadata = [:], trailers: RPCMetadata = [:]) {
+        self.message = message
+        self.metadata = metadata
+        self.trailers = trailers
+    }
+}

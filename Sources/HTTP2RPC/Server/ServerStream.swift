@@ -1,0 +1,76 @@
+import NIOCore
+
+/// The server's state of one HTTP/2 stream, i.e. one call. Owned by its connection handler
+/// and only touched on the connection's event loop.
+final class ServerStream {
+    enum Phase {
+        /// The request header block is still arriving.
+        case headers
+        /// Accepted; waiting for the request message (unary and server-streaming calls).
+        case awaitingRequest
+        /// The handler runs.
+        case running
+        /// The final status has been submitted; waiting for nghttp2 to close the stream.
+        case finished
+    }
+
+    let id: Int32
+    let openedAt: NIODeadline
+    var phase: Phase = .headers
+
+    // Request header block.
+    var headerListBytes = 0
+    var headerListTooLarge = false
+    var method: String?
+    var path: String?
+    var contentType: String?
+    var timeout: String?
+    var encoding: String?
+    var metadata = RPCMetadata()
+
+    // Request body.
+    var deframer: GRPCMessageDeframer
+    var requestMessage: [UInt8]?
+    var requestEnded = false
+    /// Bytes received but not yet returned to the peer's flow-control windows.
+    var unconsumedBytes = 0
+    /// Set while the handler of a streaming request does not keep up with the messages.
+    var readingPaused = false
+    var requestSource: RPCMessageSequence.Producer.Source?
+    var requestSequence: RPCMessageSequence?
+
+    // Handler.
+    var handler: RPCRouter.Handler?
+    var deadline: NIODeadline?
+    var deadlineTimer: Scheduled<Void>?
+    var task: Task<Void, Never>?
+
+    // Response.
+    var responseStarted = false
+    var outbound: ByteBuffer
+    var pendingTrailers: HeaderBlock?
+    /// nghttp2 was told there is no data for now and waits for `resumeData`.
+    var dataDeferred = false
+    var writeWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    init(id: Int32, openedAt: NIODeadline, maxMessageSize: Int, allocator: ByteBufferAllocator) {
+        self.id = id
+        self.openedAt = openedAt
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, allocator: allocator)
+        self.outbound = allocator.buffer(capacity: 0)
+    }
+
+    /// Whether request bytes are still wanted (false once a final status is on its way).
+    var acceptsRequestData: Bool {
+        phase == .headers || phase == .awaitingRequest || phase == .running
+    }
+
+    func resumeWriters(throwing error: (any Error)? = nil) {
+        guard !writeWaiters.isEmpty else { return }
+        let waiters = writeWaiters
+        writeWaiters.removeAll()
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
+    }
+}
