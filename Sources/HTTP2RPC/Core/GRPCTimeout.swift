@@ -20,7 +20,7 @@ enum GRPCTimeout {
         case "n": nanosPerUnit = 1
         default: return nil
         }
-        // Eight digits of hours is about 3.6e17 ns, well inside Int64; saturate anyway.
+        // Eight digits of hours (3.6e20 ns) do not fit in Int64: saturate, it means "never".
         let (product, overflow) = amount.multipliedReportingOverflow(by: nanosPerUnit)
         return overflow ? Int64.max : product
     }

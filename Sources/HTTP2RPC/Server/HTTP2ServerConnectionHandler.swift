@@ -40,11 +40,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     // Housekeeping.
     private var housekeepingTimer: Scheduled<Void>?
-    private var lastReceiveTime = NIODeadline.now()
-    private var lastStreamActivity = NIODeadline.now()
+    private var lastReceiveTime = NIODeadline.uptimeNanoseconds(0)
+    private var lastStreamActivity = NIODeadline.uptimeNanoseconds(0)
     private var keepalivePingSentAt: NIODeadline?
     private var controlFrameTokens: Int
-    private var controlFrameRefillTime = NIODeadline.now()
+    private var controlFrameRefillTime = NIODeadline.uptimeNanoseconds(0)
 
     init(
         configuration: RPCServerConfiguration,
@@ -59,11 +59,17 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         self.controlFrameTokens = configuration.controlFrameBurst
     }
 
+    /// The loop's clock (a manual one in tests), not the wall clock.
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
+
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        lastReceiveTime = now
+        lastStreamActivity = now
+        controlFrameRefillTime = now
         if let address = context.channel.remoteAddress { peer = "\(address)" }
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         do {
@@ -91,7 +97,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard let session, !closing else { return }
         let buffer = unwrapInboundIn(data)
         inReadCycle = true
-        lastReceiveTime = .now()
+        lastReceiveTime = now
         do {
             try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
         } catch {
@@ -222,7 +228,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
         guard stream.phase == .headers else { return }
-        lastStreamActivity = .now()
+        lastStreamActivity = now
         if draining {
             return reject(stream, RPCError(.unavailable, "the server is shutting down"))
         }
@@ -249,7 +255,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             guard let nanoseconds = GRPCTimeout.parse(Substring(timeout)) else {
                 return reject(stream, RPCError(.internal, "malformed grpc-timeout \"\(timeout)\""))
             }
-            let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
+            let deadline = now + .nanoseconds(nanoseconds)
             stream.deadline = deadline
             let id = stream.id
             stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
@@ -371,7 +377,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard let handler = stream.handler, let eventLoop = context?.eventLoop, let executor else { return }
         guard stream.phase == .awaitingRequest else { return }
         stream.phase = .running
-        lastStreamActivity = .now()
+        lastStreamActivity = now
 
         var callLogger = logger
         callLogger[metadataKey: "rpc.method"] = "\(stream.path ?? "")"
@@ -584,7 +590,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
         streams[stream.id] = nil
-        lastStreamActivity = .now()
+        lastStreamActivity = now
         stream.deadlineTimer?.cancel()
         let held = stream.deframer.bufferedBytes + (stream.requestMessage.map { $0.count + GRPCFraming.prefixLength } ?? 0)
         if held > 0 { releaseRequestBytes(held) }
@@ -621,7 +627,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func housekeeping() {
         guard let session, !closing else { return }
-        let now = NIODeadline.now()
+        let now = self.now
 
         if let idle = configuration.idleTimeout, streams.isEmpty, now - lastStreamActivity >= idle {
             logger.debug("closing an idle connection")
@@ -657,7 +663,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Spends one token of the control-frame budget; closes the connection when it is gone.
     private func spendControlFrameToken() {
-        let now = NIODeadline.now()
+        let now = self.now
         let elapsed = now - controlFrameRefillTime
         if elapsed >= .milliseconds(10) {
             let refill = Int(elapsed.nanoseconds / 1_000_000) * configuration.controlFramesPerSecond / 1000
@@ -710,7 +716,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     func sessionBeginHeaders(streamID: Int32) {
         guard streams[streamID] == nil, let context else { return }
         streams[streamID] = ServerStream(
-            id: streamID, openedAt: .now(), maxMessageSize: configuration.maxReceiveMessageSize,
+            id: streamID, openedAt: now, maxMessageSize: configuration.maxReceiveMessageSize,
             allocator: context.channel.allocator)
     }
 

@@ -1,0 +1,248 @@
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import Testing
+
+@testable import HTTP2RPC
+
+/// The server against hand-written frames: requests that are not gRPC, malformed requests,
+/// and the known HTTP/2 attacks.
+@Suite("Server protocol handling and defences")
+struct ServerProtocolTests {
+    private func request(
+        _ connection: RawServerConnection, stream: UInt32, path: String = TestMethod.echo, method: String = "POST",
+        contentType: String = "application/grpc", extra: [(String, String)] = [], body: [UInt8]? = RawFrame.grpcMessage([1])
+    ) throws {
+        let fields = RawFrame.grpcRequestFields(path: path, method: method, contentType: contentType, extra: extra)
+        try connection.send(RawFrame.headers(stream: stream, fields, endStream: body == nil))
+        if let body { try connection.send(RawFrame.data(stream: stream, body, endStream: true)) }
+    }
+
+    @Test("a well-formed raw request is answered with headers, data and trailers")
+    func wellFormed() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1)
+        #expect(connection.headerBlocks(stream: 1).first?.first { $0.0 == ":status" }?.1 == "200")
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "0")
+        #expect(connection.frames(.data, stream: 1).flatMap(\.payload) == RawFrame.grpcMessage([1]))
+    }
+
+    @Test("a request without te: trailers is still served")
+    func missingTE() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        let fields = [(":method", "POST"), (":scheme", "http"), (":path", TestMethod.echo), (":authority", "x"), ("content-type", "application/grpc")]
+        try connection.send(RawFrame.headers(stream: 1, fields), RawFrame.data(stream: 1, RawFrame.grpcMessage([5]), endStream: true))
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "0")
+    }
+
+    @Test("a method other than POST gets HTTP 405")
+    func notPost() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, method: "GET", body: nil)
+        #expect(connection.lastHeader(":status", stream: 1) == "405")
+    }
+
+    @Test("a content type other than application/grpc gets HTTP 415")
+    func wrongContentType() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, contentType: "application/json")
+        #expect(connection.lastHeader(":status", stream: 1) == "415")
+        #expect(connection.isOpen)
+    }
+
+    @Test("an unsupported grpc-encoding gets UNIMPLEMENTED")
+    func unsupportedEncoding() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, extra: [("grpc-encoding", "gzip")])
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "12")
+    }
+
+    @Test("a malformed grpc-timeout is refused with a clear message")
+    func malformedTimeout() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, extra: [("grpc-timeout", "soon")])
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "13")
+        #expect(connection.lastHeader("grpc-message", stream: 1)?.contains("grpc-timeout") == true)
+    }
+
+    @Test("the server's own deadline answers DEADLINE_EXCEEDED")
+    func serverDeadline() throws {
+        let probe = HandlerProbe()
+        let connection = try RawServerConnection(router: makeTestRouter(probe: probe))
+        try request(connection, stream: 1, path: TestMethod.hang, extra: [("grpc-timeout", "100m")])
+        #expect(probe.started.load(ordering: .sequentiallyConsistent) == 1)
+        connection.advanceTime(by: .milliseconds(150))
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "4")
+    }
+
+    @Test("a request that ends inside a message, or without one, is an error")
+    func truncatedRequests() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, body: Array(RawFrame.grpcMessage([1, 2, 3]).dropLast()))
+        try request(connection, stream: 3, body: nil)
+        try request(connection, stream: 5, body: RawFrame.grpcMessage([1]) + RawFrame.grpcMessage([2]))
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "13")
+        #expect(connection.lastHeader("grpc-message", stream: 1)?.contains("middle of a message") == true)
+        #expect(connection.lastHeader("grpc-status", stream: 3) == "13")
+        #expect(connection.lastHeader("grpc-status", stream: 5) == "13")
+        #expect(connection.isOpen)
+    }
+
+    @Test("a header list over the limit is refused on that stream only")
+    func oversizedHeaders() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxHeaderListSize = 4096
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        let big = String(repeating: "v", count: 3000)
+        try request(connection, stream: 1, extra: [("x-a", big), ("x-b", big)])
+        try request(connection, stream: 3)
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "8")
+        #expect(connection.lastHeader("grpc-status", stream: 3) == "0")
+    }
+
+    @Test("an early answer to a request still being sent is followed by RST_STREAM(NO_ERROR)")
+    func earlyAnswerResets() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try connection.send(RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: "/no.Such/Method")))
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "12")
+        #expect(connection.frames(.rstStream, stream: 1).first?.errorCode == 0)
+    }
+
+    // MARK: Attacks
+
+    @Test("rapid reset (CVE-2023-44487): opening and resetting streams in a loop closes the connection")
+    func rapidReset() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.streamResetBurst = 100
+        configuration.streamResetsPerSecond = 10
+        let probe = HandlerProbe()
+        let connection = try RawServerConnection(router: makeTestRouter(probe: probe), configuration: configuration)
+        var stream: UInt32 = 1
+        var bytes: [UInt8] = []
+        for _ in 0..<300 {
+            bytes += RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)).bytes
+            bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
+            stream += 2
+        }
+        try connection.send(bytes: bytes)
+        // nghttp2's limiter answers GOAWAY(INTERNAL_ERROR) once the reset budget is spent.
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.internalError.rawValue)
+        #expect(!connection.isOpen)
+        // Streams reset in the same read never start a handler.
+        #expect(probe.started.load(ordering: .sequentiallyConsistent) == 0)
+    }
+
+    @Test("a CONTINUATION flood closes the connection")
+    func continuationFlood() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        var bytes = RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false).bytes
+        for _ in 0..<50 {
+            bytes += RawFrame(.continuation, stream: 1, payload: HPACK.encode([("x-pad", "p")])).bytes
+        }
+        try connection.send(bytes: bytes)
+        #expect(!connection.isOpen)
+    }
+
+    @Test("a PING flood closes the connection with ENHANCE_YOUR_CALM")
+    func pingFlood() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 200
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        try connection.send(bytes: (0..<500).flatMap { _ in RawFrame.ping().bytes })
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        #expect(!connection.isOpen)
+    }
+
+    @Test("a SETTINGS flood closes the connection")
+    func settingsFlood() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 200
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        try connection.send(bytes: (0..<500).flatMap { _ in RawFrame.settings([(3, 100)]).bytes })
+        #expect(!connection.isOpen)
+    }
+
+    @Test("a SETTINGS frame with too many entries closes the connection")
+    func oversizedSettings() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try connection.send(RawFrame.settings((0..<100).map { _ in (3, 100) }))
+        #expect(!connection.isOpen)
+    }
+
+    @Test("a client that never reads PING acknowledgements cannot grow our queue")
+    func unreadAcks() throws {
+        // Without delivering our output, the queued ACKs hit nghttp2's outbound limit.
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 1_000_000
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        connection.channel.isWritable = false
+        try connection.send(bytes: (0..<5000).flatMap { _ in RawFrame.ping().bytes })
+        #expect(!connection.isOpen)
+    }
+
+    @Test("streams opened and never finished are reset after the receive timeout")
+    func neverFinished() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.requestReceiveTimeout = .seconds(1)
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        try connection.send(RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo)))
+        try connection.send(RawFrame.data(stream: 1, [0, 0, 0]))
+        connection.advanceTime(by: .milliseconds(500))
+        #expect(connection.frames(.rstStream, stream: 1).isEmpty)
+        connection.advanceTime(by: .milliseconds(700))
+        #expect(connection.frames(.rstStream, stream: 1).first?.errorCode == HTTP2ErrorCode.cancel.rawValue)
+        #expect(connection.isOpen)
+        try request(connection, stream: 3)
+        #expect(connection.lastHeader("grpc-status", stream: 3) == "0")
+    }
+
+    @Test("opening more streams than SETTINGS_MAX_CONCURRENT_STREAMS is a connection error")
+    func concurrencyLimit() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxConcurrentStreams = 4
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        for stream in stride(from: UInt32(1), through: 7, by: 2) {
+            try connection.send(RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)))
+        }
+        #expect(connection.isOpen, "four streams are within the limit")
+        try connection.send(RawFrame.headers(stream: 9, RawFrame.grpcRequestFields(path: TestMethod.hang)))
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.protocolError.rawValue)
+        #expect(!connection.isOpen)
+    }
+
+    @Test("garbage instead of the connection preface closes the connection")
+    func badPreface() throws {
+        let connection = try RawServerConnection(router: makeTestRouter(), handshake: false)
+        try connection.send(bytes: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(!connection.isOpen)
+    }
+
+    @Test("an idle connection is closed with GOAWAY")
+    func idleTimeout() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.idleTimeout = .seconds(2)
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        connection.advanceTime(by: .seconds(1))
+        #expect(connection.isOpen)
+        connection.advanceTime(by: .milliseconds(1500))
+        #expect(connection.frames(.goaway).last?.errorCode == 0)
+        #expect(!connection.isOpen)
+    }
+
+    @Test("keepalive PINGs keep a live peer connected and drop a silent one")
+    func keepalive() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.keepaliveInterval = .seconds(1)
+        configuration.keepaliveTimeout = .seconds(1)
+        configuration.idleTimeout = nil
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        connection.advanceTime(by: .milliseconds(1200))
+        let ping = try #require(connection.frames(.ping).first { $0.flags & RawFrame.ack == 0 })
+        try connection.send(RawFrame(.ping, flags: RawFrame.ack, payload: ping.payload))
+        connection.advanceTime(by: .milliseconds(1200))
+        #expect(connection.isOpen)
+        // Now stay silent past the next PING's timeout.
+        connection.advanceTime(by: .seconds(3))
+        #expect(!connection.isOpen)
+    }
+}
