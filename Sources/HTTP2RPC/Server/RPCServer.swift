@@ -45,6 +45,16 @@ public final class RPCServer: Sendable {
         self.closedPromise = group.next().makePromise()
     }
 
+    deinit {
+        // A server that never started, or failed to, still owes its waiters an answer.
+        if state.withLockedValue({ state in
+            defer { state.closed = true }
+            return !state.closed
+        }) {
+            closedPromise.succeed()
+        }
+    }
+
     /// The address the server listens on (useful with port 0).
     public var localAddress: SocketAddress? {
         state.withLockedValue { $0.listener?.localAddress }
@@ -112,31 +122,46 @@ public final class RPCServer: Sendable {
             state.connections[id] = nil
             return state.markClosedIfDone()
         }
-        if finished { closedPromise.succeed() }
+        if finished { didClose() }
     }
 
     /// Drains and stops the server. Returns when every connection has closed.
     public func shutdown() async {
+        beginShutdown()
+        try? await closedPromise.futureResult.get()
+    }
+
+    /// Starts draining without waiting: the listener closes, every connection announces
+    /// GOAWAY, and after the grace period whatever still runs is cancelled.
+    public func beginShutdown() {
         let (listener, connections) = state.withLockedValue { state in
+            let first = !state.shuttingDown
             state.shuttingDown = true
             let listener = state.listener
             state.listener = nil
-            return (listener, Array(state.connections.values))
+            return (listener, first ? Array(state.connections.values) : [])
         }
-        try? await listener?.close()
+        guard let loop = listener?.eventLoop ?? connections.first?.channel.eventLoop else {
+            if state.withLockedValue({ $0.markClosedIfDone() }) { didClose() }
+            return
+        }
+        logger.info("shutting down", metadata: ["connections": "\(connections.count)"])
+        listener?.close(promise: nil)
         for connection in connections {
             connection.channel.eventLoop.execute { connection.handler.value.beginDraining() }
         }
-        let graceDeadline = NIODeadline.now() + configuration.shutdownGracePeriod
-        let timer = group.next().scheduleTask(deadline: graceDeadline) { [self] in
+        let timer = loop.scheduleTask(in: configuration.shutdownGracePeriod) { [self] in
             let remaining = state.withLockedValue { Array($0.connections.values) }
             for connection in remaining {
                 connection.channel.eventLoop.execute { connection.handler.value.forceClose() }
             }
         }
-        if state.withLockedValue({ $0.markClosedIfDone() }) { closedPromise.succeed() }
-        try? await closedPromise.futureResult.get()
-        timer.cancel()
+        closedPromise.futureResult.whenComplete { _ in timer.cancel() }
+        if state.withLockedValue({ $0.markClosedIfDone() }) { didClose() }
+    }
+
+    private func didClose() {
         logger.info("stopped")
+        closedPromise.succeed()
     }
 }

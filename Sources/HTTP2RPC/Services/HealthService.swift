@@ -1,0 +1,122 @@
+import NIOConcurrencyHelpers
+import WireFormat
+
+/// `grpc.health.v1.HealthCheckRequest`.
+public struct HealthCheckRequest: ProtoSchemaMessage, Equatable {
+    public var service: String
+
+    public init(service: String = "") { self.service = service }
+    public init(protoPlaceholder: ProtoPlaceholder) { service = "" }
+
+    public static let protoSchema = ProtoSchema<HealthCheckRequest>(
+        "grpc.health.v1.HealthCheckRequest", [.field("service", 1, ProtoString.self, \.service)])
+}
+
+/// `grpc.health.v1.HealthCheckResponse`.
+public struct HealthCheckResponse: ProtoSchemaMessage, Equatable {
+    /// `HealthCheckResponse.ServingStatus`; UNKNOWN (0) is the absent value, `nil`.
+    public enum ServingStatus: Int32, ProtoEnum {
+        public static let protoEnumName = "grpc.health.v1.HealthCheckResponse.ServingStatus"
+        case serving = 1
+        case notServing = 2
+        case serviceUnknown = 3
+    }
+
+    public var status: ServingStatus?
+
+    public init(status: ServingStatus?) { self.status = status }
+    public init(protoPlaceholder: ProtoPlaceholder) { status = nil }
+
+    public static let protoSchema = ProtoSchema<HealthCheckResponse>(
+        "grpc.health.v1.HealthCheckResponse",
+        [.field("status", 1, ProtoEnumCodec<ServingStatus>.self, \.status)])
+}
+
+/// The serving status of the server ("") and of each named service, with watchers.
+///
+/// A server reports SERVING once it has started and NOT_SERVING as soon as it starts to
+/// shut down, so load balancers stop sending before the listener closes.
+public final class HealthStatus: Sendable {
+    private struct State {
+        var statuses: [String: HealthCheckResponse.ServingStatus] = [:]
+        var watchers: [Int: (service: String, continuation: AsyncStream<HealthCheckResponse.ServingStatus>.Continuation)] = [:]
+        var nextWatcher = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    public func set(_ status: HealthCheckResponse.ServingStatus, for service: String = "") {
+        let watchers = state.withLockedValue { state in
+            state.statuses[service] = status
+            return state.watchers.values.filter { $0.service == service }.map(\.continuation)
+        }
+        for watcher in watchers { watcher.yield(status) }
+    }
+
+    /// Marks the server and every named service NOT_SERVING.
+    public func setAllNotServing() {
+        let services = state.withLockedValue { Array($0.statuses.keys) + [""] }
+        for service in Set(services) { set(.notServing, for: service) }
+    }
+
+    public func status(of service: String) -> HealthCheckResponse.ServingStatus? {
+        state.withLockedValue { $0.statuses[service] }
+    }
+
+    /// The current status (SERVICE_UNKNOWN if none) and then every change, until cancelled.
+    func watch(_ service: String) -> AsyncStream<HealthCheckResponse.ServingStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: HealthCheckResponse.ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLockedValue { state -> Int in
+            let id = state.nextWatcher
+            state.nextWatcher += 1
+            state.watchers[id] = (service, continuation)
+            continuation.yield(state.statuses[service] ?? .serviceUnknown)
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLockedValue { _ = $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+}
+
+/// `grpc.health.v1.Health`: Check and Watch, byte-compatible with the standard probe.
+public struct HealthService: RPCService {
+    public static let checkPath = "/grpc.health.v1.Health/Check"
+    public static let watchPath = "/grpc.health.v1.Health/Watch"
+
+    public let status: HealthStatus
+
+    public init(status: HealthStatus) { self.status = status }
+
+    public func register(into router: inout RPCRouter) throws(RPCRouter.DuplicateMethodError) {
+        let status = self.status
+        try router.unary(Self.checkPath) { request in
+            let check = try decode(HealthCheckRequest.self, request.message)
+            guard let serving = status.status(of: check.service) else {
+                throw RPCError(.notFound, "unknown service \"\(check.service)\"")
+            }
+            return RPCServerResponse(message: HealthCheckResponse(status: serving).protoBytes)
+        }
+        try router.serverStreaming(Self.watchPath) { request, writer in
+            let check = try decode(HealthCheckRequest.self, request.message)
+            // Only the newest status matters to a watcher, so a slow one skips stale values.
+            for await serving in status.watch(check.service) {
+                try await writer.write(HealthCheckResponse(status: serving).protoBytes)
+            }
+            throw RPCError(.cancelled, "the watch ended")
+        }
+    }
+}
+
+/// Decodes a request message, turning a malformed one into INVALID_ARGUMENT.
+func decode<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]) throws(RPCError) -> Message {
+    do {
+        return try Message(protoBytes: bytes)
+    } catch {
+        throw RPCError(.invalidArgument, "malformed \(Message.protoMessageName): \(error)")
+    }
+}

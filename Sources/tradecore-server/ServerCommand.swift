@@ -1,0 +1,93 @@
+import ArgumentParser
+import HTTP2RPC
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tradecore-server`: serves TradeCore over gRPC-compatible HTTP/2.
+@main
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tradecore-server",
+        abstract: "Serve TradeCore commands over gRPC-compatible HTTP/2 (h2c, or TLS with --tls-cert/--tls-key).",
+        discussion: "Every option can also be set in the environment as TRADECORE_<OPTION>, e.g. TRADECORE_PORT=50051.")
+
+    @Option(help: "Address to listen on.")
+    var host: String = environment("HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = environment("PORT").flatMap(Int.init) ?? 50051
+
+    @Option(help: "PEM certificate chain: serve TLS (ALPN h2) instead of plain h2c. [env: TRADECORE_TLS_CERT]")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert. [env: TRADECORE_TLS_KEY]")
+    var tlsKey: String?
+
+    private var certificateFile: String? { tlsCert ?? environment("TLS_CERT") }
+    private var keyFile: String? { tlsKey ?? environment("TLS_KEY") }
+
+    @Option(help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection.")
+    var maxConcurrentStreams: UInt32 = environment("MAX_CONCURRENT_STREAMS").flatMap(UInt32.init) ?? 256
+
+    @Option(help: "Largest request message, in bytes.")
+    var maxMessageSize: Int = environment("MAX_MESSAGE_SIZE").flatMap(Int.init) ?? 4 << 20
+
+    @Option(help: "Seconds a graceful shutdown waits for calls in flight.")
+    var shutdownGraceSeconds: Int64 = environment("SHUTDOWN_GRACE_SECONDS").flatMap(Int64.init) ?? 10
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (certificateFile == nil) == (keyFile == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tradecore.server")
+
+        var configuration = RPCServerConfiguration(host: host, port: port)
+        if let certificateFile, let keyFile {
+            configuration.tls = TLSConfiguration(certificateChainFile: certificateFile, privateKeyFile: keyFile)
+        }
+        configuration.maxConcurrentStreams = maxConcurrentStreams
+        configuration.maxReceiveMessageSize = maxMessageSize
+        configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
+
+        let health = HealthStatus()
+        var router = RPCRouter()
+        try router.register(HealthService(status: health))
+        try router.register(DiagnosticsService())
+
+        let server = RPCServer(configuration: configuration, router: router, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: RPCServerService(server: server, health: health))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// `TRADECORE_<name>` from the environment.
+func environment(_ name: String) -> String? {
+    getenv("TRADECORE_" + name).map { String(cString: $0) }
+}

@@ -1,0 +1,347 @@
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+import WireFormat
+
+@testable import HTTP2RPC
+
+/// A real server and our client over loopback TCP, plain and TLS.
+@Suite("Server and client over real sockets")
+struct SocketTests {
+    private func router(probe: HandlerProbe = HandlerProbe(), health: HealthStatus = HealthStatus()) throws -> RPCRouter {
+        var router = makeTestRouter(probe: probe)
+        try router.register(HealthService(status: health))
+        try router.register(DiagnosticsService())
+        return router
+    }
+
+    @Test("health Check answers 08 01 (SERVING) to an empty request, NOT_FOUND for unknown services")
+    func healthCheck() async throws {
+        let health = HealthStatus()
+        health.set(.serving)
+        try await withServer(router: router(health: health)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let response = try await client.unary(HealthService.checkPath, [])
+            #expect(response.message == [0x08, 0x01])
+            do throws(RPCError) {
+                _ = try await client.unary(HealthService.checkPath, HealthCheckRequest(service: "nope").protoBytes)
+                Issue.record("an unknown service was reported healthy")
+            } catch {
+                #expect(error.code == .notFound)
+            }
+        }
+    }
+
+    @Test("health Watch sends the current status, then each change")
+    func healthWatch() async throws {
+        let health = HealthStatus()
+        health.set(.serving)
+        try await withServer(router: router(health: health)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let seen = try await client.serverStreaming(HealthService.watchPath, []) { response in
+                var statuses: [HealthCheckResponse.ServingStatus?] = []
+                for try await message in response.messages {
+                    statuses.append(try HealthCheckResponse(protoBytes: message).status)
+                    if statuses.count == 1 { health.set(.notServing) }
+                    if statuses.count == 2 { break }
+                }
+                return statuses
+            }
+            #expect(seen == [.serving, .notServing])
+        }
+    }
+
+    @Test("Ping echoes its payload with the server's time; malformed input is INVALID_ARGUMENT")
+    func ping() async throws {
+        try await withServer(router: router()) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let payload = Array("ping".utf8)
+            let response = try await client.unary(DiagnosticsService.pingPath, PingRequest(payload: payload).protoBytes)
+            let pong = try PingResponse(protoBytes: response.message)
+            #expect(pong.payload == payload)
+            #expect(pong.serverTimeUnixNanos > 1_700_000_000_000_000_000)
+            do throws(RPCError) {
+                _ = try await client.unary(DiagnosticsService.pingPath, [0x0A, 0x05, 1])
+                Issue.record("a truncated PingRequest was accepted")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("PingRequest"))
+            }
+        }
+    }
+
+    @Test("a thousand concurrent calls from fifty tasks share one connection")
+    func concurrentCalls() async throws {
+        try await withServer(router: router()) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<50 {
+                    group.addTask {
+                        for call in 0..<20 {
+                            let message = Array("\(task)-\(call)".utf8)
+                            let response = try await client.unary(TestMethod.echo, message)
+                            #expect(response.message == message)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("echo of 0 B, 1 KiB and 3 MiB")
+    func messageSizes() async throws {
+        try await withServer(router: router()) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            for size in [0, 1024, 3 << 20] {
+                let message = (0..<size).map { UInt8(truncatingIfNeeded: $0 * 7) }
+                let response = try await client.unary(TestMethod.echo, message)
+                #expect(response.message == message, "size \(size)")
+            }
+        }
+    }
+
+    @Test("a 10,000-message stream read slowly arrives whole and in order")
+    func slowStream() async throws {
+        let probe = HandlerProbe()
+        try await withServer(router: router(probe: probe)) { _, port in
+            // 10,000 messages of 69 framed bytes overflow a 64 KiB window many times.
+            var configuration = RPCClientConfiguration()
+            configuration.initialStreamWindowSize = 65_535
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+            defer { Task { await client.close() } }
+            let count = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 10_000, size: 64)) { response in
+                var expected = 0
+                for try await message in response.messages {
+                    let index = Int(message[0]) << 24 | Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3])
+                    #expect(index == expected)
+                    expected += 1
+                    if expected % 1000 == 0 {
+                        // Flow control keeps the server from running far ahead of a slow reader:
+                        // one window, the server's 64 KiB send buffer and our 16-message buffer.
+                        let ahead = probe.written.load(ordering: .sequentiallyConsistent) - expected
+                        #expect(ahead < 3000, "the server ran \(ahead) messages ahead")
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                #expect(try await response.trailers.first("x-count") == "10000")
+                return expected
+            }
+            #expect(count == 10_000)
+        }
+    }
+
+    @Test("a deadline ends the call with DEADLINE_EXCEEDED and cancels the handler")
+    func deadline() async throws {
+        let probe = HandlerProbe()
+        try await withServer(router: router(probe: probe)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            do throws(RPCError) {
+                _ = try await client.unary(TestMethod.hang, [], timeout: .milliseconds(200))
+                Issue.record("the call outlived its deadline")
+            } catch {
+                #expect(error.code == .deadlineExceeded)
+            }
+            try await eventually { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+        }
+    }
+
+    @Test("cancelling the calling task cancels the call on both sides")
+    func taskCancellation() async throws {
+        let probe = HandlerProbe()
+        try await withServer(router: router(probe: probe)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let call = Task { try await client.unary(TestMethod.hang, []) }
+            try await eventually { probe.started.load(ordering: .sequentiallyConsistent) == 1 }
+            call.cancel()
+            let result = await call.result
+            #expect(throws: RPCError.self) { try result.get() }
+            try await eventually { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+        }
+    }
+
+    @Test("leaving a stream early cancels it on the server")
+    func leaveStreamEarly() async throws {
+        let probe = HandlerProbe()
+        try await withServer(router: router(probe: probe)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let read = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 1_000_000, size: 100)) { response in
+                var count = 0
+                for try await _ in response.messages {
+                    count += 1
+                    if count == 10 { break }
+                }
+                return count
+            }
+            #expect(read == 10)
+            try await eventually { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+            #expect(probe.written.load(ordering: .sequentiallyConsistent) < 1_000_000)
+            // The connection is still good for other calls.
+            #expect(try await client.unary(TestMethod.echo, [1]).message == [1])
+        }
+    }
+
+    @Test("graceful shutdown lets calls in flight finish and refuses new ones")
+    func gracefulShutdown() async throws {
+        let release = Atomic<Bool>(false)
+        var router = RPCRouter()
+        try router.unary("/test.Test/Slow") { request in
+            while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+            return RPCServerResponse(message: request.message)
+        }
+        try router.unary(TestMethod.echo) { RPCServerResponse(message: $0.message) }
+        var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.shutdownGracePeriod = .seconds(30)
+        let server = RPCServer(configuration: configuration, router: router)
+        try await server.start()
+        let port = try #require(server.localAddress?.port)
+        let client = RPCClient(host: "127.0.0.1", port: port)
+        #expect(try await client.unary(TestMethod.echo, [0]).message == [0])
+        let inFlight = Task { try await client.unary("/test.Test/Slow", [7]) }
+        try await Task.sleep(for: .milliseconds(50))
+
+        server.beginShutdown()
+        try await Task.sleep(for: .milliseconds(300))
+        // New calls: refused, on this connection (GOAWAY) and on new ones (listener closed).
+        do throws(RPCError) {
+            _ = try await client.unary(TestMethod.echo, [1])
+            Issue.record("a call started after shutdown was served")
+        } catch {
+            #expect(error.code == .unavailable)
+        }
+        let late = RPCClient(host: "127.0.0.1", port: port)
+        await #expect(throws: RPCError.self) { _ = try await late.unary(TestMethod.echo, [2]) }
+
+        release.store(true, ordering: .sequentiallyConsistent)
+        #expect(try await inFlight.value.message == [7])
+        try await server.waitUntilClosed()
+        await client.close()
+    }
+
+    @Test("one client's PING flood closes its own connection while another client is served")
+    func floodIsolation() async throws {
+        try await withServer(router: router(), configure: { $0.controlFrameBurst = 500 }) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let attacker = try await RawSocket(port: port)
+            try await attacker.send(RawFrame.preface + RawFrame.settings().bytes)
+            let flood = (0..<2000).flatMap { _ in RawFrame.ping().bytes }
+            async let attack: Void = attacker.send(flood)
+            for index in 0..<50 {
+                #expect(try await client.unary(TestMethod.echo, [UInt8(index)]).message == [UInt8(index)])
+            }
+            try? await attack
+            try await eventually { !attacker.isActive }
+            #expect(attacker.received.contains { $0.kind == .goaway && $0.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue })
+            #expect(try await client.unary(TestMethod.echo, [9]).message == [9])
+        }
+    }
+
+    // MARK: TLS
+
+    @Test("calls over TLS with ALPN h2, verified against the certificate's CA")
+    func tls() async throws {
+        let certificate = try TestCertificate.make()
+        defer { certificate.remove() }
+        try await withServer(
+            router: router(),
+            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+        ) { _, port in
+            for host in ["localhost", "127.0.0.1"] {
+                let client = RPCClient(
+                    host: host, port: port, tls: TLSClientConfiguration(trustRootsFile: certificate.certificate))
+                #expect(try await client.unary(TestMethod.echo, [1, 2, 3]).message == [1, 2, 3], "\(host)")
+                let big = [UInt8](repeating: 5, count: 1 << 20)
+                #expect(try await client.unary(TestMethod.echo, big).message == big)
+                let streamed = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 500, size: 1000)) { response in
+                    var count = 0
+                    for try await _ in response.messages { count += 1 }
+                    return count
+                }
+                #expect(streamed == 500)
+                await client.close()
+            }
+        }
+    }
+
+    @Test("a TLS client that does not trust the certificate cannot call")
+    func tlsUntrusted() async throws {
+        let certificate = try TestCertificate.make()
+        defer { certificate.remove() }
+        try await withServer(
+            router: router(),
+            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+        ) { _, port in
+            let client = RPCClient(host: "localhost", port: port, tls: TLSClientConfiguration())
+            do throws(RPCError) {
+                _ = try await client.unary(TestMethod.echo, [1])
+                Issue.record("an untrusted certificate was accepted")
+            } catch {
+                #expect(error.code == .unavailable)
+            }
+            await client.close()
+        }
+    }
+
+    @Test("a TLS client that does not offer h2 is refused during the handshake")
+    func tlsWithoutH2() async throws {
+        let certificate = try TestCertificate.make()
+        defer { certificate.remove() }
+        try await withServer(
+            router: router(),
+            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+        ) { _, port in
+            let refused = try run(
+                "/usr/bin/openssl",
+                ["s_client", "-connect", "127.0.0.1:\(port)", "-alpn", "http/1.1", "-CAfile", certificate.certificate])
+            #expect(refused.output.contains("no application protocol"), "\(refused.output)")
+            let accepted = try run(
+                "/usr/bin/openssl",
+                ["s_client", "-connect", "127.0.0.1:\(port)", "-alpn", "h2", "-CAfile", certificate.certificate])
+            #expect(accepted.output.contains("ALPN protocol: h2"), "\(accepted.output)")
+        }
+    }
+
+    @Test("a server with unusable certificate files fails to start with a clear error")
+    func tlsBadFiles() async throws {
+        var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.tls = TLSConfiguration(certificateChainFile: "/nonexistent/cert.pem", privateKeyFile: "/nonexistent/key.pem")
+        let server = RPCServer(configuration: configuration, router: RPCRouter())
+        do {
+            try await server.start()
+            Issue.record("the server started without its certificate")
+            await server.shutdown()
+        } catch {
+            #expect("\(error)".contains("/nonexistent/cert.pem"))
+        }
+    }
+
+    @Test("a client reconnects after the server closed its connection")
+    func reconnect() async throws {
+        try await withServer(router: router(), configure: { $0.idleTimeout = .milliseconds(200) }) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            #expect(try await client.unary(TestMethod.echo, [1]).message == [1])
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await client.unary(TestMethod.echo, [2]).message == [2])
+        }
+    }
+}
+
+/// Polls `condition` for up to five seconds.
+func eventually(_ condition: () -> Bool) async throws {
+    for _ in 0..<500 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(condition(), "the condition never became true")
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+@testable import HTTP2RPC
+
+/// Starts a real server on a free loopback port for the duration of `body`.
+func withServer<Result>(
+    router: RPCRouter,
+    configure: (inout RPCServerConfiguration) -> Void = { _ in },
+    _ body: (RPCServer, Int) async throws -> Result
+) async throws -> Result {
+    var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
+    configure(&configuration)
+    var logger = Logger(label: "test.server")
+    logger.logLevel = .critical
+    let server = RPCServer(configuration: configuration, router: router, logger: logger)
+    try await server.start()
+    guard let port = server.localAddress?.port else { throw TestFailure("the server did not report a port") }
+    do {
+        let result = try await body(server, port)
+        await server.shutdown()
+        return result
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A throwaway self-signed certificate for localhost and 127.0.0.1, made with the openssl tool.
+struct TestCertificate {
+    let directory: URL
+    var certificate: String { directory.appendingPathComponent("cert.pem").path }
+    var key: String { directory.appendingPathComponent("key.pem").path }
+
+    static func make() throws -> TestCertificate {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let made = TestCertificate(directory: directory)
+        try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout", made.key, "-out", made.certificate,
+            ])
+        return made
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// Runs a program to completion; returns its standard output and error, merged.
+/// Output goes through a file: reading a pipe with FileHandle can trap on EINTR.
+@discardableResult
+func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).txt")
+    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outputURL) }
+    let output = try FileHandle(forWritingTo: outputURL)
+    defer { try? output.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    process.standardOutput = output
+    process.standardError = output
+    process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+    try process.run()
+    process.waitUntilExit()
+    let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+    return (process.terminationStatus, text)
+}
+
+/// A raw TCP connection for sending hand-written frames to a real server.
+final class RawSocket: Sendable {
+    private let channel: any Channel
+    private let inbox = NIOLockedValueBox<[UInt8]>([])
+
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let inbox: NIOLockedValueBox<[UInt8]>
+        init(inbox: NIOLockedValueBox<[UInt8]>) { self.inbox = inbox }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data).readableBytesView
+            inbox.withLockedValue { $0 += bytes }
+        }
+    }
+
+    init(port: Int) async throws {
+        let inbox = self.inbox
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    var received: [RawFrame] { RawFrame.parse(inbox.withLockedValue { $0 }) }
+    var isActive: Bool { channel.isActive }
+
+    func send(_ bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    func close() async { try? await channel.close() }
+}
