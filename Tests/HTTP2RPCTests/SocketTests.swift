@@ -193,8 +193,10 @@ struct SocketTests {
     @Test("graceful shutdown lets calls in flight finish and refuses new ones")
     func gracefulShutdown() async throws {
         let release = Atomic<Bool>(false)
+        let started = Atomic<Bool>(false)
         var router = RPCRouter()
         try router.unary("/test.Test/Slow") { request in
+            started.store(true, ordering: .sequentiallyConsistent)
             while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
             return RPCServerResponse(message: request.message)
         }
@@ -207,7 +209,7 @@ struct SocketTests {
         let client = RPCClient(host: "127.0.0.1", port: port)
         #expect(try await client.unary(TestMethod.echo, [0]).message == [0])
         let inFlight = Task { try await client.unary("/test.Test/Slow", [7]) }
-        try await Task.sleep(for: .milliseconds(50))
+        try await eventually { started.load(ordering: .sequentiallyConsistent) }
 
         server.beginShutdown()
         try await Task.sleep(for: .milliseconds(300))

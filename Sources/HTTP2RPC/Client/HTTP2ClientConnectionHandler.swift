@@ -29,6 +29,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var unconsumedBytesOfClosedStreams = 0
     private var inReadCycle = false
     private var flushScheduled = false
+    private var inFlush = false
     private var closed = false
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
@@ -89,8 +90,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        // The session stays until this handler goes: this may run inside an nghttp2 call.
         failAll(RPCError(.unavailable, "the connection to the server closed"))
-        session = nil
         context.fireChannelInactive()
     }
 
@@ -118,7 +119,10 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func flush() {
-        guard let context, let session, !closed else { return }
+        // A write can change writability synchronously, which calls back here: no recursion.
+        guard let context, let session, !closed, !inFlush else { return }
+        inFlush = true
+        defer { inFlush = false }
         var wrote = false
         do {
             while context.channel.isWritable {
@@ -152,7 +156,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         }
         guard let session, isUsable else {
-            return complete(stream, with: .failure(RPCError(.unavailable, "the connection is not available")))
+            return complete(stream, with: .failure(.notProcessed("the connection is not available")))
         }
 
         var headers = HeaderBlock(capacity: 8 + request.metadata.count)
@@ -370,7 +374,7 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         let error: RPCError
         switch HTTP2ErrorCode(rawValue: errorCode) {
         case .refusedStream:
-            error = RPCError(.unavailable, "the server refused the call (REFUSED_STREAM)")
+            error = .notProcessed("the server refused the call (REFUSED_STREAM)")
         case .cancel:
             error = RPCError(.cancelled, "the server cancelled the call")
         case .enhanceYourCalm:

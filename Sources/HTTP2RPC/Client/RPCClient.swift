@@ -69,11 +69,22 @@ public final class RPCClient: Sendable {
         metadata: RPCMetadata = [:],
         timeout: TimeAmount? = nil
     ) async throws(RPCError) -> RPCClientResponse {
-        let connection = try await connection()
         let request = makeRequest(method, message, metadata, timeout)
         do {
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
+            return try await unaryAttempt(request)
+        } catch {
+            // Nothing reached a handler: a fresh connection gets one more try.
+            guard error.isTransparentlyRetryable else { throw error }
+            return try await unaryAttempt(request)
+        }
+    }
+
+    private func unaryAttempt(_ request: HTTP2ClientConnectionHandler.CallRequest) async throws(RPCError) -> RPCClientResponse {
+        let connection = try await connection()
+        let response: RPCClientResponse
+        do {
+            response = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RPCClientResponse, any Error>) in
                     connection.channel.eventLoop.execute {
                         connection.handler.value.start(
                             request, observer: UnaryCallObserver(continuation), expectsSingleMessage: true)
@@ -83,8 +94,11 @@ public final class RPCClient: Sendable {
                 connection.channel.eventLoop.execute { connection.handler.value.cancel(callID: request.callID) }
             }
         } catch {
-            throw Self.rpcError(error)
+            let rpcError = Self.rpcError(error)
+            if rpcError.isTransparentlyRetryable { forget(connection) }
+            throw rpcError
         }
+        return response
     }
 
     /// Sends one message and reads a stream of responses inside `body`.
@@ -98,8 +112,32 @@ public final class RPCClient: Sendable {
         timeout: TimeAmount? = nil,
         _ body: (RPCClientStreamingResponse) async throws -> Result
     ) async throws -> Result {
-        let connection = try await connection()
         let request = makeRequest(method, message, metadata, timeout)
+        let response: StartedStream
+        do throws(RPCError) {
+            response = try await startStreaming(request)
+        } catch {
+            guard error.isTransparentlyRetryable else { throw error }
+            response = try await startStreaming(request)
+        }
+        let connection = response.connection
+        let loop = connection.channel.eventLoop
+        defer { loop.execute { connection.handler.value.cancel(callID: request.callID) } }
+        return try await withTaskCancellationHandler {
+            try await body(response.response)
+        } onCancel: {
+            loop.execute { connection.handler.value.cancel(callID: request.callID) }
+        }
+    }
+
+    private struct StartedStream {
+        var connection: Connection
+        var response: RPCClientStreamingResponse
+    }
+
+    /// Opens a streaming call and waits for its response headers.
+    private func startStreaming(_ request: HTTP2ClientConnectionHandler.CallRequest) async throws(RPCError) -> StartedStream {
+        let connection = try await connection()
         let loop = connection.channel.eventLoop
         let made = RPCMessageSequence.make(
             lowWatermark: max(1, configuration.streamingBufferHighWatermark / 4),
@@ -108,11 +146,9 @@ public final class RPCClient: Sendable {
             terminated: { loop.execute { connection.handler.value.cancel(callID: request.callID) } })
         let trailers = loop.makePromise(of: RPCMetadata.self)
         let source = made.source
-        defer { loop.execute { connection.handler.value.cancel(callID: request.callID) } }
-        return try await withTaskCancellationHandler {
-            let headers: RPCMetadata
-            do {
-                headers = try await withCheckedThrowingContinuation { continuation in
+        do {
+            let headers = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
                     loop.execute {
                         connection.handler.value.start(
                             request,
@@ -120,13 +156,16 @@ public final class RPCClient: Sendable {
                             expectsSingleMessage: false)
                     }
                 }
-            } catch {
-                throw Self.rpcError(error)
+            } onCancel: {
+                loop.execute { connection.handler.value.cancel(callID: request.callID) }
             }
-            return try await body(
-                RPCClientStreamingResponse(metadata: headers, messages: made.sequence, trailerFuture: trailers.futureResult))
-        } onCancel: {
-            loop.execute { connection.handler.value.cancel(callID: request.callID) }
+            let response = RPCClientStreamingResponse(
+                metadata: headers, messages: made.sequence, trailerFuture: trailers.futureResult)
+            return StartedStream(connection: connection, response: response)
+        } catch {
+            let rpcError = Self.rpcError(error)
+            if rpcError.isTransparentlyRetryable { forget(connection) }
+            throw rpcError
         }
     }
 
@@ -159,18 +198,23 @@ public final class RPCClient: Sendable {
             return future
         }
         guard let future else { throw RPCError(.unavailable, "the client is closed") }
-        let connection: Connection
         do {
-            connection = try await future.get()
+            return try await future.get()
         } catch {
             state.withLockedValue { if $0.connecting === future { $0.connecting = nil } }
             throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)", cause: error)
         }
-        let usable = connection.channel.eventLoop.submit { connection.handler.value.isUsable }
-        if (try? await usable.get()) == true { return connection }
-        // The connection closed or is going away: forget it and open a new one.
-        state.withLockedValue { if $0.connecting === future { $0.connecting = nil } }
-        return try await self.connection()
+    }
+
+    /// Stops using `connection` for new calls: it closed, or is going away.
+    private func forget(_ connection: Connection) {
+        let channel = connection.channel
+        state.withLockedValue { state in
+            if let current = state.connection, current.channel === channel {
+                state.connection = nil
+                state.connecting = nil
+            }
+        }
     }
 
     private func makeConnection() -> EventLoopFuture<Connection> {
@@ -195,9 +239,12 @@ public final class RPCClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
-            .flatMapThrowing { channel in
+            .flatMapThrowing { [self] channel in
                 let handler = try channel.pipeline.syncOperations.handler(type: HTTP2ClientConnectionHandler.self)
-                return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                let connection = Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                state.withLockedValue { $0.connection = connection }
+                channel.closeFuture.whenComplete { _ in self.forget(connection) }
+                return connection
             }
     }
 }

@@ -10,6 +10,9 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
     public var metadata: RPCMetadata
     /// The underlying error, for logs only; never sent to the peer.
     public var cause: (any Error)?
+    /// The call never reached a handler (the connection was gone, or the server refused the
+    /// stream before processing it), so a client may send it again without risk.
+    var isTransparentlyRetryable = false
 
     public init(
         _ code: RPCStatus.Code,
@@ -28,6 +31,13 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
     }
 
     public var status: RPCStatus { RPCStatus(code, message) }
+
+    /// An UNAVAILABLE error for a call that was never processed.
+    static func notProcessed(_ message: String) -> RPCError {
+        var error = RPCError(.unavailable, message)
+        error.isTransparentlyRetryable = true
+        return error
+    }
 
     public var description: String {
         var text = "\(code): \(message)"

@@ -33,6 +33,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var inReadCycle = false
     private var flushScheduled = false
     private var closing = false
+    /// Set inside nghttp2 callbacks, which must not close the channel (that could free the
+    /// session under nghttp2's feet); acted on once `receive` has returned.
+    private var closeAfterReceive = false
+    private var inFlush = false
+    private var tornDown = false
 
     // Draining (graceful shutdown).
     private var draining = false
@@ -102,9 +107,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
         } catch {
             logger.debug("closing the connection after a protocol error", metadata: ["error": "\(error)"])
-            closeAfterFlush()
+            closeAfterReceive = true
         }
         processReceivedWork()
+        if closeAfterReceive { closeAfterFlush() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -134,8 +140,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         self.context = nil
     }
 
-    /// Cancels every call and releases the session. Idempotent.
+    /// Cancels every call. Idempotent. The session itself lives as long as this handler:
+    /// this may run inside an nghttp2 call (a write completing synchronously), so freeing
+    /// the session here would pull it from under nghttp2.
     private func tearDown() {
+        closing = true
         housekeepingTimer?.cancel()
         housekeepingTimer = nil
         let error = RPCError(.unavailable, "the connection closed")
@@ -146,8 +155,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             stream.resumeWriters(throwing: error)
         }
         streams.removeAll()
-        if session != nil {
-            session = nil
+        if !tornDown {
+            tornDown = true
             onClose()
         }
     }
@@ -167,7 +176,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Serialises pending frames into the channel while it is writable.
     private func flush() {
-        guard let context, let session, !closing else { return }
+        // A write can change writability synchronously, which calls back here: no recursion.
+        guard let context, let session, !closing, !inFlush else { return }
+        inFlush = true
+        defer { inFlush = false }
         var wrote = false
         do {
             while context.channel.isWritable {
@@ -673,10 +685,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             }
         }
         controlFrameTokens -= 1
-        if controlFrameTokens < 0, let session, !closing {
+        if controlFrameTokens < 0, let session, !closeAfterReceive {
             logger.warning("closing a connection that floods control frames")
             session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
-            closeAfterFlush()
+            closeAfterReceive = true
         }
     }
 

@@ -74,7 +74,8 @@ func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, out
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
     try process.run()
     process.waitUntilExit()
-    let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+    // Tools such as openssl s_client echo the peer's binary frames: decode leniently.
+    let text = (try? Data(contentsOf: outputURL)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     return (process.terminationStatus, text)
 }
 
