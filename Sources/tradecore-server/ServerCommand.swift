@@ -73,11 +73,12 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
         let health = HealthStatus()
+        let stats = RPCServerStats()
         var router = RPCRouter()
         try router.register(HealthService(status: health))
-        try router.register(DiagnosticsService())
+        try router.register(DiagnosticsService(stats: stats))
 
-        let server = RPCServer(configuration: configuration, router: router, logger: logger)
+        let server = RPCServer(configuration: configuration, router: router, logger: logger, stats: stats)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: RPCServerService(server: server, health: health))],

@@ -12,7 +12,7 @@ struct SocketTests {
     private func router(probe: HandlerProbe = HandlerProbe(), health: HealthStatus = HealthStatus()) throws -> RPCRouter {
         var router = makeTestRouter(probe: probe)
         try router.register(HealthService(status: health))
-        try router.register(DiagnosticsService())
+        try router.register(DiagnosticsService(stats: RPCServerStats()))
         return router
     }
 

@@ -30,6 +30,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var inReadCycle = false
     private var flushScheduled = false
     private var inFlush = false
+    private var flushAgain = false
     private var closed = false
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
@@ -119,24 +120,24 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func flush() {
-        // A write can change writability synchronously, which calls back here: no recursion.
-        guard let context, let session, !closed, !inFlush else { return }
+        guard let context, let session, !closed else { return }
+        // Flushing can change writability synchronously, which asks for another flush from
+        // inside this one: serve that by looping, not by recursion.
+        if inFlush {
+            flushAgain = true
+            return
+        }
         inFlush = true
         defer { inFlush = false }
-        var wrote = false
         do {
-            while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 16_384)
-                let count = try session.produce(into: &buffer, limit: 1 << 20)
-                guard count > 0 else { break }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
+            repeat {
+                flushAgain = false
+                if try session.write(to: context) { context.flush() }
+            } while flushAgain && !closed
         } catch {
             failAll(RPCError(.internal, "cannot serialise HTTP/2 frames: \(error)"))
             context.close(promise: nil)
         }
-        if wrote { context.flush() }
     }
 
     // MARK: Starting and cancelling calls

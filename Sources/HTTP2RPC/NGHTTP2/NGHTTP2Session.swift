@@ -351,3 +351,20 @@ private let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer,
         return Int(NGHTTP2_ERR_DEFERRED.rawValue)
     }
 }
+
+// MARK: - Output to a channel
+
+extension NGHTTP2Session {
+    /// Writes pending frames to `context` while its channel is writable, without flushing.
+    /// Returns whether anything was written.
+    func write(to context: ChannelHandlerContext) throws(NGHTTP2Error) -> Bool {
+        var wrote = false
+        while context.channel.isWritable {
+            var buffer = context.channel.allocator.buffer(capacity: 16_384)
+            guard try produce(into: &buffer, limit: 1 << 20) > 0 else { break }
+            context.write(NIOAny(buffer), promise: nil)
+            wrote = true
+        }
+        return wrote
+    }
+}

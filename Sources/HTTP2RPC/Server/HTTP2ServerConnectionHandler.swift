@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import NIOCore
 
 /// One server-side HTTP/2 connection: owns its nghttp2 session, turns streams into calls,
@@ -14,6 +15,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private let configuration: RPCServerConfiguration
     private let router: RPCRouter
     private var logger: Logger
+    private let stats: RPCServerStats
     private let onClose: @Sendable () -> Void
 
     private var session: NGHTTP2Session?
@@ -37,6 +39,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// session under nghttp2's feet); acted on once `receive` has returned.
     private var closeAfterReceive = false
     private var inFlush = false
+    private var flushAgain = false
     private var tornDown = false
 
     // Draining (graceful shutdown).
@@ -55,11 +58,13 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         configuration: RPCServerConfiguration,
         router: RPCRouter,
         logger: Logger,
+        stats: RPCServerStats = RPCServerStats(),
         onClose: @escaping @Sendable () -> Void = {}
     ) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
+        self.stats = stats
         self.onClose = onClose
         self.controlFrameTokens = configuration.controlFrameBurst
     }
@@ -72,6 +77,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        stats.openConnections.add(1, ordering: .relaxed)
         lastReceiveTime = now
         lastStreamActivity = now
         controlFrameRefillTime = now
@@ -154,9 +160,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             stream.requestSource?.finish(error)
             stream.resumeWriters(throwing: error)
         }
+        stats.activeCalls.subtract(streams.count, ordering: .relaxed)
         streams.removeAll()
         if !tornDown {
             tornDown = true
+            stats.openConnections.subtract(1, ordering: .relaxed)
             onClose()
         }
     }
@@ -176,26 +184,25 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Serialises pending frames into the channel while it is writable.
     private func flush() {
-        // A write can change writability synchronously, which calls back here: no recursion.
-        guard let context, let session, !closing, !inFlush else { return }
+        guard let context, let session, !closing else { return }
+        // Flushing can change writability synchronously, which asks for another flush from
+        // inside this one: serve that by looping, not by recursion.
+        if inFlush {
+            flushAgain = true
+            return
+        }
         inFlush = true
         defer { inFlush = false }
-        var wrote = false
         do {
-            while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 16_384)
-                let count = try session.produce(into: &buffer, limit: 1 << 20)
-                guard count > 0 else { break }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
+            repeat {
+                flushAgain = false
+                if try session.write(to: context) { context.flush() }
+            } while flushAgain && !closing
         } catch {
             logger.debug("closing the connection: cannot serialise frames", metadata: ["error": "\(error)"])
-            if wrote { context.flush() }
             closeNow()
             return
         }
-        if wrote { context.flush() }
         if !session.wantsRead && !session.wantsWrite {
             closeAfterFlush()
         } else if draining && finalGoawaySent && streams.isEmpty {
@@ -535,6 +542,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func finish(_ stream: ServerStream, status: RPCStatus, trailers: RPCMetadata) {
         guard stream.phase != .finished, let session else { return }
         stream.phase = .finished
+        if status.code != .ok { stats.failedCalls.add(1, ordering: .relaxed) }
         stream.deadlineTimer?.cancel()
         stream.deadlineTimer = nil
         let ended = RPCError(status.code == .ok ? .cancelled : status.code, "the call has ended")
@@ -575,6 +583,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard let session else { return }
         stream.phase = .finished
         stream.responseStarted = true
+        stats.failedCalls.add(1, ordering: .relaxed)
         var headers = HeaderBlock(capacity: 2)
         headers.add(":status", status)
         headers.add(extra.0, extra.1)
@@ -602,6 +611,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
         streams[stream.id] = nil
+        stats.activeCalls.subtract(1, ordering: .relaxed)
         lastStreamActivity = now
         stream.deadlineTimer?.cancel()
         let held = stream.deframer.bufferedBytes + (stream.requestMessage.map { $0.count + GRPCFraming.prefixLength } ?? 0)
@@ -610,6 +620,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if stream.phase != .finished {
             // The peer reset the call, or the connection is going away: stop the handler.
             stream.phase = .finished
+            stats.failedCalls.add(1, ordering: .relaxed)
             stream.task?.cancel()
             let error = RPCError(.cancelled, "the client cancelled the call (HTTP/2 error code \(errorCode))")
             stream.requestSource?.finish(error)
@@ -727,6 +738,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     func sessionBeginHeaders(streamID: Int32) {
         guard streams[streamID] == nil, let context else { return }
+        stats.activeCalls.add(1, ordering: .relaxed)
+        stats.totalCalls.add(1, ordering: .relaxed)
         streams[streamID] = ServerStream(
             id: streamID, openedAt: now, maxMessageSize: configuration.maxReceiveMessageSize,
             allocator: context.channel.allocator)

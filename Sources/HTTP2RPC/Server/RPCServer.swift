@@ -10,6 +10,8 @@ import NIOPosix
 /// calls in flight finish (up to the grace period), new calls are refused with UNAVAILABLE.
 public final class RPCServer: Sendable {
     public let configuration: RPCServerConfiguration
+    /// Live counters: connections, calls in flight, calls served and failed.
+    public let stats: RPCServerStats
     private let router: RPCRouter
     private let group: any EventLoopGroup
     private let logger: Logger
@@ -35,9 +37,11 @@ public final class RPCServer: Sendable {
         configuration: RPCServerConfiguration,
         router: RPCRouter,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "tradecore.rpc")
+        logger: Logger = Logger(label: "tradecore.rpc"),
+        stats: RPCServerStats = RPCServerStats()
     ) {
         self.configuration = configuration
+        self.stats = stats
         self.router = router
         self.group = group
         self.logger = logger
@@ -106,7 +110,7 @@ public final class RPCServer: Sendable {
             return
         }
         let handler = HTTP2ServerConnectionHandler(
-            configuration: configuration, router: router, logger: logger,
+            configuration: configuration, router: router, logger: logger, stats: stats,
             onClose: { [weak self] in self?.connectionClosed(id) })
         let sync = channel.pipeline.syncOperations
         if let tlsContext {

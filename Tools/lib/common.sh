@@ -1,0 +1,61 @@
+# Shared helpers for the scripts under Tools/. Source it; it sets `root` to the repository.
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs Debian packages that are missing (as root, or through sudo).
+ensure_debian_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The packages every build and test needs: headers of the C libraries we link, and the
+# HTTP/2 tools the tests use as independent peers.
+ensure_build_dependencies() {
+    ensure_debian_packages pkg-config libnghttp2-dev libssl-dev libsqlite3-dev openssl
+}
+
+# A Python virtual environment under Tools/.venv with the given PyPI packages.
+ensure_python_packages() {
+    local venv="$root/Tools/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating $venv"
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; [m.version(p) for p in sys.argv[1:]]" "${@%%[=<>]*}" 2>/dev/null; then
+        log "installing PyPI packages: $*"
+        "$venv/bin/pip" install -q --disable-pip-version-check "$@"
+    fi
+    PYTHON="$venv/bin/python"
+}
+
+# A free TCP port on loopback.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1.
+wait_for_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    log "nothing is listening on port $1"
+    return 1
+}
+
+# A throwaway self-signed certificate for localhost and 127.0.0.1 in directory $1.
+make_test_certificate() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}
