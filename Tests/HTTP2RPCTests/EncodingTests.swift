@@ -72,10 +72,12 @@ struct EncodingTests {
         metadata.add("x-newline", "a\nb")
         metadata.add("content-type", "text/plain")
         metadata.add("text-bin", "not binary")
-        let (fields, rejected) = metadata.wireFields()
+        var fields: [(String, String)] = []
+        let rejected = metadata.forEachWireField { fields.append(($0, $1)) }
         #expect(fields.map(\.0) == ["x-one", "x-two", "trace-bin"])
         #expect(fields[2].1 == "AAEC/w")
         #expect(rejected == ["bad key", "x-newline", "content-type", "text-bin"])
+        #expect(metadata.unsendableKeys == rejected)
 
         var received = RPCMetadata()
         let keptBinary = received.addReceived(name: "trace-bin", value: "AAEC/w==")

@@ -29,13 +29,13 @@ final class ClientStream {
 
     init(
         callID: UInt64, observer: any ClientCallObserver, expectsSingleMessage: Bool, outbound: ByteBuffer,
-        maxMessageSize: Int, allocator: ByteBufferAllocator
+        maxMessageSize: Int, emptyBuffer: ByteBuffer
     ) {
         self.callID = callID
         self.observer = observer
         self.expectsSingleMessage = expectsSingleMessage
         self.outbound = outbound
-        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, allocator: allocator)
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, emptyBuffer: emptyBuffer)
     }
 }
 

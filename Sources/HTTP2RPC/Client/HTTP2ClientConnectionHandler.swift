@@ -21,6 +21,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
+    /// Shared by the streams until each needs storage of its own (copy-on-write).
+    private let emptyBuffer = ByteBuffer()
 
     private var streams: [Int32: ClientStream] = [:]
     private var streamIDsByCall: [UInt64: Int32] = [:]
@@ -151,7 +153,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         let stream = ClientStream(
             callID: request.callID, observer: observer, expectsSingleMessage: expectsSingleMessage,
             outbound: outbound, maxMessageSize: configuration.maxReceiveMessageSize,
-            allocator: context.channel.allocator)
+            emptyBuffer: emptyBuffer)
 
         if cancelledCalls.remove(request.callID) != nil {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
@@ -160,26 +162,25 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(.notProcessed("the connection is not available")))
         }
 
-        var headers = HeaderBlock(capacity: 8 + request.metadata.count)
-        headers.add(":method", "POST")
-        headers.add(":scheme", "http")
-        headers.add(":path", request.path)
-        headers.add(":authority", request.authority)
-        headers.add("content-type", "application/grpc")
-        headers.add("te", "trailers")
-        if let timeout = request.timeout {
-            headers.add("grpc-timeout", GRPCTimeout.format(nanoseconds: timeout.nanoseconds))
+        let unsendable = request.metadata.unsendableKeys
+        guard unsendable.isEmpty else {
+            return complete(stream, with: .failure(RPCError(.internal, "metadata that cannot be sent: \(unsendable)")))
         }
-        let (fields, rejected) = request.metadata.wireFields()
-        guard rejected.isEmpty else {
-            return complete(
-                stream, with: .failure(RPCError(.internal, "metadata that cannot be sent: \(rejected)")))
-        }
-        for (name, value) in fields { headers.add(name, value) }
 
         let streamID: Int32
         do {
-            streamID = try session.submitRequest(headers: headers)
+            streamID = try session.submitRequest { headers in
+                headers.add(":method", "POST")
+                headers.add(":scheme", "http")
+                headers.add(":path", request.path)
+                headers.add(":authority", request.authority)
+                headers.add("content-type", "application/grpc")
+                headers.add("te", "trailers")
+                if let timeout = request.timeout {
+                    headers.add("grpc-timeout", GRPCTimeout.format(nanoseconds: timeout.nanoseconds))
+                }
+                _ = request.metadata.forEachWireField { name, value in headers.add(name, value) }
+            }
         } catch {
             return complete(stream, with: .failure(RPCError(.unavailable, "cannot start the call: \(error)")))
         }
@@ -282,31 +283,24 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             session?.consume(streamID: stream.streamID, count: bytes.count)
             return
         }
-        stream.deframer.append(bytes)
         if stream.readingPaused {
             stream.unconsumedBytes += bytes.count
         } else {
             session?.consume(streamID: stream.streamID, count: bytes.count)
         }
-        while !stream.finished {
-            let message: [UInt8]
-            do {
-                guard let next = try stream.deframer.next() else { break }
-                message = next
-            } catch {
-                session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
-                complete(stream, with: .failure(error))
-                scheduleFlush()
-                return
+        do {
+            try stream.deframer.process(bytes) { message throws(RPCError) in
+                stream.messagesReceived += 1
+                if stream.expectsSingleMessage && stream.messagesReceived > 1 {
+                    throw RPCError(.internal, "the server sent more than one response message")
+                }
+                if !stream.observer.callReceivedMessage(message) { stream.readingPaused = true }
+                return !stream.finished
             }
-            stream.messagesReceived += 1
-            if stream.expectsSingleMessage && stream.messagesReceived > 1 {
-                session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
-                complete(stream, with: .failure(RPCError(.internal, "the server sent more than one response message")))
-                scheduleFlush()
-                return
-            }
-            if !stream.observer.callReceivedMessage(message) { stream.readingPaused = true }
+        } catch {
+            session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+            complete(stream, with: .failure(error))
+            scheduleFlush()
         }
     }
 }

@@ -22,9 +22,11 @@ struct GRPCMessageDeframer {
     /// Length of the message whose prefix has been read, while waiting for its payload.
     private var pendingLength: Int?
 
-    init(maximumMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    /// `emptyBuffer` is shared by many deframers: copy-on-write gives each its own storage
+    /// only once it must hold a partial message.
+    init(maximumMessageSize: Int, emptyBuffer: ByteBuffer = ByteBuffer()) {
         self.maximumMessageSize = maximumMessageSize
-        self.buffer = allocator.buffer(capacity: 0)
+        self.buffer = emptyBuffer
     }
 
     /// Bytes received but not yet returned as messages.
@@ -37,6 +39,32 @@ struct GRPCMessageDeframer {
         buffer.writeBytes(bytes)
     }
 
+    /// Feeds received bytes, calling `deliver` for each complete message until it returns
+    /// false. Messages that arrive whole in `input` are taken from it directly; only a partial
+    /// message is copied into the deframer's buffer.
+    mutating func process(
+        _ input: UnsafeRawBufferPointer, _ deliver: ([UInt8]) throws(RPCError) -> Bool
+    ) throws(RPCError) {
+        var remaining = input[...]
+        if buffer.readableBytes == 0 && pendingLength == nil {
+            while remaining.count >= GRPCFraming.prefixLength {
+                let start = remaining.startIndex
+                var length = 0
+                for index in (start + 1)..<(start + 5) { length = length << 8 | Int(remaining[index]) }
+                try check(flags: remaining[start], length: length)
+                guard remaining.count - GRPCFraming.prefixLength >= length else { break }
+                let body = (start + GRPCFraming.prefixLength)..<(start + GRPCFraming.prefixLength + length)
+                let message = [UInt8](UnsafeRawBufferPointer(rebasing: remaining[body]))
+                remaining = remaining[body.upperBound...]
+                guard try deliver(message) else { return }
+            }
+        }
+        if !remaining.isEmpty { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: remaining)) }
+        while let message = try next() {
+            guard try deliver(message) else { return }
+        }
+    }
+
     /// The next complete message, nil if more bytes are needed, or an error that ends the call.
     mutating func next() throws(RPCError) -> [UInt8]? {
         if pendingLength == nil {
@@ -44,20 +72,7 @@ struct GRPCMessageDeframer {
                 let flags: UInt8 = buffer.readInteger(),
                 let length: UInt32 = buffer.readInteger()
             else { return nil }
-            switch flags {
-            case 0:
-                break
-            case 1:
-                throw RPCError(
-                    .internal, "received a compressed message but no grpc-encoding was negotiated")
-            default:
-                throw RPCError(.internal, "invalid message flags 0x\(String(flags, radix: 16))")
-            }
-            guard Int(length) <= maximumMessageSize else {
-                throw RPCError(
-                    .resourceExhausted,
-                    "message of \(length) bytes exceeds the limit of \(maximumMessageSize) bytes")
-            }
+            try check(flags: flags, length: Int(length))
             pendingLength = Int(length)
         }
         guard let length = pendingLength, let message = buffer.readBytes(length: length) else {
@@ -68,5 +83,22 @@ struct GRPCMessageDeframer {
             buffer.discardReadBytes()
         }
         return message
+    }
+
+    /// Rejects compression we did not negotiate, unknown flags and oversized messages, before
+    /// any of the message's bytes are buffered.
+    private func check(flags: UInt8, length: Int) throws(RPCError) {
+        switch flags {
+        case 0:
+            break
+        case 1:
+            throw RPCError(.internal, "received a compressed message but no grpc-encoding was negotiated")
+        default:
+            throw RPCError(.internal, "invalid message flags 0x\(String(flags, radix: 16))")
+        }
+        guard length <= maximumMessageSize else {
+            throw RPCError(
+                .resourceExhausted, "message of \(length) bytes exceeds the limit of \(maximumMessageSize) bytes")
+        }
     }
 }

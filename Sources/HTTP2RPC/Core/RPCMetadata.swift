@@ -129,27 +129,35 @@ extension RPCMetadata {
         return true
     }
 
-    /// The header fields to send for this metadata. Entries that cannot be sent legally
-    /// (bad key, reserved key, non-printable text, text under a `-bin` key) are skipped and
-    /// returned in `rejected` so the caller can log them.
-    func wireFields() -> (fields: [(String, String)], rejected: [String]) {
-        var fields: [(String, String)] = []
+    /// Whether an entry can be sent legally: a valid, unreserved key; binary values only under
+    /// `-bin` keys, printable text only under other keys.
+    private static func isSendable(_ entry: Entry) -> Bool {
+        guard isValidKey(entry.key), !isReserved(entry.key) else { return false }
+        switch entry.value {
+        case .binary: return entry.key.hasSuffix("-bin")
+        case .string(let text): return !entry.key.hasSuffix("-bin") && isValidTextValue(text)
+        }
+    }
+
+    /// Keys of entries that cannot be sent (see `forEachWireField`).
+    var unsendableKeys: [String] {
+        entries.filter { !Self.isSendable($0) }.map(\.key)
+    }
+
+    /// Calls `body` with each header field to send for this metadata, base64-encoding binary
+    /// values. Entries that cannot be sent are skipped and their keys returned, for the log.
+    func forEachWireField(_ body: (String, String) -> Void) -> [String] {
         var rejected: [String] = []
-        fields.reserveCapacity(entries.count)
         for entry in entries {
-            guard Self.isValidKey(entry.key), !Self.isReserved(entry.key) else {
+            guard Self.isSendable(entry) else {
                 rejected.append(entry.key)
                 continue
             }
             switch entry.value {
-            case .binary(let bytes) where entry.key.hasSuffix("-bin"):
-                fields.append((entry.key, Base64.encode(bytes)))
-            case .string(let text) where !entry.key.hasSuffix("-bin") && Self.isValidTextValue(text):
-                fields.append((entry.key, text))
-            default:
-                rejected.append(entry.key)
+            case .binary(let bytes): body(entry.key, Base64.encode(bytes))
+            case .string(let text): body(entry.key, text)
             }
         }
-        return (fields, rejected)
+        return rejected
     }
 }

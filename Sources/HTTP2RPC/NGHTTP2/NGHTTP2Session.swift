@@ -178,8 +178,22 @@ final class NGHTTP2Session {
 
     // MARK: Submissions
 
-    func submitResponse(streamID: Int32, headers: HeaderBlock, hasBody: Bool) throws(NGHTTP2Error) {
-        try headers.withNameValuePairs { (pairs, count) throws(NGHTTP2Error) in
+    /// Reused for every header block this session sends (see ``HeaderBlock``).
+    private var headerScratch = HeaderBlock()
+    private var pairScratch: [nghttp2_nv] = []
+
+    /// Collects a header block with `build` into the reusable scratch, then submits it.
+    private func submitHeaders<Result>(
+        _ build: (inout HeaderBlock) -> Void,
+        _ submit: (UnsafePointer<nghttp2_nv>?, Int) throws(NGHTTP2Error) -> Result
+    ) throws(NGHTTP2Error) -> Result {
+        headerScratch.removeAll()
+        build(&headerScratch)
+        return try headerScratch.withNameValuePairs(using: &pairScratch, submit)
+    }
+
+    func submitResponse(streamID: Int32, hasBody: Bool, _ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) {
+        try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) in
             if hasBody {
                 var provider = Self.dataProvider
                 try Self.check(nghttp2_submit_response(session, streamID, pairs, count, &provider), "submit_response")
@@ -190,8 +204,8 @@ final class NGHTTP2Session {
     }
 
     /// Opens a stream; returns its id.
-    func submitRequest(headers: HeaderBlock) throws(NGHTTP2Error) -> Int32 {
-        try headers.withNameValuePairs { (pairs, count) throws(NGHTTP2Error) -> Int32 in
+    func submitRequest(_ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) -> Int32 {
+        try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) -> Int32 in
             var provider = Self.dataProvider
             let streamID = nghttp2_submit_request(session, nil, pairs, count, &provider, nil)
             try Self.check(streamID, "submit_request")
@@ -199,8 +213,8 @@ final class NGHTTP2Session {
         }
     }
 
-    func submitTrailer(streamID: Int32, headers: HeaderBlock) throws(NGHTTP2Error) {
-        try headers.withNameValuePairs { (pairs, count) throws(NGHTTP2Error) in
+    func submitTrailer(streamID: Int32, _ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) {
+        try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) in
             try Self.check(nghttp2_submit_trailer(session, streamID, pairs, count), "submit_trailer")
         }
     }

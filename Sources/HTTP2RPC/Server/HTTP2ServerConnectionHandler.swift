@@ -20,6 +20,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
+    /// Shared by the streams until each needs storage of its own (copy-on-write).
+    private let emptyBuffer = ByteBuffer()
     private var executor: EventLoopTaskExecutor?
     private var peer = "unknown"
 
@@ -258,10 +260,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                     .resourceExhausted,
                     "request headers exceed the limit of \(configuration.maxHeaderListSize) bytes"))
         }
-        guard stream.method == "POST" else {
+        guard stream.methodIsPost == true else {
             return respondHTTPError(stream, status: "405", extra: ("allow", "POST"))
         }
-        guard let contentType = stream.contentType, Self.isGRPCProtoContentType(contentType) else {
+        guard stream.contentTypeAccepted else {
             return respondHTTPError(stream, status: "415", extra: ("accept", "application/grpc"))
         }
         guard let path = stream.path, let handler = router.handlers[path] else {
@@ -323,21 +325,18 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         bufferedRequestBytes += bytes.count
-        stream.deframer.append(bytes)
         if bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection && !stream.readingPaused {
             session?.consume(streamID: stream.id, count: bytes.count)
         } else {
             stream.unconsumedBytes += bytes.count
         }
-        while stream.acceptsRequestData {
-            let message: [UInt8]
-            do {
-                guard let next = try stream.deframer.next() else { break }
-                message = next
-            } catch {
-                return finish(stream, error: error)
+        do {
+            try stream.deframer.process(bytes) { message in
+                deliverRequestMessage(message, to: stream)
+                return stream.acceptsRequestData
             }
-            deliverRequestMessage(message, to: stream)
+        } catch {
+            finish(stream, error: error)
         }
     }
 
@@ -398,12 +397,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         stream.phase = .running
         lastStreamActivity = now
 
-        var callLogger = logger
-        callLogger[metadataKey: "rpc.method"] = "\(stream.path ?? "")"
-        callLogger[metadataKey: "rpc.stream"] = "\(stream.id)"
         let context = RPCServerContext(
             method: stream.path ?? "", metadata: stream.metadata, deadline: stream.deadline, peer: peer,
-            logger: callLogger)
+            connectionLogger: logger, streamID: stream.id)
         let connection = NIOLoopBound(self, eventLoop: eventLoop)
         let id = stream.id
 
@@ -516,12 +512,12 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func startResponse(_ stream: ServerStream, metadata: RPCMetadata) {
         guard !stream.responseStarted, let session else { return }
         stream.responseStarted = true
-        var headers = HeaderBlock(capacity: 3 + metadata.count)
-        headers.add(":status", "200")
-        headers.add("content-type", "application/grpc")
-        add(metadata, to: &headers)
         do {
-            try session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
+            try session.submitResponse(streamID: stream.id, hasBody: true) { headers in
+                headers.add(":status", "200")
+                headers.add("content-type", "application/grpc")
+                add(metadata, to: &headers)
+            }
         } catch {
             logger.debug("could not submit response headers", metadata: ["error": "\(error)"])
         }
@@ -545,26 +541,25 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if status.code != .ok { stats.failedCalls.add(1, ordering: .relaxed) }
         stream.deadlineTimer?.cancel()
         stream.deadlineTimer = nil
-        let ended = RPCError(status.code == .ok ? .cancelled : status.code, "the call has ended")
-        stream.requestSource?.finish(ended)
-        stream.resumeWriters(throwing: ended)
+        if stream.requestSource != nil || !stream.writeWaiters.isEmpty {
+            let ended = RPCError(status.code == .ok ? .cancelled : status.code, "the call has ended")
+            stream.requestSource?.finish(ended)
+            stream.resumeWriters(throwing: ended)
+        }
 
-        var headers = HeaderBlock(capacity: 4 + trailers.count)
         if !stream.responseStarted {
             stream.responseStarted = true
-            headers.add(":status", "200")
-            headers.add("content-type", "application/grpc")
-            addStatus(status, to: &headers)
-            add(trailers, to: &headers)
             do {
-                try session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
+                try session.submitResponse(streamID: stream.id, hasBody: false) { headers in
+                    headers.add(":status", "200")
+                    headers.add("content-type", "application/grpc")
+                    addTrailers(status, trailers, to: &headers)
+                }
             } catch {
                 logger.debug("could not submit a trailers-only response", metadata: ["error": "\(error)"])
             }
         } else {
-            addStatus(status, to: &headers)
-            add(trailers, to: &headers)
-            stream.pendingTrailers = headers
+            stream.pendingTrailers = (status, trailers)
             if stream.dataDeferred {
                 stream.dataDeferred = false
                 session.resumeData(streamID: stream.id)
@@ -579,29 +574,30 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     /// Answers a request that is not gRPC at all with a bare HTTP status.
-    private func respondHTTPError(_ stream: ServerStream, status: String, extra: (String, String)) {
+    private func respondHTTPError(_ stream: ServerStream, status: StaticString, extra: (StaticString, StaticString)) {
         guard let session else { return }
         stream.phase = .finished
         stream.responseStarted = true
         stats.failedCalls.add(1, ordering: .relaxed)
-        var headers = HeaderBlock(capacity: 2)
-        headers.add(":status", status)
-        headers.add(extra.0, extra.1)
-        try? session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
+        try? session.submitResponse(streamID: stream.id, hasBody: false) { headers in
+            headers.add(":status", status)
+            headers.add(extra.0, extra.1)
+        }
         scheduleFlush()
     }
 
-    private func addStatus(_ status: RPCStatus, to headers: inout HeaderBlock) {
+    /// `grpc-status`, `grpc-message` and the trailing metadata.
+    private func addTrailers(_ status: RPCStatus, _ trailers: RPCMetadata, to headers: inout HeaderBlock) {
         headers.add("grpc-status", String(status.code.rawValue))
         if !status.message.isEmpty {
             headers.add("grpc-message", PercentEncoding.encode(status.message))
         }
+        add(trailers, to: &headers)
     }
 
     private func add(_ metadata: RPCMetadata, to headers: inout HeaderBlock) {
         guard !metadata.isEmpty else { return }
-        let (fields, rejected) = metadata.wireFields()
-        for (name, value) in fields { headers.add(name, value) }
+        let rejected = metadata.forEachWireField { name, value in headers.add(name, value) }
         if !rejected.isEmpty {
             logger.warning("dropped metadata that cannot be sent", metadata: ["keys": "\(rejected)"])
         }
@@ -742,7 +738,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         stats.totalCalls.add(1, ordering: .relaxed)
         streams[streamID] = ServerStream(
             id: streamID, openedAt: now, maxMessageSize: configuration.maxReceiveMessageSize,
-            allocator: context.channel.allocator)
+            emptyBuffer: emptyBuffer)
     }
 
     func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -752,15 +748,25 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         if stream.headerListBytes > Int(configuration.maxHeaderListSize) { stream.headerListTooLarge = true }
         if stream.headerListTooLarge { return true }
 
-        let nameText = String(decoding: name, as: UTF8.self)
-        let valueText = String(decoding: value, as: UTF8.self)
-        switch nameText {
-        case ":method": stream.method = valueText
-        case ":path": stream.path = valueText
-        case "content-type": stream.contentType = valueText
-        case "grpc-timeout": stream.timeout = valueText
-        case "grpc-encoding": stream.encoding = valueText
-        default: stream.metadata.addReceived(name: nameText, value: valueText)
+        // Protocol fields are recognised on their bytes; only what a handler sees becomes a String.
+        if name.elementsEqual(":path".utf8) {
+            stream.path = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual(":method".utf8) {
+            stream.methodIsPost = value.elementsEqual("POST".utf8)
+        } else if name.elementsEqual("content-type".utf8) {
+            stream.contentTypeAccepted =
+                value.elementsEqual("application/grpc".utf8)
+                || Self.isGRPCProtoContentType(String(decoding: value, as: UTF8.self))
+        } else if name.elementsEqual("grpc-timeout".utf8) {
+            stream.timeout = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("grpc-encoding".utf8) {
+            stream.encoding = String(decoding: value, as: UTF8.self)
+        } else if name.first == UInt8(ascii: ":") || name.elementsEqual("te".utf8)
+            || name.elementsEqual("grpc-accept-encoding".utf8)
+        {
+            // Other pseudo-headers and transport fields are not metadata.
+        } else {
+            stream.metadata.addReceived(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
         return true
     }
@@ -814,10 +820,12 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         }
         if stream.outbound.readableBytes == 0 {
             stream.outbound.clear()
-            if let trailers = stream.pendingTrailers, let session {
+            if let (status, trailers) = stream.pendingTrailers, let session {
                 stream.pendingTrailers = nil
                 do {
-                    try session.submitTrailer(streamID: streamID, headers: trailers)
+                    try session.submitTrailer(streamID: streamID) { headers in
+                        addTrailers(status, trailers, to: &headers)
+                    }
                     return .end(count: count, trailers: true)
                 } catch {
                     logger.debug("could not submit trailers", metadata: ["error": "\(error)"])

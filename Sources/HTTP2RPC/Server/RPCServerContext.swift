@@ -11,15 +11,28 @@ public struct RPCServerContext: Sendable {
     public let deadline: NIODeadline?
     /// The remote address, for logs.
     public let peer: String
-    /// A logger carrying `rpc.method` and `rpc.stream` metadata.
-    public var logger: Logger
+    private let connectionLogger: Logger
+    private let streamID: Int32
 
-    public init(method: String, metadata: RPCMetadata, deadline: NIODeadline?, peer: String, logger: Logger) {
+    /// A logger carrying `rpc.method` and `rpc.stream` metadata. Built on access, so calls that
+    /// log nothing pay nothing for it.
+    public var logger: Logger {
+        var logger = connectionLogger
+        logger[metadataKey: "rpc.method"] = .string(method)
+        logger[metadataKey: "rpc.stream"] = .stringConvertible(streamID)
+        return logger
+    }
+
+    public init(
+        method: String, metadata: RPCMetadata, deadline: NIODeadline?, peer: String, connectionLogger: Logger,
+        streamID: Int32
+    ) {
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
         self.peer = peer
-        self.logger = logger
+        self.connectionLogger = connectionLogger
+        self.streamID = streamID
     }
 }
 

@@ -21,9 +21,10 @@ final class ServerStream {
     // Request header block.
     var headerListBytes = 0
     var headerListTooLarge = false
-    var method: String?
+    /// `:method` was POST (nil: no `:method` seen).
+    var methodIsPost: Bool?
     var path: String?
-    var contentType: String?
+    var contentTypeAccepted = false
     var timeout: String?
     var encoding: String?
     var metadata = RPCMetadata()
@@ -48,16 +49,19 @@ final class ServerStream {
     // Response.
     var responseStarted = false
     var outbound: ByteBuffer
-    var pendingTrailers: HeaderBlock?
+    /// The final status, once the handler is done, waiting for the messages before it to go out.
+    var pendingTrailers: (status: RPCStatus, trailers: RPCMetadata)?
     /// nghttp2 was told there is no data for now and waits for `resumeData`.
     var dataDeferred = false
     var writeWaiters: [CheckedContinuation<Void, any Error>] = []
 
-    init(id: Int32, openedAt: NIODeadline, maxMessageSize: Int, allocator: ByteBufferAllocator) {
+    /// `emptyBuffer` is shared by the connection's streams; copy-on-write gives a stream its
+    /// own storage when it first buffers bytes, so a call that never does allocates none.
+    init(id: Int32, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
         self.id = id
         self.openedAt = openedAt
-        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, allocator: allocator)
-        self.outbound = allocator.buffer(capacity: 0)
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, emptyBuffer: emptyBuffer)
+        self.outbound = emptyBuffer
     }
 
     /// Whether request bytes are still wanted (false once a final status is on its way).
