@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
+        .library(name: "WireFormat", targets: ["WireFormat"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -31,6 +32,12 @@ let package = Package(
             name: "COpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
+        ),
+
+        // Protobuf wire format, written by hand: strict, never traps, no dependencies.
+        .target(
+            name: "WireFormat",
+            swiftSettings: strictSettings
         ),
 
         // HTTP/2 on nghttp2 + NIO, TLS on OpenSSL, and the gRPC-compatible RPC core.
@@ -65,6 +72,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "WireFormatTests",
+            dependencies: ["WireFormat"],
             swiftSettings: strictSettings
         ),
     ]
