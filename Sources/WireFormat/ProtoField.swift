@@ -1,0 +1,284 @@
+/// What a schema says about one field: the facts a `.proto` file states, plus the codec's
+/// checks that proto3 cannot express (``isRequired``, ``format``).
+public struct ProtoFieldDescriptor: Sendable, Hashable, CustomStringConvertible {
+    /// The field name as written in the `.proto` file (snake_case).
+    public let name: String
+    /// The field number.
+    public let number: Int
+    /// The declared type.
+    public let type: ProtoFieldType
+    /// The declared label.
+    public let label: ProtoFieldLabel
+    /// The `oneof` the field belongs to, if any.
+    public let oneof: String?
+    /// Whether decoding fails when the field is absent or holds its default.
+    public let isRequired: Bool
+    /// The value format beyond the protobuf type (`"uuid"`, `"decimal"`), if any.
+    public let format: String?
+
+    public init(
+        name: String, number: Int, type: ProtoFieldType, label: ProtoFieldLabel,
+        oneof: String? = nil, isRequired: Bool = false, format: String? = nil
+    ) {
+        self.name = name
+        self.number = number
+        self.type = type
+        self.label = label
+        self.oneof = oneof
+        self.isRequired = isRequired
+        self.format = format
+    }
+
+    public var description: String {
+        let prefix = label == .singular ? "" : "\(label.rawValue) "
+        return "\(prefix)\(type) \(name) = \(number)"
+    }
+}
+
+/// One field of a message of type `Message`: its descriptor and the code that writes and reads
+/// it, built from a codec and a key path (or accessors) so that the two cannot disagree.
+///
+/// The static constructors choose the presence rules:
+/// - ``field(_:_:_:_:required:)``: implicit presence; the default is not written.
+/// - ``field(_:_:_:_:)-(_,_,_,WritableKeyPath<Message,C.Value>)``: a presence codec on a
+///   non-optional property: required.
+/// - ``field(_:_:_:_:)-(_,_,_,WritableKeyPath<Message,C.Value?>)``: a presence codec on an
+///   optional property: absent is `nil`.
+/// - ``optional(_:_:_:_:)``: proto3 `optional`, explicit presence.
+/// - ``repeated(_:_:_:_:)``, ``map(_:_:_:_:_:)`` and ``oneof(_:_:_:_:get:set:)``.
+public struct ProtoField<Message>: Sendable {
+    /// Writes the field (tag and value) if the message holds a value that must be written.
+    public typealias Encoder = @Sendable (Message, inout ProtoWriter) -> Void
+    /// Reads one occurrence of the field; returns whether it left a non-default value, for the
+    /// required-field check.
+    public typealias Decoder =
+        @Sendable (inout Message, inout ProtoReader, ProtoTag) throws(ProtoDecodingError) -> Bool
+
+    /// The field's description, checked against the `.proto` files by the drift test.
+    public let descriptor: ProtoFieldDescriptor
+    @usableFromInline let encoder: Encoder
+    @usableFromInline let decoder: Decoder
+
+    /// Creates a field from its descriptor and hand-written encoder and decoder. Prefer the
+    /// codec-based constructors, which derive all three from one declaration.
+    public init(descriptor: ProtoFieldDescriptor, encoder: @escaping Encoder, decoder: @escaping Decoder) {
+        self.descriptor = descriptor
+        self.encoder = encoder
+        self.decoder = decoder
+    }
+}
+
+extension ProtoField {
+    /// A scalar with implicit presence: the default (`0`, `""`, `false`) is not written, and
+    /// reads as absent. With `required`, a default value is rejected.
+    @inlinable
+    public static func field<C: ProtoDefaultingCodec>(
+        _ name: String, _ number: Int, _ codec: C.Type,
+        _ keyPath: any WritableKeyPath<Message, C.Value> & Sendable, required: Bool = false
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .singular,
+                isRequired: required, format: C.format),
+            encoder: { message, writer in
+                let value = message[keyPath: keyPath]
+                guard !C.isDefault(value) else { return }
+                writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                C.write(value, to: &writer)
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, C.wireType)
+                let value = try C.read(from: &reader) ?? C.defaultValue
+                message[keyPath: keyPath] = value
+                return !C.isDefault(value)
+            })
+    }
+
+    /// A value whose type has no default (a UUID, an enum, a message) on a non-optional
+    /// property: the field is required.
+    @inlinable
+    public static func field<C: ProtoPresenceCodec>(
+        _ name: String, _ number: Int, _ codec: C.Type,
+        _ keyPath: any WritableKeyPath<Message, C.Value> & Sendable
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .singular,
+                isRequired: true, format: C.format),
+            encoder: { message, writer in
+                writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                C.write(message[keyPath: keyPath], to: &writer)
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, C.wireType)
+                guard let value = try C.read(from: &reader) else { return false }
+                message[keyPath: keyPath] = value
+                return true
+            })
+    }
+
+    /// A value whose type has no default on an optional property: `nil` is not written, and an
+    /// absent field (or its default on the wire) reads as `nil`.
+    @inlinable
+    public static func field<C: ProtoPresenceCodec>(
+        _ name: String, _ number: Int, _ codec: C.Type,
+        _ keyPath: any WritableKeyPath<Message, C.Value?> & Sendable
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .singular, format: C.format),
+            encoder: { message, writer in
+                guard let value = message[keyPath: keyPath] else { return }
+                writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                C.write(value, to: &writer)
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, C.wireType)
+                let value = try C.read(from: &reader)
+                message[keyPath: keyPath] = value
+                return value != nil
+            })
+    }
+
+    /// A proto3 `optional` scalar: explicit presence, so a set default value is written and
+    /// reads back as set.
+    @inlinable
+    public static func optional<C: ProtoDefaultingCodec>(
+        _ name: String, _ number: Int, _ codec: C.Type,
+        _ keyPath: any WritableKeyPath<Message, C.Value?> & Sendable
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .optional, format: C.format),
+            encoder: { message, writer in
+                guard let value = message[keyPath: keyPath] else { return }
+                writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                C.write(value, to: &writer)
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, C.wireType)
+                message[keyPath: keyPath] = try C.read(from: &reader) ?? C.defaultValue
+                return true
+            })
+    }
+
+    /// A repeated field. Scalars are written packed and read packed or unpacked; strings, bytes
+    /// and messages are written one element per occurrence. An element that reads as absent
+    /// (an empty UUID, enum 0) is rejected, since a list cannot hold a hole.
+    @inlinable
+    public static func repeated<C: ProtoFieldCodec>(
+        _ name: String, _ number: Int, _ codec: C.Type,
+        _ keyPath: any WritableKeyPath<Message, [C.Value]> & Sendable
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .repeated, format: C.format),
+            encoder: { message, writer in
+                let elements = message[keyPath: keyPath]
+                if C.isPackable {
+                    writer.writePackedField(number, elements) { writer, element in C.write(element, to: &writer) }
+                } else {
+                    for element in elements {
+                        writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                        C.write(element, to: &writer)
+                    }
+                }
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                if C.isPackable {
+                    try reader.readRepeatedScalar(tag, elementWireType: C.wireType) {
+                        (elementReader: inout ProtoReader) throws(ProtoDecodingError) in
+                        guard let element = try C.read(from: &elementReader) else {
+                            throw ProtoDecodingError(.invalidValue("repeated element holds the default value"))
+                        }
+                        message[keyPath: keyPath].append(element)
+                    }
+                } else {
+                    try reader.expect(tag, C.wireType)
+                    guard let element = try C.read(from: &reader) else {
+                        throw ProtoDecodingError(.invalidValue("repeated element holds the default value"))
+                    }
+                    message[keyPath: keyPath].append(element)
+                }
+                return true
+            })
+    }
+
+    /// A `map<K, V>` field. Entries are written sorted by key, as protobuf's deterministic
+    /// serialization does, so equal maps encode to equal bytes. A missing key or value in an entry
+    /// reads as the default; a repeated key keeps the last value.
+    @inlinable
+    public static func map<K: ProtoMapKeyCodec, V: ProtoDefaultingCodec>(
+        _ name: String, _ number: Int, _ keyCodec: K.Type, _ valueCodec: V.Type,
+        _ keyPath: any WritableKeyPath<Message, [K.Value: V.Value]> & Sendable
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: .map(key: K.fieldType, value: V.fieldType), label: .repeated),
+            encoder: { message, writer in
+                let map = message[keyPath: keyPath]
+                guard !map.isEmpty else { return }
+                for (key, value) in map.sorted(by: { K.precedes($0.key, $1.key) }) {
+                    writer.writeMapEntry(
+                        number,
+                        key: { writer in
+                            writer.writeTag(fieldNumber: 1, wireType: K.wireType)
+                            K.write(key, to: &writer)
+                        },
+                        value: { writer in
+                            writer.writeTag(fieldNumber: 2, wireType: V.wireType)
+                            V.write(value, to: &writer)
+                        })
+                }
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, .lengthDelimited)
+                let (key, value) = try reader.readMessage {
+                    (entry: inout ProtoReader) throws(ProtoDecodingError) -> (K.Value, V.Value) in
+                    var key = K.defaultValue
+                    var value = V.defaultValue
+                    while let entryTag = try entry.nextTag() {
+                        switch entryTag.fieldNumber {
+                        case 1:
+                            try entry.expect(entryTag, K.wireType)
+                            key = try K.read(from: &entry) ?? K.defaultValue
+                        case 2:
+                            try entry.expect(entryTag, V.wireType)
+                            value = try V.read(from: &entry) ?? V.defaultValue
+                        default:
+                            try entry.skip(entryTag)
+                        }
+                    }
+                    return (key, value)
+                }
+                message[keyPath: keyPath][key] = value
+                return true
+            })
+    }
+
+    /// A member of a `oneof`: written whenever `get` returns a value, even the default, since
+    /// oneof members have explicit presence; reading it replaces whichever member was set.
+    @inlinable
+    public static func oneof<C: ProtoFieldCodec>(
+        _ oneof: String, _ name: String, _ number: Int, _ codec: C.Type,
+        get: @escaping @Sendable (Message) -> C.Value?,
+        set: @escaping @Sendable (inout Message, C.Value) -> Void
+    ) -> ProtoField {
+        ProtoField(
+            descriptor: ProtoFieldDescriptor(
+                name: name, number: number, type: C.fieldType, label: .singular, oneof: oneof, format: C.format),
+            encoder: { message, writer in
+                guard let value = get(message) else { return }
+                writer.writeTag(fieldNumber: number, wireType: C.wireType)
+                C.write(value, to: &writer)
+            },
+            decoder: { (message, reader, tag) throws(ProtoDecodingError) in
+                try reader.expect(tag, C.wireType)
+                guard let value = try C.read(from: &reader) else {
+                    throw ProtoDecodingError(.invalidValue("oneof member holds no value"))
+                }
+                set(&message, value)
+                return true
+            })
+    }
+}

@@ -1,0 +1,135 @@
+/// The fields of one message type, in field-number order: the single description both its
+/// encoder and its decoder run from.
+public struct ProtoSchema<Message>: Sendable {
+    /// The fully qualified protobuf name of the message.
+    public let messageName: String
+    /// The fields, sorted by number.
+    public let fields: [ProtoField<Message>]
+    /// For each field number up to the largest, the index into `fields` plus one (0: unknown).
+    @usableFromInline let indexByNumber: [UInt8]
+    /// Bit i set: `fields[i]` is required. Schemas hold at most 64 fields (checked by a test), so
+    /// one word covers them; fields past 64 could not be marked required.
+    @usableFromInline let requiredMask: UInt64
+
+    /// Creates a schema. Field numbers must be distinct; the drift test checks every schema
+    /// against its `.proto` file.
+    public init(_ messageName: String, _ fields: [ProtoField<Message>]) {
+        self.messageName = messageName
+        let sorted = fields.sorted { $0.descriptor.number < $1.descriptor.number }
+        self.fields = sorted
+        let largest = sorted.last.map { min($0.descriptor.number, 4096) } ?? 0
+        var index = [UInt8](repeating: 0, count: largest + 1)
+        var mask: UInt64 = 0
+        for (position, field) in sorted.enumerated() where position < 255 {
+            if field.descriptor.number <= largest {
+                index[field.descriptor.number] = UInt8(position + 1)
+            }
+            if field.descriptor.isRequired && position < 64 {
+                mask |= 1 << UInt64(position)
+            }
+        }
+        self.indexByNumber = index
+        self.requiredMask = mask
+    }
+
+    @inlinable
+    func fieldIndex(_ number: Int) -> Int? {
+        if number < indexByNumber.count {
+            let slot = Int(indexByNumber[number])
+            return slot == 0 ? nil : slot - 1
+        }
+        return fields.firstIndex { $0.descriptor.number == number }
+    }
+
+    /// Writes every field of `message`, in number order.
+    @inlinable
+    public func encode(_ message: Message, to writer: inout ProtoWriter) {
+        for field in fields { field.encoder(message, &writer) }
+    }
+
+    /// Reads fields into `message` until the reader's end, skipping unknown ones, then checks
+    /// that every required field was set. Errors name this message and the failing field.
+    @inlinable
+    public func decode(into message: inout Message, from reader: inout ProtoReader) throws(ProtoDecodingError) {
+        var present: UInt64 = 0
+        while true {
+            let tag: ProtoTag
+            do throws(ProtoDecodingError) {
+                guard let next = try reader.nextTag() else { break }
+                tag = next
+            } catch {
+                throw error.within(message: messageName)
+            }
+            guard let index = fieldIndex(tag.fieldNumber) else {
+                do throws(ProtoDecodingError) {
+                    try reader.skip(tag)
+                } catch {
+                    throw error.within(message: messageName, fieldNumber: tag.fieldNumber)
+                }
+                continue
+            }
+            let field = fields[index]
+            do throws(ProtoDecodingError) {
+                let isSet = try field.decoder(&message, &reader, tag)
+                if index < 64 {
+                    let bit: UInt64 = 1 << UInt64(index)
+                    present = isSet ? present | bit : present & ~bit
+                }
+            } catch {
+                throw error.within(
+                    message: messageName, fieldNumber: tag.fieldNumber, fieldName: field.descriptor.name)
+            }
+        }
+        let missing = requiredMask & ~present
+        if missing != 0 {
+            let field = fields[missing.trailingZeroBitCount].descriptor
+            throw ProtoDecodingError(
+                .missingRequiredField,
+                path: [.init(message: messageName, fieldNumber: field.number, fieldName: field.name)])
+        }
+    }
+}
+
+/// A token that only this package can create, so that the placeholder initializer of a
+/// ``ProtoSchemaMessage`` cannot be called from outside to build an unchecked value.
+public struct ProtoPlaceholder: Sendable {
+    @usableFromInline package init() {}
+}
+
+/// A message whose codec is its ``protoSchema``: encoding and decoding both run from that one
+/// table, which the drift test compares with the `.proto` files.
+public protocol ProtoSchemaMessage: ProtoMessage {
+    /// The message's fields.
+    static var protoSchema: ProtoSchema<Self> { get }
+
+    /// Creates a value whose required fields hold placeholders. Decoding starts from it and either
+    /// overwrites every required field or fails, so a placeholder never escapes.
+    init(protoPlaceholder: ProtoPlaceholder)
+
+    /// Checks what the schema cannot: rules across fields. Runs after every successful decode;
+    /// the default accepts everything.
+    func validateDecoded() throws(ProtoDecodingError)
+}
+
+extension ProtoSchemaMessage {
+    public static var protoMessageName: String { protoSchema.messageName }
+
+    public func validateDecoded() throws(ProtoDecodingError) {}
+
+    @inlinable
+    public init(from reader: inout ProtoReader) throws(ProtoDecodingError) {
+        var message = Self(protoPlaceholder: ProtoPlaceholder())
+        try Self.protoSchema.decode(into: &message, from: &reader)
+        do throws(ProtoDecodingError) {
+            try message.validateDecoded()
+        } catch {
+            throw error.path.isEmpty ? error.within(message: Self.protoSchema.messageName) : error
+        }
+        self = message
+    }
+
+    @inlinable
+    public func encode(to writer: inout ProtoWriter) {
+        Self.protoSchema.encode(self, to: &writer)
+    }
+}

@@ -1,0 +1,209 @@
+import Testing
+import WireFormat
+
+private enum Colour: Int32, ProtoEnum {
+    static let protoEnumName = "test.Colour"
+    case red = 1
+    case green = 2
+}
+
+private struct Inner: ProtoSchemaMessage, Equatable {
+    var label = ""
+    init(label: String = "") { self.label = label }
+    init(protoPlaceholder: ProtoPlaceholder) {}
+    static let protoSchema = ProtoSchema<Inner>("test.Inner", [.field("label", 1, ProtoString.self, \.label)])
+}
+
+/// One field of every kind the schema engine offers.
+private struct Sample: ProtoSchemaMessage, Equatable {
+    enum Choice: Equatable, Sendable {
+        case text(String)
+        case inner(Inner)
+    }
+
+    var name = ""
+    var count: Int64 = 0
+    var colour: Colour = .red
+    var shade: Colour?
+    var flag: Bool?
+    var numbers: [Int32] = []
+    var tags: [String] = []
+    var attributes: [String: String] = [:]
+    var inner: Inner?
+    var choice: Choice?
+    var code = ""
+
+    init() {}
+    init(protoPlaceholder: ProtoPlaceholder) {}
+
+    static let protoSchema = ProtoSchema<Sample>(
+        "test.Sample",
+        [
+            .field("name", 1, ProtoString.self, \.name),
+            .field("count", 2, ProtoSInt64.self, \.count),
+            .field("colour", 3, ProtoEnumCodec<Colour>.self, \.colour),
+            .field("shade", 4, ProtoEnumCodec<Colour>.self, \.shade),
+            .optional("flag", 5, ProtoBool.self, \.flag),
+            .repeated("numbers", 6, ProtoInt32.self, \.numbers),
+            .repeated("tags", 7, ProtoString.self, \.tags),
+            .map("attributes", 8, ProtoString.self, ProtoString.self, \.attributes),
+            .field("inner", 9, ProtoMessageCodec<Inner>.self, \.inner),
+            .oneof(
+                "choice", "text", 10, ProtoString.self,
+                get: { if case .text(let value) = $0.choice { value } else { nil } },
+                set: { $0.choice = .text($1) }),
+            .oneof(
+                "choice", "choice_inner", 11, ProtoMessageCodec<Inner>.self,
+                get: { if case .inner(let value) = $0.choice { value } else { nil } },
+                set: { $0.choice = .inner($1) }),
+            .field("code", 12, ProtoString.self, \.code, required: true),
+        ])
+}
+
+private func decodeFailure(_ bytes: [UInt8]) -> ProtoDecodingError? {
+    do {
+        _ = try Sample(protoBytes: bytes)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+@Suite struct ProtoSchemaTests {
+    private var full: Sample {
+        var sample = Sample()
+        sample.name = "naïve"
+        sample.count = .min
+        sample.colour = .green
+        sample.shade = .red
+        sample.flag = false
+        sample.numbers = [0, -1, .max, .min]
+        sample.tags = ["", "b"]
+        sample.attributes = ["z": "1", "a": "", "é": "x"]
+        sample.inner = Inner()
+        sample.choice = .text("")
+        sample.code = "C"
+        return sample
+    }
+
+    @Test func everyKindOfFieldRoundTrips() throws {
+        #expect(try Sample(protoBytes: full.protoBytes) == full)
+        var other = full
+        other.choice = .inner(Inner(label: "x"))
+        other.shade = nil
+        other.flag = nil
+        #expect(try Sample(protoBytes: other.protoBytes) == other)
+    }
+
+    @Test func minimalMessageWritesOnlyWhatIsRequired() throws {
+        var sample = Sample()
+        sample.code = "C"
+        // colour is a required presence field; code a required string; nothing else is written.
+        #expect(sample.protoBytes == [0x18, 0x01, 0x62, 0x01, 0x43])
+        #expect(try Sample(protoBytes: sample.protoBytes) == sample)
+    }
+
+    @Test func explicitPresenceWritesTheDefaultAndOneofWritesEmptyMembers() {
+        var sample = Sample()
+        sample.code = "C"
+        sample.flag = false
+        sample.choice = .text("")
+        #expect(sample.protoBytes == [0x18, 0x01, 0x28, 0x00, 0x52, 0x00, 0x62, 0x01, 0x43])
+    }
+
+    @Test func mapEntriesAreWrittenInKeyByteOrder() throws {
+        var first = Sample()
+        first.code = "C"
+        first.attributes = ["b": "2", "a": "1", "é": "3", "Z": "0"]
+        var second = first
+        second.attributes = [:]
+        for key in ["é", "Z", "b", "a"] { second.attributes[key] = first.attributes[key] }
+        #expect(first.protoBytes == second.protoBytes)
+        let keys = try read(first.protoBytes) { r throws(ProtoDecodingError) -> [String] in
+            var keys: [String] = []
+            while let tag = try r.nextTag() {
+                guard tag.fieldNumber == 8 else {
+                    try r.skip(tag)
+                    continue
+                }
+                keys.append(
+                    try r.readMessage { (entry: inout ProtoReader) throws(ProtoDecodingError) -> String in
+                        guard let keyTag = try entry.nextTag() else { return "" }
+                        return try entry.readString(keyTag)
+                    })
+            }
+            return keys
+        }
+        #expect(keys == ["Z", "a", "b", "é"])
+    }
+
+    @Test func missingRequiredFieldsAreNamed() {
+        let noColour = decodeFailure([0x62, 0x01, 0x43])
+        #expect(noColour?.reason == .missingRequiredField)
+        #expect(noColour?.fieldName == "colour")
+        #expect(noColour?.messageName == "test.Sample")
+
+        // Enum 0 on the wire is UNSPECIFIED: absent, so still missing.
+        #expect(decodeFailure([0x18, 0x00, 0x62, 0x01, 0x43])?.fieldName == "colour")
+        // An empty required string is its default: missing.
+        #expect(decodeFailure([0x18, 0x01, 0x62, 0x00])?.fieldName == "code")
+        // Set, then reset to the default by a later occurrence: missing.
+        #expect(decodeFailure([0x18, 0x01, 0x62, 0x01, 0x43, 0x62, 0x00])?.fieldName == "code")
+    }
+
+    @Test func unknownEnumValuesAreRejectedWithTheirField() {
+        let error = decodeFailure([0x18, 0x07, 0x62, 0x01, 0x43])
+        #expect(error?.reason == .invalidValue("unknown test.Colour value 7"))
+        #expect(error?.fieldNumber == 3)
+        #expect(error?.fieldName == "colour")
+    }
+
+    @Test func wrongWireTypeOfAKnownFieldIsRejected() {
+        // Field 1 (string) sent as a varint.
+        let error = decodeFailure([0x08, 0x01, 0x18, 0x01, 0x62, 0x01, 0x43])
+        #expect(error?.reason == .wrongWireType(expected: .lengthDelimited, found: .varint))
+        #expect(error?.fieldName == "name")
+    }
+
+    @Test func repeatedScalarsAcceptUnpackedElements() throws {
+        // numbers as two unpacked elements and one packed run.
+        let bytes: [UInt8] = [0x30, 0x05, 0x30, 0x06, 0x32, 0x02, 0x07, 0x08, 0x18, 0x01, 0x62, 0x01, 0x43]
+        #expect(try Sample(protoBytes: bytes).numbers == [5, 6, 7, 8])
+    }
+
+    @Test func unknownFieldsAreSkippedAndOneofKeepsTheLastMember() throws {
+        var writer = ProtoWriter()
+        writer.writeStringField(10, "first")
+        writer.writeFixed64Field(99, 1)
+        writer.writeTag(fieldNumber: 100, wireType: .startGroup)
+        writer.writeTag(fieldNumber: 100, wireType: .endGroup)
+        writer.writeMessageField(11, Inner(label: "second"))
+        writer.writeInt32Field(3, 2)
+        writer.writeStringField(12, "C")
+        let sample = try Sample(protoBytes: writer.bytes)
+        #expect(sample.choice == .inner(Inner(label: "second")))
+        #expect(sample.colour == .green)
+    }
+
+    @Test func errorsInsideNestedMessagesCarryTheFullPath() {
+        // inner (field 9) holding label (field 1) with invalid UTF-8.
+        let error = decodeFailure([0x4A, 0x03, 0x0A, 0x01, 0xFF, 0x18, 0x01, 0x62, 0x01, 0x43])
+        #expect(error?.reason == .invalidUTF8)
+        #expect(error?.path.map(\.message) == ["test.Sample", "test.Inner"])
+        #expect(error?.path.map(\.fieldName) == ["inner", "label"])
+    }
+
+    @Test func descriptorsDescribeTheDeclaration() {
+        let descriptors = Sample.protoSchema.fields.map(\.descriptor)
+        #expect(descriptors.map(\.number) == Array(1...12))
+        #expect(descriptors[2].type == .enumeration("test.Colour"))
+        #expect(descriptors[2].isRequired)
+        #expect(!descriptors[3].isRequired)
+        #expect(descriptors[4].label == .optional)
+        #expect(descriptors[5].label == .repeated)
+        #expect(descriptors[7].type == .map(key: .string, value: .string))
+        #expect(descriptors[9].oneof == "choice")
+        #expect(descriptors[11].isRequired)
+        #expect(descriptors[8].description == "test.Inner inner = 9")
+    }
+}
