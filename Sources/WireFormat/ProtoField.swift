@@ -15,10 +15,13 @@ public struct ProtoFieldDescriptor: Sendable, Hashable, CustomStringConvertible 
     public let isRequired: Bool
     /// The value format beyond the protobuf type (`"uuid"`, `"decimal"`), if any.
     public let format: String?
+    /// The Swift property the field is bound to, as `\Type.property`, so a test can check that
+    /// each field reads and writes the property its name says. Nil for `oneof` members.
+    public let swiftBinding: String?
 
     public init(
         name: String, number: Int, type: ProtoFieldType, label: ProtoFieldLabel,
-        oneof: String? = nil, isRequired: Bool = false, format: String? = nil
+        oneof: String? = nil, isRequired: Bool = false, format: String? = nil, swiftBinding: String? = nil
     ) {
         self.name = name
         self.number = number
@@ -27,6 +30,7 @@ public struct ProtoFieldDescriptor: Sendable, Hashable, CustomStringConvertible 
         self.oneof = oneof
         self.isRequired = isRequired
         self.format = format
+        self.swiftBinding = swiftBinding
     }
 
     public var description: String {
@@ -79,7 +83,7 @@ extension ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
                 name: name, number: number, type: C.fieldType, label: .singular,
-                isRequired: required, format: C.format),
+                isRequired: required, format: C.format, swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 let value = message[keyPath: keyPath]
                 guard !C.isDefault(value) else { return }
@@ -104,7 +108,7 @@ extension ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
                 name: name, number: number, type: C.fieldType, label: .singular,
-                isRequired: true, format: C.format),
+                isRequired: true, format: C.format, swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 writer.writeTag(fieldNumber: number, wireType: C.wireType)
                 C.write(message[keyPath: keyPath], to: &writer)
@@ -126,7 +130,7 @@ extension ProtoField {
     ) -> ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .singular, format: C.format),
+                name: name, number: number, type: C.fieldType, label: .singular, format: C.format, swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 guard let value = message[keyPath: keyPath] else { return }
                 writer.writeTag(fieldNumber: number, wireType: C.wireType)
@@ -149,7 +153,7 @@ extension ProtoField {
     ) -> ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .optional, format: C.format),
+                name: name, number: number, type: C.fieldType, label: .optional, format: C.format, swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 guard let value = message[keyPath: keyPath] else { return }
                 writer.writeTag(fieldNumber: number, wireType: C.wireType)
@@ -172,7 +176,7 @@ extension ProtoField {
     ) -> ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .repeated, format: C.format),
+                name: name, number: number, type: C.fieldType, label: .repeated, format: C.format, swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 let elements = message[keyPath: keyPath]
                 if C.isPackable {
@@ -206,7 +210,8 @@ extension ProtoField {
 
     /// A `map<K, V>` field. Entries are written sorted by key, as protobuf's deterministic
     /// serialization does, so equal maps encode to equal bytes. A missing key or value in an entry
-    /// reads as the default; a repeated key keeps the last value.
+    /// reads as the default; a repeated key keeps the last value; distinct string keys that Swift
+    /// considers equal (canonically equivalent) are rejected.
     @inlinable
     public static func map<K: ProtoMapKeyCodec, V: ProtoDefaultingCodec>(
         _ name: String, _ number: Int, _ keyCodec: K.Type, _ valueCodec: V.Type,
@@ -214,7 +219,8 @@ extension ProtoField {
     ) -> ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: .map(key: K.fieldType, value: V.fieldType), label: .repeated),
+                name: name, number: number, type: .map(key: K.fieldType, value: V.fieldType), label: .repeated,
+                swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 let map = message[keyPath: keyPath]
                 guard !map.isEmpty else { return }
@@ -250,6 +256,14 @@ extension ProtoField {
                         }
                     }
                     return (key, value)
+                }
+                // A repeated key keeps the last value, as in protobuf. Two different keys that Swift
+                // holds equal (canonically equivalent strings) cannot both be kept: rejected rather
+                // than one silently dropped.
+                if let existing = message[keyPath: keyPath].index(forKey: key),
+                    !K.isSameWireKey(message[keyPath: keyPath][existing].key, key)
+                {
+                    throw ProtoDecodingError(.invalidValue("two map keys are canonically equivalent strings"))
                 }
                 message[keyPath: keyPath][key] = value
                 return true

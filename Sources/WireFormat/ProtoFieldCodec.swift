@@ -95,4 +95,13 @@ public protocol ProtoPresenceCodec: ProtoFieldCodec {}
 public protocol ProtoMapKeyCodec: ProtoDefaultingCodec where Value: Hashable {
     /// Whether `lhs` sorts before `rhs`.
     static func precedes(_ lhs: Value, _ rhs: Value) -> Bool
+
+    /// Whether two keys that are equal as Swift values are the same key on the wire. Differs
+    /// from `==` for strings, which Swift compares by canonical equivalence ("é" and "e\u{301}")
+    /// where protobuf compares bytes.
+    static func isSameWireKey(_ lhs: Value, _ rhs: Value) -> Bool
+}
+
+extension ProtoMapKeyCodec {
+    public static func isSameWireKey(_ lhs: Value, _ rhs: Value) -> Bool { lhs == rhs }
 }

@@ -196,6 +196,9 @@ public enum ProtoString: ProtoMapKeyCodec {
     @inlinable public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
+    @inlinable public static func isSameWireKey(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
+    }
     @inlinable public static func write(_ value: String, to writer: inout ProtoWriter) { writer.writeString(value) }
     @inlinable public static func read(from reader: inout ProtoReader) throws(ProtoDecodingError) -> String? {
         try reader.readString()

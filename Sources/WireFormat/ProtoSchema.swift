@@ -114,6 +114,10 @@ public protocol ProtoSchemaMessage: ProtoMessage {
 extension ProtoSchemaMessage {
     public static var protoMessageName: String { protoSchema.messageName }
 
+    /// The descriptors of the message's fields, in number order; usable on `any
+    /// ProtoSchemaMessage.Type`, unlike ``protoSchema``.
+    public static var protoFieldDescriptors: [ProtoFieldDescriptor] { protoSchema.fields.map(\.descriptor) }
+
     public func validateDecoded() throws(ProtoDecodingError) {}
 
     @inlinable
