@@ -56,6 +56,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Decodes and re-encodes messages for the Python cross-check (Tools/interop).
+        .executableTarget(
+            name: "wire-roundtrip",
+            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // HTTP/2 on nghttp2 + NIO, TLS on OpenSSL, and the gRPC-compatible RPC core.
         .target(
             name: "HTTP2RPC",
