@@ -1,5 +1,5 @@
 /// The type of a field as declared in a `.proto` file.
-public indirect enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible {
+public enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible {
     case double, float, int32, int64, uint32, uint64, sint32, sint64
     case fixed32, fixed64, sfixed32, sfixed64, bool, string, bytes
     /// An enum, by fully qualified name (`tradecore.common.v1.OrderSide`).
@@ -8,7 +8,7 @@ public indirect enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible
     case message(String)
     /// `map<key, value>`; on the wire a repeated entry message with the key as field 1 and the
     /// value as field 2.
-    case map(key: ProtoFieldType, value: ProtoFieldType)
+    indirect case map(key: ProtoFieldType, value: ProtoFieldType)
 
     public var description: String {
         switch self {
