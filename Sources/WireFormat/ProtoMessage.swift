@@ -37,7 +37,8 @@ extension ProtoMessage {
     /// The message's encoding.
     @inlinable
     public var protoBytes: [UInt8] {
-        var writer = ProtoWriter()
+        // Most messages fit: one allocation instead of a few doublings from empty.
+        var writer = ProtoWriter(reservingCapacity: 128)
         encode(to: &writer)
         return writer.bytes
     }
