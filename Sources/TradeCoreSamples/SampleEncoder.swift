@@ -42,7 +42,8 @@ public struct SampleEncoder: Sendable {
         for field in fields where field.oneof != nil {
             guard let oneof = field.oneof, chosen[oneof] == nil else { continue }
             let members = fields.filter { $0.oneof == oneof }
-            chosen[oneof] = Int.random(in: 0...members.count, using: &generator) < members.count
+            chosen[oneof] =
+                Int.random(in: 0...members.count, using: &generator) < members.count
                 ? members[Int.random(in: 0..<members.count, using: &generator)].number : -1
         }
         for field in fields {
@@ -129,7 +130,9 @@ public struct SampleEncoder: Sendable {
             let numbers = (0..<count).compactMap { _ in enums[name]?.randomElement(using: &generator) }
             writer.writePackedField(field.number, numbers) { $0.writeVarint(UInt64(bitPattern: Int64($1))) }
         default:
-            let elements = (0..<count).compactMap { _ in scalar(field, nonDefault: field.format != nil, using: &generator) }
+            let elements = (0..<count).compactMap { _ in
+                scalar(field, nonDefault: field.format != nil, using: &generator)
+            }
             if field.type == .string || field.type == .bytes {
                 for element in elements {
                     writer.writeTag(fieldNumber: field.number, wireType: .lengthDelimited)
@@ -170,15 +173,19 @@ public struct SampleEncoder: Sendable {
             default: return varint(UInt64(bitPattern: value), sortKey: key)
             }
         case .uint64, .fixed64:
-            var value: UInt64 = [0, 1, .max, UInt64(Int64.max) + 1, .random(in: 0 ... .max, using: &generator)]
+            var value: UInt64 =
+                [0, 1, .max, UInt64(Int64.max) + 1, .random(in: 0 ... .max, using: &generator)]
                 .randomElement(using: &generator) ?? 0
             if nonDefault && value == 0 { value = 1 }
             if field.type == .fixed64 {
-                return Scalar(wireType: .fixed64, isDefault: value == 0, sortKey: bigEndian(value)) { $0.writeFixed64(value) }
+                return Scalar(wireType: .fixed64, isDefault: value == 0, sortKey: bigEndian(value)) {
+                    $0.writeFixed64(value)
+                }
             }
             return varint(value, sortKey: bigEndian(value))
         case .int32, .sint32, .sfixed32:
-            var value: Int32 = [0, 1, -1, .max, .min, .random(in: .min ... .max, using: &generator)]
+            var value: Int32 =
+                [0, 1, -1, .max, .min, .random(in: .min ... .max, using: &generator)]
                 .randomElement(using: &generator) ?? 0
             if nonDefault && value == 0 { value = 1 }
             let key = bigEndian(UInt64(UInt32(bitPattern: value) ^ (1 << 31)))
@@ -191,7 +198,8 @@ public struct SampleEncoder: Sendable {
             default: return varint(UInt64(bitPattern: Int64(value)), sortKey: key)
             }
         case .uint32, .fixed32:
-            var value: UInt32 = [0, 1, .max, .random(in: 0 ... .max, using: &generator)].randomElement(using: &generator) ?? 0
+            var value: UInt32 =
+                [0, 1, .max, .random(in: 0 ... .max, using: &generator)].randomElement(using: &generator) ?? 0
             if nonDefault && value == 0 { value = 1 }
             if field.type == .fixed32 {
                 return Scalar(wireType: .fixed32, isDefault: value == 0, sortKey: bigEndian(UInt64(value))) {
@@ -203,12 +211,17 @@ public struct SampleEncoder: Sendable {
             let value = nonDefault || Bool.random(using: &generator)
             return varint(value ? 1 : 0, sortKey: [value ? 1 : 0])
         case .double:
-            let value = [0, -0.0, 1.5, .greatestFiniteMagnitude, .leastNonzeroMagnitude, .infinity]
+            let value =
+                [0, -0.0, 1.5, .greatestFiniteMagnitude, .leastNonzeroMagnitude, .infinity]
                 .randomElement(using: &generator) ?? 0
-            return Scalar(wireType: .fixed64, isDefault: value.bitPattern == 0, sortKey: []) { $0.writeFixed64(value.bitPattern) }
+            return Scalar(wireType: .fixed64, isDefault: value.bitPattern == 0, sortKey: []) {
+                $0.writeFixed64(value.bitPattern)
+            }
         case .float:
             let value: Float = [0, -0.0, 1.5, .greatestFiniteMagnitude].randomElement(using: &generator) ?? 0
-            return Scalar(wireType: .fixed32, isDefault: value.bitPattern == 0, sortKey: []) { $0.writeFixed32(value.bitPattern) }
+            return Scalar(wireType: .fixed32, isDefault: value.bitPattern == 0, sortKey: []) {
+                $0.writeFixed32(value.bitPattern)
+            }
         case .string:
             let text: String
             switch field.format {
@@ -219,7 +232,9 @@ public struct SampleEncoder: Sendable {
                 text = candidate
             }
             let bytes = Array(text.utf8)
-            return Scalar(wireType: .lengthDelimited, isDefault: bytes.isEmpty, sortKey: bytes) { $0.writeLengthDelimited(bytes) }
+            return Scalar(wireType: .lengthDelimited, isDefault: bytes.isEmpty, sortKey: bytes) {
+                $0.writeLengthDelimited(bytes)
+            }
         case .bytes:
             var bytes: [UInt8]
             if field.format == "uuid" {
@@ -250,17 +265,20 @@ public struct SampleEncoder: Sendable {
         case 0: return ""
         case 1: return String(repeating: "x", count: 300)
         default:
-            return (0..<Int.random(in: 1...4, using: &generator)).map { _ in pieces.randomElement(using: &generator) ?? "" }
-                .joined()
+            return (0..<Int.random(in: 1...4, using: &generator)).map { _ in
+                pieces.randomElement(using: &generator) ?? ""
+            }
+            .joined()
         }
     }
 
     /// A random decimal, often at the limits of what ``ExactDecimal`` holds.
     public static func decimal(using generator: inout some RandomNumberGenerator) -> ExactDecimal {
         let limit = Int128(10).power(38) - 1
-        let coefficient: Int128 = [
-            0, 1, -1, limit, -limit, 15025, Int128(Int64.random(in: .min ... .max, using: &generator)),
-        ].randomElement(using: &generator) ?? 0
+        let coefficient: Int128 =
+            [
+                0, 1, -1, limit, -limit, 15025, Int128(Int64.random(in: .min ... .max, using: &generator)),
+            ].randomElement(using: &generator) ?? 0
         let scale = [0, 2, 8, 38, Int.random(in: 0...38, using: &generator)].randomElement(using: &generator) ?? 0
         return ExactDecimal(coefficient: coefficient, scale: scale) ?? .zero
     }

@@ -133,7 +133,8 @@ extension ProtoField {
         let property = StoredProperty(keyPath)
         return ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .singular, format: C.format, swiftBinding: "\(keyPath)"),
+                name: name, number: number, type: C.fieldType, label: .singular, format: C.format,
+                swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 guard let value = message[keyPath: keyPath] else { return }
                 writer.writeTag(fieldNumber: number, wireType: C.wireType)
@@ -157,7 +158,8 @@ extension ProtoField {
         let property = StoredProperty(keyPath)
         return ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .optional, format: C.format, swiftBinding: "\(keyPath)"),
+                name: name, number: number, type: C.fieldType, label: .optional, format: C.format,
+                swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 guard let value = message[keyPath: keyPath] else { return }
                 writer.writeTag(fieldNumber: number, wireType: C.wireType)
@@ -180,7 +182,8 @@ extension ProtoField {
     ) -> ProtoField {
         ProtoField(
             descriptor: ProtoFieldDescriptor(
-                name: name, number: number, type: C.fieldType, label: .repeated, format: C.format, swiftBinding: "\(keyPath)"),
+                name: name, number: number, type: C.fieldType, label: .repeated, format: C.format,
+                swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
                 let elements = message[keyPath: keyPath]
                 if C.isPackable {

@@ -27,7 +27,9 @@ extension ProtoMessage {
 
     /// Decodes a message from a contiguous buffer, reading it in place.
     @inlinable
-    public init(protoBuffer: UnsafeRawBufferPointer, maxDepth: Int = ProtoReader.defaultMaxDepth)
+    public init(
+        protoBuffer: UnsafeRawBufferPointer, maxDepth: Int = ProtoReader.defaultMaxDepth
+    )
         throws(ProtoDecodingError)
     {
         var reader = ProtoReader(protoBuffer, maxDepth: maxDepth)

@@ -288,7 +288,8 @@ public struct ProtoReader {
 
     /// Reads an embedded message field after checking its wire type.
     @inlinable
-    public mutating func readMessage<M: ProtoMessage>(_ tag: ProtoTag, as type: M.Type) throws(ProtoDecodingError) -> M {
+    public mutating func readMessage<M: ProtoMessage>(_ tag: ProtoTag, as type: M.Type) throws(ProtoDecodingError) -> M
+    {
         try expect(tag, .lengthDelimited)
         return try readMessage { (nested: inout ProtoReader) throws(ProtoDecodingError) in try M(from: &nested) }
     }

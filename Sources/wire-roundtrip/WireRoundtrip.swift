@@ -3,9 +3,9 @@ import TradeCoreSamples
 import WireFormat
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The Swift side of `Tools/interop/wire_crosscheck.py`, which drives it over pipes.
@@ -40,14 +40,17 @@ enum WireRoundtrip {
     }
 
     static var typesByName: [String: any ProtoSchemaMessage.Type] {
-        Dictionary(TradeCoreSchema.messageTypes.map { ($0.protoMessageName, $0) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            TradeCoreSchema.messageTypes.map { ($0.protoMessageName, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     static func describe() {
         for type in TradeCoreSchema.messageTypes {
             print("message \(type.protoMessageName)")
             for field in type.protoFieldDescriptors {
-                print("field \(type.protoMessageName) \(field.number) \(field.name) \(field.label.rawValue) \(field.isRequired ? 1 : 0) \(field.format ?? "-")")
+                print(
+                    "field \(type.protoMessageName) \(field.number) \(field.name) \(field.label.rawValue) \(field.isRequired ? 1 : 0) \(field.format ?? "-")"
+                )
             }
         }
         for type in TradeCoreSchema.enumTypes {

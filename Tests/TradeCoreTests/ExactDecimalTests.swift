@@ -75,9 +75,11 @@ import TradeCore
     @Test func randomValuesRoundTripThroughTheirString() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<5_000 {
-            let coefficient = Int128(Int64.random(in: .min ... .max, using: &generator))
+            let coefficient =
+                Int128(Int64.random(in: .min ... .max, using: &generator))
                 * Int128(Int64.random(in: -9_999_999...9_999_999, using: &generator))
-            guard let value = ExactDecimal(coefficient: coefficient, scale: Int.random(in: 0...38, using: &generator)) else {
+            guard let value = ExactDecimal(coefficient: coefficient, scale: Int.random(in: 0...38, using: &generator))
+            else {
                 continue
             }
             #expect(ExactDecimal(value.description) == value)

@@ -69,7 +69,9 @@ struct ProtoFile {
         var scope = Scope.file
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
-            func fail(_ message: String) -> ParseError { ParseError(file: fileName, line: lineNumber, message: message) }
+            func fail(_ message: String) -> ParseError {
+                ParseError(file: fileName, line: lineNumber, message: message)
+            }
             var line = Substring(rawLine)
             var comment = Substring("")
             if let slashes = line.firstRange(of: "//") {
@@ -83,7 +85,9 @@ struct ProtoFile {
             case .file:
                 switch tokens[0] {
                 case "syntax":
-                    guard tokens == ["syntax", "=", "\"proto3\"", ";"] else { throw fail("expected syntax = \"proto3\";") }
+                    guard tokens == ["syntax", "=", "\"proto3\"", ";"] else {
+                        throw fail("expected syntax = \"proto3\";")
+                    }
                 case "package":
                     guard tokens.count == 3, tokens[2] == ";" else { throw fail("bad package line") }
                     package = tokens[1]
@@ -150,7 +154,9 @@ struct ProtoFile {
                         throw fail("bad rpc response")
                     }
                     service.rpcs.append(
-                        RPC(name: tokens[1], request: tokens[3], response: tokens[responseIndex], serverStreaming: streaming))
+                        RPC(
+                            name: tokens[1], request: tokens[3], response: tokens[responseIndex],
+                            serverStreaming: streaming))
                     scope = .service(service)
                 }
             }
@@ -173,7 +179,8 @@ struct ProtoFile {
         if tokens.first == "map" {
             // map < K , V > name = N ;
             let parts = Array(tokens)
-            guard parts.count == 10, parts[1] == "<", parts[3] == ",", parts[5] == ">", parts[7] == "=", parts[9] == ";",
+            guard parts.count == 10, parts[1] == "<", parts[3] == ",", parts[5] == ">", parts[7] == "=",
+                parts[9] == ";",
                 label == "singular"
             else { throw fail("bad map field") }
             type = "map<\(parts[2]), \(parts[4])>"

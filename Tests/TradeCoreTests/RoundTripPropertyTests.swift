@@ -32,9 +32,14 @@ import WireFormat
             var bytes = Self.encoder.sample(name, using: &generator)
             guard !bytes.isEmpty else { continue }
             switch Int.random(in: 0..<3, using: &generator) {
-            case 0: bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            case 0:
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(
+                    in: 1...255, using: &generator)
             case 1: bytes.removeLast(Int.random(in: 1...bytes.count, using: &generator))
-            default: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator))
+            default:
+                bytes.insert(
+                    UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator)
+                )
             }
             // Either outcome is fine; what decodes must re-encode to something that decodes again.
             if let again = try? reencode(type, bytes) {

@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Testing
 import TradeCore
 import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// All of `Schemas/*.proto`, parsed, with names resolved.
 struct Schemas {
@@ -23,7 +24,8 @@ struct Schemas {
     }()
 
     static func load() throws -> Schemas {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".proto") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".proto") }
+            .sorted()
         var files: [ProtoFile] = []
         for name in names {
             guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
@@ -53,8 +55,11 @@ struct Schemas {
         ]
         if let scalar = scalars[written] { return scalar }
         if written.hasPrefix("map<") {
-            let inner = written.dropFirst(4).dropLast().split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }
-            guard inner.count == 2, let key = fieldType(inner[0], in: package), let value = fieldType(inner[1], in: package)
+            let inner = written.dropFirst(4).dropLast().split(separator: ",").map {
+                String($0.filter { !$0.isWhitespace })
+            }
+            guard inner.count == 2, let key = fieldType(inner[0], in: package),
+                let value = fieldType(inner[1], in: package)
             else { return nil }
             return .map(key: key, value: value)
         }
@@ -106,10 +111,11 @@ func swiftPropertyName(_ fieldName: String) -> String {
     }
 
     @Test func schemasParseAndDeclareEveryArea() {
-        #expect(schemas.files.map(\.fileName) == [
-            "api.proto", "automation.proto", "broker_account.proto", "broker_connection.proto", "common.proto",
-            "events.proto", "order.proto",
-        ])
+        #expect(
+            schemas.files.map(\.fileName) == [
+                "api.proto", "automation.proto", "broker_account.proto", "broker_connection.proto", "common.proto",
+                "events.proto", "order.proto",
+            ])
         #expect(schemas.messages.count > 80)
         #expect(TradeCoreSchema.messageTypes.count == codecs.count, "two codecs claim one message name")
     }
@@ -162,7 +168,9 @@ func swiftPropertyName(_ fieldName: String) -> String {
             for message in file.messages {
                 for field in message.fields {
                     if field.tags.contains("uuid") { #expect(field.type == "bytes", "\(message.name).\(field.name)") }
-                    if field.tags.contains("decimal") { #expect(field.type == "string", "\(message.name).\(field.name)") }
+                    if field.tags.contains("decimal") {
+                        #expect(field.type == "string", "\(message.name).\(field.name)")
+                    }
                 }
             }
         }
@@ -191,7 +199,8 @@ func swiftPropertyName(_ fieldName: String) -> String {
         for (package, service) in services {
             for rpc in service.rpcs {
                 #expect(codecs[schemas.qualify(rpc.request, in: package)] != nil, "\(service.name).\(rpc.name) request")
-                #expect(codecs[schemas.qualify(rpc.response, in: package)] != nil, "\(service.name).\(rpc.name) response")
+                #expect(
+                    codecs[schemas.qualify(rpc.response, in: package)] != nil, "\(service.name).\(rpc.name) response")
             }
         }
         let streaming = services.flatMap { $0.1.rpcs }.filter(\.serverStreaming).map(\.name)

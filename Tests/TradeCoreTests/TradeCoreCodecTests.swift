@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Testing
 import TradeCore
 import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> ProtoDecodingError? {
     do {
@@ -98,11 +99,13 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
         envelope.writeBytesField(8, metadata.bytes)
         let error = decodeError(EventEnvelope.self, envelope.bytes)
         #expect(error?.path.map(\.fieldName) == ["metadata", "user_id"])
-        #expect(error?.path.map(\.message) == ["tradecore.events.v1.EventEnvelope", "tradecore.events.v1.EventMetadata"])
+        #expect(
+            error?.path.map(\.message) == ["tradecore.events.v1.EventEnvelope", "tradecore.events.v1.EventMetadata"])
     }
 
     @Test func subscribeResponseIsAOneof() throws {
-        let checkpoint = SubscribeResponse(message: .checkpoint(SubscriptionCheckpoint(position: 7, headPosition: .max)))
+        let checkpoint = SubscribeResponse(
+            message: .checkpoint(SubscriptionCheckpoint(position: 7, headPosition: .max)))
         #expect(try SubscribeResponse(protoBytes: checkpoint.protoBytes) == checkpoint)
         let caughtUp = SubscribeResponse(message: .caughtUp(SubscriptionCaughtUp()))
         // An empty member message is still present: tag 3, length 0.
@@ -113,14 +116,20 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
 
     @Test func automationWithEveryFieldRoundTrips() throws {
         let command = try CreateAutomation(
-            userID: userID, name: "Breakout ✨", symbol: "ES", positionSizing: PositionSizing(method: .riskPercent, value: try #require(ExactDecimal("0.5"))),
+            userID: userID, name: "Breakout ✨", symbol: "ES",
+            positionSizing: PositionSizing(method: .riskPercent, value: try #require(ExactDecimal("0.5"))),
             accountIDs: [userID, automationID], assetType: .future,
-            optionDetails: OptionDetails(optionType: .put, strikePrice: ExactDecimal("4500.5"), expirationDate: "2026-12-18", maxDaysToExpiration: .max, contractMultiplier: 100),
-            futureDetails: FutureDetails(contractSymbol: "ESZ6", expirationDate: "2026-12-18", multiplier: ExactDecimal("50"), tickSize: ExactDecimal("0.25"), exchange: "CME"),
+            optionDetails: OptionDetails(
+                optionType: .put, strikePrice: ExactDecimal("4500.5"), expirationDate: "2026-12-18",
+                maxDaysToExpiration: .max, contractMultiplier: 100),
+            futureDetails: FutureDetails(
+                contractSymbol: "ESZ6", expirationDate: "2026-12-18", multiplier: ExactDecimal("50"),
+                tickSize: ExactDecimal("0.25"), exchange: "CME"),
             sidePreference: .longOnly,
             stopLoss: StopLoss(offsetType: .percent, value: try #require(ExactDecimal("2")), trailing: true),
             takeProfit: TakeProfit(offsetType: .amount, value: try #require(ExactDecimal("12.75"))),
-            orderPreferences: OrderPreferences(orderType: .stopLimit, timeInForce: .day, limitOffset: ExactDecimal("0.01"), extendedHours: true),
+            orderPreferences: OrderPreferences(
+                orderType: .stopLimit, timeInForce: .day, limitOffset: ExactDecimal("0.01"), extendedHours: true),
             autoSubmit: true, metadata: ["source": "tradingview", "": "", "ключ": "значение"], sagaID: automationID)
         #expect(try CreateAutomation(protoBytes: command.protoBytes) == command)
     }

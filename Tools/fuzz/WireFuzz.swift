@@ -8,11 +8,12 @@
 // -malloc_limit_mb): whatever decodes must re-encode to bytes that decode again and re-encode
 // identically. Built by run_fuzz.sh with `swiftc -sanitize=fuzzer,address`.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import TradeCore
 import WireFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 private let selectOneType = getenv("WIRE_FUZZ_SELECT").map { String(cString: $0) == "1" } ?? false
 

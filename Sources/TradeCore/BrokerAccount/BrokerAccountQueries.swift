@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `tradecore.broker.v1.GetAccountsByUser`.
 public struct GetAccountsByUser: Sendable, Hashable {
@@ -213,6 +214,6 @@ extension BrokerAccountList: ProtoSchemaMessage {
     public static let protoSchema = ProtoSchema<BrokerAccountList>(
         "tradecore.broker.v1.BrokerAccountList",
         [
-            .repeated("accounts", 1, ProtoMessageCodec<BrokerAccountView>.self, \.accounts),
+            .repeated("accounts", 1, ProtoMessageCodec<BrokerAccountView>.self, \.accounts)
         ])
 }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Who and what caused an event.
 public struct EventMetadata: Sendable, Hashable {
@@ -369,7 +370,7 @@ extension SubscriptionCaughtUp: ProtoSchemaMessage {
     public static let protoSchema = ProtoSchema<SubscriptionCaughtUp>(
         "tradecore.events.v1.SubscriptionCaughtUp",
         [
-            .field("position", 1, ProtoUInt64.self, \.position),
+            .field("position", 1, ProtoUInt64.self, \.position)
         ])
 }
 

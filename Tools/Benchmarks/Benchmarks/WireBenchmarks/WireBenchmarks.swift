@@ -1,19 +1,22 @@
 import Benchmark
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import TradeCore
 import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 // Encode and decode of the hot messages: a CreateOrder command, as every order request carries,
 // and an event envelope with an OrderCreated payload, as every subscriber receives.
 // Target on a 2-core machine: decoding CreateOrder in at most 1 µs and 3 allocations.
 
 private enum Samples {
-    static let userID = UUID(uuid: (0x01, 0x93, 0x5F, 0x3A, 0x7C, 0x11, 0x7D, 0x42, 0x8A, 0x10, 0x3B, 0x55, 0x6E, 0x01, 0x02, 0x03))
-    static let automationID = UUID(uuid: (0x01, 0x93, 0x5F, 0x3A, 0x7C, 0x11, 0x7D, 0x42, 0x8A, 0x10, 0x3B, 0x55, 0x6E, 0x0A, 0x0B, 0x0C))
+    static let userID = UUID(
+        uuid: (0x01, 0x93, 0x5F, 0x3A, 0x7C, 0x11, 0x7D, 0x42, 0x8A, 0x10, 0x3B, 0x55, 0x6E, 0x01, 0x02, 0x03))
+    static let automationID = UUID(
+        uuid: (0x01, 0x93, 0x5F, 0x3A, 0x7C, 0x11, 0x7D, 0x42, 0x8A, 0x10, 0x3B, 0x55, 0x6E, 0x0A, 0x0B, 0x0C))
 
     static func createOrder() throws -> CreateOrder {
         guard let quantity = ExactDecimal("100"), let limit = ExactDecimal("150.25") else { throw SampleError() }
