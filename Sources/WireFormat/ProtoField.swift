@@ -88,8 +88,7 @@ extension ProtoField {
             encoder: { message, writer in
                 let value = message[keyPath: keyPath]
                 guard !C.isDefault(value) else { return }
-                writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                C.write(value, to: &writer)
+                C.writeField(number, value, to: &writer)
             },
             decoder: { (message, reader, tag) throws(ProtoDecodingError) in
                 try reader.expect(tag, C.wireType)
@@ -111,10 +110,7 @@ extension ProtoField {
             descriptor: ProtoFieldDescriptor(
                 name: name, number: number, type: C.fieldType, label: .singular,
                 isRequired: true, format: C.format, swiftBinding: "\(keyPath)"),
-            encoder: { message, writer in
-                writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                C.write(message[keyPath: keyPath], to: &writer)
-            },
+            encoder: { message, writer in C.writeField(number, message[keyPath: keyPath], to: &writer) },
             decoder: { (message, reader, tag) throws(ProtoDecodingError) in
                 try reader.expect(tag, C.wireType)
                 guard let value = try C.read(from: &reader) else { return false }
@@ -136,9 +132,7 @@ extension ProtoField {
                 name: name, number: number, type: C.fieldType, label: .singular, format: C.format,
                 swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
-                guard let value = message[keyPath: keyPath] else { return }
-                writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                C.write(value, to: &writer)
+                if let value = message[keyPath: keyPath] { C.writeField(number, value, to: &writer) }
             },
             decoder: { (message, reader, tag) throws(ProtoDecodingError) in
                 try reader.expect(tag, C.wireType)
@@ -161,9 +155,7 @@ extension ProtoField {
                 name: name, number: number, type: C.fieldType, label: .optional, format: C.format,
                 swiftBinding: "\(keyPath)"),
             encoder: { message, writer in
-                guard let value = message[keyPath: keyPath] else { return }
-                writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                C.write(value, to: &writer)
+                if let value = message[keyPath: keyPath] { C.writeField(number, value, to: &writer) }
             },
             decoder: { (message, reader, tag) throws(ProtoDecodingError) in
                 try reader.expect(tag, C.wireType)
@@ -190,8 +182,7 @@ extension ProtoField {
                     writer.writePackedField(number, elements) { writer, element in C.write(element, to: &writer) }
                 } else {
                     for element in elements {
-                        writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                        C.write(element, to: &writer)
+                        C.writeField(number, element, to: &writer)
                     }
                 }
             },
@@ -235,12 +226,10 @@ extension ProtoField {
                     writer.writeMapEntry(
                         number,
                         key: { writer in
-                            writer.writeTag(fieldNumber: 1, wireType: K.wireType)
-                            K.write(key, to: &writer)
+                            K.writeField(1, key, to: &writer)
                         },
                         value: { writer in
-                            writer.writeTag(fieldNumber: 2, wireType: V.wireType)
-                            V.write(value, to: &writer)
+                            V.writeField(2, value, to: &writer)
                         })
                 }
             },
@@ -290,8 +279,7 @@ extension ProtoField {
                 name: name, number: number, type: C.fieldType, label: .singular, oneof: oneof, format: C.format),
             encoder: { message, writer in
                 guard let value = get(message) else { return }
-                writer.writeTag(fieldNumber: number, wireType: C.wireType)
-                C.write(value, to: &writer)
+                C.writeField(number, value, to: &writer)
             },
             decoder: { (message, reader, tag) throws(ProtoDecodingError) in
                 try reader.expect(tag, C.wireType)

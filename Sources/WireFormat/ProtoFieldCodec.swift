@@ -76,6 +76,13 @@ extension ProtoFieldCodec {
     /// Whether repeated values of this type are written packed, as proto3 does for scalars.
     @inlinable
     public static var isPackable: Bool { wireType != .lengthDelimited }
+
+    /// Writes `value` as field `number`: its tag, then its payload.
+    @inlinable
+    public static func writeField(_ number: Int, _ value: Value, to writer: inout ProtoWriter) {
+        writer.writeTag(fieldNumber: number, wireType: wireType)
+        write(value, to: &writer)
+    }
 }
 
 /// A codec whose Swift type includes the proto3 default value.

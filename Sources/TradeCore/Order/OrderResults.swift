@@ -6,51 +6,13 @@ import WireFormat
     import Foundation
 #endif
 
-/// The result of CreateOrder.
-public struct CreateOrderResult: Sendable, Hashable {
-    /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
-    /// Field 2, `status`.
-    public internal(set) var status: OrderStatus
-    /// The order stream's version after the command (0 for the first event).
-    /// Field 3, `version`.
-    public internal(set) var version: UInt64
-
-    /// Creates the message.
-    public init(
-        orderID: UUID,
-        status: OrderStatus,
-        version: UInt64 = 0
-    ) {
-        self.orderID = orderID
-        self.status = status
-        self.version = version
-    }
-}
-
-extension CreateOrderResult: ProtoSchemaMessage {
-    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
-        self.init(
-            orderID: .protoPlaceholder,
-            status: .pending,
-            version: 0)
-    }
-
-    public static let protoSchema = ProtoSchema<CreateOrderResult>(
-        "tradecore.order.v1.CreateOrderResult",
-        [
-            .field("order_id", 1, ProtoUUID.self, \.orderID),
-            .field("status", 2, ProtoEnumCodec<OrderStatus>.self, \.status),
-            .field("version", 3, ProtoUInt64.self, \.version),
-        ])
-}
-
-/// The result of every other order command.
+/// The result of every order command.
 public struct OrderResult: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
     /// Field 2, `status`.
     public internal(set) var status: OrderStatus
+    /// The order stream's version after the command (0 for the first event).
     /// Field 3, `version`.
     public internal(set) var version: UInt64
 

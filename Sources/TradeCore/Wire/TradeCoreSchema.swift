@@ -75,7 +75,6 @@ public enum TradeCoreSchema {
         CancelOrder.self,
         RejectOrder.self,
         DeleteOrder.self,
-        CreateOrderResult.self,
         OrderResult.self,
         OrderCreated.self,
         OrderPlaced.self,
