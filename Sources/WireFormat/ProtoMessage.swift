@@ -19,10 +19,9 @@ extension ProtoMessage {
     /// Decodes a message from `protoBytes`, reading them in place.
     @inlinable
     public init(protoBytes: [UInt8], maxDepth: Int = ProtoReader.defaultMaxDepth) throws(ProtoDecodingError) {
-        let result = protoBytes.withUnsafeBytes { buffer in
-            Result { () throws(ProtoDecodingError) in try Self(protoBuffer: buffer, maxDepth: maxDepth) }
+        self = try ProtoReader.withReader(over: protoBytes, maxDepth: maxDepth) {
+            (reader: inout ProtoReader) throws(ProtoDecodingError) in try Self(from: &reader)
         }
-        self = try result.get()
     }
 
     /// Decodes a message from a contiguous buffer, reading it in place.

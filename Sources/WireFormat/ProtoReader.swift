@@ -37,6 +37,23 @@ public struct ProtoReader {
         self.maxDepth = maxDepth
     }
 
+    /// Runs `body` with a reader over `bytes`, read in place; for hand-written decoders that do
+    /// not go through ``ProtoMessage``. The reader must not escape `body`.
+    @inlinable
+    public static func withReader<T>(
+        over bytes: [UInt8], maxDepth: Int = ProtoReader.defaultMaxDepth,
+        _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T
+    ) throws(ProtoDecodingError) -> T {
+        // `withUnsafeBytes` rethrows untyped errors; a Result keeps the error's type.
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(ProtoDecodingError) -> T in
+                var reader = ProtoReader(buffer, maxDepth: maxDepth)
+                return try body(&reader)
+            }
+        }
+        return try result.get()
+    }
+
     @usableFromInline
     init(buffer: UnsafeRawBufferPointer, position: Int, end: Int, depth: Int, maxDepth: Int) {
         self.buffer = buffer

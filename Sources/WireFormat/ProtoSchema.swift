@@ -55,6 +55,11 @@ public struct ProtoSchema<Message>: Sendable {
 
     /// Reads fields into `message` until the reader's end, skipping unknown ones, then checks
     /// that every required field was set. Errors name this message and the failing field.
+    ///
+    /// A known field arriving with a wire type its declared type cannot have is rejected, where
+    /// the reference implementations would keep it as an unknown field: a peer sending one is
+    /// broken, and letting the field vanish would hide that. A message field that occurs twice
+    /// keeps the last occurrence (protobuf would merge the two; no encoder splits a message).
     @inlinable
     public func decode(into message: inout Message, from reader: inout ProtoReader) throws(ProtoDecodingError) {
         var present: UInt64 = 0

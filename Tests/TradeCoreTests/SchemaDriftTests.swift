@@ -205,5 +205,11 @@ func swiftPropertyName(_ fieldName: String) -> String {
         }
         let streaming = services.flatMap { $0.1.rpcs }.filter(\.serverStreaming).map(\.name)
         #expect(streaming == ["Subscribe"])
+        // The command registry lists exactly the requests of CommandService.
+        let commands = services.filter { $0.1.name == "CommandService" }.flatMap { package, service in
+            service.rpcs.map { schemas.qualify($0.request, in: package) }
+        }
+        #expect(Set(commands) == Set(TradeCoreSchema.commandTypes.map { $0.protoMessageName }))
+        #expect(commands.count == TradeCoreSchema.commandTypes.count)
     }
 }

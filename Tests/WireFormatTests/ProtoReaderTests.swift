@@ -6,13 +6,7 @@ func read<T>(
     _ bytes: [UInt8], maxDepth: Int = ProtoReader.defaultMaxDepth,
     _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T
 ) throws(ProtoDecodingError) -> T {
-    let result = bytes.withUnsafeBytes { buffer in
-        Result { () throws(ProtoDecodingError) -> T in
-            var reader = ProtoReader(buffer, maxDepth: maxDepth)
-            return try body(&reader)
-        }
-    }
-    return try result.get()
+    try ProtoReader.withReader(over: bytes, maxDepth: maxDepth, body)
 }
 
 /// The reason `body` failed with, or nil when it succeeded.

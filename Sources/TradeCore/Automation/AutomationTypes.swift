@@ -10,7 +10,9 @@ import WireFormat
 public enum AutomationStatus: Int32, ProtoEnum {
     /// Created, not yet acting on signals.
     case inactive = 1
+    /// `AUTOMATION_STATUS_ACTIVE`.
     case active = 2
+    /// `AUTOMATION_STATUS_DELETED`.
     case deleted = 3
 
     public static var protoEnumName: String { "tradecore.automation.v1.AutomationStatus" }
@@ -32,8 +34,11 @@ public enum PositionSizingMethod: Int32, ProtoEnum {
 
 /// Which signals an automation acts on.
 public enum SidePreference: Int32, ProtoEnum {
+    /// `SIDE_PREFERENCE_BOTH`.
     case both = 1
+    /// `SIDE_PREFERENCE_LONG_ONLY`.
     case longOnly = 2
+    /// `SIDE_PREFERENCE_SHORT_ONLY`.
     case shortOnly = 3
 
     public static var protoEnumName: String { "tradecore.automation.v1.SidePreference" }
@@ -51,7 +56,9 @@ public enum PriceOffsetType: Int32, ProtoEnum {
 
 /// `tradecore.automation.v1.OptionType`.
 public enum OptionType: Int32, ProtoEnum {
+    /// `OPTION_TYPE_CALL`.
     case call = 1
+    /// `OPTION_TYPE_PUT`.
     case put = 2
 
     public static var protoEnumName: String { "tradecore.automation.v1.OptionType" }

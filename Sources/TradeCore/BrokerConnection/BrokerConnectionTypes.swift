@@ -2,7 +2,9 @@ import WireFormat
 
 /// `tradecore.broker.v1.BrokerEnvironment`.
 public enum BrokerEnvironment: Int32, ProtoEnum {
+    /// `BROKER_ENVIRONMENT_PAPER`.
     case paper = 1
+    /// `BROKER_ENVIRONMENT_LIVE`.
     case live = 2
 
     public static var protoEnumName: String { "tradecore.broker.v1.BrokerEnvironment" }
@@ -10,7 +12,9 @@ public enum BrokerEnvironment: Int32, ProtoEnum {
 
 /// `tradecore.broker.v1.AuthMethod`.
 public enum AuthMethod: Int32, ProtoEnum {
+    /// `AUTH_METHOD_OAUTH`.
     case oauth = 1
+    /// `AUTH_METHOD_API_KEY`.
     case apiKey = 2
 
     public static var protoEnumName: String { "tradecore.broker.v1.AuthMethod" }
@@ -22,8 +26,11 @@ public enum BrokerConnectionStatus: Int32, ProtoEnum {
     case pending = 1
     /// Waiting for the user to finish the OAuth flow.
     case awaitingOauth = 2
+    /// `BROKER_CONNECTION_STATUS_CONNECTED`.
     case connected = 3
+    /// `BROKER_CONNECTION_STATUS_FAILED`.
     case failed = 4
+    /// `BROKER_CONNECTION_STATUS_DISCONNECTED`.
     case disconnected = 5
 
     public static var protoEnumName: String { "tradecore.broker.v1.BrokerConnectionStatus" }

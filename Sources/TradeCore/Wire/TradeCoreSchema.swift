@@ -107,4 +107,55 @@ public enum TradeCoreSchema {
         AssetType.self,
         OrderStatus.self,
     ]
+
+    /// Every command: the requests of `CommandService`, each of which has one handler.
+    public static let commandTypes: [any ProtoSchemaMessage.Type] = [
+        CreateOrder.self,
+        PlaceOrder.self,
+        AddFill.self,
+        UpdateOrder.self,
+        CancelOrder.self,
+        RejectOrder.self,
+        DeleteOrder.self,
+        CreateAutomation.self,
+        UpdateAutomation.self,
+        ActivateAutomation.self,
+        DeactivateAutomation.self,
+        DeleteAutomation.self,
+        InitiateBrokerConnection.self,
+        CompleteOAuth.self,
+        DisconnectBroker.self,
+        RefreshAccountDataFromBroker.self,
+        RefreshAllAccounts.self,
+    ]
+
+    /// Every domain event of the four aggregates: the payloads an ``EventEnvelope`` carries,
+    /// named in its `event_type` by their message name without the package.
+    public static let domainEventTypes: [any ProtoSchemaMessage.Type] = [
+        OrderCreated.self,
+        OrderPlaced.self,
+        FillAdded.self,
+        OrderFilled.self,
+        OrderUpdated.self,
+        OrderCancelled.self,
+        OrderRejected.self,
+        OrderDeleted.self,
+        AutomationCreated.self,
+        AutomationUpdated.self,
+        AutomationActivated.self,
+        AutomationDeactivated.self,
+        AutomationDeleted.self,
+        BrokerConnectionInitiated.self,
+        BrokerConnectionReset.self,
+        BrokerOAuthStarted.self,
+        BrokerCredentialsStored.self,
+        BrokerConnectionEstablished.self,
+        BrokerConnectionFailed.self,
+        BrokerDisconnected.self,
+        BrokerAccountLinked.self,
+        BrokerAccountDataRefreshed.self,
+        BrokerAccountRefreshFailed.self,
+        BrokerAccountUnlinked.self,
+        AllAccountsRefreshCompleted.self,
+    ]
 }
