@@ -11,7 +11,9 @@ import WireFormat
     ]
 
     /// Every field reachable from `messageName`, as dotted paths.
-    func reachableFields(_ messageName: String, prefix: String = "", seen: Set<String> = []) -> [(String, ProtoFieldDescriptor)] {
+    func reachableFields(
+        _ messageName: String, prefix: String = "", seen: Set<String> = []
+    ) -> [(String, ProtoFieldDescriptor)] {
         guard !seen.contains(messageName),
             let type = TradeCoreSchema.messageTypes.first(where: { $0.protoMessageName == messageName })
         else { return [] }
@@ -28,13 +30,15 @@ import WireFormat
 
     @Test func theSecretsThisTestLooksForExistInCommands() {
         // Guards the test itself: if these names left the commands, the check below would be vacuous.
-        let commandFields = Set(TradeCoreSchema.commandTypes.flatMap { reachableFields($0.protoMessageName).map(\.1.name) })
+        let commandFields = Set(
+            TradeCoreSchema.commandTypes.flatMap { reachableFields($0.protoMessageName).map(\.1.name) })
         #expect(commandFields.isSuperset(of: ["api_key", "api_secret", "authorization_code", "state"]))
         let results = reachableFields("tradecore.automation.v1.CreateAutomationResult").map(\.1.name)
         #expect(results.contains("webhook_token"))
     }
 
-    @Test(arguments: TradeCoreSchema.domainEventTypes.map { $0.protoMessageName } + ["tradecore.events.v1.EventEnvelope"])
+    @Test(
+        arguments: TradeCoreSchema.domainEventTypes.map { $0.protoMessageName } + ["tradecore.events.v1.EventEnvelope"])
     func eventsCarryNoSecrets(_ eventName: String) {
         for (path, field) in reachableFields(eventName) {
             #expect(!Self.secretFieldNames.contains(field.name), "\(eventName).\(path) looks like a secret")
