@@ -75,6 +75,15 @@ extension ProtoEnum {
     static var swiftCases: [(name: String, number: Int32)] { allCases.map { ("\($0)", $0.rawValue) } }
 }
 
+/// Joins snake_case words into a Swift name: lowerCamelCase, with acronyms in one case
+/// (`user_id` -> `userID`, `account_ids` -> `accountIDs`, `awaiting_oauth` -> `awaitingOAuth`).
+func swiftName(_ snakeCase: String) -> String {
+    let acronyms = ["id": "ID", "ids": "IDs", "url": "URL", "uri": "URI", "sha256": "SHA256", "oauth": "OAuth"]
+    let words = snakeCase.lowercased().split(separator: "_").map(String.init)
+    guard let first = words.first else { return snakeCase }
+    return first + words.dropFirst().map { acronyms[$0] ?? ($0.prefix(1).uppercased() + $0.dropFirst()) }.joined()
+}
+
 /// `ORDER_SIDE_BUY` in enum `OrderSide` -> `buy`; nil when the value lacks the enum's prefix.
 func swiftCaseName(enumName: String, valueName: String) -> String? {
     var prefix = ""
@@ -84,17 +93,7 @@ func swiftCaseName(enumName: String, valueName: String) -> String? {
     }
     prefix += "_"
     guard valueName.hasPrefix(prefix) else { return nil }
-    let words = valueName.dropFirst(prefix.count).lowercased().split(separator: "_")
-    guard let first = words.first else { return nil }
-    return String(first) + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-}
-
-/// `user_id` -> `userID`, `account_ids` -> `accountIDs`, `webhook_url` -> `webhookURL`.
-func swiftPropertyName(_ fieldName: String) -> String {
-    let acronyms = ["id": "ID", "ids": "IDs", "url": "URL", "uri": "URI", "sha256": "SHA256"]
-    let words = fieldName.split(separator: "_").map(String.init)
-    guard let first = words.first else { return fieldName }
-    return first + words.dropFirst().map { acronyms[$0] ?? ($0.prefix(1).uppercased() + $0.dropFirst()) }.joined()
+    return swiftName(String(valueName.dropFirst(prefix.count)))
 }
 
 @Suite struct SchemaDriftTests {
@@ -151,7 +150,7 @@ func swiftPropertyName(_ fieldName: String) -> String {
                     if field.oneof == nil {
                         // The key path the codec runs through names the property this field fills.
                         let property = codec.swiftBinding?.split(separator: ".").last.map(String.init)
-                        #expect(property == swiftPropertyName(field.name), "\(name).\(field.name) binding")
+                        #expect(property == swiftName(field.name), "\(name).\(field.name) binding")
                     }
                 }
                 let declaredNumbers = Set(message.fields.map(\.number))

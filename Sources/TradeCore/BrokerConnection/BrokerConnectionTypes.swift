@@ -25,7 +25,7 @@ public enum BrokerConnectionStatus: Int32, ProtoEnum {
     /// Created; authentication not started or not finished.
     case pending = 1
     /// Waiting for the user to finish the OAuth flow.
-    case awaitingOauth = 2
+    case awaitingOAuth = 2
     /// `BROKER_CONNECTION_STATUS_CONNECTED`.
     case connected = 3
     /// `BROKER_CONNECTION_STATUS_FAILED`.
