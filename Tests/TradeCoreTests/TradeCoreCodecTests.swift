@@ -134,3 +134,58 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
         #expect(try CreateAutomation(protoBytes: command.protoBytes) == command)
     }
 }
+
+@Suite struct EventPayloadAndErrorDetailsTests {
+    let id = UUID(uuid: (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16))
+
+    func envelope(eventType: String, payload: [UInt8]) -> EventEnvelope {
+        EventEnvelope(
+            stream: "order-x", streamType: "order", eventType: eventType, eventID: id, recordedAt: 1, payload: payload)
+    }
+
+    @Test func payloadDecodesAsTheEventItsTypeNames() throws {
+        let placed = OrderPlaced(orderID: id, brokerOrderID: "B-1", placedAt: 42)
+        let decoded = try envelope(eventType: "OrderPlaced", payload: placed.protoBytes).decodedPayload()
+        #expect(decoded as? OrderPlaced == placed)
+        #expect(TradeCoreSchema.domainEventTypesByName.count == TradeCoreSchema.domainEventTypes.count)
+    }
+
+    @Test func unknownEventTypeAndBadPayloadNameTheEnvelopeField() {
+        do {
+            _ = try envelope(eventType: "OrderExploded", payload: []).decodedPayload()
+            Issue.record("decoded an unknown event type")
+        } catch {
+            #expect(error.fieldName == "event_type")
+        }
+        do {
+            _ = try envelope(eventType: "OrderPlaced", payload: [0x0A, 0x01, 0x00]).decodedPayload()
+            Issue.record("decoded a 1-byte order id")
+        } catch {
+            #expect(error.path.map(\.fieldName) == ["payload", "order_id"])
+        }
+    }
+
+    @Test func decodingErrorsBecomeFieldViolations() throws {
+        var writer = ProtoWriter()
+        writer.writeBytesField(1, [UInt8](repeating: 1, count: 16))
+        writer.writeStringField(2, "x")
+        writer.writeMessageField(3) { (nested: inout ProtoWriter) in
+            nested.writeInt32Field(1, 1)
+            nested.writeStringField(2, "1.50")
+        }
+        do {
+            _ = try AutomationConfig(protoBytes: writer.bytes)
+            Issue.record("accepted a non-canonical decimal")
+        } catch {
+            let details = ErrorDetails(decodingError: error)
+            #expect(details.reason == "MALFORMED_REQUEST")
+            #expect(details.fieldViolations.map(\.field) == ["position_sizing.value"])
+            #expect(details.fieldViolations.first?.description == "not a canonical decimal string")
+            // The details themselves are a valid message.
+            #expect(try ErrorDetails(protoBytes: details.protoBytes) == details)
+        }
+        let truncated = ErrorDetails(decodingError: ProtoDecodingError(.truncated))
+        #expect(truncated.fieldViolations.isEmpty)
+        #expect(truncated.metadata["detail"] == "truncated input")
+    }
+}
