@@ -7,7 +7,7 @@ public struct ProtoSchema<Message>: Sendable {
     public let fields: [ProtoField<Message>]
     // The fields' closures on their own, so the hot loops index them without copying a whole
     // `ProtoField` (and retaining its strings) per field.
-    @usableFromInline let encoders: [ProtoField<Message>.Encoder]
+    @usableFromInline let encoders: [ProtoField<Message>.InPlaceEncoder]
     @usableFromInline let decoders: [ProtoField<Message>.Decoder]
     /// For each field number up to the largest, the index into `fields` plus one (0: unknown).
     @usableFromInline let indexByNumber: [UInt8]
@@ -50,7 +50,9 @@ public struct ProtoSchema<Message>: Sendable {
     /// Writes every field of `message`, in number order.
     @inlinable
     public func encode(_ message: Message, to writer: inout ProtoWriter) {
-        for encoder in encoders { encoder(message, &writer) }
+        withUnsafePointer(to: message) { pointer in
+            for encoder in encoders { encoder(pointer, &writer) }
+        }
     }
 
     /// Reads fields into `message` until the reader's end, skipping unknown ones, then checks

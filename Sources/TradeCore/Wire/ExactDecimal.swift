@@ -108,15 +108,58 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// The canonical string.
     public var description: String {
-        let magnitude = coefficient.magnitude
-        let digits = String(magnitude)
-        let sign = coefficient < 0 ? "-" : ""
-        guard scale > 0 else { return sign + digits }
-        if digits.count > scale {
-            let split = digits.index(digits.endIndex, offsetBy: -scale)
-            return sign + digits[..<split] + "." + digits[split...]
+        withCanonicalUTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The longest canonical string: a sign, "0." and 38 fraction digits.
+    static let maxCanonicalLength = 41
+
+    /// Calls `body` with the canonical string's UTF-8 bytes, written to a stack buffer: encoding a
+    /// decimal does not build a `String`.
+    public func withCanonicalUTF8<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        // The first 41 bytes receive the string; the digits are produced into the last 38, least
+        // significant first from the end.
+        let capacity = Self.maxCanonicalLength + Self.maxDigits
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var position = capacity
+            func emitDigit(_ value: inout UInt64) {
+                position -= 1
+                buffer[position] = UInt8(truncatingIfNeeded: value % 10) + UInt8(ascii: "0")
+                value /= 10
+            }
+            // The magnitude is below 10^38: two 64-bit halves of 19 digits, one 128-bit division.
+            let tenToThe19: UInt128 = 10_000_000_000_000_000_000
+            let magnitude = coefficient.magnitude
+            var low = UInt64(truncatingIfNeeded: magnitude % tenToThe19)
+            var high = UInt64(truncatingIfNeeded: magnitude / tenToThe19)
+            if high > 0 {
+                for _ in 0..<19 { emitDigit(&low) }
+                while high > 0 { emitDigit(&high) }
+            } else {
+                repeat { emitDigit(&low) } while low > 0
+            }
+            let digitCount = capacity - position
+
+            var length = 0
+            func append(_ byte: UInt8) {
+                buffer[length] = byte
+                length += 1
+            }
+            if coefficient < 0 { append(UInt8(ascii: "-")) }
+            if digitCount <= scale {
+                append(UInt8(ascii: "0"))
+                append(UInt8(ascii: "."))
+                for _ in 0..<(scale - digitCount) { append(UInt8(ascii: "0")) }
+                for index in position..<capacity { append(buffer[index]) }
+            } else {
+                let pointIndex = capacity - scale
+                for index in position..<capacity {
+                    if index == pointIndex { append(UInt8(ascii: ".")) }
+                    append(buffer[index])
+                }
+            }
+            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<length])))
         }
-        return sign + "0." + String(repeating: "0", count: scale - digits.count) + digits
     }
 
     /// Whether the value is below zero.

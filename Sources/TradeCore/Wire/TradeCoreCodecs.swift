@@ -40,7 +40,7 @@ public enum ProtoDecimal: ProtoPresenceCodec {
 
     @inlinable
     public static func write(_ value: ExactDecimal, to writer: inout ProtoWriter) {
-        writer.writeString(value.description)
+        value.withCanonicalUTF8 { writer.writeLengthDelimited($0) }
     }
 
     @inlinable
