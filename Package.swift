@@ -49,7 +49,7 @@ let package = Package(
         ),
 
         // Random valid encodings of every schema message, for property tests, the Python
-        // cross-check, the fuzzer's seeds and the benchmarks. Not part of any product.
+        // cross-check and the fuzzer's seeds. Not part of any product.
         .target(
             name: "TradeCoreSamples",
             dependencies: ["TradeCore", "WireFormat"],

@@ -361,7 +361,8 @@ def main():
 
     for failure in failures[:50]:
         print("MISMATCH", failure)
-    print(f"wire crosscheck ({len(classes)} messages): {passed} passed, {len(failures)} failed")
+    print(f"wire crosscheck over {len(classes)} messages, {args.samples} samples each way")
+    print(f"crosscheck: {passed} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
