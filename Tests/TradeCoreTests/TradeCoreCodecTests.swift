@@ -22,10 +22,11 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
     let automationID = UUID(uuid: (0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xEE))
 
     func createOrder() throws -> CreateOrder {
-        try CreateOrder(
-            userID: userID, automationID: automationID, symbol: "AAPL", side: .buy,
-            quantity: try #require(ExactDecimal("100")), orderType: .limit,
-            limitPrice: try #require(ExactDecimal("150.25")), timeInForce: .goodTillCancelled)
+        let quantity = try #require(ExactDecimal("100"))
+        let limitPrice = try #require(ExactDecimal("150.25"))
+        return try CreateOrder(
+            userID: userID, automationID: automationID, symbol: "AAPL", side: .buy, quantity: quantity,
+            orderType: .limit, limitPrice: limitPrice, timeInForce: .goodTillCancelled)
     }
 
     @Test func createOrderHasTheDocumentedEncoding() throws {
