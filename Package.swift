@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
         .library(name: "WireFormat", targets: ["WireFormat"]),
+        .library(name: "TradeCore", targets: ["TradeCore"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -37,6 +38,28 @@ let package = Package(
         // Protobuf wire format, written by hand: strict, never traps, no dependencies.
         .target(
             name: "WireFormat",
+            swiftSettings: strictSettings
+        ),
+
+        // The domain: commands, events, results and queries with their codecs (Schemas/*.proto).
+        .target(
+            name: "TradeCore",
+            dependencies: ["WireFormat"],
+            swiftSettings: strictSettings
+        ),
+
+        // Random valid encodings of every schema message, for property tests, the Python
+        // cross-check and the fuzzer's seeds. Not part of any product.
+        .target(
+            name: "TradeCoreSamples",
+            dependencies: ["TradeCore", "WireFormat"],
+            swiftSettings: strictSettings
+        ),
+
+        // Decodes and re-encodes messages for the Python cross-check (Tools/interop).
+        .executableTarget(
+            name: "wire-roundtrip",
+            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat"],
             swiftSettings: strictSettings
         ),
 
@@ -86,6 +109,12 @@ let package = Package(
         .testTarget(
             name: "WireFormatTests",
             dependencies: ["WireFormat"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TradeCoreTests",
+            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
+            // The drift test reads Schemas/*.proto from the package root, found via #filePath.
             swiftSettings: strictSettings
         ),
     ]

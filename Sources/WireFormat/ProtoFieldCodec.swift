@@ -1,5 +1,5 @@
 /// The type of a field as declared in a `.proto` file.
-public indirect enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible {
+public enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible {
     case double, float, int32, int64, uint32, uint64, sint32, sint64
     case fixed32, fixed64, sfixed32, sfixed64, bool, string, bytes
     /// An enum, by fully qualified name (`tradecore.common.v1.OrderSide`).
@@ -8,7 +8,7 @@ public indirect enum ProtoFieldType: Sendable, Hashable, CustomStringConvertible
     case message(String)
     /// `map<key, value>`; on the wire a repeated entry message with the key as field 1 and the
     /// value as field 2.
-    case map(key: ProtoFieldType, value: ProtoFieldType)
+    indirect case map(key: ProtoFieldType, value: ProtoFieldType)
 
     public var description: String {
         switch self {
@@ -76,6 +76,13 @@ extension ProtoFieldCodec {
     /// Whether repeated values of this type are written packed, as proto3 does for scalars.
     @inlinable
     public static var isPackable: Bool { wireType != .lengthDelimited }
+
+    /// Writes `value` as field `number`: its tag, then its payload.
+    @inlinable
+    public static func writeField(_ number: Int, _ value: Value, to writer: inout ProtoWriter) {
+        writer.writeTag(fieldNumber: number, wireType: wireType)
+        write(value, to: &writer)
+    }
 }
 
 /// A codec whose Swift type includes the proto3 default value.
@@ -95,4 +102,13 @@ public protocol ProtoPresenceCodec: ProtoFieldCodec {}
 public protocol ProtoMapKeyCodec: ProtoDefaultingCodec where Value: Hashable {
     /// Whether `lhs` sorts before `rhs`.
     static func precedes(_ lhs: Value, _ rhs: Value) -> Bool
+
+    /// Whether two keys that are equal as Swift values are the same key on the wire. Differs
+    /// from `==` for strings, which Swift compares by canonical equivalence ("é" and "e\u{301}")
+    /// where protobuf compares bytes.
+    static func isSameWireKey(_ lhs: Value, _ rhs: Value) -> Bool
+}
+
+extension ProtoMapKeyCodec {
+    public static func isSameWireKey(_ lhs: Value, _ rhs: Value) -> Bool { lhs == rhs }
 }

@@ -19,15 +19,16 @@ extension ProtoMessage {
     /// Decodes a message from `protoBytes`, reading them in place.
     @inlinable
     public init(protoBytes: [UInt8], maxDepth: Int = ProtoReader.defaultMaxDepth) throws(ProtoDecodingError) {
-        let result = protoBytes.withUnsafeBytes { buffer in
-            Result { () throws(ProtoDecodingError) in try Self(protoBuffer: buffer, maxDepth: maxDepth) }
+        self = try ProtoReader.withReader(over: protoBytes, maxDepth: maxDepth) {
+            (reader: inout ProtoReader) throws(ProtoDecodingError) in try Self(from: &reader)
         }
-        self = try result.get()
     }
 
     /// Decodes a message from a contiguous buffer, reading it in place.
     @inlinable
-    public init(protoBuffer: UnsafeRawBufferPointer, maxDepth: Int = ProtoReader.defaultMaxDepth)
+    public init(
+        protoBuffer: UnsafeRawBufferPointer, maxDepth: Int = ProtoReader.defaultMaxDepth
+    )
         throws(ProtoDecodingError)
     {
         var reader = ProtoReader(protoBuffer, maxDepth: maxDepth)
@@ -37,7 +38,8 @@ extension ProtoMessage {
     /// The message's encoding.
     @inlinable
     public var protoBytes: [UInt8] {
-        var writer = ProtoWriter()
+        // Most messages fit: one allocation instead of a few doublings from empty.
+        var writer = ProtoWriter(reservingCapacity: 128)
         encode(to: &writer)
         return writer.bytes
     }

@@ -51,7 +51,9 @@ public enum ProtoUInt32: ProtoMapKeyCodec {
     public static var defaultValue: UInt32 { 0 }
     @inlinable public static func isDefault(_ value: UInt32) -> Bool { value == 0 }
     @inlinable public static func precedes(_ lhs: UInt32, _ rhs: UInt32) -> Bool { lhs < rhs }
-    @inlinable public static func write(_ value: UInt32, to writer: inout ProtoWriter) { writer.writeVarint(UInt64(value)) }
+    @inlinable public static func write(_ value: UInt32, to writer: inout ProtoWriter) {
+        writer.writeVarint(UInt64(value))
+    }
     @inlinable public static func read(from reader: inout ProtoReader) throws(ProtoDecodingError) -> UInt32? {
         try reader.readUInt32()
     }
@@ -179,7 +181,9 @@ public enum ProtoBool: ProtoMapKeyCodec {
     public static var defaultValue: Bool { false }
     @inlinable public static func isDefault(_ value: Bool) -> Bool { !value }
     @inlinable public static func precedes(_ lhs: Bool, _ rhs: Bool) -> Bool { !lhs && rhs }
-    @inlinable public static func write(_ value: Bool, to writer: inout ProtoWriter) { writer.writeVarint(value ? 1 : 0) }
+    @inlinable public static func write(_ value: Bool, to writer: inout ProtoWriter) {
+        writer.writeVarint(value ? 1 : 0)
+    }
     @inlinable public static func read(from reader: inout ProtoReader) throws(ProtoDecodingError) -> Bool? {
         try reader.readBool()
     }
@@ -195,6 +199,9 @@ public enum ProtoString: ProtoMapKeyCodec {
     /// serialization uses, unlike `String.<`, which compares normalized forms.
     @inlinable public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    }
+    @inlinable public static func isSameWireKey(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
     }
     @inlinable public static func write(_ value: String, to writer: inout ProtoWriter) { writer.writeString(value) }
     @inlinable public static func read(from reader: inout ProtoReader) throws(ProtoDecodingError) -> String? {

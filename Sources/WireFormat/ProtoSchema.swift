@@ -5,6 +5,10 @@ public struct ProtoSchema<Message>: Sendable {
     public let messageName: String
     /// The fields, sorted by number.
     public let fields: [ProtoField<Message>]
+    // The fields' closures on their own, so the hot loops index them without copying a whole
+    // `ProtoField` (and retaining its strings) per field.
+    @usableFromInline let encoders: [ProtoField<Message>.InPlaceEncoder]
+    @usableFromInline let decoders: [ProtoField<Message>.Decoder]
     /// For each field number up to the largest, the index into `fields` plus one (0: unknown).
     @usableFromInline let indexByNumber: [UInt8]
     /// Bit i set: `fields[i]` is required. Schemas hold at most 64 fields (checked by a test), so
@@ -17,6 +21,8 @@ public struct ProtoSchema<Message>: Sendable {
         self.messageName = messageName
         let sorted = fields.sorted { $0.descriptor.number < $1.descriptor.number }
         self.fields = sorted
+        self.encoders = sorted.map(\.encoder)
+        self.decoders = sorted.map(\.decoder)
         let largest = sorted.last.map { min($0.descriptor.number, 4096) } ?? 0
         var index = [UInt8](repeating: 0, count: largest + 1)
         var mask: UInt64 = 0
@@ -44,11 +50,18 @@ public struct ProtoSchema<Message>: Sendable {
     /// Writes every field of `message`, in number order.
     @inlinable
     public func encode(_ message: Message, to writer: inout ProtoWriter) {
-        for field in fields { field.encoder(message, &writer) }
+        withUnsafePointer(to: message) { pointer in
+            for encoder in encoders { encoder(pointer, &writer) }
+        }
     }
 
     /// Reads fields into `message` until the reader's end, skipping unknown ones, then checks
     /// that every required field was set. Errors name this message and the failing field.
+    ///
+    /// A known field arriving with a wire type its declared type cannot have is rejected, where
+    /// the reference implementations would keep it as an unknown field: a peer sending one is
+    /// broken, and letting the field vanish would hide that. A message field that occurs twice
+    /// keeps the last occurrence (protobuf would merge the two; no encoder splits a message).
     @inlinable
     public func decode(into message: inout Message, from reader: inout ProtoReader) throws(ProtoDecodingError) {
         var present: UInt64 = 0
@@ -68,16 +81,15 @@ public struct ProtoSchema<Message>: Sendable {
                 }
                 continue
             }
-            let field = fields[index]
             do throws(ProtoDecodingError) {
-                let isSet = try field.decoder(&message, &reader, tag)
+                let isSet = try decoders[index](&message, &reader, tag)
                 if index < 64 {
                     let bit: UInt64 = 1 << UInt64(index)
                     present = isSet ? present | bit : present & ~bit
                 }
             } catch {
                 throw error.within(
-                    message: messageName, fieldNumber: tag.fieldNumber, fieldName: field.descriptor.name)
+                    message: messageName, fieldNumber: tag.fieldNumber, fieldName: fields[index].descriptor.name)
             }
         }
         let missing = requiredMask & ~present
@@ -113,6 +125,10 @@ public protocol ProtoSchemaMessage: ProtoMessage {
 
 extension ProtoSchemaMessage {
     public static var protoMessageName: String { protoSchema.messageName }
+
+    /// The descriptors of the message's fields, in number order; usable on `any
+    /// ProtoSchemaMessage.Type`, unlike ``protoSchema``.
+    public static var protoFieldDescriptors: [ProtoFieldDescriptor] { protoSchema.fields.map(\.descriptor) }
 
     public func validateDecoded() throws(ProtoDecodingError) {}
 

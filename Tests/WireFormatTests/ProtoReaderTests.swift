@@ -6,13 +6,7 @@ func read<T>(
     _ bytes: [UInt8], maxDepth: Int = ProtoReader.defaultMaxDepth,
     _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T
 ) throws(ProtoDecodingError) -> T {
-    let result = bytes.withUnsafeBytes { buffer in
-        Result { () throws(ProtoDecodingError) -> T in
-            var reader = ProtoReader(buffer, maxDepth: maxDepth)
-            return try body(&reader)
-        }
-    }
-    return try result.get()
+    try ProtoReader.withReader(over: bytes, maxDepth: maxDepth, body)
 }
 
 /// The reason `body` failed with, or nil when it succeeded.
@@ -49,12 +43,18 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
             }
             value &<<= 1
         }
-        #expect(try read([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) { r throws(ProtoDecodingError) in try r.readVarint() } == .max)
+        #expect(
+            try read([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) { r throws(ProtoDecodingError) in
+                try r.readVarint()
+            } == .max)
     }
 
     @Test func redundantVarintBytesAreAcceptedWithinTenBytes() throws {
         #expect(try read([0x80, 0x80, 0x00]) { r throws(ProtoDecodingError) in try r.readVarint() } == 0)
-        #expect(try read([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]) { r throws(ProtoDecodingError) in try r.readVarint() } == 1)
+        #expect(
+            try read([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]) { r throws(ProtoDecodingError) in
+                try r.readVarint()
+            } == 1)
     }
 
     @Test func varintLongerThanTenBytesIsRejected() {
@@ -80,13 +80,24 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
             return writer.bytes
         }
         #expect(try read(varint(UInt64(bitPattern: -1))) { r throws(ProtoDecodingError) in try r.readInt32() } == -1)
-        #expect(try read(varint(UInt64(bitPattern: Int64(Int32.min)))) { r throws(ProtoDecodingError) in try r.readInt32() } == .min)
-        #expect(failure(varint(UInt64(Int32.max) + 1)) { r throws(ProtoDecodingError) in try r.readInt32() } == .valueOutOfRange("int32"))
-        #expect(failure(varint(UInt64(bitPattern: Int64(Int32.min) - 1))) { r throws(ProtoDecodingError) in try r.readInt32() } == .valueOutOfRange("int32"))
+        #expect(
+            try read(varint(UInt64(bitPattern: Int64(Int32.min)))) { r throws(ProtoDecodingError) in try r.readInt32() }
+                == .min)
+        #expect(
+            failure(varint(UInt64(Int32.max) + 1)) { r throws(ProtoDecodingError) in try r.readInt32() }
+                == .valueOutOfRange("int32"))
+        #expect(
+            failure(varint(UInt64(bitPattern: Int64(Int32.min) - 1))) { r throws(ProtoDecodingError) in
+                try r.readInt32()
+            } == .valueOutOfRange("int32"))
         #expect(try read(varint(UInt64(UInt32.max))) { r throws(ProtoDecodingError) in try r.readUInt32() } == .max)
-        #expect(failure(varint(UInt64(UInt32.max) + 1)) { r throws(ProtoDecodingError) in try r.readUInt32() } == .valueOutOfRange("uint32"))
+        #expect(
+            failure(varint(UInt64(UInt32.max) + 1)) { r throws(ProtoDecodingError) in try r.readUInt32() }
+                == .valueOutOfRange("uint32"))
         #expect(try read(varint(UInt64(UInt32.max))) { r throws(ProtoDecodingError) in try r.readSInt32() } == .min)
-        #expect(failure(varint(UInt64(UInt32.max) + 1)) { r throws(ProtoDecodingError) in try r.readSInt32() } == .valueOutOfRange("sint32"))
+        #expect(
+            failure(varint(UInt64(UInt32.max) + 1)) { r throws(ProtoDecodingError) in try r.readSInt32() }
+                == .valueOutOfRange("sint32"))
         #expect(try read(varint(.max)) { r throws(ProtoDecodingError) in try r.readSInt64() } == .min)
         #expect(try read(varint(.max)) { r throws(ProtoDecodingError) in try r.readInt64() } == -1)
         #expect(try read([1]) { r throws(ProtoDecodingError) in try r.readBool() } == true)
@@ -96,7 +107,9 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
 
     @Test func fixedWidthValuesNeedAllTheirBytes() throws {
         #expect(try read([1, 2, 3, 4]) { r throws(ProtoDecodingError) in try r.readFixed32() } == 0x0403_0201)
-        #expect(try read([1, 2, 3, 4, 5, 6, 7, 8]) { r throws(ProtoDecodingError) in try r.readFixed64() } == 0x0807_0605_0403_0201)
+        #expect(
+            try read([1, 2, 3, 4, 5, 6, 7, 8]) { r throws(ProtoDecodingError) in try r.readFixed64() }
+                == 0x0807_0605_0403_0201)
         #expect(failure([1, 2, 3]) { r throws(ProtoDecodingError) in try r.readFixed32() } == .truncated)
         #expect(failure([1, 2, 3, 4, 5, 6, 7]) { r throws(ProtoDecodingError) in try r.readFixed64() } == .truncated)
     }
@@ -109,8 +122,9 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
 
         var writer = ProtoWriter()
         writer.writeTag(fieldNumber: ProtoTag.fieldNumbers.upperBound, wireType: .fixed32)
-        #expect(try read(writer.bytes) { r throws(ProtoDecodingError) in try r.nextTag() }
-            == ProtoTag(fieldNumber: ProtoTag.fieldNumbers.upperBound, wireType: .fixed32))
+        #expect(
+            try read(writer.bytes) { r throws(ProtoDecodingError) in try r.nextTag() }
+                == ProtoTag(fieldNumber: ProtoTag.fieldNumbers.upperBound, wireType: .fixed32))
         var tooBig = ProtoWriter()
         tooBig.writeVarint(UInt64(ProtoTag.fieldNumbers.upperBound + 1) << 3)
         #expect(failure(tooBig.bytes) { r throws(ProtoDecodingError) in try r.nextTag() } == .invalidFieldNumber)
@@ -124,9 +138,10 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
         #expect(failure(writer.bytes) { r throws(ProtoDecodingError) in try r.readBytes() } == .truncated)
         #expect(failure(writer.bytes) { r throws(ProtoDecodingError) in try r.readString() } == .truncated)
         #expect(failure([0x05, 1, 2, 3, 4]) { r throws(ProtoDecodingError) in try r.readBytes() } == .truncated)
-        #expect(failure([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) { r throws(ProtoDecodingError) in
-            try r.readMessage { (n: inout ProtoReader) throws(ProtoDecodingError) in 0 }
-        } == .truncated)
+        #expect(
+            failure([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) { r throws(ProtoDecodingError) in
+                try r.readMessage { (n: inout ProtoReader) throws(ProtoDecodingError) in 0 }
+            } == .truncated)
     }
 
     @Test func lengthDelimitedViewsTheInputInPlace() throws {
@@ -143,8 +158,12 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
     @Test func stringsMustBeValidUTF8() throws {
         let valid: [UInt8] = [0x0A, 0x68, 0xC3, 0xA9, 0xF0, 0x9F, 0x98, 0x80, 0xE2, 0x82, 0xAC]
         #expect(try read(valid) { r throws(ProtoDecodingError) in try r.readString() } == "hé😀€")
-        for invalid: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98], [0xF4, 0x90, 0x80, 0x80]] {
-            #expect(failure([UInt8(invalid.count)] + invalid) { r throws(ProtoDecodingError) in try r.readString() } == .invalidUTF8)
+        for invalid: [UInt8] in [
+            [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98], [0xF4, 0x90, 0x80, 0x80],
+        ] {
+            #expect(
+                failure([UInt8(invalid.count)] + invalid) { r throws(ProtoDecodingError) in try r.readString() }
+                    == .invalidUTF8)
         }
     }
 
@@ -163,12 +182,16 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
             var deepest = reader.depth
             while let tag = try reader.nextTag() {
                 try reader.expect(tag, .lengthDelimited)
-                deepest = max(deepest, try reader.readMessage { (n: inout ProtoReader) throws(ProtoDecodingError) in try descend(&n) })
+                deepest = max(
+                    deepest,
+                    try reader.readMessage { (n: inout ProtoReader) throws(ProtoDecodingError) in try descend(&n) })
             }
             return deepest
         }
         #expect(try read(nested(8), maxDepth: 8) { r throws(ProtoDecodingError) in try descend(&r) } == 8)
-        #expect(failure(nested(9), maxDepth: 8) { r throws(ProtoDecodingError) in try descend(&r) } == .depthLimitExceeded(8))
+        #expect(
+            failure(nested(9), maxDepth: 8) { r throws(ProtoDecodingError) in try descend(&r) }
+                == .depthLimitExceeded(8))
         // The default limit holds against input far deeper than any stack should go.
         #expect(failure(nested(5_000)) { r throws(ProtoDecodingError) in try descend(&r) } == .depthLimitExceeded(100))
     }
@@ -181,20 +204,32 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
         let values = try read(writer.bytes) { r throws(ProtoDecodingError) -> [UInt64] in
             var values: [UInt64] = []
             while let tag = try r.nextTag() {
-                try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in values.append(try e.readVarint()) }
+                try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in
+                    values.append(try e.readVarint())
+                }
             }
             return values
         }
         #expect(values == [1, 300, 5, 7, .max])
 
         // A packed run that ends inside an element is truncated input, not a short read of the next field.
-        #expect(failure([0x22, 0x02, 0x01, 0x80, 0x01]) { r throws(ProtoDecodingError) in
-            while let tag = try r.nextTag() { try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in _ = try e.readVarint() } }
-        } == .truncated)
+        #expect(
+            failure([0x22, 0x02, 0x01, 0x80, 0x01]) { r throws(ProtoDecodingError) in
+                while let tag = try r.nextTag() {
+                    try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in
+                        _ = try e.readVarint()
+                    }
+                }
+            } == .truncated)
         // An unpacked element with the wrong wire type.
-        #expect(failure([0x25, 0, 0, 0, 0]) { r throws(ProtoDecodingError) in
-            while let tag = try r.nextTag() { try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in _ = try e.readVarint() } }
-        } == .wrongWireType(expected: .varint, found: .fixed32))
+        #expect(
+            failure([0x25, 0, 0, 0, 0]) { r throws(ProtoDecodingError) in
+                while let tag = try r.nextTag() {
+                    try r.readRepeatedScalar(tag, elementWireType: .varint) { e throws(ProtoDecodingError) in
+                        _ = try e.readVarint()
+                    }
+                }
+            } == .wrongWireType(expected: .varint, found: .fixed32))
     }
 
     @Test func unknownFieldsOfEveryWireTypeAreSkipped() throws {
@@ -233,7 +268,8 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
         #expect(failure([0x0B, 0x08, 0x01]) { r throws(ProtoDecodingError) in try skipAll(&r) } == .truncated)
         // Groups nested past the limit.
         let deep = [UInt8](repeating: 0x0B, count: 200)
-        #expect(failure(deep, maxDepth: 50) { r throws(ProtoDecodingError) in try skipAll(&r) } == .depthLimitExceeded(50))
+        #expect(
+            failure(deep, maxDepth: 50) { r throws(ProtoDecodingError) in try skipAll(&r) } == .depthLimitExceeded(50))
     }
 
     @Test func everyPrefixOfAValidMessageFailsCleanlyOrDecodes() throws {
@@ -241,7 +277,8 @@ func skipAll(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
         writer.writeStringField(1, "symbol ÄÖÜ")
         writer.writeInt64Field(2, .min)
         writer.writeFixed64Field(3, 99)
-        writer.writeMessageField(4) { (n: inout ProtoWriter) in n.writeBytesField(1, [UInt8](repeating: 7, count: 200)) }
+        writer.writeMessageField(4) { (n: inout ProtoWriter) in n.writeBytesField(1, [UInt8](repeating: 7, count: 200))
+        }
         let bytes = writer.bytes
         for cut in 0...bytes.count {
             let prefix = Array(bytes[0..<cut])

@@ -137,6 +137,21 @@ private func decodeFailure(_ bytes: [UInt8]) -> ProtoDecodingError? {
         #expect(keys == ["Z", "a", "b", "é"])
     }
 
+    @Test func mapKeysRepeatWithLastWinsButCanonicallyEquivalentKeysAreRejected() throws {
+        func entry(_ key: String, _ value: String) -> ProtoWriter {
+            var writer = ProtoWriter()
+            writer.writeMapEntry(8, key: { $0.writeStringField(1, key) }, value: { $0.writeStringField(2, value) })
+            return writer
+        }
+        let required: [UInt8] = [0x18, 0x01, 0x62, 0x01, 0x43]
+        let repeated = entry("k", "1").bytes + entry("k", "2").bytes + required
+        #expect(try Sample(protoBytes: repeated).attributes == ["k": "2"])
+        let equivalent = entry("\u{E9}", "1").bytes + entry("e\u{301}", "2").bytes + required
+        let error = decodeFailure(equivalent)
+        #expect(error?.reason == .invalidValue("two map keys are canonically equivalent strings"))
+        #expect(error?.fieldName == "attributes")
+    }
+
     @Test func missingRequiredFieldsAreNamed() {
         let noColour = decodeFailure([0x62, 0x01, 0x43])
         #expect(noColour?.reason == .missingRequiredField)

@@ -1,0 +1,347 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Creates an automation in INACTIVE state, with a webhook for its signals.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct CreateAutomation: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 2, `name`.
+    public internal(set) var name: String
+    /// Field 3, `symbol`.
+    public internal(set) var symbol: String
+    /// Field 4, `position_sizing`.
+    public internal(set) var positionSizing: PositionSizing
+    /// The broker accounts its orders go to.
+    /// Field 5, `account_ids`.
+    public internal(set) var accountIDs: [UUID]
+    /// Field 6, `asset_type`.
+    public internal(set) var assetType: AssetType
+    /// Field 7, `option_details`.
+    public internal(set) var optionDetails: OptionDetails?
+    /// Field 8, `future_details`.
+    public internal(set) var futureDetails: FutureDetails?
+    /// Absent: BOTH.
+    /// Field 9, `side_preference`.
+    public internal(set) var sidePreference: SidePreference?
+    /// Field 10, `stop_loss`.
+    public internal(set) var stopLoss: StopLoss?
+    /// Field 11, `take_profit`.
+    public internal(set) var takeProfit: TakeProfit?
+    /// Field 12, `order_preferences`.
+    public internal(set) var orderPreferences: OrderPreferences?
+    /// Field 13, `auto_submit`.
+    public internal(set) var autoSubmit: Bool
+    /// Field 14, `metadata`.
+    public internal(set) var metadata: [String: String]
+    /// Field 15, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        userID: UUID,
+        name: String,
+        symbol: String,
+        positionSizing: PositionSizing,
+        accountIDs: [UUID] = [],
+        assetType: AssetType,
+        optionDetails: OptionDetails? = nil,
+        futureDetails: FutureDetails? = nil,
+        sidePreference: SidePreference? = nil,
+        stopLoss: StopLoss? = nil,
+        takeProfit: TakeProfit? = nil,
+        orderPreferences: OrderPreferences? = nil,
+        autoSubmit: Bool = false,
+        metadata: [String: String] = [:],
+        sagaID: UUID? = nil
+    ) throws {
+        self.userID = userID
+        self.name = name
+        self.symbol = symbol
+        self.positionSizing = positionSizing
+        self.accountIDs = accountIDs
+        self.assetType = assetType
+        self.optionDetails = optionDetails
+        self.futureDetails = futureDetails
+        self.sidePreference = sidePreference
+        self.stopLoss = stopLoss
+        self.takeProfit = takeProfit
+        self.orderPreferences = orderPreferences
+        self.autoSubmit = autoSubmit
+        self.metadata = metadata
+        self.sagaID = sagaID
+    }
+}
+
+extension CreateAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        userID = .protoPlaceholder
+        name = ""
+        symbol = ""
+        positionSizing = PositionSizing(protoPlaceholder: placeholder)
+        accountIDs = []
+        assetType = .stock
+        optionDetails = nil
+        futureDetails = nil
+        sidePreference = nil
+        stopLoss = nil
+        takeProfit = nil
+        orderPreferences = nil
+        autoSubmit = false
+        metadata = [:]
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<CreateAutomation>(
+        "tradecore.automation.v1.CreateAutomation",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .field("name", 2, ProtoString.self, \.name, required: true),
+            .field("symbol", 3, ProtoString.self, \.symbol, required: true),
+            .field("position_sizing", 4, ProtoMessageCodec<PositionSizing>.self, \.positionSizing),
+            .repeated("account_ids", 5, ProtoUUID.self, \.accountIDs),
+            .field("asset_type", 6, ProtoEnumCodec<AssetType>.self, \.assetType),
+            .field("option_details", 7, ProtoMessageCodec<OptionDetails>.self, \.optionDetails),
+            .field("future_details", 8, ProtoMessageCodec<FutureDetails>.self, \.futureDetails),
+            .field("side_preference", 9, ProtoEnumCodec<SidePreference>.self, \.sidePreference),
+            .field("stop_loss", 10, ProtoMessageCodec<StopLoss>.self, \.stopLoss),
+            .field("take_profit", 11, ProtoMessageCodec<TakeProfit>.self, \.takeProfit),
+            .field("order_preferences", 12, ProtoMessageCodec<OrderPreferences>.self, \.orderPreferences),
+            .field("auto_submit", 13, ProtoBool.self, \.autoSubmit),
+            .map("metadata", 14, ProtoString.self, ProtoString.self, \.metadata),
+            .field("saga_id", 15, ProtoUUID.self, \.sagaID),
+        ])
+}
+
+/// Changes an automation's configuration. Absent fields stay as they are.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct UpdateAutomation: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `name`.
+    public internal(set) var name: String
+    /// Field 4, `position_sizing`.
+    public internal(set) var positionSizing: PositionSizing?
+    /// Field 5, `stop_loss`.
+    public internal(set) var stopLoss: StopLoss?
+    /// Field 6, `take_profit`.
+    public internal(set) var takeProfit: TakeProfit?
+    /// Field 7, `order_preferences`.
+    public internal(set) var orderPreferences: OrderPreferences?
+    /// Field 8, `side_preference`.
+    public internal(set) var sidePreference: SidePreference?
+    /// Field 9, `auto_submit`.
+    public internal(set) var autoSubmit: Bool?
+    /// Field 10, `asset_type`.
+    public internal(set) var assetType: AssetType?
+    /// Field 11, `option_details`.
+    public internal(set) var optionDetails: OptionDetails?
+    /// Field 12, `future_details`.
+    public internal(set) var futureDetails: FutureDetails?
+    /// Field 13, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        automationID: UUID,
+        userID: UUID,
+        name: String = "",
+        positionSizing: PositionSizing? = nil,
+        stopLoss: StopLoss? = nil,
+        takeProfit: TakeProfit? = nil,
+        orderPreferences: OrderPreferences? = nil,
+        sidePreference: SidePreference? = nil,
+        autoSubmit: Bool? = nil,
+        assetType: AssetType? = nil,
+        optionDetails: OptionDetails? = nil,
+        futureDetails: FutureDetails? = nil,
+        sagaID: UUID? = nil
+    ) throws {
+        self.automationID = automationID
+        self.userID = userID
+        self.name = name
+        self.positionSizing = positionSizing
+        self.stopLoss = stopLoss
+        self.takeProfit = takeProfit
+        self.orderPreferences = orderPreferences
+        self.sidePreference = sidePreference
+        self.autoSubmit = autoSubmit
+        self.assetType = assetType
+        self.optionDetails = optionDetails
+        self.futureDetails = futureDetails
+        self.sagaID = sagaID
+    }
+}
+
+extension UpdateAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        automationID = .protoPlaceholder
+        userID = .protoPlaceholder
+        name = ""
+        positionSizing = nil
+        stopLoss = nil
+        takeProfit = nil
+        orderPreferences = nil
+        sidePreference = nil
+        autoSubmit = nil
+        assetType = nil
+        optionDetails = nil
+        futureDetails = nil
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<UpdateAutomation>(
+        "tradecore.automation.v1.UpdateAutomation",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("name", 3, ProtoString.self, \.name),
+            .field("position_sizing", 4, ProtoMessageCodec<PositionSizing>.self, \.positionSizing),
+            .field("stop_loss", 5, ProtoMessageCodec<StopLoss>.self, \.stopLoss),
+            .field("take_profit", 6, ProtoMessageCodec<TakeProfit>.self, \.takeProfit),
+            .field("order_preferences", 7, ProtoMessageCodec<OrderPreferences>.self, \.orderPreferences),
+            .field("side_preference", 8, ProtoEnumCodec<SidePreference>.self, \.sidePreference),
+            .optional("auto_submit", 9, ProtoBool.self, \.autoSubmit),
+            .field("asset_type", 10, ProtoEnumCodec<AssetType>.self, \.assetType),
+            .field("option_details", 11, ProtoMessageCodec<OptionDetails>.self, \.optionDetails),
+            .field("future_details", 12, ProtoMessageCodec<FutureDetails>.self, \.futureDetails),
+            .field("saga_id", 13, ProtoUUID.self, \.sagaID),
+        ])
+}
+
+/// `tradecore.automation.v1.ActivateAutomation`.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct ActivateAutomation: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        automationID: UUID,
+        userID: UUID,
+        sagaID: UUID? = nil
+    ) throws {
+        self.automationID = automationID
+        self.userID = userID
+        self.sagaID = sagaID
+    }
+}
+
+extension ActivateAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        automationID = .protoPlaceholder
+        userID = .protoPlaceholder
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<ActivateAutomation>(
+        "tradecore.automation.v1.ActivateAutomation",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+        ])
+}
+
+/// `tradecore.automation.v1.DeactivateAutomation`.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct DeactivateAutomation: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `reason`.
+    public internal(set) var reason: String
+    /// Field 4, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        automationID: UUID,
+        userID: UUID,
+        reason: String = "",
+        sagaID: UUID? = nil
+    ) throws {
+        self.automationID = automationID
+        self.userID = userID
+        self.reason = reason
+        self.sagaID = sagaID
+    }
+}
+
+extension DeactivateAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        automationID = .protoPlaceholder
+        userID = .protoPlaceholder
+        reason = ""
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<DeactivateAutomation>(
+        "tradecore.automation.v1.DeactivateAutomation",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("reason", 3, ProtoString.self, \.reason),
+            .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+        ])
+}
+
+/// `tradecore.automation.v1.DeleteAutomation`.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct DeleteAutomation: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        automationID: UUID,
+        userID: UUID,
+        sagaID: UUID? = nil
+    ) throws {
+        self.automationID = automationID
+        self.userID = userID
+        self.sagaID = sagaID
+    }
+}
+
+extension DeleteAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        automationID = .protoPlaceholder
+        userID = .protoPlaceholder
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<DeleteAutomation>(
+        "tradecore.automation.v1.DeleteAutomation",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+        ])
+}

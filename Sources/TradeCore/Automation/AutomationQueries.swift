@@ -1,0 +1,107 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `tradecore.automation.v1.GetAutomation`.
+public struct GetAutomation: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+
+    /// Creates the message.
+    public init(
+        automationID: UUID,
+        userID: UUID
+    ) {
+        self.automationID = automationID
+        self.userID = userID
+    }
+}
+
+extension GetAutomation: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            automationID: .protoPlaceholder,
+            userID: .protoPlaceholder)
+    }
+
+    public static let protoSchema = ProtoSchema<GetAutomation>(
+        "tradecore.automation.v1.GetAutomation",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+        ])
+}
+
+/// `tradecore.automation.v1.AutomationView`.
+public struct AutomationView: Sendable, Hashable {
+    /// Field 1, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `config`.
+    public internal(set) var config: AutomationConfig
+    /// Field 4, `status`.
+    public internal(set) var status: AutomationStatus
+    /// Field 5, `webhook_url`.
+    public internal(set) var webhookURL: String
+    /// Field 6, `created_at`.
+    public internal(set) var createdAt: Int64
+    /// Field 7, `updated_at`.
+    public internal(set) var updatedAt: Int64
+    /// Field 8, `version`.
+    public internal(set) var version: UInt64
+
+    /// Creates the message.
+    public init(
+        automationID: UUID,
+        userID: UUID,
+        config: AutomationConfig,
+        status: AutomationStatus,
+        webhookURL: String,
+        createdAt: Int64,
+        updatedAt: Int64,
+        version: UInt64 = 0
+    ) {
+        self.automationID = automationID
+        self.userID = userID
+        self.config = config
+        self.status = status
+        self.webhookURL = webhookURL
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+}
+
+extension AutomationView: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            automationID: .protoPlaceholder,
+            userID: .protoPlaceholder,
+            config: AutomationConfig(protoPlaceholder: placeholder),
+            status: .inactive,
+            webhookURL: "",
+            createdAt: 0,
+            updatedAt: 0,
+            version: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<AutomationView>(
+        "tradecore.automation.v1.AutomationView",
+        [
+            .field("automation_id", 1, ProtoUUID.self, \.automationID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("config", 3, ProtoMessageCodec<AutomationConfig>.self, \.config),
+            .field("status", 4, ProtoEnumCodec<AutomationStatus>.self, \.status),
+            .field("webhook_url", 5, ProtoString.self, \.webhookURL, required: true),
+            .field("created_at", 6, ProtoInt64.self, \.createdAt, required: true),
+            .field("updated_at", 7, ProtoInt64.self, \.updatedAt, required: true),
+            .field("version", 8, ProtoUInt64.self, \.version),
+        ])
+}

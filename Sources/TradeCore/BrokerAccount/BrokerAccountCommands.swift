@@ -1,0 +1,94 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Fetches one account's balances from its broker.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct RefreshAccountDataFromBroker: Sendable, Hashable {
+    /// Field 1, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        accountID: UUID,
+        userID: UUID,
+        sagaID: UUID? = nil
+    ) throws {
+        self.accountID = accountID
+        self.userID = userID
+        self.sagaID = sagaID
+    }
+}
+
+extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        accountID = .protoPlaceholder
+        userID = .protoPlaceholder
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<RefreshAccountDataFromBroker>(
+        "tradecore.broker.v1.RefreshAccountDataFromBroker",
+        [
+            .field("account_id", 1, ProtoUUID.self, \.accountID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+        ])
+}
+
+/// Refreshes every account of a connection, or of the user when no connection is given.
+/// Accounts synced in the last five minutes are skipped unless force_refresh is set.
+///
+/// Business rules are the domain's: it checks them in the initializer and in
+/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
+public struct RefreshAllAccounts: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 2, `broker_connection_id`.
+    public internal(set) var brokerConnectionID: UUID?
+    /// Field 3, `force_refresh`.
+    public internal(set) var forceRefresh: Bool
+    /// Field 4, `saga_id`.
+    public internal(set) var sagaID: UUID?
+
+    /// Creates the command.
+    public init(
+        userID: UUID,
+        brokerConnectionID: UUID? = nil,
+        forceRefresh: Bool = false,
+        sagaID: UUID? = nil
+    ) throws {
+        self.userID = userID
+        self.brokerConnectionID = brokerConnectionID
+        self.forceRefresh = forceRefresh
+        self.sagaID = sagaID
+    }
+}
+
+extension RefreshAllAccounts: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        userID = .protoPlaceholder
+        brokerConnectionID = nil
+        forceRefresh = false
+        sagaID = nil
+    }
+
+    public static let protoSchema = ProtoSchema<RefreshAllAccounts>(
+        "tradecore.broker.v1.RefreshAllAccounts",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .field("broker_connection_id", 2, ProtoUUID.self, \.brokerConnectionID),
+            .field("force_refresh", 3, ProtoBool.self, \.forceRefresh),
+            .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+        ])
+}

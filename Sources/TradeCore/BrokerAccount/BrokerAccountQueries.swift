@@ -1,0 +1,219 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `tradecore.broker.v1.GetAccountsByUser`.
+public struct GetAccountsByUser: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 2, `include_unlinked`.
+    public internal(set) var includeUnlinked: Bool
+
+    /// Creates the message.
+    public init(
+        userID: UUID,
+        includeUnlinked: Bool = false
+    ) {
+        self.userID = userID
+        self.includeUnlinked = includeUnlinked
+    }
+}
+
+extension GetAccountsByUser: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            userID: .protoPlaceholder,
+            includeUnlinked: false)
+    }
+
+    public static let protoSchema = ProtoSchema<GetAccountsByUser>(
+        "tradecore.broker.v1.GetAccountsByUser",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .field("include_unlinked", 2, ProtoBool.self, \.includeUnlinked),
+        ])
+}
+
+/// `tradecore.broker.v1.GetAccountsByConnection`.
+public struct GetAccountsByConnection: Sendable, Hashable {
+    /// Field 1, `broker_connection_id`.
+    public internal(set) var brokerConnectionID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `include_unlinked`.
+    public internal(set) var includeUnlinked: Bool
+
+    /// Creates the message.
+    public init(
+        brokerConnectionID: UUID,
+        userID: UUID,
+        includeUnlinked: Bool = false
+    ) {
+        self.brokerConnectionID = brokerConnectionID
+        self.userID = userID
+        self.includeUnlinked = includeUnlinked
+    }
+}
+
+extension GetAccountsByConnection: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            brokerConnectionID: .protoPlaceholder,
+            userID: .protoPlaceholder,
+            includeUnlinked: false)
+    }
+
+    public static let protoSchema = ProtoSchema<GetAccountsByConnection>(
+        "tradecore.broker.v1.GetAccountsByConnection",
+        [
+            .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("include_unlinked", 3, ProtoBool.self, \.includeUnlinked),
+        ])
+}
+
+/// `tradecore.broker.v1.BrokerAccountView`.
+public struct BrokerAccountView: Sendable, Hashable {
+    /// Field 1, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `broker_connection_id`.
+    public internal(set) var brokerConnectionID: UUID
+    /// Field 4, `broker_id`.
+    public internal(set) var brokerID: String
+    /// Field 5, `broker_account_number`.
+    public internal(set) var brokerAccountNumber: String
+    /// Field 6, `environment`.
+    public internal(set) var environment: BrokerEnvironment
+    /// Field 7, `account_type`.
+    public internal(set) var accountType: BrokerAccountType?
+    /// Field 8, `currency`.
+    public internal(set) var currency: String
+    /// Field 9, `status`.
+    public internal(set) var status: BrokerAccountStatus
+    /// Field 10, `cash`.
+    public internal(set) var cash: ExactDecimal?
+    /// Field 11, `equity`.
+    public internal(set) var equity: ExactDecimal?
+    /// Field 12, `buying_power`.
+    public internal(set) var buyingPower: ExactDecimal?
+    /// Field 13, `last_synced_at`.
+    public internal(set) var lastSyncedAt: Int64
+    /// Field 14, `created_at`.
+    public internal(set) var createdAt: Int64
+    /// Field 15, `updated_at`.
+    public internal(set) var updatedAt: Int64
+    /// Field 16, `version`.
+    public internal(set) var version: UInt64
+
+    /// Creates the message.
+    public init(
+        accountID: UUID,
+        userID: UUID,
+        brokerConnectionID: UUID,
+        brokerID: String,
+        brokerAccountNumber: String,
+        environment: BrokerEnvironment,
+        accountType: BrokerAccountType? = nil,
+        currency: String,
+        status: BrokerAccountStatus,
+        cash: ExactDecimal? = nil,
+        equity: ExactDecimal? = nil,
+        buyingPower: ExactDecimal? = nil,
+        lastSyncedAt: Int64 = 0,
+        createdAt: Int64,
+        updatedAt: Int64,
+        version: UInt64 = 0
+    ) {
+        self.accountID = accountID
+        self.userID = userID
+        self.brokerConnectionID = brokerConnectionID
+        self.brokerID = brokerID
+        self.brokerAccountNumber = brokerAccountNumber
+        self.environment = environment
+        self.accountType = accountType
+        self.currency = currency
+        self.status = status
+        self.cash = cash
+        self.equity = equity
+        self.buyingPower = buyingPower
+        self.lastSyncedAt = lastSyncedAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+}
+
+extension BrokerAccountView: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            accountID: .protoPlaceholder,
+            userID: .protoPlaceholder,
+            brokerConnectionID: .protoPlaceholder,
+            brokerID: "",
+            brokerAccountNumber: "",
+            environment: .paper,
+            accountType: nil,
+            currency: "",
+            status: .active,
+            cash: nil,
+            equity: nil,
+            buyingPower: nil,
+            lastSyncedAt: 0,
+            createdAt: 0,
+            updatedAt: 0,
+            version: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<BrokerAccountView>(
+        "tradecore.broker.v1.BrokerAccountView",
+        [
+            .field("account_id", 1, ProtoUUID.self, \.accountID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("broker_connection_id", 3, ProtoUUID.self, \.brokerConnectionID),
+            .field("broker_id", 4, ProtoString.self, \.brokerID, required: true),
+            .field("broker_account_number", 5, ProtoString.self, \.brokerAccountNumber, required: true),
+            .field("environment", 6, ProtoEnumCodec<BrokerEnvironment>.self, \.environment),
+            .field("account_type", 7, ProtoEnumCodec<BrokerAccountType>.self, \.accountType),
+            .field("currency", 8, ProtoString.self, \.currency, required: true),
+            .field("status", 9, ProtoEnumCodec<BrokerAccountStatus>.self, \.status),
+            .field("cash", 10, ProtoDecimal.self, \.cash),
+            .field("equity", 11, ProtoDecimal.self, \.equity),
+            .field("buying_power", 12, ProtoDecimal.self, \.buyingPower),
+            .field("last_synced_at", 13, ProtoInt64.self, \.lastSyncedAt),
+            .field("created_at", 14, ProtoInt64.self, \.createdAt, required: true),
+            .field("updated_at", 15, ProtoInt64.self, \.updatedAt, required: true),
+            .field("version", 16, ProtoUInt64.self, \.version),
+        ])
+}
+
+/// `tradecore.broker.v1.BrokerAccountList`.
+public struct BrokerAccountList: Sendable, Hashable {
+    /// Field 1, `accounts`.
+    public internal(set) var accounts: [BrokerAccountView]
+
+    /// Creates the message.
+    public init(
+        accounts: [BrokerAccountView] = []
+    ) {
+        self.accounts = accounts
+    }
+}
+
+extension BrokerAccountList: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            accounts: [])
+    }
+
+    public static let protoSchema = ProtoSchema<BrokerAccountList>(
+        "tradecore.broker.v1.BrokerAccountList",
+        [
+            .repeated("accounts", 1, ProtoMessageCodec<BrokerAccountView>.self, \.accounts)
+        ])
+}

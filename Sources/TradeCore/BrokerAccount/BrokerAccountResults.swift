@@ -1,0 +1,121 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `tradecore.broker.v1.BrokerAccountResult`.
+public struct BrokerAccountResult: Sendable, Hashable {
+    /// Field 1, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 2, `status`.
+    public internal(set) var status: BrokerAccountStatus
+    /// Field 3, `version`.
+    public internal(set) var version: UInt64
+
+    /// Creates the message.
+    public init(
+        accountID: UUID,
+        status: BrokerAccountStatus,
+        version: UInt64 = 0
+    ) {
+        self.accountID = accountID
+        self.status = status
+        self.version = version
+    }
+}
+
+extension BrokerAccountResult: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            accountID: .protoPlaceholder,
+            status: .active,
+            version: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<BrokerAccountResult>(
+        "tradecore.broker.v1.BrokerAccountResult",
+        [
+            .field("account_id", 1, ProtoUUID.self, \.accountID),
+            .field("status", 2, ProtoEnumCodec<BrokerAccountStatus>.self, \.status),
+            .field("version", 3, ProtoUInt64.self, \.version),
+        ])
+}
+
+/// `tradecore.broker.v1.RefreshAllAccountsResult`.
+public struct RefreshAllAccountsResult: Sendable, Hashable {
+    /// Field 1, `total`.
+    public internal(set) var total: UInt32
+    /// Field 2, `refreshed`.
+    public internal(set) var refreshed: UInt32
+    /// Field 3, `failed`.
+    public internal(set) var failed: UInt32
+    /// Field 4, `errors`.
+    public internal(set) var errors: [AccountRefreshError]
+
+    /// Creates the message.
+    public init(
+        total: UInt32 = 0,
+        refreshed: UInt32 = 0,
+        failed: UInt32 = 0,
+        errors: [AccountRefreshError] = []
+    ) {
+        self.total = total
+        self.refreshed = refreshed
+        self.failed = failed
+        self.errors = errors
+    }
+}
+
+extension RefreshAllAccountsResult: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            total: 0,
+            refreshed: 0,
+            failed: 0,
+            errors: [])
+    }
+
+    public static let protoSchema = ProtoSchema<RefreshAllAccountsResult>(
+        "tradecore.broker.v1.RefreshAllAccountsResult",
+        [
+            .field("total", 1, ProtoUInt32.self, \.total),
+            .field("refreshed", 2, ProtoUInt32.self, \.refreshed),
+            .field("failed", 3, ProtoUInt32.self, \.failed),
+            .repeated("errors", 4, ProtoMessageCodec<AccountRefreshError>.self, \.errors),
+        ])
+}
+
+/// `tradecore.broker.v1.AccountRefreshError`.
+public struct AccountRefreshError: Sendable, Hashable {
+    /// Field 1, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 2, `error`.
+    public internal(set) var error: String
+
+    /// Creates the message.
+    public init(
+        accountID: UUID,
+        error: String
+    ) {
+        self.accountID = accountID
+        self.error = error
+    }
+}
+
+extension AccountRefreshError: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            accountID: .protoPlaceholder,
+            error: "")
+    }
+
+    public static let protoSchema = ProtoSchema<AccountRefreshError>(
+        "tradecore.broker.v1.AccountRefreshError",
+        [
+            .field("account_id", 1, ProtoUUID.self, \.accountID),
+            .field("error", 2, ProtoString.self, \.error, required: true),
+        ])
+}

@@ -1,0 +1,219 @@
+import WireFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Reads one order of the caller's.
+public struct GetOrder: Sendable, Hashable {
+    /// Field 1, `order_id`.
+    public internal(set) var orderID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+
+    /// Creates the message.
+    public init(
+        orderID: UUID,
+        userID: UUID
+    ) {
+        self.orderID = orderID
+        self.userID = userID
+    }
+}
+
+extension GetOrder: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            orderID: .protoPlaceholder,
+            userID: .protoPlaceholder)
+    }
+
+    public static let protoSchema = ProtoSchema<GetOrder>(
+        "tradecore.order.v1.GetOrder",
+        [
+            .field("order_id", 1, ProtoUUID.self, \.orderID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+        ])
+}
+
+/// One execution, as the read model keeps it.
+public struct Fill: Sendable, Hashable {
+    /// Field 1, `fill_id`.
+    public internal(set) var fillID: UUID
+    /// Field 2, `quantity`.
+    public internal(set) var quantity: ExactDecimal
+    /// Field 3, `price`.
+    public internal(set) var price: ExactDecimal
+    /// Field 4, `filled_at`.
+    public internal(set) var filledAt: Int64
+
+    /// Creates the message.
+    public init(
+        fillID: UUID,
+        quantity: ExactDecimal,
+        price: ExactDecimal,
+        filledAt: Int64
+    ) {
+        self.fillID = fillID
+        self.quantity = quantity
+        self.price = price
+        self.filledAt = filledAt
+    }
+}
+
+extension Fill: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            fillID: .protoPlaceholder,
+            quantity: .zero,
+            price: .zero,
+            filledAt: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<Fill>(
+        "tradecore.order.v1.Fill",
+        [
+            .field("fill_id", 1, ProtoUUID.self, \.fillID),
+            .field("quantity", 2, ProtoDecimal.self, \.quantity),
+            .field("price", 3, ProtoDecimal.self, \.price),
+            .field("filled_at", 4, ProtoInt64.self, \.filledAt, required: true),
+        ])
+}
+
+/// An order as the read model shows it.
+public struct OrderView: Sendable, Hashable {
+    /// Field 1, `order_id`.
+    public internal(set) var orderID: UUID
+    /// Field 2, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 3, `automation_id`.
+    public internal(set) var automationID: UUID
+    /// Field 4, `symbol`.
+    public internal(set) var symbol: String
+    /// Field 5, `side`.
+    public internal(set) var side: OrderSide
+    /// Field 6, `quantity`.
+    public internal(set) var quantity: ExactDecimal
+    /// Field 7, `order_type`.
+    public internal(set) var orderType: OrderType
+    /// Field 8, `limit_price`.
+    public internal(set) var limitPrice: ExactDecimal?
+    /// Field 9, `stop_price`.
+    public internal(set) var stopPrice: ExactDecimal?
+    /// Field 10, `time_in_force`.
+    public internal(set) var timeInForce: TimeInForce
+    /// Field 11, `status`.
+    public internal(set) var status: OrderStatus
+    /// Field 12, `filled_quantity`.
+    public internal(set) var filledQuantity: ExactDecimal
+    /// Absent until the first fill.
+    /// Field 13, `average_fill_price`.
+    public internal(set) var averageFillPrice: ExactDecimal?
+    /// Field 14, `broker_order_id`.
+    public internal(set) var brokerOrderID: String
+    /// Field 15, `fills`.
+    public internal(set) var fills: [Fill]
+    /// Why the order was cancelled or rejected.
+    /// Field 16, `status_reason`.
+    public internal(set) var statusReason: String
+    /// Field 17, `created_at`.
+    public internal(set) var createdAt: Int64
+    /// Field 18, `updated_at`.
+    public internal(set) var updatedAt: Int64
+    /// Field 19, `version`.
+    public internal(set) var version: UInt64
+
+    /// Creates the message.
+    public init(
+        orderID: UUID,
+        userID: UUID,
+        automationID: UUID,
+        symbol: String,
+        side: OrderSide,
+        quantity: ExactDecimal,
+        orderType: OrderType,
+        limitPrice: ExactDecimal? = nil,
+        stopPrice: ExactDecimal? = nil,
+        timeInForce: TimeInForce,
+        status: OrderStatus,
+        filledQuantity: ExactDecimal,
+        averageFillPrice: ExactDecimal? = nil,
+        brokerOrderID: String = "",
+        fills: [Fill] = [],
+        statusReason: String = "",
+        createdAt: Int64,
+        updatedAt: Int64,
+        version: UInt64 = 0
+    ) {
+        self.orderID = orderID
+        self.userID = userID
+        self.automationID = automationID
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.orderType = orderType
+        self.limitPrice = limitPrice
+        self.stopPrice = stopPrice
+        self.timeInForce = timeInForce
+        self.status = status
+        self.filledQuantity = filledQuantity
+        self.averageFillPrice = averageFillPrice
+        self.brokerOrderID = brokerOrderID
+        self.fills = fills
+        self.statusReason = statusReason
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+}
+
+extension OrderView: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(
+            orderID: .protoPlaceholder,
+            userID: .protoPlaceholder,
+            automationID: .protoPlaceholder,
+            symbol: "",
+            side: .buy,
+            quantity: .zero,
+            orderType: .market,
+            limitPrice: nil,
+            stopPrice: nil,
+            timeInForce: .day,
+            status: .pending,
+            filledQuantity: .zero,
+            averageFillPrice: nil,
+            brokerOrderID: "",
+            fills: [],
+            statusReason: "",
+            createdAt: 0,
+            updatedAt: 0,
+            version: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<OrderView>(
+        "tradecore.order.v1.OrderView",
+        [
+            .field("order_id", 1, ProtoUUID.self, \.orderID),
+            .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("automation_id", 3, ProtoUUID.self, \.automationID),
+            .field("symbol", 4, ProtoString.self, \.symbol, required: true),
+            .field("side", 5, ProtoEnumCodec<OrderSide>.self, \.side),
+            .field("quantity", 6, ProtoDecimal.self, \.quantity),
+            .field("order_type", 7, ProtoEnumCodec<OrderType>.self, \.orderType),
+            .field("limit_price", 8, ProtoDecimal.self, \.limitPrice),
+            .field("stop_price", 9, ProtoDecimal.self, \.stopPrice),
+            .field("time_in_force", 10, ProtoEnumCodec<TimeInForce>.self, \.timeInForce),
+            .field("status", 11, ProtoEnumCodec<OrderStatus>.self, \.status),
+            .field("filled_quantity", 12, ProtoDecimal.self, \.filledQuantity),
+            .field("average_fill_price", 13, ProtoDecimal.self, \.averageFillPrice),
+            .field("broker_order_id", 14, ProtoString.self, \.brokerOrderID),
+            .repeated("fills", 15, ProtoMessageCodec<Fill>.self, \.fills),
+            .field("status_reason", 16, ProtoString.self, \.statusReason),
+            .field("created_at", 17, ProtoInt64.self, \.createdAt, required: true),
+            .field("updated_at", 18, ProtoInt64.self, \.updatedAt, required: true),
+            .field("version", 19, ProtoUInt64.self, \.version),
+        ])
+}

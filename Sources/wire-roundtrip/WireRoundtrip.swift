@@ -1,0 +1,128 @@
+import TradeCore
+import TradeCoreSamples
+import WireFormat
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The Swift side of `Tools/interop/wire_crosscheck.py`, which drives it over pipes.
+///
+/// - `describe`: prints, one per line, `message <name>` and `field <message> <number> <name>
+///   <label> <required 0|1> <format or ->` for every codec, and `enum <name> <numbers...>`.
+/// - `reencode`: reads lines `<message name> <hex>`, decodes each with its codec and writes
+///   `ok <hex of the re-encoding>` or `error <description>`, one line per input line.
+/// - `samples <count> <seed>`: writes `<message name> <hex>` lines: `count` random samples of
+///   every message, each decoded and then encoded by the Swift codec.
+@main
+enum WireRoundtrip {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        switch arguments.first {
+        case "describe":
+            describe()
+        case "reencode":
+            reencode()
+        case "samples":
+            let rest = Array(arguments.dropFirst())
+            guard rest.count == 2, let count = Int(rest[0]), let seed = UInt64(rest[1]) else { usage() }
+            samples(count: count, seed: seed)
+        default:
+            usage()
+        }
+    }
+
+    static func usage() -> Never {
+        print("usage: wire-roundtrip describe | reencode | samples <count> <seed>")
+        exit(2)
+    }
+
+    static var typesByName: [String: any ProtoSchemaMessage.Type] {
+        Dictionary(
+            TradeCoreSchema.messageTypes.map { ($0.protoMessageName, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    static func describe() {
+        for type in TradeCoreSchema.messageTypes {
+            print("message \(type.protoMessageName)")
+            for field in type.protoFieldDescriptors {
+                print(
+                    "field \(type.protoMessageName) \(field.number) \(field.name) \(field.label.rawValue) \(field.isRequired ? 1 : 0) \(field.format ?? "-")"
+                )
+            }
+        }
+        for type in TradeCoreSchema.enumTypes {
+            print("enum \(type.protoEnumName) " + type.protoNumbers.map(String.init).joined(separator: " "))
+        }
+    }
+
+    static func reencode() {
+        let types = typesByName
+        while let line = readLine(strippingNewline: true) {
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let type = types[String(parts[0])], let bytes = Hex.decode(parts[1]) else {
+                print("error unreadable request")
+                continue
+            }
+            do {
+                let message = try type.init(protoBytes: bytes)
+                print("ok " + Hex.encode(message.protoBytes))
+            } catch {
+                print("error \(error)")
+            }
+        }
+    }
+
+    static func samples(count: Int, seed: UInt64) {
+        let encoder = SampleEncoder()
+        var generator = SplitMix64(seed: seed)
+        for type in TradeCoreSchema.messageTypes {
+            for _ in 0..<count {
+                let sample = encoder.sample(type.protoMessageName, using: &generator)
+                do {
+                    let message = try type.init(protoBytes: sample)
+                    print("\(type.protoMessageName) " + Hex.encode(message.protoBytes))
+                } catch {
+                    // The sample encoder and the codec disagree: a bug the tests catch too.
+                    print("error \(type.protoMessageName) \(error)")
+                }
+            }
+        }
+    }
+}
+
+enum Hex {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: Substring) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        var index = 0
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,50 @@
+import Testing
+import TradeCore
+import TradeCoreSamples
+import WireFormat
+
+@Suite struct RoundTripPropertyTests {
+    static let encoder = SampleEncoder()
+    static let typeNames = TradeCoreSchema.messageTypes.map { $0.protoMessageName }
+
+    /// Decodes `bytes` as `type` and encodes the result again.
+    func reencode(_ type: any ProtoSchemaMessage.Type, _ bytes: [UInt8]) throws -> [UInt8] {
+        try type.init(protoBytes: bytes).protoBytes
+    }
+
+    @Test(arguments: typeNames)
+    func randomSamplesDecodeAndReencodeToTheSameBytes(_ name: String) throws {
+        let type = try #require(TradeCoreSchema.messageTypes.first { $0.protoMessageName == name })
+        var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: name.hashValue))
+        for _ in 0..<200 {
+            let bytes = Self.encoder.sample(name, using: &generator)
+            let again = try reencode(type, bytes)
+            #expect(again == bytes, "\(name): \(bytes)")
+            #expect(try reencode(type, again) == again)
+        }
+    }
+
+    @Test(arguments: typeNames)
+    func damagedSamplesFailCleanly(_ name: String) throws {
+        let type = try #require(TradeCoreSchema.messageTypes.first { $0.protoMessageName == name })
+        var generator = SplitMix64(seed: 42)
+        for _ in 0..<200 {
+            var bytes = Self.encoder.sample(name, using: &generator)
+            guard !bytes.isEmpty else { continue }
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0:
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(
+                    in: 1...255, using: &generator)
+            case 1: bytes.removeLast(Int.random(in: 1...bytes.count, using: &generator))
+            default:
+                bytes.insert(
+                    UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator)
+                )
+            }
+            // Either outcome is fine; what decodes must re-encode to something that decodes again.
+            if let again = try? reencode(type, bytes) {
+                #expect(try reencode(type, again) == again)
+            }
+        }
+    }
+}

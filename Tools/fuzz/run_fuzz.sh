@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target for the wire codecs and runs it.
+# Usage: Tools/fuzz/run_fuzz.sh [seconds]   (default 60)
+# WIRE_FUZZ_SELECT=1: one message type per input, chosen by its first byte (faster; see WireFuzz.swift).
+# The corpus is kept in .build-fuzz/corpus between runs; crashes are written to .build-fuzz/.
+# Environment: SCRATCH_PATH (SwiftPM scratch path for the seed tool, default .build).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+seconds="${1:-60}"
+out="$root/.build-fuzz"
+scratch="${SCRATCH_PATH:-.build}"
+mkdir -p "$out/modules" "$out/corpus"
+
+flags=(-sanitize=fuzzer,address -O -g -swift-version 6 -package-name TradeCore -parse-as-library
+    -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility)
+
+# Each module is compiled whole into one object, instrumented for coverage and ASan.
+swiftc "${flags[@]}" -wmo -module-name WireFormat -emit-module -emit-module-path "$out/modules/WireFormat.swiftmodule" \
+    -c -o "$out/WireFormat.o" Sources/WireFormat/*.swift
+mapfile -t tradecore_sources < <(find Sources/TradeCore -name '*.swift' | sort)
+swiftc "${flags[@]}" -wmo -module-name TradeCore -I "$out/modules" -emit-module \
+    -emit-module-path "$out/modules/TradeCore.swiftmodule" -c -o "$out/TradeCore.o" "${tradecore_sources[@]}"
+swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift \
+    "$out/WireFormat.o" "$out/TradeCore.o" -o "$out/wire-fuzz"
+
+# Seeds: valid samples of every message, from the cross-check tool.
+swift build --scratch-path "$scratch" --product wire-roundtrip >/dev/null
+tool="$(swift build --scratch-path "$scratch" --show-bin-path)/wire-roundtrip"
+"$tool" samples 3 7 | python3 -c '
+import hashlib, sys
+for line in sys.stdin:
+    name, _, text = line.strip().partition(" ")
+    data = bytes.fromhex(text)
+    with open(sys.argv[1] + "/" + hashlib.sha1(data).hexdigest(), "wb") as f:
+        f.write(data)
+' "$out/corpus"
+
+# -malloc_limit_mb: any single allocation above 64 MiB is a failure: no input of at most
+# max_len bytes may make the decoder allocate that much.
+# -detect_leaks=0: the codecs' static field tables are built once and kept for the life of the
+# process, which LeakSanitizer reports at exit; leaks are not what this target looks for.
+ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+"$out/wire-fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 -malloc_limit_mb=64 -rss_limit_mb=2048 \
+    -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus"
