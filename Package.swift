@@ -59,7 +59,7 @@ let package = Package(
         // Decodes and re-encodes messages for the Python cross-check (Tools/interop).
         .executableTarget(
             name: "wire-roundtrip",
-            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat"],
+            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
             swiftSettings: strictSettings
         ),
 

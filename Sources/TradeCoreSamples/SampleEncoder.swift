@@ -16,12 +16,15 @@ public struct SampleEncoder: Sendable {
     /// How deep optional nested messages may go; required ones are always written.
     public var maxDepth = 4
 
-    /// An encoder for the messages and enums of ``TradeCoreSchema``.
-    public init() {
+    /// An encoder for the given messages and enums, by default those of ``TradeCoreSchema``.
+    public init(
+        messageTypes: [any ProtoSchemaMessage.Type] = TradeCoreSchema.messageTypes,
+        enumTypes: [any ProtoEnum.Type] = TradeCoreSchema.enumTypes
+    ) {
         var messages: [String: [ProtoFieldDescriptor]] = [:]
-        for type in TradeCoreSchema.messageTypes { messages[type.protoMessageName] = type.protoFieldDescriptors }
+        for type in messageTypes { messages[type.protoMessageName] = type.protoFieldDescriptors }
         var enums: [String: [Int32]] = [:]
-        for type in TradeCoreSchema.enumTypes { enums[type.protoEnumName] = type.protoNumbers }
+        for type in enumTypes { enums[type.protoEnumName] = type.protoNumbers }
         self.messages = messages
         self.enums = enums
     }

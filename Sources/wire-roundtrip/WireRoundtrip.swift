@@ -1,3 +1,4 @@
+import HTTP2RPC
 import TradeCore
 import TradeCoreSamples
 import WireFormat
@@ -39,13 +40,16 @@ enum WireRoundtrip {
         exit(2)
     }
 
+    /// Every message of `Schemas/*.proto`: the domain's and the transport's own.
+    static let messageTypes = TradeCoreSchema.messageTypes + TransportSchema.messageTypes
+    static let enumTypes = TradeCoreSchema.enumTypes + TransportSchema.enumTypes
+
     static var typesByName: [String: any ProtoSchemaMessage.Type] {
-        Dictionary(
-            TradeCoreSchema.messageTypes.map { ($0.protoMessageName, $0) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(messageTypes.map { ($0.protoMessageName, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     static func describe() {
-        for type in TradeCoreSchema.messageTypes {
+        for type in messageTypes {
             print("message \(type.protoMessageName)")
             for field in type.protoFieldDescriptors {
                 print(
@@ -53,7 +57,7 @@ enum WireRoundtrip {
                 )
             }
         }
-        for type in TradeCoreSchema.enumTypes {
+        for type in enumTypes {
             print("enum \(type.protoEnumName) " + type.protoNumbers.map(String.init).joined(separator: " "))
         }
     }
@@ -76,9 +80,9 @@ enum WireRoundtrip {
     }
 
     static func samples(count: Int, seed: UInt64) {
-        let encoder = SampleEncoder()
+        let encoder = SampleEncoder(messageTypes: messageTypes, enumTypes: enumTypes)
         var generator = SplitMix64(seed: seed)
-        for type in TradeCoreSchema.messageTypes {
+        for type in messageTypes {
             for _ in 0..<count {
                 let sample = encoder.sample(type.protoMessageName, using: &generator)
                 do {

@@ -196,6 +196,19 @@ struct ServerProtocolTests {
         #expect(connection.lastHeader("grpc-status", stream: 3) == "0")
     }
 
+    @Test("a header block never finished closes the connection after the receive timeout")
+    func unfinishedHeaderBlock() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.requestReceiveTimeout = .seconds(1)
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        try connection.send(RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false))
+        connection.advanceTime(by: .milliseconds(500))
+        #expect(connection.isOpen)
+        connection.advanceTime(by: .milliseconds(700))
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.protocolError.rawValue)
+        #expect(!connection.isOpen)
+    }
+
     @Test("opening more streams than SETTINGS_MAX_CONCURRENT_STREAMS is a connection error")
     func concurrencyLimit() throws {
         var configuration = RPCServerConfiguration()

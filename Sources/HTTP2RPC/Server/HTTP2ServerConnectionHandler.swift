@@ -671,10 +671,16 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         for stream in streams.values
         where stream.phase == .headers || stream.phase == .awaitingRequest {
             guard now - stream.openedAt >= configuration.requestReceiveTimeout else { continue }
-            logger.debug("resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
-            if stream.phase == .awaitingRequest {
-                finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
+            if stream.phase == .headers {
+                // A header block left unfinished blocks the whole connection (nothing but its
+                // CONTINUATION frames may follow), so the connection has to go.
+                logger.debug("closing a connection stuck in an unfinished header block")
+                session.terminate(errorCode: HTTP2ErrorCode.protocolError.rawValue)
+                closeAfterFlush()
+                return
             }
+            logger.debug("resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
+            finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
             session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
             scheduleFlush()
         }

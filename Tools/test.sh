@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of TradeCore on a fresh machine of this kind: installs the Debian and PyPI
+# packages the tests need, builds, runs the Swift test suites, then the checks against
+# implementations we did not write (grpcio, h2load, Python protobuf) and a fuzzing smoke run.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$root"
+
+ensure_build_dependencies
+ensure_debian_packages nghttp2-client
+python3 -c "import venv, ensurepip" 2>/dev/null || ensure_debian_packages python3-venv
+
+log "building"
+swift build --build-tests
+bin="$(swift build --show-bin-path)"
+
+log "Swift test suites"
+swift test --skip-build
+
+log "interop with grpcio (plain and TLS)"
+bash Tools/interop/run_grpcio_interop.sh "$bin/tradecore-server"
+
+log "h2load: 100,000 unary Pings"
+bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
+
+log "codecs against Python protobuf"
+bash Tools/interop/wire_crosscheck.sh
+
+log "fuzzing the decoders for 60 seconds"
+bash Tools/fuzz/run_fuzz.sh 60
+
+log "every test passed"
