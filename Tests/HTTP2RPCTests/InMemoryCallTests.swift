@@ -126,6 +126,25 @@ struct InMemoryCallTests {
         #expect(probe.written.load(ordering: .sequentiallyConsistent) == total)
     }
 
+    @Test("a large response completes when writability flips inside each flush")
+    func writabilityFlipsDuringFlush() throws {
+        // The client's window holds the whole response, so no WINDOW_UPDATE (which would
+        // wake the server up) arrives: only the writability callbacks can keep it writing.
+        var clientConfiguration = RPCClientConfiguration()
+        clientConfiguration.initialStreamWindowSize = 8 << 20
+        let flipper = WritabilityFlipper()
+        let pair = try InMemoryConnection(
+            router: makeTestRouter(), client: clientConfiguration, serverTransport: [flipper])
+        let message = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0) }
+        let call = pair.call(TestMethod.echo, message)
+        try pair.pump()
+        let received = call.messages.first ?? []
+        let whole = received == message  // compared outside #expect, which would print 3 MiB
+        #expect(whole, "received \(received.count) of \(message.count) bytes")
+        #expect(call.trailers != nil)
+        #expect(flipper.flips >= 2, "the channel never went unwritable")
+    }
+
     @Test("a bidirectional call echoes each message of a request stream")
     func bidirectional() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())

@@ -31,8 +31,6 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var unconsumedBytesOfClosedStreams = 0
     private var inReadCycle = false
     private var flushScheduled = false
-    private var inFlush = false
-    private var flushAgain = false
     private var closed = false
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
@@ -123,19 +121,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     private func flush() {
         guard let context, let session, !closed else { return }
-        // Flushing can change writability synchronously, which asks for another flush from
-        // inside this one: serve that by looping, not by recursion.
-        if inFlush {
-            flushAgain = true
-            return
-        }
-        inFlush = true
-        defer { inFlush = false }
         do {
-            repeat {
-                flushAgain = false
-                if try session.write(to: context) { context.flush() }
-            } while flushAgain && !closed
+            try session.flush(to: context)
         } catch {
             failAll(RPCError(.internal, "cannot serialise HTTP/2 frames: \(error)"))
             context.close(promise: nil)

@@ -88,6 +88,9 @@ final class NGHTTP2Session {
 
     private var session: OpaquePointer?
     unowned(unsafe) let delegate: any NGHTTP2SessionDelegate
+    /// State of `flush(to:)`, which a channel may re-enter.
+    private var isFlushing = false
+    private var flushAgain = false
 
     /// Creates a session. `delegate` must outlive it (the connection handler owns both).
     init(role: Role, options: NGHTTP2SessionOptions, delegate: any NGHTTP2SessionDelegate) throws(NGHTTP2Error) {
@@ -369,16 +372,28 @@ private let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer,
 // MARK: - Output to a channel
 
 extension NGHTTP2Session {
-    /// Writes pending frames to `context` while its channel is writable, without flushing.
-    /// Returns whether anything was written.
-    func write(to context: ChannelHandlerContext) throws(NGHTTP2Error) -> Bool {
-        var wrote = false
-        while context.channel.isWritable {
-            var buffer = context.channel.allocator.buffer(capacity: 16_384)
-            guard try produce(into: &buffer, limit: 1 << 20) > 0 else { break }
-            context.write(NIOAny(buffer), promise: nil)
-            wrote = true
+    /// Writes pending frames to `context` while its channel is writable, flushing each batch.
+    ///
+    /// Flushing can change writability synchronously, which calls the connection handler
+    /// back, which calls this again: such a nested call only asks the outer one to go round
+    /// once more, so frames are never written out of order and nothing recurses.
+    func flush(to context: ChannelHandlerContext) throws(NGHTTP2Error) {
+        if isFlushing {
+            flushAgain = true
+            return
         }
-        return wrote
+        isFlushing = true
+        defer { isFlushing = false }
+        repeat {
+            flushAgain = false
+            var wrote = false
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 16_384)
+                guard try produce(into: &buffer, limit: 1 << 20) > 0 else { break }
+                context.write(NIOAny(buffer), promise: nil)
+                wrote = true
+            }
+            if wrote { context.flush() }
+        } while flushAgain
     }
 }

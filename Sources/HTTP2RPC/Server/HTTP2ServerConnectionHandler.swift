@@ -40,8 +40,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Set inside nghttp2 callbacks, which must not close the channel (that could free the
     /// session under nghttp2's feet); acted on once `receive` has returned.
     private var closeAfterReceive = false
-    private var inFlush = false
-    private var flushAgain = false
     private var tornDown = false
 
     // Draining (graceful shutdown).
@@ -187,19 +185,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Serialises pending frames into the channel while it is writable.
     private func flush() {
         guard let context, let session, !closing else { return }
-        // Flushing can change writability synchronously, which asks for another flush from
-        // inside this one: serve that by looping, not by recursion.
-        if inFlush {
-            flushAgain = true
-            return
-        }
-        inFlush = true
-        defer { inFlush = false }
         do {
-            repeat {
-                flushAgain = false
-                if try session.write(to: context) { context.flush() }
-            } while flushAgain && !closing
+            try session.flush(to: context)
         } catch {
             logger.debug("closing the connection: cannot serialise frames", metadata: ["error": "\(error)"])
             closeNow()

@@ -22,13 +22,14 @@ final class InMemoryConnection {
     init(
         router: RPCRouter,
         server serverConfiguration: RPCServerConfiguration = RPCServerConfiguration(),
-        client clientConfiguration: RPCClientConfiguration = RPCClientConfiguration()
+        client clientConfiguration: RPCClientConfiguration = RPCClientConfiguration(),
+        serverTransport: [any ChannelHandler] = []
     ) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         serverHandler = HTTP2ServerConnectionHandler(configuration: serverConfiguration, router: router, logger: logger)
         clientHandler = HTTP2ClientConnectionHandler(configuration: clientConfiguration, logger: logger)
-        server = EmbeddedChannel(handler: serverHandler, loop: loop)
+        server = EmbeddedChannel(handlers: serverTransport + [serverHandler], loop: loop)
         client = EmbeddedChannel(handler: clientHandler, loop: loop)
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
         try server.connect(to: address).wait()
@@ -133,5 +134,33 @@ final class RecordingObserver: ClientCallObserver {
     var trailers: RPCMetadata? {
         if case .success(let trailers) = result { return trailers }
         return nil
+    }
+}
+
+/// Stands in for a socket's write buffer between the server handler and the wire: writes make
+/// the channel unwritable past a watermark, and a flush empties the buffer and makes it
+/// writable again before returning, as a socket does when it takes everything at once. The
+/// handler is thus called back from inside its own flush.
+final class WritabilityFlipper: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    private var pending = 0
+    private(set) var flips = 0
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        pending += unwrapOutboundIn(data).readableBytes
+        context.write(data, promise: promise)
+        if pending > 64 << 10, let channel = context.channel as? EmbeddedChannel, channel.isWritable {
+            channel.isWritable = false
+            context.fireChannelWritabilityChanged()
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        pending = 0
+        guard let channel = context.channel as? EmbeddedChannel, !channel.isWritable else { return }
+        flips += 1
+        channel.isWritable = true
+        context.fireChannelWritabilityChanged()
     }
 }
