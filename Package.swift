@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -19,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // System libraries: thin module maps plus inline shims for what Swift cannot call.
@@ -57,6 +60,51 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The event store: protocol, in-memory backend, subscription hub and snapshots.
+        .target(
+            name: "EventStore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The embedded default backend: SQLite through GRDB, group commit, fsync before acknowledging.
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: [
+                "EventStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The one conformance suite every backend must pass; plain throwing functions, no test framework.
+        .target(
+            name: "EventStoreConformance",
+            dependencies: ["EventStore"],
+            swiftSettings: strictSettings
+        ),
+
+        // Child process for the crash-safety test: appends under load and prints each acknowledgement.
+        .executableTarget(
+            name: "eventstore-crash-writer",
+            dependencies: ["EventStore", "EventStoreSQLite"],
+            swiftSettings: strictSettings
+        ),
+
+        // Store benchmark: appends/s at 1/16/256 appenders beside the raw fsync rate, and load times.
+        .executableTarget(
+            name: "tradecore-store-bench",
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "HTTP2RPCTests",
             dependencies: [
@@ -64,6 +112,25 @@ let package = Package(
                 "CNGHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "EventStoreConformance"],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                "EventStoreConformance",
+                // Built before the tests so the crash test finds the child next to the test bundle.
+                "eventstore-crash-writer",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
