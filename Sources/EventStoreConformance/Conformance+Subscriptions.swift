@@ -39,12 +39,13 @@ func writeConcurrently(_ store: any EventStore, writers: Int, appends: Int, even
     }
 }
 
-/// Appends one event after everything else and returns its id: a consumer that reads up to it has
-/// seen the whole log.
-func appendSentinel(_ store: any EventStore, type: String = "Sentinel") async throws -> UUID {
+/// Appends one event after everything else: a consumer that reads up to it has seen the whole log.
+/// Its id is handed to `holder` before the append, since a subscriber may receive the event before
+/// the append returns.
+func appendSentinel(_ store: any EventStore, to holder: SentinelHolder, type: String = "Sentinel") async throws {
     let sentinel = event(type)
-    _ = try await store.append(to: try newStream("sentinel"), expected: .noStream, events: [sentinel])
-    return sentinel.id
+    holder.set(sentinel.id)
+    try await store.append(to: try newStream("sentinel"), expected: .noStream, events: [sentinel])
 }
 
 /// Checks that `received` is exactly `expected`: same events, same order, nothing twice.
@@ -64,7 +65,7 @@ extension EventStoreConformance {
         let subscription = store.subscribe(.beginning)
         let consumer = Task { try await consume(subscription) { sentinelHolder.isSentinel($0.id) } }
         try await writeConcurrently(store, writers: 4, appends: 50)
-        sentinelHolder.set(try await appendSentinel(store))
+        try await appendSentinel(store, to: sentinelHolder)
         let received = try await consumer.value
         try checkSameLog(received.events, try await readWholeLog(store), "catch-up then live")
         try check(received.messages.contains(.caughtUp), "the subscriber was told it caught up")
@@ -117,7 +118,7 @@ extension EventStoreConformance {
         for index in 0..<30 {
             try await store.append(to: mixed, expected: .any, events: [event(index % 4 == 0 ? "Wanted" : "Unwanted")])
         }
-        sentinelHolder.set(try await appendSentinel(store, type: "Wanted"))
+        try await appendSentinel(store, to: sentinelHolder, type: "Wanted")
         let received = try await consumer.value
         try checkSameLog(received.events, try await readWholeLog(store, filter: filter), "filtered subscription")
     }
@@ -185,7 +186,7 @@ extension EventStoreConformance {
             return Task { try await consume(subscription) { sentinelHolder.isSentinel($0.id) } }
         }
         try await writeConcurrently(store, writers: 4, appends: 40)
-        sentinelHolder.set(try await appendSentinel(store))
+        try await appendSentinel(store, to: sentinelHolder)
         let log = try await readWholeLog(store)
         for (index, consumer) in consumers.enumerated() {
             try checkSameLog(try await consumer.value.events, log, "subscriber \(index)")

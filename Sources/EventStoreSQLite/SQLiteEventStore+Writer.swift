@@ -1,0 +1,155 @@
+import EventStore
+import GRDB
+import Logging
+import Synchronization
+
+/// The single writer: group commit of concurrent appends.
+///
+/// Appends queue up; one drain task at a time takes everything queued (up to the configured
+/// maximum) and commits it as one transaction, then takes the next batch. While one transaction is
+/// being fsynced, the next batch gathers, so under load many appends share each fsync; with one
+/// appender, each append is its own transaction and waits for exactly one commit.
+extension SQLiteEventStore {
+    public func append(_ request: AppendRequest) async throws -> AppendResult {
+        try AppendRules.validate(request, limits: configuration.options.limits)
+        return try await withCheckedThrowingContinuation { continuation in
+            let startDrain = writer.withLock { state -> Result<Bool, EventStoreError> in
+                if state.isClosed { return .failure(.closed) }
+                if let failure = state.failure { return .failure(failure) }
+                state.queue.append(PendingAppend(request: request, continuation: continuation))
+                defer { state.isDraining = true }
+                return .success(!state.isDraining)
+            }
+            switch startDrain {
+            case .failure(let error):
+                continuation.resume(throwing: error)
+            case .success(true):
+                Task { await self.drain() }
+            case .success(false):
+                break
+            }
+        }
+    }
+
+    private func drain() async {
+        let maxBatch = configuration.maxAppendsPerTransaction
+        while true {
+            // Deciding "nothing left" and clearing isDraining under one lock: an append queued after
+            // this sees isDraining false and starts a new drain.
+            let batch = writer.withLock { state -> [PendingAppend]? in
+                guard !state.queue.isEmpty else {
+                    state.isDraining = false
+                    return nil
+                }
+                let count = min(state.queue.count, maxBatch)
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                return batch
+            }
+            guard let batch else {
+                let waiters = writer.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    // A new drain may have started meanwhile; the waiters are then its to resume.
+                    guard !state.isDraining else { return [] }
+                    defer { state.drainedWaiters = [] }
+                    return state.drainedWaiters
+                }
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+            let (results, committed) = await commit(batch.map(\.request))
+            // Published before anyone is acknowledged, and by this one task, so subscribers see
+            // commits in commit order.
+            subscriptions.publish(committed)
+            writer.withLock { state in
+                for result in results {
+                    switch result {
+                    case .success: state.statistics.appends += 1
+                    case .failure(let error) where error is VersionConflict: state.statistics.conflicts += 1
+                    case .failure: state.statistics.failures += 1
+                    }
+                }
+            }
+            for (pending, result) in zip(batch, results) {
+                pending.continuation.resume(with: result)
+            }
+        }
+    }
+
+    /// Commits one batch; returns each append's outcome and the events written, in position order.
+    private func commit(_ requests: [AppendRequest]) async -> ([Result<AppendResult, any Error>], [RecordedEvent]) {
+        if let failure = writer.withLock({ $0.failure }) {
+            return (requests.map { _ in .failure(failure) }, [])
+        }
+        let limits = configuration.options.limits
+        do {
+            let (results, committed) = try await pool.writeWithoutTransaction { db in
+                var results: [Result<AppendResult, any Error>] = []
+                var committed: [RecordedEvent] = []
+                try db.inTransaction(.immediate) {
+                    results = []
+                    committed = []
+                    var batch = try BatchWriter(db: db, limits: limits)
+                    for request in requests {
+                        do {
+                            switch try batch.append(request) {
+                            case .written(let result, let events):
+                                results.append(.success(result))
+                                committed += events
+                            case .replayed(let result):
+                                results.append(.success(result))
+                            }
+                        } catch let error where StorageErrors.abortsTransaction(error) {
+                            throw error
+                        } catch {
+                            results.append(.failure(error))
+                        }
+                    }
+                    return .commit
+                }
+                return (SendableResults(results), committed)
+            }
+            writer.withLock { state in
+                state.statistics.transactions += 1
+                state.statistics.largestTransaction = max(state.statistics.largestTransaction, requests.count)
+            }
+            return (results.results, committed)
+        } catch {
+            let mapped = StorageErrors.map(
+                error,
+                doing: "committing \(requests.count) append(s)",
+                path: configuration.path
+            )
+            if StorageErrors.isFatal(mapped) {
+                writer.withLock { state in
+                    state.failure = EventStoreError(
+                        code: mapped.code,
+                        message: "the event store stopped accepting appends after a storage failure (\(mapped.message)); "
+                            + "restart it once the disk is healthy",
+                        underlying: mapped.underlying
+                    )
+                }
+                logger.critical(
+                    "event store storage failure; appends stopped",
+                    metadata: ["eventstore.error": "\(mapped)", "eventstore.appends": "\(requests.count)"]
+                )
+            } else {
+                logger.error(
+                    "event store transaction failed; its appends were not acknowledged",
+                    metadata: ["eventstore.error": "\(mapped)", "eventstore.appends": "\(requests.count)"]
+                )
+            }
+            return (requests.map { _ in .failure(mapped) }, [])
+        }
+    }
+}
+
+/// The per-append results of a batch, carried out of the database closure.
+///
+/// `Result<_, any Error>` is not `Sendable` because `any Error` is not; every error placed in it here
+/// is a `VersionConflict`, an `EventStoreError` or a GRDB `DatabaseError`, all `Sendable` values
+/// created and then only read, so handing the array from GRDB's writer queue to the drain task is safe.
+struct SendableResults: @unchecked Sendable {
+    let results: [Result<AppendResult, any Error>]
+
+    init(_ results: [Result<AppendResult, any Error>]) { self.results = results }
+}
