@@ -10,21 +10,42 @@ import Synchronization
 /// (its top bit clear, leaving room to count) and counts up; the last 32 bits are random. If the
 /// wall clock steps back, the ids keep counting from the last millisecond used.
 public enum UUIDv7 {
+    private static let shared = UUIDv7Generator()
+
+    /// A new UUIDv7, greater than every one this process made before.
+    public static func next() -> UUID {
+        shared.next()
+    }
+
+    /// The Unix time in milliseconds that a UUIDv7 carries, or `nil` if `id` is not a version 7 UUID.
+    public static func milliseconds(of id: UUID) -> UInt64? {
+        let bytes = id.uuid
+        guard bytes.6 >> 4 == 7, bytes.8 >> 6 == 0b10 else { return nil }
+        return [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
+
+/// A source of strictly increasing UUIDv7s; ``UUIDv7/next()`` uses one shared by the process.
+public final class UUIDv7Generator: Sendable {
     private struct Clock {
         var milliseconds: UInt64 = 0
         var counter: UInt64 = 0
     }
 
     private static let counterBits: UInt64 = 42
-    private static let clock = Mutex(Clock())
+    private let clock = Mutex(Clock())
 
-    /// A new UUIDv7, greater than every one this process made before.
-    public static func next() -> UUID {
-        next(nowMilliseconds: currentMilliseconds())
+    /// Makes a generator with its own ordering; ids of different generators may interleave.
+    public init() {}
+
+    /// A new UUIDv7, greater than every one this generator made before.
+    public func next() -> UUID {
+        next(nowMilliseconds: UInt64(max(UnixTime.nowNanoseconds(), 0) / 1_000_000))
     }
 
     /// A new UUIDv7 for a given clock reading; `next()` passes the wall clock. Exposed for tests.
-    package static func next(nowMilliseconds now: UInt64) -> UUID {
+    package func next(nowMilliseconds now: UInt64) -> UUID {
+        let counterBits = Self.counterBits
         var random = SystemRandomNumberGenerator()
         let seed = random.next() & ((1 << (counterBits - 1)) - 1)
         let tail = UInt32(truncatingIfNeeded: random.next())
@@ -42,14 +63,7 @@ public enum UUIDv7 {
             }
             return (clock.milliseconds, clock.counter)
         }
-        return make(milliseconds: milliseconds, counter: counter, tail: tail)
-    }
-
-    /// The Unix time in milliseconds that a UUIDv7 carries, or `nil` if `id` is not a version 7 UUID.
-    public static func milliseconds(of id: UUID) -> UInt64? {
-        let bytes = id.uuid
-        guard bytes.6 >> 4 == 7, bytes.8 >> 6 == 0b10 else { return nil }
-        return [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5].reduce(0) { $0 << 8 | UInt64($1) }
+        return Self.make(milliseconds: milliseconds, counter: counter, tail: tail)
     }
 
     private static func make(milliseconds: UInt64, counter: UInt64, tail: UInt32) -> UUID {
@@ -66,9 +80,5 @@ public enum UUIDv7 {
                 byte(randomB, 16), byte(randomB, 8), byte(randomB, 0)
             )
         )
-    }
-
-    private static func currentMilliseconds() -> UInt64 {
-        UInt64(max(UnixTime.nowNanoseconds(), 0) / 1_000_000)
     }
 }

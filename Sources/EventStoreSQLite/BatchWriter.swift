@@ -22,16 +22,23 @@ struct BatchWriter {
     let limits: EventStoreLimits
     /// The position of the last event written so far, in this transaction.
     private var head: Int64
+    private let insert: EventInsert
 
     init(db: Database, limits: EventStoreLimits) throws {
         self.db = db
         self.limits = limits
         self.head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
+        self.insert = try EventInsert(db)
     }
 
     /// Decides and writes `request`. Throws its conflict or failure; rethrows errors that abort the batch.
-    mutating func append(_ request: AppendRequest) throws -> Outcome {
-        let state = try EventRows.streamState(db, request.stream)
+    mutating func append(_ request: AppendRequest, streams: inout StreamCache) throws -> Outcome {
+        let state: (id: Int64, version: Int64)?
+        if let cached = streams[request.stream] {
+            state = (cached.id, cached.version)
+        } else {
+            state = try EventRows.streamState(db, request.stream)
+        }
         guard request.expectedVersion.isSatisfied(byCurrentVersion: state?.version) else {
             return try resolve(request, state: state, insertError: nil)
         }
@@ -40,15 +47,12 @@ struct BatchWriter {
         do {
             let streamID = try state?.id ?? insertStream(request.stream)
             let firstVersion = (state?.version ?? -1) + 1
-            let insert = try db.cachedStatement(sql: EventRows.insertSQL)
             var recorded: [RecordedEvent] = []
             recorded.reserveCapacity(request.events.count)
             for (offset, event) in request.events.enumerated() {
                 let position = head + 1 + Int64(offset)
                 let version = firstVersion + Int64(offset)
-                try insert.execute(
-                    arguments: EventRows.insertArguments(event, position: position, streamID: streamID, version: version)
-                )
+                try insert.execute(event, position: position, streamID: streamID, version: version)
                 recorded.append(
                     RecordedEvent(
                         id: event.id,
@@ -63,9 +67,12 @@ struct BatchWriter {
             }
             if needsSavepoint { try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute() }
             head += Int64(recorded.count)
+            streams[request.stream] = StreamCache.Entry(id: streamID, version: firstVersion + Int64(recorded.count) - 1)
             let result = AppendResult(stream: request.stream, firstVersion: firstVersion, positions: recorded.map(\.position))
             return .written(result, recorded)
         } catch let error where !StorageErrors.abortsTransaction(error) {
+            // The cached state may be what made the schema refuse the insert: forget it.
+            streams[request.stream] = nil
             if needsSavepoint {
                 try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT append").execute()
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()

@@ -16,15 +16,6 @@ enum EventRows {
         correlation_id, saga_id, user_id, command_type, time, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    static func insertArguments(_ event: NewEvent, position: Int64, streamID: Int64, version: Int64) -> StatementArguments {
-        let metadata = event.metadata
-        return [
-            position, streamID, version, event.id, event.type, event.data, metadata.causationID,
-            metadata.correlationID, metadata.sagaID, metadata.userID, metadata.commandType, metadata.time,
-            ExtraMetadataCodec.encode(metadata.extra),
-        ]
-    }
-
     /// Decodes the ``columns`` of a row. Throws (never traps) on a damaged value.
     static func decode(_ row: Row, stream: StreamName) throws -> RecordedEvent {
         RecordedEvent(

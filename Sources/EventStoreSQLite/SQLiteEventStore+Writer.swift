@@ -75,6 +75,34 @@ extension SQLiteEventStore {
         }
     }
 
+    private static func write(
+        _ requests: [AppendRequest],
+        db: Database,
+        limits: EventStoreLimits,
+        streams: inout StreamCache,
+        results: inout [Result<AppendResult, any Error>],
+        committed: inout [RecordedEvent]
+    ) throws {
+        results = []
+        committed = []
+        var batch = try BatchWriter(db: db, limits: limits)
+        for request in requests {
+            do {
+                switch try batch.append(request, streams: &streams) {
+                case .written(let result, let events):
+                    results.append(.success(result))
+                    committed += events
+                case .replayed(let result):
+                    results.append(.success(result))
+                }
+            } catch let error where StorageErrors.abortsTransaction(error) {
+                throw error
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+    }
+
     /// Commits one batch; returns each append's outcome and the events written, in position order.
     private func commit(_ requests: [AppendRequest]) async -> ([Result<AppendResult, any Error>], [RecordedEvent]) {
         if let failure = writer.withLock({ $0.failure }) {
@@ -85,26 +113,17 @@ extension SQLiteEventStore {
             let (results, committed) = try await pool.writeWithoutTransaction { db in
                 var results: [Result<AppendResult, any Error>] = []
                 var committed: [RecordedEvent] = []
-                try db.inTransaction(.immediate) {
-                    results = []
-                    committed = []
-                    var batch = try BatchWriter(db: db, limits: limits)
-                    for request in requests {
-                        do {
-                            switch try batch.append(request) {
-                            case .written(let result, let events):
-                                results.append(.success(result))
-                                committed += events
-                            case .replayed(let result):
-                                results.append(.success(result))
-                            }
-                        } catch let error where StorageErrors.abortsTransaction(error) {
-                            throw error
-                        } catch {
-                            results.append(.failure(error))
+                try self.streamCache.withLock { streams in
+                    do {
+                        try db.inTransaction(.immediate) {
+                            try Self.write(requests, db: db, limits: limits, streams: &streams, results: &results, committed: &committed)
+                            return .commit
                         }
+                    } catch {
+                        // What the batch cached may have been rolled back.
+                        streams.removeAll()
+                        throw error
                     }
-                    return .commit
                 }
                 return (SendableResults(results), committed)
             }

@@ -111,6 +111,8 @@ public final class SQLiteEventStore: EventStore {
     let pool: DatabasePool
     let logger: Logger
     let writer = Mutex(WriterState())
+    /// Touched only by the writer, inside its transactions (GRDB runs them one at a time).
+    let streamCache = Mutex(StreamCache(capacity: 50_000))
     private let lock: StoreLock
     private let isClosed = Atomic<Bool>(false)
 
@@ -176,6 +178,11 @@ public final class SQLiteEventStore: EventStore {
                 guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else {
                     throw EventStoreError(code: .storageFailure, message: "SQLite refused synchronous=FULL on \(path)")
                 }
+                // Savepoints and statement rollbacks journal to temporary storage; in memory it
+                // costs no file I/O inside the writer's transactions.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                // Room for the indexes' hot pages (64 MiB; negative means KiB).
+                try db.execute(sql: "PRAGMA cache_size = -65536")
                 if let maximumSize = configuration.maximumSize {
                     let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096
                     try db.execute(sql: "PRAGMA max_page_count = \(max(maximumSize / pageSize, 1))")

@@ -22,8 +22,9 @@ struct UUIDv7Tests {
     }
 
     @Test func keepsIncreasingWhenTheClockStepsBack() {
-        let later = UUIDv7.next(nowMilliseconds: 4_000_000_000_000)
-        let earlierClock = UUIDv7.next(nowMilliseconds: 3_000_000_000_000)
+        let generator = UUIDv7Generator()
+        let later = generator.next(nowMilliseconds: 4_000_000_000_000)
+        let earlierClock = generator.next(nowMilliseconds: 3_000_000_000_000)
         let a = withUnsafeBytes(of: later.uuid) { Array($0) }
         let b = withUnsafeBytes(of: earlierClock.uuid) { Array($0) }
         #expect(a.lexicographicallyPrecedes(b))
