@@ -132,6 +132,7 @@ let package = Package(
                 // Built before the tests so the crash test finds the child next to the test bundle.
                 "eventstore-crash-writer",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -11,7 +11,15 @@ import Synchronization
 /// appender, each append is its own transaction and waits for exactly one commit.
 extension SQLiteEventStore {
     public func append(_ request: AppendRequest) async throws -> AppendResult {
-        try AppendRules.validate(request, limits: configuration.options.limits)
+        do {
+            try AppendRules.validate(request, limits: configuration.options.limits)
+        } catch {
+            logger.warning(
+                "append refused",
+                metadata: ["eventstore.stream": "\(request.stream)", "eventstore.error": "\(error)"]
+            )
+            throw error
+        }
         return try await withCheckedThrowingContinuation { continuation in
             let startDrain = writer.withLock { state -> Result<Bool, EventStoreError> in
                 if state.isClosed { return .failure(.closed) }

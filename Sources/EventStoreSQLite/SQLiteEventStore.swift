@@ -348,6 +348,12 @@ public final class SQLiteEventStore: EventStore {
         }
         subscriptions.close()
         do {
+            // Fold the WAL into the database file, so a closed store is one self-contained file.
+            _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch {
+            logger.warning("could not checkpoint the event store on close", metadata: ["eventstore.error": "\(error)"])
+        }
+        do {
             try await runBlocking { try self.pool.close() }
         } catch {
             logger.error("closing the event store failed", metadata: ["eventstore.error": "\(error)"])
@@ -358,6 +364,11 @@ public final class SQLiteEventStore: EventStore {
 
     /// The writer's counters.
     public var writerStatistics: WriterStatistics { writer.withLock { $0.statistics } }
+
+    /// Runs `body` on the writer's connection, between transactions. For tests of its settings.
+    func withWriterConnectionForTesting<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction(body)
+    }
 
     func checkOpen() throws {
         if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
