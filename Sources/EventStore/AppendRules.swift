@@ -25,14 +25,16 @@ package enum AppendRules {
                     + "\(limits.maxEventsPerAppend)"
             )
         }
-        var ids = Set<UUID>(minimumCapacity: request.events.count)
         var totalBytes = 0
         for (index, event) in request.events.enumerated() {
             try validate(event, index: index, stream: stream, limits: limits)
-            guard ids.insert(event.id).inserted else {
+            totalBytes += event.data.count + event.metadata.extraByteCount
+        }
+        if request.events.count > 1 {
+            var ids = Set<UUID>(minimumCapacity: request.events.count)
+            for event in request.events where !ids.insert(event.id).inserted {
                 throw .invalidArgument("event id \(event.id) appears twice in one append to \(stream)")
             }
-            totalBytes += event.data.count + event.metadata.extraByteCount
         }
         guard totalBytes <= limits.maxAppendBytes else {
             throw EventStoreError(

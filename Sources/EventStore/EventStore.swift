@@ -45,6 +45,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// The newest snapshot of `stream` with this shape version; snapshots of other shapes are ignored.
     func loadSnapshot(of stream: StreamName, shapeVersion: Int) async throws -> Snapshot?
 
+    /// Loads a stream for rebuilding an aggregate: its newest snapshot of `shapeVersion` (if any)
+    /// and every event after it. A default implementation reads through ``loadSnapshot(of:shapeVersion:)``
+    /// and ``readStream(_:from:direction:limit:)`` in pages of `pageSize`; a backend may do it in one read.
+    func load(_ stream: StreamName, shapeVersion: Int, pageSize: Int) async throws -> StreamLoad
+
     /// The hub that hands committed events to subscribers; see ``subscribe(_:filter:)``.
     var subscriptions: SubscriptionHub { get }
 
@@ -72,9 +77,13 @@ extension EventStore {
         subscriptions.subscribe(start, filter: filter, reader: self)
     }
 
-    /// Loads a stream for rebuilding an aggregate: its newest snapshot of `shapeVersion` (if any)
-    /// and every event after it, read in pages of `pageSize`.
-    public func load(_ stream: StreamName, shapeVersion: Int, pageSize: Int = 1_000) async throws -> StreamLoad {
+    /// Loads a stream with the default page size; see ``load(_:shapeVersion:pageSize:)``.
+    public func load(_ stream: StreamName, shapeVersion: Int) async throws -> StreamLoad {
+        try await load(stream, shapeVersion: shapeVersion, pageSize: 1_000)
+    }
+
+    /// The default ``load(_:shapeVersion:pageSize:)``: the snapshot, then the later events in pages.
+    public func load(_ stream: StreamName, shapeVersion: Int, pageSize: Int) async throws -> StreamLoad {
         let snapshot = try await loadSnapshot(of: stream, shapeVersion: shapeVersion)
         var events: [RecordedEvent] = []
         var next = snapshot.map { $0.version + 1 } ?? 0

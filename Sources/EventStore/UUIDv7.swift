@@ -46,9 +46,12 @@ public final class UUIDv7Generator: Sendable {
     /// A new UUIDv7 for a given clock reading; `next()` passes the wall clock. Exposed for tests.
     package func next(nowMilliseconds now: UInt64) -> UUID {
         let counterBits = Self.counterBits
+        // One draw from the system generator (a getrandom call) per id: the low 32 bits are the
+        // random tail, the high bits seed the counter when the millisecond changes.
         var random = SystemRandomNumberGenerator()
-        let seed = random.next() & ((1 << (counterBits - 1)) - 1)
-        let tail = UInt32(truncatingIfNeeded: random.next())
+        let bits: UInt64 = random.next()
+        let seed = (bits >> 23) & ((1 << (counterBits - 1)) - 1)
+        let tail = UInt32(truncatingIfNeeded: bits)
         let (milliseconds, counter) = clock.withLock { clock -> (UInt64, UInt64) in
             if now > clock.milliseconds {
                 clock.milliseconds = now

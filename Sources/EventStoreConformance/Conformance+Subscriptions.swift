@@ -58,12 +58,31 @@ func checkSameLog(_ received: [RecordedEvent], _ expected: [RecordedEvent], _ wh
 }
 
 extension EventStoreConformance {
+    /// Writers race the subscriber's catch-up reads, then keep writing once it is live: across both
+    /// switches it receives the whole log, once, in order.
     static func subscriptionCatchesUpThenGoesLive(_ harness: Harness) async throws {
         let store = try await harness.store(EventStoreOptions(subscriptions: .init(catchUpPageSize: 16)))
         try await writeConcurrently(store, writers: 4, appends: 25)
         let sentinelHolder = SentinelHolder()
+        let (live, liveContinuation) = AsyncStream<Void>.makeStream()
         let subscription = store.subscribe(.beginning)
-        let consumer = Task { try await consume(subscription) { sentinelHolder.isSentinel($0.id) } }
+        let consumer = Task {
+            var received = Received()
+            for try await message in subscription {
+                received.messages.append(message)
+                if message == .caughtUp { liveContinuation.yield() }
+                if case .event(let event) = message {
+                    received.events.append(event)
+                    if sentinelHolder.isSentinel(event.id) { break }
+                }
+            }
+            return received
+        }
+        // While the subscriber reads its first pages.
+        try await writeConcurrently(store, writers: 4, appends: 50)
+        var signals = live.makeAsyncIterator()
+        _ = await signals.next()
+        // Once it is live.
         try await writeConcurrently(store, writers: 4, appends: 50)
         try await appendSentinel(store, to: sentinelHolder)
         let received = try await consumer.value

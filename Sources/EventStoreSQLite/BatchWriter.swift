@@ -6,9 +6,10 @@ import GRDB
 ///
 /// Each append is checked against the stream as the batch has left it so far; one that conflicts
 /// or fails writes nothing and fails only its own caller. The writes of an append of several events
-/// (or one that creates its stream) run inside a SAVEPOINT, so a failure half-way leaves nothing
-/// behind; a single-event append to an existing stream is one INSERT, atomic by itself. Errors that
-/// leave the transaction in doubt (disk full, I/O errors) abort the whole batch.
+/// run inside a SAVEPOINT, so a failure half-way leaves nothing behind; a single-event append is
+/// one INSERT, atomic by itself (plus its stream's row when it creates the stream, deleted again if
+/// the event is refused). Errors that leave the transaction in doubt (disk full, I/O errors) abort
+/// the whole batch.
 struct BatchWriter {
     /// What one append came to.
     enum Outcome {
@@ -42,10 +43,19 @@ struct BatchWriter {
         guard request.expectedVersion.isSatisfied(byCurrentVersion: state?.version) else {
             return try resolve(request, state: state, insertError: nil)
         }
-        let needsSavepoint = request.events.count > 1 || state == nil
+        // A savepoint costs about as much as an insert, so the commonest appends (one event) go
+        // without: see the type's documentation.
+        let needsSavepoint = request.events.count > 1
         if needsSavepoint { try db.cachedStatement(sql: "SAVEPOINT append").execute() }
+        var createdStreamID: Int64?
         do {
-            let streamID = try state?.id ?? insertStream(request.stream)
+            let streamID: Int64
+            if let state {
+                streamID = state.id
+            } else {
+                streamID = try insertStream(request.stream)
+                createdStreamID = streamID
+            }
             let firstVersion = (state?.version ?? -1) + 1
             var recorded: [RecordedEvent] = []
             recorded.reserveCapacity(request.events.count)
@@ -76,6 +86,8 @@ struct BatchWriter {
             if needsSavepoint {
                 try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT append").execute()
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()
+            } else if let createdStreamID {
+                try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID])
             }
             // The expected version held, so a constraint failure means an event id is already
             // committed: the append is a retry, a partial retry, or reuses another stream's id.

@@ -44,9 +44,23 @@ enum EventRows {
         let statement = try db.cachedStatement(
             sql: "SELECT \(columns) FROM events e WHERE e.stream_id = ? AND e.version BETWEEN ? AND ? ORDER BY e.version"
         )
-        return try Row.fetchAll(statement, arguments: [streamID, versions.lowerBound, versions.upperBound]).map {
+        return try fetch(statement, arguments: [streamID, versions.lowerBound, versions.upperBound]) {
             try decode($0, stream: stream)
         }
+    }
+
+    /// Runs a query and decodes each row as it is stepped (a cursor: no intermediate copy of the rows).
+    static func fetch(
+        _ statement: Statement,
+        arguments: StatementArguments,
+        _ decode: (Row) throws -> RecordedEvent
+    ) throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() {
+            events.append(try decode(row))
+        }
+        return events
     }
 
     /// The stream's row id and current version, or `nil` if the stream does not exist.

@@ -1,14 +1,21 @@
+import Dispatch
 import EventStore
+import Foundation
 import GRDB
 import Logging
 import Synchronization
 
 /// The single writer: group commit of concurrent appends.
 ///
-/// Appends queue up; one drain task at a time takes everything queued (up to the configured
-/// maximum) and commits it as one transaction, then takes the next batch. While one transaction is
-/// being fsynced, the next batch gathers, so under load many appends share each fsync; with one
-/// appender, each append is its own transaction and waits for exactly one commit.
+/// Appends queue up; a dedicated writer thread takes everything queued (up to the configured
+/// maximum), commits it as one transaction, publishes the events and acknowledges the appends,
+/// then takes the next batch. While one transaction is being fsynced, the next batch gathers, so
+/// under load many appends share each fsync; with one appender, each append is its own
+/// transaction and waits for exactly one commit.
+///
+/// The thread is the store's own: GRDB's blocking calls never run on Swift's cooperative pool or on
+/// an event loop, and an append costs one thread wake-up and one task resumption, not a chain of
+/// task hops.
 extension SQLiteEventStore {
     public func append(_ request: AppendRequest) async throws -> AppendResult {
         do {
@@ -21,29 +28,41 @@ extension SQLiteEventStore {
             throw error
         }
         return try await withCheckedThrowingContinuation { continuation in
-            let startDrain = writer.withLock { state -> Result<Bool, EventStoreError> in
+            let queued = writer.withLock { state -> Result<Bool, EventStoreError> in
                 if state.isClosed { return .failure(.closed) }
                 if let failure = state.failure { return .failure(failure) }
                 state.queue.append(PendingAppend(request: request, continuation: continuation))
                 defer { state.isDraining = true }
                 return .success(!state.isDraining)
             }
-            switch startDrain {
+            switch queued {
             case .failure(let error):
                 continuation.resume(throwing: error)
-            case .success(true):
-                Task { await self.drain() }
-            case .success(false):
-                break
+            case .success(let wakeWriter):
+                if wakeWriter { writerWake.signal() }
             }
         }
     }
 
-    private func drain() async {
+    /// Starts the writer thread. It holds the store weakly and ends when the store closes (or is freed).
+    func startWriterThread() {
+        let wake = writerWake
+        let thread = Thread { [weak self] in
+            while true {
+                wake.wait()
+                guard let store = self, store.drain() else { return }
+            }
+        }
+        thread.name = "tradecore.eventstore.writer"
+        thread.start()
+    }
+
+    /// Commits batches until the queue is empty. Returns false once the store is closed and drained.
+    private func drain() -> Bool {
         let maxBatch = configuration.maxAppendsPerTransaction
         while true {
             // Deciding "nothing left" and clearing isDraining under one lock: an append queued after
-            // this sees isDraining false and starts a new drain.
+            // this sees isDraining false and wakes the thread again.
             let batch = writer.withLock { state -> [PendingAppend]? in
                 guard !state.queue.isEmpty else {
                     state.isDraining = false
@@ -55,17 +74,15 @@ extension SQLiteEventStore {
                 return batch
             }
             guard let batch else {
-                let waiters = writer.withLock { state -> [CheckedContinuation<Void, Never>] in
-                    // A new drain may have started meanwhile; the waiters are then its to resume.
-                    guard !state.isDraining else { return [] }
+                let (waiters, isClosed) = writer.withLock { state -> ([CheckedContinuation<Void, Never>], Bool) in
                     defer { state.drainedWaiters = [] }
-                    return state.drainedWaiters
+                    return (state.drainedWaiters, state.isClosed)
                 }
                 for waiter in waiters { waiter.resume() }
-                return
+                return !isClosed
             }
-            let (results, committed) = await commit(batch.map(\.request))
-            // Published before anyone is acknowledged, and by this one task, so subscribers see
+            let (results, committed) = commit(batch.map(\.request))
+            // Published before anyone is acknowledged, and by this one thread, so subscribers see
             // commits in commit order.
             subscriptions.publish(committed)
             writer.withLock { state in
@@ -112,13 +129,14 @@ extension SQLiteEventStore {
     }
 
     /// Commits one batch; returns each append's outcome and the events written, in position order.
-    private func commit(_ requests: [AppendRequest]) async -> ([Result<AppendResult, any Error>], [RecordedEvent]) {
+    private func commit(_ requests: [AppendRequest]) -> ([Result<AppendResult, any Error>], [RecordedEvent]) {
         if let failure = writer.withLock({ $0.failure }) {
             return (requests.map { _ in .failure(failure) }, [])
         }
         let limits = configuration.options.limits
         do {
-            let (results, committed) = try await pool.writeWithoutTransaction { db in
+            // Synchronous: this is the writer thread, and GRDB runs the block right here.
+            let (results, committed) = try pool.writeWithoutTransaction { db in
                 var results: [Result<AppendResult, any Error>] = []
                 var committed: [RecordedEvent] = []
                 try self.streamCache.withLock { streams in

@@ -111,6 +111,8 @@ public final class SQLiteEventStore: EventStore {
     let pool: DatabasePool
     let logger: Logger
     let writer = Mutex(WriterState())
+    /// Signalled when appends arrive for an idle writer thread, and when the store closes.
+    let writerWake = DispatchSemaphore(value: 0)
     /// Touched only by the writer, inside its transactions (GRDB runs them one at a time).
     let streamCache = Mutex(StreamCache(capacity: 50_000))
     private let lock: StoreLock
@@ -126,6 +128,12 @@ public final class SQLiteEventStore: EventStore {
             headPosition: head,
             logger: configuration.logger
         )
+        startWriterThread()
+    }
+
+    deinit {
+        // A store dropped without close(): let the writer thread see it is gone and end.
+        writerWake.signal()
     }
 
     /// Opens the store in `configuration.directory`, creating it if needed.
@@ -228,7 +236,7 @@ public final class SQLiteEventStore: EventStore {
                     WHERE e.stream_id = (SELECT id FROM streams WHERE name = ?) AND \(order) LIMIT ?
                     """
             )
-            return try Row.fetchAll(statement, arguments: [stream.rawValue, version, limit]).map {
+            return try EventRows.fetch(statement, arguments: [stream.rawValue, version, limit]) {
                 try EventRows.decode($0, stream: stream)
             }
         }
@@ -244,11 +252,11 @@ public final class SQLiteEventStore: EventStore {
             return []
         }
         var conditions = ["e.position >= ?"]
-        var arguments: [any DatabaseValueConvertible] = [position]
+        var arguments: [(any DatabaseValueConvertible)?] = [position]
         func restrict(_ column: String, to values: [String]?) {
             guard let values else { return }
             conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
-            arguments += values as [any DatabaseValueConvertible]
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
         }
         restrict("s.type", to: filter.streamTypes.map { $0.sorted() })
         restrict("s.name", to: filter.streams.map { $0.map(\.rawValue).sorted() })
@@ -263,7 +271,7 @@ public final class SQLiteEventStore: EventStore {
             // Unfiltered reads (every subscription's catch-up) reuse one prepared statement.
             let statement = filter.acceptsEverything ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
             var names = StreamNameCache()
-            return try Row.fetchAll(statement, arguments: statementArguments).map { row in
+            return try EventRows.fetch(statement, arguments: statementArguments) { row in
                 let stream = try names.name(
                     id: try row.decode(Int64.self, atIndex: EventRows.columnCount),
                     raw: try row.decode(String.self, atIndex: EventRows.columnCount + 1)
@@ -315,20 +323,42 @@ public final class SQLiteEventStore: EventStore {
 
     public func loadSnapshot(of stream: StreamName, shapeVersion: Int) async throws -> Snapshot? {
         try await read("loading a snapshot of \(stream)") { db in
+            try Self.snapshot(db, stream: stream, shapeVersion: shapeVersion)
+        }
+    }
+
+    private static func snapshot(_ db: Database, stream: StreamName, shapeVersion: Int) throws -> Snapshot? {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT p.version, p.data, p.time FROM snapshots p JOIN streams s ON s.id = p.stream_id \
+                WHERE s.name = ? AND p.shape_version = ?
+                """
+        )
+        guard let row = try Row.fetchOne(statement, arguments: [stream.rawValue, shapeVersion]) else { return nil }
+        return Snapshot(
+            stream: stream,
+            version: try row.decode(Int64.self, atIndex: 0),
+            shapeVersion: shapeVersion,
+            data: try row.decode(Data?.self, atIndex: 1) ?? Data(),
+            time: try row.decode(Int64.self, atIndex: 2)
+        )
+    }
+
+    /// Loads the newest snapshot and the events after it in one read transaction (one trip to a
+    /// reader connection, and a consistent view of both).
+    public func load(_ stream: StreamName, shapeVersion: Int, pageSize: Int) async throws -> StreamLoad {
+        try await read("loading \(stream)") { db in
+            let snapshot = try Self.snapshot(db, stream: stream, shapeVersion: shapeVersion)
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT p.version, p.data, p.time FROM snapshots p JOIN streams s ON s.id = p.stream_id \
-                    WHERE s.name = ? AND p.shape_version = ?
+                    SELECT \(EventRows.columns) FROM events e \
+                    WHERE e.stream_id = (SELECT id FROM streams WHERE name = ?) AND e.version > ? ORDER BY e.version
                     """
             )
-            guard let row = try Row.fetchOne(statement, arguments: [stream.rawValue, shapeVersion]) else { return nil }
-            return Snapshot(
-                stream: stream,
-                version: try row.decode(Int64.self, atIndex: 0),
-                shapeVersion: shapeVersion,
-                data: try row.decode(Data?.self, atIndex: 1) ?? Data(),
-                time: try row.decode(Int64.self, atIndex: 2)
-            )
+            let events = try EventRows.fetch(statement, arguments: [stream.rawValue, snapshot?.version ?? -1]) {
+                try EventRows.decode($0, stream: stream)
+            }
+            return StreamLoad(snapshot: snapshot, events: events)
         }
     }
 
@@ -338,13 +368,14 @@ public final class SQLiteEventStore: EventStore {
     public func close() async {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = writer.withLock { state -> Bool in
+            let wakeWriter = writer.withLock { state -> Bool in
                 state.isClosed = true
-                guard state.isDraining else { return true }
+                // The writer resumes this once the appends accepted before closing are committed.
                 state.drainedWaiters.append(continuation)
-                return false
+                defer { state.isDraining = true }
+                return !state.isDraining
             }
-            if idle { continuation.resume() }
+            if wakeWriter { writerWake.signal() }
         }
         subscriptions.close()
         do {
