@@ -91,7 +91,11 @@ let package = Package(
         // Child process for the crash-safety test: appends under load and prints each acknowledgement.
         .executableTarget(
             name: "eventstore-crash-writer",
-            dependencies: ["EventStore", "EventStoreSQLite"],
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -102,6 +106,7 @@ let package = Package(
                 "EventStore",
                 "EventStoreSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -175,3 +175,11 @@ package enum AppendRules {
         return (first...last, last == currentVersion)
     }
 }
+
+/// The rules of reads every backend applies identically.
+package enum ReadRules {
+    /// Refuses a page size below 1.
+    package static func checkLimit(_ limit: Int) throws(EventStoreError) {
+        guard limit > 0 else { throw .invalidArgument("a read limit must be at least 1, not \(limit)") }
+    }
+}

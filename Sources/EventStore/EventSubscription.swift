@@ -26,38 +26,25 @@ public struct EventSubscription: AsyncSequence, Sendable {
         deinit { hub.remove(id) }
     }
 
-    private let registration: Registration
-    private let start: SubscriptionStart
-    private let filter: EventFilter
-    private let reader: any EventStore
-    private let headAtRegistration: Int64
-    private let pageSize: Int
+    /// What the subscription was made with: everything its iterator starts from.
+    struct Setup: Sendable {
+        let registration: Registration
+        let start: SubscriptionStart
+        let filter: EventFilter
+        let reader: any EventStore
+        /// The hub's head when the subscription registered: where a subscription from the end starts.
+        let headAtRegistration: Int64
+        let pageSize: Int
+    }
 
-    init(
-        registration: Registration,
-        start: SubscriptionStart,
-        filter: EventFilter,
-        reader: any EventStore,
-        headAtRegistration: Int64,
-        pageSize: Int
-    ) {
-        self.registration = registration
-        self.start = start
-        self.filter = filter
-        self.reader = reader
-        self.headAtRegistration = headAtRegistration
-        self.pageSize = pageSize
+    private let setup: Setup
+
+    init(_ setup: Setup) {
+        self.setup = setup
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(
-            registration: registration,
-            start: start,
-            filter: filter,
-            reader: reader,
-            headAtRegistration: headAtRegistration,
-            pageSize: pageSize
-        )
+        Iterator(setup)
     }
 
     /// Iterates a subscription; see ``EventSubscription``.
@@ -86,19 +73,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
         private var pendingIsLive = false
         private var announceCaughtUp = false
 
-        init(
-            registration: Registration,
-            start: SubscriptionStart,
-            filter: EventFilter,
-            reader: any EventStore,
-            headAtRegistration: Int64,
-            pageSize: Int
-        ) {
-            self.registration = registration
-            self.filter = filter
-            self.reader = reader
-            self.pageSize = pageSize
-            switch start {
+        init(_ setup: Setup) {
+            registration = setup.registration
+            filter = setup.filter
+            reader = setup.reader
+            pageSize = setup.pageSize
+            switch setup.start {
             case .beginning:
                 cursor = .position(1)
                 mode = .catchingUp
@@ -107,7 +87,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 mode = .catchingUp
             case .end:
                 // Registered at `headAtRegistration`: everything after it is in the live buffer.
-                cursor = .position(headAtRegistration + 1)
+                cursor = .position(setup.headAtRegistration + 1)
                 mode = .live
                 announceCaughtUp = true
             case .stream(let stream, let version):

@@ -112,7 +112,7 @@ public final class InMemoryEventStore: EventStore {
         direction: ReadDirection,
         limit: Int
     ) async throws -> [RecordedEvent] {
-        guard limit > 0 else { throw EventStoreError.invalidArgument("a read limit must be at least 1, not \(limit)") }
+        try ReadRules.checkLimit(limit)
         return try state.withLock { state throws -> [RecordedEvent] in
             guard !state.isClosed else { throw EventStoreError.closed }
             guard let indexes = state.streams[stream] else { return [] }
@@ -141,7 +141,7 @@ public final class InMemoryEventStore: EventStore {
     }
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {
-        guard limit > 0 else { throw EventStoreError.invalidArgument("a read limit must be at least 1, not \(limit)") }
+        try ReadRules.checkLimit(limit)
         return try state.withLock { state throws -> [RecordedEvent] in
             guard !state.isClosed else { throw EventStoreError.closed }
             var result: [RecordedEvent] = []

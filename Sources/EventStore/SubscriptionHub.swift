@@ -203,12 +203,14 @@ public final class SubscriptionHub: Sendable {
             return (id, state.statistics.headPosition)
         }
         return EventSubscription(
-            registration: EventSubscription.Registration(hub: self, id: id),
-            start: start,
-            filter: filter,
-            reader: reader,
-            headAtRegistration: head,
-            pageSize: configuration.catchUpPageSize
+            EventSubscription.Setup(
+                registration: EventSubscription.Registration(hub: self, id: id),
+                start: start,
+                filter: filter,
+                reader: reader,
+                headAtRegistration: head,
+                pageSize: configuration.catchUpPageSize
+            )
         )
     }
 

@@ -136,10 +136,10 @@ extension SQLiteEventStore {
         let limits = configuration.options.limits
         do {
             // Synchronous: this is the writer thread, and GRDB runs the block right here.
-            let (results, committed) = try pool.writeWithoutTransaction { db in
-                var results: [Result<AppendResult, any Error>] = []
-                var committed: [RecordedEvent] = []
-                try self.streamCache.withLock { streams in
+            var results: [Result<AppendResult, any Error>] = []
+            var committed: [RecordedEvent] = []
+            try pool.writeWithoutTransaction { db in
+                try streamCache.withLock { streams in
                     do {
                         try db.inTransaction(.immediate) {
                             try Self.write(requests, db: db, limits: limits, streams: &streams, results: &results, committed: &committed)
@@ -151,13 +151,12 @@ extension SQLiteEventStore {
                         throw error
                     }
                 }
-                return (SendableResults(results), committed)
             }
             writer.withLock { state in
                 state.statistics.transactions += 1
                 state.statistics.largestTransaction = max(state.statistics.largestTransaction, requests.count)
             }
-            return (results.results, committed)
+            return (results, committed)
         } catch {
             let mapped = StorageErrors.map(
                 error,
@@ -186,15 +185,4 @@ extension SQLiteEventStore {
             return (requests.map { _ in .failure(mapped) }, [])
         }
     }
-}
-
-/// The per-append results of a batch, carried out of the database closure.
-///
-/// `Result<_, any Error>` is not `Sendable` because `any Error` is not; every error placed in it here
-/// is a `VersionConflict`, an `EventStoreError` or a GRDB `DatabaseError`, all `Sendable` values
-/// created and then only read, so handing the array from GRDB's writer queue to the drain task is safe.
-struct SendableResults: @unchecked Sendable {
-    let results: [Result<AppendResult, any Error>]
-
-    init(_ results: [Result<AppendResult, any Error>]) { self.results = results }
 }

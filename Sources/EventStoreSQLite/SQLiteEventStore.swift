@@ -227,7 +227,7 @@ public final class SQLiteEventStore: EventStore {
         direction: ReadDirection,
         limit: Int
     ) async throws -> [RecordedEvent] {
-        guard limit > 0 else { throw EventStoreError.invalidArgument("a read limit must be at least 1, not \(limit)") }
+        try ReadRules.checkLimit(limit)
         let order = direction == .forward ? "e.version >= ? ORDER BY e.version ASC" : "e.version <= ? ORDER BY e.version DESC"
         return try await read("reading \(stream)") { db in
             let statement = try db.cachedStatement(
@@ -247,7 +247,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {
-        guard limit > 0 else { throw EventStoreError.invalidArgument("a read limit must be at least 1, not \(limit)") }
+        try ReadRules.checkLimit(limit)
         if filter.streamTypes?.isEmpty == true || filter.streams?.isEmpty == true || filter.eventTypes?.isEmpty == true {
             return []
         }
