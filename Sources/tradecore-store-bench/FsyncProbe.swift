@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// The raw durability cost of the disk: a 256-byte write followed by fsync, in a loop, in the
@@ -15,6 +16,23 @@ enum FsyncProbe {
     struct Result {
         var microseconds: Double
         var perSecond: Double
+    }
+
+    /// Both variants, half the time each, on a Dispatch thread: the probes block, so they stay off
+    /// the cooperative pool the store's tasks run on.
+    static func measureBoth(in directory: URL, seconds: Double) async throws -> (append: Result, overwrite: Result) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Swift.Result {
+                        (
+                            try measure(in: directory, seconds: seconds / 2, mode: .append),
+                            try measure(in: directory, seconds: seconds / 2, mode: .overwrite)
+                        )
+                    }
+                )
+            }
+        }
     }
 
     static func measure(in directory: URL, seconds: Double, mode: Mode) throws -> Result {

@@ -48,54 +48,43 @@ struct StoreBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: root) }
         print("directory: \(root.path)")
 
-        // Blocking probes: run them on a plain thread rather than the cooperative pool.
-        let probeSeconds = seconds
-        let (appendProbe, overwriteProbe) = try await Task.detached {
-            (
-                try FsyncProbe.measure(in: root, seconds: probeSeconds / 2, mode: .append),
-                try FsyncProbe.measure(in: root, seconds: probeSeconds / 2, mode: .overwrite)
-            )
-        }.value
-        for (name, probe) in [("append", appendProbe), ("overwrite", overwriteProbe)] {
-            print(
-                String(
-                    format: "raw fsync, 256-byte %@ + fsync: %8.1f µs each, %6.0f fsyncs/s",
-                    name,
-                    probe.microseconds,
-                    probe.perSecond
-                )
-            )
-        }
-
+        print("each row: the fsync probes (256-byte write + fsync, appending and overwriting) run just before and after it;")
+        print("the ratios compare the mean append latency with their average")
         for workloadName in workloads {
             guard let workload = AppendBenchmark.Workload(rawValue: workloadName) else {
                 throw ValidationError("unknown workload \(workloadName)")
             }
             print("workload \(workload.rawValue):")
             for count in appenders {
-            let result = try await AppendBenchmark.run(
-                directory: root.appendingPathComponent("\(workload.rawValue)-\(count)"),
-                workload: workload,
-                appenders: count,
-                seconds: seconds
-            )
-            print(
-                String(
-                    format: "%4d appenders: %8.0f events/s  latency mean %7.1f µs  p50 %7.1f µs  p99 %8.1f µs  "
-                        + "mean/fsync: %.2f× (append) %.2f× (overwrite)  %d events, %d transactions, "
-                        + "CPU %.1f µs/event",
-                    count,
-                    result.eventsPerSecond,
-                    result.meanMicroseconds,
-                    result.p50Microseconds,
-                    result.p99Microseconds,
-                    result.meanMicroseconds / appendProbe.microseconds,
-                    result.meanMicroseconds / overwriteProbe.microseconds,
-                    result.events,
-                    result.transactions,
-                    result.cpuMicrosecondsPerEvent
+                let before = try await FsyncProbe.measureBoth(in: root, seconds: 1)
+                let result = try await AppendBenchmark.run(
+                    directory: root.appendingPathComponent("\(workload.rawValue)-\(count)"),
+                    workload: workload,
+                    appenders: count,
+                    seconds: seconds
                 )
-            )
+                let after = try await FsyncProbe.measureBoth(in: root, seconds: 1)
+                let appendFsync = (before.append.microseconds + after.append.microseconds) / 2
+                let overwriteFsync = (before.overwrite.microseconds + after.overwrite.microseconds) / 2
+                print(
+                    String(
+                        format: "%4d appenders: %7.0f events/s | latency mean %7.1f µs p50 %7.1f p99 %8.1f | "
+                            + "fsync append %6.1f µs (%.2f×) overwrite %6.1f µs (%.2f×) | %d events, %d transactions, "
+                            + "CPU %.1f µs/event",
+                        count,
+                        result.eventsPerSecond,
+                        result.meanMicroseconds,
+                        result.p50Microseconds,
+                        result.p99Microseconds,
+                        appendFsync,
+                        result.meanMicroseconds / appendFsync,
+                        overwriteFsync,
+                        result.meanMicroseconds / overwriteFsync,
+                        result.events,
+                        result.transactions,
+                        result.cpuMicrosecondsPerEvent
+                    )
+                )
             }
         }
 
