@@ -133,8 +133,11 @@ public final class SubscriptionHub: Sendable {
                 var added = false
                 for event in events where filter.matches(event) {
                     let size = event.approximateByteCount
-                    let subscriber = state.subscribers.values[index]
-                    if subscriber.buffer.count >= capacity || subscriber.bytes + size > byteCapacity {
+                    // Read the two numbers, not a copy of the subscriber: a copy would share the
+                    // buffer's storage and make the append below copy the whole buffer.
+                    let count = state.subscribers.values[index].buffer.count
+                    let bytes = state.subscribers.values[index].bytes
+                    if count >= capacity || bytes + size > byteCapacity {
                         // Too slow: release the buffer; the subscriber re-reads from storage.
                         state.dropBuffer(at: index)
                         state.subscribers.values[index].overflowed = true
