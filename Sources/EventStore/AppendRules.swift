@@ -16,7 +16,8 @@ package enum AppendRules {
             throw .invalidArgument("an append to \(stream) needs at least one event")
         }
         if case .exact(let version) = request.expectedVersion, version < 0 {
-            throw .invalidArgument("expected version \(version) for \(stream) is negative; use .noStream for a new stream")
+            throw .invalidArgument(
+                "expected version \(version) for \(stream) is negative; use .noStream for a new stream")
         }
         guard request.events.count <= limits.maxEventsPerAppend else {
             throw EventStoreError(

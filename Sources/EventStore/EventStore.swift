@@ -25,7 +25,9 @@ public protocol EventStore: AnyObject, Sendable {
     /// Reads up to `limit` events of a stream starting at `version`: ascending versions `version...`
     /// for `.forward`, descending versions `...version` for `.backward` (pass `Int64.max` to start
     /// from the newest). A stream that does not exist reads as empty.
-    func readStream(_ stream: StreamName, from version: Int64, direction: ReadDirection, limit: Int) async throws
+    func readStream(
+        _ stream: StreamName, from version: Int64, direction: ReadDirection, limit: Int
+    ) async throws
         -> [RecordedEvent]
 
     /// The stream's current version (that of its last event), or `nil` if it does not exist.

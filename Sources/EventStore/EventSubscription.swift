@@ -189,7 +189,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
         private mutating func advance(past event: RecordedEvent) {
             switch cursor {
             case .position(let position): cursor = .position(Swift.max(position, event.position + 1))
-            case .stream(let stream, let version): cursor = .stream(stream, version: Swift.max(version, event.version + 1))
+            case .stream(let stream, let version):
+                cursor = .stream(stream, version: Swift.max(version, event.version + 1))
             }
         }
 

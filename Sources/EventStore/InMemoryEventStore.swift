@@ -70,7 +70,8 @@ public final class InMemoryEventStore: EventStore {
                     )
                     state.streams[stream, default: []].append(state.log.count)
                     state.log.append(record)
-                    state.eventIDs[event.id] = AppendRules.CommittedEvent(stream: stream, version: version, position: position)
+                    state.eventIDs[event.id] = AppendRules.CommittedEvent(
+                        stream: stream, version: version, position: position)
                     recorded.append(record)
                 }
                 // Published under the lock, so subscribers see commits in commit order.

@@ -18,7 +18,9 @@ public struct Snapshot: Sendable, Hashable {
     public var time: Int64
 
     /// Makes a snapshot; `time` defaults to now.
-    public init(stream: StreamName, version: Int64, shapeVersion: Int, data: Data, time: Int64 = UnixTime.nowNanoseconds()) {
+    public init(
+        stream: StreamName, version: Int64, shapeVersion: Int, data: Data, time: Int64 = UnixTime.nowNanoseconds()
+    ) {
         self.stream = stream
         self.version = version
         self.shapeVersion = shapeVersion

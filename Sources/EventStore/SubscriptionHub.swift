@@ -157,7 +157,8 @@ public final class SubscriptionHub: Sendable {
                     toWake.append(waiter)
                 }
             }
-            state.statistics.peakBufferedEvents = max(state.statistics.peakBufferedEvents, state.statistics.bufferedEvents)
+            state.statistics.peakBufferedEvents = max(
+                state.statistics.peakBufferedEvents, state.statistics.bufferedEvents)
             state.statistics.peakBufferedBytes = max(state.statistics.peakBufferedBytes, state.statistics.bufferedBytes)
         }
         for waiter in toWake { waiter.resume() }
@@ -186,7 +187,8 @@ public final class SubscriptionHub: Sendable {
     }
 
     /// Makes a subscription reading through `reader` when it catches up.
-    package func subscribe(_ start: SubscriptionStart, filter: EventFilter, reader: any EventStore) -> EventSubscription {
+    package func subscribe(_ start: SubscriptionStart, filter: EventFilter, reader: any EventStore) -> EventSubscription
+    {
         let liveFilter: EventFilter
         if case .stream(let stream, _) = start {
             var narrowed = filter

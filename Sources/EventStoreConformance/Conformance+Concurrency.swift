@@ -24,7 +24,8 @@ extension EventStoreConformance {
                     var wins = 0
                     while wins < winsPerWriter {
                         do {
-                            let result = try await store.append(to: stream, expected: .exact(expected), events: events(1))
+                            let result = try await store.append(
+                                to: stream, expected: .exact(expected), events: events(1))
                             attempts.append(Attempt(expected: expected, won: result))
                             expected = result.version
                             wins += 1
@@ -64,7 +65,8 @@ extension EventStoreConformance {
             }
             try check(current > attempt.expected, "a loser's conflict reports a newer version than it expected")
             let since = conflict.eventsSinceExpected
-            try checkEqual(since.map(\.version), Array((attempt.expected + 1)...current), "a loser gets the events since")
+            try checkEqual(
+                since.map(\.version), Array((attempt.expected + 1)...current), "a loser gets the events since")
             for missed in since {
                 try checkEqual(missed, stored[Int(missed.version)], "the events since are the stored events")
             }

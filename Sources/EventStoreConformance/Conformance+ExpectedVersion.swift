@@ -78,7 +78,8 @@ extension EventStoreConformance {
         }
         try checkEqual(conflict.reason, .wrongExpectedVersion, "reason")
         try checkEqual(conflict.currentVersion, 4, "current version")
-        try checkEqual(conflict.eventsSinceExpected.map(\.version), [2, 3, 4], "versions written since the expected one")
+        try checkEqual(
+            conflict.eventsSinceExpected.map(\.version), [2, 3, 4], "versions written since the expected one")
         try check(conflict.eventsSinceExpected.allSatisfy { $0.stream == stream }, "events since are of the stream")
         try checkEqual(conflict.eventsSinceExpected.map(\.position), [4, 5, 6], "their global positions")
         try check(conflict.eventsSinceExpectedAreComplete, "complete")

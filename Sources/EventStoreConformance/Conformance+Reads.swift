@@ -111,7 +111,8 @@ extension EventStoreConformance {
         let written = [
             NewEvent(type: "Full", data: Data([0, 1, 2, 255]), metadata: full),
             NewEvent(type: "Bare", data: Data(), metadata: bare),
-            NewEvent(type: "Large", data: Data((0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) }), metadata: bare),
+            NewEvent(
+                type: "Large", data: Data((0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) }), metadata: bare),
         ]
         let result = try await store.append(to: stream, expected: .noStream, events: written)
         let read = try await readWholeStream(store, stream)
@@ -171,7 +172,8 @@ extension EventStoreConformance {
         }
         try check(error.message.contains("101") && error.message.contains("100"), "the message gives size and limit")
         try checkEqual(try await store.headPosition(), 0, "no invalid append wrote anything")
-        let ok = try await store.append(to: stream, expected: .noStream, events: [NewEvent(type: "Fits", data: Data(count: 100))])
+        let ok = try await store.append(
+            to: stream, expected: .noStream, events: [NewEvent(type: "Fits", data: Data(count: 100))])
         try checkEqual(ok.positions, [1], "an event exactly at the limit is accepted")
     }
 }

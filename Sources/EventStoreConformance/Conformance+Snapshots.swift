@@ -70,9 +70,13 @@ extension EventStoreConformance {
                 events: events(batch)
             )
             version = result.version
-            if scheduler.appended(result, makeSnapshot: {
-                Snapshot(stream: stream, version: result.version, shapeVersion: 1, data: Data("\(result.version)".utf8))
-            }) {
+            if scheduler.appended(
+                result,
+                makeSnapshot: {
+                    Snapshot(
+                        stream: stream, version: result.version, shapeVersion: 1, data: Data("\(result.version)".utf8))
+                })
+            {
                 scheduled += 1
             }
         }
@@ -84,6 +88,7 @@ extension EventStoreConformance {
         let statistics = scheduler.statistics
         try check(statistics.saved >= 1 && statistics.saved <= 3, "1 to 3 saves (jobs of one stream coalesce)")
         try checkEqual(statistics.failed, 0, "no failed snapshot")
-        try check(!SnapshotPolicy.never.isDue(after: AppendResult(stream: stream, firstVersion: 0, positions: [1])), "never")
+        try check(
+            !SnapshotPolicy.never.isDue(after: AppendResult(stream: stream, firstVersion: 0, positions: [1])), "never")
     }
 }

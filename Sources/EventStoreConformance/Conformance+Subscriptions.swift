@@ -227,7 +227,8 @@ extension EventStoreConformance {
         var checkpoints: [Int64] = []
         while checkpoints.last != 8, checkpoints.count < 1_000, let message = try await iterator.next() {
             guard case .checkpoint(let position) = message else {
-                throw ConformanceFailure(message: "unexpected \(message) for a filter nothing passes", location: #fileID)
+                throw ConformanceFailure(
+                    message: "unexpected \(message) for a filter nothing passes", location: #fileID)
             }
             checkpoints.append(position)
         }
@@ -237,7 +238,8 @@ extension EventStoreConformance {
 
     static func cancellingConsumerFreesSubscription(_ harness: Harness) async throws {
         // No checkpoint may slip in before the cancellation, however slow the machine.
-        let store = try await harness.store(EventStoreOptions(subscriptions: .init(checkpointInterval: .seconds(3_600))))
+        let store = try await harness.store(
+            EventStoreOptions(subscriptions: .init(checkpointInterval: .seconds(3_600))))
         try await seed(store, try newStream(), count: 3)
         do {
             let unused = store.subscribe(.beginning)

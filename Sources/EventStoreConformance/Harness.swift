@@ -114,12 +114,16 @@ func events(_ count: Int, type: String = "Tested", prefix: String = "e") -> [New
 
 /// Creates `stream` with `count` events in one append.
 @discardableResult
-func seed(_ store: any EventStore, _ stream: StreamName, count: Int, type: String = "Tested") async throws -> AppendResult {
+func seed(
+    _ store: any EventStore, _ stream: StreamName, count: Int, type: String = "Tested"
+) async throws -> AppendResult {
     try await store.append(to: stream, expected: .noStream, events: events(count, type: type))
 }
 
 /// Every event of the global log, read in pages.
-func readWholeLog(_ store: any EventStore, filter: EventFilter = .all, pageSize: Int = 500) async throws -> [RecordedEvent] {
+func readWholeLog(
+    _ store: any EventStore, filter: EventFilter = .all, pageSize: Int = 500
+) async throws -> [RecordedEvent] {
     var all: [RecordedEvent] = []
     var next: Int64 = 1
     while true {

@@ -78,7 +78,8 @@ struct BatchWriter {
             if needsSavepoint { try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute() }
             head += Int64(recorded.count)
             streams[request.stream] = StreamCache.Entry(id: streamID, version: firstVersion + Int64(recorded.count) - 1)
-            let result = AppendResult(stream: request.stream, firstVersion: firstVersion, positions: recorded.map(\.position))
+            let result = AppendResult(
+                stream: request.stream, firstVersion: firstVersion, positions: recorded.map(\.position))
             return .written(result, recorded)
         } catch let error where !StorageErrors.abortsTransaction(error) {
             // The cached state may be what made the schema refuse the insert: forget it.
@@ -102,7 +103,9 @@ struct BatchWriter {
     }
 
     /// Decides an append that cannot simply be written, from where its event ids are committed.
-    private func resolve(_ request: AppendRequest, state: (id: Int64, version: Int64)?, insertError: (any Error)?) throws
+    private func resolve(
+        _ request: AppendRequest, state: (id: Int64, version: Int64)?, insertError: (any Error)?
+    ) throws
         -> Outcome
     {
         let committed = try lookUp(request.events.map(\.id))
@@ -112,11 +115,13 @@ struct BatchWriter {
         case .conflict(let reason):
             var events: [RecordedEvent] = []
             var complete = true
-            if let state, let (versions, isComplete) = AppendRules.conflictVersions(
-                expected: request.expectedVersion,
-                currentVersion: state.version,
-                limit: limits.maxConflictEvents
-            ) {
+            if let state,
+                let (versions, isComplete) = AppendRules.conflictVersions(
+                    expected: request.expectedVersion,
+                    currentVersion: state.version,
+                    limit: limits.maxConflictEvents
+                )
+            {
                 events = try EventRows.read(db, stream: request.stream, streamID: state.id, versions: versions)
                 complete = isComplete
             }
@@ -138,7 +143,8 @@ struct BatchWriter {
             // Reached only when an insert failed for a reason other than a taken event id.
             throw EventStoreError(
                 code: .storageFailure,
-                message: "an append to \(request.stream) was refused by the schema: \(insertError.map { "\($0)" } ?? "?")",
+                message:
+                    "an append to \(request.stream) was refused by the schema: \(insertError.map { "\($0)" } ?? "?")",
                 underlying: insertError.map(SendableDescription.init)
             )
         }
@@ -155,15 +161,16 @@ struct BatchWriter {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT e.event_id, s.id, s.name, e.version, e.position FROM events e JOIN streams s ON s.id = e.stream_id \
-                    WHERE e.event_id IN (\(placeholders))
+                    SELECT e.event_id, s.id, s.name, e.version, e.position \
+                    FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.event_id IN (\(placeholders))
                     """,
                 arguments: StatementArguments(chunk)
             )
             for row in rows {
                 let id = try row.decode(UUID.self, atIndex: 0)
                 found[id] = AppendRules.CommittedEvent(
-                    stream: try names.name(id: try row.decode(Int64.self, atIndex: 1), raw: try row.decode(String.self, atIndex: 2)),
+                    stream: try names.name(
+                        id: try row.decode(Int64.self, atIndex: 1), raw: try row.decode(String.self, atIndex: 2)),
                     version: try row.decode(Int64.self, atIndex: 3),
                     position: try row.decode(Int64.self, atIndex: 4)
                 )

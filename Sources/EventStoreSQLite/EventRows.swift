@@ -38,11 +38,14 @@ enum EventRows {
     }
 
     /// The events of a stream with versions in `versions`, oldest first.
-    static func read(_ db: Database, stream: StreamName, streamID: Int64, versions: ClosedRange<Int64>) throws
+    static func read(
+        _ db: Database, stream: StreamName, streamID: Int64, versions: ClosedRange<Int64>
+    ) throws
         -> [RecordedEvent]
     {
         let statement = try db.cachedStatement(
-            sql: "SELECT \(columns) FROM events e WHERE e.stream_id = ? AND e.version BETWEEN ? AND ? ORDER BY e.version"
+            sql:
+                "SELECT \(columns) FROM events e WHERE e.stream_id = ? AND e.version BETWEEN ? AND ? ORDER BY e.version"
         )
         return try fetch(statement, arguments: [streamID, versions.lowerBound, versions.upperBound]) {
             try decode($0, stream: stream)
@@ -66,7 +69,10 @@ enum EventRows {
     /// The stream's row id and current version, or `nil` if the stream does not exist.
     static func streamState(_ db: Database, _ stream: StreamName) throws -> (id: Int64, version: Int64)? {
         let statement = try db.cachedStatement(
-            sql: "SELECT s.id, (SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id) FROM streams s WHERE s.name = ?"
+            sql: """
+                SELECT s.id, (SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id) \
+                FROM streams s WHERE s.name = ?
+                """
         )
         guard let row = try Row.fetchOne(statement, arguments: [stream.rawValue]) else { return nil }
         let id = try row.decode(Int64.self, atIndex: 0)
@@ -89,7 +95,8 @@ struct StreamNameCache {
             names[id] = name
             return name
         } catch {
-            throw EventStoreError(code: .corruptStore, message: "the store holds an invalid stream name: \(error.message)")
+            throw EventStoreError(
+                code: .corruptStore, message: "the store holds an invalid stream name: \(error.message)")
         }
     }
 }

@@ -142,7 +142,9 @@ extension SQLiteEventStore {
                 try streamCache.withLock { streams in
                     do {
                         try db.inTransaction(.immediate) {
-                            try Self.write(requests, db: db, limits: limits, streams: &streams, results: &results, committed: &committed)
+                            try Self.write(
+                                requests, db: db, limits: limits, streams: &streams, results: &results,
+                                committed: &committed)
                             return .commit
                         }
                     } catch {
@@ -167,7 +169,8 @@ extension SQLiteEventStore {
                 writer.withLock { state in
                     state.failure = EventStoreError(
                         code: mapped.code,
-                        message: "the event store stopped accepting appends after a storage failure (\(mapped.message)); "
+                        message:
+                            "the event store stopped accepting appends after a storage failure (\(mapped.message)); "
                             + "restart it once the disk is healthy",
                         underlying: mapped.underlying
                     )

@@ -205,7 +205,9 @@ public final class SQLiteEventStore: EventStore {
                 }
             }
             try Schema.migrator.migrate(pool)
-            let committedHead = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM events") ?? 0 }
+            let committedHead = try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM events") ?? 0
+            }
             configuration.logger.info(
                 "event store open",
                 metadata: ["eventstore.path": "\(path)", "eventstore.head": "\(committedHead)"]
@@ -236,7 +238,8 @@ public final class SQLiteEventStore: EventStore {
         limit: Int
     ) async throws -> [RecordedEvent] {
         try ReadRules.checkLimit(limit)
-        let order = direction == .forward ? "e.version >= ? ORDER BY e.version ASC" : "e.version <= ? ORDER BY e.version DESC"
+        let order =
+            direction == .forward ? "e.version >= ? ORDER BY e.version ASC" : "e.version <= ? ORDER BY e.version DESC"
         return try await read("reading \(stream)") { db in
             let statement = try db.cachedStatement(
                 sql: """
@@ -256,7 +259,8 @@ public final class SQLiteEventStore: EventStore {
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {
         try ReadRules.checkLimit(limit)
-        if filter.streamTypes?.isEmpty == true || filter.streams?.isEmpty == true || filter.eventTypes?.isEmpty == true {
+        if filter.streamTypes?.isEmpty == true || filter.streams?.isEmpty == true || filter.eventTypes?.isEmpty == true
+        {
             return []
         }
         var conditions = ["e.position >= ?"]
@@ -405,7 +409,9 @@ public final class SQLiteEventStore: EventStore {
     public var writerStatistics: WriterStatistics { writer.withLock { $0.statistics } }
 
     /// Runs `body` on the writer's connection, between transactions. For tests of its settings.
-    func withWriterConnectionForTesting<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func withWriterConnectionForTesting<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         try await pool.writeWithoutTransaction(body)
     }
 
@@ -413,7 +419,9 @@ public final class SQLiteEventStore: EventStore {
         if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
     }
 
-    private func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    private func read<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         try checkOpen()
         do {
             return try await pool.read(body)

@@ -37,7 +37,8 @@ enum StorageErrors {
         case .SQLITE_FULL:
             return EventStoreError(
                 code: .storageFull,
-                message: "\(operation) failed: the disk holding \(path), or the store's size limit, is full (\(detail)); "
+                message:
+                    "\(operation) failed: the disk holding \(path), or the store's size limit, is full (\(detail)); "
                     + "nothing of it was written",
                 underlying: underlying
             )

@@ -56,7 +56,8 @@ struct CrashWriter {
                 let events = (0..<count).map { index in
                     NewEvent(
                         type: "CrashTested",
-                        data: Data((0..<Int.random(in: 0...2_000, using: &generator)).map { _ in UInt8.random(in: 0...255) }),
+                        data: Data(
+                            (0..<Int.random(in: 0...2_000, using: &generator)).map { _ in UInt8.random(in: 0...255) }),
                         metadata: EventMetadata(
                             causationID: UUID(),
                             commandType: "CrashTest",

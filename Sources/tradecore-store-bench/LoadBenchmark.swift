@@ -47,7 +47,9 @@ enum LoadBenchmark {
         let (fullTime, fullReplayed) = try await time(long, shape: 2, loads: 3)
         await store.close()
         return [
-            String(format: "load %6d events, no snapshot:            %8.1f µs (%d events replayed)", 10, shortTime, shortReplayed),
+            String(
+                format: "load %6d events, no snapshot:            %8.1f µs (%d events replayed)", 10, shortTime,
+                shortReplayed),
             String(
                 format: "load %6d events, snapshot every %lld:     %8.1f µs (%d events replayed)  ratio %.2f",
                 longStreamEvents, snapshotEvery, longTime, longReplayed, longTime / shortTime

@@ -24,7 +24,9 @@ struct StoreBenchmark: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Concurrent appenders to measure.")
     var appenders: [Int] = [1, 16, 256]
 
-    @Option(parsing: .upToNextOption, help: "Append workloads: new-streams (each append creates a stream), hot-streams (one stream per appender).")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Append workloads: new-streams (each append creates a stream), hot-streams (one stream per appender).")
     var workloads: [String] = AppendBenchmark.Workload.allCases.map(\.rawValue)
 
     @Option(help: "Events in the long stream of the load measurement.")
@@ -48,8 +50,8 @@ struct StoreBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: root) }
         print("directory: \(root.path)")
 
-        print("each row: the fsync probes (256-byte write + fsync, appending and overwriting) run just before and after it;")
-        print("the ratios compare the mean append latency with their average")
+        print("each row: the fsync probes (256-byte write + fsync, appending and overwriting) run just before")
+        print("and after it; the ratios compare the mean append latency with their average")
         for workloadName in workloads {
             guard let workload = AppendBenchmark.Workload(rawValue: workloadName) else {
                 throw ValidationError("unknown workload \(workloadName)")
@@ -69,8 +71,8 @@ struct StoreBenchmark: AsyncParsableCommand {
                 print(
                     String(
                         format: "%4d appenders: %7.0f events/s | latency mean %7.1f µs p50 %7.1f p99 %8.1f | "
-                            + "fsync append %6.1f µs (%.2f×) overwrite %6.1f µs (%.2f×) | %d events, %d transactions, "
-                            + "CPU %.1f µs/event",
+                            + "fsync append %6.1f µs (%.2f×) overwrite %6.1f µs (%.2f×) | "
+                            + "%d events, %d transactions, CPU %.1f µs/event",
                         count,
                         result.eventsPerSecond,
                         result.meanMicroseconds,

@@ -46,7 +46,8 @@ struct CrashSafetyTests {
                 log: directory.url.appendingPathComponent("child-\(round).log")
             )
             #expect(run.wasKilled, "round \(round): the child was killed by SIGKILL (stderr: \(run.stderr))")
-            #expect(run.acknowledgements.count >= killAfter, "round \(round): the child acknowledged appends before dying")
+            #expect(
+                run.acknowledgements.count >= killAfter, "round \(round): the child acknowledged appends before dying")
             acknowledged += run.acknowledgements
             try await Self.verify(storeDirectory, acknowledged: acknowledged, round: round)
         }
@@ -63,7 +64,8 @@ struct CrashSafetyTests {
                     direction: .forward,
                     limit: ack.eventIDs.count
                 )
-                #expect(stored.map(\.id) == ack.eventIDs, "round \(round): acknowledged append to \(ack.stream) is whole")
+                #expect(
+                    stored.map(\.id) == ack.eventIDs, "round \(round): acknowledged append to \(ack.stream) is whole")
                 #expect(stored.map(\.position) == ack.positions, "round \(round): at its acknowledged positions")
             }
             var log: [RecordedEvent] = []
@@ -76,7 +78,9 @@ struct CrashSafetyTests {
             }
             let head = try await store.headPosition()
             #expect(head > 0, "round \(round): events were written")
-            #expect(log.map(\.position) == Array(0..<Int64(log.count)).map { $0 + 1 }, "round \(round): positions have no hole")
+            #expect(
+                log.map(\.position) == Array(0..<Int64(log.count)).map { $0 + 1 },
+                "round \(round): positions have no hole")
             #expect(Int64(log.count) == head, "round \(round): the log holds head-many events")
             var versions: [StreamName: Int64] = [:]
             var appends: [String: [RecordedEvent]] = [:]

@@ -1,9 +1,10 @@
 import EventStore
-@testable import EventStoreSQLite
 import Foundation
 import GRDB
 import Logging
 import Testing
+
+@testable import EventStoreSQLite
 
 /// What only the SQLite backend has: its file, its schema, its lock and its failure modes.
 @Suite(.timeLimit(.minutes(2)))
@@ -86,7 +87,9 @@ struct SQLiteEventStoreTests {
     @Test func writerUsesFullSynchronousMode() async throws {
         defer { directory.remove() }
         let store = try await SQLiteEventStore.open(configuration())
-        let mode = try await store.withWriterConnectionForTesting { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let mode = try await store.withWriterConnectionForTesting { db in
+            try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
         #expect(mode == 2, "synchronous=FULL: a commit is fsynced before it returns")
         await store.close()
     }
@@ -103,7 +106,8 @@ struct SQLiteEventStoreTests {
         defer { directory.remove() }
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')")
+            try db.execute(
+                sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')")
         }
         try queue.close()
         let before = FileManager.default.contents(atPath: path)
@@ -173,7 +177,8 @@ struct SQLiteEventStoreTests {
         var failure: EventStoreError?
         for _ in 0..<200 {
             do {
-                acknowledged.append(try await store.append(to: try stream(), expected: .noStream, events: events(4, bytes: 4_000)))
+                acknowledged.append(
+                    try await store.append(to: try stream(), expected: .noStream, events: events(4, bytes: 4_000)))
             } catch let error as EventStoreError {
                 failure = error
                 break
@@ -184,13 +189,16 @@ struct SQLiteEventStoreTests {
         #expect(error.message.contains("full") && error.message.contains("nothing of it was written"))
         #expect(logs.contains(level: .error, "full"), "the failure is logged")
         let stored = try await store.readAll(from: 1, filter: .all, limit: 10_000)
-        #expect(stored.map(\.position) == acknowledged.flatMap(\.positions), "exactly the acknowledged events are stored")
+        #expect(
+            stored.map(\.position) == acknowledged.flatMap(\.positions), "exactly the acknowledged events are stored")
         #expect(!acknowledged.isEmpty)
         // A smaller append may still fit: the store is not broken by a full disk.
         await store.close()
 
         let reopened = try await SQLiteEventStore.open(.init(directory: directory.url, integrityCheck: .full))
-        #expect(try await reopened.readAll(from: 1, filter: .all, limit: 10_000) == stored, "and nothing else after reopening")
+        #expect(
+            try await reopened.readAll(from: 1, filter: .all, limit: 10_000) == stored,
+            "and nothing else after reopening")
         await reopened.close()
     }
 

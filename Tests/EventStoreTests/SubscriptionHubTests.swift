@@ -15,7 +15,8 @@ struct SubscriptionHubTests {
         #expect(try await iterator.next() == .caughtUp)
         let stream = try StreamName(type: "order", id: UUIDv7.next())
         for _ in 0..<20 {
-            try await store.append(to: stream, expected: .any, events: [NewEvent(type: "Big", data: Data(count: 10_000))])
+            try await store.append(
+                to: stream, expected: .any, events: [NewEvent(type: "Big", data: Data(count: 10_000))])
         }
         let statistics = store.subscriptions.statistics
         #expect(statistics.peakBufferedBytes <= 50_000, "the byte bound held: \(statistics.peakBufferedBytes)")
