@@ -263,22 +263,7 @@ public final class SQLiteEventStore: EventStore {
         {
             return []
         }
-        var conditions = ["e.position >= ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [position]
-        func restrict(_ column: String, to values: [String]?) {
-            guard let values else { return }
-            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
-            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
-        }
-        restrict("s.type", to: filter.streamTypes.map { $0.sorted() })
-        restrict("s.name", to: filter.streams.map { $0.map(\.rawValue).sorted() })
-        restrict("e.event_type", to: filter.eventTypes.map { $0.sorted() })
-        arguments.append(limit)
-        let sql = """
-            SELECT \(EventRows.columns), s.id, s.name FROM events e JOIN streams s ON s.id = e.stream_id \
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.position LIMIT ?
-            """
-        let statementArguments = StatementArguments(arguments)
+        let (sql, statementArguments) = Self.globalLogQuery(from: position, filter: filter, limit: limit)
         return try await read("reading the global log") { db in
             // Unfiltered reads (every subscription's catch-up) reuse one prepared statement.
             let statement = filter.acceptsEverything ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
@@ -291,6 +276,30 @@ public final class SQLiteEventStore: EventStore {
                 return try EventRows.decode(row, stream: stream)
             }
         }
+    }
+
+    /// The SQL and arguments of a page of the global log. Separate so a test can check its plan.
+    static func globalLogQuery(from position: Int64, filter: EventFilter, limit: Int) -> (String, StatementArguments) {
+        var conditions = ["e.position >= ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [position]
+        func restrict(_ column: String, to values: [String]?) {
+            guard let values else { return }
+            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        restrict("s.type", to: filter.streamTypes.map { $0.sorted() })
+        restrict("s.name", to: filter.streams.map { $0.map(\.rawValue).sorted() })
+        restrict("e.event_type", to: filter.eventTypes.map { $0.sorted() })
+        arguments.append(limit)
+        // Without named streams, walk the log in position order and stop at the limit: CROSS JOIN
+        // keeps SQLite from starting at the streams of a type and sorting all their events for
+        // every page. Named streams are few, so reading their events and sorting them is cheaper.
+        let join = filter.streams == nil ? "CROSS JOIN" : "JOIN"
+        let sql = """
+            SELECT \(EventRows.columns), s.id, s.name FROM events e \(join) streams s ON s.id = e.stream_id \
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.position LIMIT ?
+            """
+        return (sql, StatementArguments(arguments))
     }
 
     public func headPosition() async throws -> Int64 {

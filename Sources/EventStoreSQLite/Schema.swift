@@ -31,7 +31,6 @@ enum Schema {
                         name TEXT NOT NULL UNIQUE,
                         type TEXT NOT NULL
                     );
-                    CREATE INDEX streams_by_type ON streams (type);
 
                     CREATE TABLE events (
                         position INTEGER PRIMARY KEY CHECK (position > 0),

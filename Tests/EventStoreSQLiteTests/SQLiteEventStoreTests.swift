@@ -267,4 +267,27 @@ struct SQLiteEventStoreTests {
         #expect(statistics.largestTransaction > 1)
         await store.close()
     }
+
+    @Test(arguments: [
+        EventFilter.all,
+        .streamTypes(["order"]),
+        .eventTypes(["OrderPlaced"]),
+        EventFilter(streamTypes: ["order"], eventTypes: ["OrderPlaced", "OrderCancelled"]),
+    ])
+    func globalLogPagesWalkPositionsWithoutSorting(_ filter: EventFilter) async throws {
+        defer { directory.remove() }
+        let store = try await SQLiteEventStore.open(configuration())
+        for _ in 0..<20 {
+            try await store.append(to: try stream(), expected: .noStream, events: events(5))
+        }
+        let (sql, arguments) = SQLiteEventStore.globalLogQuery(from: 1, filter: filter, limit: 100)
+        let plan = try await store.withWriterConnectionForTesting { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { row -> String in
+                try row.decode(String.self, atIndex: 3)
+            }
+        }
+        #expect(plan.first?.contains("SEARCH e USING INTEGER PRIMARY KEY") == true, "starts at the position: \(plan)")
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "never sorts the log for a page: \(plan)")
+        await store.close()
+    }
 }
