@@ -145,6 +145,7 @@ extension SQLiteEventStore {
                             try Self.write(
                                 requests, db: db, limits: limits, streams: &streams, results: &results,
                                 committed: &committed)
+                            try injectedFault.withLock { $0 }?()
                             return .commit
                         }
                     } catch {

@@ -122,6 +122,8 @@ public final class SQLiteEventStore: EventStore {
     let writerWake = DispatchSemaphore(value: 0)
     /// Touched only by the writer, inside its transactions (GRDB runs them one at a time).
     let streamCache = Mutex(StreamCache(capacity: 50_000))
+    /// Tests make the writer's transactions fail here as a broken disk would; always nil otherwise.
+    let injectedFault = Mutex<(@Sendable () throws -> Void)?>(nil)
     private let lock: StoreLock
     private let isClosed = Atomic<Bool>(false)
 
@@ -416,6 +418,12 @@ public final class SQLiteEventStore: EventStore {
 
     /// The writer's counters.
     public var writerStatistics: WriterStatistics { writer.withLock { $0.statistics } }
+
+    /// Makes the writer's next transactions fail with what `fault` throws, just before they would
+    /// commit, as a broken disk would; `nil` heals it. For tests of failure handling.
+    func injectFaultForTesting(_ fault: (@Sendable () throws -> Void)?) {
+        injectedFault.withLock { $0 = fault }
+    }
 
     /// Runs `body` on the writer's connection, between transactions. For tests of its settings.
     func withWriterConnectionForTesting<T: Sendable>(

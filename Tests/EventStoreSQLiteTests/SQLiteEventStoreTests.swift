@@ -290,4 +290,37 @@ struct SQLiteEventStoreTests {
         #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "never sorts the log for a page: \(plan)")
         await store.close()
     }
+
+    @Test func ioErrorFailsTheAppendsAndStopsTheWriter() async throws {
+        defer { directory.remove() }
+        let logs = CapturedLogs()
+        let store = try await SQLiteEventStore.open(configuration(logs))
+        let name = try stream()
+        let first = try await store.append(to: name, expected: .noStream, events: events(1))
+        store.injectFaultForTesting { throw DatabaseError(resultCode: .SQLITE_IOERR_FSYNC, message: "disk I/O error") }
+        do {
+            try await store.append(to: name, expected: .exact(0), events: events(1))
+            Issue.record("an append whose commit failed was acknowledged")
+        } catch let error as EventStoreError {
+            #expect(error.code == .storageFailure)
+            #expect(error.message.contains("I/O error") && error.message.contains("not acknowledged"), "\(error)")
+        }
+        #expect(logs.contains(level: .critical, "appends stopped"), "the failure is logged")
+        store.injectFaultForTesting(nil)
+        // The file's state after a failed fsync is unknown: the store accepts no more appends.
+        do {
+            try await store.append(to: name, expected: .exact(0), events: events(1))
+            Issue.record("the store accepted an append after an I/O error")
+        } catch let error as EventStoreError {
+            #expect(error.code == .storageFailure)
+            #expect(error.message.contains("stopped accepting appends"), "\(error)")
+        }
+        #expect(try await store.readAll(from: 1, filter: .all, limit: 10).map(\.position) == first.positions)
+        await store.close()
+
+        let reopened = try await SQLiteEventStore.open(configuration())
+        #expect(try await reopened.streamVersion(name) == 0, "only the acknowledged append is stored")
+        try await reopened.append(to: name, expected: .exact(0), events: events(1))
+        await reopened.close()
+    }
 }
