@@ -15,6 +15,10 @@ struct SQLiteConformanceTests {
         }
     }
 
+    @Test func everyCaseHasATest() throws {
+        #expect(try EventStoreConformance.casesNotRun(inTestFile: #filePath) == [])
+    }
+
     @Test func noStreamCreatesStream() async throws { try await run(.noStreamCreatesStream) }
     @Test func noStreamConflictsWithExistingStream() async throws {
         try await run(.noStreamConflictsWithExistingStream)

@@ -9,6 +9,10 @@ struct InMemoryConformanceTests {
         try await EventStoreConformance.run(testCase) { options in InMemoryEventStore(options: options) }
     }
 
+    @Test func everyCaseHasATest() throws {
+        #expect(try EventStoreConformance.casesNotRun(inTestFile: #filePath) == [])
+    }
+
     @Test func noStreamCreatesStream() async throws { try await run(.noStreamCreatesStream) }
     @Test func noStreamConflictsWithExistingStream() async throws {
         try await run(.noStreamConflictsWithExistingStream)
