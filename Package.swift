@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
         .library(name: "WireFormat", targets: ["WireFormat"]),
         .library(name: "TradeCore", targets: ["TradeCore"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // System libraries: thin module maps plus inline shims for what Swift cannot call.
@@ -91,6 +94,57 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The event store: protocol, in-memory backend, subscription hub and snapshots.
+        .target(
+            name: "EventStore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The embedded default backend: SQLite through GRDB, group commit, fsync before acknowledging.
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: [
+                "EventStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The one conformance suite every backend must pass; plain throwing functions, no test framework.
+        .target(
+            name: "EventStoreConformance",
+            dependencies: ["EventStore"],
+            swiftSettings: strictSettings
+        ),
+
+        // Child process for the crash-safety test: appends under load and prints each acknowledgement.
+        .executableTarget(
+            name: "eventstore-crash-writer",
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Store benchmark: appends/s at 1/16/256 appenders beside the raw fsync rate, and load times.
+        .executableTarget(
+            name: "tradecore-store-bench",
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "HTTP2RPCTests",
             dependencies: [
@@ -115,6 +169,26 @@ let package = Package(
             name: "TradeCoreTests",
             dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
             // The drift test reads Schemas/*.proto from the package root, found via #filePath.
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "EventStoreConformance"],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: [
+                "EventStore",
+                "EventStoreSQLite",
+                "EventStoreConformance",
+                // Built before the tests so the crash test finds the child next to the test bundle.
+                "eventstore-crash-writer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

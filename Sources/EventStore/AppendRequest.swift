@@ -1,0 +1,102 @@
+/// One append: events for one stream, with the version the caller expects the stream to be at.
+///
+/// All events of one request are committed together or not at all. The request is a value with
+/// named fields so that later needs (a fencing token checked at append time, a command outcome
+/// recorded in the same transaction) can be added as optional fields without breaking callers.
+public struct AppendRequest: Sendable, Hashable {
+    /// The stream to append to.
+    public var stream: StreamName
+    /// The optimistic-concurrency check.
+    public var expectedVersion: ExpectedVersion
+    /// The events, in order; at least one.
+    public var events: [NewEvent]
+
+    /// Makes an append request.
+    public init(stream: StreamName, expectedVersion: ExpectedVersion, events: [NewEvent]) {
+        self.stream = stream
+        self.expectedVersion = expectedVersion
+        self.events = events
+    }
+}
+
+/// What a successful append committed.
+///
+/// A retry of an append that was already committed returns the same result as the first time.
+public struct AppendResult: Sendable, Hashable {
+    /// The stream appended to.
+    public let stream: StreamName
+    /// The version of the first event of the append; also the number of events the stream held before it.
+    public let firstVersion: Int64
+    /// The stream's version after the append: the version of its last event.
+    public let version: Int64
+    /// The global position of each event of the append, in order.
+    public let positions: [Int64]
+
+    /// Makes a result; backends build these.
+    public init(stream: StreamName, firstVersion: Int64, positions: [Int64]) {
+        self.stream = stream
+        self.firstVersion = firstVersion
+        self.version = firstVersion + Int64(positions.count) - 1
+        self.positions = positions
+    }
+
+    /// The global position of the last event of the append.
+    public var lastPosition: Int64 { positions.last ?? 0 }
+}
+
+/// An append whose expected version did not hold, thrown by ``EventStore/append(_:)``.
+///
+/// It carries what the caller needs to rebase without a second read: the stream's current version
+/// and the events written after the version the caller expected.
+public struct VersionConflict: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Why the append conflicted.
+    public enum Reason: Sendable, Hashable {
+        /// The stream's version is not the one expected.
+        case wrongExpectedVersion
+        /// Some of the append's event ids are already committed in the stream, but not as the exact
+        /// same append: only part of it, or at other versions. A retry must send the same events.
+        case partiallyCommittedRetry
+    }
+
+    /// The stream appended to.
+    public let stream: StreamName
+    /// What the caller expected.
+    public let expected: ExpectedVersion
+    /// The stream's current version; `nil` if the stream does not exist.
+    public let currentVersion: Int64?
+    /// Why the append conflicted.
+    public let reason: Reason
+    /// The events after the expected version, oldest first: after version `n` for `.exact(n)`, the
+    /// whole stream for `.noStream`, none for the other expectations.
+    public let eventsSinceExpected: [RecordedEvent]
+    /// False when ``eventsSinceExpected`` was cut at the store's limit (read the rest from the stream).
+    public let eventsSinceExpectedAreComplete: Bool
+
+    /// Makes a conflict; backends build these.
+    public init(
+        stream: StreamName,
+        expected: ExpectedVersion,
+        currentVersion: Int64?,
+        reason: Reason,
+        eventsSinceExpected: [RecordedEvent],
+        eventsSinceExpectedAreComplete: Bool
+    ) {
+        self.stream = stream
+        self.expected = expected
+        self.currentVersion = currentVersion
+        self.reason = reason
+        self.eventsSinceExpected = eventsSinceExpected
+        self.eventsSinceExpectedAreComplete = eventsSinceExpectedAreComplete
+    }
+
+    public var description: String {
+        let current = currentVersion.map { "version \($0)" } ?? "no stream"
+        switch reason {
+        case .wrongExpectedVersion:
+            return "version conflict on \(stream): expected \(expected), found \(current)"
+        case .partiallyCommittedRetry:
+            return "version conflict on \(stream): some event ids of this append are already committed, "
+                + "but not as this append (expected \(expected), found \(current))"
+        }
+    }
+}

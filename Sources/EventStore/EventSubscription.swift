@@ -1,0 +1,206 @@
+/// A subscription to committed events: an `AsyncSequence` of ``SubscriptionMessage``.
+///
+/// It first catches up by reading from storage in pages, then delivers live events as they commit.
+/// The switch has no gap and no duplicate: the subscription is registered with the hub (recording
+/// live events) before each storage read, and live events already delivered by a read are skipped.
+/// When the subscriber does not keep up, its live buffer is released, it gets ``SubscriptionMessage/fellBehind``
+/// and catches up from storage again, then ``SubscriptionMessage/caughtUp``.
+///
+/// Iterate a subscription once, from one task. Cancelling that task ends the iteration (`next()`
+/// returns `nil`) and frees the subscription; so does dropping the subscription. When the store
+/// closes, `next()` throws ``EventStoreError/Code/closed``; a failed storage read is thrown too and
+/// ends the subscription (subscribe again from the last position seen plus one).
+public struct EventSubscription: AsyncSequence, Sendable {
+    public typealias Element = SubscriptionMessage
+
+    /// Keeps the hub's registration alive while the sequence or its iterator exists.
+    final class Registration: Sendable {
+        let hub: SubscriptionHub
+        let id: UInt64
+
+        init(hub: SubscriptionHub, id: UInt64) {
+            self.hub = hub
+            self.id = id
+        }
+
+        deinit { hub.remove(id) }
+    }
+
+    /// What the subscription was made with: everything its iterator starts from.
+    struct Setup: Sendable {
+        let registration: Registration
+        let start: SubscriptionStart
+        let filter: EventFilter
+        let reader: any EventStore
+        /// The hub's head when the subscription registered: where a subscription from the end starts.
+        let headAtRegistration: Int64
+        let pageSize: Int
+    }
+
+    private let setup: Setup
+
+    init(_ setup: Setup) {
+        self.setup = setup
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(setup)
+    }
+
+    /// Iterates a subscription; see ``EventSubscription``.
+    public struct Iterator: AsyncIteratorProtocol {
+        private enum Mode {
+            case catchingUp
+            case live
+            case finished
+        }
+
+        /// Where the subscription stands: the next event it may deliver.
+        private enum Cursor {
+            case position(Int64)
+            case stream(StreamName, version: Int64)
+        }
+
+        private var registration: Registration?
+        private let filter: EventFilter
+        private let reader: any EventStore
+        private let pageSize: Int
+        private var mode: Mode
+        private var cursor: Cursor
+        private var pending: [RecordedEvent] = []
+        private var pendingIndex = 0
+        /// Events from a storage read are delivered as read; live events are checked against the cursor.
+        private var pendingIsLive = false
+        private var announceCaughtUp = false
+
+        init(_ setup: Setup) {
+            registration = setup.registration
+            filter = setup.filter
+            reader = setup.reader
+            pageSize = setup.pageSize
+            switch setup.start {
+            case .beginning:
+                cursor = .position(1)
+                mode = .catchingUp
+            case .position(let position):
+                cursor = .position(Swift.max(position, 1))
+                mode = .catchingUp
+            case .end:
+                // Registered at `headAtRegistration`: everything after it is in the live buffer.
+                cursor = .position(setup.headAtRegistration + 1)
+                mode = .live
+                announceCaughtUp = true
+            case .stream(let stream, let version):
+                cursor = .stream(stream, version: Swift.max(version, 0))
+                mode = .catchingUp
+            }
+        }
+
+        public mutating func next() async throws -> SubscriptionMessage? {
+            while true {
+                guard let registration, mode != .finished else { return nil }
+                if Task.isCancelled {
+                    finish()
+                    return nil
+                }
+                while pendingIndex < pending.count {
+                    let event = pending[pendingIndex]
+                    pendingIndex += 1
+                    if !pendingIsLive || isAfterCursor(event) {
+                        advance(past: event)
+                        return .event(event)
+                    }
+                }
+                pending = []
+                pendingIndex = 0
+                if announceCaughtUp {
+                    announceCaughtUp = false
+                    return .caughtUp
+                }
+                switch mode {
+                case .catchingUp:
+                    registration.hub.beginRecording(registration.id)
+                    let reachedHead: Bool
+                    do {
+                        reachedHead = try await readPage()
+                    } catch is CancellationError {
+                        finish()
+                        return nil
+                    } catch {
+                        finish()
+                        throw error
+                    }
+                    if reachedHead {
+                        mode = .live
+                        announceCaughtUp = true
+                    }
+                case .live:
+                    switch registration.hub.take(registration.id) {
+                    case .events(let events):
+                        pending = events
+                        pendingIsLive = true
+                    case .overflowed:
+                        mode = .catchingUp
+                        return .fellBehind
+                    case .checkpoint(let position):
+                        return .checkpoint(position: position)
+                    case .empty:
+                        await registration.hub.waitForWork(registration.id)
+                    case .removed:
+                        finish()
+                        return nil
+                    case .closed:
+                        finish()
+                        throw EventStoreError.closed
+                    }
+                case .finished:
+                    return nil
+                }
+            }
+        }
+
+        /// Reads the next page from storage into `pending` and moves the cursor past it. Returns
+        /// whether the read reached the head of the log.
+        private mutating func readPage() async throws -> Bool {
+            pendingIsLive = false
+            switch cursor {
+            case .position(let position):
+                let page = try await reader.readAll(from: position, filter: filter, limit: pageSize)
+                pending = page
+                if let last = page.last { cursor = .position(last.position + 1) }
+                return page.count < pageSize
+            case .stream(let stream, let version):
+                let page = try await reader.readStream(stream, from: version, direction: .forward, limit: pageSize)
+                // Filter here, after moving the cursor past every event read, so a page with no
+                // matching event still makes progress.
+                pending = page.filter(filter.matches)
+                if let last = page.last { cursor = .stream(stream, version: last.version + 1) }
+                return page.count < pageSize
+            }
+        }
+
+        private func isAfterCursor(_ event: RecordedEvent) -> Bool {
+            switch cursor {
+            case .position(let position): event.position >= position
+            case .stream(let stream, let version): event.stream == stream && event.version >= version
+            }
+        }
+
+        private mutating func advance(past event: RecordedEvent) {
+            switch cursor {
+            case .position(let position): cursor = .position(Swift.max(position, event.position + 1))
+            case .stream(let stream, let version):
+                cursor = .stream(stream, version: Swift.max(version, event.version + 1))
+            }
+        }
+
+        private mutating func finish() {
+            mode = .finished
+            pending = []
+            if let registration {
+                registration.hub.remove(registration.id)
+            }
+            registration = nil
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import EventStore
+import Foundation
+import GRDB
+
+/// Writes one batch of appends inside one transaction, deciding each append on its own.
+///
+/// Each append is checked against the stream as the batch has left it so far; one that conflicts
+/// or fails writes nothing and fails only its own caller. The writes of an append of several events
+/// run inside a SAVEPOINT, so a failure half-way leaves nothing behind; a single-event append is
+/// one INSERT, atomic by itself (plus its stream's row when it creates the stream, deleted again if
+/// the event is refused). Errors that leave the transaction in doubt (disk full, I/O errors) abort
+/// the whole batch.
+struct BatchWriter {
+    /// What one append came to.
+    enum Outcome {
+        /// Written in this batch: the result and the events as recorded.
+        case written(AppendResult, [RecordedEvent])
+        /// Committed before: the original result; nothing written.
+        case replayed(AppendResult)
+    }
+
+    let db: Database
+    let limits: EventStoreLimits
+    /// The position of the last event written so far, in this transaction.
+    private var head: Int64
+    private let insert: EventInsert
+
+    init(db: Database, limits: EventStoreLimits) throws {
+        self.db = db
+        self.limits = limits
+        self.head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
+        self.insert = try EventInsert(db)
+    }
+
+    /// Decides and writes `request`. Throws its conflict or failure; rethrows errors that abort the batch.
+    mutating func append(_ request: AppendRequest, streams: inout StreamCache) throws -> Outcome {
+        let state: (id: Int64, version: Int64)?
+        if let cached = streams[request.stream] {
+            state = (cached.id, cached.version)
+        } else {
+            state = try EventRows.streamState(db, request.stream)
+        }
+        guard request.expectedVersion.isSatisfied(byCurrentVersion: state?.version) else {
+            return try resolve(request, state: state, insertError: nil)
+        }
+        // A savepoint costs about as much as an insert, so the commonest appends (one event) go
+        // without: see the type's documentation.
+        let needsSavepoint = request.events.count > 1
+        if needsSavepoint { try db.cachedStatement(sql: "SAVEPOINT append").execute() }
+        var createdStreamID: Int64?
+        do {
+            let streamID: Int64
+            if let state {
+                streamID = state.id
+            } else {
+                streamID = try insertStream(request.stream)
+                createdStreamID = streamID
+            }
+            let firstVersion = (state?.version ?? -1) + 1
+            var recorded: [RecordedEvent] = []
+            recorded.reserveCapacity(request.events.count)
+            for (offset, event) in request.events.enumerated() {
+                let position = head + 1 + Int64(offset)
+                let version = firstVersion + Int64(offset)
+                try insert.execute(event, position: position, streamID: streamID, version: version)
+                recorded.append(
+                    RecordedEvent(
+                        id: event.id,
+                        stream: request.stream,
+                        version: version,
+                        position: position,
+                        type: event.type,
+                        data: event.data,
+                        metadata: event.metadata
+                    )
+                )
+            }
+            if needsSavepoint { try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute() }
+            head += Int64(recorded.count)
+            streams[request.stream] = StreamCache.Entry(id: streamID, version: firstVersion + Int64(recorded.count) - 1)
+            let result = AppendResult(
+                stream: request.stream, firstVersion: firstVersion, positions: recorded.map(\.position))
+            return .written(result, recorded)
+        } catch let error where !StorageErrors.abortsTransaction(error) {
+            // The cached state may be what made the schema refuse the insert: forget it.
+            streams[request.stream] = nil
+            if needsSavepoint {
+                try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT append").execute()
+                try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()
+            } else if let createdStreamID {
+                try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID])
+            }
+            // The expected version held, so a constraint failure means an event id is already
+            // committed: the append is a retry, a partial retry, or reuses another stream's id.
+            return try resolve(request, state: state, insertError: error)
+        }
+    }
+
+    private func insertStream(_ stream: StreamName) throws -> Int64 {
+        try db.cachedStatement(sql: "INSERT INTO streams (name, type) VALUES (?, ?)")
+            .execute(arguments: [stream.rawValue, stream.type])
+        return db.lastInsertedRowID
+    }
+
+    /// Decides an append that cannot simply be written, from where its event ids are committed.
+    private func resolve(
+        _ request: AppendRequest, state: (id: Int64, version: Int64)?, insertError: (any Error)?
+    ) throws
+        -> Outcome
+    {
+        let committed = try lookUp(request.events.map(\.id))
+        switch AppendRules.decide(request, currentVersion: state?.version, committed: committed) {
+        case .alreadyCommitted(let result):
+            return .replayed(result)
+        case .conflict(let reason):
+            var events: [RecordedEvent] = []
+            var complete = true
+            if let state,
+                let (versions, isComplete) = AppendRules.conflictVersions(
+                    expected: request.expectedVersion,
+                    currentVersion: state.version,
+                    limit: limits.maxConflictEvents
+                )
+            {
+                events = try EventRows.read(db, stream: request.stream, streamID: state.id, versions: versions)
+                complete = isComplete
+            }
+            throw VersionConflict(
+                stream: request.stream,
+                expected: request.expectedVersion,
+                currentVersion: state?.version,
+                reason: reason,
+                eventsSinceExpected: events,
+                eventsSinceExpectedAreComplete: complete
+            )
+        case .duplicateEventIDs(let ids):
+            throw EventStoreError(
+                code: .duplicateEventID,
+                message: "event ids \(ids.map { $0.uuidString.lowercased() }) of an append to \(request.stream) are "
+                    + "already committed in other streams"
+            )
+        case .write:
+            // Reached only when an insert failed for a reason other than a taken event id.
+            throw EventStoreError(
+                code: .storageFailure,
+                message:
+                    "an append to \(request.stream) was refused by the schema: \(insertError.map { "\($0)" } ?? "?")",
+                underlying: insertError.map(SendableDescription.init)
+            )
+        }
+    }
+
+    /// Where each of `ids` is committed, if anywhere.
+    private func lookUp(_ ids: [UUID]) throws -> [UUID: AppendRules.CommittedEvent] {
+        var found: [UUID: AppendRules.CommittedEvent] = [:]
+        var names = StreamNameCache()
+        // Chunks keep the statement under SQLite's limit on bound parameters.
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.event_id, s.id, s.name, e.version, e.position \
+                    FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.event_id IN (\(placeholders))
+                    """,
+                arguments: StatementArguments(chunk)
+            )
+            for row in rows {
+                let id = try row.decode(UUID.self, atIndex: 0)
+                found[id] = AppendRules.CommittedEvent(
+                    stream: try names.name(
+                        id: try row.decode(Int64.self, atIndex: 1), raw: try row.decode(String.self, atIndex: 2)),
+                    version: try row.decode(Int64.self, atIndex: 3),
+                    position: try row.decode(Int64.self, atIndex: 4)
+                )
+            }
+        }
+        return found
+    }
+}

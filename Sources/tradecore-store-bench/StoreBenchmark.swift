@@ -1,0 +1,101 @@
+import ArgumentParser
+import EventStore
+import EventStoreSQLite
+import Foundation
+import Logging
+
+/// Measures the SQLite event store with fsync on, beside the raw fsync rate of the same disk.
+///
+/// Run it in release mode: `swift run -c release tradecore-store-bench`. Absolute figures drift
+/// on shared machines; the ratios printed (appends vs fsync, load times) are what to compare.
+@main
+struct StoreBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tradecore-store-bench",
+        abstract: "Appends/s at 1/16/256 concurrent appenders with fsync on, raw fsync rate, aggregate load times."
+    )
+
+    @Option(help: "Directory for the benchmark's files (the disk under test). Emptied of earlier runs' files.")
+    var directory: String = ".data/store-bench"
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 5
+
+    @Option(parsing: .upToNextOption, help: "Concurrent appenders to measure.")
+    var appenders: [Int] = [1, 16, 256]
+
+    @Option(
+        parsing: .upToNextOption,
+        help: "Append workloads: new-streams (each append creates a stream), hot-streams (one stream per appender).")
+    var workloads: [String] = AppendBenchmark.Workload.allCases.map(\.rawValue)
+
+    @Option(help: "Events in the long stream of the load measurement.")
+    var loadEvents: Int = 100_000
+
+    @Option(help: "Snapshot interval (events) in the load measurement.")
+    var snapshotEvery: Int64 = 100
+
+    @Option(help: "Loads timed per stream.")
+    var loads: Int = 500
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let root = URL(fileURLWithPath: directory, isDirectory: true)
+        try? FileManager.default.removeItem(at: root)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        print("directory: \(root.path)")
+
+        print("each row: the fsync probes (256-byte write + fsync, appending and overwriting) run just before")
+        print("and after it; the ratios compare the mean append latency with their average")
+        for workloadName in workloads {
+            guard let workload = AppendBenchmark.Workload(rawValue: workloadName) else {
+                throw ValidationError("unknown workload \(workloadName)")
+            }
+            print("workload \(workload.rawValue):")
+            for count in appenders {
+                let before = try await FsyncProbe.measureBoth(in: root, seconds: 1)
+                let result = try await AppendBenchmark.run(
+                    directory: root.appendingPathComponent("\(workload.rawValue)-\(count)"),
+                    workload: workload,
+                    appenders: count,
+                    seconds: seconds
+                )
+                let after = try await FsyncProbe.measureBoth(in: root, seconds: 1)
+                let appendFsync = (before.append.microseconds + after.append.microseconds) / 2
+                let overwriteFsync = (before.overwrite.microseconds + after.overwrite.microseconds) / 2
+                print(
+                    String(
+                        format: "%4d appenders: %7.0f events/s | latency mean %7.1f µs p50 %7.1f p99 %8.1f | "
+                            + "fsync append %6.1f µs (%.2f×) overwrite %6.1f µs (%.2f×) | "
+                            + "%d events, %d transactions, CPU %.1f µs/event",
+                        count,
+                        result.eventsPerSecond,
+                        result.meanMicroseconds,
+                        result.p50Microseconds,
+                        result.p99Microseconds,
+                        appendFsync,
+                        result.meanMicroseconds / appendFsync,
+                        overwriteFsync,
+                        result.meanMicroseconds / overwriteFsync,
+                        result.events,
+                        result.transactions,
+                        result.cpuMicrosecondsPerEvent
+                    )
+                )
+            }
+        }
+
+        let load = try await LoadBenchmark.run(
+            directory: root.appendingPathComponent("load"),
+            longStreamEvents: loadEvents,
+            snapshotEvery: snapshotEvery,
+            loads: loads
+        )
+        for line in load { print(line) }
+    }
+}

@@ -1,0 +1,58 @@
+import EventStore
+import Foundation
+import Testing
+
+/// Hub behaviour the backend-independent conformance suite does not pin down by itself.
+@Suite(.timeLimit(.minutes(1)))
+struct SubscriptionHubTests {
+    @Test func byteBoundReleasesTheBufferBeforeTheEventBound() async throws {
+        let options = EventStoreOptions(
+            subscriptions: .init(bufferCapacity: 1_000, bufferByteCapacity: 50_000, checkpointInterval: .seconds(3_600))
+        )
+        let store = InMemoryEventStore(options: options)
+        let subscription = store.subscribe(.end)
+        var iterator = subscription.makeAsyncIterator()
+        #expect(try await iterator.next() == .caughtUp)
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        for _ in 0..<20 {
+            try await store.append(
+                to: stream, expected: .any, events: [NewEvent(type: "Big", data: Data(count: 10_000))])
+        }
+        let statistics = store.subscriptions.statistics
+        #expect(statistics.peakBufferedBytes <= 50_000, "the byte bound held: \(statistics.peakBufferedBytes)")
+        #expect(statistics.peakBufferedEvents < 10, "it was the bytes, not the event count, that overflowed")
+        #expect(statistics.overflows == 1)
+        #expect(statistics.bufferedBytes == 0, "the overflowed buffer was released")
+        #expect(try await iterator.next() == .fellBehind)
+        var positions: [Int64] = []
+        while case .event(let event) = try await iterator.next() {
+            positions.append(event.position)
+        }
+        #expect(positions == Array(1...20), "every event, read back from storage")
+        await store.close()
+    }
+
+    @Test func eachSubscriberHasItsOwnBound() async throws {
+        let options = EventStoreOptions(subscriptions: .init(bufferCapacity: 10, checkpointInterval: .seconds(3_600)))
+        let store = InMemoryEventStore(options: options)
+        let reading = store.subscribe(.end)
+        let idle = store.subscribe(.end)
+        var reader = reading.makeAsyncIterator()
+        #expect(try await reader.next() == .caughtUp)
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        for index in 0..<30 {
+            try await store.append(to: stream, expected: .any, events: [NewEvent(type: "Common", data: Data())])
+            guard case .event(let event) = try await reader.next() else {
+                Issue.record("expected a live event")
+                return
+            }
+            #expect(event.position == Int64(index) + 1)
+        }
+        let statistics = store.subscriptions.statistics
+        #expect(statistics.overflows == 1, "only the idle subscriber overflowed; the reading one stayed live")
+        #expect(statistics.peakBufferedEvents <= 10 + 1, "the idle buffer never passed its bound")
+        #expect(statistics.subscribers == 2)
+        _ = idle
+        await store.close()
+    }
+}
