@@ -144,12 +144,15 @@ struct SocketTests {
         try await withServer(router: router(probe: probe)) { _, port in
             let client = RPCClient(host: "127.0.0.1", port: port)
             defer { Task { await client.close() } }
+            // Connect first, and leave a loaded machine time to start the handler before the deadline.
+            try await client.connect()
             do throws(RPCError) {
-                _ = try await client.unary(TestMethod.hang, [], timeout: .milliseconds(200))
+                _ = try await client.unary(TestMethod.hang, [], timeout: .seconds(1))
                 Issue.record("the call outlived its deadline")
             } catch {
                 #expect(error.code == .deadlineExceeded)
             }
+            #expect(probe.started.load(ordering: .sequentiallyConsistent) == 1)
             try await eventually { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
         }
     }
@@ -332,11 +335,12 @@ struct SocketTests {
 
     @Test("a client reconnects after the server closed its connection")
     func reconnect() async throws {
-        try await withServer(router: router(), configure: { $0.idleTimeout = .milliseconds(200) }) { _, port in
+        // Long enough that a loaded machine still gets a call through before the idle timeout.
+        try await withServer(router: router(), configure: { $0.idleTimeout = .milliseconds(500) }) { server, port in
             let client = RPCClient(host: "127.0.0.1", port: port)
             defer { Task { await client.close() } }
             #expect(try await client.unary(TestMethod.echo, [1]).message == [1])
-            try await Task.sleep(for: .milliseconds(600))
+            try await eventually { server.stats.snapshot.openConnections == 0 }
             #expect(try await client.unary(TestMethod.echo, [2]).message == [2])
         }
     }

@@ -40,8 +40,6 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
-    /// Whether new calls may be started here.
-    var isUsable: Bool { !closed && !isGoingAway && session != nil }
 
     // MARK: Channel events
 
@@ -145,8 +143,11 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         if cancelledCalls.remove(request.callID) != nil {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         }
-        guard let session, isUsable else {
-            return complete(stream, with: .failure(.notProcessed("the connection is not available")))
+        guard let session, !closed else {
+            return complete(stream, with: .failure(.notProcessed("the connection to the server is closed")))
+        }
+        guard !isGoingAway else {
+            return complete(stream, with: .failure(.notProcessed("the server is closing the connection (GOAWAY)")))
         }
 
         let unsendable = request.metadata.unsendableKeys
@@ -166,7 +167,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
                 if let timeout = request.timeout {
                     headers.add("grpc-timeout", GRPCTimeout.format(nanoseconds: timeout.nanoseconds))
                 }
-                _ = request.metadata.forEachWireField { name, value in headers.add(name, value) }
+                _ = request.metadata.forEachWireField { name, value in headers.add(name: name, value: value) }
             }
         } catch {
             return complete(stream, with: .failure(RPCError(.unavailable, "cannot start the call: \(error)")))

@@ -16,19 +16,28 @@ struct HeaderBlock {
         spans.removeAll(keepingCapacity: true)
     }
 
-    mutating func add(_ name: String, _ value: String) {
-        let start = bytes.count
-        bytes.append(contentsOf: name.utf8)
-        let nameLength = bytes.count - start
-        bytes.append(contentsOf: value.utf8)
-        spans.append((start, nameLength, bytes.count - start - nameLength))
+    mutating func add(_ name: StaticString, _ value: StaticString) {
+        append(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
+            UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
     }
 
-    mutating func add(_ name: StaticString, _ value: StaticString) {
+    mutating func add(_ name: StaticString, _ value: String) {
+        var value = value
+        value.withUTF8 { append(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), $0) }
+    }
+
+    /// A field whose name is only known at run time (custom metadata).
+    mutating func add(name: String, value: String) {
+        var name = name
+        var value = value
+        name.withUTF8 { nameBytes in value.withUTF8 { append(nameBytes, $0) } }
+    }
+
+    private mutating func append(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
         let start = bytes.count
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
-        spans.append((start, name.utf8CodeUnitCount, value.utf8CodeUnitCount))
+        bytes.append(contentsOf: name)
+        bytes.append(contentsOf: value)
+        spans.append((start, name.count, value.count))
     }
 
     /// Calls `body` with an `nghttp2_nv` array pointing into this block, built in `pairs`.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import NIOCore
@@ -26,6 +29,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var peer = "unknown"
 
     private var streams: [Int32: ServerStream] = [:]
+    /// The stream whose header block is arriving: saves a dictionary lookup per header field.
+    private var headerStream: ServerStream?
+    /// The last method resolved, with its path's bytes: calls to the same method (the usual
+    /// case) then reuse its String and handler without hashing or allocating.
+    private var lastRoute: (bytes: [UInt8], path: String, handler: RPCRouter.Handler)?
     /// Streams whose handler can start once the current input has been processed.
     private var readyStreams: [Int32] = []
 
@@ -81,6 +89,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         lastReceiveTime = now
         lastStreamActivity = now
         controlFrameRefillTime = now
+        // A new connection counts as activity for the idle timeout.
         if let address = context.channel.remoteAddress { peer = "\(address)" }
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         do {
@@ -236,7 +245,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
         guard stream.phase == .headers else { return }
-        lastStreamActivity = now
         if draining {
             return reject(stream, RPCError(.unavailable, "the server is shutting down"))
         }
@@ -253,9 +261,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard stream.contentTypeAccepted else {
             return respondHTTPError(stream, status: "415", extra: ("accept", "application/grpc"))
         }
-        guard let path = stream.path, let handler = router.handlers[path] else {
+        guard let path = stream.path, let handler = stream.handler ?? router.handlers[path] else {
             return reject(stream, RPCError(.unimplemented, "unknown method \(stream.path ?? "(none)")"))
         }
+        if stream.handler == nil { lastRoute = (Array(path.utf8), path, handler) }
         if let encoding = stream.encoding, encoding != "identity" {
             return reject(stream, RPCError(.unimplemented, "message encoding \(encoding) is not supported"))
         }
@@ -382,7 +391,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard let handler = stream.handler, let eventLoop = context?.eventLoop, let executor else { return }
         guard stream.phase == .awaitingRequest else { return }
         stream.phase = .running
-        lastStreamActivity = now
 
         let context = RPCServerContext(
             method: stream.path ?? "", metadata: stream.metadata, deadline: stream.deadline, peer: peer,
@@ -575,7 +583,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// `grpc-status`, `grpc-message` and the trailing metadata.
     private func addTrailers(_ status: RPCStatus, _ trailers: RPCMetadata, to headers: inout HeaderBlock) {
-        headers.add("grpc-status", String(status.code.rawValue))
+        headers.add("grpc-status", status.code.wireValue)
         if !status.message.isEmpty {
             headers.add("grpc-message", PercentEncoding.encode(status.message))
         }
@@ -584,7 +592,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func add(_ metadata: RPCMetadata, to headers: inout HeaderBlock) {
         guard !metadata.isEmpty else { return }
-        let rejected = metadata.forEachWireField { name, value in headers.add(name, value) }
+        let rejected = metadata.forEachWireField { name, value in headers.add(name: name, value: value) }
         if !rejected.isEmpty {
             logger.warning("dropped metadata that cannot be sent", metadata: ["keys": "\(rejected)"])
         }
@@ -594,8 +602,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
         streams[stream.id] = nil
+        if headerStream === stream { headerStream = nil }
         stats.activeCalls.subtract(1, ordering: .relaxed)
-        lastStreamActivity = now
+        // Idleness counts from when the last stream closed.
+        if streams.isEmpty { lastStreamActivity = now }
         stream.deadlineTimer?.cancel()
         let held = stream.deframer.bufferedBytes + (stream.requestMessage.map { $0.count + GRPCFraming.prefixLength } ?? 0)
         if held > 0 { releaseRequestBytes(held) }
@@ -726,36 +736,44 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
 extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     func sessionBeginHeaders(streamID: Int32) {
-        guard streams[streamID] == nil, let context else { return }
+        guard streams[streamID] == nil else { return }
         stats.activeCalls.add(1, ordering: .relaxed)
         stats.totalCalls.add(1, ordering: .relaxed)
-        streams[streamID] = ServerStream(
-            id: streamID, openedAt: now, maxMessageSize: configuration.maxReceiveMessageSize,
+        let stream = ServerStream(
+            id: streamID, openedAt: lastReceiveTime, maxMessageSize: configuration.maxReceiveMessageSize,
             emptyBuffer: emptyBuffer)
+        streams[streamID] = stream
+        headerStream = stream
     }
 
     func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let stream = streams[streamID], stream.phase == .headers else { return true }
+        let current = headerStream?.id == streamID ? headerStream : streams[streamID]
+        guard let stream = current, stream.phase == .headers else { return true }
         // RFC 9113 section 6.5.2: each field counts its name, its value and 32 bytes.
         stream.headerListBytes += name.count + value.count + 32
         if stream.headerListBytes > Int(configuration.maxHeaderListSize) { stream.headerListTooLarge = true }
         if stream.headerListTooLarge { return true }
 
         // Protocol fields are recognised on their bytes; only what a handler sees becomes a String.
-        if name.elementsEqual(":path".utf8) {
-            stream.path = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual(":method".utf8) {
-            stream.methodIsPost = value.elementsEqual("POST".utf8)
-        } else if name.elementsEqual("content-type".utf8) {
+        if Self.matches(name, ":path") {
+            if let route = lastRoute, Self.matches(value, route.bytes) {
+                stream.path = route.path
+                stream.handler = route.handler
+            } else {
+                stream.path = String(decoding: value, as: UTF8.self)
+            }
+        } else if Self.matches(name, ":method") {
+            stream.methodIsPost = Self.matches(value, "POST")
+        } else if Self.matches(name, "content-type") {
             stream.contentTypeAccepted =
-                value.elementsEqual("application/grpc".utf8)
+                Self.matches(value, "application/grpc")
                 || Self.isGRPCProtoContentType(String(decoding: value, as: UTF8.self))
-        } else if name.elementsEqual("grpc-timeout".utf8) {
+        } else if Self.matches(name, "grpc-timeout") {
             stream.timeout = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual("grpc-encoding".utf8) {
+        } else if Self.matches(name, "grpc-encoding") {
             stream.encoding = String(decoding: value, as: UTF8.self)
-        } else if name.first == UInt8(ascii: ":") || name.elementsEqual("te".utf8)
-            || name.elementsEqual("grpc-accept-encoding".utf8)
+        } else if name.first == UInt8(ascii: ":") || Self.matches(name, "te")
+            || Self.matches(name, "grpc-accept-encoding")
         {
             // Other pseudo-headers and transport fields are not metadata.
         } else {
@@ -764,9 +782,24 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         return true
     }
 
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        equal(bytes, UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ other: [UInt8]) -> Bool {
+        other.withUnsafeBufferPointer { equal(bytes, $0) }
+    }
+
+    private static func equal(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard first.count == second.count else { return false }
+        guard let left = first.baseAddress, let right = second.baseAddress else { return first.isEmpty }
+        return memcmp(left, right, first.count) == 0
+    }
+
     func sessionDidReceive(_ frame: NGHTTP2ReceivedFrame) {
         switch frame.kind {
         case .requestHeaders:
+            headerStream = nil
             if let stream = streams[frame.streamID] {
                 requestHeadersComplete(stream, endStream: frame.endStream)
             }
