@@ -335,8 +335,9 @@ struct SocketTests {
 
     @Test("a client reconnects after the server closed its connection")
     func reconnect() async throws {
-        // Long enough that a loaded machine still gets a call through before the idle timeout.
-        try await withServer(router: router(), configure: { $0.idleTimeout = .milliseconds(500) }) { server, port in
+        // Long enough that a call gets through before the idle timeout even while the whole suite
+        // loads both cores: client and server share the process's two event loops.
+        try await withServer(router: router(), configure: { $0.idleTimeout = .milliseconds(1500) }) { server, port in
             let client = RPCClient(host: "127.0.0.1", port: port)
             defer { Task { await client.close() } }
             #expect(try await client.unary(TestMethod.echo, [1]).message == [1])

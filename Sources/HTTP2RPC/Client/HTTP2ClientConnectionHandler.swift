@@ -176,8 +176,10 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         streams[streamID] = stream
         streamIDsByCall[request.callID] = streamID
         if let timeout = request.timeout {
-            stream.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-                self?.deadlineExpired(streamID: streamID)
+            // A strong capture: a weak one would slow every retain of this handler (side table).
+            // The timer is cancelled when the call completes.
+            stream.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                self.deadlineExpired(streamID: streamID)
             }
         }
         scheduleFlush()

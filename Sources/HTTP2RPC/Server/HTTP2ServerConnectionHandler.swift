@@ -275,9 +275,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             let deadline = now + .nanoseconds(nanoseconds)
             stream.deadline = deadline
             let id = stream.id
+            // Strong captures here and below: a weak reference would move this handler's
+            // reference count into a side table and slow every retain on the hot path. The
+            // timers are cancelled when the stream or the connection ends.
             stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                [weak self] in
-                self?.deadlineExpired(streamID: id)
+                self.deadlineExpired(streamID: id)
             }
         }
         stream.handler = handler
@@ -634,8 +636,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func scheduleHousekeeping(context: ChannelHandlerContext) {
         housekeepingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: housekeepingInterval) {
-            [weak self] in
-            guard let self, self.session != nil, let context = self.context else { return }
+            guard !self.tornDown, let context = self.context else { return }
             self.housekeeping()
             self.scheduleHousekeeping(context: context)
         }
@@ -712,8 +713,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         flush()
         // The final GOAWAY names the last stream we will serve. Wait a moment so streams the
         // client sent before seeing the notice are counted; they are answered UNAVAILABLE.
-        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) { [weak self] in
-            guard let self, let session = self.session else { return }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
+            guard !self.tornDown, let session = self.session else { return }
             session.submitGoaway(
                 lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
             self.finalGoawaySent = true
