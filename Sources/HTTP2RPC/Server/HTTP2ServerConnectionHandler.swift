@@ -86,10 +86,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         stats.openConnections.add(1, ordering: .relaxed)
-        lastReceiveTime = now
-        lastStreamActivity = now
-        controlFrameRefillTime = now
         // A new connection counts as activity for the idle timeout.
+        lastReceiveTime = now
+        lastStreamActivity = lastReceiveTime
+        controlFrameRefillTime = lastReceiveTime
         if let address = context.channel.remoteAddress { peer = "\(address)" }
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         do {
