@@ -436,7 +436,9 @@ public final class SQLiteEventStore: EventStore {
         if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
     }
 
-    private func read<T: Sendable>(
+    /// Runs `body` in a read transaction on a reader connection, mapping failures to ``EventStoreError``.
+    /// For modules of this package that keep their own tables in the store's database.
+    package func read<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         try checkOpen()
@@ -446,6 +448,29 @@ public final class SQLiteEventStore: EventStore {
             throw CancellationError()
         } catch {
             if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
+            throw StorageErrors.map(error, doing: operation, path: configuration.path)
+        }
+    }
+}
+
+extension SQLiteEventStore {
+    /// Runs `body` in a write transaction on the store's writer connection (between the writer
+    /// thread's batches; GRDB serialises them), durably committed before it returns. For writes
+    /// outside appends: command records, fencing tokens, and the read models of modules of this
+    /// package. Refused once the store is closed or has stopped after a storage failure.
+    package func write<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try checkOpen()
+        if let failure = writer.withLock({ $0.failure }) { throw failure }
+        do {
+            return try await pool.write(body)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as DuplicateCommand {
+            throw error
+        } catch {
+            if (try? checkOpen()) == nil { throw EventStoreError.closed }
             throw StorageErrors.map(error, doing: operation, path: configuration.path)
         }
     }
