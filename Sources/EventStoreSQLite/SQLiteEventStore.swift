@@ -446,6 +446,8 @@ public final class SQLiteEventStore: EventStore {
             return try await pool.read(body)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as PassThroughError {
+            throw error.error
         } catch {
             if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
             throw StorageErrors.map(error, doing: operation, path: configuration.path)
@@ -469,10 +471,23 @@ extension SQLiteEventStore {
             throw CancellationError()
         } catch let error as DuplicateCommand {
             throw error
+        } catch let error as PassThroughError {
+            throw error.error
         } catch {
             if (try? checkOpen()) == nil { throw EventStoreError.closed }
             throw StorageErrors.map(error, doing: operation, path: configuration.path)
         }
+    }
+}
+
+/// Wraps an error thrown by the body of ``SQLiteEventStore/read(_:_:)`` or ``SQLiteEventStore/write(_:_:)``
+/// that is the caller's own, not the storage's: it reaches the caller unchanged, where any other
+/// error becomes an ``EventStoreError``.
+package struct PassThroughError: Error {
+    package let error: any Error
+
+    package init(_ error: any Error) {
+        self.error = error
     }
 }
 
