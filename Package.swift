@@ -227,21 +227,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The event-sourcing machinery, each behaviour on the in-memory store and on the real one
+        // (SQLite): idempotency across restarts, projections in the store's database, sagas and
+        // timeouts surviving restarts.
         .testTarget(
             name: "EventSourcingTests",
-            dependencies: [
-                "EventSourcing",
-                "EventSourcingTesting",
-                "EventStore",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
-
-        // The event-sourcing machinery on the real store: idempotency across restarts, projections
-        // in the store's database, sagas surviving restarts.
-        .testTarget(
-            name: "EventSourcingSQLiteTests",
             dependencies: [
                 "EventSourcing",
                 "EventSourcingSQLite",
