@@ -31,8 +31,8 @@ public protocol Saga: Sendable {
     func start(on event: RecordedEvent, context: SagaContext) throws -> SagaStep<State>?
 
     /// The next step of an instance, for an event caused by one of its commands (or otherwise
-    /// carrying its id). Return a step with no commands to ignore the event.
-    func react(to event: RecordedEvent, state: State, context: SagaContext) throws -> SagaStep<State>
+    /// carrying its id); `nil` to ignore the event (nothing is recorded).
+    func react(to event: RecordedEvent, state: State, context: SagaContext) throws -> SagaStep<State>?
 
     /// The compensating step: undo what can be undone. The instance ends after it.
     func compensate(state: State, reason: SagaFailureReason, context: SagaContext) -> SagaStep<State>

@@ -241,13 +241,14 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 return
             }
             after = try await record(first, cause: .start(position: position), on: nil, id: sagaID, context: context)
-        } else if let loaded, loaded.status == .active, let last = loaded.last {
-            do {
-                let step = try saga.react(to: event, state: last.state, context: context)
+        } else if let loaded, loaded.isOpen, let last = loaded.last {
+            switch Result(catching: { try saga.react(to: event, state: last.state, context: context) }) {
+            case .success(nil):
+                try await skip(position, cursor: &cursor)
+                return
+            case .success(let step?):
                 after = try await record(step, cause: .event(position: position), on: loaded, id: sagaID, context: context)
-            } catch let error as EventStoreError {
-                throw error
-            } catch {
+            case .failure(let error):
                 after = try await compensate(
                     loaded, reason: .stepFailed(message: "\(error)"), position: position, context: context)
             }
@@ -278,7 +279,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 let timedOut = SagaStepRecord.Cause.compensation(reason: .timedOut(deadline: deadline), position: nil)
                 if let index = loaded.steps.firstIndex(where: { $0.record.cause == timedOut }) {
                     after = try await redo(loaded, from: index, event: nil, context: context)
-                } else if loaded.status == .active, loaded.last?.record.deadline == deadline {
+                } else if loaded.isOpen, loaded.last?.record.deadline == deadline {
                     logger.info(
                         "saga deadline passed; compensating",
                         metadata: ["saga.type": "\(S.sagaType)", "saga.id": "\(sagaID.uuidString.lowercased())"])
@@ -332,17 +333,36 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         case .cleared: deadline = nil
         case .at(let time): deadline = time
         }
-        let status: SagaStatus = step.completes ? .completed : .active
+        let ends = step.completes
         let after = try await append(
             SagaStepRecord(
                 sagaType: S.sagaType, cause: cause, state: try JSONEncoder().encode(step.state),
-                deadline: status == .active ? deadline : nil, status: status),
+                deadline: ends ? nil : deadline, status: ends && step.commands.isEmpty ? .completed : .active,
+                closing: ends && !step.commands.isEmpty ? .completed : nil),
             state: step.state, to: loaded, id: id)
-        guard let version = after.last?.version else { return after }
-        if case .failed(let reason) = try await execute(step.commands, sagaID: id, stepVersion: version, context) {
-            return try await compensate(after, reason: reason, position: cause.position, context: context)
+        return try await settle(after, commands: step.commands, position: cause.position, context: context)
+    }
+
+    /// Sends the commands of the step just recorded; compensates if one fails, or closes the
+    /// instance if the step ends it.
+    private func settle(
+        _ after: LoadedSaga<S.State>, commands: [any Command], position: Int64?, context: SagaContext
+    ) async throws -> LoadedSaga<S.State> {
+        guard let last = after.last else { return after }
+        switch try await execute(commands, sagaID: after.id, stepVersion: last.version, context) {
+        case .failed(let reason):
+            if case .compensation = last.record.cause {
+                return try await recordCompensationFailure(after, reason, position: position)
+            }
+            return try await compensate(after, reason: reason, position: position, context: context)
+        case .succeeded:
+            guard let closing = last.record.closing else { return after }
+            return try await append(
+                SagaStepRecord(
+                    sagaType: S.sagaType, cause: .closed(position: position), state: last.record.state,
+                    deadline: nil, status: closing),
+                state: last.state, to: after, id: after.id)
         }
-        return after
     }
 
     /// Records the compensating step and sends its commands; records the failure if they fail.
@@ -354,13 +374,11 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         let after = try await append(
             SagaStepRecord(
                 sagaType: S.sagaType, cause: .compensation(reason: reason, position: position),
-                state: try JSONEncoder().encode(step.state), deadline: nil, status: .compensated(reason)),
+                state: try JSONEncoder().encode(step.state), deadline: nil,
+                status: step.commands.isEmpty ? .compensated(reason) : .active,
+                closing: step.commands.isEmpty ? nil : .compensated(reason)),
             state: step.state, to: loaded, id: loaded.id)
-        guard let version = after.last?.version else { return after }
-        if case .failed(let failure) = try await execute(step.commands, sagaID: loaded.id, stepVersion: version, context) {
-            return try await recordCompensationFailure(after, failure, position: position)
-        }
-        return after
+        return try await settle(after, commands: step.commands, position: position, context: context)
     }
 
     private func recordCompensationFailure(
@@ -398,20 +416,15 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                     .commands ?? []
             case .compensation(let reason, _):
                 commands = before.map { saga.compensate(state: $0, reason: reason, context: context).commands } ?? []
-            case .compensationFailed:
+            case .compensationFailed, .closed:
                 commands = []
             }
-            let outcome = try await execute(commands, sagaID: loaded.id, stepVersion: step.version, context)
-            guard stepIndex == loaded.steps.count - 1, case .failed(let reason) = outcome else { continue }
-            // The last recorded step's commands fail now, and nothing after it says so: go on from here.
-            switch step.record.cause {
-            case .start, .event:
-                return try await compensate(loaded, reason: reason, position: step.record.cause.position, context: context)
-            case .compensation(_, let position):
-                return try await recordCompensationFailure(loaded, reason, position: position)
-            case .compensationFailed:
-                break
+            if stepIndex == loaded.steps.count - 1 {
+                // The last recorded step may not have been carried through: finish it as if it had just
+                // been recorded (its commands that ran are answered from their recorded outcomes).
+                return try await settle(loaded, commands: commands, position: step.record.cause.position, context: context)
             }
+            _ = try await execute(commands, sagaID: loaded.id, stepVersion: step.version, context)
         }
         return loaded
     }

@@ -13,11 +13,13 @@ struct SagaStepRecord: Codable, Sendable {
         case compensation(reason: SagaFailureReason, position: Int64?)
         /// The compensation's commands failed; the instance needs an operator. No commands.
         case compensationFailed(reason: SagaFailureReason, position: Int64?)
+        /// The commands of the step before went through; the instance takes that step's final status.
+        case closed(position: Int64?)
 
         var position: Int64? {
             switch self {
             case .start(let position), .event(let position): position
-            case .compensation(_, let position), .compensationFailed(_, let position): position
+            case .closed(let position), .compensation(_, let position), .compensationFailed(_, let position): position
             }
         }
     }
@@ -28,14 +30,21 @@ struct SagaStepRecord: Codable, Sendable {
     var cause: Cause
     var state: Data
     var deadline: Int64?
+    /// The instance's status after this record.
     var status: SagaStatus
+    /// For a step that ends the instance but still has commands to send: the status it ends with,
+    /// taken by a ``Cause/closed(position:)`` record once they went through. The instance is closing
+    /// meanwhile: it ignores further events.
+    var closing: SagaStatus?
 
     var eventType: String {
-        switch cause {
-        case .start: "SagaStarted"
-        case .event: status == .completed ? "SagaCompleted" : "SagaAdvanced"
-        case .compensation: "SagaCompensated"
-        case .compensationFailed: "SagaFailed"
+        switch (cause, status) {
+        case (.start, _): "SagaStarted"
+        case (.compensation, _) where closing != nil: "SagaCompensating"
+        case (_, .completed): "SagaCompleted"
+        case (_, .compensated): "SagaCompensated"
+        case (_, .failed): "SagaFailed"
+        case (_, .active): closing == nil ? "SagaAdvanced" : "SagaClosing"
         }
     }
 
@@ -83,6 +92,8 @@ struct LoadedSaga<State: Codable & Sendable>: Sendable {
     var last: Step? { steps.last }
     var version: Int64 { last?.version ?? -1 }
     var status: SagaStatus { last?.record.status ?? .active }
+    /// Whether the instance still takes events: active, and not closing.
+    var isOpen: Bool { status == .active && last?.record.closing == nil }
 
     var instance: SagaInstance<State>? {
         guard let last else { return nil }
