@@ -376,3 +376,54 @@ struct CommandBusTests {
         }
     }
 }
+
+/// Opens an account, makes it visible at once, and funds it with a second command.
+struct OpenAndFund: Command {
+    typealias Result = UUID
+    static let commandType = "OpenAndFund"
+    var amount: Int
+    var failAfterFunding = false
+}
+
+struct OpenAndFundHandler: CommandHandler {
+    func handle(_ command: OpenAndFund, context: CommandContext) async throws -> UUID {
+        var account = AggregateRoot<Account>(id: UUIDv7.next())
+        try account.open(owner: UUID())
+        try context.save(account)
+        try await context.flush()
+        _ = try await context.send(Deposit(accountID: account.id, amount: command.amount))
+        if command.failAfterFunding { throw Boom() }
+        return account.id
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct CommandContextTests {
+    @Test(arguments: Backend.allCases)
+    func aHandlerCanFlushAndSendAnotherCommandForTheSameRequest(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus(
+                handlers: AccountHandlers.all + [OpenAndFundHandler()], commands: AccountHandlers.commands + [OpenAndFund.self])
+            let correlationID = UUID()
+            let outcome = try await bus.send(OpenAndFund(amount: 12), options: CommandOptions(correlationID: correlationID))
+            let events = try await environment.events(of: environment.accountStream(outcome.result))
+            #expect(events.map(\.type) == ["AccountOpened", "Deposited"])
+            #expect(events[0].metadata.causationID == outcome.commandID && events[0].metadata.commandType == "OpenAndFund")
+            #expect(events[1].metadata.causationID != outcome.commandID, "the deposit is its own command")
+            #expect(events[1].metadata.commandType == "Deposit")
+            #expect(events.allSatisfy { $0.metadata.correlationID == correlationID }, "one request, one correlation id")
+            #expect(outcome.position == events[0].position, "the command's own last append")
+            let recorded = try #require(try await bus.recordedOutcome(of: outcome.commandID))
+            #expect(recorded.position == events[0].position, "recorded on its own after the flush, with its position")
+
+            let failing = UUIDv7.next()
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(OpenAndFund(amount: 1, failAfterFunding: true), options: CommandOptions(commandID: failing))
+            }
+            #expect(error.code == .handlerFailed)
+            #expect(try await bus.recordedOutcome(of: failing) == nil)
+            let opened = try await environment.store.readAll(from: 1, filter: .eventTypes(["AccountOpened"]), limit: 10)
+            #expect(opened.count == 2, "what a handler flushed stays written; the docs say so")
+        }
+    }
+}
