@@ -1,3 +1,5 @@
+import EventStore
+
 /// A bounded queue between tasks that hands its consumer everything waiting at once.
 ///
 /// Producers wait while it is full (so a slow consumer holds memory down); the consumer takes up
@@ -55,6 +57,35 @@ final class BatchQueue<Element: Sendable>: Sendable {
             guard await monitor.wait(until: { !$0.buffer.isEmpty || $0.isFinished }) else {
                 throw CancellationError()
             }
+        }
+    }
+
+    /// Pushes what `subscription` delivers, mapped by `transform` (`nil`: skip), until it ends; then
+    /// finishes the queue (with the error, if it failed) so the consumer stops too.
+    func fill(
+        from subscription: EventSubscription, _ transform: @Sendable (SubscriptionMessage) -> Element?
+    ) async throws {
+        do {
+            for try await message in subscription {
+                if let element = transform(message) { try await push(element) }
+            }
+            finish()
+        } catch {
+            finish(throwing: error)
+            throw error
+        }
+    }
+
+    /// Hands batches of up to `limit` elements to `body` until the queue is finished; if `body`
+    /// throws, finishes the queue with the error (so the producer stops too) and rethrows it.
+    func drain(upTo limit: Int, _ body: ([Element]) async throws -> Void) async throws {
+        do {
+            while let batch = try await take(upTo: limit) {
+                try await body(batch)
+            }
+        } catch {
+            finish(throwing: error)
+            throw error
         }
     }
 

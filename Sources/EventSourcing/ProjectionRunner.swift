@@ -154,25 +154,14 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         let subscription = events.subscribe(.position(start.persisted + 1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                do {
-                    for try await message in subscription {
-                        if case .event(let event) = message { try await queue.push(event) }
-                    }
-                    queue.finish()
-                } catch {
-                    queue.finish(throwing: error)
-                    throw error
+                try await queue.fill(from: subscription) { message in
+                    if case .event(let event) = message { event } else { nil }
                 }
             }
             group.addTask {
                 var cursor = start
-                do {
-                    while let batch = try await queue.take(upTo: self.configuration.batchSize) {
-                        try await self.apply(batch, cursor: &cursor, force: false)
-                    }
-                } catch {
-                    queue.finish(throwing: error)
-                    throw error
+                try await queue.drain(upTo: self.configuration.batchSize) { batch in
+                    try await self.apply(batch, cursor: &cursor, force: false)
                 }
             }
             // The first loop to end (an error, or cancellation) ends the other.

@@ -139,26 +139,15 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    do {
-                        for try await message in subscription {
-                            if case .event(let event) = message { try await queue.push(.event(event)) }
-                        }
-                        queue.finish()
-                    } catch {
-                        queue.finish(throwing: error)
-                        throw error
+                    try await queue.fill(from: subscription) { message in
+                        if case .event(let event) = message { .event(event) } else { nil }
                     }
                 }
                 group.addTask { try await self.watchDeadlines(queue) }
                 group.addTask {
                     var cursor = checkpoint
-                    do {
-                        while let batch = try await queue.take(upTo: 64) {
-                            for work in batch { try await self.perform(work, cursor: &cursor) }
-                        }
-                    } catch {
-                        queue.finish(throwing: error)
-                        throw error
+                    try await queue.drain(upTo: 64) { batch in
+                        for work in batch { try await self.perform(work, cursor: &cursor) }
                     }
                 }
                 defer { group.cancelAll() }

@@ -4,15 +4,32 @@ import EventStore
 import Foundation
 import Testing
 
+/// A saga manager running in its own task, as a process runs it.
+struct RunningSagas<S: Saga>: Sendable {
+    let manager: SagaManager<S>
+    private let task: Task<Void, any Error>
+
+    init(_ manager: SagaManager<S>) {
+        self.manager = manager
+        task = Task { try await manager.run() }
+    }
+
+    /// Stops the manager as a process stopping would: whatever it was doing is cancelled.
+    func stop() async throws {
+        task.cancel()
+        try await task.value
+    }
+}
+
 @Suite(.timeLimit(.minutes(1)))
 struct SagaTests {
-    private func manager<S: Saga>(
-        _ saga: S, _ environment: TestEnvironment, bus: CommandBus
-    ) -> SagaManager<S> {
-        SagaManager(
-            saga, store: environment.store, commands: bus, checkpoints: environment.readModels,
-            clock: environment.clock,
-            configuration: .init(commandRetryDelay: .milliseconds(1)), logger: environment.quietLogger)
+    /// Starts a manager of `saga` over the environment's current store.
+    private func run<S: Saga>(_ saga: S, _ environment: TestEnvironment, bus: CommandBus) -> RunningSagas<S> {
+        RunningSagas(
+            SagaManager(
+                saga, store: environment.store, commands: bus, checkpoints: environment.readModels,
+                clock: environment.clock,
+                configuration: .init(commandRetryDelay: .milliseconds(1)), logger: environment.quietLogger))
     }
 
     private func accounts(_ bus: CommandBus, balances: [Int]) async throws -> [UUID] {
@@ -48,8 +65,8 @@ struct SagaTests {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus()
             let ids = try await accounts(bus, balances: [100, 0])
-            let sagas = manager(TransferSaga(), environment, bus: bus)
-            let running = Task { [sagas] in try await sagas.run() }
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagas = running.manager
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 30)
             let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
             #expect(finished.status == .completed && finished.state.stage == .done)
@@ -60,8 +77,7 @@ struct SagaTests {
             #expect(withdrawn.metadata.sagaID == sagaID, "the saga's commands carry its id")
             let steps = try await environment.events(of: try StreamName(type: "saga", id: sagaID))
             #expect(steps.map(\.type) == ["SagaStarted", "SagaAdvanced", "SagaCompleted"])
-            running.cancel()
-            try await running.value
+            try await running.stop()
         }
     }
 
@@ -75,28 +91,25 @@ struct SagaTests {
             environment.probe.setHook(Deposit.commandType) { context in
                 if context.sagaID != nil { try await stall.pass() }
             }
-            var sagas = manager(TransferSaga(), environment, bus: bus)
-            let first = Task { [sagas] in try await sagas.run() }
+            let first = run(TransferSaga(), environment, bus: bus)
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 40)
             await stall.waitForArrivals(1)
-            first.cancel()
-            try await first.value
+            try await first.stop()
             #expect(try await count("Withdrawn", in: environment, account: ids[0]) == 1)
             #expect(try await count("Deposited", in: environment, account: ids[1]) == 0, "stopped between the two")
 
             try await environment.restart()
             environment.probe.setHook(Deposit.commandType, nil)
             bus = try environment.bus()
-            sagas = manager(TransferSaga(), environment, bus: bus)
-            let second = Task { [sagas] in try await sagas.run() }
+            let second = run(TransferSaga(), environment, bus: bus)
+            let sagas = second.manager
             let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
             #expect(finished.status == .completed)
             #expect(try await count("Withdrawn", in: environment, account: ids[0]) == 1, "the withdrawal was not repeated")
             #expect(try await count("Deposited", in: environment, account: ids[1]) == 1, "the deposit happened once")
             #expect(try await balance(environment, ids[0]) == 60)
             #expect(try await balance(environment, ids[1]) == 40)
-            second.cancel()
-            try await second.value
+            try await second.stop()
         }
     }
 
@@ -106,23 +119,21 @@ struct SagaTests {
         try await withEnvironment(backend, clock: clock) { environment in
             var bus = try environment.bus()
             let account = try await accounts(bus, balances: [100])[0]
-            var sagas = manager(HoldSaga(), environment, bus: bus)
-            let first = Task { [sagas] in try await sagas.run() }
+            let first = run(HoldSaga(), environment, bus: bus)
             let sagaID = try await HoldSaga.request(environment.store, account: account, amount: 30, time: clock.now())
             // The deadline is armed once the manager sleeps on the clock.
             await clock.waitForSleepers(1)
             #expect(try await balance(environment, account) == 70)
-            let held = try #require(try await sagas.instance(sagaID))
+            let held = try #require(try await first.manager.instance(sagaID))
             #expect(held.status == .active && held.deadline == clock.now() + HoldSaga.timeout.nanoseconds)
             #expect(try await deadlines(environment, "hold") == [sagaID: held.deadline], "kept beside the checkpoint")
-            first.cancel()
-            try await first.value
+            try await first.stop()
 
             // A new process: the deadline comes back from the manager's own records.
             try await environment.restart()
             bus = try environment.bus()
-            sagas = manager(HoldSaga(), environment, bus: bus)
-            let second = Task { [sagas] in try await sagas.run() }
+            let second = run(HoldSaga(), environment, bus: bus)
+            let sagas = second.manager
             await clock.waitForSleepers(1)
             clock.advance(by: .seconds(599))
             #expect(try await sagas.instance(sagaID)?.status == .active, "not before its deadline")
@@ -135,8 +146,7 @@ struct SagaTests {
             #expect(error.description.contains("timed out"))
             #expect(try await balance(environment, account) == 100, "the compensation gave the money back")
             #expect(try await count("Deposited", in: environment, account: account) == 2, "the first deposit and one refund")
-            second.cancel()
-            try await second.value
+            try await second.stop()
         }
     }
 
@@ -146,8 +156,8 @@ struct SagaTests {
         try await withEnvironment(backend, clock: clock) { environment in
             let bus = try environment.bus()
             let account = try await accounts(bus, balances: [50])[0]
-            let sagas = manager(HoldSaga(), environment, bus: bus)
-            let running = Task { [sagas] in try await sagas.run() }
+            let running = run(HoldSaga(), environment, bus: bus)
+            let sagas = running.manager
             let sagaID = try await HoldSaga.request(environment.store, account: account, amount: 20, time: clock.now())
             await clock.waitForSleepers(1)
             try await environment.store.append(
@@ -161,8 +171,7 @@ struct SagaTests {
             clock.advance(by: .seconds(3_600))
             #expect(try await sagas.instance(sagaID)?.status == .completed)
             #expect(try await balance(environment, account) == 30)
-            running.cancel()
-            try await running.value
+            try await running.stop()
         }
     }
 
@@ -171,8 +180,8 @@ struct SagaTests {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus()
             let ids = try await accounts(bus, balances: [10, 0])
-            let sagas = manager(TransferSaga(), environment, bus: bus)
-            let running = Task { [sagas] in try await sagas.run() }
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagas = running.manager
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 500)
             let error = try await #require(throws: SagaError.self) {
                 try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
@@ -186,8 +195,7 @@ struct SagaTests {
             #expect(error.description.contains("Withdraw was rejected"))
             #expect(try await balance(environment, ids[0]) == 10, "nothing moved")
             #expect(try await balance(environment, ids[1]) == 0)
-            running.cancel()
-            try await running.value
+            try await running.stop()
         }
     }
 
@@ -196,8 +204,8 @@ struct SagaTests {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus()
             let from = try await accounts(bus, balances: [80])[0]
-            let sagas = manager(TransferSaga(), environment, bus: bus)
-            let running = Task { [sagas] in try await sagas.run() }
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagas = running.manager
             // The destination does not exist: the deposit is refused after the withdrawal.
             let sagaID = try await TransferSaga.request(environment.store, from: from, to: UUID(), amount: 30)
             let error = try await #require(throws: SagaError.self) {
@@ -208,8 +216,7 @@ struct SagaTests {
             #expect(try await balance(environment, from) == 80, "refunded")
             let steps = try await environment.events(of: try StreamName(type: "saga", id: sagaID))
             #expect(steps.map(\.type) == ["SagaStarted", "SagaAdvanced", "SagaCompensating", "SagaCompensated"])
-            running.cancel()
-            try await running.value
+            try await running.stop()
         }
     }
 
@@ -217,8 +224,8 @@ struct SagaTests {
         try await withEnvironment(.memory) { environment in
             let bus = try environment.bus()
             let ids = try await accounts(bus, balances: [5, 0])
-            let sagas = manager(BrokenSaga(), environment, bus: bus)
-            let running = Task { [sagas] in try await sagas.run() }
+            let running = run(BrokenSaga(), environment, bus: bus)
+            let sagas = running.manager
             _ = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 1)
             let request = try #require(
                 try await environment.store.readAll(from: 1, filter: .eventTypes([TransferSaga.requested]), limit: 10).first)
@@ -227,8 +234,7 @@ struct SagaTests {
                 try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
             }
             #expect(error.reason == .stepFailed(message: "the step cannot read the withdrawal"))
-            running.cancel()
-            try await running.value
+            try await running.stop()
         }
     }
 }

@@ -64,23 +64,29 @@ struct OpenAccountHandler: CommandHandler {
     }
 }
 
+extension CommandContext {
+    /// Loads an account, runs a business method on it, stages it and reports to the probe;
+    /// returns the new balance.
+    fileprivate func change(
+        _ account: UUID, as type: String, _ method: (inout AggregateRoot<Account>) throws -> Void
+    ) async throws -> Int64 {
+        var root = try await load(Account.self, id: account)
+        try method(&root)
+        try save(root)
+        try await services.require(HandlerProbe.self).ran(type, context: self)
+        return Int64(root.balance)
+    }
+}
+
 struct DepositHandler: CommandHandler {
     func handle(_ command: Deposit, context: CommandContext) async throws -> Int64 {
-        var account = try await context.load(Account.self, id: command.accountID)
-        try account.deposit(command.amount)
-        try context.save(account)
-        try await context.services.require(HandlerProbe.self).ran(Deposit.commandType, context: context)
-        return Int64(account.balance)
+        try await context.change(command.accountID, as: Deposit.commandType) { try $0.deposit(command.amount) }
     }
 }
 
 struct WithdrawHandler: CommandHandler {
     func handle(_ command: Withdraw, context: CommandContext) async throws -> Int64 {
-        var account = try await context.load(Account.self, id: command.accountID)
-        try account.withdraw(command.amount)
-        try context.save(account)
-        try await context.services.require(HandlerProbe.self).ran(Withdraw.commandType, context: context)
-        return Int64(account.balance)
+        try await context.change(command.accountID, as: Withdraw.commandType) { try $0.withdraw(command.amount) }
     }
 }
 
