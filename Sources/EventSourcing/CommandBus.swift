@@ -397,7 +397,8 @@ public final class CommandBus: Sendable {
             do {
                 let purged = try await purgeExpiredOutcomes()
                 if purged > 0 {
-                    configuration.logger.info("purged expired command outcomes", metadata: ["command.purged": "\(purged)"])
+                    configuration.logger.info(
+                        "purged expired command outcomes", metadata: ["command.purged": "\(purged)"])
                 }
             } catch {
                 configuration.logger.warning(

@@ -25,7 +25,8 @@ struct SharedOutcome: Sendable {
                         recordedAt: 0))
             } catch {
                 result = .failure(
-                    CommandBusError.wrapping(error, commandType: commandType, commandID: outcome.commandID, attempts: 0))
+                    CommandBusError.wrapping(error, commandType: commandType, commandID: outcome.commandID, attempts: 0)
+                )
             }
         }
     }

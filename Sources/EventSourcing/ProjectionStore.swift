@@ -61,7 +61,9 @@ public protocol ProjectionStore: Sendable {
     func reset(_ projection: String, collections: [String]) async throws
 
     /// Reads, from a consistent view.
-    func read<Result: Sendable>(_ body: @escaping @Sendable (any ReadModelReader) throws -> Result) async throws
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (any ReadModelReader) throws -> Result
+    ) async throws
         -> Result
 }
 

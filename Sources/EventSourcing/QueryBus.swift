@@ -71,7 +71,7 @@ public final class QueryBus: Sendable {
 
     /// Makes a bus with no handlers (for handlers that ask nothing).
     public convenience init(readModels: any ProjectionStore) {
-        self.init(uncheckedHandlers: [:], readModels: readModels, progress: [:], services: HandlerServices())
+        self.init(registered: [:], readModels: readModels, progress: [:], services: HandlerServices())
     }
 
     /// Makes a bus and checks its handlers.
@@ -103,18 +103,18 @@ public final class QueryBus: Sendable {
             unknownProjections: unknown
         )
         self.init(
-            uncheckedHandlers: table, readModels: readModels,
+            registered: table, readModels: readModels,
             progress: Dictionary(progress.map { ($0.projectionName, $0) }, uniquingKeysWith: { first, _ in first }),
             services: services)
     }
 
     private init(
-        uncheckedHandlers: [String: Registration],
+        registered: [String: Registration],
         readModels: any ProjectionStore,
         progress: [String: any ReadModelProgress],
         services: HandlerServices
     ) {
-        self.handlers = uncheckedHandlers
+        self.handlers = registered
         self.readModels = readModels
         self.progress = progress
         self.services = services

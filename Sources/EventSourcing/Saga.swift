@@ -155,7 +155,8 @@ public struct SagaError: Error, Sendable, Hashable, CustomStringConvertible {
         let id = sagaID.uuidString.lowercased()
         switch code {
         case .compensated: return "saga \(sagaType) \(id) was compensated: \(reason.map { "\($0)" } ?? "?")"
-        case .failed: return "saga \(sagaType) \(id) failed, and so did its compensation: \(reason.map { "\($0)" } ?? "?")"
+        case .failed:
+            return "saga \(sagaType) \(id) failed, and so did its compensation: \(reason.map { "\($0)" } ?? "?")"
         case .stillRunning: return "saga \(sagaType) \(id) has not finished"
         }
     }

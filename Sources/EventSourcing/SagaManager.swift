@@ -101,7 +101,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
 
     /// The id of the instance that `eventID` starts (if the saga starts one on it).
     public static func sagaID(startedBy eventID: UUID) -> UUID {
-        NameBasedUUID.make(namespace: NameBasedUUID.sagaNamespace, name: "\(S.sagaType)/\(eventID.uuidString.lowercased())")
+        NameBasedUUID.make(
+            namespace: NameBasedUUID.sagaNamespace, name: "\(S.sagaType)/\(eventID.uuidString.lowercased())")
     }
 
     /// The id of the `index`th command of the step recorded at `stepVersion` of instance `sagaID`.
@@ -132,7 +133,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         logger.info(
             "saga manager resuming",
             metadata: [
-                "saga.type": "\(S.sagaType)", "saga.checkpoint": "\(checkpoint)", "saga.deadlines": "\(deadlines.count)",
+                "saga.type": "\(S.sagaType)", "saga.checkpoint": "\(checkpoint)",
+                "saga.deadlines": "\(deadlines.count)",
             ])
         let queue = BatchQueue<Work>(capacity: configuration.bufferCapacity)
         let subscription = store.subscribe(.position(checkpoint + 1))
@@ -236,7 +238,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 try await skip(position, cursor: &cursor)
                 return
             case .success(let step?):
-                after = try await record(step, cause: .event(position: position), on: loaded, id: sagaID, context: context)
+                after = try await record(
+                    step, cause: .event(position: position), on: loaded, id: sagaID, context: context)
             case .failure(let error):
                 after = try await compensate(
                     loaded, reason: .stepFailed(message: "\(error)"), position: position, context: context)
@@ -401,7 +404,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 commands = event.flatMap { try? saga.start(on: $0, context: context)?.commands } ?? []
             case .event:
                 commands =
-                    event.flatMap { event in before.flatMap { try? saga.react(to: event, state: $0, context: context) } }?
+                    event.flatMap { event in before.flatMap { try? saga.react(to: event, state: $0, context: context) }
+                    }?
                     .commands ?? []
             case .compensation(let reason, _):
                 commands = before.map { saga.compensate(state: $0, reason: reason, context: context).commands } ?? []
@@ -411,7 +415,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
             if stepIndex == loaded.steps.count - 1 {
                 // The last recorded step may not have been carried through: finish it as if it had just
                 // been recorded (its commands that ran are answered from their recorded outcomes).
-                return try await settle(loaded, commands: commands, position: step.record.cause.position, context: context)
+                return try await settle(
+                    loaded, commands: commands, position: step.record.cause.position, context: context)
             }
             _ = try await execute(commands, sagaID: loaded.id, stepVersion: step.version, context)
         }
@@ -452,7 +457,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                     let type = error.commandType
                     switch error.code {
                     case .rejected:
-                        return .failed(.commandRejected(commandType: type, message: error.rejection?.message ?? error.message))
+                        return .failed(
+                            .commandRejected(commandType: type, message: error.rejection?.message ?? error.message))
                     case .cancelled:
                         throw CancellationError()
                     case .noHandler, .commandIDReused:
@@ -466,7 +472,9 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                         }
                         logger.warning(
                             "a saga's command failed; sending it again",
-                            metadata: ["saga.type": "\(S.sagaType)", "saga.command": "\(type)", "saga.error": "\(error)"])
+                            metadata: [
+                                "saga.type": "\(S.sagaType)", "saga.command": "\(type)", "saga.error": "\(error)",
+                            ])
                         try await Task.sleep(for: configuration.commandRetryDelay)
                     }
                 }

@@ -77,7 +77,9 @@ struct LoadedSaga<State: Codable & Sendable>: Sendable {
                     let record = try decoder.decode(SagaStepRecord.self, from: event.data)
                     guard record.sagaType == sagaType else { return nil }
                     steps.append(
-                        Step(version: event.version, record: record, state: try decoder.decode(State.self, from: record.state)))
+                        Step(
+                            version: event.version, record: record,
+                            state: try decoder.decode(State.self, from: record.state)))
                 } catch {
                     throw UndecodableEvent(
                         stream: stream, version: event.version, type: event.type, reason: "\(error)")

@@ -114,7 +114,8 @@ private final class SQLiteReadModels: ReadModelWriter {
         }
         arguments.append(Int64(clamping: max(limit, 0)))
         let statement = try db.cachedStatement(
-            sql: "SELECT key, value FROM read_models WHERE \(conditions.joined(separator: " AND ")) ORDER BY key LIMIT ?"
+            sql:
+                "SELECT key, value FROM read_models WHERE \(conditions.joined(separator: " AND ")) ORDER BY key LIMIT ?"
         )
         var entries: [ReadModelEntry] = []
         let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))

@@ -31,14 +31,26 @@ extension EventStoreConformance {
         again.outcome = Data("second".utf8)
         let other = try newStream()
         for (what, request) in [
-            ("the same command id on another stream", AppendRequest(
-                stream: other, expectedVersion: .noStream, events: events(1), command: again)),
-            ("several events on another stream", AppendRequest(
-                stream: other, expectedVersion: .any, events: events(3), command: again)),
-            ("the same stream at its current version", AppendRequest(
-                stream: first, expectedVersion: .exact(1), events: events(1), command: again)),
-            ("a wrong expected version: the duplicate is reported first", AppendRequest(
-                stream: first, expectedVersion: .exact(7), events: events(1), command: again)),
+            (
+                "the same command id on another stream",
+                AppendRequest(
+                    stream: other, expectedVersion: .noStream, events: events(1), command: again)
+            ),
+            (
+                "several events on another stream",
+                AppendRequest(
+                    stream: other, expectedVersion: .any, events: events(3), command: again)
+            ),
+            (
+                "the same stream at its current version",
+                AppendRequest(
+                    stream: first, expectedVersion: .exact(1), events: events(1), command: again)
+            ),
+            (
+                "a wrong expected version: the duplicate is reported first",
+                AppendRequest(
+                    stream: first, expectedVersion: .exact(7), events: events(1), command: again)
+            ),
         ] {
             let duplicate = try await expectDuplicateCommand(what) { try await store.append(request) }
             try checkEqual(

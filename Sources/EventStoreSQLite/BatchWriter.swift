@@ -106,7 +106,8 @@ struct BatchWriter {
                     try CommandRows.delete(db, commandID: command.commandID)
                 }
                 if let createdStreamID {
-                    try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID])
+                    try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID]
+                    )
                 }
             }
             // The expected version held, so a constraint failure means an event id or the command id

@@ -73,7 +73,8 @@ enum CommandRows {
                 """
         )
         guard let token = try Int64.fetchOne(statement, arguments: [key]) else {
-            throw EventStoreError(code: .storageFailure, message: "issuing a fencing token for '\(key)' returned nothing")
+            throw EventStoreError(
+                code: .storageFailure, message: "issuing a fencing token for '\(key)' returned nothing")
         }
         return token
     }

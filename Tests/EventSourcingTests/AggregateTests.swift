@@ -62,7 +62,9 @@ import Testing
     }
 
     @Test func applyIsAPureFoldOfTheEvents() {
-        let events: [AccountEvent] = [.opened(owner: owner, overdraft: 0), .deposited(amount: 7), .withdrawn(amount: 2)]
+        let events: [AccountEvent] = [
+            .opened(owner: owner, overdraft: 0), .deposited(amount: 7), .withdrawn(amount: 2),
+        ]
         var first = Account(id: UUID())
         var second = Account(id: first.id)
         for event in events {

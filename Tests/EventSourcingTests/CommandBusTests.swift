@@ -85,7 +85,8 @@ struct CommandBusTests {
             environment.probe.setHook(Deposit.commandType) { _ in throw Boom() }
             let commandID = UUIDv7.next()
             let error = try await #require(throws: CommandBusError.self) {
-                try await bus.send(Deposit(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+                try await bus.send(
+                    Deposit(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
             }
             #expect(error.code == .handlerFailed && error.message.contains("boom"))
             #expect(error.attempts == 1 && environment.probe.runCount(Deposit.commandType) == 1, "not retried")
@@ -185,7 +186,8 @@ struct CommandBusTests {
             let generated = try await bus.send(Deposit(accountID: account, amount: 1))
             let second = try #require(try await environment.events(of: environment.accountStream(account)).last)
             #expect(second.metadata.causationID == generated.commandID)
-            #expect(second.metadata.correlationID == generated.commandID, "the correlation id defaults to the command id")
+            #expect(
+                second.metadata.correlationID == generated.commandID, "the correlation id defaults to the command id")
         }
     }
 
@@ -283,16 +285,19 @@ struct CommandBusTests {
             let commandID = UUIDv7.next()
             let head = try await environment.store.headPosition()
             let first = try await #require(throws: CommandBusError.self) {
-                try await bus.send(Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
             }
             #expect(first.code == .rejected)
             #expect(try await environment.store.headPosition() == head)
             _ = try await bus.send(Deposit(accountID: account, amount: 50))
             let second = try await #require(throws: CommandBusError.self) {
-                try await bus.send(Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
             }
             #expect(second.rejection == first.rejection, "the first outcome, though the funds are there now")
-            #expect(environment.probe.runCount(Withdraw.commandType) == 0, "the rejecting handler stopped before the probe")
+            #expect(
+                environment.probe.runCount(Withdraw.commandType) == 0, "the rejecting handler stopped before the probe")
             let recorded = try #require(try await bus.recordedOutcome(of: commandID))
             #expect(recorded.status == .rejected(try #require(first.rejection)))
         }
@@ -303,9 +308,11 @@ struct CommandBusTests {
             let bus = try environment.bus()
             let account = try await open(bus, deposit: 10)
             let commandID = UUIDv7.next()
-            _ = try await bus.send(Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            _ = try await bus.send(
+                Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             let error = try await #require(throws: CommandBusError.self) {
-                try await bus.send(Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             }
             #expect(error.code == .commandIDReused && error.message.contains("Deposit"))
         }
@@ -317,7 +324,8 @@ struct CommandBusTests {
             let bus = try environment.bus()
             let account = try await open(bus)
             let commandID = UUIDv7.next()
-            _ = try await bus.send(Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            _ = try await bus.send(
+                Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             #expect(try await bus.purgeExpiredOutcomes() == 0, "still within the retention")
             clock.advance(by: bus.configuration.outcomeRetention + .seconds(1))
             #expect(try await bus.purgeExpiredOutcomes() == 2, "the open and the deposit")
@@ -362,13 +370,17 @@ struct CommandBusTests {
             let account = try await open(bus, deposit: 10)
             trace.withLock { $0 = [] }
             _ = try await bus.send(Deposit(accountID: account, amount: 1))
-            #expect(trace.withLock { $0 } == ["outer before Deposit", "inner before Deposit", "inner after 1", "outer after 1"])
+            #expect(
+                trace.withLock { $0 } == [
+                    "outer before Deposit", "inner before Deposit", "inner after 1", "outer after 1",
+                ])
             let event = try #require(try await environment.events(of: environment.accountStream(account)).last)
             #expect(event.metadata.userID == user, "an interceptor set the user")
 
             let commandID = UUIDv7.next()
             let refused = try await #require(throws: CommandBusError.self) {
-                try await bus.send(Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             }
             #expect(refused.code == .rejected && refused.rejection?.code == .permissionDenied)
             #expect(environment.probe.runCount(Withdraw.commandType) == 0)
@@ -403,12 +415,15 @@ struct CommandContextTests {
     func aHandlerCanFlushAndSendAnotherCommandForTheSameRequest(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus(
-                handlers: AccountHandlers.all + [OpenAndFundHandler()], commands: AccountHandlers.commands + [OpenAndFund.self])
+                handlers: AccountHandlers.all + [OpenAndFundHandler()],
+                commands: AccountHandlers.commands + [OpenAndFund.self])
             let correlationID = UUID()
-            let outcome = try await bus.send(OpenAndFund(amount: 12), options: CommandOptions(correlationID: correlationID))
+            let outcome = try await bus.send(
+                OpenAndFund(amount: 12), options: CommandOptions(correlationID: correlationID))
             let events = try await environment.events(of: environment.accountStream(outcome.result))
             #expect(events.map(\.type) == ["AccountOpened", "Deposited"])
-            #expect(events[0].metadata.causationID == outcome.commandID && events[0].metadata.commandType == "OpenAndFund")
+            #expect(
+                events[0].metadata.causationID == outcome.commandID && events[0].metadata.commandType == "OpenAndFund")
             #expect(events[1].metadata.causationID != outcome.commandID, "the deposit is its own command")
             #expect(events[1].metadata.commandType == "Deposit")
             #expect(events.allSatisfy { $0.metadata.correlationID == correlationID }, "one request, one correlation id")
@@ -418,7 +433,8 @@ struct CommandContextTests {
 
             let failing = UUIDv7.next()
             let error = try await #require(throws: CommandBusError.self) {
-                try await bus.send(OpenAndFund(amount: 1, failAfterFunding: true), options: CommandOptions(commandID: failing))
+                try await bus.send(
+                    OpenAndFund(amount: 1, failAfterFunding: true), options: CommandOptions(commandID: failing))
             }
             #expect(error.code == .handlerFailed)
             #expect(try await bus.recordedOutcome(of: failing) == nil)

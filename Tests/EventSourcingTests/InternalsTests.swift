@@ -20,8 +20,9 @@ import Testing
     @Test func nameBasedUUIDsMatchRFC9562() {
         // uuid.uuid5(uuid.NAMESPACE_DNS, "python.org") in Python's standard library.
         let dns = UUID(uuidString: "6ba7b810-9dad-11d1-80b4-00c04fd430c8")!
-        #expect(NameBasedUUID.make(namespace: dns, name: "python.org").uuidString.lowercased()
-            == "886313e1-3b8a-5372-9b90-0c9aee199e5d")
+        #expect(
+            NameBasedUUID.make(namespace: dns, name: "python.org").uuidString.lowercased()
+                == "886313e1-3b8a-5372-9b90-0c9aee199e5d")
         // A name longer than one SHA-1 block.
         let long = String(repeating: "saga/step/", count: 20)
         #expect(NameBasedUUID.make(namespace: dns, name: long) == NameBasedUUID.make(namespace: dns, name: long))
@@ -31,8 +32,10 @@ import Testing
     @Test func outcomesRoundTrip() throws {
         let result = OutcomeCoding.encodeCompleted(Data([1, 2, 3]), position: 42)
         #expect(try OutcomeCoding.decode(result) == (.completed(Data([1, 2, 3])), 42))
-        #expect(try OutcomeCoding.decode(OutcomeCoding.encodeCompleted(Data(), position: nil)) == (.completed(Data()), nil))
-        let rejection = CommandRejection(.failedPrecondition, "wrong state: ünïcode", details: ["field": "amount", "a": ""])
+        #expect(
+            try OutcomeCoding.decode(OutcomeCoding.encodeCompleted(Data(), position: nil)) == (.completed(Data()), nil))
+        let rejection = CommandRejection(
+            .failedPrecondition, "wrong state: ünïcode", details: ["field": "amount", "a": ""])
         #expect(try OutcomeCoding.decode(OutcomeCoding.encodeRejected(rejection)) == (.rejected(rejection), nil))
         for bad in [Data(), Data([9]), Data([1, 7]), Data([1, 1, 0, 0, 0, 0, 0, 0, 0, 99])] {
             #expect(throws: OutcomeDecodingError.self) { try OutcomeCoding.decode(bad) }

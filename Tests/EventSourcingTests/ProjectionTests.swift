@@ -39,7 +39,8 @@ struct ProjectionTests {
     @Test(arguments: Backend.allCases)
     func aQueryWithTheCommandsPositionReadsItsWrites(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
-            let runner = ProjectionRunner(BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
             let queries = try QueryBus(
                 handlers: [GetBalanceHandler()], queries: [GetBalance.self], readModels: environment.readModels,
                 progress: [runner])
@@ -59,7 +60,8 @@ struct ProjectionTests {
 
     @Test func aQueryForAPositionNotReachedFailsAfterItsTimeout() async throws {
         try await withEnvironment(.memory) { environment in
-            let runner = ProjectionRunner(BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
             let queries = try QueryBus(
                 handlers: [GetBalanceHandler()], readModels: environment.readModels, progress: [runner])
             let error = try await #require(throws: QueryBusError.self) {
@@ -90,7 +92,8 @@ struct ProjectionTests {
             let checkpoint = try await environment.readModels.checkpoint(of: "balances")
             // Every event here is an account event, so the rows must be exactly those up to the checkpoint.
             #expect(checkpoint < 37, "the batch holding event 37 was not committed")
-            let appliedBeforeRestart = try await BalanceProjection.rows(environment.readModels)[BalanceProjection.applied]
+            let appliedBeforeRestart = try await BalanceProjection.rows(environment.readModels)[
+                BalanceProjection.applied]
             #expect(appliedBeforeRestart?.count == Int(checkpoint), "and none of its events was applied")
 
             try await environment.restart()
@@ -132,7 +135,8 @@ struct ProjectionTests {
     @Test(arguments: Backend.allCases)
     func aRebuildEqualsTheIncrementalReadModel(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
-            let runner = ProjectionRunner(BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
             let queries = try QueryBus(
                 handlers: [GetBalanceHandler()], readModels: environment.readModels, progress: [runner])
             let bus = try environment.bus(queries: queries)
@@ -164,9 +168,11 @@ struct ProjectionTests {
         try await withEnvironment(backend) { environment in
             let other = try StreamName(type: "other", id: UUID())
             for _ in 0..<5 {
-                try await environment.store.append(to: other, expected: .any, events: [NewEvent(type: "Noise", data: Data())])
+                try await environment.store.append(
+                    to: other, expected: .any, events: [NewEvent(type: "Noise", data: Data())])
             }
-            let runner = ProjectionRunner(BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
             let running = Task { try await runner.run() }
             try await runner.waitUntil(position: 5, timeout: .seconds(10))
             #expect(try await environment.readModels.checkpoint(of: "balances") == 0, "nothing was written")

@@ -11,7 +11,9 @@ struct RepositoryTests {
             time: 1_700_000_000_123_456_789, extra: ["source": "tests"])
     }
 
-    private func openAccount(_ repository: Repository<Account>, deposits: [Int] = []) async throws -> AggregateRoot<Account> {
+    private func openAccount(
+        _ repository: Repository<Account>, deposits: [Int] = []
+    ) async throws -> AggregateRoot<Account> {
         var account = AggregateRoot<Account>(id: UUIDv7.next())
         try account.open(owner: UUID())
         for amount in deposits { try account.deposit(amount) }
@@ -45,7 +47,8 @@ struct RepositoryTests {
             let result = try #require(try await repository.save(&account, metadata: metadata))
             let stored = try await environment.events(of: try account.streamName())
             #expect(stored.count == 3)
-            #expect(stored.allSatisfy { $0.metadata == metadata }, "causation, correlation, saga, user, type, time, extra")
+            #expect(
+                stored.allSatisfy { $0.metadata == metadata }, "causation, correlation, saga, user, type, time, extra")
             #expect(Set(stored.map(\.id)).count == 3, "each event has its own id")
             #expect(stored.allSatisfy { UUIDv7.milliseconds(of: $0.id) != nil }, "event ids are UUIDv7")
             #expect(stored.map(\.type) == ["AccountOpened", "Deposited", "Deposited"])

@@ -44,7 +44,9 @@ struct SagaTests {
 
     /// The deadlines a manager keeps beside its checkpoint.
     private func deadlines(_ environment: TestEnvironment, _ sagaType: String) async throws -> [UUID: Int64?] {
-        let entries = try await environment.readModels.read { reader in try reader.entries(in: "saga:\(sagaType):deadlines") }
+        let entries = try await environment.readModels.read { reader in
+            try reader.entries(in: "saga:\(sagaType):deadlines")
+        }
         var deadlines: [UUID: Int64?] = [:]
         for entry in entries {
             deadlines[try #require(UUID(uuidString: entry.key))] = try Int64(decodingCommandResult: entry.value)
@@ -105,7 +107,8 @@ struct SagaTests {
             let sagas = second.manager
             let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
             #expect(finished.status == .completed)
-            #expect(try await count("Withdrawn", in: environment, account: ids[0]) == 1, "the withdrawal was not repeated")
+            #expect(
+                try await count("Withdrawn", in: environment, account: ids[0]) == 1, "the withdrawal was not repeated")
             #expect(try await count("Deposited", in: environment, account: ids[1]) == 1, "the deposit happened once")
             #expect(try await balance(environment, ids[0]) == 60)
             #expect(try await balance(environment, ids[1]) == 40)
@@ -145,7 +148,9 @@ struct SagaTests {
             #expect(error.reason == .timedOut(deadline: held.deadline ?? 0))
             #expect(error.description.contains("timed out"))
             #expect(try await balance(environment, account) == 100, "the compensation gave the money back")
-            #expect(try await count("Deposited", in: environment, account: account) == 2, "the first deposit and one refund")
+            #expect(
+                try await count("Deposited", in: environment, account: account) == 2, "the first deposit and one refund"
+            )
             try await second.stop()
         }
     }
@@ -228,7 +233,8 @@ struct SagaTests {
             let sagas = running.manager
             _ = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 1)
             let request = try #require(
-                try await environment.store.readAll(from: 1, filter: .eventTypes([TransferSaga.requested]), limit: 10).first)
+                try await environment.store.readAll(from: 1, filter: .eventTypes([TransferSaga.requested]), limit: 10)
+                    .first)
             let sagaID = SagaManager<BrokenSaga>.sagaID(startedBy: request.id)
             let error = try await #require(throws: SagaError.self) {
                 try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))

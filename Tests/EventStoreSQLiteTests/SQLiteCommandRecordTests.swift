@@ -32,7 +32,8 @@ struct SQLiteCommandRecordTests {
         await first.close()
 
         let second = try await SQLiteEventStore.open(configuration)
-        #expect(try await second.recordedCommand(appended.commandID) == RecordedCommand(record: appended, append: result))
+        #expect(
+            try await second.recordedCommand(appended.commandID) == RecordedCommand(record: appended, append: result))
         #expect(try await second.recordedCommand(alone.commandID) == RecordedCommand(record: alone, append: nil))
         await #expect(throws: DuplicateCommand.self, "a recorded id is still refused after reopening") {
             try await second.recordCommand(appended)
@@ -71,7 +72,8 @@ struct SQLiteCommandRecordTests {
         let record = CommandRecord(commandID: UUIDv7.next(), commandType: "Migrated", outcome: Data())
         #expect(try await reopened.recordCommand(record).record == record, "the new tables are there")
         #expect(try await reopened.issueFencingToken(for: "k") == 1)
-        let version = try await reopened.read("schema version") { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
+        let version = try await reopened.read("schema version") { db in try Int.fetchOne(db, sql: "PRAGMA user_version")
+        }
         #expect(version == 2)
         await reopened.close()
     }

@@ -99,7 +99,8 @@ struct AccountEventCodec: EventCodec {
         let encoder = JSONEncoder()
         switch event {
         case .opened(let owner, let overdraft):
-            return EncodedEvent(type: "AccountOpened", data: try encoder.encode(Opened(owner: owner, overdraft: overdraft)))
+            return EncodedEvent(
+                type: "AccountOpened", data: try encoder.encode(Opened(owner: owner, overdraft: overdraft)))
         case .deposited(let amount):
             return EncodedEvent(type: "Deposited", data: try encoder.encode(Amount(amount: amount)))
         case .withdrawn(let amount):

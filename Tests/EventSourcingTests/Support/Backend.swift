@@ -43,7 +43,8 @@ final class TestEnvironment: @unchecked Sendable {
         case .sqlite:
             var logger = Logger(label: "tradecore.tests.sqlite")
             logger.logLevel = .warning
-            let store = try await SQLiteEventStore.open(.init(directory: directory, integrityCheck: .none, logger: logger))
+            let store = try await SQLiteEventStore.open(
+                .init(directory: directory, integrityCheck: .none, logger: logger))
             return (store, SQLiteProjectionStore(store: store))
         }
     }

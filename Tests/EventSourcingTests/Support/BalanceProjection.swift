@@ -43,9 +43,11 @@ struct BalanceProjection: Projection {
         case "AccountOpened":
             try models.put(encoding: 0, in: Self.balances, key: account)
         case "Deposited":
-            try models.put(encoding: balance + (AccountEventCodec.amount(of: event.data) ?? 0), in: Self.balances, key: account)
+            try models.put(
+                encoding: balance + (AccountEventCodec.amount(of: event.data) ?? 0), in: Self.balances, key: account)
         case "Withdrawn":
-            try models.put(encoding: balance - (AccountEventCodec.amount(of: event.data) ?? 0), in: Self.balances, key: account)
+            try models.put(
+                encoding: balance - (AccountEventCodec.amount(of: event.data) ?? 0), in: Self.balances, key: account)
         case "AccountClosed":
             try models.remove(from: Self.balances, key: account)
         default:

@@ -21,7 +21,8 @@ final class Gate: Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (result, arrivals) = state.withLock { state -> (Result<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
+                let (result, arrivals) = state.withLock {
+                    state -> (Result<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
                     state.arrived += 1
                     let count = state.arrived
                     let ready = state.arrivalWaiters.filter { $0.count <= count }.map(\.continuation)

@@ -65,7 +65,8 @@ struct TransferSaga: Saga {
         let event = NewEvent(
             type: requested, data: try JSONEncoder().encode(Request(from: from, to: to, amount: amount)),
             metadata: EventMetadata(time: time))
-        try await store.append(to: try StreamName(type: "transfer_request", id: UUIDv7.next()), expected: .noStream, events: [event])
+        try await store.append(
+            to: try StreamName(type: "transfer_request", id: UUIDv7.next()), expected: .noStream, events: [event])
         return SagaManager<TransferSaga>.sagaID(startedBy: event.id)
     }
 }
@@ -82,7 +83,8 @@ struct BrokenSaga: Saga {
     func start(on event: RecordedEvent, context: SagaContext) throws -> SagaStep<State>? {
         guard event.type == TransferSaga.requested else { return nil }
         let request = try JSONDecoder().decode(TransferSaga.Request.self, from: event.data)
-        return SagaStep(state: State(), commands: [Withdraw(accountID: request.from, amount: 1, sagaID: context.sagaID)])
+        return SagaStep(
+            state: State(), commands: [Withdraw(accountID: request.from, amount: 1, sagaID: context.sagaID)])
     }
 
     func react(to event: RecordedEvent, state: State, context: SagaContext) throws -> SagaStep<State>? {
@@ -126,7 +128,8 @@ struct HoldSaga: Saga {
     }
 
     func compensate(state: State, reason: SagaFailureReason, context: SagaContext) -> SagaStep<State> {
-        SagaStep(state: state, commands: [Deposit(accountID: state.account, amount: state.amount, sagaID: context.sagaID)])
+        SagaStep(
+            state: state, commands: [Deposit(accountID: state.account, amount: state.amount, sagaID: context.sagaID)])
     }
 
     /// Appends the event that starts a hold, stamped `time`; returns the saga's id.
@@ -134,7 +137,8 @@ struct HoldSaga: Saga {
         let event = NewEvent(
             type: requested, data: try JSONEncoder().encode(Request(account: account, amount: amount)),
             metadata: EventMetadata(time: time))
-        try await store.append(to: try StreamName(type: "hold_request", id: UUIDv7.next()), expected: .noStream, events: [event])
+        try await store.append(
+            to: try StreamName(type: "hold_request", id: UUIDv7.next()), expected: .noStream, events: [event])
         return SagaManager<HoldSaga>.sagaID(startedBy: event.id)
     }
 }
