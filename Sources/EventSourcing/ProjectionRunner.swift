@@ -104,8 +104,14 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         while next <= head {
             let page = try await events.readAll(from: next, filter: .all, limit: configuration.batchSize)
             guard let last = page.last else { break }
-            try await apply(page, cursor: &cursor, force: last.position >= head)
-            next = last.position + 1
+            do {
+                try await apply(page, cursor: &cursor, force: last.position >= head)
+                next = last.position + 1
+            } catch is CheckpointMismatch {
+                // A concurrent run() applied these first (or a rebuild reset): go on from the stored checkpoint.
+                cursor = try await start()
+                next = cursor.persisted + 1
+            }
         }
         return progress.read(\.position)
     }

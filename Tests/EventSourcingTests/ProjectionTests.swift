@@ -164,6 +164,26 @@ struct ProjectionTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func aRebuildWhileEventsArriveStillAppliesEachEventOnce(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            var accounts = try await fill(bus, accounts: 2, deposits: 10)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: .init(batchSize: 3))
+            let running = Task { try await runner.run() }
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            let writing = Task { try await fill(bus, accounts: 3, deposits: 8) }
+            try await runner.rebuild()
+            accounts += try await writing.value
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            running.cancel()
+            try await running.value
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func eventsTheProjectionIgnoresMoveItsPositionWithoutWrites(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let other = try StreamName(type: "other", id: UUID())
