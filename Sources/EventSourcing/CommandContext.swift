@@ -106,13 +106,18 @@ public final class CommandContext: Sendable {
     /// Saving the same aggregate again replaces the earlier staging (the later value holds every
     /// event since the load). With `lease`, the append carries the lock's fencing token and is
     /// refused (``CommandBusError/Code/lockLost``) if the lock was acquired by someone else since.
-    public func save<State: Aggregate>(_ root: AggregateRoot<State>, fencedBy lease: LockLease? = nil) throws {
+    /// `extraMetadata` is added to the command's own extra metadata on these events (never a secret).
+    public func save<State: Aggregate>(
+        _ root: AggregateRoot<State>, fencedBy lease: LockLease? = nil, extraMetadata: [String: String] = [:]
+    ) throws {
         guard !root.uncommittedEvents.isEmpty else { return }
         let stream = try root.streamName()
         let repository = dependencies.repositories.repository(for: State.self)
         let fencing = lease?.fencing
         let write = StagedWrite(stream: stream) { metadata, command in
             var root = root
+            var metadata = metadata
+            metadata.extra.merge(extraMetadata) { _, added in added }
             return try await repository.save(&root, metadata: metadata, command: command, fencing: fencing)
         }
         staging.withLock { staging in

@@ -2,7 +2,7 @@
 ///
 /// A handler is a stateless value; what it uses comes through its ``CommandContext``. Business
 /// rules belong to the aggregates, not here. A handler saves aggregates with
-/// ``CommandContext/save(_:fencedBy:)``: the bus appends them once the handler returns, the last
+/// ``CommandContext/save(_:fencedBy:extraMetadata:)``: the bus appends them once the handler returns, the last
 /// append carrying the command's recorded outcome, so events and outcome commit together. When a
 /// save conflicts, the bus runs the handler again on freshly loaded aggregates, so a handler must
 /// not have effects outside its context before it returns (call a broker from a saga's command,

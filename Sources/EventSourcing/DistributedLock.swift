@@ -7,7 +7,7 @@ import Foundation
 /// A holder gets a lease for a time-to-live: if it stalls past it, the lock is free to be taken
 /// again. Each acquisition comes with a fencing token, larger than every earlier one for the key,
 /// issued by the event store itself (``EventStore/issueFencingToken(for:)``); an append that carries
-/// it (``CommandContext/save(_:fencedBy:)``) is refused once anyone acquired the lock after it. So a
+/// it (``CommandContext/save(_:fencedBy:extraMetadata:)``) is refused once anyone acquired the lock after it. So a
 /// stalled holder that wakes up after its lease ran out cannot write over its successor.
 public protocol DistributedLock: Sendable {
     /// Acquires the lock on `key` for `ttl`, waiting at most `timeout` for it to become free.

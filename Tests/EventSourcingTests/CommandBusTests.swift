@@ -401,7 +401,7 @@ struct OpenAndFundHandler: CommandHandler {
     func handle(_ command: OpenAndFund, context: CommandContext) async throws -> UUID {
         var account = AggregateRoot<Account>(id: UUIDv7.next())
         try account.open(owner: UUID())
-        try context.save(account)
+        try context.save(account, extraMetadata: ["phase": "opened"])
         try await context.flush()
         _ = try await context.send(Deposit(accountID: account.id, amount: command.amount))
         if command.failAfterFunding { throw Boom() }
@@ -427,6 +427,7 @@ struct CommandContextTests {
             #expect(events[1].metadata.causationID != outcome.commandID, "the deposit is its own command")
             #expect(events[1].metadata.commandType == "Deposit")
             #expect(events.allSatisfy { $0.metadata.correlationID == correlationID }, "one request, one correlation id")
+            #expect(events[0].metadata.extra == ["phase": "opened"] && events[1].metadata.extra == [:])
             #expect(outcome.position == events[0].position, "the command's own last append")
             let recorded = try #require(try await bus.recordedOutcome(of: outcome.commandID))
             #expect(recorded.position == events[0].position, "recorded on its own after the flush, with its position")
