@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "TradeCore", targets: ["TradeCore"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .library(name: "EventSourcing", targets: ["EventSourcing"]),
+        .library(name: "EventSourcingSQLite", targets: ["EventSourcingSQLite"]),
+        .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -24,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
     ],
     targets: [
         // System libraries: thin module maps plus inline shims for what Swift cannot call.
@@ -145,6 +149,37 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Aggregates, repository, command and query buses, projections, sagas and locks, over the
+        // event store's protocol. Knows nothing of trading.
+        .target(
+            name: "EventSourcing",
+            dependencies: [
+                "EventStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Read models and projection checkpoints in the SQLite event store's own database.
+        .target(
+            name: "EventSourcingSQLite",
+            dependencies: [
+                "EventSourcing",
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Test helpers for code built on EventSourcing: given/when/then for aggregates, a manual clock.
+        .target(
+            name: "EventSourcingTesting",
+            dependencies: ["EventSourcing", "EventStore"],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "HTTP2RPCTests",
             dependencies: [
@@ -187,6 +222,22 @@ let package = Package(
                 // Built before the tests so the crash test finds the child next to the test bundle.
                 "eventstore-crash-writer",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The event-sourcing machinery, each behaviour on the in-memory store and on the real one
+        // (SQLite): idempotency across restarts, projections in the store's database, sagas and
+        // timeouts surviving restarts.
+        .testTarget(
+            name: "EventSourcingTests",
+            dependencies: [
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "EventSourcingTesting",
+                "EventStore",
+                "EventStoreSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

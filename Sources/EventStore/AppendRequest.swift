@@ -1,8 +1,10 @@
 /// One append: events for one stream, with the version the caller expects the stream to be at.
 ///
-/// All events of one request are committed together or not at all. The request is a value with
-/// named fields so that later needs (a fencing token checked at append time, a command outcome
-/// recorded in the same transaction) can be added as optional fields without breaking callers.
+/// All events of one request are committed together or not at all, and so is the command record
+/// it may carry. Checks run in this order: an exact retry of a committed append returns its first
+/// result; a command id already recorded is refused with ``DuplicateCommand``; the expected version
+/// must hold (``VersionConflict``); the fencing token must be the newest issued for its key
+/// (``EventStoreError/Code/staleFencingToken``).
 public struct AppendRequest: Sendable, Hashable {
     /// The stream to append to.
     public var stream: StreamName
@@ -10,12 +12,24 @@ public struct AppendRequest: Sendable, Hashable {
     public var expectedVersion: ExpectedVersion
     /// The events, in order; at least one.
     public var events: [NewEvent]
+    /// The outcome of the command that produced the events, committed with them; see ``CommandRecord``.
+    public var command: CommandRecord?
+    /// A lock's fencing token that must still be the newest for its key; see ``FencingCheck``.
+    public var fencing: FencingCheck?
 
     /// Makes an append request.
-    public init(stream: StreamName, expectedVersion: ExpectedVersion, events: [NewEvent]) {
+    public init(
+        stream: StreamName,
+        expectedVersion: ExpectedVersion,
+        events: [NewEvent],
+        command: CommandRecord? = nil,
+        fencing: FencingCheck? = nil
+    ) {
         self.stream = stream
         self.expectedVersion = expectedVersion
         self.events = events
+        self.command = command
+        self.fencing = fencing
     }
 }
 

@@ -43,6 +43,41 @@ package enum AppendRules {
                 message: "an append to \(stream) holds \(totalBytes) bytes; the limit is \(limits.maxAppendBytes)"
             )
         }
+        if let command = request.command {
+            try validate(command, limits: limits)
+        }
+        if let fencing = request.fencing {
+            try validateFencingKey(fencing.key)
+        }
+    }
+
+    /// The longest lock key accepted for fencing, in bytes.
+    package static let maxFencingKeyLength = 256
+
+    /// Checks a command record before it reaches storage.
+    package static func validate(_ command: CommandRecord, limits: EventStoreLimits) throws(EventStoreError) {
+        let id = command.commandID.uuidString.lowercased()
+        guard !command.commandType.isEmpty, command.commandType.utf8.count <= maxCommandTypeLength else {
+            throw .invalidArgument(
+                "the record of command \(id) has a command type of \(command.commandType.utf8.count) bytes; it must "
+                    + "have 1 to \(maxCommandTypeLength)"
+            )
+        }
+        guard command.outcome.count <= limits.maxCommandOutcomeBytes else {
+            throw EventStoreError(
+                code: .eventTooLarge,
+                message: "the outcome of command \(id) (\(command.commandType)) has \(command.outcome.count) bytes; "
+                    + "the limit is \(limits.maxCommandOutcomeBytes)"
+            )
+        }
+    }
+
+    /// Checks a lock key used for fencing tokens.
+    package static func validateFencingKey(_ key: String) throws(EventStoreError) {
+        guard !key.isEmpty, key.utf8.count <= maxFencingKeyLength else {
+            throw .invalidArgument(
+                "a fencing key must have 1 to \(maxFencingKeyLength) bytes, not \(key.utf8.count)")
+        }
     }
 
     private static func validate(
@@ -108,6 +143,11 @@ package enum AppendRules {
         case conflict(VersionConflict.Reason)
         /// These event ids are committed in other streams; refuse with ``EventStoreError/Code/duplicateEventID``.
         case duplicateEventIDs([UUID])
+        /// The append's command id is already recorded; refuse with ``DuplicateCommand``.
+        case duplicateCommand(RecordedCommand)
+        /// The append's fencing token is not the newest issued for its key (`latest`, `nil` if none was
+        /// issued); refuse with ``EventStoreError/Code/staleFencingToken``.
+        case staleFencingToken(latest: Int64?)
     }
 
     /// Decides an append from the stream's current version (`nil`: no stream) and where its event ids
@@ -117,34 +157,64 @@ package enum AppendRules {
     /// at consecutive versions, and the expected version fits where they were written, the append
     /// was committed before and its first result is returned. Ids committed only in part are a
     /// conflict: the store never writes half of an append and never guesses.
+    ///
+    /// Otherwise the checks run in the order ``AppendRequest`` documents: a recorded command id
+    /// (`recordedCommand`: the record already stored under the request's command id, if any), then
+    /// the expected version, event ids used elsewhere, and last the fencing token (`latestToken`: the
+    /// newest token issued for the request's fencing key, `nil` if none).
     package static func decide(
         _ request: AppendRequest,
         currentVersion: Int64?,
-        committed: [UUID: CommittedEvent]
+        committed: [UUID: CommittedEvent],
+        recordedCommand: RecordedCommand? = nil,
+        latestToken: Int64? = nil
     ) -> Decision {
         let inStream = request.events.map { event -> CommittedEvent? in
             guard let found = committed[event.id], found.stream == request.stream else { return nil }
             return found
         }
         if inStream.allSatisfy({ $0 == nil }) {
+            if let recordedCommand { return .duplicateCommand(recordedCommand) }
             guard request.expectedVersion.isSatisfied(byCurrentVersion: currentVersion) else {
                 return .conflict(.wrongExpectedVersion)
             }
             let elsewhere = request.events.map(\.id).filter { committed[$0] != nil }
-            return elsewhere.isEmpty ? .write : .duplicateEventIDs(elsewhere)
+            guard elsewhere.isEmpty else { return .duplicateEventIDs(elsewhere) }
+            if let fencing = request.fencing, fencing.token != latestToken {
+                return .staleFencingToken(latest: latestToken)
+            }
+            return .write
         }
+        guard let original = retriedAppend(request, inStream: inStream) else {
+            if let recordedCommand { return .duplicateCommand(recordedCommand) }
+            return .conflict(.partiallyCommittedRetry)
+        }
+        return .alreadyCommitted(original)
+    }
+
+    /// The first result of the append that `request` retries, or `nil` when its events (found where
+    /// `inStream` says) are not committed in its stream as exactly one earlier append.
+    private static func retriedAppend(_ request: AppendRequest, inStream: [CommittedEvent?]) -> AppendResult? {
         let found = inStream.compactMap { $0 }
-        guard found.count == inStream.count, let first = found.first else {
-            return .conflict(.partiallyCommittedRetry)
-        }
+        guard found.count == inStream.count, let first = found.first else { return nil }
         for (offset, event) in found.enumerated() where event.version != first.version + Int64(offset) {
-            return .conflict(.partiallyCommittedRetry)
+            return nil
         }
-        guard retry(of: request.expectedVersion, fitsFirstVersion: first.version) else {
-            return .conflict(.partiallyCommittedRetry)
-        }
-        return .alreadyCommitted(
-            AppendResult(stream: request.stream, firstVersion: first.version, positions: found.map(\.position))
+        guard retry(of: request.expectedVersion, fitsFirstVersion: first.version) else { return nil }
+        return AppendResult(stream: request.stream, firstVersion: first.version, positions: found.map(\.position))
+    }
+
+    /// The error for a stale fencing token.
+    package static func staleFencingTokenError(
+        _ request: AppendRequest, latest: Int64?
+    ) -> EventStoreError {
+        let token = request.fencing.map { String($0.token) } ?? "?"
+        let key = request.fencing?.key ?? "?"
+        let newest = latest.map { "the newest issued is \($0)" } ?? "no token was ever issued for it"
+        return EventStoreError(
+            code: .staleFencingToken,
+            message: "an append to \(request.stream) carries fencing token \(token) for lock '\(key)', but \(newest): "
+                + "the lock was acquired by someone else since; nothing was written"
         )
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An append-only store of event streams with a global log, snapshots and subscriptions.
 ///
 /// The semantics every backend shares (and the conformance suite checks):
@@ -10,6 +12,9 @@
 ///   holes; a reader never sees a position before a smaller one.
 /// - An append returns only once its events are durable (for a durable backend: on disk).
 /// - Committed events are handed to ``subscriptions`` in commit order.
+/// - Command records (``CommandRecord``) are unique by command id and commit atomically with the
+///   append that carries them; fencing tokens (``FencingCheck``) grow with each issue, per key,
+///   and survive restarts as long as the store's data does.
 ///
 /// Every method may throw ``EventStoreError`` for bad input or failed storage.
 public protocol EventStore: AnyObject, Sendable {
@@ -51,6 +56,28 @@ public protocol EventStore: AnyObject, Sendable {
     /// and every event after it. A default implementation reads through ``loadSnapshot(of:shapeVersion:)``
     /// and ``readStream(_:from:direction:limit:)`` in pages of `pageSize`; a backend may do it in one read.
     func load(_ stream: StreamName, shapeVersion: Int, pageSize: Int) async throws -> StreamLoad
+
+    /// Records the outcome of a command that appended nothing (a rejection, or a command that emitted
+    /// no events), durably, on its own.
+    ///
+    /// - Returns: the record as stored.
+    /// - Throws: ``DuplicateCommand`` when the command id is already recorded (nothing is written);
+    ///   ``EventStoreError`` for invalid input or failed storage.
+    @discardableResult
+    func recordCommand(_ record: CommandRecord) async throws -> RecordedCommand
+
+    /// The record of a command, or `nil` if none is stored under `commandID` (never recorded, or purged).
+    func recordedCommand(_ commandID: UUID) async throws -> RecordedCommand?
+
+    /// Deletes the command records whose ``CommandRecord/time`` is before `time` (Unix nanoseconds);
+    /// returns how many it deleted. After that, those command ids are no longer deduplicated.
+    @discardableResult
+    func purgeCommandRecords(recordedBefore time: Int64) async throws -> Int
+
+    /// Issues a new fencing token for `key`: larger than every token issued for it before, durably
+    /// (for a durable backend: on disk before it returns). A lock calls this on each acquisition;
+    /// from then on, appends carrying an older token for `key` are refused.
+    func issueFencingToken(for key: String) async throws -> Int64
 
     /// The hub that hands committed events to subscribers; see ``subscribe(_:filter:)``.
     var subscriptions: SubscriptionHub { get }

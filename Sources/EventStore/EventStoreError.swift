@@ -18,6 +18,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             case foreignStore = "foreign store"
             case incompatibleStore = "incompatible store"
             case storeLocked = "store locked"
+            case staleFencingToken = "stale fencing token"
             case closed = "store closed"
         }
 
@@ -49,6 +50,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         public static let storeLocked = Code(.storeLocked)
         /// The store was closed.
         public static let closed = Code(.closed)
+        /// An append's fencing token is not the newest issued for its lock key: the lock was acquired
+        /// by someone else since (or the token was never issued). Nothing of the append was written.
+        public static let staleFencingToken = Code(.staleFencingToken)
 
         public var description: String { wrapped.rawValue }
     }

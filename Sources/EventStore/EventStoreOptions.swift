@@ -16,6 +16,8 @@ public struct EventStoreLimits: Sendable, Hashable {
     public var maxSnapshotBytes: Int = 16 << 20
     /// The most events a ``VersionConflict`` carries; past it the caller reads the rest.
     public var maxConflictEvents: Int = 1_000
+    /// The largest encoded command outcome (``CommandRecord/outcome``), in bytes.
+    public var maxCommandOutcomeBytes: Int = 1 << 20
 
     /// The default limits.
     public init() {}

@@ -18,6 +18,8 @@ public final class InMemoryEventStore: EventStore {
         var streams: [StreamName: [Int]] = [:]
         var eventIDs: [UUID: AppendRules.CommittedEvent] = [:]
         var snapshots: [SnapshotKey: Snapshot] = [:]
+        var commands: [UUID: RecordedCommand] = [:]
+        var fencingTokens: [String: Int64] = [:]
         var isClosed = false
     }
 
@@ -42,9 +44,20 @@ public final class InMemoryEventStore: EventStore {
             for event in request.events {
                 if let found = state.eventIDs[event.id] { committed[event.id] = found }
             }
-            switch AppendRules.decide(request, currentVersion: current, committed: committed) {
+            let decision = AppendRules.decide(
+                request,
+                currentVersion: current,
+                committed: committed,
+                recordedCommand: request.command.flatMap { state.commands[$0.commandID] },
+                latestToken: request.fencing.flatMap { state.fencingTokens[$0.key] }
+            )
+            switch decision {
             case .alreadyCommitted(let result):
                 return result
+            case .duplicateCommand(let existing):
+                throw DuplicateCommand(existing: existing)
+            case .staleFencingToken(let latest):
+                throw AppendRules.staleFencingTokenError(request, latest: latest)
             case .conflict(let reason):
                 throw conflict(request, current: current, reason: reason, state: state)
             case .duplicateEventIDs(let ids):
@@ -74,9 +87,14 @@ public final class InMemoryEventStore: EventStore {
                         stream: stream, version: version, position: position)
                     recorded.append(record)
                 }
+                let result = AppendResult(
+                    stream: stream, firstVersion: firstVersion, positions: recorded.map(\.position))
+                if let command = request.command {
+                    state.commands[command.commandID] = RecordedCommand(record: command, append: result)
+                }
                 // Published under the lock, so subscribers see commits in commit order.
                 subscriptions.publish(recorded)
-                return AppendResult(stream: stream, firstVersion: firstVersion, positions: recorded.map(\.position))
+                return result
             }
         }
     }
@@ -190,6 +208,45 @@ public final class InMemoryEventStore: EventStore {
         try state.withLock { state throws -> Snapshot? in
             guard !state.isClosed else { throw EventStoreError.closed }
             return state.snapshots[SnapshotKey(stream: stream, shapeVersion: shapeVersion)]
+        }
+    }
+
+    @discardableResult
+    public func recordCommand(_ record: CommandRecord) async throws -> RecordedCommand {
+        try AppendRules.validate(record, limits: limits)
+        return try state.withLock { state throws -> RecordedCommand in
+            guard !state.isClosed else { throw EventStoreError.closed }
+            if let existing = state.commands[record.commandID] { throw DuplicateCommand(existing: existing) }
+            let recorded = RecordedCommand(record: record, append: nil)
+            state.commands[record.commandID] = recorded
+            return recorded
+        }
+    }
+
+    public func recordedCommand(_ commandID: UUID) async throws -> RecordedCommand? {
+        try state.withLock { state throws -> RecordedCommand? in
+            guard !state.isClosed else { throw EventStoreError.closed }
+            return state.commands[commandID]
+        }
+    }
+
+    @discardableResult
+    public func purgeCommandRecords(recordedBefore time: Int64) async throws -> Int {
+        try state.withLock { state throws -> Int in
+            guard !state.isClosed else { throw EventStoreError.closed }
+            let before = state.commands.count
+            state.commands = state.commands.filter { $0.value.record.time >= time }
+            return before - state.commands.count
+        }
+    }
+
+    public func issueFencingToken(for key: String) async throws -> Int64 {
+        try AppendRules.validateFencingKey(key)
+        return try state.withLock { state throws -> Int64 in
+            guard !state.isClosed else { throw EventStoreError.closed }
+            let token = (state.fencingTokens[key] ?? 0) + 1
+            state.fencingTokens[key] = token
+            return token
         }
     }
 

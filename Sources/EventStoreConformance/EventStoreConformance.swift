@@ -52,6 +52,17 @@ public enum EventStoreConformance {
         case idleSubscriberGetsCheckpoints
         case cancellingConsumerFreesSubscription
         case closingStoreEndsSubscriptionsAndAppends
+        // Command records.
+        case commandRecordCommitsWithEvents
+        case duplicateCommandWritesNothing
+        case retryOfAppendWithCommandReturnsOriginalResult
+        case commandRecordedWithoutEvents
+        case refusedAppendRecordsNoCommand
+        case concurrentDuplicateCommandsOneWins
+        case commandRecordsArePurgedByAge
+        // Fencing tokens.
+        case fencingTokensGrowPerKey
+        case staleFencingTokenIsRejected
 
         public var description: String { rawValue }
     }
@@ -111,6 +122,15 @@ public enum EventStoreConformance {
         case .idleSubscriberGetsCheckpoints: idleSubscriberGetsCheckpoints
         case .cancellingConsumerFreesSubscription: cancellingConsumerFreesSubscription
         case .closingStoreEndsSubscriptionsAndAppends: closingStoreEndsSubscriptionsAndAppends
+        case .commandRecordCommitsWithEvents: commandRecordCommitsWithEvents
+        case .duplicateCommandWritesNothing: duplicateCommandWritesNothing
+        case .retryOfAppendWithCommandReturnsOriginalResult: retryOfAppendWithCommandReturnsOriginalResult
+        case .commandRecordedWithoutEvents: commandRecordedWithoutEvents
+        case .refusedAppendRecordsNoCommand: refusedAppendRecordsNoCommand
+        case .concurrentDuplicateCommandsOneWins: concurrentDuplicateCommandsOneWins
+        case .commandRecordsArePurgedByAge: commandRecordsArePurgedByAge
+        case .fencingTokensGrowPerKey: fencingTokensGrowPerKey
+        case .staleFencingTokenIsRejected: staleFencingTokenIsRejected
         }
     }
 }

@@ -8,8 +8,10 @@ import GRDB
 /// or fails writes nothing and fails only its own caller. The writes of an append of several events
 /// run inside a SAVEPOINT, so a failure half-way leaves nothing behind; a single-event append is
 /// one INSERT, atomic by itself (plus its stream's row when it creates the stream, deleted again if
-/// the event is refused). Errors that leave the transaction in doubt (disk full, I/O errors) abort
-/// the whole batch.
+/// the event is refused). A command record is inserted before the events, so a command id already
+/// recorded fails the append before anything else is written; a later failure deletes it again
+/// (or rolls it back with the savepoint). Errors that leave the transaction in doubt (disk full,
+/// I/O errors) abort the whole batch.
 struct BatchWriter {
     /// What one append came to.
     enum Outcome {
@@ -43,11 +45,15 @@ struct BatchWriter {
         guard request.expectedVersion.isSatisfied(byCurrentVersion: state?.version) else {
             return try resolve(request, state: state, insertError: nil)
         }
+        if let fencing = request.fencing, try CommandRows.latestToken(db, key: fencing.key) != fencing.token {
+            return try resolve(request, state: state, insertError: nil)
+        }
         // A savepoint costs about as much as an insert, so the commonest appends (one event) go
         // without: see the type's documentation.
         let needsSavepoint = request.events.count > 1
         if needsSavepoint { try db.cachedStatement(sql: "SAVEPOINT append").execute() }
         var createdStreamID: Int64?
+        var insertedCommand = false
         do {
             let streamID: Int64
             if let state {
@@ -57,10 +63,20 @@ struct BatchWriter {
                 createdStreamID = streamID
             }
             let firstVersion = (state?.version ?? -1) + 1
+            let result = AppendResult(
+                stream: request.stream,
+                firstVersion: firstVersion,
+                positions: (0..<Int64(request.events.count)).map { head + 1 + $0 }
+            )
+            // Before the events: a command id already recorded fails here, with nothing else written.
+            if let command = request.command {
+                try CommandRows.insert(db, command, streamID: streamID, append: result)
+                insertedCommand = true
+            }
             var recorded: [RecordedEvent] = []
             recorded.reserveCapacity(request.events.count)
             for (offset, event) in request.events.enumerated() {
-                let position = head + 1 + Int64(offset)
+                let position = result.positions[offset]
                 let version = firstVersion + Int64(offset)
                 try insert.execute(event, position: position, streamID: streamID, version: version)
                 recorded.append(
@@ -77,9 +93,7 @@ struct BatchWriter {
             }
             if needsSavepoint { try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute() }
             head += Int64(recorded.count)
-            streams[request.stream] = StreamCache.Entry(id: streamID, version: firstVersion + Int64(recorded.count) - 1)
-            let result = AppendResult(
-                stream: request.stream, firstVersion: firstVersion, positions: recorded.map(\.position))
+            streams[request.stream] = StreamCache.Entry(id: streamID, version: result.version)
             return .written(result, recorded)
         } catch let error where !StorageErrors.abortsTransaction(error) {
             // The cached state may be what made the schema refuse the insert: forget it.
@@ -87,11 +101,18 @@ struct BatchWriter {
             if needsSavepoint {
                 try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT append").execute()
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()
-            } else if let createdStreamID {
-                try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID])
+            } else {
+                if insertedCommand, let command = request.command {
+                    try CommandRows.delete(db, commandID: command.commandID)
+                }
+                if let createdStreamID {
+                    try db.cachedStatement(sql: "DELETE FROM streams WHERE id = ?").execute(arguments: [createdStreamID]
+                    )
+                }
             }
-            // The expected version held, so a constraint failure means an event id is already
-            // committed: the append is a retry, a partial retry, or reuses another stream's id.
+            // The expected version held, so a constraint failure means an event id or the command id
+            // is already committed: the append is a retry, a partial retry, reuses another stream's
+            // id, or repeats a recorded command.
             return try resolve(request, state: state, insertError: error)
         }
     }
@@ -108,10 +129,20 @@ struct BatchWriter {
     ) throws
         -> Outcome
     {
-        let committed = try lookUp(request.events.map(\.id))
-        switch AppendRules.decide(request, currentVersion: state?.version, committed: committed) {
+        let decision = AppendRules.decide(
+            request,
+            currentVersion: state?.version,
+            committed: try lookUp(request.events.map(\.id)),
+            recordedCommand: try request.command.flatMap { try CommandRows.find(db, commandID: $0.commandID) },
+            latestToken: try request.fencing.flatMap { try CommandRows.latestToken(db, key: $0.key) }
+        )
+        switch decision {
         case .alreadyCommitted(let result):
             return .replayed(result)
+        case .duplicateCommand(let existing):
+            throw DuplicateCommand(existing: existing)
+        case .staleFencingToken(let latest):
+            throw AppendRules.staleFencingTokenError(request, latest: latest)
         case .conflict(let reason):
             var events: [RecordedEvent] = []
             var complete = true

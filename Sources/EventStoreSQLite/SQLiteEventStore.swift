@@ -436,7 +436,9 @@ public final class SQLiteEventStore: EventStore {
         if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
     }
 
-    private func read<T: Sendable>(
+    /// Runs `body` in a read transaction on a reader connection, mapping failures to ``EventStoreError``.
+    /// For modules of this package that keep their own tables in the store's database.
+    package func read<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         try checkOpen()
@@ -444,10 +446,48 @@ public final class SQLiteEventStore: EventStore {
             return try await pool.read(body)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as PassThroughError {
+            throw error.error
         } catch {
             if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
             throw StorageErrors.map(error, doing: operation, path: configuration.path)
         }
+    }
+}
+
+extension SQLiteEventStore {
+    /// Runs `body` in a write transaction on the store's writer connection (between the writer
+    /// thread's batches; GRDB serialises them), durably committed before it returns. For writes
+    /// outside appends: command records, fencing tokens, and the read models of modules of this
+    /// package. Refused once the store is closed or has stopped after a storage failure.
+    package func write<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try checkOpen()
+        if let failure = writer.withLock({ $0.failure }) { throw failure }
+        do {
+            return try await pool.write(body)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as DuplicateCommand {
+            throw error
+        } catch let error as PassThroughError {
+            throw error.error
+        } catch {
+            if (try? checkOpen()) == nil { throw EventStoreError.closed }
+            throw StorageErrors.map(error, doing: operation, path: configuration.path)
+        }
+    }
+}
+
+/// Wraps an error thrown by the body of ``SQLiteEventStore/read(_:_:)`` or ``SQLiteEventStore/write(_:_:)``
+/// that is the caller's own, not the storage's: it reaches the caller unchanged, where any other
+/// error becomes an ``EventStoreError``.
+package struct PassThroughError: Error {
+    package let error: any Error
+
+    package init(_ error: any Error) {
+        self.error = error
     }
 }
 

@@ -14,7 +14,7 @@ enum Schema {
     /// The value of the `format` row of `store_metadata`.
     static let format = "tradecore-eventstore"
     /// `PRAGMA user_version` after the newest migration: the schema version.
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -84,6 +84,47 @@ enum Schema {
             // it holds our schema. PRAGMA takes no bound parameters; both values are constants.
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
             try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        migrator.registerMigration("v2: commands, fencing tokens, projections") { db in
+            // commands: the outcome of each command by its id, written in the transaction of the append
+            // it rode on (stream_id and the versions and positions of that append), or on its own (NULLs).
+            // fencing_tokens: the newest token issued per lock key; appends carrying an older one are refused.
+            // projection_checkpoints, read_models: read models kept by projectors in this database, each
+            // projector's checkpoint committed in the same transaction as its rows.
+            try db.execute(
+                sql: """
+                    CREATE TABLE commands (
+                        command_id BLOB PRIMARY KEY NOT NULL CHECK (length(command_id) = 16),
+                        command_type TEXT NOT NULL,
+                        outcome BLOB NOT NULL,
+                        time INTEGER NOT NULL,
+                        stream_id INTEGER REFERENCES streams (id),
+                        first_version INTEGER CHECK (first_version >= 0),
+                        first_position INTEGER CHECK (first_position > 0),
+                        event_count INTEGER CHECK (event_count > 0),
+                        CHECK ((stream_id IS NULL) = (first_position IS NULL))
+                    ) WITHOUT ROWID;
+                    CREATE INDEX commands_by_time ON commands (time);
+
+                    CREATE TABLE fencing_tokens (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        token INTEGER NOT NULL CHECK (token > 0)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE projection_checkpoints (
+                        projection TEXT PRIMARY KEY NOT NULL,
+                        position INTEGER NOT NULL CHECK (position >= 0)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE read_models (
+                        collection TEXT NOT NULL,
+                        key BLOB NOT NULL,
+                        value BLOB NOT NULL,
+                        PRIMARY KEY (collection, key)
+                    ) WITHOUT ROWID;
+                    """
+            )
+            try db.execute(sql: "PRAGMA user_version = 2")
         }
         return migrator
     }

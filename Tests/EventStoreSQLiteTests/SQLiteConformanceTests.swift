@@ -70,4 +70,15 @@ struct SQLiteConformanceTests {
     @Test func closingStoreEndsSubscriptionsAndAppends() async throws {
         try await run(.closingStoreEndsSubscriptionsAndAppends)
     }
+    @Test func commandRecordCommitsWithEvents() async throws { try await run(.commandRecordCommitsWithEvents) }
+    @Test func duplicateCommandWritesNothing() async throws { try await run(.duplicateCommandWritesNothing) }
+    @Test func retryOfAppendWithCommandReturnsOriginalResult() async throws {
+        try await run(.retryOfAppendWithCommandReturnsOriginalResult)
+    }
+    @Test func commandRecordedWithoutEvents() async throws { try await run(.commandRecordedWithoutEvents) }
+    @Test func refusedAppendRecordsNoCommand() async throws { try await run(.refusedAppendRecordsNoCommand) }
+    @Test func concurrentDuplicateCommandsOneWins() async throws { try await run(.concurrentDuplicateCommandsOneWins) }
+    @Test func commandRecordsArePurgedByAge() async throws { try await run(.commandRecordsArePurgedByAge) }
+    @Test func fencingTokensGrowPerKey() async throws { try await run(.fencingTokensGrowPerKey) }
+    @Test func staleFencingTokenIsRejected() async throws { try await run(.staleFencingTokenIsRejected) }
 }

@@ -78,7 +78,7 @@ struct SQLiteEventStoreTests {
             )
         }
         #expect(applicationID == 0x5443_4556, "application_id 'TCEV'")
-        #expect(userVersion == 1, "schema version")
+        #expect(userVersion == 2, "schema version")
         #expect(format == "tradecore-eventstore")
         #expect(journalMode == "wal")
         try queue.close()
@@ -123,8 +123,8 @@ struct SQLiteEventStoreTests {
         await store.close()
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v2: from the future')")
-            try db.execute(sql: "PRAGMA user_version = 2")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v3: from the future')")
+            try db.execute(sql: "PRAGMA user_version = 3")
         }
         try queue.close()
         await expectOpenFails(.incompatibleStore, mentioning: "newer version")

@@ -7,8 +7,8 @@ import PackageDescription
 let mainPackage = URL(fileURLWithPath: Context.packageDirectory)
     .deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-// Micro-benchmarks of the wire codecs, kept out of the main package so its builds stay light.
-// Run from this folder: swift package benchmark (see WireBenchmarks.swift).
+// Micro-benchmarks of the wire codecs and of the command bus, kept out of the main package so its
+// builds stay light. Run from this folder: swift package benchmark (see each target's file).
 let package = Package(
     name: "TradeCoreBenchmarks",
     platforms: [.macOS(.v15)],
@@ -26,6 +26,16 @@ let package = Package(
             ],
             path: "Benchmarks/WireBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "EventSourcingBenchmarks",
+            dependencies: [
+                .product(name: "EventSourcing", package: mainPackage),
+                .product(name: "EventStore", package: mainPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/EventSourcingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

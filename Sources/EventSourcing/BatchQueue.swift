@@ -1,0 +1,100 @@
+import EventStore
+
+/// A bounded queue between tasks that hands its consumer everything waiting at once.
+///
+/// Producers wait while it is full (so a slow consumer holds memory down); the consumer takes up
+/// to a batch of elements each time, so while it is busy writing one batch the next one gathers —
+/// group commit for read models. ``finish(throwing:)`` ends it for both sides.
+final class BatchQueue<Element: Sendable>: Sendable {
+    private struct State: Sendable {
+        var buffer: [Element] = []
+        var isFinished = false
+        var failure: (any Error)?
+    }
+
+    private let monitor = Monitor(State())
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+    }
+
+    /// Adds an element, waiting while the queue is full.
+    ///
+    /// - Throws: the error the queue was finished with, or `CancellationError`.
+    func push(_ element: Element) async throws {
+        let capacity = self.capacity
+        while true {
+            let added = try monitor.update { state throws -> Bool in
+                if state.isFinished { throw state.failure ?? CancellationError() }
+                guard state.buffer.count < capacity else { return false }
+                state.buffer.append(element)
+                return true
+            }
+            if added { return }
+            guard await monitor.wait(until: { $0.buffer.count < capacity || $0.isFinished }) else {
+                throw CancellationError()
+            }
+        }
+    }
+
+    /// Takes up to `limit` elements, oldest first, waiting while the queue is empty. Returns `nil`
+    /// once the queue is finished without an error and drained.
+    ///
+    /// - Throws: the error the queue was finished with, or `CancellationError`.
+    func take(upTo limit: Int) async throws -> [Element]? {
+        while true {
+            let taken = try monitor.update { state throws -> [Element]?? in
+                if let failure = state.failure { throw failure }
+                if !state.buffer.isEmpty {
+                    let count = min(limit, state.buffer.count)
+                    defer { state.buffer.removeFirst(count) }
+                    return .some(Array(state.buffer.prefix(count)))
+                }
+                return state.isFinished ? .some(nil) : nil
+            }
+            if let taken { return taken }
+            guard await monitor.wait(until: { !$0.buffer.isEmpty || $0.isFinished }) else {
+                throw CancellationError()
+            }
+        }
+    }
+
+    /// Pushes what `subscription` delivers, mapped by `transform` (`nil`: skip), until it ends; then
+    /// finishes the queue (with the error, if it failed) so the consumer stops too.
+    func fill(
+        from subscription: EventSubscription, _ transform: @Sendable (SubscriptionMessage) -> Element?
+    ) async throws {
+        do {
+            for try await message in subscription {
+                if let element = transform(message) { try await push(element) }
+            }
+            finish()
+        } catch {
+            finish(throwing: error)
+            throw error
+        }
+    }
+
+    /// Hands batches of up to `limit` elements to `body` until the queue is finished; if `body`
+    /// throws, finishes the queue with the error (so the producer stops too) and rethrows it.
+    func drain(upTo limit: Int, _ body: ([Element]) async throws -> Void) async throws {
+        do {
+            while let batch = try await take(upTo: limit) {
+                try await body(batch)
+            }
+        } catch {
+            finish(throwing: error)
+            throw error
+        }
+    }
+
+    /// Ends the queue: producers fail; the consumer drains what is left (unless `error` is given,
+    /// which it gets instead).
+    func finish(throwing error: (any Error)? = nil) {
+        monitor.update { state in
+            state.isFinished = true
+            if let error, state.failure == nil { state.failure = error }
+        }
+    }
+}

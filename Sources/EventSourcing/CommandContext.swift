@@ -1,0 +1,191 @@
+import EventStore
+import Foundation
+import Synchronization
+
+/// What one run of a handler works with: who sent the command and why, the dependencies, and the
+/// writes the handler has staged.
+///
+/// One context per attempt: when a save conflicts and the bus retries, the handler gets a new
+/// context and loads its aggregates afresh.
+public final class CommandContext: Sendable {
+    /// The command's id: the causation id of every event it emits.
+    public let commandID: UUID
+    /// The command's type name.
+    public let commandType: String
+    /// The id shared by everything done for the same request.
+    public let correlationID: UUID
+    /// The user the command runs for, if known.
+    public let userID: UUID?
+    /// The saga the command runs for, if any.
+    public let sagaID: UUID?
+    /// Extra metadata attached to every event.
+    public let extraMetadata: [String: String]
+    /// Which attempt this is: 1, then 2 after a first version conflict, and so on.
+    public let attempt: Int
+    /// The time stamped on the command's events (Unix nanoseconds), read once per attempt.
+    public let now: Int64
+    /// Everything the handler may use.
+    public let dependencies: HandlerDependencies
+    let bus: CommandBus
+
+    private struct StagedWrite: Sendable {
+        typealias Commit = @Sendable (EventMetadata, CommandRecord?) async throws -> AppendResult?
+        let stream: StreamName
+        let commit: Commit
+    }
+
+    private struct Staging {
+        var writes: [StagedWrite] = []
+        var appended = 0
+        var lastPosition: Int64?
+    }
+
+    private let staging = Mutex(Staging())
+
+    init(
+        invocation: CommandInvocation,
+        attempt: Int,
+        dependencies: HandlerDependencies,
+        bus: CommandBus
+    ) {
+        self.commandID = invocation.commandID
+        self.commandType = invocation.commandType
+        self.correlationID = invocation.correlationID
+        self.userID = invocation.userID
+        self.sagaID = invocation.sagaID
+        self.extraMetadata = invocation.extraMetadata
+        self.attempt = attempt
+        self.now = dependencies.clock.now()
+        self.dependencies = dependencies
+        self.bus = bus
+    }
+
+    /// The event store.
+    public var store: any EventStore { dependencies.store }
+    /// The query bus.
+    public var queries: QueryBus { dependencies.queries }
+    /// The distributed lock.
+    public var lock: any DistributedLock { dependencies.lock }
+    /// The clock.
+    public var clock: any EventSourcingClock { dependencies.clock }
+    /// The domain's services.
+    public var services: HandlerServices { dependencies.services }
+
+    /// The metadata attached to each event the command appends.
+    public var eventMetadata: EventMetadata {
+        EventMetadata(
+            causationID: commandID,
+            correlationID: correlationID,
+            sagaID: sagaID,
+            userID: userID,
+            commandType: commandType,
+            time: now,
+            extra: extraMetadata
+        )
+    }
+
+    // MARK: - Aggregates
+
+    /// Loads an aggregate that must exist (through its repository's cache).
+    ///
+    /// - Throws: ``AggregateNotFound`` (a ``CommandRejection/Code/notFound`` rejection) when it does not.
+    public func load<State: Aggregate>(_ type: State.Type, id: UUID) async throws -> AggregateRoot<State> {
+        try await dependencies.repositories.repository(for: type).load(id)
+    }
+
+    /// Loads an aggregate, or returns `nil` when it does not exist.
+    public func loadIfPresent<State: Aggregate>(
+        _ type: State.Type, id: UUID
+    ) async throws -> AggregateRoot<State>? {
+        try await dependencies.repositories.repository(for: type).loadIfPresent(id)
+    }
+
+    /// Stages the aggregate's uncommitted events; the bus appends them when the handler returns,
+    /// expecting the version the aggregate was loaded at.
+    ///
+    /// Saving the same aggregate again replaces the earlier staging (the later value holds every
+    /// event since the load). With `lease`, the append carries the lock's fencing token and is
+    /// refused (``CommandBusError/Code/lockLost``) if the lock was acquired by someone else since.
+    /// `extraMetadata` is added to the command's own extra metadata on these events (never a secret).
+    public func save<State: Aggregate>(
+        _ root: AggregateRoot<State>, fencedBy lease: LockLease? = nil, extraMetadata: [String: String] = [:]
+    ) throws {
+        guard !root.uncommittedEvents.isEmpty else { return }
+        let stream = try root.streamName()
+        let repository = dependencies.repositories.repository(for: State.self)
+        let fencing = lease?.fencing
+        let write = StagedWrite(stream: stream) { metadata, command in
+            var root = root
+            var metadata = metadata
+            metadata.extra.merge(extraMetadata) { _, added in added }
+            return try await repository.save(&root, metadata: metadata, command: command, fencing: fencing)
+        }
+        staging.withLock { staging in
+            if let index = staging.writes.firstIndex(where: { $0.stream == stream }) {
+                staging.writes[index] = write
+            } else {
+                staging.writes.append(write)
+            }
+        }
+    }
+
+    /// Appends what is staged now, without the command's outcome; for a handler that must make its
+    /// writes visible before it goes on (to send a command that reads them, or to call something
+    /// outside). The outcome then rides on the last append after the flush, or is recorded on its own.
+    ///
+    /// After a flush, a version conflict is no longer retried: the attempt has written something.
+    public func flush() async throws {
+        _ = try await commitStaged(record: nil)
+    }
+
+    // MARK: - Other commands and queries
+
+    /// Sends another command for the same request: it gets its own id, and this command's
+    /// correlation id, user, saga and extra metadata.
+    public func send<C: Command>(_ command: C) async throws(CommandBusError) -> CommandOutcome<C.Result> {
+        try await bus.send(
+            command,
+            options: CommandOptions(
+                correlationID: correlationID, userID: userID, sagaID: sagaID, extraMetadata: extraMetadata))
+    }
+
+    /// Asks the query bus.
+    public func ask<Q: Query>(
+        _ query: Q, consistency: ReadConsistency = .eventual
+    ) async throws(QueryBusError) -> Q.Result {
+        try await dependencies.queries.ask(query, consistency: consistency)
+    }
+
+    // MARK: - Committing (the bus)
+
+    /// Whether there are staged writes.
+    var hasStagedWrites: Bool { staging.withLock { !$0.writes.isEmpty } }
+
+    /// How many appends this attempt has committed.
+    var appendsCommitted: Int { staging.withLock { $0.appended } }
+
+    /// The global position of the last event this attempt appended.
+    var lastPosition: Int64? { staging.withLock { $0.lastPosition } }
+
+    /// Appends the staged writes in order, the last one carrying `record`; returns the last
+    /// append's result, or `nil` if nothing was staged.
+    @discardableResult
+    func commitStaged(record: CommandRecord?) async throws -> AppendResult? {
+        let writes = staging.withLock { staging in
+            defer { staging.writes = [] }
+            return staging.writes
+        }
+        let metadata = eventMetadata
+        var last: AppendResult?
+        for (index, write) in writes.enumerated() {
+            let isLast = index == writes.count - 1
+            guard let result = try await write.commit(metadata, isLast ? record : nil) else { continue }
+            last = result
+            staging.withLock { staging in
+                staging.appended += 1
+                staging.lastPosition = result.lastPosition
+            }
+        }
+        return last
+    }
+}

@@ -1,0 +1,44 @@
+import EventStore
+import Foundation
+
+/// An aggregate that does not exist: its stream has no events.
+///
+/// A rejection with code ``CommandRejection/Code/notFound`` when a handler lets it escape.
+public struct AggregateNotFound: Error, Sendable, Hashable, CommandRejectionConvertible, CustomStringConvertible {
+    /// The stream that was looked for.
+    public let stream: StreamName
+
+    /// Makes the error.
+    public init(stream: StreamName) {
+        self.stream = stream
+    }
+
+    public var description: String { "\(stream.type) \(stream.id.uuidString.lowercased()) does not exist" }
+
+    public var rejection: CommandRejection { CommandRejection(.notFound, description) }
+}
+
+/// A stored event or snapshot that the aggregate's codec could not decode: a bug, or data written
+/// by a version of the domain that this one does not understand. Never a caller's fault.
+public struct UndecodableEvent: Error, Sendable, CustomStringConvertible {
+    /// The stream it belongs to.
+    public let stream: StreamName
+    /// Its version in the stream.
+    public let version: Int64
+    /// Its event type.
+    public let type: String
+    /// What the codec said.
+    public let reason: String
+
+    /// Makes the error.
+    public init(stream: StreamName, version: Int64, type: String, reason: String) {
+        self.stream = stream
+        self.version = version
+        self.type = type
+        self.reason = reason
+    }
+
+    public var description: String {
+        "cannot decode event \(version) (\(type)) of \(stream): \(reason)"
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+
+/// An outcome handed from the send that ran a command to the sends of the same id that waited.
+struct SharedOutcome: Sendable {
+    let commandType: String
+    let result: Result<RecordedOutcome, CommandBusError>
+
+    init(_ result: Result<RecordedOutcome, CommandBusError>, commandType: String) {
+        self.commandType = commandType
+        self.result = result
+    }
+
+    init<R>(_ outcome: Result<CommandOutcome<R>, CommandBusError>, commandType: String) {
+        self.commandType = commandType
+        switch outcome {
+        case .failure(let error):
+            result = .failure(error)
+        case .success(let outcome):
+            do {
+                result = .success(
+                    RecordedOutcome(
+                        commandID: outcome.commandID, commandType: commandType,
+                        status: .completed(try outcome.result.encodeCommandResult()), position: outcome.position,
+                        recordedAt: 0))
+            } catch {
+                result = .failure(
+                    CommandBusError.wrapping(error, commandType: commandType, commandID: outcome.commandID, attempts: 0)
+                )
+            }
+        }
+    }
+}
+
+/// The client-supplied command ids being handled in this process, so that concurrent sends of one
+/// id run the handler once: the first send leads, the others wait for its outcome.
+///
+/// Only the leader runs; it finishes the entry when it has an outcome (or a failure), after the
+/// outcome was recorded, so a send arriving later finds the record in the store instead.
+final class InFlightCommands: Sendable {
+    enum Admission: Sendable {
+        case leader
+        case follower(SharedOutcome)
+    }
+
+    private let waiters = Mutex<[UUID: [CheckedContinuation<Admission, Never>]]>([:])
+
+    /// Leads the command id, or waits for the leader's outcome.
+    func enter(_ id: UUID) async -> Admission {
+        await withCheckedContinuation { continuation in
+            let leads = waiters.withLock { waiters in
+                if waiters[id] != nil {
+                    waiters[id, default: []].append(continuation)
+                    return false
+                }
+                waiters[id] = []
+                return true
+            }
+            if leads { continuation.resume(returning: .leader) }
+        }
+    }
+
+    /// Ends the leader's turn, handing `outcome` to every send that waited.
+    func finish(_ id: UUID, with outcome: @autoclosure () -> SharedOutcome) {
+        let waiting = waiters.withLock { $0.removeValue(forKey: id) } ?? []
+        guard !waiting.isEmpty else { return }
+        let shared = outcome()
+        for waiter in waiting { waiter.resume(returning: .follower(shared)) }
+    }
+}

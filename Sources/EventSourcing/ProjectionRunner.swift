@@ -1,0 +1,215 @@
+import EventStore
+import Logging
+
+/// Runs one ``Projection``: catches up from its checkpoint, follows the live log, and tells queries
+/// how far its read model is.
+///
+/// Events arrive through a subscription to the whole log into a bounded queue; the runner takes
+/// whatever has gathered (up to a batch) and applies it in one transaction with the checkpoint,
+/// so under load many events share one commit, and a restart resumes exactly after the last
+/// committed batch. A batch with no event the projection handles is not written at all; its
+/// position is kept in memory (queries waiting for it are answered) and the checkpoint catches up
+/// with the next write, or after ``Configuration/checkpointInterval`` skipped positions.
+public final class ProjectionRunner: ReadModelProgress, Sendable {
+    /// Batching and checkpointing.
+    public struct Configuration: Sendable {
+        /// The most events applied in one transaction.
+        public var batchSize: Int
+        /// The most events waiting to be applied.
+        public var bufferCapacity: Int
+        /// The most positions skipped (events the projection does not handle) before the
+        /// checkpoint is written anyway, bounding the re-reading after a restart.
+        public var checkpointInterval: Int64
+
+        /// Makes a configuration.
+        public init(batchSize: Int = 256, bufferCapacity: Int = 2_048, checkpointInterval: Int64 = 4_096) {
+            self.batchSize = max(batchSize, 1)
+            self.bufferCapacity = max(bufferCapacity, 1)
+            self.checkpointInterval = max(checkpointInterval, 1)
+        }
+    }
+
+    private struct Progress: Sendable {
+        /// Every event up to here is reflected in the read model (applied, or not handled).
+        var position: Int64 = 0
+        /// Bumped by a reset, so a loop started before it cannot move the position.
+        var generation: UInt64 = 0
+    }
+
+    /// Where one loop stands.
+    private struct Cursor {
+        var persisted: Int64
+        var generation: UInt64
+    }
+
+    /// The projection run.
+    public let projection: any Projection
+    private let events: any EventStore
+    private let readModels: any ProjectionStore
+    private let configuration: Configuration
+    private let logger: Logger
+    private let progress = Monitor(Progress())
+
+    /// Makes a runner; nothing happens until ``run()``, ``catchUp()`` or ``rebuild()``.
+    public init(
+        _ projection: any Projection,
+        events: any EventStore,
+        readModels: any ProjectionStore,
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "tradecore.eventsourcing.projections")
+    ) {
+        self.projection = projection
+        self.events = events
+        self.readModels = readModels
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var projectionName: String { projection.name }
+
+    /// The global position the read model reflects (as far as this runner knows).
+    public var position: Int64 { progress.read(\.position) }
+
+    /// Runs until the task is cancelled: catches up from the stored checkpoint, then applies live
+    /// events as they commit. After a rebuild (or another runner) moves the checkpoint, it starts
+    /// again from there.
+    ///
+    /// - Throws: ``ProjectionFailure`` when the projection throws (its batch is rolled back);
+    ///   the store's errors. Cancellation ends it without an error.
+    public func run() async throws {
+        while !Task.isCancelled {
+            let cursor = try await start()
+            do {
+                try await follow(from: cursor)
+                return
+            } catch let mismatch as CheckpointMismatch {
+                logger.info(
+                    "projection checkpoint moved; starting again from it",
+                    metadata: ["projection.name": "\(projection.name)", "projection.checkpoint": "\(mismatch.found)"])
+            } catch is CancellationError {
+                return
+            } catch let error as EventStoreError where error.code == .closed {
+                return
+            }
+        }
+    }
+
+    /// Applies every event committed so far, in batches, and returns the position reached. For
+    /// tools and tests; ``run()`` does this and then goes on.
+    @discardableResult
+    public func catchUp() async throws -> Int64 {
+        var cursor = try await start()
+        let head = try await events.headPosition()
+        var next = cursor.persisted + 1
+        while next <= head {
+            let page = try await events.readAll(from: next, filter: .all, limit: configuration.batchSize)
+            guard let last = page.last else { break }
+            do {
+                try await apply(page, cursor: &cursor, force: last.position >= head)
+                next = last.position + 1
+            } catch is CheckpointMismatch {
+                // A concurrent run() applied these first (or a rebuild reset): go on from the stored checkpoint.
+                cursor = try await start()
+                next = cursor.persisted + 1
+            }
+        }
+        return progress.read(\.position)
+    }
+
+    /// Rebuilds the read model from position 0: empties its collections and checkpoint in one
+    /// transaction, then replays the whole log; returns the position reached. A concurrent
+    /// ``run()`` notices the reset and continues from the rebuilt state.
+    @discardableResult
+    public func rebuild() async throws -> Int64 {
+        try await readModels.reset(projection.name, collections: projection.collections)
+        progress.update { progress in
+            progress.position = 0
+            progress.generation += 1
+        }
+        logger.info("projection reset for a rebuild", metadata: ["projection.name": "\(projection.name)"])
+        return try await catchUp()
+    }
+
+    public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
+        let reached = await progress.wait(until: { $0.position >= target }) {
+            try? await Task.sleep(for: timeout)
+        }
+        guard !reached else { return }
+        if Task.isCancelled {
+            throw QueryBusError(.cancelled, queryType: projection.name, message: "cancelled while waiting")
+        }
+        throw QueryBusError(
+            .readModelBehind, queryType: projection.name,
+            message: "projection \(projection.name) reached position \(position), not \(target), within \(timeout)")
+    }
+
+    // MARK: - Loops
+
+    private func start() async throws -> Cursor {
+        let checkpoint = try await readModels.checkpoint(of: projection.name)
+        let generation = progress.update { progress -> UInt64 in
+            progress.position = max(progress.position, checkpoint)
+            return progress.generation
+        }
+        return Cursor(persisted: checkpoint, generation: generation)
+    }
+
+    /// Subscribes after the cursor and applies batches until cancelled or failed.
+    private func follow(from start: Cursor) async throws {
+        let queue = BatchQueue<RecordedEvent>(capacity: configuration.bufferCapacity)
+        let subscription = events.subscribe(.position(start.persisted + 1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await queue.fill(from: subscription) { message in
+                    if case .event(let event) = message { event } else { nil }
+                }
+            }
+            group.addTask {
+                var cursor = start
+                try await queue.drain(upTo: self.configuration.batchSize) { batch in
+                    try await self.apply(batch, cursor: &cursor, force: false)
+                }
+            }
+            // The first loop to end (an error, or cancellation) ends the other.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Applies one batch in one transaction with the checkpoint, or only notes its position when
+    /// the projection handles none of its events.
+    private func apply(_ batch: [RecordedEvent], cursor: inout Cursor, force: Bool) async throws {
+        guard let last = batch.last?.position else { return }
+        let projection = self.projection
+        let generation = progress.read(\.generation)
+        guard generation == cursor.generation else {
+            // A rebuild reset the read model since this loop started: start again from its checkpoint.
+            throw CheckpointMismatch(projection: projection.name, expected: cursor.persisted, found: 0)
+        }
+        let handled = batch.filter(projection.handles)
+        if handled.isEmpty && !force && last - cursor.persisted < configuration.checkpointInterval {
+            advance(to: last, generation: cursor.generation)
+            return
+        }
+        try await readModels.commit(projection.name, from: cursor.persisted, to: last) { writer in
+            for event in handled {
+                do {
+                    try projection.apply(event, to: writer)
+                } catch {
+                    throw ProjectionFailure(
+                        projection: projection.name, position: event.position, eventType: event.type,
+                        underlying: error)
+                }
+            }
+        }
+        cursor.persisted = last
+        advance(to: last, generation: cursor.generation)
+    }
+
+    private func advance(to position: Int64, generation: UInt64) {
+        progress.update { progress in
+            guard progress.generation == generation, position > progress.position else { return }
+            progress.position = position
+        }
+    }
+}

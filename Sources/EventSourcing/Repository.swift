@@ -1,0 +1,241 @@
+import EventStore
+import Foundation
+import Logging
+import Synchronization
+
+/// Loads and saves the aggregates of one type: the seed's `_load_aggregate` and
+/// `publish_and_commit_events`.
+///
+/// - Load: the newest snapshot (for a ``SnapshottingAggregate``) plus the events after it. A bounded
+///   cache (least recently used out) keeps warm aggregates: a cached aggregate is brought up to
+///   date by reading only the events after its version — one read that usually returns nothing —
+///   so a hot aggregate is not replayed per command, and writes made elsewhere (another repository,
+///   another process) are seen. Committed events never change, so a cached state is never wrong,
+///   only possibly behind.
+/// - Save: appends the uncommitted events expecting the version the aggregate was loaded at, each
+///   with its own time-ordered event id and the caller's metadata, then marks them committed and
+///   caches the result. A ``VersionConflict`` is thrown as is (the command bus reloads and retries).
+/// - Snapshots: after a save that crossed the scheduler's interval, the state is encoded and saved
+///   in the background (``SnapshotScheduler``); a save never waits for it.
+public final class Repository<State: Aggregate>: Sendable {
+    /// What the repository did, for tests and metrics.
+    public struct Statistics: Sendable, Hashable {
+        /// Loads answered from the cache (brought up to date by reading only later events).
+        public var cacheHits = 0
+        /// Loads that read the aggregate from the store.
+        public var cacheMisses = 0
+        /// Events read from the store and folded, by all loads.
+        public var eventsReplayed = 0
+        /// Loads that started from a snapshot.
+        public var snapshotsUsed = 0
+        /// Snapshots that could not be decoded (the aggregate was rebuilt from its events instead).
+        public var snapshotsUnreadable = 0
+        /// Saves that appended events.
+        public var saves = 0
+    }
+
+    private let store: any EventStore
+    private let cache: Mutex<LRUCache<UUID, AggregateRoot<State>>>
+    private let snapshots: SnapshotScheduler?
+    private let snapshotShape: Int?
+    private let pageSize: Int
+    private let counters = Mutex(Statistics())
+    private let logger: Logger
+
+    /// Makes a repository over `store`.
+    ///
+    /// - Parameters:
+    ///   - cacheCapacity: the most aggregates kept warm.
+    ///   - snapshots: where to schedule snapshots; `nil` takes none. Only a ``SnapshottingAggregate``
+    ///     is snapshotted and loaded from snapshots.
+    ///   - pageSize: events per read when replaying.
+    public init(
+        store: any EventStore,
+        cacheCapacity: Int = 1_000,
+        snapshots: SnapshotScheduler? = nil,
+        pageSize: Int = 500,
+        logger: Logger = Logger(label: "tradecore.eventsourcing.repository")
+    ) {
+        self.store = store
+        self.cache = Mutex(LRUCache(capacity: cacheCapacity))
+        self.snapshots = snapshots
+        self.snapshotShape = (State.self as? any SnapshottingAggregate.Type)?.snapshotShapeVersion
+        self.pageSize = max(pageSize, 1)
+        self.logger = logger
+    }
+
+    /// The repository's counters.
+    public var statistics: Statistics { counters.withLock { $0 } }
+
+    /// Loads an aggregate that must exist.
+    ///
+    /// - Throws: ``AggregateNotFound`` when its stream has no events; ``UndecodableEvent`` when a
+    ///   stored event cannot be decoded; the store's errors.
+    public func load(_ id: UUID) async throws -> AggregateRoot<State> {
+        guard let root = try await loadIfPresent(id) else {
+            throw AggregateNotFound(stream: try StreamName(type: State.streamType, id: id))
+        }
+        return root
+    }
+
+    /// Loads an aggregate, or returns `nil` when its stream has no events.
+    public func loadIfPresent(_ id: UUID) async throws -> AggregateRoot<State>? {
+        let stream = try StreamName(type: State.streamType, id: id)
+        if var cached = cache.withLock({ $0.value(forKey: id) }) {
+            let before = cached.loadedVersion
+            let replayed = try await catchUp(&cached, stream: stream)
+            counters.withLock {
+                $0.cacheHits += 1
+                $0.eventsReplayed += replayed
+            }
+            if cached.loadedVersion != before { remember(cached) }
+            return cached
+        }
+        guard let loaded = try await loadFromStore(id, stream: stream) else {
+            counters.withLock { $0.cacheMisses += 1 }
+            return nil
+        }
+        remember(loaded)
+        return loaded
+    }
+
+    /// Appends the aggregate's uncommitted events and marks them committed.
+    ///
+    /// Each event gets a new UUIDv7 id and a copy of `metadata` (causation, correlation, saga,
+    /// user, command type, time, extra). The append expects the stream at ``AggregateRoot/loadedVersion``
+    /// (absent for a new aggregate), and carries `command` and `fencing` when given. Returns `nil`,
+    /// writing nothing, when there is nothing to save (a command record needs an append to ride on;
+    /// record it with ``EventStore/recordCommand(_:)`` instead).
+    ///
+    /// - Throws: ``VersionConflict`` when the stream moved since the load (the aggregate is left as
+    ///   it was); ``DuplicateCommand``; the store's and the codec's errors. Nothing is written then.
+    @discardableResult
+    public func save(
+        _ root: inout AggregateRoot<State>,
+        metadata: EventMetadata,
+        command: CommandRecord? = nil,
+        fencing: FencingCheck? = nil
+    ) async throws -> AppendResult? {
+        guard !root.uncommittedEvents.isEmpty else { return nil }
+        let codec = State.eventCodec
+        var events: [NewEvent] = []
+        events.reserveCapacity(root.uncommittedEvents.count)
+        for event in root.uncommittedEvents {
+            let encoded = try codec.encode(event)
+            events.append(NewEvent(type: encoded.type, data: encoded.data, metadata: metadata))
+        }
+        let request = AppendRequest(
+            stream: try root.streamName(),
+            expectedVersion: root.expectedVersion,
+            events: events,
+            command: command,
+            fencing: fencing
+        )
+        let result = try await store.append(request)
+        root.markCommitted(version: result.version)
+        remember(root)
+        counters.withLock { $0.saves += 1 }
+        scheduleSnapshot(of: root, after: result)
+        return result
+    }
+
+    /// Forgets every cached aggregate (the next loads read from the store).
+    public func clearCache() {
+        cache.withLock { $0.removeAll() }
+    }
+
+    // MARK: - Loading
+
+    private func loadFromStore(_ id: UUID, stream: StreamName) async throws -> AggregateRoot<State>? {
+        var root = AggregateRoot<State>(id: id)
+        var snapshotUsed = false
+        var snapshotUnreadable = false
+        var replayed = 0
+        if let snapshotShape, let type = State.self as? any SnapshottingAggregate.Type {
+            let load = try await store.load(stream, shapeVersion: snapshotShape, pageSize: pageSize)
+            if let snapshot = load.snapshot {
+                do {
+                    guard let state = try type.init(id: id, snapshot: snapshot.data) as? State else {
+                        throw SnapshotTypeMismatch()
+                    }
+                    root = AggregateRoot(id: id, state: state, version: snapshot.version)
+                    snapshotUsed = true
+                } catch {
+                    // A snapshot is an optimisation: rebuild from the events rather than fail the load.
+                    snapshotUnreadable = true
+                    logger.warning(
+                        "could not decode a snapshot; replaying the stream instead",
+                        metadata: ["eventsourcing.stream": "\(stream)", "eventsourcing.error": "\(error)"]
+                    )
+                }
+            }
+            if snapshotUsed {
+                for event in load.events {
+                    root.replay(try decode(event), version: event.version)
+                }
+                replayed = load.events.count
+            } else {
+                replayed = try await catchUp(&root, stream: stream)
+            }
+        } else {
+            replayed = try await catchUp(&root, stream: stream)
+        }
+        counters.withLock {
+            $0.cacheMisses += 1
+            $0.eventsReplayed += replayed
+            if snapshotUsed { $0.snapshotsUsed += 1 }
+            if snapshotUnreadable { $0.snapshotsUnreadable += 1 }
+        }
+        return root.loadedVersion == nil ? nil : root
+    }
+
+    /// Folds the events after the root's version; returns how many.
+    private func catchUp(_ root: inout AggregateRoot<State>, stream: StreamName) async throws -> Int {
+        var replayed = 0
+        while true {
+            let next = (root.loadedVersion ?? -1) + 1
+            let page = try await store.readStream(stream, from: next, direction: .forward, limit: pageSize)
+            for event in page {
+                root.replay(try decode(event), version: event.version)
+            }
+            replayed += page.count
+            guard page.count == pageSize else { return replayed }
+        }
+    }
+
+    private func decode(_ event: RecordedEvent) throws -> State.Event {
+        do {
+            return try State.eventCodec.decode(EncodedEvent(type: event.type, data: event.data))
+        } catch {
+            throw UndecodableEvent(stream: event.stream, version: event.version, type: event.type, reason: "\(error)")
+        }
+    }
+
+    /// Caches a committed state, unless the cache already holds a newer one.
+    private func remember(_ root: AggregateRoot<State>) {
+        cache.withLock { cache in
+            if let cached = cache.value(forKey: root.id), (cached.loadedVersion ?? -1) >= (root.loadedVersion ?? -1) {
+                return
+            }
+            cache.setValue(root, forKey: root.id)
+        }
+    }
+
+    // MARK: - Snapshots
+
+    private func scheduleSnapshot(of root: AggregateRoot<State>, after result: AppendResult) {
+        guard let snapshots, let snapshotShape, snapshots.policy.isDue(after: result),
+            let state = root.state as? any SnapshottingAggregate
+        else { return }
+        let stream = result.stream
+        let version = result.version
+        snapshots.appended(result) {
+            Snapshot(stream: stream, version: version, shapeVersion: snapshotShape, data: try state.encodeSnapshot())
+        }
+    }
+}
+
+/// A snapshot decoded into another type than the repository's: a bug in the aggregate's conformance.
+private struct SnapshotTypeMismatch: Error, CustomStringConvertible {
+    var description: String { "the snapshot decoded into another type than the aggregate's" }
+}

@@ -1,0 +1,446 @@
+import EventSourcing
+import EventSourcingTesting
+import EventStore
+import Foundation
+import Synchronization
+import Testing
+
+struct Boom: Error, CustomStringConvertible {
+    var description: String { "boom: the handler's dependency broke" }
+}
+
+/// A command no bus here knows.
+struct Unregistered: Command {
+    typealias Result = NoResult
+    static let commandType = "Unregistered"
+}
+
+/// Another Swift type claiming the name `Deposit`.
+struct FakeDeposit: Command {
+    typealias Result = NoResult
+    static let commandType = "Deposit"
+}
+
+struct FakeDepositHandler: CommandHandler {
+    func handle(_ command: FakeDeposit, context: CommandContext) async throws -> NoResult { NoResult() }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct CommandBusTests {
+    private func open(_ bus: CommandBus, deposit: Int = 0) async throws -> UUID {
+        let id = try await bus.send(OpenAccount()).result
+        if deposit > 0 { _ = try await bus.send(Deposit(accountID: id, amount: deposit)) }
+        return id
+    }
+
+    // MARK: - Registration and bad input
+
+    @Test func registrationNamesMissingDuplicateUnexpectedAndAmbiguousHandlers() async throws {
+        try await withEnvironment(.memory) { environment in
+            let missing = try #require(throws: HandlerRegistrationError.self) {
+                try environment.bus(handlers: [OpenAccountHandler()])
+            }
+            #expect(missing.missingHandlers == ["Audit", "Deposit", "Withdraw"])
+            #expect(missing.description.contains("no handler for Audit, Deposit, Withdraw"))
+
+            let duplicate = try #require(throws: HandlerRegistrationError.self) {
+                try environment.bus(handlers: AccountHandlers.all + [DepositHandler()])
+            }
+            #expect(duplicate.duplicateHandlers == ["Deposit": ["DepositHandler", "DepositHandler"]])
+            #expect(duplicate.description.contains("2 handlers for Deposit (DepositHandler, DepositHandler)"))
+
+            let unexpected = try #require(throws: HandlerRegistrationError.self) {
+                try environment.bus(commands: [OpenAccount.self, Deposit.self, Withdraw.self])
+            }
+            #expect(unexpected.unexpectedHandlers == ["Audit": ["AuditHandler"]])
+
+            let ambiguous = try #require(throws: HandlerRegistrationError.self) {
+                try environment.bus(commands: AccountHandlers.commands + [FakeDeposit.self])
+            }
+            #expect(ambiguous.ambiguousTypes["Deposit"]?.count == 2)
+            #expect(throws: HandlerRegistrationError.self) {
+                try environment.bus(handlers: [DepositHandler(), FakeDepositHandler()], commands: nil)
+            }
+            _ = try environment.bus()
+        }
+    }
+
+    @Test func anUnknownCommandIsATypedErrorAndWritesNothing() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let error = try await #require(throws: CommandBusError.self) { try await bus.send(Unregistered()) }
+            #expect(error.code == .noHandler)
+            #expect(error.message.contains("Unregistered") && error.message.contains("Deposit"))
+            #expect(try await environment.store.headPosition() == 0)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aThrowingHandlerFailsOnceWithoutWritingOrRecording(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let head = try await environment.store.headPosition()
+            // The hook throws after the handler staged its deposit.
+            environment.probe.setHook(Deposit.commandType) { _ in throw Boom() }
+            let commandID = UUIDv7.next()
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    Deposit(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+            }
+            #expect(error.code == .handlerFailed && error.message.contains("boom"))
+            #expect(error.attempts == 1 && environment.probe.runCount(Deposit.commandType) == 1, "not retried")
+            #expect(try await environment.store.headPosition() == head, "nothing half-written")
+            #expect(try await bus.recordedOutcome(of: commandID) == nil, "a failure is not an outcome")
+
+            environment.probe.setHook(Deposit.commandType, nil)
+            let retried = try await bus.send(
+                Deposit(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+            #expect(!retried.replayed && retried.result == 5, "the same id runs again after a failure")
+        }
+    }
+
+    // MARK: - Conflicts
+
+    @Test(arguments: Backend.allCases)
+    func racingHandlersBothSucceedAndOneIsRetried(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let gate = Gate()
+            // Both first attempts load version 0 and stage a deposit, then wait for each other.
+            environment.probe.setHook(Deposit.commandType) { context in
+                if context.attempt == 1 { try await gate.pass() }
+            }
+            async let first = bus.send(Deposit(accountID: account, amount: 10))
+            async let second = bus.send(Deposit(accountID: account, amount: 5))
+            await gate.waitForArrivals(2)
+            gate.open()
+            let outcomes = try await [first, second]
+            #expect(outcomes.map(\.attempts).sorted() == [1, 2], "one committed at once, the other was retried")
+            #expect(outcomes.map(\.retries).reduce(0, +) == 1)
+            let retried = try #require(outcomes.first { $0.retries == 1 })
+            #expect(retried.result == 15, "the retry reloaded and saw the other deposit")
+            #expect(bus.statistics.retries == 1)
+            let stored = try await environment.events(of: environment.accountStream(account))
+            #expect(stored.map(\.type) == ["AccountOpened", "Deposited", "Deposited"])
+            #expect(try await bus.send(Audit(accountID: account)).result == "balance 15")
+        }
+    }
+
+    @Test func aConflictOnEveryAttemptGivesUpWithTheCurrentVersion() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let stream = try environment.accountStream(account)
+            // Someone else deposits between each load and its save.
+            environment.probe.setHook(Deposit.commandType) { context in
+                let other = try Account.eventCodec.encode(.deposited(amount: 1))
+                try await context.store.append(
+                    to: stream, expected: .any, events: [NewEvent(type: other.type, data: other.data)])
+            }
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(Deposit(accountID: account, amount: 100))
+            }
+            #expect(error.code == .conflict && error.attempts == 3)
+            #expect(error.stream == stream && error.currentVersion == 3)
+            #expect(environment.probe.runCount(Deposit.commandType) == 3)
+            #expect(try await environment.events(of: stream).count == 4, "only the interfering deposits")
+        }
+    }
+
+    @Test func aRejectionIsNotRetried() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(Withdraw(accountID: account, amount: 1))
+            }
+            #expect(error.code == .rejected && error.rejection?.code == .failedPrecondition)
+            #expect(error.message.contains("insufficient funds"))
+            #expect(error.attempts == 1)
+        }
+    }
+
+    // MARK: - Metadata
+
+    @Test(arguments: Backend.allCases)
+    func eventsCarryTheCommandsMetadata(_ backend: Backend) async throws {
+        let clock = ManualClock()
+        try await withEnvironment(backend, clock: clock) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let (commandID, correlationID, userID, sagaID) = (UUIDv7.next(), UUID(), UUID(), UUID())
+            let outcome = try await bus.send(
+                Deposit(accountID: account, amount: 3, sagaID: sagaID),
+                options: CommandOptions(
+                    commandID: commandID, correlationID: correlationID, userID: userID,
+                    extraMetadata: ["request": "r-1"]))
+            let event = try #require(try await environment.events(of: environment.accountStream(account)).last)
+            #expect(event.position == outcome.position)
+            #expect(
+                event.metadata
+                    == EventMetadata(
+                        causationID: commandID, correlationID: correlationID, sagaID: sagaID, userID: userID,
+                        commandType: "Deposit", time: clock.now(), extra: ["request": "r-1"]))
+            let generated = try await bus.send(Deposit(accountID: account, amount: 1))
+            let second = try #require(try await environment.events(of: environment.accountStream(account)).last)
+            #expect(second.metadata.causationID == generated.commandID)
+            #expect(
+                second.metadata.correlationID == generated.commandID, "the correlation id defaults to the command id")
+        }
+    }
+
+    // MARK: - Idempotency
+
+    @Test(arguments: Backend.allCases)
+    func tenConcurrentSendsOfOneIDRunTheHandlerOnceAlsoAfterARestart(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            var bus = try environment.bus()
+            let account = try await open(bus, deposit: 100)
+            let commandID = UUIDv7.next()
+            let gate = Gate()
+            environment.probe.setHook(Withdraw.commandType) { _ in try await gate.pass() }
+            let outcomes = try await withThrowingTaskGroup(of: CommandOutcome<Int64>.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { [bus] in
+                        try await bus.send(
+                            Withdraw(accountID: account, amount: 30), options: CommandOptions(commandID: commandID))
+                    }
+                }
+                await gate.waitForArrivals(1)
+                gate.open()
+                var outcomes: [CommandOutcome<Int64>] = []
+                for try await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            #expect(environment.probe.runCount(Withdraw.commandType) == 1, "the handler ran once")
+            #expect(outcomes.allSatisfy { $0.result == 70 && $0.commandID == commandID })
+            #expect(Set(outcomes.map(\.position)).count == 1, "every caller got the same outcome")
+            #expect(outcomes.filter { !$0.replayed }.count == 1)
+            let stream = try environment.accountStream(account)
+            #expect(try await environment.events(of: stream).filter { $0.type == "Withdrawn" }.count == 1)
+
+            try await environment.restart()
+            bus = try environment.bus()
+            let again = try await bus.send(
+                Withdraw(accountID: account, amount: 30), options: CommandOptions(commandID: commandID))
+            #expect(again.replayed && again.result == 70 && again.position == outcomes[0].position)
+            #expect(environment.probe.runCount(Withdraw.commandType) == 1, "not run again after the restart")
+            let typed = try #require(try await bus.outcome(of: commandID, as: Withdraw.self))
+            #expect(typed.result == 70)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func twoBusesRacingOneCreateLeaveOneAggregate(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            // Two buses stand for two processes: no shared memory, only the store.
+            let buses = try [environment.bus(), environment.bus()]
+            let commandID = UUIDv7.next()
+            let command = OpenAccount(accountID: nil)
+            let outcomes = try await withThrowingTaskGroup(of: CommandOutcome<UUID>.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        try await buses[index % 2].send(command, options: CommandOptions(commandID: commandID))
+                    }
+                }
+                var outcomes: [CommandOutcome<UUID>] = []
+                for try await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            #expect(Set(outcomes.map(\.result)).count == 1, "every caller learns the one account created")
+            let all = try await environment.store.readAll(from: 0, filter: .eventTypes(["AccountOpened"]), limit: 100)
+            #expect(all.count == 1, "the store's unique command id kept the second create out")
+            #expect(all.first?.stream.id == outcomes.first?.result)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aCommandWithoutEventsHasItsOutcomeRecorded(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            var bus = try environment.bus()
+            let account = try await open(bus, deposit: 9)
+            let commandID = UUIDv7.next()
+            let head = try await environment.store.headPosition()
+            let first = try await bus.send(Audit(accountID: account), options: CommandOptions(commandID: commandID))
+            #expect(first.result == "balance 9" && first.position == nil)
+            #expect(try await environment.store.headPosition() == head, "no event was written")
+            try await environment.restart()
+            bus = try environment.bus()
+            _ = try await bus.send(Deposit(accountID: account, amount: 1))
+            let again = try await bus.send(Audit(accountID: account), options: CommandOptions(commandID: commandID))
+            #expect(again.replayed && again.result == "balance 9", "the first outcome, not a new one")
+            let recorded = try #require(try await bus.recordedOutcome(of: commandID))
+            #expect(recorded.commandType == "Audit" && recorded.position == nil)
+            #expect(recorded.status == .completed(Data("balance 9".utf8)))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRejectionIsRecordedAndRepeated(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let commandID = UUIDv7.next()
+            let head = try await environment.store.headPosition()
+            let first = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+            }
+            #expect(first.code == .rejected)
+            #expect(try await environment.store.headPosition() == head)
+            _ = try await bus.send(Deposit(accountID: account, amount: 50))
+            let second = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 5), options: CommandOptions(commandID: commandID))
+            }
+            #expect(second.rejection == first.rejection, "the first outcome, though the funds are there now")
+            #expect(
+                environment.probe.runCount(Withdraw.commandType) == 0, "the rejecting handler stopped before the probe")
+            let recorded = try #require(try await bus.recordedOutcome(of: commandID))
+            #expect(recorded.status == .rejected(try #require(first.rejection)))
+        }
+    }
+
+    @Test func anIDUsedByAnotherCommandTypeIsRefused() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus, deposit: 10)
+            let commandID = UUIDv7.next()
+            _ = try await bus.send(
+                Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            }
+            #expect(error.code == .commandIDReused && error.message.contains("Deposit"))
+        }
+    }
+
+    @Test func expiredOutcomesArePurged() async throws {
+        let clock = ManualClock()
+        try await withEnvironment(.memory, clock: clock) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus)
+            let commandID = UUIDv7.next()
+            _ = try await bus.send(
+                Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            #expect(try await bus.purgeExpiredOutcomes() == 0, "still within the retention")
+            clock.advance(by: bus.configuration.outcomeRetention + .seconds(1))
+            #expect(try await bus.purgeExpiredOutcomes() == 2, "the open and the deposit")
+            let again = try await bus.send(
+                Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            #expect(!again.replayed && again.result == 2, "a purged id is new again")
+        }
+    }
+
+    // MARK: - Interceptors
+
+    @Test func interceptorsWrapCommandsInOrderAndCanRefuseThem() async throws {
+        try await withEnvironment(.memory) { environment in
+            let trace = Mutex<[String]>([])
+            struct Tracing: CommandInterceptor {
+                let name: String
+                let trace: @Sendable (String) -> Void
+                func intercept(
+                    _ invocation: CommandInvocation,
+                    next: @Sendable (CommandInvocation) async throws -> CommandReceipt
+                ) async throws -> CommandReceipt {
+                    trace("\(name) before \(invocation.commandType)")
+                    let receipt = try await next(invocation)
+                    trace("\(name) after \(receipt.attempts)")
+                    return receipt
+                }
+            }
+            let user = UUID()
+            let authorize = AuthorizationInterceptor { invocation in
+                guard invocation.commandType != Withdraw.commandType else {
+                    throw CommandRejection(.permissionDenied, "withdrawals are not allowed here")
+                }
+                var invocation = invocation
+                invocation.userID = user
+                return invocation
+            }
+            let bus = try environment.bus(interceptors: [
+                LoggingInterceptor(logger: environment.quietLogger), MetricsInterceptor(),
+                Tracing(name: "outer") { line in trace.withLock { $0.append(line) } }, authorize,
+                Tracing(name: "inner") { line in trace.withLock { $0.append(line) } },
+            ])
+            let account = try await open(bus, deposit: 10)
+            trace.withLock { $0 = [] }
+            _ = try await bus.send(Deposit(accountID: account, amount: 1))
+            #expect(
+                trace.withLock { $0 } == [
+                    "outer before Deposit", "inner before Deposit", "inner after 1", "outer after 1",
+                ])
+            let event = try #require(try await environment.events(of: environment.accountStream(account)).last)
+            #expect(event.metadata.userID == user, "an interceptor set the user")
+
+            let commandID = UUIDv7.next()
+            let refused = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
+            }
+            #expect(refused.code == .rejected && refused.rejection?.code == .permissionDenied)
+            #expect(environment.probe.runCount(Withdraw.commandType) == 0)
+            #expect(try await bus.recordedOutcome(of: commandID) == nil, "a refusal by an interceptor is not recorded")
+        }
+    }
+}
+
+/// Opens an account, makes it visible at once, and funds it with a second command.
+struct OpenAndFund: Command {
+    typealias Result = UUID
+    static let commandType = "OpenAndFund"
+    var amount: Int
+    var failAfterFunding = false
+}
+
+struct OpenAndFundHandler: CommandHandler {
+    func handle(_ command: OpenAndFund, context: CommandContext) async throws -> UUID {
+        var account = AggregateRoot<Account>(id: UUIDv7.next())
+        try account.open(owner: UUID())
+        try context.save(account, extraMetadata: ["phase": "opened"])
+        try await context.flush()
+        _ = try await context.send(Deposit(accountID: account.id, amount: command.amount))
+        if command.failAfterFunding { throw Boom() }
+        return account.id
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct CommandContextTests {
+    @Test(arguments: Backend.allCases)
+    func aHandlerCanFlushAndSendAnotherCommandForTheSameRequest(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus(
+                handlers: AccountHandlers.all + [OpenAndFundHandler()],
+                commands: AccountHandlers.commands + [OpenAndFund.self])
+            let correlationID = UUID()
+            let outcome = try await bus.send(
+                OpenAndFund(amount: 12), options: CommandOptions(correlationID: correlationID))
+            let events = try await environment.events(of: environment.accountStream(outcome.result))
+            #expect(events.map(\.type) == ["AccountOpened", "Deposited"])
+            #expect(
+                events[0].metadata.causationID == outcome.commandID && events[0].metadata.commandType == "OpenAndFund")
+            #expect(events[1].metadata.causationID != outcome.commandID, "the deposit is its own command")
+            #expect(events[1].metadata.commandType == "Deposit")
+            #expect(events.allSatisfy { $0.metadata.correlationID == correlationID }, "one request, one correlation id")
+            #expect(events[0].metadata.extra == ["phase": "opened"] && events[1].metadata.extra == [:])
+            #expect(outcome.position == events[0].position, "the command's own last append")
+            let recorded = try #require(try await bus.recordedOutcome(of: outcome.commandID))
+            #expect(recorded.position == events[0].position, "recorded on its own after the flush, with its position")
+
+            let failing = UUIDv7.next()
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(
+                    OpenAndFund(amount: 1, failAfterFunding: true), options: CommandOptions(commandID: failing))
+            }
+            #expect(error.code == .handlerFailed)
+            #expect(try await bus.recordedOutcome(of: failing) == nil)
+            let opened = try await environment.store.readAll(from: 1, filter: .eventTypes(["AccountOpened"]), limit: 10)
+            #expect(opened.count == 2, "what a handler flushed stays written; the docs say so")
+        }
+    }
+}

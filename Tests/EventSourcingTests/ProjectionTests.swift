@@ -1,0 +1,206 @@
+import EventSourcing
+import EventStore
+import Foundation
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct ProjectionTests {
+    /// Opens `accounts` accounts with `deposits` deposits each; returns their ids.
+    private func fill(_ bus: CommandBus, accounts: Int, deposits: Int) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for _ in 0..<accounts {
+            let id = try await bus.send(OpenAccount()).result
+            for amount in 1...max(deposits, 1) where deposits > 0 {
+                _ = try await bus.send(Deposit(accountID: id, amount: amount))
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+
+    /// Checks that every account event was applied exactly once and that balances are right.
+    private func expectEveryEventAppliedOnce(_ environment: TestEnvironment, accounts: [UUID]) async throws {
+        let accountEvents = try await environment.store.readAll(
+            from: 1, filter: .streamTypes([Account.streamType]), limit: 100_000)
+        let rows = try await BalanceProjection.rows(environment.readModels)
+        let applied = try #require(rows[BalanceProjection.applied])
+        #expect(applied.count == accountEvents.count, "every event applied")
+        let counts = try applied.map { try JSONDecoder().decode(Int.self, from: $0.value) }
+        #expect(counts.allSatisfy { $0 == 1 }, "no event applied twice")
+        let repository = Repository<Account>(store: environment.store)
+        for id in accounts {
+            let balance = try await environment.readModels.read { reader in
+                try reader.decode(Int.self, in: BalanceProjection.balances, key: id.uuidString.lowercased())
+            }
+            #expect(try await balance == repository.load(id).balance)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aQueryWithTheCommandsPositionReadsItsWrites(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let queries = try QueryBus(
+                handlers: [GetBalanceHandler()], queries: [GetBalance.self], readModels: environment.readModels,
+                progress: [runner])
+            let bus = try environment.bus(queries: queries)
+            let running = Task { try await runner.run() }
+            let account = try await bus.send(OpenAccount()).result
+            for amount in 1...10 {
+                let outcome = try await bus.send(Deposit(accountID: account, amount: amount))
+                let position = try #require(outcome.position)
+                let balance = try await queries.ask(GetBalance(accountID: account), consistency: .atLeast(position))
+                #expect(balance == Int(outcome.result), "the read model already holds the deposit")
+            }
+            running.cancel()
+            try await running.value
+        }
+    }
+
+    @Test func aQueryForAPositionNotReachedFailsAfterItsTimeout() async throws {
+        try await withEnvironment(.memory) { environment in
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let queries = try QueryBus(
+                handlers: [GetBalanceHandler()], readModels: environment.readModels, progress: [runner])
+            let error = try await #require(throws: QueryBusError.self) {
+                try await queries.ask(
+                    GetBalance(accountID: UUID()), consistency: .atLeast(position: 5, timeout: .milliseconds(20)))
+            }
+            #expect(error.code == .readModelBehind && error.message.contains("balances"))
+            #expect(try await queries.ask(GetBalance(accountID: UUID())) == nil, "an eventual read answers at once")
+            let unknown = try #require(throws: HandlerRegistrationError.self) {
+                try QueryBus(handlers: [GetBalanceHandler()], readModels: environment.readModels)
+            }
+            #expect(unknown.description.contains("unknown projection(s) balances"))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aCrashInTheMiddleOfABatchAppliesEveryEventOnceAfterTheRestart(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let accounts = try await fill(try environment.bus(), accounts: 4, deposits: 14)
+            let head = try await environment.store.headPosition()
+            let projection = BalanceProjection()
+            projection.fault.arm(at: 37)
+            let configuration = ProjectionRunner.Configuration(batchSize: 16)
+            let crashing = ProjectionRunner(
+                projection, events: environment.store, readModels: environment.readModels, configuration: configuration)
+            let failure = try await #require(throws: ProjectionFailure.self) { try await crashing.run() }
+            #expect(failure.position == 37 && failure.projection == "balances")
+            let checkpoint = try await environment.readModels.checkpoint(of: "balances")
+            // Every event here is an account event, so the rows must be exactly those up to the checkpoint.
+            #expect(checkpoint < 37, "the batch holding event 37 was not committed")
+            let appliedBeforeRestart = try await BalanceProjection.rows(environment.readModels)[
+                BalanceProjection.applied]
+            #expect(appliedBeforeRestart?.count == Int(checkpoint), "and none of its events was applied")
+
+            try await environment.restart()
+            let restarted = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: configuration)
+            #expect(try await restarted.catchUp() == head)
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func stoppingWithEventsInFlightResumesWithoutSkippingOrRepeating(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            var accounts = try await fill(bus, accounts: 3, deposits: 20)
+            let configuration = ProjectionRunner.Configuration(batchSize: 4, bufferCapacity: 8)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: configuration)
+            let running = Task { try await runner.run() }
+            // Keep writing while the runner works, and stop it part way, events still queued.
+            try await runner.waitUntil(position: 30, timeout: .seconds(10))
+            let more = Task { try await fill(bus, accounts: 2, deposits: 5) }
+            running.cancel()
+            try await running.value
+            accounts += try await more.value
+            #expect(try await environment.readModels.checkpoint(of: "balances") < environment.store.headPosition())
+
+            try await environment.restart()
+            let restarted = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: configuration)
+            try await restarted.catchUp()
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRebuildEqualsTheIncrementalReadModel(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let queries = try QueryBus(
+                handlers: [GetBalanceHandler()], readModels: environment.readModels, progress: [runner])
+            let bus = try environment.bus(queries: queries)
+            let running = Task { try await runner.run() }
+            let accounts = try await fill(bus, accounts: 3, deposits: 6)
+            _ = try await bus.send(Withdraw(accountID: accounts[0], amount: 4))
+            let head = try await environment.store.headPosition()
+            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            let incremental = try await BalanceProjection.rows(environment.readModels)
+
+            #expect(try await runner.rebuild() == head)
+            let rebuilt = try await BalanceProjection.rows(environment.readModels)
+            #expect(rebuilt == incremental, "the same rows, and each event applied once")
+            #expect(try await environment.readModels.checkpoint(of: "balances") == head)
+
+            // The running runner carries on from the rebuilt state.
+            let outcome = try await bus.send(Deposit(accountID: accounts[1], amount: 100))
+            let balance = try await queries.ask(
+                GetBalance(accountID: accounts[1]), consistency: .atLeast(try #require(outcome.position)))
+            #expect(balance == Int(outcome.result))
+            running.cancel()
+            try await running.value
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRebuildWhileEventsArriveStillAppliesEachEventOnce(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            var accounts = try await fill(bus, accounts: 2, deposits: 10)
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: .init(batchSize: 3))
+            let running = Task { try await runner.run() }
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            let writing = Task { try await fill(bus, accounts: 3, deposits: 8) }
+            try await runner.rebuild()
+            accounts += try await writing.value
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            running.cancel()
+            try await running.value
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func eventsTheProjectionIgnoresMoveItsPositionWithoutWrites(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let other = try StreamName(type: "other", id: UUID())
+            for _ in 0..<5 {
+                try await environment.store.append(
+                    to: other, expected: .any, events: [NewEvent(type: "Noise", data: Data())])
+            }
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let running = Task { try await runner.run() }
+            try await runner.waitUntil(position: 5, timeout: .seconds(10))
+            #expect(try await environment.readModels.checkpoint(of: "balances") == 0, "nothing was written")
+            #expect(try await BalanceProjection.rows(environment.readModels)[BalanceProjection.applied] == [])
+            running.cancel()
+            try await running.value
+            #expect(try await runner.catchUp() == 5)
+            #expect(try await environment.readModels.checkpoint(of: "balances") == 5, "a catch-up records where it got")
+        }
+    }
+}
