@@ -145,6 +145,31 @@ struct InMemoryCallTests {
         #expect(flipper.flips >= 2, "the channel never went unwritable")
     }
 
+    @Test("a stream whose peer keeps up still lets the loop poll for input")
+    func streamingYieldsToInput() throws {
+        // Windows big enough that flow control never stops the stream: only fairness can.
+        var clientConfiguration = RPCClientConfiguration()
+        clientConfiguration.initialStreamWindowSize = 64 << 20
+        clientConfiguration.connectionWindowSize = 64 << 20
+        let probe = HandlerProbe()
+        let pair = try InMemoryConnection(router: makeTestRouter(probe: probe), client: clientConfiguration)
+        let call = pair.call(TestMethod.stream, streamRequest(count: 1_000_000, size: 100), unary: false)
+        try pair.pump()  // delivers the request; the handler starts
+        pair.loop.run()
+        let written = try pair.takeServerOutput().count
+        // Without a pause the handler would refill and drain its buffer in one loop tick until
+        // the 64 MiB window ran out, and a RST_STREAM could not be read meanwhile.
+        #expect(written < 1 << 20, "the server wrote \(written) bytes without polling for input")
+        #expect(probe.written.load(ordering: .sequentiallyConsistent) < 20_000)
+        // The pause is short: once the loop has polled (here: time passes), the stream goes on.
+        let before = probe.written.load(ordering: .sequentiallyConsistent)
+        pair.loop.advanceTime(by: .milliseconds(2))
+        #expect(probe.written.load(ordering: .sequentiallyConsistent) > before)
+        pair.clientHandler.cancel(callID: call.callID)
+        try pair.pump()
+        #expect(call.error?.code == .cancelled)
+    }
+
     @Test("a bidirectional call echoes each message of a request stream")
     func bidirectional() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())

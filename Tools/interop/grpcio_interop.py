@@ -8,65 +8,19 @@ Exits non-zero, naming the failed check, if anything differs from what gRPC prom
 """
 
 import argparse
+import os
 import sys
 import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from protobytes import field_bytes, field_varint, parse  # noqa: E402
+
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 PING = "/tradecore.diagnostics.v1.Diagnostics/Ping"
 PING_STREAM = "/tradecore.diagnostics.v1.Diagnostics/PingStream"
 STATS = "/tradecore.diagnostics.v1.Diagnostics/GetServerStats"
-
-
-# --- protobuf wire format, just enough for these messages -------------------------------
-
-def varint(value):
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def field_bytes(number, data):
-    return varint(number << 3 | 2) + varint(len(data)) + data
-
-
-def field_varint(number, value):
-    return varint(number << 3) + varint(value)
-
-
-def parse(data):
-    """Returns {field number: [values]} for varint and length-delimited fields."""
-    fields, index = {}, 0
-    while index < len(data):
-        key, index = read_varint(data, index)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            value, index = read_varint(data, index)
-        elif wire_type == 2:
-            length, index = read_varint(data, index)
-            value, index = data[index:index + length], index + length
-        else:
-            raise ValueError("unexpected wire type %d" % wire_type)
-        fields.setdefault(number, []).append(value)
-    return fields
-
-
-def read_varint(data, index):
-    shift = result = 0
-    while True:
-        byte = data[index]
-        index += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, index
 
 
 def ping_request(payload=b"", delay_millis=0):

@@ -8,32 +8,19 @@ source "$(dirname "$0")/../lib/common.sh"
 
 ensure_build_dependencies
 ensure_python_packages "grpcio==1.85.3"
-
-server="${1:-}"
-if [ -z "$server" ]; then
-    (cd "$root" && swift build --product tradecore-server >&2)
-    server="$(cd "$root" && swift build --show-bin-path)/tradecore-server"
-fi
+server="$(server_binary "${1:-}")"
 
 work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stop_server || true; rm -rf "$work"' EXIT
 
+# Runs the checks against a server started with the given extra arguments.
 run_against() {
-    local label="$1"; shift
-    local port
-    port="$(free_port)"
-    "$server" --port "$port" --log-level warning "$@" >"$work/server-$label.log" 2>&1 &
-    server_pid=$!
-    wait_for_port "$port"
-    local target="127.0.0.1:$port"
-    local extra=()
+    local label="$1"
+    shift
+    start_server "$server" "$work/server-$label.log" "$@"
+    local target="127.0.0.1:$SERVER_PORT" extra=()
     if [ "$label" = tls ]; then
-        target="localhost:$port"
+        target="localhost:$SERVER_PORT"
         extra=(--ca "$work/cert.pem")
     fi
     if ! "$PYTHON" "$root/Tools/interop/grpcio_interop.py" --target "$target" "${extra[@]}"; then
@@ -41,9 +28,7 @@ run_against() {
         cat "$work/server-$label.log" >&2
         return 1
     fi
-    kill -TERM "$server_pid"
-    wait "$server_pid" || { log "the server did not exit cleanly on SIGTERM"; return 1; }
-    server_pid=""
+    stop_server
 }
 
 run_against plain

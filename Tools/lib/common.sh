@@ -59,3 +59,33 @@ make_test_certificate() {
         -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
         -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
 }
+
+# The tradecore-server binary to test: $1 when given, else a debug build made now.
+server_binary() {
+    if [ -n "${1:-}" ]; then
+        echo "$1"
+        return
+    fi
+    (cd "$root" && swift build --product tradecore-server >&2)
+    echo "$(cd "$root" && swift build --show-bin-path)/tradecore-server"
+}
+
+# Starts `$1` (a server binary) on a free loopback port with the further arguments, logging to
+# `$2`; sets SERVER_PORT and SERVER_PID and waits until it accepts connections.
+start_server() {
+    local binary="$1" log="$2"
+    shift 2
+    SERVER_PORT="$(free_port)"
+    "$binary" --port "$SERVER_PORT" --log-level warning "$@" >"$log" 2>&1 &
+    SERVER_PID=$!
+    wait_for_port "$SERVER_PORT"
+}
+
+# Stops the server with SIGTERM (a graceful drain); fails unless it exits cleanly.
+stop_server() {
+    [ -n "${SERVER_PID:-}" ] || return 0
+    local pid="$SERVER_PID"
+    SERVER_PID=""
+    kill -TERM "$pid" 2>/dev/null || return 0
+    wait "$pid" || { log "the server did not exit cleanly on SIGTERM"; return 1; }
+}

@@ -29,8 +29,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// Calls cancelled before they reached the loop.
     private var cancelledCalls: Set<UInt64> = []
     private var unconsumedBytesOfClosedStreams = 0
-    private var inReadCycle = false
-    private var flushScheduled = false
+    private var flushTiming = FlushTiming()
     private var closed = false
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
@@ -61,7 +60,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !closed else { return }
         let buffer = unwrapInboundIn(data)
-        inReadCycle = true
+        flushTiming.readStarted()
         do {
             try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
         } catch {
@@ -76,8 +75,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inReadCycle = false
-        flushScheduled = false
+        flushTiming.readCompleted()
         flush()
         context.fireChannelReadComplete()
     }
@@ -108,11 +106,9 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Output
 
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        guard !inReadCycle, let context else { return }
+        guard flushTiming.request(), let context else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
-            flushScheduled = false
+            flushTiming.scheduledFlushRuns()
             flush()
         }
     }

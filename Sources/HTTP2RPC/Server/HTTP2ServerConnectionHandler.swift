@@ -42,12 +42,22 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Bytes of closed streams still to be returned to the connection window.
     private var unconsumedBytesOfClosedStreams = 0
 
-    private var inReadCycle = false
-    private var flushScheduled = false
+    private var flushTiming = FlushTiming()
     private var closing = false
     /// Set inside nghttp2 callbacks, which must not close the channel (that could free the
     /// session under nghttp2's feet); acted on once `receive` has returned.
     private var closeAfterReceive = false
+
+    // Fairness between handlers and input. Handlers run on this loop, and NIO runs tasks that
+    // are enqueued during a loop tick in that same tick. A streaming handler whose peer reads
+    // as fast as it writes would otherwise resume, write, get drained and resume again without
+    // the loop ever polling its sockets, so a RST_STREAM, a WINDOW_UPDATE or another client's
+    // request would wait. After this many response bytes without input, writers wait for the
+    // next input or a short timer, which lets the loop poll first.
+    private static let bytesWithoutInputBudget = 256 << 10
+    private var bytesSentSinceInput = 0
+    private var writersAwaitingPoll: [Int32] = []
+    private var pollTimer: Scheduled<Void>?
     private var tornDown = false
 
     // Draining (graceful shutdown).
@@ -116,8 +126,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !closing else { return }
         let buffer = unwrapInboundIn(data)
-        inReadCycle = true
+        flushTiming.readStarted()
         lastReceiveTime = now
+        bytesSentSinceInput = 0
         do {
             try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
         } catch {
@@ -129,8 +140,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inReadCycle = false
-        flushScheduled = false
+        flushTiming.readCompleted()
+        releaseWritersAwaitingPoll()
         flush()
         context.fireChannelReadComplete()
     }
@@ -162,6 +173,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         closing = true
         housekeepingTimer?.cancel()
         housekeepingTimer = nil
+        pollTimer?.cancel()
+        pollTimer = nil
         let error = RPCError(.unavailable, "the connection closed")
         for stream in streams.values {
             stream.deadlineTimer?.cancel()
@@ -182,11 +195,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Asks for a flush at the end of the current read, or on the next loop tick.
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        guard !inReadCycle, let context else { return }
+        guard flushTiming.request(), let context else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
-            flushScheduled = false
+            flushTiming.scheduledFlushRuns()
             flush()
         }
     }
@@ -600,6 +611,33 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: Fairness
+
+    /// Lets a stream's suspended writers go on, unless the loop has been sending for a while
+    /// without polling for input: then they go on once it has (see `bytesWithoutInputBudget`).
+    private func resumeWriters(of stream: ServerStream) {
+        guard !stream.writeWaiters.isEmpty else { return }
+        guard bytesSentSinceInput >= Self.bytesWithoutInputBudget, let context else {
+            return stream.resumeWriters()
+        }
+        if !writersAwaitingPoll.contains(stream.id) { writersAwaitingPoll.append(stream.id) }
+        if pollTimer == nil {
+            // A timer in the future ends the loop's tick, so it polls its sockets before this runs.
+            pollTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) {
+                self.pollTimer = nil
+                self.releaseWritersAwaitingPoll()
+            }
+        }
+    }
+
+    private func releaseWritersAwaitingPoll() {
+        bytesSentSinceInput = 0
+        guard !writersAwaitingPoll.isEmpty else { return }
+        let ids = writersAwaitingPoll
+        writersAwaitingPoll.removeAll(keepingCapacity: true)
+        for id in ids { streams[id]?.resumeWriters() }
+    }
+
     // MARK: Closing streams
 
     private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
@@ -839,6 +877,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult {
         guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
         let count = min(buffer.count, stream.outbound.readableBytes)
+        bytesSentSinceInput += count
         if count > 0 {
             stream.outbound.readWithUnsafeReadableBytes { source in
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
@@ -859,13 +898,13 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
                     return .end(count: count, trailers: false)
                 }
             }
-            stream.resumeWriters()
+            resumeWriters(of: stream)
             if count == 0 {
                 stream.dataDeferred = true
                 return .deferred
             }
         } else if stream.outbound.readableBytes < configuration.responseBufferHighWatermark / 2 {
-            stream.resumeWriters()
+            resumeWriters(of: stream)
         }
         return .bytes(count)
     }
