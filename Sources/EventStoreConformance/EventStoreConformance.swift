@@ -67,14 +67,6 @@ public enum EventStoreConformance {
         public var description: String { rawValue }
     }
 
-    /// The cases that a backend's test file at `path` does not run: those for which it has no
-    /// `run(.<case>)`. A backend's suite calls this on its own `#filePath`, so a case added to the
-    /// suite fails every backend's tests until each has a test for it.
-    public static func casesNotRun(inTestFile path: String) throws -> [Case] {
-        let source = try String(contentsOfFile: path, encoding: .utf8)
-        return Case.allCases.filter { !source.contains("run(.\($0.rawValue))") }
-    }
-
     /// Runs one case against stores made by `makeStore`.
     public static func run(_ testCase: Case, makeStore: @escaping EventStoreFactory) async throws {
         let harness = Harness(makeStore: makeStore)
