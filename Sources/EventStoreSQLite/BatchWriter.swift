@@ -26,12 +26,14 @@ struct BatchWriter {
     /// The position of the last event written so far, in this transaction.
     private var head: Int64
     private let insert: EventInsert
+    private let streamRows: StreamRows
 
     init(db: Database, limits: EventStoreLimits) throws {
         self.db = db
         self.limits = limits
         self.head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
         self.insert = try EventInsert(db)
+        self.streamRows = try StreamRows(db)
     }
 
     /// Decides and writes `request`. Throws its conflict or failure; rethrows errors that abort the batch.
@@ -39,8 +41,13 @@ struct BatchWriter {
         let state: (id: Int64, version: Int64)?
         if let cached = streams[request.stream] {
             state = (cached.id, cached.version)
+        } else if request.expectedVersion == .noStream {
+            // Taken as absent: inserting the stream's row below proves it (names are unique), and
+            // the commonest append, one that creates its stream, saves a lookup. If the row exists
+            // the insert fails and the append is decided on the stream's real state.
+            state = nil
         } else {
-            state = try EventRows.streamState(db, request.stream)
+            state = try streamRows.state(of: request.stream)
         }
         guard request.expectedVersion.isSatisfied(byCurrentVersion: state?.version) else {
             return try resolve(request, state: state, insertError: nil)
@@ -59,7 +66,7 @@ struct BatchWriter {
             if let state {
                 streamID = state.id
             } else {
-                streamID = try insertStream(request.stream)
+                streamID = try streamRows.insert(request.stream, db: db)
                 createdStreamID = streamID
             }
             let firstVersion = (state?.version ?? -1) + 1
@@ -110,17 +117,12 @@ struct BatchWriter {
                     )
                 }
             }
-            // The expected version held, so a constraint failure means an event id or the command id
-            // is already committed: the append is a retry, a partial retry, reuses another stream's
-            // id, or repeats a recorded command.
-            return try resolve(request, state: state, insertError: error)
+            // The expected version held (or the stream was taken as absent, which failed when it
+            // exists), so a constraint failure means an event id or the command id is already
+            // committed: the append is a retry, a partial retry, reuses another stream's id, or
+            // repeats a recorded command.
+            return try resolve(request, state: state ?? streamRows.state(of: request.stream), insertError: error)
         }
-    }
-
-    private func insertStream(_ stream: StreamName) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO streams (name, type) VALUES (?, ?)")
-            .execute(arguments: [stream.rawValue, stream.type])
-        return db.lastInsertedRowID
     }
 
     /// Decides an append that cannot simply be written, from where its event ids are committed.

@@ -65,23 +65,6 @@ enum EventRows {
         }
         return events
     }
-
-    /// The stream's row id and current version, or `nil` if the stream does not exist.
-    static func streamState(_ db: Database, _ stream: StreamName) throws -> (id: Int64, version: Int64)? {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT s.id, (SELECT MAX(e.version) FROM events e WHERE e.stream_id = s.id) \
-                FROM streams s WHERE s.name = ?
-                """
-        )
-        guard let row = try Row.fetchOne(statement, arguments: [stream.rawValue]) else { return nil }
-        let id = try row.decode(Int64.self, atIndex: 0)
-        guard let version = try row.decode(Int64?.self, atIndex: 1) else {
-            // A stream row is only ever inserted together with its first event.
-            throw EventStoreError(code: .corruptStore, message: "the stream \(stream) is registered but has no events")
-        }
-        return (id, version)
-    }
 }
 
 /// Turns stream names read from the database into ``StreamName``s, parsing each one once per read.

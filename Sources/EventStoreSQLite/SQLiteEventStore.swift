@@ -40,6 +40,9 @@ public final class SQLiteEventStore: EventStore {
         public var options: EventStoreOptions
         /// The most appends gathered into one transaction.
         public var maxAppendsPerTransaction: Int
+        /// How long, from its start, a transaction keeps taking in the appends that arrive while
+        /// it is being written, before it commits. Zero commits what was queued when it started.
+        public var maxGatherDelay: Duration
         /// The check run when the store opens.
         public var integrityCheck: IntegrityCheck
         /// A cap on the file's size in bytes (SQLite's `max_page_count`); `nil` for none. An append
@@ -61,6 +64,7 @@ public final class SQLiteEventStore: EventStore {
             fileName: String = "events.sqlite",
             options: EventStoreOptions = EventStoreOptions(),
             maxAppendsPerTransaction: Int = 1_024,
+            maxGatherDelay: Duration = .milliseconds(5),
             integrityCheck: IntegrityCheck = .quick,
             maximumSize: Int64? = nil,
             walCheckpointPages: Int = 10_000,
@@ -71,6 +75,7 @@ public final class SQLiteEventStore: EventStore {
             self.fileName = fileName
             self.options = options
             self.maxAppendsPerTransaction = max(maxAppendsPerTransaction, 1)
+            self.maxGatherDelay = max(maxGatherDelay, .zero)
             self.integrityCheck = integrityCheck
             self.maximumSize = maximumSize
             self.walCheckpointPages = max(walCheckpointPages, 1)
@@ -256,7 +261,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
-        try await read("reading the version of \(stream)") { db in try EventRows.streamState(db, stream)?.version }
+        try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version }
     }
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {
@@ -323,7 +328,7 @@ public final class SQLiteEventStore: EventStore {
         try checkOpen()
         do {
             try await pool.write { db in
-                let state = try EventRows.streamState(db, snapshot.stream)
+                let state = try StreamRows(db).state(of: snapshot.stream)
                 guard let state, (0...state.version).contains(snapshot.version) else {
                     throw EventStoreError.invalidArgument(
                         "a snapshot of \(snapshot.stream) at version \(snapshot.version) does not match a committed "

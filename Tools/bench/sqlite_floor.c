@@ -1,11 +1,15 @@
-// What SQLite alone does on this machine for the event store's row: inserts of one event each,
-// 256 per transaction, WAL with synchronous=FULL, from C (no Swift, no GRDB). The figure the
-// store is compared against when its append rate is judged.
+// What SQLite alone does on this machine for the event store's rows: single-event appends, 256
+// per transaction (what 256 concurrent appenders give the store's group commit at best), WAL with
+// synchronous=FULL and foreign keys on, from C (no Swift, no GRDB). The ceiling the store's append
+// rate is judged against.
 //
-// Usage: sqlite_floor <variant> [seconds]
-//   full     the events table of the store's schema, hole-check trigger included
-//   notrig   the same without the trigger
-//   minimal  position, stream, version and data only (no event id, type or metadata)
+// Usage: sqlite_floor <schema> <workload> [seconds]
+//   schema    store      the store's streams and events tables, hole-check trigger included
+//             notrigger  the same without the trigger
+//             minimal    position, stream, version and data only; no streams table
+//   workload  new        each append creates its stream (a stream row and an event)
+//             hot        256 streams, each appended to once per transaction
+// Event ids grow with the position in their leading bytes, as UUIDv7 ids grow with time.
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,99 +17,120 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { per_transaction = 256 };
+
 static double seconds_now(clockid_t clock) {
     struct timespec t;
     clock_gettime(clock, &t);
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static const char *events_table =
+static const char *store_tables =
+    "CREATE TABLE streams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL);"
     "CREATE TABLE events (position INTEGER PRIMARY KEY CHECK (position > 0), "
-    "stream_id INTEGER NOT NULL, version INTEGER NOT NULL CHECK (version >= 0), "
+    "stream_id INTEGER NOT NULL REFERENCES streams (id), version INTEGER NOT NULL CHECK (version >= 0), "
     "event_id BLOB NOT NULL UNIQUE CHECK (length(event_id) = 16), event_type TEXT NOT NULL, "
     "data BLOB NOT NULL, causation_id BLOB, correlation_id BLOB, saga_id BLOB, user_id BLOB, "
     "command_type TEXT, time INTEGER NOT NULL, extra BLOB, UNIQUE (stream_id, version));";
 
+// The store's trigger since schema v3.
 static const char *hole_trigger =
     "CREATE TRIGGER events_have_no_holes BEFORE INSERT ON events BEGIN "
-    "SELECT RAISE(ABORT, 'position') WHERE NEW.position IS NOT "
-    "(SELECT COALESCE(MAX(position), 0) + 1 FROM events); "
-    "SELECT RAISE(ABORT, 'version') WHERE NEW.version IS NOT "
-    "(SELECT COALESCE(MAX(version), -1) + 1 FROM events WHERE stream_id = NEW.stream_id); END;";
+    "SELECT RAISE(ABORT, 'position') WHERE NEW.position > 1 AND NOT EXISTS "
+    "(SELECT 1 FROM events WHERE position = NEW.position - 1); "
+    "SELECT RAISE(ABORT, 'version') WHERE NEW.version > 0 AND NOT EXISTS "
+    "(SELECT 1 FROM events WHERE stream_id = NEW.stream_id AND version = NEW.version - 1); END;";
+
+static const char *minimal_table =
+    "CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, "
+    "version INTEGER NOT NULL, data BLOB NOT NULL, UNIQUE (stream_id, version));";
+
+static sqlite3 *db;
+
+static sqlite3_stmt *prepare(const char *sql) {
+    sqlite3_stmt *statement;
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, 0) != SQLITE_OK) {
+        fprintf(stderr, "%s\n", sqlite3_errmsg(db));
+        exit(1);
+    }
+    return statement;
+}
+
+static void step(sqlite3_stmt *statement) {
+    if (sqlite3_step(statement) != SQLITE_DONE) {
+        fprintf(stderr, "insert: %s\n", sqlite3_errmsg(db));
+        exit(1);
+    }
+    sqlite3_reset(statement);
+}
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s full|notrig|minimal [seconds]\n", argv[0]);
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s store|notrigger|minimal new|hot [seconds]\n", argv[0]);
         return 2;
     }
-    const char *variant = argv[1];
-    double duration = argc > 2 ? atof(argv[2]) : 3;
-    int minimal = strcmp(variant, "minimal") == 0;
+    const char *schema = argv[1];
+    int minimal = strcmp(schema, "minimal") == 0, hot = strcmp(argv[2], "hot") == 0;
+    double duration = argc > 3 ? atof(argv[3]) : 3;
     unlink("sqlite_floor.db");
     unlink("sqlite_floor.db-wal");
     unlink("sqlite_floor.db-shm");
-    sqlite3 *db;
     if (sqlite3_open("sqlite_floor.db", &db) != SQLITE_OK) return 1;
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", 0, 0, 0);
-    if (minimal) {
-        sqlite3_exec(db, "CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, "
-                         "version INTEGER NOT NULL, data BLOB NOT NULL, UNIQUE (stream_id, version));", 0, 0, 0);
-    } else {
-        sqlite3_exec(db, events_table, 0, 0, 0);
-        if (strcmp(variant, "full") == 0) sqlite3_exec(db, hole_trigger, 0, 0, 0);
-    }
-    const char *sql = minimal
-        ? "INSERT INTO events (position, stream_id, version, data) VALUES (?, ?, ?, ?)"
-        : "INSERT INTO events (position, stream_id, version, event_id, event_type, data, causation_id, "
-          "correlation_id, user_id, command_type, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *insert;
-    if (sqlite3_prepare_v2(db, sql, -1, &insert, 0) != SQLITE_OK) {
-        fprintf(stderr, "%s\n", sqlite3_errmsg(db));
-        return 1;
-    }
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", 0, 0, 0);
+    sqlite3_exec(db, minimal ? minimal_table : store_tables, 0, 0, 0);
+    if (strcmp(schema, "store") == 0) sqlite3_exec(db, hole_trigger, 0, 0, 0);
+    sqlite3_stmt *insert_event = prepare(
+        minimal ? "INSERT INTO events (position, stream_id, version, data) VALUES (?, ?, ?, ?)"
+                : "INSERT INTO events (position, stream_id, version, event_id, event_type, data, causation_id, "
+                  "correlation_id, user_id, command_type, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *insert_stream = minimal ? 0 : prepare("INSERT INTO streams (name, type) VALUES (?, 'order')");
+
     unsigned char data[100], id[16];
+    char name[64];
     memset(data, 7, sizeof data);
-    long long position = 0, versions[256];
-    for (int stream = 0; stream < 256; stream++) versions[stream] = -1;
+    long long position = 0, streams = 0, versions[per_transaction];
+    for (int slot = 0; slot < per_transaction; slot++) versions[slot] = -1;
     double wall = seconds_now(CLOCK_MONOTONIC), cpu = seconds_now(CLOCK_PROCESS_CPUTIME_ID);
     long events = 0;
     while (seconds_now(CLOCK_MONOTONIC) - wall < duration) {
         sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
-        for (int stream = 0; stream < 256; stream++) {
+        for (int slot = 0; slot < per_transaction; slot++) {
             position++;
-            versions[stream]++;
-            // Ids grow with the position, as UUIDv7 ids grow with time.
-            memcpy(id, &position, 8);
+            long long stream = hot ? slot + 1 : position, version = hot ? ++versions[slot] : 0;
+            if (insert_stream && (!hot || version == 0)) {
+                // Names that grow like "order-<UUIDv7>".
+                snprintf(name, sizeof name, "order-%016llx", (long long)++streams);
+                sqlite3_bind_text(insert_stream, 1, name, -1, SQLITE_TRANSIENT);
+                step(insert_stream);
+                stream = sqlite3_last_insert_rowid(db);
+            }
+            for (int byte = 0; byte < 8; byte++) id[byte] = (unsigned char)(position >> (56 - 8 * byte));
             memset(id + 8, 9, 8);
-            sqlite3_bind_int64(insert, 1, position);
-            sqlite3_bind_int64(insert, 2, stream + 1);
-            sqlite3_bind_int64(insert, 3, versions[stream]);
+            sqlite3_bind_int64(insert_event, 1, position);
+            sqlite3_bind_int64(insert_event, 2, stream);
+            sqlite3_bind_int64(insert_event, 3, version);
             if (minimal) {
-                sqlite3_bind_blob(insert, 4, data, sizeof data, SQLITE_STATIC);
+                sqlite3_bind_blob(insert_event, 4, data, sizeof data, SQLITE_STATIC);
             } else {
-                sqlite3_bind_blob(insert, 4, id, 16, SQLITE_TRANSIENT);
-                sqlite3_bind_text(insert, 5, "OrderCreated", -1, SQLITE_STATIC);
-                sqlite3_bind_blob(insert, 6, data, sizeof data, SQLITE_STATIC);
-                sqlite3_bind_blob(insert, 7, id, 16, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(insert, 8, id, 16, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(insert, 9, id, 16, SQLITE_TRANSIENT);
-                sqlite3_bind_text(insert, 10, "CreateOrder", -1, SQLITE_STATIC);
-                sqlite3_bind_int64(insert, 11, 1700000000000000000LL);
+                sqlite3_bind_blob(insert_event, 4, id, 16, SQLITE_TRANSIENT);
+                sqlite3_bind_text(insert_event, 5, "OrderCreated", -1, SQLITE_STATIC);
+                sqlite3_bind_blob(insert_event, 6, data, sizeof data, SQLITE_STATIC);
+                sqlite3_bind_blob(insert_event, 7, id, 16, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(insert_event, 8, id, 16, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(insert_event, 9, id, 16, SQLITE_TRANSIENT);
+                sqlite3_bind_text(insert_event, 10, "CreateOrder", -1, SQLITE_STATIC);
+                sqlite3_bind_int64(insert_event, 11, 1700000000000000000LL);
             }
-            if (sqlite3_step(insert) != SQLITE_DONE) {
-                fprintf(stderr, "insert: %s\n", sqlite3_errmsg(db));
-                return 1;
-            }
-            sqlite3_reset(insert);
+            step(insert_event);
             events++;
         }
         sqlite3_exec(db, "COMMIT", 0, 0, 0);
     }
     wall = seconds_now(CLOCK_MONOTONIC) - wall;
     cpu = seconds_now(CLOCK_PROCESS_CPUTIME_ID) - cpu;
-    printf("%-8s %8.0f events/s, %5.1f us CPU per event (256 single-event inserts per transaction)\n",
-        variant, events / wall, cpu / events * 1e6);
-    sqlite3_finalize(insert);
+    printf("%-9s %-3s %8.0f events/s, %5.1f us CPU per event\n", schema, argv[2], events / wall, cpu / events * 1e6);
+    sqlite3_finalize(insert_event);
+    sqlite3_finalize(insert_stream);
     sqlite3_close(db);
     unlink("sqlite_floor.db");
     unlink("sqlite_floor.db-wal");
