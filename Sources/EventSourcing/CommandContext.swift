@@ -3,7 +3,11 @@ import Foundation
 import Synchronization
 
 /// What one run of a handler works with: who sent the command and why, the dependencies, and the
-/// writes the handler has staged.
+/// write the handler has staged.
+///
+/// A command writes one aggregate, in one append that also records the command's outcome, so a
+/// command is either applied whole and recorded or not applied at all. Work across aggregates is a
+/// saga's, or one command per aggregate (``send(_:)``).
 ///
 /// One context per attempt: when a save conflicts and the bus retries, the handler gets a new
 /// context and loads its aggregates afresh.
@@ -35,9 +39,12 @@ public final class CommandContext: Sendable {
     }
 
     private struct Staging {
-        var writes: [StagedWrite] = []
+        var write: StagedWrite?
         var appended = 0
+        /// The newest global position this attempt's own append or the commands it sent reached.
         var lastPosition: Int64?
+        /// Commands sent so far in this attempt.
+        var sent = 0
     }
 
     private let staging = Mutex(Staging())
@@ -101,10 +108,11 @@ public final class CommandContext: Sendable {
     }
 
     /// Stages the aggregate's uncommitted events; the bus appends them when the handler returns,
-    /// expecting the version the aggregate was loaded at.
+    /// expecting the version the aggregate was loaded at, together with the command's outcome.
     ///
     /// Saving the same aggregate again replaces the earlier staging (the later value holds every
-    /// event since the load). With `lease`, the append carries the lock's fencing token and is
+    /// event since the load). Saving a second, different aggregate throws ``MoreThanOneAggregate``:
+    /// two appends could not be one atomic write. With `lease`, the append carries the lock's fencing token and is
     /// refused (``CommandBusError/Code/lockLost``) if the lock was acquired by someone else since.
     /// `extraMetadata` is added to the command's own extra metadata on these events (never a secret).
     public func save<State: Aggregate>(
@@ -120,33 +128,37 @@ public final class CommandContext: Sendable {
             metadata.extra.merge(extraMetadata) { _, added in added }
             return try await repository.save(&root, metadata: metadata, command: command, fencing: fencing)
         }
-        staging.withLock { staging in
-            if let index = staging.writes.firstIndex(where: { $0.stream == stream }) {
-                staging.writes[index] = write
-            } else {
-                staging.writes.append(write)
+        try staging.withLock { staging in
+            if let staged = staging.write, staged.stream != stream {
+                throw MoreThanOneAggregate(saved: staged.stream, other: stream)
             }
+            staging.write = write
         }
-    }
-
-    /// Appends what is staged now, without the command's outcome; for a handler that must make its
-    /// writes visible before it goes on (to send a command that reads them, or to call something
-    /// outside). The outcome then rides on the last append after the flush, or is recorded on its own.
-    ///
-    /// After a flush, a version conflict is no longer retried: the attempt has written something.
-    public func flush() async throws {
-        _ = try await commitStaged(record: nil)
     }
 
     // MARK: - Other commands and queries
 
-    /// Sends another command for the same request: it gets its own id, and this command's
-    /// correlation id, user, saga and extra metadata.
+    /// Sends another command for the same request, with this command's correlation id, user, saga
+    /// and extra metadata. It commits on its own, before this command does.
+    ///
+    /// Its id derives from this command's id, the order of the send in the attempt and the command
+    /// type: when this command runs again (a retry after a conflict, or a client repeating its
+    /// command id after a failure), its sends get the same ids, so each command it sends is applied
+    /// once and answered from its recorded outcome after that.
     public func send<C: Command>(_ command: C) async throws(CommandBusError) -> CommandOutcome<C.Result> {
-        try await bus.send(
+        let index = staging.withLock { staging in
+            defer { staging.sent += 1 }
+            return staging.sent
+        }
+        let outcome = try await bus.send(
             command,
             options: CommandOptions(
+                commandID: NameBasedUUID.make(namespace: commandID, name: "send \(index) \(C.commandType)"),
                 correlationID: correlationID, userID: userID, sagaID: sagaID, extraMetadata: extraMetadata))
+        if let position = outcome.position {
+            staging.withLock { $0.lastPosition = max($0.lastPosition ?? 0, position) }
+        }
+        return outcome
     }
 
     /// Asks the query bus.
@@ -158,34 +170,27 @@ public final class CommandContext: Sendable {
 
     // MARK: - Committing (the bus)
 
-    /// Whether there are staged writes.
-    var hasStagedWrites: Bool { staging.withLock { !$0.writes.isEmpty } }
+    /// Whether there is a staged write.
+    var hasStagedWrites: Bool { staging.withLock { $0.write != nil } }
 
     /// How many appends this attempt has committed.
     var appendsCommitted: Int { staging.withLock { $0.appended } }
 
-    /// The global position of the last event this attempt appended.
+    /// The newest global position this attempt's append or the commands it sent reached.
     var lastPosition: Int64? { staging.withLock { $0.lastPosition } }
 
-    /// Appends the staged writes in order, the last one carrying `record`; returns the last
-    /// append's result, or `nil` if nothing was staged.
+    /// Appends the staged write with `record`; returns its result, or `nil` if nothing was staged.
     @discardableResult
     func commitStaged(record: CommandRecord?) async throws -> AppendResult? {
-        let writes = staging.withLock { staging in
-            defer { staging.writes = [] }
-            return staging.writes
+        guard let write = staging.withLock({ staging in
+            defer { staging.write = nil }
+            return staging.write
+        }) else { return nil }
+        guard let result = try await write.commit(eventMetadata, record) else { return nil }
+        staging.withLock { staging in
+            staging.appended += 1
+            staging.lastPosition = max(staging.lastPosition ?? 0, result.lastPosition)
         }
-        let metadata = eventMetadata
-        var last: AppendResult?
-        for (index, write) in writes.enumerated() {
-            let isLast = index == writes.count - 1
-            guard let result = try await write.commit(metadata, isLast ? record : nil) else { continue }
-            last = result
-            staging.withLock { staging in
-                staging.appended += 1
-                staging.lastPosition = result.lastPosition
-            }
-        }
-        return last
+        return result
     }
 }

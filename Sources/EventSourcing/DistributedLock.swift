@@ -24,6 +24,10 @@ public protocol DistributedLock: Sendable {
 
 extension DistributedLock {
     /// Runs `body` holding the lock on `key`, and releases it however `body` ends.
+    ///
+    /// Once `body` has returned, its result is returned even if the release fails (a lease that ran
+    /// out meanwhile is no longer ours to release, and an unreleased one expires with its TTL): the
+    /// work is done, and a caller told otherwise would do it again.
     public func withLock<Result: Sendable>(
         _ key: String,
         ttl: Duration,
@@ -38,7 +42,7 @@ extension DistributedLock {
             try? await release(lease)
             throw error
         }
-        try await release(lease)
+        try? await release(lease)
         return result
     }
 }

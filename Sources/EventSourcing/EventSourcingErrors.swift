@@ -42,3 +42,23 @@ public struct UndecodableEvent: Error, Sendable, CustomStringConvertible {
         "cannot decode event \(version) (\(type)) of \(stream): \(reason)"
     }
 }
+
+/// A handler saved a second aggregate. A command writes one aggregate, in one append that also
+/// records its outcome; work across aggregates goes through a saga, or one command per aggregate.
+public struct MoreThanOneAggregate: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The aggregate saved first.
+    public let saved: StreamName
+    /// The one the handler tried to save as well.
+    public let other: StreamName
+
+    /// Makes the error.
+    public init(saved: StreamName, other: StreamName) {
+        self.saved = saved
+        self.other = other
+    }
+
+    public var description: String {
+        "a command writes one aggregate: \(saved) is saved already, so \(other) cannot be as well "
+            + "(coordinate several aggregates with a saga, or send one command per aggregate)"
+    }
+}

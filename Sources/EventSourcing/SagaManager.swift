@@ -401,12 +401,14 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
             let commands: [any Command]
             switch step.record.cause {
             case .start:
-                commands = event.flatMap { try? saga.start(on: $0, context: context)?.commands } ?? []
+                // A step that throws now is an error here too, not a step without commands.
+                commands = try event.flatMap { try saga.start(on: $0, context: context)?.commands } ?? []
             case .event:
-                commands =
-                    event.flatMap { event in before.flatMap { try? saga.react(to: event, state: $0, context: context) }
-                    }?
-                    .commands ?? []
+                if let event, let before {
+                    commands = try saga.react(to: event, state: before, context: context)?.commands ?? []
+                } else {
+                    commands = []
+                }
             case .compensation(let reason, _):
                 commands = before.map { saga.compensate(state: $0, reason: reason, context: context).commands } ?? []
             case .compensationFailed, .closed:

@@ -41,7 +41,8 @@ public struct AggregateScenario<State: Aggregate> where State.Event: Equatable {
             try command(&root)
             return Outcome(result: .success(Array(root.uncommittedEvents.dropFirst(committed))), root: root)
         } catch {
-            return Outcome(result: .failure(error), root: root)
+            return Outcome(
+                result: .failure(error), root: root, emittedBeforeThrowing: root.uncommittedEvents.count - committed)
         }
     }
 
@@ -50,6 +51,8 @@ public struct AggregateScenario<State: Aggregate> where State.Event: Equatable {
         let result: Result<[State.Event], any Error>
         /// The aggregate after the command.
         public let root: AggregateRoot<State>
+        /// How many events the command emitted before it threw.
+        var emittedBeforeThrowing = 0
 
         /// Checks that the command emitted exactly `expected`, in order; returns the state after them.
         @discardableResult
@@ -77,6 +80,11 @@ public struct AggregateScenario<State: Aggregate> where State.Event: Equatable {
             case .failure(let error):
                 guard let failure = error as? Failure, matches(failure) else {
                     throw ScenarioFailure(message: "expected a matching \(type), but the command threw \(error)")
+                }
+                guard emittedBeforeThrowing == 0 else {
+                    throw ScenarioFailure(
+                        message: "the command threw \(failure) as expected, but emitted \(emittedBeforeThrowing) "
+                            + "event(s) before it")
                 }
                 return failure
             }

@@ -61,6 +61,18 @@ import Testing
         }
     }
 
+    @Test func aRejectionAfterEmittingFailsTheScenario() throws {
+        let failure = try #require(throws: ScenarioFailure.self) {
+            try scenario.given([.opened(owner: owner, overdraft: 0)])
+                .when { account in
+                    try account.deposit(5)
+                    try account.deposit(-1)
+                }
+                .thenRejects(CommandRejection.self)
+        }
+        #expect(failure.message.contains("emitted 1 event(s)"))
+    }
+
     @Test func applyIsAPureFoldOfTheEvents() {
         let events: [AccountEvent] = [
             .opened(owner: owner, overdraft: 0), .deposited(amount: 7), .withdrawn(amount: 2),

@@ -128,8 +128,14 @@ struct LockTests {
             let opened = try await bus.send(OpenLockedAccount(owner: owner, lease: successor))
             #expect(try await Repository<Account>(store: environment.store).load(opened.result).owner == owner)
             try await lock.release(successor)
-            // The handler's own acquisition fences its write too.
-            _ = try await bus.send(OpenLockedAccount(owner: owner))
+            // The handler's own acquisition fences its write too: its append carries a newer token.
+            let own = try await bus.send(OpenLockedAccount(owner: owner))
+            let ownEvents = try await environment.events(of: environment.accountStream(own.result))
+            #expect(ownEvents.map(\.type) == ["AccountOpened"])
+            let superseded = try await #require(throws: CommandBusError.self) {
+                try await bus.send(OpenLockedAccount(owner: owner, lease: successor))
+            }
+            #expect(superseded.code == .lockLost, "the handler's own acquisition superseded the earlier lease")
         }
     }
 }

@@ -69,6 +69,23 @@ struct InMemoryCallTests {
         #expect(call.trailers?.firstBinary("trailer-x-raw-bin") == [0, 255, 10, 13])
     }
 
+    @Test("response headers over the client's header list limit end the call with RESOURCE_EXHAUSTED")
+    func oversizedResponseHeaders() throws {
+        var configuration = RPCClientConfiguration()
+        configuration.maxHeaderListSize = 1024
+        let pair = try InMemoryConnection(router: makeTestRouter(), client: configuration)
+        var metadata = RPCMetadata()
+        metadata.add("x-large", String(repeating: "a", count: 900))
+        let call = pair.call(TestMethod.metadata, [], metadata: metadata)
+        try pair.pump()
+        #expect(call.error?.code == .resourceExhausted)
+        #expect(call.error?.message.contains("exceed the limit of 1024 bytes") == true)
+        // The connection still serves calls that fit.
+        let small = pair.call(TestMethod.echo, [9])
+        try pair.pump()
+        #expect(small.messages == [[9]])
+    }
+
     @Test("many calls multiplex on one connection and each gets its own answer")
     func multiplexing() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())
@@ -239,6 +256,35 @@ struct InMemoryCallTests {
         try pair.pump()
         #expect(call.error?.code == .resourceExhausted)
         #expect(fits.messages.first?.count == 1024)
+    }
+
+    @Test("refused requests give back every byte they counted against the connection's request budget")
+    func refusedRequestsReleaseTheirBudget() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxReceiveMessageSize = 1024
+        let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
+        // Oversized messages are refused after their prefix; the rest of their bytes is dropped.
+        let oversized = (0..<8).map { _ in pair.call(TestMethod.echo, [UInt8](repeating: 1, count: 4000)) }
+        try pair.pump()
+        #expect(oversized.allSatisfy { $0.error?.code == .resourceExhausted })
+        #expect(pair.serverHandler.bufferedRequestBytes == 0, "nothing is held once the refused calls ended")
+
+        // A unary call with a second message is refused after the first; the second is dropped.
+        let twice = pair.call(TestMethod.echo, [1, 2, 3])
+        pair.loop.run()
+        var bytes: [UInt8] = []
+        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
+        var frames = RawFrame.parse(bytes)
+        let dataIndex = try #require(frames.firstIndex { $0.kind == .data })
+        frames[dataIndex].payload += [0, 0, 0, 0, 4, 4, 5, 6, 7]
+        try pair.sendToServer(frames.flatMap(\.bytes))
+        try pair.pump()
+        #expect(twice.error?.code == .internal)
+        #expect(pair.serverHandler.bufferedRequestBytes == 0, "nothing is held once the refused call ended")
+        let after = pair.call(TestMethod.echo, [UInt8](repeating: 2, count: 1000))
+        try pair.pump()
+        #expect(after.messages.first?.count == 1000)
+        #expect(pair.serverHandler.bufferedRequestBytes == 0)
     }
 
     @Test("a response over the client's limit ends with RESOURCE_EXHAUSTED")

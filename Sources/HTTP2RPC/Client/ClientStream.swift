@@ -16,6 +16,8 @@ final class ClientStream {
 
     // Response.
     var responseHeadersReceived = false
+    /// Bytes of the header block being received (RFC 9113 counting), against the configured limit.
+    var headerBlockBytes = 0
     var httpStatus: String?
     var contentType: String?
     var grpcStatus: String?

@@ -181,13 +181,25 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    /// Cancels a call: RST_STREAM(CANCEL) to the server, CANCELLED to the caller.
+    /// Cancels a call that may not have started yet: RST_STREAM(CANCEL) to the server, CANCELLED
+    /// to the caller; a call not started yet is remembered and refused when it starts.
+    ///
+    /// A call that already finished is remembered too (it cannot be told from one not started),
+    /// so the set is bounded: past 256 entries the oldest ids, calls long gone, are forgotten.
     func cancel(callID: UInt64) {
-        guard let streamID = streamIDsByCall[callID] else {
+        guard streamIDsByCall[callID] != nil else {
             cancelledCalls.insert(callID)
+            if cancelledCalls.count > 256, let oldest = cancelledCalls.min() { cancelledCalls.remove(oldest) }
             return
         }
-        guard let stream = streams[streamID], !stream.finished else { return }
+        stop(callID: callID)
+    }
+
+    /// Cancels a call known to have started, if it is still in flight; does nothing otherwise.
+    func stop(callID: UInt64) {
+        guard let streamID = streamIDsByCall[callID], let stream = streams[streamID], !stream.finished else {
+            return
+        }
         session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
         complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         scheduleFlush()
@@ -297,7 +309,22 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
     func sessionBeginHeaders(streamID: Int32) {}
 
     func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let stream = streams[streamID] else { return true }
+        guard let stream = streams[streamID], !stream.finished else { return true }
+        // RFC 9113 section 6.5.2: each field counts its name, its value and 32 bytes. A server
+        // (or HPACK's dynamic table) could otherwise make the client hold headers without bound.
+        stream.headerBlockBytes += name.count + value.count + 32
+        guard stream.headerBlockBytes <= Int(configuration.maxHeaderListSize) else {
+            session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+            complete(
+                stream,
+                with: .failure(
+                    RPCError(
+                        .resourceExhausted,
+                        "the server's \(stream.responseHeadersReceived ? "trailers" : "response headers") exceed the "
+                            + "limit of \(configuration.maxHeaderListSize) bytes")))
+            scheduleFlush()
+            return true
+        }
         let nameText = String(decoding: name, as: UTF8.self)
         let valueText = String(decoding: value, as: UTF8.self)
         switch nameText {
@@ -320,6 +347,7 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         case .responseHeaders:
             guard let stream = streams[frame.streamID] else { return }
             stream.responseHeadersReceived = true
+            stream.headerBlockBytes = 0
             if frame.endStream {
                 // Trailers-only: the status came with the headers.
                 stream.trailers = stream.metadata

@@ -122,11 +122,12 @@ public final class RPCClient: Sendable {
         }
         let connection = response.connection
         let loop = connection.channel.eventLoop
-        defer { loop.execute { connection.handler.value.cancel(callID: request.callID) } }
+        // The call has started: stopping it once the body is done is a no-op if it finished.
+        defer { loop.execute { connection.handler.value.stop(callID: request.callID) } }
         return try await withTaskCancellationHandler {
             try await body(response.response)
         } onCancel: {
-            loop.execute { connection.handler.value.cancel(callID: request.callID) }
+            loop.execute { connection.handler.value.stop(callID: request.callID) }
         }
     }
 
@@ -143,7 +144,8 @@ public final class RPCClient: Sendable {
             lowWatermark: max(1, configuration.streamingBufferHighWatermark / 4),
             highWatermark: configuration.streamingBufferHighWatermark,
             demand: { loop.execute { connection.handler.value.resumeReading(callID: request.callID) } },
-            terminated: { loop.execute { connection.handler.value.cancel(callID: request.callID) } })
+            // Runs once the sequence is done with or dropped: after the call's start, on the loop.
+            terminated: { loop.execute { connection.handler.value.stop(callID: request.callID) } })
         let trailers = loop.makePromise(of: RPCMetadata.self)
         let source = made.source
         do {

@@ -38,7 +38,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var readyStreams: [Int32] = []
 
     /// Request bytes held by this connection (partial and undelivered messages).
-    private var bufferedRequestBytes = 0
+    /// Request bytes received and not yet handed on (the sum of every open stream's
+    /// `heldRequestBytes`); over the configured budget, the peer's windows stop being reopened.
+    private(set) var bufferedRequestBytes = 0
     /// Bytes of closed streams still to be returned to the connection window.
     private var unconsumedBytesOfClosedStreams = 0
 
@@ -334,6 +336,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         bufferedRequestBytes += bytes.count
+        stream.heldRequestBytes += bytes.count
         if bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection && !stream.readingPaused {
             session?.consume(streamID: stream.id, count: bytes.count)
         } else {
@@ -351,7 +354,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func deliverRequestMessage(_ message: [UInt8], to stream: ServerStream) {
         if let source = stream.requestSource {
-            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
             if case .stopProducing = source.yield(message) { stream.readingPaused = true }
         } else if stream.requestMessage == nil {
             stream.requestMessage = message
@@ -360,10 +363,12 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Request bytes have left our buffers: the peer may send as many again.
-    private func releaseRequestBytes(_ count: Int) {
+    /// Request bytes of `stream` have left our buffers: the peer may send as many again.
+    private func releaseRequestBytes(_ count: Int, of stream: ServerStream) {
+        let released = min(count, stream.heldRequestBytes)
         let wasOverBudget = bufferedRequestBytes > configuration.maxBufferedRequestBytesPerConnection
-        bufferedRequestBytes -= count
+        stream.heldRequestBytes -= released
+        bufferedRequestBytes -= released
         guard wasOverBudget, bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection else {
             return
         }
@@ -415,7 +420,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         case .unary(let body):
             let message = stream.requestMessage ?? []
             stream.requestMessage = nil
-            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
             stream.task = Task.immediate(executorPreference: executor) {
                 do {
                     let response = try await body(RPCServerRequest(message: message, context: context))
@@ -427,7 +432,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         case .serverStreaming(let body):
             let message = stream.requestMessage ?? []
             stream.requestMessage = nil
-            releaseRequestBytes(message.count + GRPCFraming.prefixLength)
+            releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
             let writer = RPCResponseWriter(connection: connection, eventLoop: eventLoop, streamID: id)
             stream.task = Task.immediate(executorPreference: executor) {
                 do {
@@ -647,8 +652,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         // Idleness counts from when the last stream closed.
         if streams.isEmpty { lastStreamActivity = now }
         stream.deadlineTimer?.cancel()
-        let held = stream.deframer.bufferedBytes + (stream.requestMessage.map { $0.count + GRPCFraming.prefixLength } ?? 0)
-        if held > 0 { releaseRequestBytes(held) }
+        // Everything the stream still counts, whether buffered, half-parsed or dropped after an
+        // error: a closed stream holds nothing against the connection's budget.
+        if stream.heldRequestBytes > 0 { releaseRequestBytes(stream.heldRequestBytes, of: stream) }
         unconsumedBytesOfClosedStreams += stream.unconsumedBytes
         if stream.phase != .finished {
             // The peer reset the call, or the connection is going away: stop the handler.

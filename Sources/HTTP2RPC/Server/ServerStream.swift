@@ -35,6 +35,9 @@ final class ServerStream {
     var requestEnded = false
     /// Bytes received but not yet returned to the peer's flow-control windows.
     var unconsumedBytes = 0
+    /// Bytes received and counted against the connection's request budget, not yet released
+    /// (released as messages are handed to the handler, and all at once when the stream closes).
+    var heldRequestBytes = 0
     /// Set while the handler of a streaming request does not keep up with the messages.
     var readingPaused = false
     var requestSource: RPCMessageSequence.Producer.Source?

@@ -8,7 +8,8 @@ import WireFormat
 
 /// Creates an automation in INACTIVE state, with a webhook for its signals.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CreateAutomation: Sendable, Hashable {
     /// Field 1, `user_id`.
@@ -122,7 +123,8 @@ extension CreateAutomation: ProtoSchemaMessage {
 
 /// Changes an automation's configuration. Absent fields stay as they are.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct UpdateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
@@ -222,7 +224,8 @@ extension UpdateAutomation: ProtoSchemaMessage {
 
 /// `tradecore.automation.v1.ActivateAutomation`.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct ActivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
@@ -262,7 +265,8 @@ extension ActivateAutomation: ProtoSchemaMessage {
 
 /// `tradecore.automation.v1.DeactivateAutomation`.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeactivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
@@ -308,7 +312,8 @@ extension DeactivateAutomation: ProtoSchemaMessage {
 
 /// `tradecore.automation.v1.DeleteAutomation`.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeleteAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.

@@ -8,7 +8,8 @@ import WireFormat
 
 /// Fetches one account's balances from its broker.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RefreshAccountDataFromBroker: Sendable, Hashable {
     /// Field 1, `account_id`.
@@ -49,7 +50,8 @@ extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
 /// Refreshes every account of a connection, or of the user when no connection is given.
 /// Accounts synced in the last five minutes are skipped unless force_refresh is set.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RefreshAllAccounts: Sendable, Hashable {
     /// Field 1, `user_id`.

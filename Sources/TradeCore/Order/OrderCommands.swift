@@ -8,7 +8,8 @@ import WireFormat
 
 /// Creates an order in PENDING state. The server assigns the order id.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CreateOrder: Sendable, Hashable {
     /// Field 1, `user_id`.
@@ -91,7 +92,8 @@ extension CreateOrder: ProtoSchemaMessage {
 
 /// Records that the broker accepted the order.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct PlaceOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
@@ -144,7 +146,8 @@ extension PlaceOrder: ProtoSchemaMessage {
 
 /// Records one execution against the order.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct AddFill: Sendable, Hashable {
     /// Field 1, `order_id`.
@@ -209,7 +212,8 @@ extension AddFill: ProtoSchemaMessage {
 
 /// Changes a working order. Absent fields stay as they are.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct UpdateOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
@@ -273,7 +277,8 @@ extension UpdateOrder: ProtoSchemaMessage {
 
 /// Cancels the order.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CancelOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
@@ -319,7 +324,8 @@ extension CancelOrder: ProtoSchemaMessage {
 
 /// Records that the broker (or a risk check) refused the order.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RejectOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
@@ -365,7 +371,8 @@ extension RejectOrder: ProtoSchemaMessage {
 
 /// Deletes the order; its events stay in the log.
 ///
-/// Business rules are the domain's: it checks them in the initializer and in
+/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
+/// the domain's, still to be written: they go in the throwing initializer and in
 /// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeleteOrder: Sendable, Hashable {
     /// Field 1, `order_id`.

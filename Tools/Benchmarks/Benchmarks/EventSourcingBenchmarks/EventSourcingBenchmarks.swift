@@ -109,7 +109,15 @@ private final class Fixture: Sendable {
         counterID.withLock { $0 = id }
     }
 
-    var counter: UUID? { counterID.withLock { $0 } }
+    /// The hot counter; throws if `prepare` did not run (a benchmark must not pass by doing nothing).
+    func counter() throws -> UUID {
+        guard let id = counterID.withLock({ $0 }) else { throw FixtureNotPrepared() }
+        return id
+    }
+}
+
+private struct FixtureNotPrepared: Error, CustomStringConvertible {
+    var description: String { "the benchmark's fixture was not prepared" }
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -127,16 +135,16 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Command bus: create an aggregate (in-memory store)") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try? await create.bus.send(CreateCounter()))
+            blackHole(try await create.bus.send(CreateCounter()))
         }
     }
 
     Benchmark(
         "Command bus: update a hot aggregate (warm cache, in-memory store)",
         closure: { benchmark in
-            guard let counter = update.counter else { return }
+            let counter = try update.counter()
             for _ in benchmark.scaledIterations {
-                blackHole(try? await update.bus.send(Increment(counter: counter)))
+                blackHole(try await update.bus.send(Increment(counter: counter)))
             }
         },
         setup: update.prepare
@@ -145,10 +153,10 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "Command bus: update a hot aggregate with a client command id",
         closure: { benchmark in
-            guard let counter = idempotent.counter else { return }
+            let counter = try idempotent.counter()
             for _ in benchmark.scaledIterations {
                 let options = CommandOptions(commandID: UUIDv7.next())
-                blackHole(try? await idempotent.bus.send(Increment(counter: counter), options: options))
+                blackHole(try await idempotent.bus.send(Increment(counter: counter), options: options))
             }
         },
         setup: idempotent.prepare
