@@ -49,7 +49,13 @@ struct ServerCommand: AsyncParsableCommand {
         guard (certificateFile == nil) == (keyFile == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
-        guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
+        guard (1...Int(UInt32.max)).contains(maxMessageSize) else {
+            throw ValidationError("--max-message-size must be between 1 and \(UInt32.max) (the framing's 4-byte length)")
+        }
+        guard maxConcurrentStreams > 0 else { throw ValidationError("--max-concurrent-streams must be positive") }
+        guard (0...86_400).contains(shutdownGraceSeconds) else {
+            throw ValidationError("--shutdown-grace-seconds must be between 0 and 86400")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -31,6 +31,8 @@ import TradeCore
         #expect(value == ExactDecimal(150))
         #expect(value.hashValue == ExactDecimal(150).hashValue)
         #expect(ExactDecimal(coefficient: 1, scale: 39) == nil)
+        #expect(ExactDecimal(coefficient: 0, scale: .max) == .zero, "zero at any scale, at once")
+        #expect(ExactDecimal(coefficient: 7, scale: .max) == nil)
         #expect(ExactDecimal(coefficient: 10, scale: 39)?.description == "0.00000000000000000000000000000000000001")
         #expect(ExactDecimal(coefficient: 1, scale: -1) == nil)
         #expect(ExactDecimal(coefficient: .max, scale: 0) == nil)

@@ -15,7 +15,9 @@ import WireFormat
     @Test(arguments: typeNames)
     func randomSamplesDecodeAndReencodeToTheSameBytes(_ name: String) throws {
         let type = try #require(TradeCoreSchema.messageTypes.first { $0.protoMessageName == name })
-        var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: name.hashValue))
+        // A seed from the name that is the same in every run (Swift's hashValue is not), so a
+        // failure can be reproduced.
+        var generator = SplitMix64(seed: name.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         for _ in 0..<200 {
             let bytes = Self.encoder.sample(name, using: &generator)
             let again = try reencode(type, bytes)
@@ -41,9 +43,13 @@ import WireFormat
                     UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator)
                 )
             }
-            // Either outcome is fine; what decodes must re-encode to something that decodes again.
-            if let again = try? reencode(type, bytes) {
+            // Either outcome is fine: what decodes must re-encode to something that decodes again,
+            // and what fails must fail with a decoding error that starts at this message.
+            do {
+                let again = try reencode(type, bytes)
                 #expect(try reencode(type, again) == again)
+            } catch let error as ProtoDecodingError {
+                #expect(error.path.first?.message == name, "\(error)")
             }
         }
     }

@@ -1,6 +1,7 @@
 // libFuzzer entry point for the wire codecs.
 //
-// By default every input is decoded as every message of the schemas. With WIRE_FUZZ_SELECT=1
+// By default every input is decoded as every message of the schemas (the domain's, and the
+// transport's own health and diagnostics messages). With WIRE_FUZZ_SELECT=1
 // the first byte picks one message type and the rest is decoded as that type only: about 80
 // times more inputs per second, for long runs.
 //
@@ -9,12 +10,14 @@
 // identically. Built by run_fuzz.sh with `swiftc -sanitize=fuzzer,address`.
 
 import TradeCore
+import TransportMessages
 import WireFormat
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
+private let messageTypes = TradeCoreSchema.messageTypes + TransportSchema.messageTypes
 private let selectOneType = getenv("WIRE_FUZZ_SELECT").map { String(cString: $0) == "1" } ?? false
 
 private func check(_ type: any ProtoSchemaMessage.Type, _ input: UnsafeRawBufferPointer) {
@@ -29,7 +32,7 @@ private func check(_ type: any ProtoSchemaMessage.Type, _ input: UnsafeRawBuffer
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
-    let types = TradeCoreSchema.messageTypes
+    let types = messageTypes
     if selectOneType {
         guard let selector = input.first else { return 0 }
         check(types[Int(selector) % types.count], UnsafeRawBufferPointer(rebasing: input.dropFirst()))

@@ -22,8 +22,12 @@ swiftc "${flags[@]}" -wmo -module-name WireFormat -emit-module -emit-module-path
 mapfile -t tradecore_sources < <(find Sources/TradeCore -name '*.swift' | sort)
 swiftc "${flags[@]}" -wmo -module-name TradeCore -I "$out/modules" -emit-module \
     -emit-module-path "$out/modules/TradeCore.swiftmodule" -c -o "$out/TradeCore.o" "${tradecore_sources[@]}"
+# The transport's own messages (health, diagnostics), from the files that hold only them.
+swiftc "${flags[@]}" -wmo -module-name TransportMessages -I "$out/modules" -emit-module \
+    -emit-module-path "$out/modules/TransportMessages.swiftmodule" -c -o "$out/TransportMessages.o" \
+    Sources/HTTP2RPC/Services/TransportMessages.swift Sources/HTTP2RPC/Services/TransportSchema.swift
 swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift \
-    "$out/WireFormat.o" "$out/TradeCore.o" -o "$out/wire-fuzz"
+    "$out/WireFormat.o" "$out/TradeCore.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
 
 # Seeds: valid samples of every message, from the cross-check tool.
 swift build --scratch-path "$scratch" --product wire-roundtrip >/dev/null

@@ -1,37 +1,6 @@
 import NIOConcurrencyHelpers
 import WireFormat
 
-/// `grpc.health.v1.HealthCheckRequest`.
-public struct HealthCheckRequest: ProtoSchemaMessage, Equatable {
-    public var service: String
-
-    public init(service: String = "") { self.service = service }
-    public init(protoPlaceholder: ProtoPlaceholder) { service = "" }
-
-    public static let protoSchema = ProtoSchema<HealthCheckRequest>(
-        "grpc.health.v1.HealthCheckRequest", [.field("service", 1, ProtoString.self, \.service)])
-}
-
-/// `grpc.health.v1.HealthCheckResponse`.
-public struct HealthCheckResponse: ProtoSchemaMessage, Equatable {
-    /// `HealthCheckResponse.ServingStatus`; UNKNOWN (0) is the absent value, `nil`.
-    public enum ServingStatus: Int32, ProtoEnum {
-        public static let protoEnumName = "grpc.health.v1.HealthCheckResponse.ServingStatus"
-        case serving = 1
-        case notServing = 2
-        case serviceUnknown = 3
-    }
-
-    public var status: ServingStatus?
-
-    public init(status: ServingStatus?) { self.status = status }
-    public init(protoPlaceholder: ProtoPlaceholder) { status = nil }
-
-    public static let protoSchema = ProtoSchema<HealthCheckResponse>(
-        "grpc.health.v1.HealthCheckResponse",
-        [.field("status", 1, ProtoEnumCodec<ServingStatus>.self, \.status)])
-}
-
 /// The serving status of the server ("") and of each named service, with watchers.
 ///
 /// A server reports SERVING once it has started and NOT_SERVING as soon as it starts to

@@ -32,6 +32,11 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     /// scale or the number of digits is out of range.
     public init?(coefficient: Int128, scale: Int) {
         guard scale >= 0 else { return nil }
+        // Zero is zero at any scale (and must not cost a loop of `scale` steps).
+        guard coefficient != 0 else {
+            self = .zero
+            return
+        }
         var coefficient = coefficient
         var scale = scale
         while scale > 0 && coefficient % 10 == 0 {

@@ -62,7 +62,7 @@ struct TestCertificate {
 @discardableResult
 func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).txt")
-    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: outputURL) }
     let output = try FileHandle(forWritingTo: outputURL)
     defer { try? output.close() }
