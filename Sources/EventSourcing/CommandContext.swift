@@ -182,10 +182,12 @@ public final class CommandContext: Sendable {
     /// Appends the staged write with `record`; returns its result, or `nil` if nothing was staged.
     @discardableResult
     func commitStaged(record: CommandRecord?) async throws -> AppendResult? {
-        guard let write = staging.withLock({ staging in
-            defer { staging.write = nil }
-            return staging.write
-        }) else { return nil }
+        guard
+            let write = staging.withLock({ staging in
+                defer { staging.write = nil }
+                return staging.write
+            })
+        else { return nil }
         guard let result = try await write.commit(eventMetadata, record) else { return nil }
         staging.withLock { staging in
             staging.appended += 1

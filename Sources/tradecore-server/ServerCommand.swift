@@ -50,7 +50,8 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         guard (1...Int(UInt32.max)).contains(maxMessageSize) else {
-            throw ValidationError("--max-message-size must be between 1 and \(UInt32.max) (the framing's 4-byte length)")
+            throw ValidationError(
+                "--max-message-size must be between 1 and \(UInt32.max) (the framing's 4-byte length)")
         }
         guard maxConcurrentStreams > 0 else { throw ValidationError("--max-concurrent-streams must be positive") }
         guard (0...86_400).contains(shutdownGraceSeconds) else {

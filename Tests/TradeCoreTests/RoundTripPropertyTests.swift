@@ -17,7 +17,8 @@ import WireFormat
         let type = try #require(TradeCoreSchema.messageTypes.first { $0.protoMessageName == name })
         // A seed from the name that is the same in every run (Swift's hashValue is not), so a
         // failure can be reproduced.
-        var generator = SplitMix64(seed: name.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+        let seed = name.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        var generator = SplitMix64(seed: seed)
         for _ in 0..<200 {
             let bytes = Self.encoder.sample(name, using: &generator)
             let again = try reencode(type, bytes)
