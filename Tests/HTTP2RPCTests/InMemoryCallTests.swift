@@ -69,6 +69,31 @@ struct InMemoryCallTests {
         #expect(call.trailers?.firstBinary("trailer-x-raw-bin") == [0, 255, 10, 13])
     }
 
+    @Test("responses a client does not read are bounded per connection; past the bound, RESOURCE_EXHAUSTED")
+    func unreadResponsesAreBounded() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxBufferedResponseBytesPerConnection = 320 << 10
+        let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
+        let calls = (0..<3).map { _ in pair.call(TestMethod.echo, [UInt8](repeating: 3, count: 150 << 10)) }
+        // The client's bytes reach the server, but nothing the server sends is read: its windows
+        // stay as they were, so the responses wait in the server's buffers.
+        for _ in 0..<4 {
+            pair.loop.run()
+            while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) {
+                try pair.sendToServer(Array(buffer.readableBytesView))
+            }
+        }
+        pair.loop.run()
+        let held = pair.serverHandler.bufferedResponseBytes
+        #expect(held <= 320 << 10, "held: \(held)")
+        try pair.pump()
+        let refused = calls.filter { $0.error?.code == .resourceExhausted }
+        #expect(refused.count == 1, "\(calls.map { $0.error.map { "\($0)" } ?? "ok" })")
+        #expect(refused.first?.error?.message.contains("has not read") == true)
+        #expect(calls.filter { $0.messages.first?.count == 150 << 10 }.count == 2)
+        #expect(pair.serverHandler.bufferedResponseBytes == 0)
+    }
+
     @Test("response headers over the client's header list limit end the call with RESOURCE_EXHAUSTED")
     func oversizedResponseHeaders() throws {
         var configuration = RPCClientConfiguration()

@@ -41,6 +41,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Request bytes received and not yet handed on (the sum of every open stream's
     /// `heldRequestBytes`); over the configured budget, the peer's windows stop being reopened.
     private(set) var bufferedRequestBytes = 0
+    /// Response bytes framed and not yet handed to nghttp2, over every stream.
+    private(set) var bufferedResponseBytes = 0
     /// Bytes of closed streams still to be returned to the connection window.
     private var unconsumedBytesOfClosedStreams = 0
 
@@ -466,7 +468,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                     "response of \(response.message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes"
                 ))
         }
-        GRPCFraming.frame(response.message, into: &stream.outbound)
+        if let refusal = responseRefusal(response.message.count) { return finish(stream, error: refusal) }
+        bufferResponse(response.message, on: stream)
         startResponse(stream, metadata: response.metadata)
         finish(stream, status: .ok, trailers: response.trailers)
     }
@@ -500,7 +503,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                     "response of \(message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes"
                 ))
         }
-        GRPCFraming.frame(message, into: &stream.outbound)
+        if let refusal = responseRefusal(message.count) { return .failed(refusal) }
+        bufferResponse(message, on: stream)
         if !stream.responseStarted {
             startResponse(stream, metadata: [:])
         } else if stream.dataDeferred {
@@ -509,6 +513,23 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         scheduleFlush()
         return stream.outbound.readableBytes >= configuration.responseBufferHighWatermark ? .mustWait : .accepted
+    }
+
+    /// Why a response message of `count` bytes may not be queued: the connection already holds
+    /// as many unsent response bytes as it may (a peer that does not read must not grow our memory).
+    private func responseRefusal(_ count: Int) -> RPCError? {
+        let limit = configuration.maxBufferedResponseBytesPerConnection
+        guard bufferedResponseBytes > 0, bufferedResponseBytes + count + GRPCFraming.prefixLength > limit else {
+            return nil
+        }
+        return RPCError(
+            .resourceExhausted,
+            "the connection holds \(bufferedResponseBytes) bytes of responses the client has not read (limit \(limit))")
+    }
+
+    private func bufferResponse(_ message: [UInt8], on stream: ServerStream) {
+        GRPCFraming.frame(message, into: &stream.outbound)
+        bufferedResponseBytes += message.count + GRPCFraming.prefixLength
     }
 
     func addWriteWaiter(streamID: Int32, _ waiter: CheckedContinuation<Void, any Error>) {
@@ -655,6 +676,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         // Everything the stream still counts, whether buffered, half-parsed or dropped after an
         // error: a closed stream holds nothing against the connection's budget.
         if stream.heldRequestBytes > 0 { releaseRequestBytes(stream.heldRequestBytes, of: stream) }
+        bufferedResponseBytes -= stream.outbound.readableBytes
+        stream.outbound.clear()
         unconsumedBytesOfClosedStreams += stream.unconsumedBytes
         if stream.phase != .finished {
             // The peer reset the call, or the connection is going away: stop the handler.
@@ -884,6 +907,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
         let count = min(buffer.count, stream.outbound.readableBytes)
         bytesSentSinceInput += count
+        bufferedResponseBytes -= count
         if count > 0 {
             stream.outbound.readWithUnsafeReadableBytes { source in
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))

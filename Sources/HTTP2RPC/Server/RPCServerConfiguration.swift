@@ -23,6 +23,9 @@ public struct RPCServerConfiguration: Sendable {
     public var maxSendMessageSize: Int = 4 << 20
     /// Request bytes a connection may hold before we stop replenishing its window.
     public var maxBufferedRequestBytesPerConnection: Int = 32 << 20
+    /// Response bytes a connection may hold unsent (the peer not reading, or its windows closed);
+    /// a response that would go past it fails with RESOURCE_EXHAUSTED instead of being queued.
+    public var maxBufferedResponseBytesPerConnection: Int = 64 << 20
     /// Response bytes queued on one stream above which a streaming handler's `write` waits.
     public var responseBufferHighWatermark: Int = 64 << 10
 
