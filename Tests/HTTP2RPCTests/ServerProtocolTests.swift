@@ -100,6 +100,42 @@ struct ServerProtocolTests {
         #expect(connection.lastHeader("grpc-status", stream: 3) == "0")
     }
 
+    @Test("a stream of requests with oversized headers closes the connection with ENHANCE_YOUR_CALM")
+    func oversizedHeadersFlood() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxHeaderListSize = 4096
+        configuration.controlFrameBurst = 50
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        let big = String(repeating: "v", count: 5000)
+        var stream: UInt32 = 1
+        while connection.isOpen && stream < 40 {
+            do {
+                try request(connection, stream: stream, extra: [("x-a", big)])
+            } catch {
+                break  // The connection closed while this request was being written.
+            }
+            stream += 2
+        }
+        #expect(connection.lastHeader("grpc-status", stream: 1) == "8", "the first ones get their error")
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        #expect(!connection.isOpen)
+        #expect(stream <= 13, "closed after about five refusals, not \((stream - 1) / 2)")
+    }
+
+    @Test("requests that never arrive, again and again, close the connection")
+    func neverFinishedFlood() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.requestReceiveTimeout = .seconds(1)
+        configuration.controlFrameBurst = 50
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        for stream in stride(from: UInt32(1), through: 11, by: 2) {
+            try connection.send(RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.echo)))
+        }
+        connection.advanceTime(by: .milliseconds(1200))
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        #expect(!connection.isOpen)
+    }
+
     @Test("an early answer to a request still being sent is followed by RST_STREAM(NO_ERROR)")
     func earlyAnswerResets() throws {
         let connection = try RawServerConnection(router: makeTestRouter())

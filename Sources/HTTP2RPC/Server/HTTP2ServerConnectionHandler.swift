@@ -264,6 +264,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             return reject(stream, RPCError(.unavailable, "the server is shutting down"))
         }
         if stream.headerListTooLarge {
+            spendControlFrameToken(cost: Self.abusiveStreamCost)
             return reject(
                 stream,
                 RPCError(
@@ -748,11 +749,21 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
             session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
             scheduleFlush()
+            spendControlFrameToken(cost: Self.abusiveStreamCost)
+            if closeAfterReceive {
+                closeAfterFlush()
+                return
+            }
         }
     }
 
-    /// Spends one token of the control-frame budget; closes the connection when it is gone.
-    private func spendControlFrameToken() {
+    /// What refusing one stream for abuse (headers over the limit, a request that never arrived)
+    /// costs the control-frame budget: one such stream is a caller's mistake and gets its error;
+    /// a stream of them (a hundred within the default burst) closes the connection.
+    static let abusiveStreamCost = 10
+
+    /// Spends `cost` tokens of the control-frame budget; closes the connection when it is gone.
+    private func spendControlFrameToken(cost: Int = 1) {
         let now = self.now
         let elapsed = now - controlFrameRefillTime
         if elapsed >= .milliseconds(10) {
@@ -762,9 +773,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 controlFrameRefillTime = now
             }
         }
-        controlFrameTokens -= 1
+        controlFrameTokens -= cost
         if controlFrameTokens < 0, let session, !closeAfterReceive {
-            logger.warning("closing a connection that floods control frames")
+            logger.warning("closing a connection that floods control frames or abusive streams")
             session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
             closeAfterReceive = true
         }

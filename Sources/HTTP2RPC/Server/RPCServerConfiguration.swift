@@ -42,7 +42,8 @@ public struct RPCServerConfiguration: Sendable {
 
     /// Control frames (PING, SETTINGS, PRIORITY, empty DATA) a client may send in a burst,
     /// and how many per second refill that budget. Beyond it the connection is closed with
-    /// ENHANCE_YOUR_CALM: these frames cost us work while carrying no request.
+    /// ENHANCE_YOUR_CALM: these frames cost us work while carrying no request. A stream refused
+    /// for abuse (headers over the limit, a request that never arrived) costs ten of them.
     public var controlFrameBurst: Int = 1000
     public var controlFramesPerSecond: Int = 100
     /// RST_STREAM frames a client may send in a burst and per second (rapid reset defence).
