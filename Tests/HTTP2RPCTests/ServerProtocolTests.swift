@@ -136,6 +136,22 @@ struct ServerProtocolTests {
         #expect(!connection.isOpen)
     }
 
+    @Test("while draining, calls in flight finish and streams opened after the notice get UNAVAILABLE")
+    func drainingRefusesNewCalls() throws {
+        let probe = HandlerProbe()
+        let connection = try RawServerConnection(router: makeTestRouter(probe: probe))
+        try request(connection, stream: 1, path: TestMethod.hang)
+        connection.handler.beginDraining()
+        try request(connection, stream: 3)
+        #expect(connection.frames(.goaway).first?.lastStreamID == 0x7FFF_FFFF, "the shutdown notice comes first")
+        #expect(connection.lastHeader("grpc-status", stream: 3) == "14")
+        #expect(connection.lastHeader("grpc-message", stream: 3)?.contains("shutting down") == true)
+        connection.advanceTime(by: .milliseconds(150))
+        #expect(connection.frames(.goaway).last?.lastStreamID == 3, "the final GOAWAY names the last stream seen")
+        #expect(connection.lastHeader("grpc-status", stream: 1) == nil, "the call in flight is still running")
+        #expect(connection.isOpen)
+    }
+
     @Test("an early answer to a request still being sent is followed by RST_STREAM(NO_ERROR)")
     func earlyAnswerResets() throws {
         let connection = try RawServerConnection(router: makeTestRouter())

@@ -101,6 +101,13 @@ struct RawFrame: Equatable {
         RawFrame(.ping, payload: [UInt8](repeating: opaque, count: 8))
     }
 
+    /// The last stream id of a GOAWAY.
+    var lastStreamID: UInt32? {
+        guard kind == .goaway, payload.count >= 8 else { return nil }
+        return (UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16 | UInt32(payload[2]) << 8 | UInt32(payload[3]))
+            & 0x7FFF_FFFF
+    }
+
     var errorCode: UInt32? {
         switch kind {
         case .rstStream where payload.count == 4:
@@ -184,11 +191,12 @@ final class RawServerConnection {
     /// Decoded header blocks, in the order they arrived (HPACK state depends on that order).
     private(set) var headerBlocks: [(stream: UInt32, fields: [(String, String)])] = []
     private var pending: [UInt8] = []
+    let handler: HTTP2ServerConnectionHandler
 
     init(router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
+        handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
         channel = EmbeddedChannel(handler: handler, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         if handshake {
