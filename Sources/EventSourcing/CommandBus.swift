@@ -95,6 +95,9 @@ public final class CommandBus: Sendable {
     private let handlers: [String: Registration]
     private let interceptors: [any CommandInterceptor]
     private let inFlight = InFlightCommands()
+
+    /// How many sends of a client command id wait for the send of it that runs the handler.
+    func sendsWaiting(for commandID: UUID) -> Int { inFlight.waitingCount(for: commandID) }
     private let counters = Mutex(Statistics())
 
     /// Makes a bus and checks its handlers.

@@ -60,6 +60,11 @@ final class InFlightCommands: Sendable {
         }
     }
 
+    /// How many sends of `id` wait for its leader.
+    func waitingCount(for id: UUID) -> Int {
+        waiters.withLock { $0[id]?.count ?? 0 }
+    }
+
     /// Ends the leader's turn, handing `outcome` to every send that waited.
     func finish(_ id: UUID, with outcome: @autoclosure () -> SharedOutcome) {
         let waiting = waiters.withLock { $0.removeValue(forKey: id) } ?? []
