@@ -24,14 +24,20 @@ struct BatchWriter {
     let db: Database
     let limits: EventStoreLimits
     /// The position of the last event written so far, in this transaction.
-    private var head: Int64
+    private(set) var head: Int64
     private let insert: EventInsert
     private let streamRows: StreamRows
 
-    init(db: Database, limits: EventStoreLimits) throws {
+    /// A writer for the open transaction; `knownHead` is the log's last position if the caller
+    /// knows it (the schema refuses a wrong one), else it is read.
+    init(db: Database, limits: EventStoreLimits, knownHead: Int64?) throws {
         self.db = db
         self.limits = limits
-        self.head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
+        if let knownHead {
+            self.head = knownHead
+        } else {
+            self.head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
+        }
         self.insert = try EventInsert(db)
         self.streamRows = try StreamRows(db)
     }

@@ -15,6 +15,9 @@ struct StreamCache {
 
     private var entries: [StreamName: Entry] = [:]
     private let capacity: Int
+    /// The position of the log's last event as of the writer's last commit; nil when unknown (at
+    /// first, and after a transaction failed). Saves each transaction a query for it.
+    var logHead: Int64?
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
@@ -32,5 +35,6 @@ struct StreamCache {
 
     mutating func removeAll() {
         entries.removeAll()
+        logHead = nil
     }
 }

@@ -9,15 +9,19 @@
 //             minimal    position, stream, version and data only; no streams table
 //   workload  new        each append creates its stream (a stream row and an event)
 //             hot        256 streams, each appended to once per transaction
+//             single     one append (creating its stream) per transaction: one appender's
+//                        latency, printed beside the mean of a 256-byte write + fdatasync
+//                        appended to a file on the same disk, measured right after
 // Event ids grow with the position in their leading bytes, as UUIDv7 ids grow with time.
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { per_transaction = 256 };
+enum { batch = 256 };
 
 static double seconds_now(clockid_t clock) {
     struct timespec t;
@@ -47,6 +51,24 @@ static const char *minimal_table =
 
 static sqlite3 *db;
 
+// The mean time of a 256-byte write plus fdatasync, appending to a fresh file, over `seconds`.
+static double fsync_probe_us(double seconds) {
+    int fd = open("sqlite_floor.probe", O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    if (fd < 0) return -1;
+    char block[256];
+    memset(block, 1, sizeof block);
+    long count = 0;
+    double start = seconds_now(CLOCK_MONOTONIC);
+    while (seconds_now(CLOCK_MONOTONIC) - start < seconds) {
+        if (write(fd, block, sizeof block) != (ssize_t)sizeof block || fdatasync(fd) != 0) break;
+        count++;
+    }
+    double elapsed = seconds_now(CLOCK_MONOTONIC) - start;
+    close(fd);
+    unlink("sqlite_floor.probe");
+    return count ? elapsed / count * 1e6 : -1;
+}
+
 static sqlite3_stmt *prepare(const char *sql) {
     sqlite3_stmt *statement;
     if (sqlite3_prepare_v2(db, sql, -1, &statement, 0) != SQLITE_OK) {
@@ -66,11 +88,12 @@ static void step(sqlite3_stmt *statement) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s store|notrigger|minimal new|hot [seconds]\n", argv[0]);
+        fprintf(stderr, "usage: %s store|notrigger|minimal new|hot|single [seconds]\n", argv[0]);
         return 2;
     }
     const char *schema = argv[1];
     int minimal = strcmp(schema, "minimal") == 0, hot = strcmp(argv[2], "hot") == 0;
+    int single = strcmp(argv[2], "single") == 0, per_transaction_count = single ? 1 : batch;
     double duration = argc > 3 ? atof(argv[3]) : 3;
     unlink("sqlite_floor.db");
     unlink("sqlite_floor.db-wal");
@@ -88,13 +111,13 @@ int main(int argc, char **argv) {
     unsigned char data[100], id[16];
     char name[64];
     memset(data, 7, sizeof data);
-    long long position = 0, streams = 0, versions[per_transaction];
-    for (int slot = 0; slot < per_transaction; slot++) versions[slot] = -1;
+    long long position = 0, streams = 0, versions[batch];
+    for (int slot = 0; slot < per_transaction_count; slot++) versions[slot] = -1;
     double wall = seconds_now(CLOCK_MONOTONIC), cpu = seconds_now(CLOCK_PROCESS_CPUTIME_ID);
-    long events = 0;
+    long events = 0, transactions = 0;
     while (seconds_now(CLOCK_MONOTONIC) - wall < duration) {
         sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
-        for (int slot = 0; slot < per_transaction; slot++) {
+        for (int slot = 0; slot < per_transaction_count; slot++) {
             position++;
             long long stream = hot ? slot + 1 : position, version = hot ? ++versions[slot] : 0;
             if (insert_stream && (!hot || version == 0)) {
@@ -125,10 +148,19 @@ int main(int argc, char **argv) {
             events++;
         }
         sqlite3_exec(db, "COMMIT", 0, 0, 0);
+        transactions++;
     }
     wall = seconds_now(CLOCK_MONOTONIC) - wall;
     cpu = seconds_now(CLOCK_PROCESS_CPUTIME_ID) - cpu;
-    printf("%-9s %-3s %8.0f events/s, %5.1f us CPU per event\n", schema, argv[2], events / wall, cpu / events * 1e6);
+    if (single) {
+        double probe = fsync_probe_us(duration);
+        double latency = wall / transactions * 1e6;
+        printf("%-9s %-6s %6.1f us per one-append transaction; write+fdatasync %6.1f us; ratio %.2f\n", schema,
+            argv[2], latency, probe, latency / probe);
+    } else {
+        printf("%-9s %-6s %8.0f events/s, %5.1f us CPU per event\n", schema, argv[2], events / wall,
+            cpu / events * 1e6);
+    }
     sqlite3_finalize(insert_event);
     sqlite3_finalize(insert_stream);
     sqlite3_close(db);
