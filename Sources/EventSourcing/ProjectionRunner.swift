@@ -195,6 +195,10 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
             for event in handled {
                 do {
                     try projection.apply(event, to: writer)
+                } catch let cancellation as CancellationError {
+                    // The runner is being stopped (the read model's database gives up its write
+                    // when the task is cancelled): not the projection's failure.
+                    throw cancellation
                 } catch {
                     throw ProjectionFailure(
                         projection: projection.name, position: event.position, eventType: event.type,

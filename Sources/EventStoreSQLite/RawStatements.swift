@@ -43,8 +43,17 @@ struct RawStatement {
     }
 
     func bind(_ text: String?, at index: Int32) {
-        guard let text else { return }
-        _ = sqlite3_bind_text(handle, index, text, -1, transient)
+        guard var text else { return }
+        // The string's own UTF-8 storage, with its length: no C string is made for the call.
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else {
+                _ = sqlite3_bind_text(handle, index, "", 0, transient)  // '', not NULL
+                return
+            }
+            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
+                _ = sqlite3_bind_text(handle, index, characters, Int32(bytes.count), transient)
+            }
+        }
     }
 
     func bind(_ data: Data?, at index: Int32) {

@@ -136,6 +136,8 @@ extension SQLiteEventStore {
         let gatherUntil = ContinuousClock.now + configuration.maxGatherDelay
         var results: [Result<AppendResult, any Error>] = []
         var committed: [RecordedEvent] = []
+        results.reserveCapacity(batch.count)
+        committed.reserveCapacity(batch.count)
         do {
             // Synchronous: this is the writer thread, and GRDB runs the block right here.
             try pool.writeWithoutTransaction { db in
