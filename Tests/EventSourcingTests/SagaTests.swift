@@ -225,6 +225,29 @@ struct SagaTests {
         }
     }
 
+    @Test(arguments: Backend.allCases)
+    func aRefundThatIsRefusedTooFailsTheInstance(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let from = try await accounts(bus, balances: [80])[0]
+            // Only the refund reaches a deposit handler (the destination does not exist); refuse it.
+            environment.probe.setHook(Deposit.commandType) { _ in
+                throw CommandRejection(.failedPrecondition, "the source account is frozen")
+            }
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagaID = try await TransferSaga.request(environment.store, from: from, to: UUID(), amount: 30)
+            let error = try await #require(throws: SagaError.self) {
+                try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(10))
+            }
+            #expect(error.code == .failed, "\(error)")
+            #expect(error.description.contains("frozen"), "\(error)")
+            #expect(try await balance(environment, from) == 50, "the money is not back: that is why it failed")
+            let steps = try await environment.events(of: try StreamName(type: "saga", id: sagaID))
+            #expect(steps.map(\.type) == ["SagaStarted", "SagaAdvanced", "SagaCompensating", "SagaFailed"])
+            try await running.stop()
+        }
+    }
+
     @Test func aStepThatThrowsCompensatesTheInstance() async throws {
         try await withEnvironment(.memory) { environment in
             let bus = try environment.bus()
