@@ -169,7 +169,9 @@ public final class Repository<State: Aggregate>: Sendable {
                     )
                 }
             }
-            if snapshotUsed {
+            // The load holds the events after the snapshot, or all of them when there is none; only
+            // an unreadable snapshot sends the load back to the stream's start.
+            if snapshotUsed || load.snapshot == nil {
                 for event in load.events {
                     root.replay(try decode(event), version: event.version)
                 }
