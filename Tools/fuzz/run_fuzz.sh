@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the wire codecs and runs it.
-# Usage: Tools/fuzz/run_fuzz.sh [seconds]   (default 60)
+# Builds the libFuzzer targets for the wire codecs and the transport's text parsers, and runs them.
+# Usage: Tools/fuzz/run_fuzz.sh [seconds]   (default 60; the text parsers get a tenth of it, at least 5 s)
 # WIRE_FUZZ_SELECT=1: one message type per input, chosen by its first byte (faster; see WireFuzz.swift).
 # The corpus is kept in .build-fuzz/corpus between runs; crashes are written to .build-fuzz/.
 # Environment: SCRATCH_PATH (SwiftPM scratch path for the seed tool, default .build).
@@ -29,6 +29,10 @@ swiftc "${flags[@]}" -wmo -module-name TransportMessages -I "$out/modules" -emit
 swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift \
     "$out/WireFormat.o" "$out/TradeCore.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
 
+# The transport's text parsers, whose files import nothing.
+swiftc "${flags[@]}" -module-name TextFuzz Tools/fuzz/TextFuzz.swift Sources/HTTP2RPC/Core/GRPCTimeout.swift \
+    Sources/HTTP2RPC/Core/Base64.swift Sources/HTTP2RPC/Core/PercentEncoding.swift -o "$out/text-fuzz"
+
 # Seeds: valid samples of every message, from the cross-check tool.
 swift build --scratch-path "$scratch" --product wire-roundtrip >/dev/null
 tool="$(swift build --scratch-path "$scratch" --show-bin-path)/wire-roundtrip"
@@ -48,3 +52,11 @@ for line in sys.stdin:
 ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
 "$out/wire-fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 -malloc_limit_mb=64 -rss_limit_mb=2048 \
     -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus"
+
+# The text parsers are small: a tenth of the time (at least 5 s) covers them.
+mkdir -p "$out/text-corpus"
+printf '100m' > "$out/text-corpus/timeout"
+printf 'AAEC/w' > "$out/text-corpus/base64"
+printf 'caf%%C3%%A9 50%%25' > "$out/text-corpus/percent"
+"$out/text-fuzz" -max_total_time="$(( seconds / 10 > 5 ? seconds / 10 : 5 ))" -max_len=256 -timeout=10 \
+    -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/text-" "$out/text-corpus"
