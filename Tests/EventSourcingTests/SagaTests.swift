@@ -2,6 +2,7 @@ import EventSourcing
 import EventSourcingTesting
 import EventStore
 import Foundation
+import Synchronization
 import Testing
 
 /// A saga manager running in its own task, as a process runs it.
@@ -221,6 +222,30 @@ struct SagaTests {
             #expect(try await balance(environment, from) == 80, "refunded")
             let steps = try await environment.events(of: try StreamName(type: "saga", id: sagaID))
             #expect(steps.map(\.type) == ["SagaStarted", "SagaAdvanced", "SagaCompensating", "SagaCompensated"])
+            try await running.stop()
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aCommandThatFailsOnceIsSentAgainAndTheTransferCompletes(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let ids = try await accounts(bus, balances: [50, 0])
+            // The first deposit after this fails as a broken dependency would (not a refusal).
+            let failures = Mutex(1)
+            environment.probe.setHook(Deposit.commandType) { _ in
+                let fails = failures.withLock { failures in
+                    defer { failures -= 1 }
+                    return failures > 0
+                }
+                if fails { throw Boom() }
+            }
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 20)
+            let finished = try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(10))
+            #expect(finished.status == .completed)
+            #expect(try await balance(environment, ids[1]) == 20, "deposited once")
+            #expect(try await count("Deposited", in: environment, account: ids[1]) == 1)
             try await running.stop()
         }
     }
