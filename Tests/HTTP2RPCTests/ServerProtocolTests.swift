@@ -65,14 +65,23 @@ struct ServerProtocolTests {
         #expect(connection.lastHeader("grpc-message", stream: 1)?.contains("grpc-timeout") == true)
     }
 
-    @Test("the server's own deadline answers DEADLINE_EXCEEDED")
+    @Test("the server's own deadline answers DEADLINE_EXCEEDED and cancels the handler")
     func serverDeadline() throws {
         let probe = HandlerProbe()
         let connection = try RawServerConnection(router: makeTestRouter(probe: probe))
         try request(connection, stream: 1, path: TestMethod.hang, extra: [("grpc-timeout", "100m")])
         #expect(probe.started.load(ordering: .sequentiallyConsistent) == 1)
-        connection.advanceTime(by: .milliseconds(150))
+        connection.advanceTime(by: .milliseconds(90))
+        #expect(connection.lastHeader("grpc-status", stream: 1) == nil, "not before the deadline")
+        #expect(probe.cancelled.load(ordering: .sequentiallyConsistent) == 0)
+        connection.advanceTime(by: .milliseconds(60))
         #expect(connection.lastHeader("grpc-status", stream: 1) == "4")
+        // The handler's task wakes through the global executor: give it a moment.
+        for _ in 0..<1000 where probe.cancelled.load(ordering: .sequentiallyConsistent) == 0 {
+            connection.loop.run()
+            usleepForTask()
+        }
+        #expect(probe.cancelled.load(ordering: .sequentiallyConsistent) == 1, "the handler was cancelled")
     }
 
     @Test("a request that ends inside a message, or without one, is an error")
