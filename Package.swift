@@ -89,6 +89,8 @@ let package = Package(
             name: "tradecore-server",
             dependencies: [
                 "HTTP2RPC",
+                "EventStore",
+                "EventStoreSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -219,8 +221,9 @@ let package = Package(
                 "EventStore",
                 "EventStoreSQLite",
                 "EventStoreConformance",
-                // Built before the tests so the crash test finds the child next to the test bundle.
+                // Built before the tests, which run them as child processes.
                 "eventstore-crash-writer",
+                "tradecore-server",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

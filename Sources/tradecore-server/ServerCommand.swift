@@ -1,4 +1,6 @@
 import ArgumentParser
+import EventStoreSQLite
+import Foundation
 import HTTP2RPC
 import Logging
 import NIOCore
@@ -41,6 +43,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown waits for calls in flight.")
     var shutdownGraceSeconds: Int64 = environment("SHUTDOWN_GRACE_SECONDS").flatMap(Int64.init) ?? 10
 
+    @Option(help: "Directory of the embedded event store (one SQLite file); created if missing.")
+    var dataDirectory: String = environment("DATA_DIRECTORY") ?? ".data/tradecore"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -79,6 +84,13 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maxReceiveMessageSize = maxMessageSize
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
 
+        // The embedded default store. A file that is not ours, is damaged or is held by another
+        // server stops the start here with the store's own explanation.
+        let store = try await SQLiteEventStore.open(
+            .init(
+                directory: URL(fileURLWithPath: dataDirectory, isDirectory: true),
+                logger: Logger(label: "tradecore.eventstore")))
+
         let health = HealthStatus()
         let stats = RPCServerStats()
         var router = RPCRouter()
@@ -91,7 +103,14 @@ struct ServerCommand: AsyncParsableCommand {
                 services: [.init(service: RPCServerService(server: server, health: health))],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        // After the calls in flight have finished: nothing appends any more.
+        await store.close()
     }
 }
 

@@ -170,35 +170,11 @@ struct CrashSafetyTests {
         )
     }
 
-    /// The crash writer's executable: next to the test binary in the build products directory.
+    /// The crash writer's executable (EVENTSTORE_CRASH_WRITER overrides where it is looked for).
     static func crashWriterURL() throws -> URL {
-        let name = "eventstore-crash-writer"
         if let override = ProcessInfo.processInfo.environment["EVENTSTORE_CRASH_WRITER"] {
             return URL(fileURLWithPath: override)
         }
-        var candidates: [URL] = []
-        // The running test binary (…/debug/TradeCorePackageTests.xctest on Linux).
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
-        }
-        // A test bundle (macOS: …/debug/TradeCorePackageTests.xctest/Contents/MacOS/…): its parent.
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent())
-        }
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-        for directory in candidates {
-            let url = directory.appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw CrashWriterNotFound(
-            message: "\(name) not found next to the tests (looked in \(candidates.map(\.path))); build it with "
-                + "`swift build --build-tests` or set EVENTSTORE_CRASH_WRITER"
-        )
-    }
-
-    struct CrashWriterNotFound: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
+        return try builtExecutable("eventstore-crash-writer")
     }
 }

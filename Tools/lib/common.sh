@@ -76,7 +76,8 @@ start_server() {
     local binary="$1" log="$2"
     shift 2
     SERVER_PORT="$(free_port)"
-    "$binary" --port "$SERVER_PORT" --log-level warning "$@" >"$log" 2>&1 &
+    # A fresh store per start: servers started one after another never share (and lock) one.
+    "$binary" --port "$SERVER_PORT" --log-level warning --data-directory "$(mktemp -d)" "$@" >"$log" 2>&1 &
     SERVER_PID=$!
     wait_for_port "$SERVER_PORT"
 }
