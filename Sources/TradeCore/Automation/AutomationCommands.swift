@@ -7,10 +7,6 @@ import WireFormat
 #endif
 
 /// Creates an automation in INACTIVE state, with a webhook for its signals.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CreateAutomation: Sendable, Hashable {
     /// Field 1, `user_id`.
     public internal(set) var userID: UUID
@@ -122,10 +118,6 @@ extension CreateAutomation: ProtoSchemaMessage {
 }
 
 /// Changes an automation's configuration. Absent fields stay as they are.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct UpdateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
     public internal(set) var automationID: UUID
@@ -223,10 +215,6 @@ extension UpdateAutomation: ProtoSchemaMessage {
 }
 
 /// `tradecore.automation.v1.ActivateAutomation`.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct ActivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
     public internal(set) var automationID: UUID
@@ -264,10 +252,6 @@ extension ActivateAutomation: ProtoSchemaMessage {
 }
 
 /// `tradecore.automation.v1.DeactivateAutomation`.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeactivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
     public internal(set) var automationID: UUID
@@ -311,10 +295,6 @@ extension DeactivateAutomation: ProtoSchemaMessage {
 }
 
 /// `tradecore.automation.v1.DeleteAutomation`.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeleteAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
     public internal(set) var automationID: UUID

@@ -7,10 +7,6 @@ import WireFormat
 #endif
 
 /// Fetches one account's balances from its broker.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RefreshAccountDataFromBroker: Sendable, Hashable {
     /// Field 1, `account_id`.
     public internal(set) var accountID: UUID
@@ -49,10 +45,6 @@ extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
 
 /// Refreshes every account of a connection, or of the user when no connection is given.
 /// Accounts synced in the last five minutes are skipped unless force_refresh is set.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RefreshAllAccounts: Sendable, Hashable {
     /// Field 1, `user_id`.
     public internal(set) var userID: UUID

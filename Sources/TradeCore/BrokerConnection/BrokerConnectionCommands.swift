@@ -8,10 +8,6 @@ import WireFormat
 
 /// Connects the user to a broker, or resets a disconnected connection of the same user, broker
 /// and environment. At most one connection exists per (user, broker, environment).
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct InitiateBrokerConnection: Sendable, Hashable {
     /// Field 1, `user_id`.
     public internal(set) var userID: UUID
@@ -84,10 +80,6 @@ extension InitiateBrokerConnection: ProtoSchemaMessage {
 }
 
 /// Finishes an OAuth flow with the code the broker gave the user.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CompleteOAuth: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
     public internal(set) var brokerConnectionID: UUID
@@ -139,10 +131,6 @@ extension CompleteOAuth: ProtoSchemaMessage {
 }
 
 /// `tradecore.broker.v1.DisconnectBroker`.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DisconnectBroker: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
     public internal(set) var brokerConnectionID: UUID

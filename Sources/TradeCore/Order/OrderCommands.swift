@@ -7,10 +7,6 @@ import WireFormat
 #endif
 
 /// Creates an order in PENDING state. The server assigns the order id.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CreateOrder: Sendable, Hashable {
     /// Field 1, `user_id`.
     public internal(set) var userID: UUID
@@ -91,10 +87,6 @@ extension CreateOrder: ProtoSchemaMessage {
 }
 
 /// Records that the broker accepted the order.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct PlaceOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
@@ -145,10 +137,6 @@ extension PlaceOrder: ProtoSchemaMessage {
 }
 
 /// Records one execution against the order.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct AddFill: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
@@ -211,10 +199,6 @@ extension AddFill: ProtoSchemaMessage {
 }
 
 /// Changes a working order. Absent fields stay as they are.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct UpdateOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
@@ -276,10 +260,6 @@ extension UpdateOrder: ProtoSchemaMessage {
 }
 
 /// Cancels the order.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct CancelOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
@@ -323,10 +303,6 @@ extension CancelOrder: ProtoSchemaMessage {
 }
 
 /// Records that the broker (or a risk check) refused the order.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct RejectOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID
@@ -370,10 +346,6 @@ extension RejectOrder: ProtoSchemaMessage {
 }
 
 /// Deletes the order; its events stay in the log.
-///
-/// Only well-formedness is checked so far. Business rules (the seed's `__post_init__` checks) are
-/// the domain's, still to be written: they go in the throwing initializer and in
-/// `validateDecoded()`, so that a decoded command and a constructed one pass the same checks.
 public struct DeleteOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
     public internal(set) var orderID: UUID

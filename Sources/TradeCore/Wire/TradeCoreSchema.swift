@@ -2,6 +2,11 @@ import WireFormat
 
 /// Every message and enum of `Schemas/*.proto`, for tools that handle them by name (the
 /// drift test, the cross-check tool, the fuzzer).
+///
+/// Decoding checks well-formedness only (ids, decimals, enums, required fields). The commands'
+/// business rules (the seed's `__post_init__` checks) are the domain's and not written yet: they
+/// go in each command's throwing initializer and in `validateDecoded()`, so that a decoded command
+/// and a constructed one pass the same checks.
 public enum TradeCoreSchema {
     /// Every message type, in the order of the `.proto` files.
     public static let messageTypes: [any ProtoSchemaMessage.Type] = [
