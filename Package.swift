@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .library(name: "HTTP2RPC", targets: ["HTTP2RPC"]),
         .library(name: "WireFormat", targets: ["WireFormat"]),
-        .library(name: "TradeCore", targets: ["TradeCore"]),
+        .library(name: "TradeCoreMessages", targets: ["TradeCoreMessages"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
@@ -50,7 +50,7 @@ let package = Package(
 
         // The domain: commands, events, results and queries with their codecs (Schemas/*.proto).
         .target(
-            name: "TradeCore",
+            name: "TradeCoreMessages",
             dependencies: ["WireFormat"],
             swiftSettings: strictSettings
         ),
@@ -59,14 +59,14 @@ let package = Package(
         // cross-check and the fuzzer's seeds. Not part of any product.
         .target(
             name: "TradeCoreSamples",
-            dependencies: ["TradeCore", "WireFormat"],
+            dependencies: ["TradeCoreMessages", "WireFormat"],
             swiftSettings: strictSettings
         ),
 
         // Decodes and re-encodes messages for the Python cross-check (Tools/interop).
         .executableTarget(
             name: "wire-roundtrip",
-            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
+            dependencies: ["TradeCoreMessages", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
             swiftSettings: strictSettings
         ),
 
@@ -203,8 +203,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "TradeCoreTests",
-            dependencies: ["TradeCore", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
+            name: "TradeCoreMessagesTests",
+            dependencies: ["TradeCoreMessages", "TradeCoreSamples", "WireFormat", "HTTP2RPC"],
             // The drift test reads Schemas/*.proto from the package root, found via #filePath.
             swiftSettings: strictSettings
         ),

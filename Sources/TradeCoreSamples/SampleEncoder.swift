@@ -1,4 +1,4 @@
-import TradeCore
+import TradeCoreMessages
 import WireFormat
 
 /// Builds random, valid encodings of any message of `Schemas/*.proto` from its field

@@ -1,5 +1,5 @@
 import HTTP2RPC
-import TradeCore
+import TradeCoreMessages
 import TradeCoreSamples
 import WireFormat
 

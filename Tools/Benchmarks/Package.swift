@@ -20,7 +20,7 @@ let package = Package(
         .executableTarget(
             name: "WireBenchmarks",
             dependencies: [
-                .product(name: "TradeCore", package: mainPackage),
+                .product(name: "TradeCoreMessages", package: mainPackage),
                 .product(name: "WireFormat", package: mainPackage),
                 .product(name: "Benchmark", package: "benchmark"),
             ],

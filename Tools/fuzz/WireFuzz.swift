@@ -9,7 +9,7 @@
 // -malloc_limit_mb): whatever decodes must re-encode to bytes that decode again and re-encode
 // identically. Built by run_fuzz.sh with `swiftc -sanitize=fuzzer,address`.
 
-import TradeCore
+import TradeCoreMessages
 import TransportMessages
 import WireFormat
 

@@ -19,15 +19,15 @@ flags=(-sanitize=fuzzer,address -O -g -swift-version 6 -package-name TradeCore -
 # Each module is compiled whole into one object, instrumented for coverage and ASan.
 swiftc "${flags[@]}" -wmo -module-name WireFormat -emit-module -emit-module-path "$out/modules/WireFormat.swiftmodule" \
     -c -o "$out/WireFormat.o" Sources/WireFormat/*.swift
-mapfile -t tradecore_sources < <(find Sources/TradeCore -name '*.swift' | sort)
-swiftc "${flags[@]}" -wmo -module-name TradeCore -I "$out/modules" -emit-module \
-    -emit-module-path "$out/modules/TradeCore.swiftmodule" -c -o "$out/TradeCore.o" "${tradecore_sources[@]}"
+mapfile -t tradecore_sources < <(find Sources/TradeCoreMessages -name '*.swift' | sort)
+swiftc "${flags[@]}" -wmo -module-name TradeCoreMessages -I "$out/modules" -emit-module \
+    -emit-module-path "$out/modules/TradeCoreMessages.swiftmodule" -c -o "$out/TradeCoreMessages.o" "${tradecore_sources[@]}"
 # The transport's own messages (health, diagnostics), from the files that hold only them.
 swiftc "${flags[@]}" -wmo -module-name TransportMessages -I "$out/modules" -emit-module \
     -emit-module-path "$out/modules/TransportMessages.swiftmodule" -c -o "$out/TransportMessages.o" \
     Sources/HTTP2RPC/Services/TransportMessages.swift Sources/HTTP2RPC/Services/TransportSchema.swift
 swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift \
-    "$out/WireFormat.o" "$out/TradeCore.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
+    "$out/WireFormat.o" "$out/TradeCoreMessages.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
 
 # The transport's text parsers, whose files import nothing.
 swiftc "${flags[@]}" -module-name TextFuzz Tools/fuzz/TextFuzz.swift Sources/HTTP2RPC/Core/GRPCTimeout.swift \

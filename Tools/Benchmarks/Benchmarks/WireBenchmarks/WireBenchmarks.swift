@@ -1,5 +1,5 @@
 import Benchmark
-import TradeCore
+import TradeCoreMessages
 import WireFormat
 
 #if canImport(FoundationEssentials)

@@ -1,6 +1,6 @@
 import HTTP2RPC
 import Testing
-import TradeCore
+import TradeCoreMessages
 import WireFormat
 
 #if canImport(FoundationEssentials)
@@ -18,7 +18,7 @@ struct Schemas {
     var enums: [String: ProtoFile.Enum] = [:]
 
     static let directory: String = {
-        // Tests/TradeCoreTests/<this file> -> the package root.
+        // Tests/TradeCoreMessagesTests/<this file> -> the package root.
         var path = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         path.removeLast(3)
         return path.joined(separator: "/") + "/Schemas"

@@ -1,5 +1,5 @@
 import Testing
-import TradeCore
+import TradeCoreMessages
 import WireFormat
 
 #if canImport(FoundationEssentials)

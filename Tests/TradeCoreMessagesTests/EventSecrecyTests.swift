@@ -1,5 +1,5 @@
 import Testing
-import TradeCore
+import TradeCoreMessages
 import WireFormat
 
 /// Secrets (API keys, OAuth codes and tokens, webhook tokens) may travel in commands and results,
