@@ -109,6 +109,13 @@ public struct ProtoDecodingError: Error, Sendable, Hashable, CustomStringConvert
     /// The name of the innermost field named in ``path``.
     public var fieldName: String? { path.last?.fieldName }
 
+    /// The failing field as a path from the outermost message, such as `stop_loss.value` (a field
+    /// known only by number shows as `#7`); `nil` when no field is to blame (a truncated tag).
+    public var fieldPath: String? {
+        let fields = path.compactMap { element in element.fieldName ?? element.fieldNumber.map { "#\($0)" } }
+        return fields.isEmpty ? nil : fields.joined(separator: ".")
+    }
+
     /// Returns this error with `element` prepended to the path, as a message codec does when a
     /// failure passes out through one of its fields.
     public func within(_ element: PathElement) -> ProtoDecodingError {

@@ -49,7 +49,7 @@ import WireFormat
     @Test func domainEventsAreTheEventsOfTheFourAggregates() {
         let names = TradeCoreSchema.domainEventTypes.map { $0.protoMessageName }
         #expect(names.count == Set(names).count)
-        #expect(names.count == 25)
+        #expect(names.count == 26)
         for name in names {
             #expect(!name.hasPrefix("tradecore.events.") && !name.hasPrefix("tradecore.common."), "\(name)")
         }

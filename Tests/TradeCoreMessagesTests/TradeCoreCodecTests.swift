@@ -26,7 +26,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
         let limitPrice = try #require(ExactDecimal("150.25"))
         return try CreateOrder(
             userID: userID, automationID: automationID, symbol: "AAPL", side: .buy, quantity: quantity,
-            orderType: .limit, limitPrice: limitPrice, timeInForce: .goodTillCancelled)
+            orderType: .limit, limitPrice: limitPrice, timeInForce: .goodTillCancelled, accountID: automationID)
     }
 
     @Test func createOrderHasTheDocumentedEncoding() throws {
@@ -36,6 +36,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
         expected += [0x20, 1, 0x2A, 3] + Array("100".utf8)
         expected += [0x30, 2, 0x3A, 6] + Array("150.25".utf8)
         expected += [0x48, 2]
+        expected += [0x5A, 16, 0xFF] + [UInt8](repeating: 0, count: 14) + [0xEE]
         let order = try createOrder()
         #expect(order.protoBytes == expected)
         #expect(try CreateOrder(protoBytes: expected) == order)
@@ -136,7 +137,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
     }
 }
 
-@Suite struct EventPayloadAndErrorDetailsTests {
+@Suite struct EventPayloadTests {
     let id = UUID(uuid: (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16))
 
     func envelope(eventType: String, payload: [UInt8]) -> EventEnvelope {
@@ -166,7 +167,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
         }
     }
 
-    @Test func decodingErrorsBecomeFieldViolations() throws {
+    @Test func decodingErrorsNameTheFieldByItsPath() throws {
         var writer = ProtoWriter()
         writer.writeBytesField(1, [UInt8](repeating: 1, count: 16))
         writer.writeStringField(2, "x")
@@ -178,15 +179,9 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
             _ = try AutomationConfig(protoBytes: writer.bytes)
             Issue.record("accepted a non-canonical decimal")
         } catch {
-            let details = ErrorDetails(decodingError: error)
-            #expect(details.reason == "MALFORMED_REQUEST")
-            #expect(details.fieldViolations.map(\.field) == ["position_sizing.value"])
-            #expect(details.fieldViolations.first?.description == "not a canonical decimal string")
-            // The details themselves are a valid message.
-            #expect(try ErrorDetails(protoBytes: details.protoBytes) == details)
+            #expect(error.fieldPath == "position_sizing.value")
+            #expect(error.reason.description == "not a canonical decimal string")
         }
-        let truncated = ErrorDetails(decodingError: ProtoDecodingError(.truncated))
-        #expect(truncated.fieldViolations.isEmpty)
-        #expect(truncated.metadata["detail"] == "truncated input")
+        #expect(ProtoDecodingError(.truncated).fieldPath == nil)
     }
 }

@@ -145,6 +145,9 @@ public struct UpdateAutomation: Sendable, Hashable {
     public internal(set) var futureDetails: FutureDetails?
     /// Field 13, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 14, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -160,7 +163,8 @@ public struct UpdateAutomation: Sendable, Hashable {
         assetType: AssetType? = nil,
         optionDetails: OptionDetails? = nil,
         futureDetails: FutureDetails? = nil,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.automationID = automationID
         self.userID = userID
@@ -175,6 +179,7 @@ public struct UpdateAutomation: Sendable, Hashable {
         self.optionDetails = optionDetails
         self.futureDetails = futureDetails
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -193,6 +198,7 @@ extension UpdateAutomation: ProtoSchemaMessage {
         optionDetails = nil
         futureDetails = nil
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<UpdateAutomation>(
@@ -211,6 +217,7 @@ extension UpdateAutomation: ProtoSchemaMessage {
             .field("option_details", 11, ProtoMessageCodec<OptionDetails>.self, \.optionDetails),
             .field("future_details", 12, ProtoMessageCodec<FutureDetails>.self, \.futureDetails),
             .field("saga_id", 13, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 14, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -222,16 +229,21 @@ public struct ActivateAutomation: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 3, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 4, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         automationID: UUID,
         userID: UUID,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.automationID = automationID
         self.userID = userID
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -240,6 +252,7 @@ extension ActivateAutomation: ProtoSchemaMessage {
         automationID = .protoPlaceholder
         userID = .protoPlaceholder
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<ActivateAutomation>(
@@ -248,6 +261,7 @@ extension ActivateAutomation: ProtoSchemaMessage {
             .field("automation_id", 1, ProtoUUID.self, \.automationID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 4, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -261,18 +275,23 @@ public struct DeactivateAutomation: Sendable, Hashable {
     public internal(set) var reason: String
     /// Field 4, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 5, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         automationID: UUID,
         userID: UUID,
         reason: String = "",
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.automationID = automationID
         self.userID = userID
         self.reason = reason
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -282,6 +301,7 @@ extension DeactivateAutomation: ProtoSchemaMessage {
         userID = .protoPlaceholder
         reason = ""
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<DeactivateAutomation>(
@@ -291,6 +311,7 @@ extension DeactivateAutomation: ProtoSchemaMessage {
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("reason", 3, ProtoString.self, \.reason),
             .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 5, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -302,16 +323,21 @@ public struct DeleteAutomation: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 3, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 4, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         automationID: UUID,
         userID: UUID,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.automationID = automationID
         self.userID = userID
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -320,6 +346,7 @@ extension DeleteAutomation: ProtoSchemaMessage {
         automationID = .protoPlaceholder
         userID = .protoPlaceholder
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<DeleteAutomation>(
@@ -328,5 +355,6 @@ extension DeleteAutomation: ProtoSchemaMessage {
             .field("automation_id", 1, ProtoUUID.self, \.automationID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 4, ProtoUInt64.self, \.expectedVersion),
         ])
 }

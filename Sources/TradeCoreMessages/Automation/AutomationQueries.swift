@@ -12,14 +12,19 @@ public struct GetAutomation: Sendable, Hashable {
     public internal(set) var automationID: UUID
     /// Field 2, `user_id`.
     public internal(set) var userID: UUID
+    /// Wait until the read model has reached this log position.
+    /// Field 3, `min_position`.
+    public internal(set) var minPosition: UInt64
 
     /// Creates the message.
     public init(
         automationID: UUID,
-        userID: UUID
+        userID: UUID,
+        minPosition: UInt64 = 0
     ) {
         self.automationID = automationID
         self.userID = userID
+        self.minPosition = minPosition
     }
 }
 
@@ -27,7 +32,8 @@ extension GetAutomation: ProtoSchemaMessage {
     public init(protoPlaceholder placeholder: ProtoPlaceholder) {
         self.init(
             automationID: .protoPlaceholder,
-            userID: .protoPlaceholder)
+            userID: .protoPlaceholder,
+            minPosition: 0)
     }
 
     public static let protoSchema = ProtoSchema<GetAutomation>(
@@ -35,6 +41,7 @@ extension GetAutomation: ProtoSchemaMessage {
         [
             .field("automation_id", 1, ProtoUUID.self, \.automationID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("min_position", 3, ProtoUInt64.self, \.minPosition),
         ])
 }
 
@@ -103,5 +110,59 @@ extension AutomationView: ProtoSchemaMessage {
             .field("created_at", 6, ProtoInt64.self, \.createdAt, required: true),
             .field("updated_at", 7, ProtoInt64.self, \.updatedAt, required: true),
             .field("version", 8, ProtoUInt64.self, \.version),
+        ])
+}
+
+/// Lists a user's automations, oldest first.
+public struct ListAutomations: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 2, `include_deleted`.
+    public internal(set) var includeDeleted: Bool
+    /// Field 3, `min_position`.
+    public internal(set) var minPosition: UInt64
+
+    /// Creates the message.
+    public init(userID: UUID, includeDeleted: Bool = false, minPosition: UInt64 = 0) {
+        self.userID = userID
+        self.includeDeleted = includeDeleted
+        self.minPosition = minPosition
+    }
+}
+
+extension ListAutomations: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(userID: .protoPlaceholder)
+    }
+
+    public static let protoSchema = ProtoSchema<ListAutomations>(
+        "tradecore.automation.v1.ListAutomations",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .field("include_deleted", 2, ProtoBool.self, \.includeDeleted),
+            .field("min_position", 3, ProtoUInt64.self, \.minPosition),
+        ])
+}
+
+/// `tradecore.automation.v1.AutomationList`.
+public struct AutomationList: Sendable, Hashable {
+    /// Field 1, `automations`.
+    public internal(set) var automations: [AutomationView]
+
+    /// Creates the message.
+    public init(automations: [AutomationView] = []) {
+        self.automations = automations
+    }
+}
+
+extension AutomationList: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init()
+    }
+
+    public static let protoSchema = ProtoSchema<AutomationList>(
+        "tradecore.automation.v1.AutomationList",
+        [
+            .repeated("automations", 1, ProtoMessageCodec<AutomationView>.self, \.automations)
         ])
 }

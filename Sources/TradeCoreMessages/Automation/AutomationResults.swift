@@ -19,6 +19,9 @@ public struct CreateAutomationResult: Sendable, Hashable {
     public internal(set) var status: AutomationStatus
     /// Field 5, `version`.
     public internal(set) var version: UInt64
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 6, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
@@ -26,13 +29,15 @@ public struct CreateAutomationResult: Sendable, Hashable {
         webhookURL: String,
         webhookToken: String,
         status: AutomationStatus,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        position: UInt64 = 0
     ) {
         self.automationID = automationID
         self.webhookURL = webhookURL
         self.webhookToken = webhookToken
         self.status = status
         self.version = version
+        self.position = position
     }
 }
 
@@ -43,7 +48,8 @@ extension CreateAutomationResult: ProtoSchemaMessage {
             webhookURL: "",
             webhookToken: "",
             status: .inactive,
-            version: 0)
+            version: 0,
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<CreateAutomationResult>(
@@ -54,6 +60,7 @@ extension CreateAutomationResult: ProtoSchemaMessage {
             .field("webhook_token", 3, ProtoString.self, \.webhookToken, required: true),
             .field("status", 4, ProtoEnumCodec<AutomationStatus>.self, \.status),
             .field("version", 5, ProtoUInt64.self, \.version),
+            .field("position", 6, ProtoUInt64.self, \.position),
         ])
 }
 
@@ -65,16 +72,21 @@ public struct AutomationResult: Sendable, Hashable {
     public internal(set) var status: AutomationStatus
     /// Field 3, `version`.
     public internal(set) var version: UInt64
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 4, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
         automationID: UUID,
         status: AutomationStatus,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        position: UInt64 = 0
     ) {
         self.automationID = automationID
         self.status = status
         self.version = version
+        self.position = position
     }
 }
 
@@ -83,7 +95,8 @@ extension AutomationResult: ProtoSchemaMessage {
         self.init(
             automationID: .protoPlaceholder,
             status: .inactive,
-            version: 0)
+            version: 0,
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<AutomationResult>(
@@ -92,5 +105,6 @@ extension AutomationResult: ProtoSchemaMessage {
             .field("automation_id", 1, ProtoUUID.self, \.automationID),
             .field("status", 2, ProtoEnumCodec<AutomationStatus>.self, \.status),
             .field("version", 3, ProtoUInt64.self, \.version),
+            .field("position", 4, ProtoUInt64.self, \.position),
         ])
 }

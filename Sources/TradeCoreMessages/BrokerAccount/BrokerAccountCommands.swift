@@ -14,16 +14,21 @@ public struct RefreshAccountDataFromBroker: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 3, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 4, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         accountID: UUID,
         userID: UUID,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.accountID = accountID
         self.userID = userID
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -32,6 +37,7 @@ extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
         accountID = .protoPlaceholder
         userID = .protoPlaceholder
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<RefreshAccountDataFromBroker>(
@@ -40,6 +46,7 @@ extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
             .field("account_id", 1, ProtoUUID.self, \.accountID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 4, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 

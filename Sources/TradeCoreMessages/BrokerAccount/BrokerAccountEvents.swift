@@ -96,6 +96,8 @@ public struct BrokerAccountDataRefreshed: Sendable, Hashable {
     public internal(set) var status: BrokerAccountStatus
     /// Field 6, `synced_at`.
     public internal(set) var syncedAt: Int64
+    /// Field 7, `positions`.
+    public internal(set) var positions: [BrokerPosition]
 
     /// Creates the message.
     public init(
@@ -104,7 +106,8 @@ public struct BrokerAccountDataRefreshed: Sendable, Hashable {
         equity: ExactDecimal? = nil,
         buyingPower: ExactDecimal? = nil,
         status: BrokerAccountStatus,
-        syncedAt: Int64
+        syncedAt: Int64,
+        positions: [BrokerPosition] = []
     ) {
         self.accountID = accountID
         self.cash = cash
@@ -112,6 +115,7 @@ public struct BrokerAccountDataRefreshed: Sendable, Hashable {
         self.buyingPower = buyingPower
         self.status = status
         self.syncedAt = syncedAt
+        self.positions = positions
     }
 }
 
@@ -123,7 +127,8 @@ extension BrokerAccountDataRefreshed: ProtoSchemaMessage {
             equity: nil,
             buyingPower: nil,
             status: .active,
-            syncedAt: 0)
+            syncedAt: 0,
+            positions: [])
     }
 
     public static let protoSchema = ProtoSchema<BrokerAccountDataRefreshed>(
@@ -135,6 +140,7 @@ extension BrokerAccountDataRefreshed: ProtoSchemaMessage {
             .field("buying_power", 4, ProtoDecimal.self, \.buyingPower),
             .field("status", 5, ProtoEnumCodec<BrokerAccountStatus>.self, \.status),
             .field("synced_at", 6, ProtoInt64.self, \.syncedAt, required: true),
+            .repeated("positions", 7, ProtoMessageCodec<BrokerPosition>.self, \.positions),
         ])
 }
 
@@ -228,6 +234,8 @@ public struct AllAccountsRefreshCompleted: Sendable, Hashable {
     public internal(set) var failed: UInt32
     /// Field 6, `completed_at`.
     public internal(set) var completedAt: Int64
+    /// Field 7, `errors`.
+    public internal(set) var errors: [AccountRefreshError]
 
     /// Creates the message.
     public init(
@@ -236,7 +244,8 @@ public struct AllAccountsRefreshCompleted: Sendable, Hashable {
         total: UInt32 = 0,
         refreshed: UInt32 = 0,
         failed: UInt32 = 0,
-        completedAt: Int64
+        completedAt: Int64,
+        errors: [AccountRefreshError] = []
     ) {
         self.userID = userID
         self.brokerConnectionID = brokerConnectionID
@@ -244,6 +253,7 @@ public struct AllAccountsRefreshCompleted: Sendable, Hashable {
         self.refreshed = refreshed
         self.failed = failed
         self.completedAt = completedAt
+        self.errors = errors
     }
 }
 
@@ -255,7 +265,8 @@ extension AllAccountsRefreshCompleted: ProtoSchemaMessage {
             total: 0,
             refreshed: 0,
             failed: 0,
-            completedAt: 0)
+            completedAt: 0,
+            errors: [])
     }
 
     public static let protoSchema = ProtoSchema<AllAccountsRefreshCompleted>(
@@ -267,5 +278,6 @@ extension AllAccountsRefreshCompleted: ProtoSchemaMessage {
             .field("refreshed", 4, ProtoUInt32.self, \.refreshed),
             .field("failed", 5, ProtoUInt32.self, \.failed),
             .field("completed_at", 6, ProtoInt64.self, \.completedAt, required: true),
+            .repeated("errors", 7, ProtoMessageCodec<AccountRefreshError>.self, \.errors),
         ])
 }

@@ -12,14 +12,19 @@ public struct GetAccountsByUser: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 2, `include_unlinked`.
     public internal(set) var includeUnlinked: Bool
+    /// Wait until the read model has reached this log position.
+    /// Field 3, `min_position`.
+    public internal(set) var minPosition: UInt64
 
     /// Creates the message.
     public init(
         userID: UUID,
-        includeUnlinked: Bool = false
+        includeUnlinked: Bool = false,
+        minPosition: UInt64 = 0
     ) {
         self.userID = userID
         self.includeUnlinked = includeUnlinked
+        self.minPosition = minPosition
     }
 }
 
@@ -27,7 +32,8 @@ extension GetAccountsByUser: ProtoSchemaMessage {
     public init(protoPlaceholder placeholder: ProtoPlaceholder) {
         self.init(
             userID: .protoPlaceholder,
-            includeUnlinked: false)
+            includeUnlinked: false,
+            minPosition: 0)
     }
 
     public static let protoSchema = ProtoSchema<GetAccountsByUser>(
@@ -35,6 +41,7 @@ extension GetAccountsByUser: ProtoSchemaMessage {
         [
             .field("user_id", 1, ProtoUUID.self, \.userID),
             .field("include_unlinked", 2, ProtoBool.self, \.includeUnlinked),
+            .field("min_position", 3, ProtoUInt64.self, \.minPosition),
         ])
 }
 
@@ -46,16 +53,21 @@ public struct GetAccountsByConnection: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 3, `include_unlinked`.
     public internal(set) var includeUnlinked: Bool
+    /// Wait until the read model has reached this log position.
+    /// Field 4, `min_position`.
+    public internal(set) var minPosition: UInt64
 
     /// Creates the message.
     public init(
         brokerConnectionID: UUID,
         userID: UUID,
-        includeUnlinked: Bool = false
+        includeUnlinked: Bool = false,
+        minPosition: UInt64 = 0
     ) {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
         self.includeUnlinked = includeUnlinked
+        self.minPosition = minPosition
     }
 }
 
@@ -64,7 +76,8 @@ extension GetAccountsByConnection: ProtoSchemaMessage {
         self.init(
             brokerConnectionID: .protoPlaceholder,
             userID: .protoPlaceholder,
-            includeUnlinked: false)
+            includeUnlinked: false,
+            minPosition: 0)
     }
 
     public static let protoSchema = ProtoSchema<GetAccountsByConnection>(
@@ -73,6 +86,7 @@ extension GetAccountsByConnection: ProtoSchemaMessage {
             .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("include_unlinked", 3, ProtoBool.self, \.includeUnlinked),
+            .field("min_position", 4, ProtoUInt64.self, \.minPosition),
         ])
 }
 
@@ -110,6 +124,11 @@ public struct BrokerAccountView: Sendable, Hashable {
     public internal(set) var updatedAt: Int64
     /// Field 16, `version`.
     public internal(set) var version: UInt64
+    /// Field 17, `positions`.
+    public internal(set) var positions: [BrokerPosition]
+    /// The last refresh's failure, cleared by a successful one.
+    /// Field 18, `last_refresh_error`.
+    public internal(set) var lastRefreshError: String
 
     /// Creates the message.
     public init(
@@ -128,7 +147,9 @@ public struct BrokerAccountView: Sendable, Hashable {
         lastSyncedAt: Int64 = 0,
         createdAt: Int64,
         updatedAt: Int64,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        positions: [BrokerPosition] = [],
+        lastRefreshError: String = ""
     ) {
         self.accountID = accountID
         self.userID = userID
@@ -146,6 +167,8 @@ public struct BrokerAccountView: Sendable, Hashable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.version = version
+        self.positions = positions
+        self.lastRefreshError = lastRefreshError
     }
 }
 
@@ -167,7 +190,9 @@ extension BrokerAccountView: ProtoSchemaMessage {
             lastSyncedAt: 0,
             createdAt: 0,
             updatedAt: 0,
-            version: 0)
+            version: 0,
+            positions: [],
+            lastRefreshError: "")
     }
 
     public static let protoSchema = ProtoSchema<BrokerAccountView>(
@@ -189,6 +214,8 @@ extension BrokerAccountView: ProtoSchemaMessage {
             .field("created_at", 14, ProtoInt64.self, \.createdAt, required: true),
             .field("updated_at", 15, ProtoInt64.self, \.updatedAt, required: true),
             .field("version", 16, ProtoUInt64.self, \.version),
+            .repeated("positions", 17, ProtoMessageCodec<BrokerPosition>.self, \.positions),
+            .field("last_refresh_error", 18, ProtoString.self, \.lastRefreshError),
         ])
 }
 

@@ -14,16 +14,26 @@ public struct BrokerAccountResult: Sendable, Hashable {
     public internal(set) var status: BrokerAccountStatus
     /// Field 3, `version`.
     public internal(set) var version: UInt64
+    /// Set when the broker could not be read: the failure is recorded.
+    /// Field 4, `refresh_error`.
+    public internal(set) var refreshError: String
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 5, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
         accountID: UUID,
         status: BrokerAccountStatus,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        refreshError: String = "",
+        position: UInt64 = 0
     ) {
         self.accountID = accountID
         self.status = status
         self.version = version
+        self.refreshError = refreshError
+        self.position = position
     }
 }
 
@@ -32,7 +42,9 @@ extension BrokerAccountResult: ProtoSchemaMessage {
         self.init(
             accountID: .protoPlaceholder,
             status: .active,
-            version: 0)
+            version: 0,
+            refreshError: "",
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<BrokerAccountResult>(
@@ -41,6 +53,8 @@ extension BrokerAccountResult: ProtoSchemaMessage {
             .field("account_id", 1, ProtoUUID.self, \.accountID),
             .field("status", 2, ProtoEnumCodec<BrokerAccountStatus>.self, \.status),
             .field("version", 3, ProtoUInt64.self, \.version),
+            .field("refresh_error", 4, ProtoString.self, \.refreshError),
+            .field("position", 5, ProtoUInt64.self, \.position),
         ])
 }
 
@@ -54,18 +68,23 @@ public struct RefreshAllAccountsResult: Sendable, Hashable {
     public internal(set) var failed: UInt32
     /// Field 4, `errors`.
     public internal(set) var errors: [AccountRefreshError]
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 5, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
         total: UInt32 = 0,
         refreshed: UInt32 = 0,
         failed: UInt32 = 0,
-        errors: [AccountRefreshError] = []
+        errors: [AccountRefreshError] = [],
+        position: UInt64 = 0
     ) {
         self.total = total
         self.refreshed = refreshed
         self.failed = failed
         self.errors = errors
+        self.position = position
     }
 }
 
@@ -75,7 +94,8 @@ extension RefreshAllAccountsResult: ProtoSchemaMessage {
             total: 0,
             refreshed: 0,
             failed: 0,
-            errors: [])
+            errors: [],
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<RefreshAllAccountsResult>(
@@ -85,6 +105,7 @@ extension RefreshAllAccountsResult: ProtoSchemaMessage {
             .field("refreshed", 2, ProtoUInt32.self, \.refreshed),
             .field("failed", 3, ProtoUInt32.self, \.failed),
             .repeated("errors", 4, ProtoMessageCodec<AccountRefreshError>.self, \.errors),
+            .field("position", 5, ProtoUInt64.self, \.position),
         ])
 }
 

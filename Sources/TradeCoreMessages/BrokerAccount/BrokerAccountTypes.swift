@@ -23,3 +23,41 @@ public enum BrokerAccountStatus: Int32, ProtoEnum {
 
     public static var protoEnumName: String { "tradecore.broker.v1.BrokerAccountStatus" }
 }
+
+/// A holding in an account, as the broker reports it.
+public struct BrokerPosition: Sendable, Hashable {
+    /// Field 1, `symbol`.
+    public internal(set) var symbol: String
+    /// Negative for a short position.
+    /// Field 2, `quantity`.
+    public internal(set) var quantity: ExactDecimal
+    /// Field 3, `average_price`.
+    public internal(set) var averagePrice: ExactDecimal?
+    /// Field 4, `market_value`.
+    public internal(set) var marketValue: ExactDecimal?
+
+    /// Creates the message.
+    public init(
+        symbol: String, quantity: ExactDecimal, averagePrice: ExactDecimal? = nil, marketValue: ExactDecimal? = nil
+    ) {
+        self.symbol = symbol
+        self.quantity = quantity
+        self.averagePrice = averagePrice
+        self.marketValue = marketValue
+    }
+}
+
+extension BrokerPosition: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(symbol: "", quantity: .zero)
+    }
+
+    public static let protoSchema = ProtoSchema<BrokerPosition>(
+        "tradecore.broker.v1.BrokerPosition",
+        [
+            .field("symbol", 1, ProtoString.self, \.symbol, required: true),
+            .field("quantity", 2, ProtoDecimal.self, \.quantity),
+            .field("average_price", 3, ProtoDecimal.self, \.averagePrice),
+            .field("market_value", 4, ProtoDecimal.self, \.marketValue),
+        ])
+}

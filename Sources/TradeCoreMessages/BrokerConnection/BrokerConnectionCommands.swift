@@ -93,6 +93,9 @@ public struct CompleteOAuth: Sendable, Hashable {
     public internal(set) var state: String
     /// Field 5, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 6, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -100,13 +103,15 @@ public struct CompleteOAuth: Sendable, Hashable {
         userID: UUID,
         authorizationCode: String,
         state: String,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
         self.authorizationCode = authorizationCode
         self.state = state
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -117,6 +122,7 @@ extension CompleteOAuth: ProtoSchemaMessage {
         authorizationCode = ""
         state = ""
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<CompleteOAuth>(
@@ -127,6 +133,7 @@ extension CompleteOAuth: ProtoSchemaMessage {
             .field("authorization_code", 3, ProtoString.self, \.authorizationCode, required: true),
             .field("state", 4, ProtoString.self, \.state, required: true),
             .field("saga_id", 5, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 6, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -140,18 +147,23 @@ public struct DisconnectBroker: Sendable, Hashable {
     public internal(set) var reason: String
     /// Field 4, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 5, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         brokerConnectionID: UUID,
         userID: UUID,
         reason: String = "",
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
         self.reason = reason
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -161,6 +173,7 @@ extension DisconnectBroker: ProtoSchemaMessage {
         userID = .protoPlaceholder
         reason = ""
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<DisconnectBroker>(
@@ -170,5 +183,6 @@ extension DisconnectBroker: ProtoSchemaMessage {
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("reason", 3, ProtoString.self, \.reason),
             .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 5, ProtoUInt64.self, \.expectedVersion),
         ])
 }

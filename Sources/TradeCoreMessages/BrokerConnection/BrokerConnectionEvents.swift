@@ -111,18 +111,23 @@ public struct BrokerOAuthStarted: Sendable, Hashable {
     public internal(set) var redirectURI: String
     /// Field 4, `started_at`.
     public internal(set) var startedAt: Int64
+    /// After this, the state is refused.
+    /// Field 5, `expires_at`.
+    public internal(set) var expiresAt: Int64
 
     /// Creates the message.
     public init(
         brokerConnectionID: UUID,
         oauthStateSHA256: [UInt8],
         redirectURI: String = "",
-        startedAt: Int64
+        startedAt: Int64,
+        expiresAt: Int64
     ) {
         self.brokerConnectionID = brokerConnectionID
         self.oauthStateSHA256 = oauthStateSHA256
         self.redirectURI = redirectURI
         self.startedAt = startedAt
+        self.expiresAt = expiresAt
     }
 }
 
@@ -132,7 +137,8 @@ extension BrokerOAuthStarted: ProtoSchemaMessage {
             brokerConnectionID: .protoPlaceholder,
             oauthStateSHA256: [],
             redirectURI: "",
-            startedAt: 0)
+            startedAt: 0,
+            expiresAt: 0)
     }
 
     public static let protoSchema = ProtoSchema<BrokerOAuthStarted>(
@@ -142,6 +148,7 @@ extension BrokerOAuthStarted: ProtoSchemaMessage {
             .field("oauth_state_sha256", 2, ProtoBytes.self, \.oauthStateSHA256, required: true),
             .field("redirect_uri", 3, ProtoString.self, \.redirectURI),
             .field("started_at", 4, ProtoInt64.self, \.startedAt, required: true),
+            .field("expires_at", 5, ProtoInt64.self, \.expiresAt, required: true),
         ])
 }
 
@@ -302,5 +309,36 @@ extension BrokerDisconnected: ProtoSchemaMessage {
             .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
             .field("reason", 2, ProtoString.self, \.reason),
             .field("disconnected_at", 3, ProtoInt64.self, \.disconnectedAt, required: true),
+        ])
+}
+
+/// The accounts the broker gives this connection access to were linked.
+public struct BrokerAccountsSynced: Sendable, Hashable {
+    /// Field 1, `broker_connection_id`.
+    public internal(set) var brokerConnectionID: UUID
+    /// Field 2, `account_ids`.
+    public internal(set) var accountIDs: [UUID]
+    /// Field 3, `synced_at`.
+    public internal(set) var syncedAt: Int64
+
+    /// Creates the message.
+    public init(brokerConnectionID: UUID, accountIDs: [UUID] = [], syncedAt: Int64) {
+        self.brokerConnectionID = brokerConnectionID
+        self.accountIDs = accountIDs
+        self.syncedAt = syncedAt
+    }
+}
+
+extension BrokerAccountsSynced: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(brokerConnectionID: .protoPlaceholder, syncedAt: 0)
+    }
+
+    public static let protoSchema = ProtoSchema<BrokerAccountsSynced>(
+        "tradecore.broker.v1.BrokerAccountsSynced",
+        [
+            .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
+            .repeated("account_ids", 2, ProtoUUID.self, \.accountIDs),
+            .field("synced_at", 3, ProtoInt64.self, \.syncedAt, required: true),
         ])
 }

@@ -12,14 +12,19 @@ public struct GetBrokerConnection: Sendable, Hashable {
     public internal(set) var brokerConnectionID: UUID
     /// Field 2, `user_id`.
     public internal(set) var userID: UUID
+    /// Wait until the read model has reached this log position.
+    /// Field 3, `min_position`.
+    public internal(set) var minPosition: UInt64
 
     /// Creates the message.
     public init(
         brokerConnectionID: UUID,
-        userID: UUID
+        userID: UUID,
+        minPosition: UInt64 = 0
     ) {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
+        self.minPosition = minPosition
     }
 }
 
@@ -27,7 +32,8 @@ extension GetBrokerConnection: ProtoSchemaMessage {
     public init(protoPlaceholder placeholder: ProtoPlaceholder) {
         self.init(
             brokerConnectionID: .protoPlaceholder,
-            userID: .protoPlaceholder)
+            userID: .protoPlaceholder,
+            minPosition: 0)
     }
 
     public static let protoSchema = ProtoSchema<GetBrokerConnection>(
@@ -35,6 +41,7 @@ extension GetBrokerConnection: ProtoSchemaMessage {
         [
             .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("min_position", 3, ProtoUInt64.self, \.minPosition),
         ])
 }
 
@@ -128,5 +135,41 @@ extension BrokerConnectionView: ProtoSchemaMessage {
             .field("created_at", 10, ProtoInt64.self, \.createdAt, required: true),
             .field("updated_at", 11, ProtoInt64.self, \.updatedAt, required: true),
             .field("version", 12, ProtoUInt64.self, \.version),
+        ])
+}
+
+/// The connection of a user to a broker in an environment (there is at most one).
+public struct FindBrokerConnection: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Field 2, `broker_id`.
+    public internal(set) var brokerID: String
+    /// Absent: PAPER.
+    /// Field 3, `environment`.
+    public internal(set) var environment: BrokerEnvironment?
+    /// Field 4, `min_position`.
+    public internal(set) var minPosition: UInt64
+
+    /// Creates the message.
+    public init(userID: UUID, brokerID: String, environment: BrokerEnvironment? = nil, minPosition: UInt64 = 0) {
+        self.userID = userID
+        self.brokerID = brokerID
+        self.environment = environment
+        self.minPosition = minPosition
+    }
+}
+
+extension FindBrokerConnection: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(userID: .protoPlaceholder, brokerID: "")
+    }
+
+    public static let protoSchema = ProtoSchema<FindBrokerConnection>(
+        "tradecore.broker.v1.FindBrokerConnection",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .field("broker_id", 2, ProtoString.self, \.brokerID, required: true),
+            .field("environment", 3, ProtoEnumCodec<BrokerEnvironment>.self, \.environment),
+            .field("min_position", 4, ProtoUInt64.self, \.minPosition),
         ])
 }

@@ -20,6 +20,12 @@ public struct InitiateBrokerConnectionResult: Sendable, Hashable {
     public internal(set) var oauthState: String
     /// Field 5, `version`.
     public internal(set) var version: UInt64
+    /// Why the connection failed, when status is FAILED.
+    /// Field 6, `status_reason`.
+    public internal(set) var statusReason: String
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 7, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
@@ -27,13 +33,17 @@ public struct InitiateBrokerConnectionResult: Sendable, Hashable {
         status: BrokerConnectionStatus,
         authorizationURL: String = "",
         oauthState: String = "",
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        statusReason: String = "",
+        position: UInt64 = 0
     ) {
         self.brokerConnectionID = brokerConnectionID
         self.status = status
         self.authorizationURL = authorizationURL
         self.oauthState = oauthState
         self.version = version
+        self.statusReason = statusReason
+        self.position = position
     }
 }
 
@@ -44,7 +54,9 @@ extension InitiateBrokerConnectionResult: ProtoSchemaMessage {
             status: .pending,
             authorizationURL: "",
             oauthState: "",
-            version: 0)
+            version: 0,
+            statusReason: "",
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<InitiateBrokerConnectionResult>(
@@ -55,6 +67,8 @@ extension InitiateBrokerConnectionResult: ProtoSchemaMessage {
             .field("authorization_url", 3, ProtoString.self, \.authorizationURL),
             .field("oauth_state", 4, ProtoString.self, \.oauthState),
             .field("version", 5, ProtoUInt64.self, \.version),
+            .field("status_reason", 6, ProtoString.self, \.statusReason),
+            .field("position", 7, ProtoUInt64.self, \.position),
         ])
 }
 
@@ -66,16 +80,25 @@ public struct BrokerConnectionResult: Sendable, Hashable {
     public internal(set) var status: BrokerConnectionStatus
     /// Field 3, `version`.
     public internal(set) var version: UInt64
+    /// Field 4, `status_reason`.
+    public internal(set) var statusReason: String
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 5, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
         brokerConnectionID: UUID,
         status: BrokerConnectionStatus,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        statusReason: String = "",
+        position: UInt64 = 0
     ) {
         self.brokerConnectionID = brokerConnectionID
         self.status = status
         self.version = version
+        self.statusReason = statusReason
+        self.position = position
     }
 }
 
@@ -84,7 +107,9 @@ extension BrokerConnectionResult: ProtoSchemaMessage {
         self.init(
             brokerConnectionID: .protoPlaceholder,
             status: .pending,
-            version: 0)
+            version: 0,
+            statusReason: "",
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<BrokerConnectionResult>(
@@ -93,5 +118,7 @@ extension BrokerConnectionResult: ProtoSchemaMessage {
             .field("broker_connection_id", 1, ProtoUUID.self, \.brokerConnectionID),
             .field("status", 2, ProtoEnumCodec<BrokerConnectionStatus>.self, \.status),
             .field("version", 3, ProtoUInt64.self, \.version),
+            .field("status_reason", 4, ProtoString.self, \.statusReason),
+            .field("position", 5, ProtoUInt64.self, \.position),
         ])
 }

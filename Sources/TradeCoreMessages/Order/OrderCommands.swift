@@ -11,7 +11,7 @@ public struct CreateOrder: Sendable, Hashable {
     /// Field 1, `user_id`.
     public internal(set) var userID: UUID
     /// Field 2, `automation_id`.
-    public internal(set) var automationID: UUID
+    public internal(set) var automationID: UUID?
     /// Field 3, `symbol`.
     public internal(set) var symbol: String
     /// Field 4, `side`.
@@ -29,11 +29,17 @@ public struct CreateOrder: Sendable, Hashable {
     public internal(set) var timeInForce: TimeInForce?
     /// Field 10, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The broker account the order trades through.
+    /// Field 11, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Submit the order to the account's broker at once.
+    /// Field 12, `auto_submit`.
+    public internal(set) var autoSubmit: Bool
 
     /// Creates the command.
     public init(
         userID: UUID,
-        automationID: UUID,
+        automationID: UUID? = nil,
         symbol: String,
         side: OrderSide,
         quantity: ExactDecimal,
@@ -41,7 +47,9 @@ public struct CreateOrder: Sendable, Hashable {
         limitPrice: ExactDecimal? = nil,
         stopPrice: ExactDecimal? = nil,
         timeInForce: TimeInForce? = nil,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        accountID: UUID,
+        autoSubmit: Bool = false
     ) throws {
         self.userID = userID
         self.automationID = automationID
@@ -53,13 +61,15 @@ public struct CreateOrder: Sendable, Hashable {
         self.stopPrice = stopPrice
         self.timeInForce = timeInForce
         self.sagaID = sagaID
+        self.accountID = accountID
+        self.autoSubmit = autoSubmit
     }
 }
 
 extension CreateOrder: ProtoSchemaMessage {
     public init(protoPlaceholder placeholder: ProtoPlaceholder) {
         userID = .protoPlaceholder
-        automationID = .protoPlaceholder
+        automationID = nil
         symbol = ""
         side = .buy
         quantity = .zero
@@ -68,6 +78,8 @@ extension CreateOrder: ProtoSchemaMessage {
         stopPrice = nil
         timeInForce = nil
         sagaID = nil
+        accountID = .protoPlaceholder
+        autoSubmit = false
     }
 
     public static let protoSchema = ProtoSchema<CreateOrder>(
@@ -83,6 +95,8 @@ extension CreateOrder: ProtoSchemaMessage {
             .field("stop_price", 8, ProtoDecimal.self, \.stopPrice),
             .field("time_in_force", 9, ProtoEnumCodec<TimeInForce>.self, \.timeInForce),
             .field("saga_id", 10, ProtoUUID.self, \.sagaID),
+            .field("account_id", 11, ProtoUUID.self, \.accountID),
+            .field("auto_submit", 12, ProtoBool.self, \.autoSubmit),
         ])
 }
 
@@ -99,6 +113,9 @@ public struct PlaceOrder: Sendable, Hashable {
     public internal(set) var placedAt: Int64
     /// Field 5, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 6, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -106,13 +123,15 @@ public struct PlaceOrder: Sendable, Hashable {
         userID: UUID,
         brokerOrderID: String,
         placedAt: Int64 = 0,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
         self.brokerOrderID = brokerOrderID
         self.placedAt = placedAt
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -123,6 +142,7 @@ extension PlaceOrder: ProtoSchemaMessage {
         brokerOrderID = ""
         placedAt = 0
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<PlaceOrder>(
@@ -133,6 +153,7 @@ extension PlaceOrder: ProtoSchemaMessage {
             .field("broker_order_id", 3, ProtoString.self, \.brokerOrderID, required: true),
             .field("placed_at", 4, ProtoInt64.self, \.placedAt),
             .field("saga_id", 5, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 6, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -153,6 +174,9 @@ public struct AddFill: Sendable, Hashable {
     public internal(set) var filledAt: Int64
     /// Field 7, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 8, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -162,7 +186,8 @@ public struct AddFill: Sendable, Hashable {
         quantity: ExactDecimal,
         price: ExactDecimal,
         filledAt: Int64,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
@@ -171,6 +196,7 @@ public struct AddFill: Sendable, Hashable {
         self.price = price
         self.filledAt = filledAt
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -183,6 +209,7 @@ extension AddFill: ProtoSchemaMessage {
         price = .zero
         filledAt = 0
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<AddFill>(
@@ -195,6 +222,7 @@ extension AddFill: ProtoSchemaMessage {
             .field("price", 5, ProtoDecimal.self, \.price),
             .field("filled_at", 6, ProtoInt64.self, \.filledAt, required: true),
             .field("saga_id", 7, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 8, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -214,6 +242,9 @@ public struct UpdateOrder: Sendable, Hashable {
     public internal(set) var timeInForce: TimeInForce?
     /// Field 7, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 8, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -223,7 +254,8 @@ public struct UpdateOrder: Sendable, Hashable {
         limitPrice: ExactDecimal? = nil,
         stopPrice: ExactDecimal? = nil,
         timeInForce: TimeInForce? = nil,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
@@ -232,6 +264,7 @@ public struct UpdateOrder: Sendable, Hashable {
         self.stopPrice = stopPrice
         self.timeInForce = timeInForce
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -244,6 +277,7 @@ extension UpdateOrder: ProtoSchemaMessage {
         stopPrice = nil
         timeInForce = nil
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<UpdateOrder>(
@@ -256,6 +290,7 @@ extension UpdateOrder: ProtoSchemaMessage {
             .field("stop_price", 5, ProtoDecimal.self, \.stopPrice),
             .field("time_in_force", 6, ProtoEnumCodec<TimeInForce>.self, \.timeInForce),
             .field("saga_id", 7, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 8, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -269,18 +304,23 @@ public struct CancelOrder: Sendable, Hashable {
     public internal(set) var reason: String
     /// Field 4, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 5, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         orderID: UUID,
         userID: UUID,
         reason: String = "",
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
         self.reason = reason
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -290,6 +330,7 @@ extension CancelOrder: ProtoSchemaMessage {
         userID = .protoPlaceholder
         reason = ""
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<CancelOrder>(
@@ -299,6 +340,7 @@ extension CancelOrder: ProtoSchemaMessage {
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("reason", 3, ProtoString.self, \.reason),
             .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 5, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -312,18 +354,23 @@ public struct RejectOrder: Sendable, Hashable {
     public internal(set) var reason: String
     /// Field 4, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 5, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         orderID: UUID,
         userID: UUID,
         reason: String,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
         self.reason = reason
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -333,6 +380,7 @@ extension RejectOrder: ProtoSchemaMessage {
         userID = .protoPlaceholder
         reason = ""
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<RejectOrder>(
@@ -342,6 +390,7 @@ extension RejectOrder: ProtoSchemaMessage {
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("reason", 3, ProtoString.self, \.reason, required: true),
             .field("saga_id", 4, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 5, ProtoUInt64.self, \.expectedVersion),
         ])
 }
 
@@ -353,16 +402,21 @@ public struct DeleteOrder: Sendable, Hashable {
     public internal(set) var userID: UUID
     /// Field 3, `saga_id`.
     public internal(set) var sagaID: UUID?
+    /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
+    /// Field 4, `expected_version`.
+    public internal(set) var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
         orderID: UUID,
         userID: UUID,
-        sagaID: UUID? = nil
+        sagaID: UUID? = nil,
+        expectedVersion: UInt64? = nil
     ) throws {
         self.orderID = orderID
         self.userID = userID
         self.sagaID = sagaID
+        self.expectedVersion = expectedVersion
     }
 }
 
@@ -371,6 +425,7 @@ extension DeleteOrder: ProtoSchemaMessage {
         orderID = .protoPlaceholder
         userID = .protoPlaceholder
         sagaID = nil
+        expectedVersion = nil
     }
 
     public static let protoSchema = ProtoSchema<DeleteOrder>(
@@ -379,5 +434,6 @@ extension DeleteOrder: ProtoSchemaMessage {
             .field("order_id", 1, ProtoUUID.self, \.orderID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
             .field("saga_id", 3, ProtoUUID.self, \.sagaID),
+            .optional("expected_version", 4, ProtoUInt64.self, \.expectedVersion),
         ])
 }

@@ -13,7 +13,7 @@ public struct OrderCreated: Sendable, Hashable {
     /// Field 2, `user_id`.
     public internal(set) var userID: UUID
     /// Field 3, `automation_id`.
-    public internal(set) var automationID: UUID
+    public internal(set) var automationID: UUID?
     /// Field 4, `symbol`.
     public internal(set) var symbol: String
     /// Field 5, `side`.
@@ -30,12 +30,16 @@ public struct OrderCreated: Sendable, Hashable {
     public internal(set) var timeInForce: TimeInForce
     /// Field 11, `created_at`.
     public internal(set) var createdAt: Int64
+    /// Field 12, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 13, `auto_submit`.
+    public internal(set) var autoSubmit: Bool
 
     /// Creates the message.
     public init(
         orderID: UUID,
         userID: UUID,
-        automationID: UUID,
+        automationID: UUID? = nil,
         symbol: String,
         side: OrderSide,
         quantity: ExactDecimal,
@@ -43,7 +47,9 @@ public struct OrderCreated: Sendable, Hashable {
         limitPrice: ExactDecimal? = nil,
         stopPrice: ExactDecimal? = nil,
         timeInForce: TimeInForce,
-        createdAt: Int64
+        createdAt: Int64,
+        accountID: UUID,
+        autoSubmit: Bool = false
     ) {
         self.orderID = orderID
         self.userID = userID
@@ -56,6 +62,8 @@ public struct OrderCreated: Sendable, Hashable {
         self.stopPrice = stopPrice
         self.timeInForce = timeInForce
         self.createdAt = createdAt
+        self.accountID = accountID
+        self.autoSubmit = autoSubmit
     }
 }
 
@@ -64,7 +72,7 @@ extension OrderCreated: ProtoSchemaMessage {
         self.init(
             orderID: .protoPlaceholder,
             userID: .protoPlaceholder,
-            automationID: .protoPlaceholder,
+            automationID: nil,
             symbol: "",
             side: .buy,
             quantity: .zero,
@@ -72,7 +80,9 @@ extension OrderCreated: ProtoSchemaMessage {
             limitPrice: nil,
             stopPrice: nil,
             timeInForce: .day,
-            createdAt: 0)
+            createdAt: 0,
+            accountID: .protoPlaceholder,
+            autoSubmit: false)
     }
 
     public static let protoSchema = ProtoSchema<OrderCreated>(
@@ -89,6 +99,8 @@ extension OrderCreated: ProtoSchemaMessage {
             .field("stop_price", 9, ProtoDecimal.self, \.stopPrice),
             .field("time_in_force", 10, ProtoEnumCodec<TimeInForce>.self, \.timeInForce),
             .field("created_at", 11, ProtoInt64.self, \.createdAt, required: true),
+            .field("account_id", 12, ProtoUUID.self, \.accountID),
+            .field("auto_submit", 13, ProtoBool.self, \.autoSubmit),
         ])
 }
 

@@ -12,14 +12,19 @@ public struct GetOrder: Sendable, Hashable {
     public internal(set) var orderID: UUID
     /// Field 2, `user_id`.
     public internal(set) var userID: UUID
+    /// Wait until the read model has reached this log position.
+    /// Field 3, `min_position`.
+    public internal(set) var minPosition: UInt64
 
     /// Creates the message.
     public init(
         orderID: UUID,
-        userID: UUID
+        userID: UUID,
+        minPosition: UInt64 = 0
     ) {
         self.orderID = orderID
         self.userID = userID
+        self.minPosition = minPosition
     }
 }
 
@@ -27,7 +32,8 @@ extension GetOrder: ProtoSchemaMessage {
     public init(protoPlaceholder placeholder: ProtoPlaceholder) {
         self.init(
             orderID: .protoPlaceholder,
-            userID: .protoPlaceholder)
+            userID: .protoPlaceholder,
+            minPosition: 0)
     }
 
     public static let protoSchema = ProtoSchema<GetOrder>(
@@ -35,6 +41,7 @@ extension GetOrder: ProtoSchemaMessage {
         [
             .field("order_id", 1, ProtoUUID.self, \.orderID),
             .field("user_id", 2, ProtoUUID.self, \.userID),
+            .field("min_position", 3, ProtoUInt64.self, \.minPosition),
         ])
 }
 
@@ -89,7 +96,7 @@ public struct OrderView: Sendable, Hashable {
     /// Field 2, `user_id`.
     public internal(set) var userID: UUID
     /// Field 3, `automation_id`.
-    public internal(set) var automationID: UUID
+    public internal(set) var automationID: UUID?
     /// Field 4, `symbol`.
     public internal(set) var symbol: String
     /// Field 5, `side`.
@@ -124,12 +131,16 @@ public struct OrderView: Sendable, Hashable {
     public internal(set) var updatedAt: Int64
     /// Field 19, `version`.
     public internal(set) var version: UInt64
+    /// Field 20, `account_id`.
+    public internal(set) var accountID: UUID
+    /// Field 21, `auto_submit`.
+    public internal(set) var autoSubmit: Bool
 
     /// Creates the message.
     public init(
         orderID: UUID,
         userID: UUID,
-        automationID: UUID,
+        automationID: UUID? = nil,
         symbol: String,
         side: OrderSide,
         quantity: ExactDecimal,
@@ -145,7 +156,9 @@ public struct OrderView: Sendable, Hashable {
         statusReason: String = "",
         createdAt: Int64,
         updatedAt: Int64,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        accountID: UUID,
+        autoSubmit: Bool = false
     ) {
         self.orderID = orderID
         self.userID = userID
@@ -166,6 +179,8 @@ public struct OrderView: Sendable, Hashable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.version = version
+        self.accountID = accountID
+        self.autoSubmit = autoSubmit
     }
 }
 
@@ -174,7 +189,7 @@ extension OrderView: ProtoSchemaMessage {
         self.init(
             orderID: .protoPlaceholder,
             userID: .protoPlaceholder,
-            automationID: .protoPlaceholder,
+            automationID: nil,
             symbol: "",
             side: .buy,
             quantity: .zero,
@@ -190,7 +205,9 @@ extension OrderView: ProtoSchemaMessage {
             statusReason: "",
             createdAt: 0,
             updatedAt: 0,
-            version: 0)
+            version: 0,
+            accountID: .protoPlaceholder,
+            autoSubmit: false)
     }
 
     public static let protoSchema = ProtoSchema<OrderView>(
@@ -215,5 +232,83 @@ extension OrderView: ProtoSchemaMessage {
             .field("created_at", 17, ProtoInt64.self, \.createdAt, required: true),
             .field("updated_at", 18, ProtoInt64.self, \.updatedAt, required: true),
             .field("version", 19, ProtoUInt64.self, \.version),
+            .field("account_id", 20, ProtoUUID.self, \.accountID),
+            .field("auto_submit", 21, ProtoBool.self, \.autoSubmit),
+        ])
+}
+
+/// Lists a user's orders, oldest first.
+public struct ListOrders: Sendable, Hashable {
+    /// Field 1, `user_id`.
+    public internal(set) var userID: UUID
+    /// Only orders in these states; empty: every state but DELETED.
+    /// Field 2, `statuses`.
+    public internal(set) var statuses: [OrderStatus]
+    /// At most this many; absent: 100. At most 1000.
+    /// Field 3, `page_size`.
+    public internal(set) var pageSize: UInt32
+    /// Start after this order (the previous page's `next_after_order_id`).
+    /// Field 4, `after_order_id`.
+    public internal(set) var afterOrderID: UUID?
+    /// Field 5, `min_position`.
+    public internal(set) var minPosition: UInt64
+
+    /// Creates the message.
+    public init(
+        userID: UUID,
+        statuses: [OrderStatus] = [],
+        pageSize: UInt32 = 0,
+        afterOrderID: UUID? = nil,
+        minPosition: UInt64 = 0
+    ) {
+        self.userID = userID
+        self.statuses = statuses
+        self.pageSize = pageSize
+        self.afterOrderID = afterOrderID
+        self.minPosition = minPosition
+    }
+}
+
+extension ListOrders: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init(userID: .protoPlaceholder)
+    }
+
+    public static let protoSchema = ProtoSchema<ListOrders>(
+        "tradecore.order.v1.ListOrders",
+        [
+            .field("user_id", 1, ProtoUUID.self, \.userID),
+            .repeated("statuses", 2, ProtoEnumCodec<OrderStatus>.self, \.statuses),
+            .field("page_size", 3, ProtoUInt32.self, \.pageSize),
+            .field("after_order_id", 4, ProtoUUID.self, \.afterOrderID),
+            .field("min_position", 5, ProtoUInt64.self, \.minPosition),
+        ])
+}
+
+/// `tradecore.order.v1.OrderList`.
+public struct OrderList: Sendable, Hashable {
+    /// Field 1, `orders`.
+    public internal(set) var orders: [OrderView]
+    /// Set when there may be more: pass it as `after_order_id`.
+    /// Field 2, `next_after_order_id`.
+    public internal(set) var nextAfterOrderID: UUID?
+
+    /// Creates the message.
+    public init(orders: [OrderView] = [], nextAfterOrderID: UUID? = nil) {
+        self.orders = orders
+        self.nextAfterOrderID = nextAfterOrderID
+    }
+}
+
+extension OrderList: ProtoSchemaMessage {
+    public init(protoPlaceholder placeholder: ProtoPlaceholder) {
+        self.init()
+    }
+
+    public static let protoSchema = ProtoSchema<OrderList>(
+        "tradecore.order.v1.OrderList",
+        [
+            .repeated("orders", 1, ProtoMessageCodec<OrderView>.self, \.orders),
+            .field("next_after_order_id", 2, ProtoUUID.self, \.nextAfterOrderID),
         ])
 }

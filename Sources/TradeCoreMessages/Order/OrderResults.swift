@@ -15,16 +15,21 @@ public struct OrderResult: Sendable, Hashable {
     /// The order stream's version after the command (0 for the first event).
     /// Field 3, `version`.
     public internal(set) var version: UInt64
+    /// The global log position of the command's last event; 0 when it changed nothing.
+    /// Field 4, `position`.
+    public internal(set) var position: UInt64
 
     /// Creates the message.
     public init(
         orderID: UUID,
         status: OrderStatus,
-        version: UInt64 = 0
+        version: UInt64 = 0,
+        position: UInt64 = 0
     ) {
         self.orderID = orderID
         self.status = status
         self.version = version
+        self.position = position
     }
 }
 
@@ -33,7 +38,8 @@ extension OrderResult: ProtoSchemaMessage {
         self.init(
             orderID: .protoPlaceholder,
             status: .pending,
-            version: 0)
+            version: 0,
+            position: 0)
     }
 
     public static let protoSchema = ProtoSchema<OrderResult>(
@@ -42,5 +48,6 @@ extension OrderResult: ProtoSchemaMessage {
             .field("order_id", 1, ProtoUUID.self, \.orderID),
             .field("status", 2, ProtoEnumCodec<OrderStatus>.self, \.status),
             .field("version", 3, ProtoUInt64.self, \.version),
+            .field("position", 4, ProtoUInt64.self, \.position),
         ])
 }

@@ -27,22 +27,3 @@ extension EventEnvelope {
         }
     }
 }
-
-extension ErrorDetails {
-    /// The details of a request that could not be decoded, for its INVALID_ARGUMENT status:
-    /// reason `MALFORMED_REQUEST` and a field violation naming the failing field by its path
-    /// from the request (`stop_loss.value`), or, when no field is to blame (a truncated tag), the
-    /// problem under `metadata["detail"]`.
-    public init(decodingError error: ProtoDecodingError) {
-        let fields = error.path.compactMap { element in element.fieldName ?? element.fieldNumber.map { "#\($0)" } }
-        if fields.isEmpty {
-            self.init(reason: "MALFORMED_REQUEST", metadata: ["detail": error.description])
-        } else {
-            self.init(
-                reason: "MALFORMED_REQUEST",
-                fieldViolations: [
-                    FieldViolation(field: fields.joined(separator: "."), description: error.reason.description)
-                ])
-        }
-    }
-}

@@ -3,10 +3,9 @@ import WireFormat
 /// Every message and enum of `Schemas/*.proto`, for tools that handle them by name (the
 /// drift test, the cross-check tool, the fuzzer).
 ///
-/// Decoding checks well-formedness only (ids, decimals, enums, required fields). The commands'
-/// business rules (the seed's `__post_init__` checks) are the domain's and not written yet: they
-/// go in each command's throwing initializer and in `validateDecoded()`, so that a decoded command
-/// and a constructed one pass the same checks.
+/// Decoding checks well-formedness only (ids, decimals, enums, required fields). Business rules
+/// (a positive quantity, the prices an order type needs) are the domain's: its aggregates check
+/// them, the one place a decoded command and one built in code both pass through.
 public enum TradeCoreSchema {
     /// Every message type, in the order of the `.proto` files.
     public static let messageTypes: [any ProtoSchemaMessage.Type] = [
@@ -31,6 +30,8 @@ public enum TradeCoreSchema {
         AutomationDeleted.self,
         GetAutomation.self,
         AutomationView.self,
+        ListAutomations.self,
+        AutomationList.self,
         RefreshAccountDataFromBroker.self,
         RefreshAllAccounts.self,
         BrokerAccountResult.self,
@@ -45,6 +46,7 @@ public enum TradeCoreSchema {
         GetAccountsByConnection.self,
         BrokerAccountView.self,
         BrokerAccountList.self,
+        BrokerPosition.self,
         ApiKeyCredentials.self,
         InitiateBrokerConnection.self,
         CompleteOAuth.self,
@@ -58,10 +60,10 @@ public enum TradeCoreSchema {
         BrokerConnectionEstablished.self,
         BrokerConnectionFailed.self,
         BrokerDisconnected.self,
+        BrokerAccountsSynced.self,
         GetBrokerConnection.self,
         BrokerConnectionView.self,
-        ErrorDetails.self,
-        FieldViolation.self,
+        FindBrokerConnection.self,
         EventMetadata.self,
         EventEnvelope.self,
         StreamVersion.self,
@@ -92,6 +94,8 @@ public enum TradeCoreSchema {
         GetOrder.self,
         Fill.self,
         OrderView.self,
+        ListOrders.self,
+        OrderList.self,
     ]
 
     /// Every enum type.
@@ -157,6 +161,7 @@ public enum TradeCoreSchema {
         BrokerConnectionEstablished.self,
         BrokerConnectionFailed.self,
         BrokerDisconnected.self,
+        BrokerAccountsSynced.self,
         BrokerAccountLinked.self,
         BrokerAccountDataRefreshed.self,
         BrokerAccountRefreshFailed.self,
