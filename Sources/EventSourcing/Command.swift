@@ -15,11 +15,19 @@ public protocol Command: Sendable {
 
     /// The saga the command runs for, if any; it is attached to every event the command emits.
     var sagaID: UUID? { get }
+
+    /// The user on whose behalf the command acts, when the command names one. It goes into the
+    /// metadata of the command's events ahead of ``CommandOptions/userID``, so the events that a
+    /// saga's commands cause keep their user.
+    var actingUserID: UUID? { get }
 }
 
 extension Command {
     /// No saga, unless the command type says otherwise.
     public var sagaID: UUID? { nil }
+
+    /// No user, unless the command type says otherwise.
+    public var actingUserID: UUID? { nil }
 }
 
 /// A command's result, encodable so that the bus can record it with the command's outcome.

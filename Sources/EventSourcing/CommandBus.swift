@@ -146,8 +146,9 @@ public final class CommandBus: Sendable {
     ///
     /// - Throws: ``CommandBusError``: `.noHandler` for a command the bus does not know; `.rejected`
     ///   when the domain refused it (now or, for a repeated id, the first time); `.conflict` when
-    ///   every attempt conflicted; `.handlerFailed`, `.storeFailure`, `.lockLost`, `.cancelled`. When
-    ///   it throws, none of the command's staged writes was appended, unless the handler flushed.
+    ///   every attempt conflicted, or when the command said which version it read and the aggregate
+    ///   has moved on; `.handlerFailed`, `.storeFailure`, `.lockLost`, `.cancelled`. When it throws,
+    ///   the command's own write was not appended (commands it sent on commit on their own).
     public func send<C: Command>(
         _ command: C, options: CommandOptions = CommandOptions()
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
@@ -168,7 +169,7 @@ public final class CommandBus: Sendable {
             clientSuppliedID: options.commandID != nil,
             correlationID: options.correlationID ?? commandID,
             sagaID: command.sagaID ?? options.sagaID,
-            userID: options.userID,
+            userID: command.actingUserID ?? options.userID,
             extraMetadata: options.extraMetadata
         )
         do {
@@ -245,16 +246,31 @@ public final class CommandBus: Sendable {
         return try await attempt(command, handler: handler, invocation: invocation)
     }
 
-    /// Runs the handler until it commits, is rejected, fails, or runs out of attempts.
+    /// Runs the handler until it commits, is rejected, fails, or runs out of attempts; then
+    /// releases the locks its attempts took.
     private func attempt<C: Command>(
         _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation
+    ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
+        let leases = CommandLeases()
+        let outcome: Result<CommandOutcome<C.Result>, CommandBusError>
+        do throws(CommandBusError) {
+            outcome = .success(try await attempts(command, handler: handler, invocation: invocation, leases: leases))
+        } catch {
+            outcome = .failure(error)
+        }
+        await leases.releaseAll(to: dependencies.lock, logger: configuration.logger)
+        return try outcome.get()
+    }
+
+    private func attempts<C: Command>(
+        _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation, leases: CommandLeases
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let policy = configuration.retry
         var attempt = 0
         while true {
             attempt += 1
             let context = CommandContext(
-                invocation: invocation, attempt: attempt, dependencies: dependencies, bus: self)
+                invocation: invocation, attempt: attempt, dependencies: dependencies, bus: self, leases: leases)
             do {
                 let result = try await handler.handle(command, context: context)
                 let encoded = try result.encodeCommandResult()
@@ -301,6 +317,11 @@ public final class CommandBus: Sendable {
                 return try replay(duplicate.existing, as: C.self)
             } catch let error as any CommandRejectionConvertible {
                 return try await reject(error.rejection, as: C.self, invocation, context: context, attempts: attempt)
+            } catch let error as QueryBusError where error.rejection != nil {
+                // A query the handler asked answered "not found" or "not allowed": that is the
+                // command's answer too, not a failure of the handler.
+                let rejection = error.rejection ?? CommandRejection(.notFound, error.message)
+                return try await reject(rejection, as: C.self, invocation, context: context, attempts: attempt)
             } catch {
                 throw failure(error, invocation, attempts: attempt)
             }

@@ -59,6 +59,9 @@ public struct CommandBusError: Error, Sendable, CustomStringConvertible {
     public let stream: StreamName?
     /// The stream's version at the last attempt, for ``Code/conflict``; `nil` if it does not exist.
     public let currentVersion: Int64?
+    /// The version the command expected, for ``Code/conflict``: the one its caller said it read,
+    /// or the one its last attempt loaded.
+    public let expectedVersion: Int64?
     /// How many times the handler ran.
     public let attempts: Int
     /// The error underneath, if any.
@@ -72,6 +75,7 @@ public struct CommandBusError: Error, Sendable, CustomStringConvertible {
         rejection: CommandRejection? = nil,
         stream: StreamName? = nil,
         currentVersion: Int64? = nil,
+        expectedVersion: Int64? = nil,
         attempts: Int = 0,
         underlying: (any Error & Sendable)? = nil
     ) {
@@ -82,6 +86,7 @@ public struct CommandBusError: Error, Sendable, CustomStringConvertible {
         self.rejection = rejection
         self.stream = stream
         self.currentVersion = currentVersion
+        self.expectedVersion = expectedVersion
         self.attempts = attempts
         self.underlying = underlying
     }
@@ -108,11 +113,22 @@ public struct CommandBusError: Error, Sendable, CustomStringConvertible {
             return error
         case let error as any CommandRejectionConvertible:
             return .rejected(error.rejection, commandType: commandType, commandID: commandID, attempts: attempts)
+        case let error as QueryBusError where error.rejection != nil:
+            let rejection = error.rejection ?? CommandRejection(.notFound, error.message)
+            return .rejected(rejection, commandType: commandType, commandID: commandID, attempts: attempts)
         case let conflict as VersionConflict:
+            let expected: Int64? =
+                if case .exact(let version) = conflict.expected { version } else { nil }
             return CommandBusError(
                 .conflict, commandType: commandType, commandID: commandID,
                 message: "\(conflict) after \(attempts) attempt(s)", stream: conflict.stream,
-                currentVersion: conflict.currentVersion, attempts: attempts, underlying: conflict)
+                currentVersion: conflict.currentVersion, expectedVersion: expected, attempts: attempts,
+                underlying: conflict)
+        case let mismatch as ExpectedVersionMismatch:
+            return CommandBusError(
+                .conflict, commandType: commandType, commandID: commandID, message: mismatch.description,
+                stream: mismatch.stream, currentVersion: mismatch.current, expectedVersion: mismatch.expected,
+                attempts: attempts, underlying: mismatch)
         case let error as EventStoreError where error.code == .staleFencingToken:
             return CommandBusError(
                 .lockLost, commandType: commandType, commandID: commandID, message: error.message,

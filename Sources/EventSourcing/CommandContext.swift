@@ -31,6 +31,7 @@ public final class CommandContext: Sendable {
     /// Everything the handler may use.
     public let dependencies: HandlerDependencies
     let bus: CommandBus
+    private let leases: CommandLeases
 
     private struct StagedWrite: Sendable {
         typealias Commit = @Sendable (EventMetadata, CommandRecord?) async throws -> AppendResult?
@@ -53,7 +54,8 @@ public final class CommandContext: Sendable {
         invocation: CommandInvocation,
         attempt: Int,
         dependencies: HandlerDependencies,
-        bus: CommandBus
+        bus: CommandBus,
+        leases: CommandLeases
     ) {
         self.commandID = invocation.commandID
         self.commandType = invocation.commandType
@@ -65,6 +67,7 @@ public final class CommandContext: Sendable {
         self.now = dependencies.clock.now()
         self.dependencies = dependencies
         self.bus = bus
+        self.leases = leases
     }
 
     /// The event store.
@@ -100,6 +103,23 @@ public final class CommandContext: Sendable {
         try await dependencies.repositories.repository(for: type).load(id)
     }
 
+    /// Loads an aggregate that must exist and must be at the version its caller read.
+    ///
+    /// - Parameter expectedVersion: the version the caller of the command said it read; `nil`
+    ///   accepts any.
+    /// - Throws: ``AggregateNotFound``; ``ExpectedVersionMismatch`` when the aggregate has moved on
+    ///   (the bus does not retry it: the caller decided on a state that is gone).
+    public func load<State: Aggregate>(
+        _ type: State.Type, id: UUID, expectedVersion: UInt64?
+    ) async throws -> AggregateRoot<State> {
+        let root = try await load(type, id: id)
+        if let expectedVersion, root.loadedVersion.map({ UInt64($0) }) != expectedVersion {
+            throw ExpectedVersionMismatch(
+                stream: try root.streamName(), expected: Int64(clamping: expectedVersion), current: root.loadedVersion)
+        }
+        return root
+    }
+
     /// Loads an aggregate, or returns `nil` when it does not exist.
     public func loadIfPresent<State: Aggregate>(
         _ type: State.Type, id: UUID
@@ -133,6 +153,20 @@ public final class CommandContext: Sendable {
                 throw MoreThanOneAggregate(saved: staged.stream, other: stream)
             }
             staging.write = write
+        }
+    }
+
+    // MARK: - Locks
+
+    /// Acquires the distributed lock on `key` for this command: held until the command has
+    /// committed (or failed), and kept across the bus's retries after version conflicts, so a retry
+    /// never waits for its own lease. Pass the lease to ``save(_:fencedBy:extraMetadata:)`` so the
+    /// append is refused if the lease ran out and someone else took the lock meanwhile.
+    ///
+    /// - Throws: ``LockError`` `.timeout` when the lock stayed held by others for `timeout`.
+    public func lock(_ key: String, ttl: Duration, timeout: Duration) async throws -> LockLease {
+        try await leases.lease(key, now: clock.now()) {
+            try await self.dependencies.lock.acquire(key, ttl: ttl, timeout: timeout)
         }
     }
 

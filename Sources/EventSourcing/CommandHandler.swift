@@ -4,9 +4,9 @@
 /// rules belong to the aggregates, not here. A handler saves aggregates with
 /// ``CommandContext/save(_:fencedBy:extraMetadata:)``: the bus appends them once the handler returns, the last
 /// append carrying the command's recorded outcome, so events and outcome commit together. When a
-/// save conflicts, the bus runs the handler again on freshly loaded aggregates, so a handler must
-/// not have effects outside its context before it returns (call a broker from a saga's command,
-/// or after ``CommandContext/flush()``).
+/// save conflicts, the bus runs the handler again on freshly loaded aggregates, so whatever a
+/// handler does outside its context (a call to a broker, a secret put in a vault) must be safe to
+/// do again: keyed by something the retry reproduces, such as the aggregate's id.
 public protocol CommandHandler<Handled>: Sendable {
     /// The command type handled.
     associatedtype Handled: Command

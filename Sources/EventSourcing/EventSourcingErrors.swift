@@ -62,3 +62,47 @@ public struct MoreThanOneAggregate: Error, Sendable, Hashable, CustomStringConve
             + "(coordinate several aggregates with a saga, or send one command per aggregate)"
     }
 }
+
+/// An event its own codec would not read back (a required field left empty, a zero time): refused
+/// before it is appended, so no stored event can make its aggregate unloadable. A bug in the
+/// aggregate that emitted it, never a caller's fault.
+public struct InvalidEvent: Error, Sendable, CustomStringConvertible {
+    /// The stream it was to be appended to.
+    public let stream: StreamName
+    /// Its event type.
+    public let type: String
+    /// What the codec said when reading it back.
+    public let reason: String
+
+    /// Makes the error.
+    public init(stream: StreamName, type: String, reason: String) {
+        self.stream = stream
+        self.type = type
+        self.reason = reason
+    }
+
+    public var description: String { "refused to append \(type) to \(stream): it does not read back: \(reason)" }
+}
+
+/// The caller said which version of an aggregate it read, and the aggregate has moved on since:
+/// the command is not applied (and not retried: deciding again on the newer state is the caller's
+/// business).
+public struct ExpectedVersionMismatch: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The aggregate's stream.
+    public let stream: StreamName
+    /// The version the caller read.
+    public let expected: Int64
+    /// The aggregate's version now.
+    public let current: Int64?
+
+    /// Makes the error.
+    public init(stream: StreamName, expected: Int64, current: Int64?) {
+        self.stream = stream
+        self.expected = expected
+        self.current = current
+    }
+
+    public var description: String {
+        "\(stream) is at version \(current.map(String.init) ?? "none"), not the expected \(expected)"
+    }
+}

@@ -108,7 +108,8 @@ public final class Repository<State: Aggregate>: Sendable {
     /// record it with ``EventStore/recordCommand(_:)`` instead).
     ///
     /// - Throws: ``VersionConflict`` when the stream moved since the load (the aggregate is left as
-    ///   it was); ``DuplicateCommand``; the store's and the codec's errors. Nothing is written then.
+    ///   it was); ``InvalidEvent`` for an event its codec does not read back; ``DuplicateCommand``;
+    ///   the store's and the codec's errors. Nothing is written then.
     @discardableResult
     public func save(
         _ root: inout AggregateRoot<State>,
@@ -122,6 +123,12 @@ public final class Repository<State: Aggregate>: Sendable {
         events.reserveCapacity(root.uncommittedEvents.count)
         for event in root.uncommittedEvents {
             let encoded = try codec.encode(event)
+            // An event that does not read back would make the aggregate unloadable once stored.
+            do {
+                _ = try codec.decode(encoded)
+            } catch {
+                throw InvalidEvent(stream: try root.streamName(), type: encoded.type, reason: "\(error)")
+            }
             events.append(NewEvent(type: encoded.type, data: encoded.data, metadata: metadata))
         }
         let request = AppendRequest(
