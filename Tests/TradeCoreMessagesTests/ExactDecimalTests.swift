@@ -89,4 +89,25 @@ import TradeCoreMessages
             #expect(ExactDecimal(value.description) == value)
         }
     }
+
+    @Test func divisionRoundsHalfToEven() throws {
+        func quotient(_ a: String, _ b: String, scale: Int) -> String? {
+            guard let a = ExactDecimal(a), let b = ExactDecimal(b) else { return "bad operand" }
+            return a.divided(by: b, scale: scale)?.description
+        }
+        #expect(quotient("10", "4", scale: 1) == "2.5")
+        #expect(quotient("10", "4", scale: 0) == "2")  // 2.5 -> 2, the even neighbour
+        #expect(quotient("14", "4", scale: 0) == "4")  // 3.5 -> 4
+        #expect(quotient("-10", "4", scale: 0) == "-2")
+        #expect(quotient("-14", "4", scale: 0) == "-4")
+        #expect(quotient("1", "3", scale: 8) == "0.33333333")
+        #expect(quotient("2", "3", scale: 8) == "0.66666667")
+        #expect(quotient("15025.5", "100", scale: 8) == "150.255")
+        #expect(quotient("0.000001", "1000000000000000000000000000000", scale: 8) == "0")
+        #expect(quotient("1", "0", scale: 2) == nil)
+        #expect(quotient("1", "1", scale: 39) == nil)
+        #expect(quotient("99999999999999999999999999999999999999", "0.1", scale: 0) == nil)
+        // Exact quotients are exact at any scale that holds them.
+        #expect(quotient("7.5", "2.5", scale: 8) == "3")
+    }
 }

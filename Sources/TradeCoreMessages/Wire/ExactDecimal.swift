@@ -196,6 +196,36 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return ExactDecimal(coefficient: product, scale: scale + other.scale)
     }
 
+    /// The quotient rounded half to even at `scale` fraction digits (0...``maxScale``); nil for a
+    /// zero divisor, a scale out of range, or a quotient with more than ``maxDigits`` digits.
+    public func divided(by divisor: ExactDecimal, scale: Int) -> ExactDecimal? {
+        guard divisor.coefficient != 0, (0...Self.maxScale).contains(scale) else { return nil }
+        // coefficient × 10^-self.scale ÷ (divisor.coefficient × 10^-divisor.scale), in units of
+        // 10^-scale: the numerator or the denominator takes the powers of ten left over.
+        let shift = scale + divisor.scale - self.scale
+        var numerator = coefficient
+        var denominator = divisor.coefficient
+        if shift >= 0 {
+            guard shift < Self.powersOfTen.count, let scaled = Self.rescale(numerator, from: 0, to: shift) else {
+                return nil
+            }
+            numerator = scaled
+        } else {
+            guard -shift < Self.powersOfTen.count, let scaled = Self.rescale(denominator, from: 0, to: -shift) else {
+                // The divisor exceeds anything the numerator holds: the quotient rounds to zero.
+                return .zero
+            }
+            denominator = scaled
+        }
+        var quotient = numerator / denominator
+        let remainder = (numerator % denominator).magnitude
+        let half = denominator.magnitude - remainder  // compare 2r with d without overflowing
+        if remainder > half || (remainder == half && quotient % 2 != 0) {
+            quotient += (numerator < 0) != (denominator < 0) ? -1 : 1
+        }
+        return ExactDecimal(coefficient: quotient, scale: scale)
+    }
+
     public static func < (lhs: ExactDecimal, rhs: ExactDecimal) -> Bool {
         if lhs.scale == rhs.scale { return lhs.coefficient < rhs.coefficient }
         let scale = max(lhs.scale, rhs.scale)
