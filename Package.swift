@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .library(name: "EventSourcingSQLite", targets: ["EventSourcingSQLite"]),
         .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
+        .library(name: "TradeCoreDomain", targets: ["TradeCoreDomain"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System libraries: thin module maps plus inline shims for what Swift cannot call.
@@ -179,6 +181,37 @@ let package = Package(
         .target(
             name: "EventSourcingTesting",
             dependencies: ["EventSourcing", "EventStore"],
+            swiftSettings: strictSettings
+        ),
+
+        // The seed's business on the event-sourcing core: orders, automations, broker connections
+        // and accounts (aggregates, handlers, read models, sagas), the broker adapter with its
+        // built-in virtual broker, and the credential vault. Knows nothing of the transport.
+        .target(
+            name: "TradeCoreDomain",
+            dependencies: [
+                "TradeCoreMessages",
+                "WireFormat",
+                "EventSourcing",
+                "EventStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "TradeCoreDomainTests",
+            dependencies: [
+                "TradeCoreDomain",
+                "TradeCoreMessages",
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "EventSourcingTesting",
+                "EventStore",
+                "EventStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
 

@@ -31,14 +31,23 @@ public final class InMemoryProjectionStore: ProjectionStore {
             guard found == expected else {
                 throw CheckpointMismatch(projection: projection, expected: expected, found: found)
             }
-            let writer = OverlayWriter(base: state.collections)
-            try body(writer)
-            for (collection, changes) in writer.changes {
-                for (key, value) in changes {
-                    state.collections[collection, default: [:]][key] = value
-                }
-            }
+            try Self.apply(body, to: &state)
             state.checkpoints[projection] = position
+        }
+    }
+
+    public func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws {
+        try state.withLock { state in try Self.apply(body, to: &state) }
+    }
+
+    /// Runs `body` against an overlay and applies its changes only when it returns.
+    private static func apply(_ body: (any ReadModelWriter) throws -> Void, to state: inout State) throws {
+        let writer = OverlayWriter(base: state.collections)
+        try body(writer)
+        for (collection, changes) in writer.changes {
+            for (key, value) in changes {
+                state.collections[collection, default: [:]][key] = value
+            }
         }
     }
 

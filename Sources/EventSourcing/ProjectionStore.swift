@@ -57,6 +57,11 @@ public protocol ProjectionStore: Sendable {
         _ body: @escaping @Sendable (any ReadModelWriter) throws -> Void
     ) async throws
 
+    /// In one transaction, durably: writes entries that no projection derives from the log (sealed
+    /// secrets, say), moving no checkpoint. Keep them in collections no projection owns, so no
+    /// rebuild empties them.
+    func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws
+
     /// In one transaction: removes every entry of `collections` and the checkpoint of `projection`.
     func reset(_ projection: String, collections: [String]) async throws
 

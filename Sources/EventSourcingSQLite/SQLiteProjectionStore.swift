@@ -47,6 +47,12 @@ public final class SQLiteProjectionStore: ProjectionStore {
         }
     }
 
+    public func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws {
+        try await store.write("writing read-model entries") { db in
+            try Self.passingErrors { try body(SQLiteReadModels(db)) }
+        }
+    }
+
     public func reset(_ projection: String, collections: [String]) async throws {
         try await store.write("resetting projection \(projection)") { db in
             for collection in collections {

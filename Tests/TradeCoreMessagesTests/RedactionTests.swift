@@ -19,7 +19,7 @@ import TradeCoreMessages
     }
 
     @Test func apiCredentialsAreRedactedInsideTheirCommand() throws {
-        let command = try InitiateBrokerConnection(
+        let command = InitiateBrokerConnection(
             userID: id, brokerID: "alpaca", authMethod: .apiKey,
             apiKeyCredentials: ApiKeyCredentials(apiKey: "AKIA-SECRET-KEY", apiSecret: "s3cr3t-value"))
         for text in renderings(command) {
@@ -30,7 +30,7 @@ import TradeCoreMessages
     }
 
     @Test func oauthCodeStateAndWebhookTokenAreRedacted() throws {
-        let complete = try CompleteOAuth(
+        let complete = CompleteOAuth(
             brokerConnectionID: id, userID: id, authorizationCode: "code-123456", state: "state-abcdef")
         let initiated = InitiateBrokerConnectionResult(
             brokerConnectionID: id, status: .awaitingOAuth, authorizationURL: "https://broker/auth?state=state-abcdef",

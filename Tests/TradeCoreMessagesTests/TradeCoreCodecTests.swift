@@ -24,7 +24,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
     func createOrder() throws -> CreateOrder {
         let quantity = try #require(ExactDecimal("100"))
         let limitPrice = try #require(ExactDecimal("150.25"))
-        return try CreateOrder(
+        return CreateOrder(
             userID: userID, automationID: automationID, symbol: "AAPL", side: .buy, quantity: quantity,
             orderType: .limit, limitPrice: limitPrice, timeInForce: .goodTillCancelled, accountID: automationID)
     }
@@ -117,7 +117,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
     }
 
     @Test func automationWithEveryFieldRoundTrips() throws {
-        let command = try CreateAutomation(
+        let command = CreateAutomation(
             userID: userID, name: "Breakout ✨", symbol: "ES",
             positionSizing: PositionSizing(method: .riskPercent, value: try #require(ExactDecimal("0.5"))),
             accountIDs: [userID, automationID], assetType: .future,

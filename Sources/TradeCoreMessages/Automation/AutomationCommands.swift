@@ -9,37 +9,37 @@ import WireFormat
 /// Creates an automation in INACTIVE state, with a webhook for its signals.
 public struct CreateAutomation: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `name`.
-    public internal(set) var name: String
+    public var name: String
     /// Field 3, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Field 4, `position_sizing`.
-    public internal(set) var positionSizing: PositionSizing
+    public var positionSizing: PositionSizing
     /// The broker accounts its orders go to.
     /// Field 5, `account_ids`.
-    public internal(set) var accountIDs: [UUID]
+    public var accountIDs: [UUID]
     /// Field 6, `asset_type`.
-    public internal(set) var assetType: AssetType
+    public var assetType: AssetType
     /// Field 7, `option_details`.
-    public internal(set) var optionDetails: OptionDetails?
+    public var optionDetails: OptionDetails?
     /// Field 8, `future_details`.
-    public internal(set) var futureDetails: FutureDetails?
+    public var futureDetails: FutureDetails?
     /// Absent: BOTH.
     /// Field 9, `side_preference`.
-    public internal(set) var sidePreference: SidePreference?
+    public var sidePreference: SidePreference?
     /// Field 10, `stop_loss`.
-    public internal(set) var stopLoss: StopLoss?
+    public var stopLoss: StopLoss?
     /// Field 11, `take_profit`.
-    public internal(set) var takeProfit: TakeProfit?
+    public var takeProfit: TakeProfit?
     /// Field 12, `order_preferences`.
-    public internal(set) var orderPreferences: OrderPreferences?
+    public var orderPreferences: OrderPreferences?
     /// Field 13, `auto_submit`.
-    public internal(set) var autoSubmit: Bool
+    public var autoSubmit: Bool
     /// Field 14, `metadata`.
-    public internal(set) var metadata: [String: String]
+    public var metadata: [String: String]
     /// Field 15, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
 
     /// Creates the command.
     public init(
@@ -58,7 +58,7 @@ public struct CreateAutomation: Sendable, Hashable {
         autoSubmit: Bool = false,
         metadata: [String: String] = [:],
         sagaID: UUID? = nil
-    ) throws {
+    ) {
         self.userID = userID
         self.name = name
         self.symbol = symbol
@@ -120,34 +120,34 @@ extension CreateAutomation: ProtoSchemaMessage {
 /// Changes an automation's configuration. Absent fields stay as they are.
 public struct UpdateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `name`.
-    public internal(set) var name: String
+    public var name: String
     /// Field 4, `position_sizing`.
-    public internal(set) var positionSizing: PositionSizing?
+    public var positionSizing: PositionSizing?
     /// Field 5, `stop_loss`.
-    public internal(set) var stopLoss: StopLoss?
+    public var stopLoss: StopLoss?
     /// Field 6, `take_profit`.
-    public internal(set) var takeProfit: TakeProfit?
+    public var takeProfit: TakeProfit?
     /// Field 7, `order_preferences`.
-    public internal(set) var orderPreferences: OrderPreferences?
+    public var orderPreferences: OrderPreferences?
     /// Field 8, `side_preference`.
-    public internal(set) var sidePreference: SidePreference?
+    public var sidePreference: SidePreference?
     /// Field 9, `auto_submit`.
-    public internal(set) var autoSubmit: Bool?
+    public var autoSubmit: Bool?
     /// Field 10, `asset_type`.
-    public internal(set) var assetType: AssetType?
+    public var assetType: AssetType?
     /// Field 11, `option_details`.
-    public internal(set) var optionDetails: OptionDetails?
+    public var optionDetails: OptionDetails?
     /// Field 12, `future_details`.
-    public internal(set) var futureDetails: FutureDetails?
+    public var futureDetails: FutureDetails?
     /// Field 13, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 14, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -165,7 +165,7 @@ public struct UpdateAutomation: Sendable, Hashable {
         futureDetails: FutureDetails? = nil,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.automationID = automationID
         self.userID = userID
         self.name = name
@@ -224,14 +224,14 @@ extension UpdateAutomation: ProtoSchemaMessage {
 /// `tradecore.automation.v1.ActivateAutomation`.
 public struct ActivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 4, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -239,7 +239,7 @@ public struct ActivateAutomation: Sendable, Hashable {
         userID: UUID,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.automationID = automationID
         self.userID = userID
         self.sagaID = sagaID
@@ -268,16 +268,16 @@ extension ActivateAutomation: ProtoSchemaMessage {
 /// `tradecore.automation.v1.DeactivateAutomation`.
 public struct DeactivateAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 4, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 5, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -286,7 +286,7 @@ public struct DeactivateAutomation: Sendable, Hashable {
         reason: String = "",
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.automationID = automationID
         self.userID = userID
         self.reason = reason
@@ -318,14 +318,14 @@ extension DeactivateAutomation: ProtoSchemaMessage {
 /// `tradecore.automation.v1.DeleteAutomation`.
 public struct DeleteAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 4, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -333,7 +333,7 @@ public struct DeleteAutomation: Sendable, Hashable {
         userID: UUID,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.automationID = automationID
         self.userID = userID
         self.sagaID = sagaID

@@ -9,20 +9,20 @@ import WireFormat
 /// `tradecore.automation.v1.AutomationCreated`.
 public struct AutomationCreated: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `config`.
-    public internal(set) var config: AutomationConfig
+    public var config: AutomationConfig
     /// Field 4, `webhook_url`.
-    public internal(set) var webhookURL: String
+    public var webhookURL: String
     /// SHA-256 of the webhook token: enough to check a signal, useless to forge one.
     /// Field 5, `webhook_token_sha256`.
-    public internal(set) var webhookTokenSHA256: [UInt8]
+    public var webhookTokenSHA256: [UInt8]
     /// Field 6, `status`.
-    public internal(set) var status: AutomationStatus
+    public var status: AutomationStatus
     /// Field 7, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
 
     /// Creates the message.
     public init(
@@ -72,11 +72,11 @@ extension AutomationCreated: ProtoSchemaMessage {
 /// The whole configuration after the update.
 public struct AutomationUpdated: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `config`.
-    public internal(set) var config: AutomationConfig
+    public var config: AutomationConfig
     /// Field 3, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
 
     /// Creates the message.
     public init(
@@ -110,9 +110,9 @@ extension AutomationUpdated: ProtoSchemaMessage {
 /// `tradecore.automation.v1.AutomationActivated`.
 public struct AutomationActivated: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `activated_at`.
-    public internal(set) var activatedAt: Int64
+    public var activatedAt: Int64
 
     /// Creates the message.
     public init(
@@ -142,11 +142,11 @@ extension AutomationActivated: ProtoSchemaMessage {
 /// `tradecore.automation.v1.AutomationDeactivated`.
 public struct AutomationDeactivated: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `deactivated_at`.
-    public internal(set) var deactivatedAt: Int64
+    public var deactivatedAt: Int64
 
     /// Creates the message.
     public init(
@@ -180,9 +180,9 @@ extension AutomationDeactivated: ProtoSchemaMessage {
 /// `tradecore.automation.v1.AutomationDeleted`.
 public struct AutomationDeleted: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `deleted_at`.
-    public internal(set) var deletedAt: Int64
+    public var deletedAt: Int64
 
     /// Creates the message.
     public init(

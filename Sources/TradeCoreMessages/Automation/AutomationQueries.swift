@@ -9,12 +9,12 @@ import WireFormat
 /// `tradecore.automation.v1.GetAutomation`.
 public struct GetAutomation: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Wait until the read model has reached this log position.
     /// Field 3, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -48,21 +48,21 @@ extension GetAutomation: ProtoSchemaMessage {
 /// `tradecore.automation.v1.AutomationView`.
 public struct AutomationView: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `config`.
-    public internal(set) var config: AutomationConfig
+    public var config: AutomationConfig
     /// Field 4, `status`.
-    public internal(set) var status: AutomationStatus
+    public var status: AutomationStatus
     /// Field 5, `webhook_url`.
-    public internal(set) var webhookURL: String
+    public var webhookURL: String
     /// Field 6, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
     /// Field 7, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
     /// Field 8, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
 
     /// Creates the message.
     public init(
@@ -116,11 +116,11 @@ extension AutomationView: ProtoSchemaMessage {
 /// Lists a user's automations, oldest first.
 public struct ListAutomations: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `include_deleted`.
-    public internal(set) var includeDeleted: Bool
+    public var includeDeleted: Bool
     /// Field 3, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(userID: UUID, includeDeleted: Bool = false, minPosition: UInt64 = 0) {
@@ -147,7 +147,7 @@ extension ListAutomations: ProtoSchemaMessage {
 /// `tradecore.automation.v1.AutomationList`.
 public struct AutomationList: Sendable, Hashable {
     /// Field 1, `automations`.
-    public internal(set) var automations: [AutomationView]
+    public var automations: [AutomationView]
 
     /// Creates the message.
     public init(automations: [AutomationView] = []) {

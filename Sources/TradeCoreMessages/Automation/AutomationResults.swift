@@ -10,18 +10,18 @@ import WireFormat
 /// SHA-256 digest.
 public struct CreateAutomationResult: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `webhook_url`.
-    public internal(set) var webhookURL: String
+    public var webhookURL: String
     /// Field 3, `webhook_token`.
-    public internal(set) var webhookToken: String
+    public var webhookToken: String
     /// Field 4, `status`.
-    public internal(set) var status: AutomationStatus
+    public var status: AutomationStatus
     /// Field 5, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 6, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(
@@ -67,14 +67,14 @@ extension CreateAutomationResult: ProtoSchemaMessage {
 /// The result of every other automation command.
 public struct AutomationResult: Sendable, Hashable {
     /// Field 1, `automation_id`.
-    public internal(set) var automationID: UUID
+    public var automationID: UUID
     /// Field 2, `status`.
-    public internal(set) var status: AutomationStatus
+    public var status: AutomationStatus
     /// Field 3, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 4, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(

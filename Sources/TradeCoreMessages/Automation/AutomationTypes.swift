@@ -67,9 +67,9 @@ public enum OptionType: Int32, ProtoEnum {
 /// `tradecore.automation.v1.PositionSizing`.
 public struct PositionSizing: Sendable, Hashable {
     /// Field 1, `method`.
-    public internal(set) var method: PositionSizingMethod
+    public var method: PositionSizingMethod
     /// Field 2, `value`.
-    public internal(set) var value: ExactDecimal
+    public var value: ExactDecimal
 
     /// Creates the message.
     public init(
@@ -99,18 +99,18 @@ extension PositionSizing: ProtoSchemaMessage {
 /// The option contract an automation trades when asset_type is OPTION.
 public struct OptionDetails: Sendable, Hashable {
     /// Field 1, `option_type`.
-    public internal(set) var optionType: OptionType
+    public var optionType: OptionType
     /// Field 2, `strike_price`.
-    public internal(set) var strikePrice: ExactDecimal?
+    public var strikePrice: ExactDecimal?
     /// A calendar date, "YYYY-MM-DD".
     /// Field 3, `expiration_date`.
-    public internal(set) var expirationDate: String
+    public var expirationDate: String
     /// Contracts further out than this many days are not chosen.
     /// Field 4, `max_days_to_expiration`.
-    public internal(set) var maxDaysToExpiration: UInt32
+    public var maxDaysToExpiration: UInt32
     /// Units per contract; absent: the exchange's standard.
     /// Field 5, `contract_multiplier`.
-    public internal(set) var contractMultiplier: UInt32
+    public var contractMultiplier: UInt32
 
     /// Creates the message.
     public init(
@@ -152,16 +152,16 @@ extension OptionDetails: ProtoSchemaMessage {
 /// The futures contract an automation trades when asset_type is FUTURE.
 public struct FutureDetails: Sendable, Hashable {
     /// Field 1, `contract_symbol`.
-    public internal(set) var contractSymbol: String
+    public var contractSymbol: String
     /// A calendar date, "YYYY-MM-DD".
     /// Field 2, `expiration_date`.
-    public internal(set) var expirationDate: String
+    public var expirationDate: String
     /// Field 3, `multiplier`.
-    public internal(set) var multiplier: ExactDecimal?
+    public var multiplier: ExactDecimal?
     /// Field 4, `tick_size`.
-    public internal(set) var tickSize: ExactDecimal?
+    public var tickSize: ExactDecimal?
     /// Field 5, `exchange`.
-    public internal(set) var exchange: String
+    public var exchange: String
 
     /// Creates the message.
     public init(
@@ -203,12 +203,12 @@ extension FutureDetails: ProtoSchemaMessage {
 /// `tradecore.automation.v1.StopLoss`.
 public struct StopLoss: Sendable, Hashable {
     /// Field 1, `offset_type`.
-    public internal(set) var offsetType: PriceOffsetType
+    public var offsetType: PriceOffsetType
     /// Field 2, `value`.
-    public internal(set) var value: ExactDecimal
+    public var value: ExactDecimal
     /// Follows the price as it moves in the position's favour.
     /// Field 3, `trailing`.
-    public internal(set) var trailing: Bool
+    public var trailing: Bool
 
     /// Creates the message.
     public init(
@@ -242,9 +242,9 @@ extension StopLoss: ProtoSchemaMessage {
 /// `tradecore.automation.v1.TakeProfit`.
 public struct TakeProfit: Sendable, Hashable {
     /// Field 1, `offset_type`.
-    public internal(set) var offsetType: PriceOffsetType
+    public var offsetType: PriceOffsetType
     /// Field 2, `value`.
-    public internal(set) var value: ExactDecimal
+    public var value: ExactDecimal
 
     /// Creates the message.
     public init(
@@ -274,14 +274,14 @@ extension TakeProfit: ProtoSchemaMessage {
 /// How the orders an automation creates are built.
 public struct OrderPreferences: Sendable, Hashable {
     /// Field 1, `order_type`.
-    public internal(set) var orderType: OrderType?
+    public var orderType: OrderType?
     /// Field 2, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce?
+    public var timeInForce: TimeInForce?
     /// For limit orders: the distance from the signal price.
     /// Field 3, `limit_offset`.
-    public internal(set) var limitOffset: ExactDecimal?
+    public var limitOffset: ExactDecimal?
     /// Field 4, `extended_hours`.
-    public internal(set) var extendedHours: Bool
+    public var extendedHours: Bool
 
     /// Creates the message.
     public init(
@@ -319,32 +319,32 @@ extension OrderPreferences: ProtoSchemaMessage {
 /// An automation's whole configuration, as events and views carry it.
 public struct AutomationConfig: Sendable, Hashable {
     /// Field 1, `name`.
-    public internal(set) var name: String
+    public var name: String
     /// Field 2, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Field 3, `position_sizing`.
-    public internal(set) var positionSizing: PositionSizing
+    public var positionSizing: PositionSizing
     /// Field 4, `account_ids`.
-    public internal(set) var accountIDs: [UUID]
+    public var accountIDs: [UUID]
     /// Field 5, `asset_type`.
-    public internal(set) var assetType: AssetType
+    public var assetType: AssetType
     /// Field 6, `option_details`.
-    public internal(set) var optionDetails: OptionDetails?
+    public var optionDetails: OptionDetails?
     /// Field 7, `future_details`.
-    public internal(set) var futureDetails: FutureDetails?
+    public var futureDetails: FutureDetails?
     /// Field 8, `side_preference`.
-    public internal(set) var sidePreference: SidePreference
+    public var sidePreference: SidePreference
     /// Field 9, `stop_loss`.
-    public internal(set) var stopLoss: StopLoss?
+    public var stopLoss: StopLoss?
     /// Field 10, `take_profit`.
-    public internal(set) var takeProfit: TakeProfit?
+    public var takeProfit: TakeProfit?
     /// Field 11, `order_preferences`.
-    public internal(set) var orderPreferences: OrderPreferences?
+    public var orderPreferences: OrderPreferences?
     /// Orders are sent to the broker without confirmation.
     /// Field 12, `auto_submit`.
-    public internal(set) var autoSubmit: Bool
+    public var autoSubmit: Bool
     /// Field 13, `metadata`.
-    public internal(set) var metadata: [String: String]
+    public var metadata: [String: String]
 
     /// Creates the message.
     public init(

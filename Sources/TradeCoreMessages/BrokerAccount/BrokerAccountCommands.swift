@@ -9,14 +9,14 @@ import WireFormat
 /// Fetches one account's balances from its broker.
 public struct RefreshAccountDataFromBroker: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 4, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -24,7 +24,7 @@ public struct RefreshAccountDataFromBroker: Sendable, Hashable {
         userID: UUID,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.accountID = accountID
         self.userID = userID
         self.sagaID = sagaID
@@ -54,13 +54,13 @@ extension RefreshAccountDataFromBroker: ProtoSchemaMessage {
 /// Accounts synced in the last five minutes are skipped unless force_refresh is set.
 public struct RefreshAllAccounts: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID?
+    public var brokerConnectionID: UUID?
     /// Field 3, `force_refresh`.
-    public internal(set) var forceRefresh: Bool
+    public var forceRefresh: Bool
     /// Field 4, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
 
     /// Creates the command.
     public init(
@@ -68,7 +68,7 @@ public struct RefreshAllAccounts: Sendable, Hashable {
         brokerConnectionID: UUID? = nil,
         forceRefresh: Bool = false,
         sagaID: UUID? = nil
-    ) throws {
+    ) {
         self.userID = userID
         self.brokerConnectionID = brokerConnectionID
         self.forceRefresh = forceRefresh

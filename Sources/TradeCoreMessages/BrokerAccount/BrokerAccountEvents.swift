@@ -9,25 +9,25 @@ import WireFormat
 /// An account of a connection became known.
 public struct BrokerAccountLinked: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 4, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// The broker's own account number.
     /// Field 5, `broker_account_number`.
-    public internal(set) var brokerAccountNumber: String
+    public var brokerAccountNumber: String
     /// Field 6, `environment`.
-    public internal(set) var environment: BrokerEnvironment
+    public var environment: BrokerEnvironment
     /// Field 7, `account_type`.
-    public internal(set) var accountType: BrokerAccountType?
+    public var accountType: BrokerAccountType?
     /// ISO 4217, e.g. "USD".
     /// Field 8, `currency`.
-    public internal(set) var currency: String
+    public var currency: String
     /// Field 9, `linked_at`.
-    public internal(set) var linkedAt: Int64
+    public var linkedAt: Int64
 
     /// Creates the message.
     public init(
@@ -85,19 +85,19 @@ extension BrokerAccountLinked: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerAccountDataRefreshed`.
 public struct BrokerAccountDataRefreshed: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `cash`.
-    public internal(set) var cash: ExactDecimal?
+    public var cash: ExactDecimal?
     /// Field 3, `equity`.
-    public internal(set) var equity: ExactDecimal?
+    public var equity: ExactDecimal?
     /// Field 4, `buying_power`.
-    public internal(set) var buyingPower: ExactDecimal?
+    public var buyingPower: ExactDecimal?
     /// Field 5, `status`.
-    public internal(set) var status: BrokerAccountStatus
+    public var status: BrokerAccountStatus
     /// Field 6, `synced_at`.
-    public internal(set) var syncedAt: Int64
+    public var syncedAt: Int64
     /// Field 7, `positions`.
-    public internal(set) var positions: [BrokerPosition]
+    public var positions: [BrokerPosition]
 
     /// Creates the message.
     public init(
@@ -147,11 +147,11 @@ extension BrokerAccountDataRefreshed: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerAccountRefreshFailed`.
 public struct BrokerAccountRefreshFailed: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `error`.
-    public internal(set) var error: String
+    public var error: String
     /// Field 3, `failed_at`.
-    public internal(set) var failedAt: Int64
+    public var failedAt: Int64
 
     /// Creates the message.
     public init(
@@ -185,11 +185,11 @@ extension BrokerAccountRefreshFailed: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerAccountUnlinked`.
 public struct BrokerAccountUnlinked: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `unlinked_at`.
-    public internal(set) var unlinkedAt: Int64
+    public var unlinkedAt: Int64
 
     /// Creates the message.
     public init(
@@ -223,19 +223,19 @@ extension BrokerAccountUnlinked: ProtoSchemaMessage {
 /// A RefreshAllAccounts run within a saga finished.
 public struct AllAccountsRefreshCompleted: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID?
+    public var brokerConnectionID: UUID?
     /// Field 3, `total`.
-    public internal(set) var total: UInt32
+    public var total: UInt32
     /// Field 4, `refreshed`.
-    public internal(set) var refreshed: UInt32
+    public var refreshed: UInt32
     /// Field 5, `failed`.
-    public internal(set) var failed: UInt32
+    public var failed: UInt32
     /// Field 6, `completed_at`.
-    public internal(set) var completedAt: Int64
+    public var completedAt: Int64
     /// Field 7, `errors`.
-    public internal(set) var errors: [AccountRefreshError]
+    public var errors: [AccountRefreshError]
 
     /// Creates the message.
     public init(

@@ -9,12 +9,12 @@ import WireFormat
 /// `tradecore.broker.v1.GetAccountsByUser`.
 public struct GetAccountsByUser: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `include_unlinked`.
-    public internal(set) var includeUnlinked: Bool
+    public var includeUnlinked: Bool
     /// Wait until the read model has reached this log position.
     /// Field 3, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -48,14 +48,14 @@ extension GetAccountsByUser: ProtoSchemaMessage {
 /// `tradecore.broker.v1.GetAccountsByConnection`.
 public struct GetAccountsByConnection: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `include_unlinked`.
-    public internal(set) var includeUnlinked: Bool
+    public var includeUnlinked: Bool
     /// Wait until the read model has reached this log position.
     /// Field 4, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -93,42 +93,42 @@ extension GetAccountsByConnection: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerAccountView`.
 public struct BrokerAccountView: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 4, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// Field 5, `broker_account_number`.
-    public internal(set) var brokerAccountNumber: String
+    public var brokerAccountNumber: String
     /// Field 6, `environment`.
-    public internal(set) var environment: BrokerEnvironment
+    public var environment: BrokerEnvironment
     /// Field 7, `account_type`.
-    public internal(set) var accountType: BrokerAccountType?
+    public var accountType: BrokerAccountType?
     /// Field 8, `currency`.
-    public internal(set) var currency: String
+    public var currency: String
     /// Field 9, `status`.
-    public internal(set) var status: BrokerAccountStatus
+    public var status: BrokerAccountStatus
     /// Field 10, `cash`.
-    public internal(set) var cash: ExactDecimal?
+    public var cash: ExactDecimal?
     /// Field 11, `equity`.
-    public internal(set) var equity: ExactDecimal?
+    public var equity: ExactDecimal?
     /// Field 12, `buying_power`.
-    public internal(set) var buyingPower: ExactDecimal?
+    public var buyingPower: ExactDecimal?
     /// Field 13, `last_synced_at`.
-    public internal(set) var lastSyncedAt: Int64
+    public var lastSyncedAt: Int64
     /// Field 14, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
     /// Field 15, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
     /// Field 16, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// Field 17, `positions`.
-    public internal(set) var positions: [BrokerPosition]
+    public var positions: [BrokerPosition]
     /// The last refresh's failure, cleared by a successful one.
     /// Field 18, `last_refresh_error`.
-    public internal(set) var lastRefreshError: String
+    public var lastRefreshError: String
 
     /// Creates the message.
     public init(
@@ -222,7 +222,7 @@ extension BrokerAccountView: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerAccountList`.
 public struct BrokerAccountList: Sendable, Hashable {
     /// Field 1, `accounts`.
-    public internal(set) var accounts: [BrokerAccountView]
+    public var accounts: [BrokerAccountView]
 
     /// Creates the message.
     public init(

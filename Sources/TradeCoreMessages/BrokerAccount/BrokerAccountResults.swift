@@ -9,17 +9,17 @@ import WireFormat
 /// `tradecore.broker.v1.BrokerAccountResult`.
 public struct BrokerAccountResult: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `status`.
-    public internal(set) var status: BrokerAccountStatus
+    public var status: BrokerAccountStatus
     /// Field 3, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// Set when the broker could not be read: the failure is recorded.
     /// Field 4, `refresh_error`.
-    public internal(set) var refreshError: String
+    public var refreshError: String
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 5, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(
@@ -61,16 +61,16 @@ extension BrokerAccountResult: ProtoSchemaMessage {
 /// `tradecore.broker.v1.RefreshAllAccountsResult`.
 public struct RefreshAllAccountsResult: Sendable, Hashable {
     /// Field 1, `total`.
-    public internal(set) var total: UInt32
+    public var total: UInt32
     /// Field 2, `refreshed`.
-    public internal(set) var refreshed: UInt32
+    public var refreshed: UInt32
     /// Field 3, `failed`.
-    public internal(set) var failed: UInt32
+    public var failed: UInt32
     /// Field 4, `errors`.
-    public internal(set) var errors: [AccountRefreshError]
+    public var errors: [AccountRefreshError]
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 5, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(
@@ -112,9 +112,9 @@ extension RefreshAllAccountsResult: ProtoSchemaMessage {
 /// `tradecore.broker.v1.AccountRefreshError`.
 public struct AccountRefreshError: Sendable, Hashable {
     /// Field 1, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 2, `error`.
-    public internal(set) var error: String
+    public var error: String
 
     /// Creates the message.
     public init(

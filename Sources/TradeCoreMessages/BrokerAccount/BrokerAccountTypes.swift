@@ -27,14 +27,14 @@ public enum BrokerAccountStatus: Int32, ProtoEnum {
 /// A holding in an account, as the broker reports it.
 public struct BrokerPosition: Sendable, Hashable {
     /// Field 1, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Negative for a short position.
     /// Field 2, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 3, `average_price`.
-    public internal(set) var averagePrice: ExactDecimal?
+    public var averagePrice: ExactDecimal?
     /// Field 4, `market_value`.
-    public internal(set) var marketValue: ExactDecimal?
+    public var marketValue: ExactDecimal?
 
     /// Creates the message.
     public init(

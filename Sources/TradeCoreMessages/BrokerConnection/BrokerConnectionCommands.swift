@@ -10,26 +10,26 @@ import WireFormat
 /// and environment. At most one connection exists per (user, broker, environment).
 public struct InitiateBrokerConnection: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// The broker's id, e.g. "alpaca"; "virtual" is the built-in paper broker.
     /// Field 2, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// Absent: PAPER.
     /// Field 3, `environment`.
-    public internal(set) var environment: BrokerEnvironment?
+    public var environment: BrokerEnvironment?
     /// Field 4, `api_endpoint_override`.
-    public internal(set) var apiEndpointOverride: String
+    public var apiEndpointOverride: String
     /// Absent: the broker's default.
     /// Field 5, `auth_method`.
-    public internal(set) var authMethod: AuthMethod?
+    public var authMethod: AuthMethod?
     /// With AUTH_METHOD_API_KEY.
     /// Field 6, `api_key_credentials`.
-    public internal(set) var apiKeyCredentials: ApiKeyCredentials?
+    public var apiKeyCredentials: ApiKeyCredentials?
     /// With AUTH_METHOD_OAUTH: where the broker sends the user back.
     /// Field 7, `oauth_redirect_uri`.
-    public internal(set) var oauthRedirectURI: String
+    public var oauthRedirectURI: String
     /// Field 8, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
 
     /// Creates the command.
     public init(
@@ -41,7 +41,7 @@ public struct InitiateBrokerConnection: Sendable, Hashable {
         apiKeyCredentials: ApiKeyCredentials? = nil,
         oauthRedirectURI: String = "",
         sagaID: UUID? = nil
-    ) throws {
+    ) {
         self.userID = userID
         self.brokerID = brokerID
         self.environment = environment
@@ -82,20 +82,20 @@ extension InitiateBrokerConnection: ProtoSchemaMessage {
 /// Finishes an OAuth flow with the code the broker gave the user.
 public struct CompleteOAuth: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// A secret: exchanged for tokens, never stored in an event.
     /// Field 3, `authorization_code`.
-    public internal(set) var authorizationCode: String
+    public var authorizationCode: String
     /// The state returned by InitiateBrokerConnection, echoed by the broker.
     /// Field 4, `state`.
-    public internal(set) var state: String
+    public var state: String
     /// Field 5, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 6, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -105,7 +105,7 @@ public struct CompleteOAuth: Sendable, Hashable {
         state: String,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
         self.authorizationCode = authorizationCode
@@ -140,16 +140,16 @@ extension CompleteOAuth: ProtoSchemaMessage {
 /// `tradecore.broker.v1.DisconnectBroker`.
 public struct DisconnectBroker: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 4, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 5, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -158,7 +158,7 @@ public struct DisconnectBroker: Sendable, Hashable {
         reason: String = "",
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.brokerConnectionID = brokerConnectionID
         self.userID = userID
         self.reason = reason

@@ -9,19 +9,19 @@ import WireFormat
 /// `tradecore.broker.v1.BrokerConnectionInitiated`.
 public struct BrokerConnectionInitiated: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// Field 4, `environment`.
-    public internal(set) var environment: BrokerEnvironment
+    public var environment: BrokerEnvironment
     /// Field 5, `api_endpoint_override`.
-    public internal(set) var apiEndpointOverride: String
+    public var apiEndpointOverride: String
     /// Field 6, `auth_method`.
-    public internal(set) var authMethod: AuthMethod
+    public var authMethod: AuthMethod
     /// Field 7, `initiated_at`.
-    public internal(set) var initiatedAt: Int64
+    public var initiatedAt: Int64
 
     /// Creates the message.
     public init(
@@ -71,9 +71,9 @@ extension BrokerConnectionInitiated: ProtoSchemaMessage {
 /// A disconnected connection is being connected again.
 public struct BrokerConnectionReset: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `reset_at`.
-    public internal(set) var resetAt: Int64
+    public var resetAt: Int64
 
     /// Creates the message.
     public init(
@@ -103,17 +103,17 @@ extension BrokerConnectionReset: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerOAuthStarted`.
 public struct BrokerOAuthStarted: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// SHA-256 of the OAuth state, to check the callback without keeping the state itself.
     /// Field 2, `oauth_state_sha256`.
-    public internal(set) var oauthStateSHA256: [UInt8]
+    public var oauthStateSHA256: [UInt8]
     /// Field 3, `redirect_uri`.
-    public internal(set) var redirectURI: String
+    public var redirectURI: String
     /// Field 4, `started_at`.
-    public internal(set) var startedAt: Int64
+    public var startedAt: Int64
     /// After this, the state is refused.
     /// Field 5, `expires_at`.
-    public internal(set) var expiresAt: Int64
+    public var expiresAt: Int64
 
     /// Creates the message.
     public init(
@@ -155,17 +155,17 @@ extension BrokerOAuthStarted: ProtoSchemaMessage {
 /// Credentials were put in the secret store. The event names them; it never holds them.
 public struct BrokerCredentialsStored: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `auth_method`.
-    public internal(set) var authMethod: AuthMethod
+    public var authMethod: AuthMethod
     /// The secret store's key for the credentials.
     /// Field 3, `credentials_ref`.
-    public internal(set) var credentialsRef: String
+    public var credentialsRef: String
     /// When access tokens expire; absent for API keys.
     /// Field 4, `expires_at`.
-    public internal(set) var expiresAt: Int64
+    public var expiresAt: Int64
     /// Field 5, `stored_at`.
-    public internal(set) var storedAt: Int64
+    public var storedAt: Int64
 
     /// Creates the message.
     public init(
@@ -207,9 +207,9 @@ extension BrokerCredentialsStored: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerConnectionEstablished`.
 public struct BrokerConnectionEstablished: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `connected_at`.
-    public internal(set) var connectedAt: Int64
+    public var connectedAt: Int64
 
     /// Creates the message.
     public init(
@@ -239,11 +239,11 @@ extension BrokerConnectionEstablished: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerConnectionFailed`.
 public struct BrokerConnectionFailed: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `failed_at`.
-    public internal(set) var failedAt: Int64
+    public var failedAt: Int64
 
     /// Creates the message.
     public init(
@@ -277,11 +277,11 @@ extension BrokerConnectionFailed: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerDisconnected`.
 public struct BrokerDisconnected: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `disconnected_at`.
-    public internal(set) var disconnectedAt: Int64
+    public var disconnectedAt: Int64
 
     /// Creates the message.
     public init(
@@ -315,11 +315,11 @@ extension BrokerDisconnected: ProtoSchemaMessage {
 /// The accounts the broker gives this connection access to were linked.
 public struct BrokerAccountsSynced: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `account_ids`.
-    public internal(set) var accountIDs: [UUID]
+    public var accountIDs: [UUID]
     /// Field 3, `synced_at`.
-    public internal(set) var syncedAt: Int64
+    public var syncedAt: Int64
 
     /// Creates the message.
     public init(brokerConnectionID: UUID, accountIDs: [UUID] = [], syncedAt: Int64) {

@@ -9,12 +9,12 @@ import WireFormat
 /// `tradecore.broker.v1.GetBrokerConnection`.
 public struct GetBrokerConnection: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Wait until the read model has reached this log position.
     /// Field 3, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -48,30 +48,30 @@ extension GetBrokerConnection: ProtoSchemaMessage {
 /// `tradecore.broker.v1.BrokerConnectionView`.
 public struct BrokerConnectionView: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// Field 4, `environment`.
-    public internal(set) var environment: BrokerEnvironment
+    public var environment: BrokerEnvironment
     /// Field 5, `api_endpoint_override`.
-    public internal(set) var apiEndpointOverride: String
+    public var apiEndpointOverride: String
     /// Field 6, `auth_method`.
-    public internal(set) var authMethod: AuthMethod
+    public var authMethod: AuthMethod
     /// Field 7, `status`.
-    public internal(set) var status: BrokerConnectionStatus
+    public var status: BrokerConnectionStatus
     /// Why it failed or was disconnected.
     /// Field 8, `status_reason`.
-    public internal(set) var statusReason: String
+    public var statusReason: String
     /// Field 9, `connected_at`.
-    public internal(set) var connectedAt: Int64
+    public var connectedAt: Int64
     /// Field 10, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
     /// Field 11, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
     /// Field 12, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
 
     /// Creates the message.
     public init(
@@ -141,14 +141,14 @@ extension BrokerConnectionView: ProtoSchemaMessage {
 /// The connection of a user to a broker in an environment (there is at most one).
 public struct FindBrokerConnection: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `broker_id`.
-    public internal(set) var brokerID: String
+    public var brokerID: String
     /// Absent: PAPER.
     /// Field 3, `environment`.
-    public internal(set) var environment: BrokerEnvironment?
+    public var environment: BrokerEnvironment?
     /// Field 4, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(userID: UUID, brokerID: String, environment: BrokerEnvironment? = nil, minPosition: UInt64 = 0) {

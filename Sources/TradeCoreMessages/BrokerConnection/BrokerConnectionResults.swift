@@ -9,23 +9,23 @@ import WireFormat
 /// `tradecore.broker.v1.InitiateBrokerConnectionResult`.
 public struct InitiateBrokerConnectionResult: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `status`.
-    public internal(set) var status: BrokerConnectionStatus
+    public var status: BrokerConnectionStatus
     /// For OAuth: where to send the user to authorize.
     /// Field 3, `authorization_url`.
-    public internal(set) var authorizationURL: String
+    public var authorizationURL: String
     /// For OAuth: the state CompleteOAuth must echo.
     /// Field 4, `oauth_state`.
-    public internal(set) var oauthState: String
+    public var oauthState: String
     /// Field 5, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// Why the connection failed, when status is FAILED.
     /// Field 6, `status_reason`.
-    public internal(set) var statusReason: String
+    public var statusReason: String
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 7, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(
@@ -75,16 +75,16 @@ extension InitiateBrokerConnectionResult: ProtoSchemaMessage {
 /// The result of CompleteOAuth and DisconnectBroker.
 public struct BrokerConnectionResult: Sendable, Hashable {
     /// Field 1, `broker_connection_id`.
-    public internal(set) var brokerConnectionID: UUID
+    public var brokerConnectionID: UUID
     /// Field 2, `status`.
-    public internal(set) var status: BrokerConnectionStatus
+    public var status: BrokerConnectionStatus
     /// Field 3, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// Field 4, `status_reason`.
-    public internal(set) var statusReason: String
+    public var statusReason: String
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 5, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(

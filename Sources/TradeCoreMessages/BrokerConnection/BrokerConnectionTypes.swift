@@ -39,9 +39,9 @@ public enum BrokerConnectionStatus: Int32, ProtoEnum {
 /// API credentials. A secret: accepted in commands, kept in the secret store, never in events.
 public struct ApiKeyCredentials: Sendable, Hashable {
     /// Field 1, `api_key`.
-    public internal(set) var apiKey: String
+    public var apiKey: String
     /// Field 2, `api_secret`.
-    public internal(set) var apiSecret: String
+    public var apiSecret: String
 
     /// Creates the message.
     public init(

@@ -10,17 +10,17 @@ import WireFormat
 public struct EventMetadata: Sendable, Hashable {
     /// The id of the command that produced the event.
     /// Field 1, `causation_id`.
-    public internal(set) var causationID: UUID?
+    public var causationID: UUID?
     /// Shared by everything one request set in motion.
     /// Field 2, `correlation_id`.
-    public internal(set) var correlationID: UUID?
+    public var correlationID: UUID?
     /// Field 3, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// Field 4, `user_id`.
-    public internal(set) var userID: UUID?
+    public var userID: UUID?
     /// The command's message name, e.g. "tradecore.order.v1.CreateOrder".
     /// Field 5, `command_type`.
-    public internal(set) var commandType: String
+    public var commandType: String
 
     /// Creates the message.
     public init(
@@ -63,28 +63,28 @@ extension EventMetadata: ProtoSchemaMessage {
 public struct EventEnvelope: Sendable, Hashable {
     /// The event's place in the whole log: strictly increasing in commit order.
     /// Field 1, `global_position`.
-    public internal(set) var globalPosition: UInt64
+    public var globalPosition: UInt64
     /// The stream the event belongs to, "<stream_type>-<uuid>", e.g. "order-…".
     /// Field 2, `stream`.
-    public internal(set) var stream: String
+    public var stream: String
     /// The stream's type, e.g. "order".
     /// Field 3, `stream_type`.
-    public internal(set) var streamType: String
+    public var streamType: String
     /// The event's version within its stream: 0 for the first, no holes.
     /// Field 4, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// The payload's message name without package, e.g. "OrderCreated".
     /// Field 5, `event_type`.
-    public internal(set) var eventType: String
+    public var eventType: String
     /// Field 6, `event_id`.
-    public internal(set) var eventID: UUID
+    public var eventID: UUID
     /// Field 7, `recorded_at`.
-    public internal(set) var recordedAt: Int64
+    public var recordedAt: Int64
     /// Field 8, `metadata`.
-    public internal(set) var metadata: EventMetadata?
+    public var metadata: EventMetadata?
     /// The event message, serialized.
     /// Field 9, `payload`.
-    public internal(set) var payload: [UInt8]
+    public var payload: [UInt8]
 
     /// Creates the message.
     public init(
@@ -142,9 +142,9 @@ extension EventEnvelope: ProtoSchemaMessage {
 /// A position within one stream.
 public struct StreamVersion: Sendable, Hashable {
     /// Field 1, `stream`.
-    public internal(set) var stream: String
+    public var stream: String
     /// Field 2, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
 
     /// Creates the message.
     public init(
@@ -175,11 +175,11 @@ extension StreamVersion: ProtoSchemaMessage {
 /// matches every non-empty list.
 public struct SubscriptionFilter: Sendable, Hashable {
     /// Field 1, `stream_types`.
-    public internal(set) var streamTypes: [String]
+    public var streamTypes: [String]
     /// Field 2, `streams`.
-    public internal(set) var streams: [String]
+    public var streams: [String]
     /// Field 3, `event_types`.
-    public internal(set) var eventTypes: [String]
+    public var eventTypes: [String]
 
     /// Creates the message.
     public init(
@@ -221,12 +221,12 @@ public struct SubscribeRequest: Sendable, Hashable {
     }
 
     /// Field 3, `filter`.
-    public internal(set) var filter: SubscriptionFilter?
+    public var filter: SubscriptionFilter?
     /// How often an idle subscription is sent a checkpoint; absent: the server's default.
     /// Field 4, `checkpoint_interval_ms`.
-    public internal(set) var checkpointIntervalMs: UInt32
+    public var checkpointIntervalMs: UInt32
     /// The `start` oneof: fields 1, 2.
-    public internal(set) var start: Start?
+    public var start: Start?
 
     /// Creates the message.
     public init(
@@ -275,7 +275,7 @@ public struct SubscribeResponse: Sendable, Hashable {
     }
 
     /// The `message` oneof: fields 1, 2, 3, 4.
-    public internal(set) var message: Message?
+    public var message: Message?
 
     /// Creates the message.
     public init(
@@ -318,10 +318,10 @@ extension SubscribeResponse: ProtoSchemaMessage {
 public struct SubscriptionCheckpoint: Sendable, Hashable {
     /// Every event up to here has been delivered or filtered out.
     /// Field 1, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
     /// The log's last committed position.
     /// Field 2, `head_position`.
-    public internal(set) var headPosition: UInt64
+    public var headPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -351,7 +351,7 @@ extension SubscriptionCheckpoint: ProtoSchemaMessage {
 /// Catch-up reading has reached the head; delivery is live from here on.
 public struct SubscriptionCaughtUp: Sendable, Hashable {
     /// Field 1, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(
@@ -378,9 +378,9 @@ extension SubscriptionCaughtUp: ProtoSchemaMessage {
 /// from `position` and will send caught_up again. No event is skipped or repeated.
 public struct SubscriptionFellBehind: Sendable, Hashable {
     /// Field 1, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
     /// Field 2, `head_position`.
-    public internal(set) var headPosition: UInt64
+    public var headPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -410,13 +410,13 @@ extension SubscriptionFellBehind: ProtoSchemaMessage {
 /// Reads one stream in version order.
 public struct ReadStreamRequest: Sendable, Hashable {
     /// Field 1, `stream`.
-    public internal(set) var stream: String
+    public var stream: String
     /// The first version to return.
     /// Field 2, `from_version`.
-    public internal(set) var fromVersion: UInt64
+    public var fromVersion: UInt64
     /// Absent: the server's page size.
     /// Field 3, `max_count`.
-    public internal(set) var maxCount: UInt32
+    public var maxCount: UInt32
 
     /// Creates the message.
     public init(
@@ -450,12 +450,12 @@ extension ReadStreamRequest: ProtoSchemaMessage {
 /// `tradecore.events.v1.ReadStreamResponse`.
 public struct ReadStreamResponse: Sendable, Hashable {
     /// Field 1, `events`.
-    public internal(set) var events: [EventEnvelope]
+    public var events: [EventEnvelope]
     /// The version to read from next.
     /// Field 2, `next_version`.
-    public internal(set) var nextVersion: UInt64
+    public var nextVersion: UInt64
     /// Field 3, `end_of_stream`.
-    public internal(set) var endOfStream: Bool
+    public var endOfStream: Bool
 
     /// Creates the message.
     public init(

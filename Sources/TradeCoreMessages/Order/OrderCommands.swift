@@ -9,32 +9,32 @@ import WireFormat
 /// Creates an order in PENDING state. The server assigns the order id.
 public struct CreateOrder: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 2, `automation_id`.
-    public internal(set) var automationID: UUID?
+    public var automationID: UUID?
     /// Field 3, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Field 4, `side`.
-    public internal(set) var side: OrderSide
+    public var side: OrderSide
     /// Field 5, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 6, `order_type`.
-    public internal(set) var orderType: OrderType
+    public var orderType: OrderType
     /// Field 7, `limit_price`.
-    public internal(set) var limitPrice: ExactDecimal?
+    public var limitPrice: ExactDecimal?
     /// Field 8, `stop_price`.
-    public internal(set) var stopPrice: ExactDecimal?
+    public var stopPrice: ExactDecimal?
     /// Absent: DAY.
     /// Field 9, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce?
+    public var timeInForce: TimeInForce?
     /// Field 10, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The broker account the order trades through.
     /// Field 11, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Submit the order to the account's broker at once.
     /// Field 12, `auto_submit`.
-    public internal(set) var autoSubmit: Bool
+    public var autoSubmit: Bool
 
     /// Creates the command.
     public init(
@@ -50,7 +50,7 @@ public struct CreateOrder: Sendable, Hashable {
         sagaID: UUID? = nil,
         accountID: UUID,
         autoSubmit: Bool = false
-    ) throws {
+    ) {
         self.userID = userID
         self.automationID = automationID
         self.symbol = symbol
@@ -103,19 +103,19 @@ extension CreateOrder: ProtoSchemaMessage {
 /// Records that the broker accepted the order.
 public struct PlaceOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `broker_order_id`.
-    public internal(set) var brokerOrderID: String
+    public var brokerOrderID: String
     /// When the broker accepted it. Absent: the server's time.
     /// Field 4, `placed_at`.
-    public internal(set) var placedAt: Int64
+    public var placedAt: Int64
     /// Field 5, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 6, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -125,7 +125,7 @@ public struct PlaceOrder: Sendable, Hashable {
         placedAt: Int64 = 0,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.brokerOrderID = brokerOrderID
@@ -160,23 +160,23 @@ extension PlaceOrder: ProtoSchemaMessage {
 /// Records one execution against the order.
 public struct AddFill: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Identifies the execution, so that a fill reported twice is recorded once.
     /// Field 3, `fill_id`.
-    public internal(set) var fillID: UUID
+    public var fillID: UUID
     /// Field 4, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 5, `price`.
-    public internal(set) var price: ExactDecimal
+    public var price: ExactDecimal
     /// Field 6, `filled_at`.
-    public internal(set) var filledAt: Int64
+    public var filledAt: Int64
     /// Field 7, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 8, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -188,7 +188,7 @@ public struct AddFill: Sendable, Hashable {
         filledAt: Int64,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.fillID = fillID
@@ -229,22 +229,22 @@ extension AddFill: ProtoSchemaMessage {
 /// Changes a working order. Absent fields stay as they are.
 public struct UpdateOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `quantity`.
-    public internal(set) var quantity: ExactDecimal?
+    public var quantity: ExactDecimal?
     /// Field 4, `limit_price`.
-    public internal(set) var limitPrice: ExactDecimal?
+    public var limitPrice: ExactDecimal?
     /// Field 5, `stop_price`.
-    public internal(set) var stopPrice: ExactDecimal?
+    public var stopPrice: ExactDecimal?
     /// Field 6, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce?
+    public var timeInForce: TimeInForce?
     /// Field 7, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 8, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -256,7 +256,7 @@ public struct UpdateOrder: Sendable, Hashable {
         timeInForce: TimeInForce? = nil,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.quantity = quantity
@@ -297,16 +297,16 @@ extension UpdateOrder: ProtoSchemaMessage {
 /// Cancels the order.
 public struct CancelOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 4, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 5, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -315,7 +315,7 @@ public struct CancelOrder: Sendable, Hashable {
         reason: String = "",
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.reason = reason
@@ -347,16 +347,16 @@ extension CancelOrder: ProtoSchemaMessage {
 /// Records that the broker (or a risk check) refused the order.
 public struct RejectOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 4, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 5, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -365,7 +365,7 @@ public struct RejectOrder: Sendable, Hashable {
         reason: String,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.reason = reason
@@ -397,14 +397,14 @@ extension RejectOrder: ProtoSchemaMessage {
 /// Deletes the order; its events stay in the log.
 public struct DeleteOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `saga_id`.
-    public internal(set) var sagaID: UUID?
+    public var sagaID: UUID?
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 4, `expected_version`.
-    public internal(set) var expectedVersion: UInt64?
+    public var expectedVersion: UInt64?
 
     /// Creates the command.
     public init(
@@ -412,7 +412,7 @@ public struct DeleteOrder: Sendable, Hashable {
         userID: UUID,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil
-    ) throws {
+    ) {
         self.orderID = orderID
         self.userID = userID
         self.sagaID = sagaID

@@ -9,31 +9,31 @@ import WireFormat
 /// `tradecore.order.v1.OrderCreated`.
 public struct OrderCreated: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `automation_id`.
-    public internal(set) var automationID: UUID?
+    public var automationID: UUID?
     /// Field 4, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Field 5, `side`.
-    public internal(set) var side: OrderSide
+    public var side: OrderSide
     /// Field 6, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 7, `order_type`.
-    public internal(set) var orderType: OrderType
+    public var orderType: OrderType
     /// Field 8, `limit_price`.
-    public internal(set) var limitPrice: ExactDecimal?
+    public var limitPrice: ExactDecimal?
     /// Field 9, `stop_price`.
-    public internal(set) var stopPrice: ExactDecimal?
+    public var stopPrice: ExactDecimal?
     /// Field 10, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce
+    public var timeInForce: TimeInForce
     /// Field 11, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
     /// Field 12, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 13, `auto_submit`.
-    public internal(set) var autoSubmit: Bool
+    public var autoSubmit: Bool
 
     /// Creates the message.
     public init(
@@ -107,11 +107,11 @@ extension OrderCreated: ProtoSchemaMessage {
 /// `tradecore.order.v1.OrderPlaced`.
 public struct OrderPlaced: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `broker_order_id`.
-    public internal(set) var brokerOrderID: String
+    public var brokerOrderID: String
     /// Field 3, `placed_at`.
-    public internal(set) var placedAt: Int64
+    public var placedAt: Int64
 
     /// Creates the message.
     public init(
@@ -145,23 +145,23 @@ extension OrderPlaced: ProtoSchemaMessage {
 /// One execution. Emitted for every fill; OrderFilled follows the fill that completes the order.
 public struct FillAdded: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `fill_id`.
-    public internal(set) var fillID: UUID
+    public var fillID: UUID
     /// Field 3, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 4, `price`.
-    public internal(set) var price: ExactDecimal
+    public var price: ExactDecimal
     /// Field 5, `filled_at`.
-    public internal(set) var filledAt: Int64
+    public var filledAt: Int64
     /// Totals after this fill.
     /// Field 6, `filled_quantity`.
-    public internal(set) var filledQuantity: ExactDecimal
+    public var filledQuantity: ExactDecimal
     /// Field 7, `average_fill_price`.
-    public internal(set) var averageFillPrice: ExactDecimal
+    public var averageFillPrice: ExactDecimal
     /// PARTIALLY_FILLED or FILLED.
     /// Field 8, `status`.
-    public internal(set) var status: OrderStatus
+    public var status: OrderStatus
 
     /// Creates the message.
     public init(
@@ -215,13 +215,13 @@ extension FillAdded: ProtoSchemaMessage {
 /// The order is completely filled.
 public struct OrderFilled: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `filled_quantity`.
-    public internal(set) var filledQuantity: ExactDecimal
+    public var filledQuantity: ExactDecimal
     /// Field 3, `average_fill_price`.
-    public internal(set) var averageFillPrice: ExactDecimal
+    public var averageFillPrice: ExactDecimal
     /// Field 4, `filled_at`.
-    public internal(set) var filledAt: Int64
+    public var filledAt: Int64
 
     /// Creates the message.
     public init(
@@ -259,17 +259,17 @@ extension OrderFilled: ProtoSchemaMessage {
 /// The new values of the fields that changed; absent fields did not change.
 public struct OrderUpdated: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `quantity`.
-    public internal(set) var quantity: ExactDecimal?
+    public var quantity: ExactDecimal?
     /// Field 3, `limit_price`.
-    public internal(set) var limitPrice: ExactDecimal?
+    public var limitPrice: ExactDecimal?
     /// Field 4, `stop_price`.
-    public internal(set) var stopPrice: ExactDecimal?
+    public var stopPrice: ExactDecimal?
     /// Field 5, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce?
+    public var timeInForce: TimeInForce?
     /// Field 6, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
 
     /// Creates the message.
     public init(
@@ -315,11 +315,11 @@ extension OrderUpdated: ProtoSchemaMessage {
 /// `tradecore.order.v1.OrderCancelled`.
 public struct OrderCancelled: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `cancelled_at`.
-    public internal(set) var cancelledAt: Int64
+    public var cancelledAt: Int64
 
     /// Creates the message.
     public init(
@@ -353,11 +353,11 @@ extension OrderCancelled: ProtoSchemaMessage {
 /// `tradecore.order.v1.OrderRejected`.
 public struct OrderRejected: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `reason`.
-    public internal(set) var reason: String
+    public var reason: String
     /// Field 3, `rejected_at`.
-    public internal(set) var rejectedAt: Int64
+    public var rejectedAt: Int64
 
     /// Creates the message.
     public init(
@@ -391,9 +391,9 @@ extension OrderRejected: ProtoSchemaMessage {
 /// `tradecore.order.v1.OrderDeleted`.
 public struct OrderDeleted: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `deleted_at`.
-    public internal(set) var deletedAt: Int64
+    public var deletedAt: Int64
 
     /// Creates the message.
     public init(

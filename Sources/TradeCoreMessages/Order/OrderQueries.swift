@@ -9,12 +9,12 @@ import WireFormat
 /// Reads one order of the caller's.
 public struct GetOrder: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Wait until the read model has reached this log position.
     /// Field 3, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -48,13 +48,13 @@ extension GetOrder: ProtoSchemaMessage {
 /// One execution, as the read model keeps it.
 public struct Fill: Sendable, Hashable {
     /// Field 1, `fill_id`.
-    public internal(set) var fillID: UUID
+    public var fillID: UUID
     /// Field 2, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 3, `price`.
-    public internal(set) var price: ExactDecimal
+    public var price: ExactDecimal
     /// Field 4, `filled_at`.
-    public internal(set) var filledAt: Int64
+    public var filledAt: Int64
 
     /// Creates the message.
     public init(
@@ -92,49 +92,49 @@ extension Fill: ProtoSchemaMessage {
 /// An order as the read model shows it.
 public struct OrderView: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Field 3, `automation_id`.
-    public internal(set) var automationID: UUID?
+    public var automationID: UUID?
     /// Field 4, `symbol`.
-    public internal(set) var symbol: String
+    public var symbol: String
     /// Field 5, `side`.
-    public internal(set) var side: OrderSide
+    public var side: OrderSide
     /// Field 6, `quantity`.
-    public internal(set) var quantity: ExactDecimal
+    public var quantity: ExactDecimal
     /// Field 7, `order_type`.
-    public internal(set) var orderType: OrderType
+    public var orderType: OrderType
     /// Field 8, `limit_price`.
-    public internal(set) var limitPrice: ExactDecimal?
+    public var limitPrice: ExactDecimal?
     /// Field 9, `stop_price`.
-    public internal(set) var stopPrice: ExactDecimal?
+    public var stopPrice: ExactDecimal?
     /// Field 10, `time_in_force`.
-    public internal(set) var timeInForce: TimeInForce
+    public var timeInForce: TimeInForce
     /// Field 11, `status`.
-    public internal(set) var status: OrderStatus
+    public var status: OrderStatus
     /// Field 12, `filled_quantity`.
-    public internal(set) var filledQuantity: ExactDecimal
+    public var filledQuantity: ExactDecimal
     /// Absent until the first fill.
     /// Field 13, `average_fill_price`.
-    public internal(set) var averageFillPrice: ExactDecimal?
+    public var averageFillPrice: ExactDecimal?
     /// Field 14, `broker_order_id`.
-    public internal(set) var brokerOrderID: String
+    public var brokerOrderID: String
     /// Field 15, `fills`.
-    public internal(set) var fills: [Fill]
+    public var fills: [Fill]
     /// Why the order was cancelled or rejected.
     /// Field 16, `status_reason`.
-    public internal(set) var statusReason: String
+    public var statusReason: String
     /// Field 17, `created_at`.
-    public internal(set) var createdAt: Int64
+    public var createdAt: Int64
     /// Field 18, `updated_at`.
-    public internal(set) var updatedAt: Int64
+    public var updatedAt: Int64
     /// Field 19, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// Field 20, `account_id`.
-    public internal(set) var accountID: UUID
+    public var accountID: UUID
     /// Field 21, `auto_submit`.
-    public internal(set) var autoSubmit: Bool
+    public var autoSubmit: Bool
 
     /// Creates the message.
     public init(
@@ -240,18 +240,18 @@ extension OrderView: ProtoSchemaMessage {
 /// Lists a user's orders, oldest first.
 public struct ListOrders: Sendable, Hashable {
     /// Field 1, `user_id`.
-    public internal(set) var userID: UUID
+    public var userID: UUID
     /// Only orders in these states; empty: every state but DELETED.
     /// Field 2, `statuses`.
-    public internal(set) var statuses: [OrderStatus]
+    public var statuses: [OrderStatus]
     /// At most this many; absent: 100. At most 1000.
     /// Field 3, `page_size`.
-    public internal(set) var pageSize: UInt32
+    public var pageSize: UInt32
     /// Start after this order (the previous page's `next_after_order_id`).
     /// Field 4, `after_order_id`.
-    public internal(set) var afterOrderID: UUID?
+    public var afterOrderID: UUID?
     /// Field 5, `min_position`.
-    public internal(set) var minPosition: UInt64
+    public var minPosition: UInt64
 
     /// Creates the message.
     public init(
@@ -288,10 +288,10 @@ extension ListOrders: ProtoSchemaMessage {
 /// `tradecore.order.v1.OrderList`.
 public struct OrderList: Sendable, Hashable {
     /// Field 1, `orders`.
-    public internal(set) var orders: [OrderView]
+    public var orders: [OrderView]
     /// Set when there may be more: pass it as `after_order_id`.
     /// Field 2, `next_after_order_id`.
-    public internal(set) var nextAfterOrderID: UUID?
+    public var nextAfterOrderID: UUID?
 
     /// Creates the message.
     public init(orders: [OrderView] = [], nextAfterOrderID: UUID? = nil) {

@@ -9,15 +9,15 @@ import WireFormat
 /// The result of every order command.
 public struct OrderResult: Sendable, Hashable {
     /// Field 1, `order_id`.
-    public internal(set) var orderID: UUID
+    public var orderID: UUID
     /// Field 2, `status`.
-    public internal(set) var status: OrderStatus
+    public var status: OrderStatus
     /// The order stream's version after the command (0 for the first event).
     /// Field 3, `version`.
-    public internal(set) var version: UInt64
+    public var version: UInt64
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 4, `position`.
-    public internal(set) var position: UInt64
+    public var position: UInt64
 
     /// Creates the message.
     public init(

@@ -7,6 +7,16 @@ extension TradeCoreSchema {
         domainEventTypes.map { type in (type.protoMessageName.split(separator: ".").last.map(String.init) ?? "", type)
         },
         uniquingKeysWith: { first, _ in first })
+
+    private static let domainEventNamesByType: [ObjectIdentifier: String] = Dictionary(
+        domainEventTypesByName.map { name, type in (ObjectIdentifier(type), name) },
+        uniquingKeysWith: { first, _ in first })
+
+    /// The `event_type` of a domain event's message (`OrderCreated`), or `nil` for a message that
+    /// is not a domain event.
+    public static func eventTypeName(of type: any ProtoSchemaMessage.Type) -> String? {
+        domainEventNamesByType[ObjectIdentifier(type)]
+    }
 }
 
 extension EventEnvelope {
