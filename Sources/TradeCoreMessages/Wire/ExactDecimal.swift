@@ -254,3 +254,21 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 }
+
+/// Coded as its canonical string, as on the wire (`"150.25"`), never as a binary float.
+extension ExactDecimal: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = ExactDecimal(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "\"\(text)\" is not a canonical decimal string")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+
+/// The keys the server derives its secrets from, all from one master key in its configuration.
+///
+/// Secrets the server hands out are derived, not stored: a webhook token is an HMAC of the
+/// automation's id, an OAuth state an HMAC of the connection's and the command's ids. So a command
+/// sent again returns the same secret, while events and recorded outcomes keep only a SHA-256
+/// digest (or nothing). Each purpose has its own key, derived with HKDF, so one kind of secret
+/// can never be passed off as another.
+public struct ServerSecrets: Sendable {
+    // Kept as bytes: swift-crypto's SymmetricKey is not Sendable here; a key is rebuilt per use.
+    private let webhookKeyBytes: [UInt8]
+    private let oauthStateKeyBytes: [UInt8]
+    private let vaultKeyBytes: [UInt8]
+
+    private var webhookKey: SymmetricKey { SymmetricKey(data: webhookKeyBytes) }
+    private var oauthStateKey: SymmetricKey { SymmetricKey(data: oauthStateKeyBytes) }
+    /// The key the credential vault seals with.
+    var vaultKey: SymmetricKey { SymmetricKey(data: vaultKeyBytes) }
+
+    /// The smallest master key accepted, in bytes.
+    public static let minimumMasterKeyBytes = 32
+
+    /// Derives the keys from `masterKey` (at least ``minimumMasterKeyBytes`` bytes).
+    public init(masterKey: SymmetricKey) throws(SecretsError) {
+        guard masterKey.bitCount >= Self.minimumMasterKeyBytes * 8 else {
+            throw SecretsError(
+                "the master key has \(masterKey.bitCount / 8) bytes; it needs at least \(Self.minimumMasterKeyBytes)")
+        }
+        func derive(_ purpose: String) -> [UInt8] {
+            HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: masterKey, info: Data("tradecore \(purpose) v1".utf8), outputByteCount: 32
+            ).withUnsafeBytes { Array($0) }
+        }
+        webhookKeyBytes = derive("webhook token")
+        oauthStateKeyBytes = derive("oauth state")
+        vaultKeyBytes = derive("credential vault")
+    }
+
+    /// A new random master key.
+    public static func generateMasterKey() -> SymmetricKey { SymmetricKey(size: .bits256) }
+
+    /// The webhook token of an automation: `whk_` and 43 base64url characters.
+    public func webhookToken(for automationID: UUID) -> String {
+        "whk_" + Self.base64URL(HMAC<SHA256>.authenticationCode(for: automationID.bytes, using: webhookKey))
+    }
+
+    /// The OAuth state of the flow that command `commandID` started for connection `connectionID`.
+    public func oauthState(connection connectionID: UUID, command commandID: UUID) -> String {
+        Self.base64URL(
+            HMAC<SHA256>.authenticationCode(for: connectionID.bytes + commandID.bytes, using: oauthStateKey))
+    }
+
+    /// The SHA-256 digest of a secret: what events keep to check it later.
+    public static func digest(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
+
+    /// Whether `secret` has the digest `digest`, compared in constant time.
+    public static func matches(_ secret: String, digest: [UInt8]) -> Bool {
+        let actual = Self.digest(secret)
+        guard actual.count == digest.count else { return false }
+        return zip(actual, digest).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    private static func base64URL(_ code: some Sequence<UInt8>) -> String {
+        Data(code).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// A master key that cannot be used.
+public struct SecretsError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension UUID {
+    /// The 16 bytes, in RFC 9562 order.
+    var bytes: [UInt8] { withUnsafeBytes(of: uuid) { Array($0) } }
+}

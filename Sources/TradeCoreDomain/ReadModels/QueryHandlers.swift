@@ -1,0 +1,206 @@
+import EventSourcing
+import EventStore
+import Foundation
+import TradeCoreMessages
+
+// The queries of `QueryService` are the query bus's queries, answered from the read models. Each
+// is asked for a user; a view of another user's is PERMISSION_DENIED, one that does not exist
+// NOT_FOUND.
+
+extension GetOrder: Query {
+    public typealias Result = OrderView
+    public static var queryType: String { "GetOrder" }
+}
+
+extension ListOrders: Query {
+    public typealias Result = OrderList
+    public static var queryType: String { "ListOrders" }
+}
+
+extension GetAutomation: Query {
+    public typealias Result = AutomationView
+    public static var queryType: String { "GetAutomation" }
+}
+
+extension ListAutomations: Query {
+    public typealias Result = AutomationList
+    public static var queryType: String { "ListAutomations" }
+}
+
+extension GetBrokerConnection: Query {
+    public typealias Result = BrokerConnectionView
+    public static var queryType: String { "GetBrokerConnection" }
+}
+
+extension FindBrokerConnection: Query {
+    public typealias Result = BrokerConnectionView
+    public static var queryType: String { "FindBrokerConnection" }
+}
+
+extension GetAccountsByUser: Query {
+    public typealias Result = BrokerAccountList
+    public static var queryType: String { "GetAccountsByUser" }
+}
+
+extension GetAccountsByConnection: Query {
+    public typealias Result = BrokerAccountList
+    public static var queryType: String { "GetAccountsByConnection" }
+}
+
+/// The orders working at one broker, for the fill poller.
+public struct ListWorkingOrders: Query {
+    public typealias Result = [WorkingOrder]
+    public static var queryType: String { "ListWorkingOrders" }
+
+    public var brokerID: String
+
+    public init(brokerID: String) {
+        self.brokerID = brokerID
+    }
+}
+
+struct GetOrderHandler: QueryHandler {
+    var projections: [String] { [OrdersProjection.name] }
+
+    func handle(_ query: GetOrder, context: QueryContext) async throws -> OrderView {
+        let key = "id/\(query.orderID.key)"
+        let view = try await context.readModels.read { try $0.message(OrderView.self, in: OrdersProjection.collection, key: key) }
+        guard let view else { throw DomainError.notFound("order", query.orderID, reason: "ORDER_NOT_FOUND") }
+        try Rules.owner(view.userID, is: query.userID, "order", query.orderID, reason: "ORDER_NOT_OWNED")
+        return view
+    }
+}
+
+struct ListOrdersHandler: QueryHandler {
+    static let defaultPageSize = 100
+    static let maxPageSize = 1_000
+
+    var projections: [String] { [OrdersProjection.name] }
+
+    /// Oldest first, filtered by status (every status but DELETED when none is named), a page at a
+    /// time: `next_after_order_id` is set when the page is full.
+    func handle(_ query: ListOrders, context: QueryContext) async throws -> OrderList {
+        let size = query.pageSize == 0 ? Self.defaultPageSize : Int(query.pageSize)
+        guard size <= Self.maxPageSize else {
+            throw DomainError.invalid("page_size", "at most \(Self.maxPageSize)")
+        }
+        let prefix = "user/\(query.userID.key)/"
+        let wanted = Set(query.statuses)
+        let start = query.afterOrderID.map { prefix + $0.key }
+        let collection = OrdersProjection.collection
+        return try await context.readModels.read { reader in
+            var orders: [OrderView] = []
+            var after = start
+            scan: while true {
+                let page = try reader.entries(in: collection, prefix: prefix, after: after, limit: size)
+                for entry in page {
+                    let view = try OrderView(decoding: entry.value)
+                    if wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) {
+                        orders.append(view)
+                        if orders.count == size { break scan }
+                    }
+                }
+                guard page.count == size, let last = page.last else { break }
+                after = last.key
+            }
+            return OrderList(orders: orders, nextAfterOrderID: orders.count == size ? orders.last?.orderID : nil)
+        }
+    }
+}
+
+struct GetAutomationHandler: QueryHandler {
+    var projections: [String] { [AutomationsProjection.name] }
+
+    func handle(_ query: GetAutomation, context: QueryContext) async throws -> AutomationView {
+        let key = "id/\(query.automationID.key)"
+        let view = try await context.readModels.read {
+            try $0.message(AutomationView.self, in: AutomationsProjection.collection, key: key)
+        }
+        guard let view else {
+            throw DomainError.notFound("automation", query.automationID, reason: "AUTOMATION_NOT_FOUND")
+        }
+        try Rules.owner(view.userID, is: query.userID, "automation", query.automationID, reason: "AUTOMATION_NOT_OWNED")
+        return view
+    }
+}
+
+struct ListAutomationsHandler: QueryHandler {
+    var projections: [String] { [AutomationsProjection.name] }
+
+    func handle(_ query: ListAutomations, context: QueryContext) async throws -> AutomationList {
+        let prefix = "user/\(query.userID.key)/"
+        let views = try await context.readModels.read {
+            try $0.messages(AutomationView.self, in: AutomationsProjection.collection, prefix: prefix)
+        }
+        return AutomationList(automations: views.filter { query.includeDeleted || $0.status != .deleted })
+    }
+}
+
+struct GetBrokerConnectionHandler: QueryHandler {
+    var projections: [String] { [BrokerConnectionsProjection.name] }
+
+    func handle(_ query: GetBrokerConnection, context: QueryContext) async throws -> BrokerConnectionView {
+        try await BrokerConnectionsProjection.view(query.brokerConnectionID, for: query.userID, in: context.readModels)
+    }
+}
+
+struct FindBrokerConnectionHandler: QueryHandler {
+    var projections: [String] { [BrokerConnectionsProjection.name] }
+
+    func handle(_ query: FindBrokerConnection, context: QueryContext) async throws -> BrokerConnectionView {
+        let id = BrokerConnection.id(
+            user: query.userID, brokerID: query.brokerID, environment: query.environment ?? .paper)
+        return try await BrokerConnectionsProjection.view(id, for: query.userID, in: context.readModels)
+    }
+}
+
+extension BrokerConnectionsProjection {
+    static func view(_ id: UUID, for user: UUID, in readModels: any ProjectionStore) async throws -> BrokerConnectionView {
+        let key = "id/\(id.key)"
+        let view = try await readModels.read { try $0.message(BrokerConnectionView.self, in: collection, key: key) }
+        guard let view else { throw DomainError.notFound("broker connection", id, reason: "CONNECTION_NOT_FOUND") }
+        try Rules.owner(view.userID, is: user, "broker connection", id, reason: "CONNECTION_NOT_OWNED")
+        return view
+    }
+}
+
+struct GetAccountsByUserHandler: QueryHandler {
+    var projections: [String] { [BrokerAccountsProjection.name] }
+
+    func handle(_ query: GetAccountsByUser, context: QueryContext) async throws -> BrokerAccountList {
+        let prefix = "user/\(query.userID.key)/"
+        let views = try await context.readModels.read {
+            try $0.messages(BrokerAccountView.self, in: BrokerAccountsProjection.collection, prefix: prefix)
+        }
+        return BrokerAccountList(accounts: views.filter { query.includeUnlinked || $0.status != .unlinked })
+    }
+}
+
+struct GetAccountsByConnectionHandler: QueryHandler {
+    var projections: [String] { [BrokerAccountsProjection.name] }
+
+    func handle(_ query: GetAccountsByConnection, context: QueryContext) async throws -> BrokerAccountList {
+        let prefix = "connection/\(query.brokerConnectionID.key)/"
+        let views = try await context.readModels.read {
+            try $0.messages(BrokerAccountView.self, in: BrokerAccountsProjection.collection, prefix: prefix)
+        }
+        if let other = views.first(where: { $0.userID != query.userID }) {
+            throw DomainError.notOwned(
+                "broker connection", other.brokerConnectionID, reason: "CONNECTION_NOT_OWNED")
+        }
+        return BrokerAccountList(accounts: views.filter { query.includeUnlinked || $0.status != .unlinked })
+    }
+}
+
+struct ListWorkingOrdersHandler: QueryHandler {
+    var projections: [String] { [OrdersProjection.name] }
+
+    func handle(_ query: ListWorkingOrders, context: QueryContext) async throws -> [WorkingOrder] {
+        let prefix = OrdersProjection.workingPrefix(query.brokerID)
+        return try await context.readModels.read { reader in
+            try reader.entries(in: OrdersProjection.collection, prefix: prefix).map {
+                try JSONDecoder().decode(WorkingOrder.self, from: $0.value)
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import TradeCoreMessages
+
+/// Checks of single values that several aggregates share. Each throws a ``DomainError`` naming the
+/// request field.
+enum Rules {
+    /// The longest free text (a reason, a name) a command may carry.
+    static let maxTextLength = 500
+
+    /// A ticker as exchanges and brokers write it: 1 to 16 characters, uppercase letters and digits,
+    /// with `.`, `-` or `/` between them (`AAPL`, `BRK.B`, `BTC-USD`, `ETH/USD`).
+    static func symbol(_ symbol: String, field: String = "symbol") throws(DomainError) {
+        let bytes = Array(symbol.utf8)
+        guard !bytes.isEmpty else { throw .invalid(field, "a symbol is required") }
+        guard bytes.count <= 16 else { throw .invalid(field, "a symbol has at most 16 characters") }
+        let separators: Set<UInt8> = [UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "/")]
+        for (index, byte) in bytes.enumerated() {
+            let isAlphanumeric =
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            let isInnerSeparator = separators.contains(byte) && index > 0 && index < bytes.count - 1
+            guard isAlphanumeric || isInnerSeparator else {
+                throw .invalid(
+                    field, "\"\(symbol)\" is not a symbol: use uppercase letters and digits, with . - or / between them")
+            }
+        }
+    }
+
+    /// A value above zero.
+    static func positive(_ value: ExactDecimal, field: String) throws(DomainError) {
+        guard value > .zero else { throw .invalid(field, "must be greater than zero, not \(value)") }
+    }
+
+    /// Free text: at most `maxLength` characters, no control characters; `required` also refuses
+    /// an empty one.
+    static func text(
+        _ text: String, field: String, maxLength: Int = maxTextLength, required: Bool = false
+    ) throws(DomainError) {
+        if required && text.isEmpty { throw .invalid(field, "is required") }
+        guard text.count <= maxLength else { throw .invalid(field, "has at most \(maxLength) characters") }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field, "must not contain control characters")
+        }
+    }
+
+    /// The caller's user owns what it acts on.
+    static func owner(_ owner: UUID, is user: UUID, _ kind: String, _ id: UUID, reason: String) throws(DomainError) {
+        guard owner == user else { throw .notOwned(kind, id, reason: reason) }
+    }
+}
+
+extension UUID {
+    /// The all-zero UUID: the owner of an aggregate that does not exist yet.
+    static let none = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+}
