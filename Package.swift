@@ -204,6 +204,7 @@ let package = Package(
             name: "TradeCoreDomainTests",
             dependencies: [
                 "TradeCoreDomain",
+                "WireFormat",
                 "TradeCoreMessages",
                 "EventSourcing",
                 "EventSourcingSQLite",

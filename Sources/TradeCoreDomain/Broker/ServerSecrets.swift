@@ -38,8 +38,15 @@ public struct ServerSecrets: Sendable {
         vaultKeyBytes = derive("credential vault")
     }
 
-    /// A new random master key.
-    public static func generateMasterKey() -> SymmetricKey { SymmetricKey(size: .bits256) }
+    /// Derives the keys from the bytes of a master key (at least ``minimumMasterKeyBytes``).
+    public init(masterKeyBytes: [UInt8]) throws(SecretsError) {
+        try self.init(masterKey: SymmetricKey(data: masterKeyBytes))
+    }
+
+    /// The bytes of a new random master key.
+    public static func generateMasterKeyBytes() -> [UInt8] {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+    }
 
     /// The webhook token of an automation: `whk_` and 43 base64url characters.
     public func webhookToken(for automationID: UUID) -> String {

@@ -101,20 +101,21 @@ struct RefreshAllAccountsHandler: CommandHandler {
         let due = list.accounts.filter { command.forceRefresh || $0.lastSyncedAt == 0 || $0.lastSyncedAt < cutoff }
         var result = RefreshAllAccountsResult(total: UInt32(clamping: due.count))
         for account in due {
+            let failure: String
             do {
                 let outcome = try await context.send(
                     RefreshAccountDataFromBroker(
                         accountID: account.accountID, userID: command.userID, sagaID: command.sagaID))
-                if outcome.result.refreshError.isEmpty {
-                    result.refreshed += 1
-                } else {
-                    result.failed += 1
-                    result.errors.append(AccountRefreshError(accountID: account.accountID, error: outcome.result.refreshError))
-                }
-            } catch let error where error.code != .cancelled {
+                failure = outcome.result.refreshError
+            } catch {
+                if error.code == .cancelled { throw error }
+                failure = error.rejection?.message ?? error.message
+            }
+            if failure.isEmpty {
+                result.refreshed += 1
+            } else {
                 result.failed += 1
-                result.errors.append(
-                    AccountRefreshError(accountID: account.accountID, error: error.rejection?.message ?? error.message))
+                result.errors.append(AccountRefreshError(accountID: account.accountID, error: failure))
             }
         }
         if context.sagaID != nil {

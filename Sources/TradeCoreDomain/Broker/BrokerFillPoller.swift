@@ -1,0 +1,112 @@
+import EventSourcing
+import EventStore
+import Foundation
+import Logging
+import TradeCoreMessages
+
+/// Brings brokers' executions to the orders: every ``interval`` (and as soon as an order is placed
+/// or filled), asks each broker for the executions of the orders working there, and records each
+/// with an AddFill command.
+///
+/// An AddFill's command id derives from the execution's fill id, and the order ignores a fill id
+/// it has, so a poller that restarts — or asks again before the read model shows the last fill —
+/// fills nothing twice. The fills carry the saga id of the execution saga that placed the order.
+public final class BrokerFillPoller: Sendable {
+    private let commands: CommandBus
+    private let queries: QueryBus
+    private let store: any EventStore
+    private let services: DomainServices
+    private let interval: Duration
+    private let logger: Logger
+
+    public init(
+        commands: CommandBus, queries: QueryBus, store: any EventStore, services: DomainServices,
+        interval: Duration = .milliseconds(100), logger: Logger = Logger(label: "tradecore.broker.fills")
+    ) {
+        self.commands = commands
+        self.queries = queries
+        self.store = store
+        self.services = services
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Polls until the task is cancelled.
+    public func run() async {
+        let wake = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.ring(wake.continuation) }
+            group.addTask {
+                let interval = self.interval
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    wake.continuation.yield()
+                }
+            }
+            for await _ in wake.stream {
+                if Task.isCancelled { break }
+                await pollOnce()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Wakes the poller when an order is placed or filled, so a market order fills at once.
+    private func ring(_ bell: AsyncStream<Void>.Continuation) async {
+        let filter = EventFilter(streamTypes: [Order.streamType], eventTypes: ["OrderPlaced", "FillAdded"])
+        do {
+            for try await message in store.subscribe(.end, filter: filter) {
+                if case .event = message { bell.yield() }
+            }
+        } catch {
+            // The store closed or the task was cancelled: the timer keeps the poller going.
+        }
+    }
+
+    /// Asks every broker once for the executions of its working orders; returns how many fills
+    /// were recorded.
+    @discardableResult
+    public func pollOnce() async -> Int {
+        var recorded = 0
+        for brokerID in services.brokers.brokerIDs {
+            guard let adapter = services.brokers.adapter(for: brokerID) else { continue }
+            let working: [WorkingOrder]
+            do {
+                working = try await queries.ask(ListWorkingOrders(brokerID: brokerID))
+            } catch {
+                logger.warning("could not list working orders", metadata: ["broker": "\(brokerID)", "error": "\(error)"])
+                continue
+            }
+            for order in working {
+                recorded += await poll(order, adapter: adapter)
+            }
+        }
+        return recorded
+    }
+
+    private func poll(_ order: WorkingOrder, adapter: any BrokerAdapter) async -> Int {
+        do {
+            let credentials = try await services.vault.credentials(
+                reference: BrokerConnection.credentialsReference(order.connectionID))
+            let executions = try await adapter.executions(
+                of: order, credentials: credentials, environment: order.environment)
+            for execution in executions {
+                let fill = AddFill(
+                    orderID: order.orderID, userID: order.userID, fillID: execution.fillID,
+                    quantity: execution.quantity, price: execution.price, filledAt: execution.executedAt,
+                    sagaID: order.sagaID)
+                _ = try await commands.send(
+                    fill,
+                    options: CommandOptions(
+                        commandID: NameBasedUUID.make(namespace: execution.fillID, name: "AddFill"),
+                        userID: order.userID, sagaID: order.sagaID))
+            }
+            return executions.count
+        } catch {
+            logger.warning(
+                "could not record an order's executions",
+                metadata: ["order.id": "\(order.orderID.lowercased)", "error": "\(error)"])
+            return 0
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import EventSourcing
+import EventStore
+import Foundation
+import Logging
+import TradeCoreMessages
+
+/// The whole domain over one event store: the command bus with every handler, the query bus over
+/// the read models, the projections, the two sagas and the fill poller, wired together.
+///
+/// ``run()`` runs the background parts (projections, sagas, poller) until cancelled; the buses
+/// answer as soon as the application is made.
+public final class TradeCoreApplication: Sendable {
+    /// Settings of the domain.
+    public struct Configuration: Sendable {
+        /// The base of automations' webhook URLs.
+        public var webhookBaseURL: String
+        /// How often the fill poller asks brokers for executions (it is also woken by placements).
+        public var fillPollInterval: Duration
+        /// Retries of commands after version conflicts.
+        public var retry: RetryPolicy
+        /// Batching of the projections.
+        public var projections: ProjectionRunner.Configuration
+        /// Retries of the sagas' commands.
+        public var sagas: SagaManager<OrderExecutionSaga>.Configuration
+
+        public init(
+            webhookBaseURL: String = "https://hooks.tradecore.invalid",
+            fillPollInterval: Duration = .milliseconds(100),
+            retry: RetryPolicy = RetryPolicy(),
+            projections: ProjectionRunner.Configuration = ProjectionRunner.Configuration(),
+            sagas: SagaManager<OrderExecutionSaga>.Configuration = SagaManager<OrderExecutionSaga>.Configuration()
+        ) {
+            self.webhookBaseURL = webhookBaseURL
+            self.fillPollInterval = fillPollInterval
+            self.retry = retry
+            self.projections = projections
+            self.sagas = sagas
+        }
+    }
+
+    /// Every command the bus handles: the API's and the sagas' own.
+    public static let commandTypes: [any Command.Type] = [
+        CreateOrder.self, PlaceOrder.self, AddFill.self, UpdateOrder.self, CancelOrder.self, RejectOrder.self,
+        DeleteOrder.self, SubmitOrderToBroker.self,
+        CreateAutomation.self, UpdateAutomation.self, ActivateAutomation.self, DeactivateAutomation.self,
+        DeleteAutomation.self,
+        InitiateBrokerConnection.self, CompleteOAuth.self, DisconnectBroker.self, SyncBrokerAccounts.self,
+        LinkBrokerAccount.self, RefreshAccountDataFromBroker.self, RefreshAllAccounts.self,
+    ]
+
+    /// Every query the bus answers.
+    public static let queryTypes: [any Query.Type] = [
+        GetOrder.self, ListOrders.self, GetAutomation.self, ListAutomations.self, GetBrokerConnection.self,
+        FindBrokerConnection.self, GetAccountsByUser.self, GetAccountsByConnection.self, ListWorkingOrders.self,
+    ]
+
+    public let store: any EventStore
+    public let readModels: any ProjectionStore
+    public let services: DomainServices
+    public let commands: CommandBus
+    public let queries: QueryBus
+    public let projections: [ProjectionRunner]
+    public let orderExecution: SagaManager<OrderExecutionSaga>
+    public let onboarding: SagaManager<ConnectionOnboardingSaga>
+    public let fills: BrokerFillPoller
+    private let logger: Logger
+
+    /// Wires the domain over `store`, its read models in `readModels`.
+    ///
+    /// - Throws: ``HandlerRegistrationError`` if a command or query lacks its handler (a bug).
+    public init(
+        store: any EventStore,
+        readModels: any ProjectionStore,
+        secrets: ServerSecrets,
+        brokers: BrokerRegistry,
+        configuration: Configuration = Configuration(),
+        clock: any EventSourcingClock = SystemClock(),
+        interceptors: [any CommandInterceptor] = [],
+        logger: Logger = Logger(label: "tradecore.domain")
+    ) throws {
+        self.store = store
+        self.readModels = readModels
+        self.logger = logger
+        let services = DomainServices(
+            brokers: brokers, vault: CredentialVault(storage: readModels, secrets: secrets), secrets: secrets,
+            webhookBaseURL: configuration.webhookBaseURL)
+        self.services = services
+        let projections: [any Projection] = [
+            OrdersProjection(), AutomationsProjection(), BrokerConnectionsProjection(), BrokerAccountsProjection(),
+        ]
+        self.projections = projections.map {
+            ProjectionRunner(
+                $0, events: store, readModels: readModels, configuration: configuration.projections, logger: logger)
+        }
+        self.queries = try QueryBus(
+            handlers: [
+                GetOrderHandler(), ListOrdersHandler(), GetAutomationHandler(), ListAutomationsHandler(),
+                GetBrokerConnectionHandler(), FindBrokerConnectionHandler(), GetAccountsByUserHandler(),
+                GetAccountsByConnectionHandler(), ListWorkingOrdersHandler(),
+            ],
+            queries: Self.queryTypes, readModels: readModels, progress: self.projections)
+        var handlerServices = HandlerServices()
+        handlerServices.register(services)
+        let dependencies = HandlerDependencies(
+            store: store, queries: queries, clock: clock, services: handlerServices)
+        self.commands = try CommandBus(
+            handlers: [
+                CreateOrderHandler(), PlaceOrderHandler(), AddFillHandler(), UpdateOrderHandler(),
+                CancelOrderHandler(), RejectOrderHandler(), DeleteOrderHandler(), SubmitOrderToBrokerHandler(),
+                CreateAutomationHandler(), UpdateAutomationHandler(), ActivateAutomationHandler(),
+                DeactivateAutomationHandler(), DeleteAutomationHandler(),
+                InitiateBrokerConnectionHandler(), CompleteOAuthHandler(), DisconnectBrokerHandler(),
+                SyncBrokerAccountsHandler(), LinkBrokerAccountHandler(), RefreshAccountDataFromBrokerHandler(),
+                RefreshAllAccountsHandler(),
+            ],
+            commands: Self.commandTypes, dependencies: dependencies, interceptors: interceptors,
+            configuration: CommandBus.Configuration(retry: configuration.retry, logger: logger))
+        let sagaSettings = configuration.sagas
+        self.orderExecution = SagaManager(
+            OrderExecutionSaga(), store: store, commands: commands, checkpoints: readModels, clock: clock,
+            configuration: sagaSettings, logger: logger)
+        self.onboarding = SagaManager(
+            ConnectionOnboardingSaga(), store: store, commands: commands, checkpoints: readModels, clock: clock,
+            configuration: SagaManager<ConnectionOnboardingSaga>.Configuration(
+                bufferCapacity: sagaSettings.bufferCapacity, checkpointInterval: sagaSettings.checkpointInterval,
+                commandAttempts: sagaSettings.commandAttempts, commandRetryDelay: sagaSettings.commandRetryDelay),
+            logger: logger)
+        self.fills = BrokerFillPoller(
+            commands: commands, queries: queries, store: store, services: services,
+            interval: configuration.fillPollInterval, logger: logger)
+    }
+
+    /// Runs the projections, the sagas and the fill poller until the task is cancelled (or the
+    /// store closes). If one of them fails, the others are stopped and the error is thrown.
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for runner in projections {
+                group.addTask { try await runner.run() }
+            }
+            group.addTask { try await self.orderExecution.run() }
+            group.addTask { try await self.onboarding.run() }
+            group.addTask { await self.fills.run() }
+            defer { group.cancelAll() }
+            // A part that returns early (its store closed) does not stop the others; one that
+            // throws does.
+            while try await group.next() != nil {}
+        }
+    }
+}
