@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "EventSourcingSQLite", targets: ["EventSourcingSQLite"]),
         .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
         .library(name: "TradeCoreDomain", targets: ["TradeCoreDomain"]),
+        .library(name: "TradeCoreAPI", targets: ["TradeCoreAPI"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
     ],
     dependencies: [
@@ -30,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(
+            url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
+            traits: [.defaults, "CommandLineArguments"]),
     ],
     targets: [
         // System libraries: thin module maps plus inline shims for what Swift cannot call.
@@ -93,6 +98,14 @@ let package = Package(
                 "HTTP2RPC",
                 "EventStore",
                 "EventStoreSQLite",
+                "EventSourcingSQLite",
+                "TradeCoreDomain",
+                "TradeCoreAPI",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -196,6 +209,25 @@ let package = Package(
                 "EventStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Serves Schemas/api.proto: each call authenticated, decoded, sent through the domain's
+        // buses and answered; failures as statuses with google.rpc details; the event stream.
+        .target(
+            name: "TradeCoreAPI",
+            dependencies: [
+                "TradeCoreDomain",
+                "TradeCoreMessages",
+                "HTTP2RPC",
+                "EventSourcing",
+                "EventStore",
+                "WireFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

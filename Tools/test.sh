@@ -20,6 +20,9 @@ swift test --skip-build
 log "interop with grpcio (plain and TLS)"
 bash Tools/interop/run_grpcio_interop.sh "$bin/tradecore-server"
 
+log "the seed's flows end to end over grpcio and generated stubs"
+bash Tools/interop/run_e2e.sh "$bin/tradecore-server"
+
 log "h2load: 100,000 unary Pings"
 bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
 

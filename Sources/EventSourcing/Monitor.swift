@@ -6,7 +6,7 @@ import Synchronization
 /// ends when its condition holds, when its task is cancelled, or (for a timed wait) when time runs
 /// out; it never busy-polls. The building block of the lock's queue, projection progress and
 /// batching here.
-final class Monitor<State: Sendable>: Sendable {
+package final class Monitor<State: Sendable>: Sendable {
     private struct Waiter: Sendable {
         let condition: @Sendable (State) -> Bool
         let continuation: CheckedContinuation<Bool, Never>
@@ -20,18 +20,18 @@ final class Monitor<State: Sendable>: Sendable {
 
     private let inner: Mutex<Inner>
 
-    init(_ state: State) {
+    package init(_ state: State) {
         inner = Mutex(Inner(state: state))
     }
 
     /// Reads the state.
-    func read<Result>(_ body: (State) throws -> Result) rethrows -> Result {
+    package func read<Result>(_ body: (State) throws -> Result) rethrows -> Result {
         try inner.withLock { try body($0.state) }
     }
 
     /// Changes the state, then wakes the waiters whose condition holds.
     @discardableResult
-    func update<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    package func update<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         let (result, woken) = try inner.withLock { inner -> (Result, [Waiter]) in
             let result = try body(&inner.state)
             guard !inner.waiters.isEmpty else { return (result, []) }
@@ -47,7 +47,7 @@ final class Monitor<State: Sendable>: Sendable {
     }
 
     /// Waits until `condition` holds. Returns false if the task is (or gets) cancelled first.
-    func wait(until condition: @escaping @Sendable (State) -> Bool) async -> Bool {
+    package func wait(until condition: @escaping @Sendable (State) -> Bool) async -> Bool {
         let id = inner.withLock { inner in
             defer { inner.nextID += 1 }
             return inner.nextID
@@ -72,7 +72,7 @@ final class Monitor<State: Sendable>: Sendable {
 
     /// Waits until `condition` holds or `sleep` returns, whichever comes first. Returns whether
     /// the condition held (false on timeout or cancellation).
-    func wait(
+    package func wait(
         until condition: @escaping @Sendable (State) -> Bool,
         orUntil sleep: @escaping @Sendable () async -> Void
     ) async -> Bool {

@@ -1,11 +1,15 @@
 import HTTP2RPC
 import ServiceLifecycle
+import TradeCoreAPI
+import TradeCoreDomain
 
-/// Runs the RPC server under swift-service-lifecycle: SERVING once bound; on SIGTERM/SIGINT
-/// health turns NOT_SERVING and the server drains its calls before the process exits.
+/// Runs the RPC server under swift-service-lifecycle: SERVING once bound. On SIGTERM/SIGINT health
+/// turns NOT_SERVING, long calls (subscriptions) are told the server drains and send their last
+/// checkpoint, then every connection gets GOAWAY and the calls in flight finish.
 struct RPCServerService: Service {
     let server: RPCServer
     let health: HealthStatus
+    let shutdown: ShutdownSignal
 
     func run() async throws {
         try await server.start()
@@ -14,7 +18,34 @@ struct RPCServerService: Service {
             try await server.waitUntilClosed()
         } onGracefulShutdown: {
             health.setAllNotServing()
-            server.beginShutdown()
+            shutdown.trigger()
+            Task {
+                await shutdown.waitUntilDrained(timeout: .seconds(2))
+                server.beginShutdown()
+            }
         }
+    }
+}
+
+/// Runs the domain's projections, sagas and fill poller until the graceful shutdown reaches it
+/// (after the RPC server has drained, as services stop in reverse order).
+struct DomainService: Service {
+    let app: TradeCoreApplication
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await app.run()
+        }
+    }
+}
+
+/// Serves the admin endpoint until the graceful shutdown.
+struct AdminService: Service {
+    let admin: AdminServer
+
+    func run() async throws {
+        _ = try await admin.start()
+        try? await gracefulShutdown()
+        await admin.stop()
     }
 }

@@ -1,14 +1,19 @@
 import ArgumentParser
+import EventSourcingSQLite
 import EventStoreSQLite
 import Foundation
 import HTTP2RPC
 import Logging
+import Metrics
 import NIOCore
+import Prometheus
 import ServiceLifecycle
+import TradeCoreAPI
+import TradeCoreDomain
 import UnixSignals
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `tradecore-server`: serves TradeCore over gRPC-compatible HTTP/2.
@@ -16,105 +21,187 @@ import Glibc
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tradecore-server",
-        abstract: "Serve TradeCore commands over gRPC-compatible HTTP/2 (h2c, or TLS with --tls-cert/--tls-key).",
-        discussion: "Every option can also be set in the environment as TRADECORE_<OPTION>, e.g. TRADECORE_PORT=50051.")
+        abstract: "Serve TradeCore commands, queries and events over gRPC-compatible HTTP/2.",
+        discussion: """
+            Settings come from, in this order of precedence: these flags; TRADECORE_<NAME> environment \
+            variables (TRADECORE_PORT, TRADECORE_DATA_DIRECTORY, TRADECORE_API_TOKENS, ...); the JSON file \
+            of --config (keys in camel case: {"port": 50051, "apiTokens": ["service:ops=..."]}); the defaults \
+            shown here.
 
-    @Option(help: "Address to listen on.")
-    var host: String = environment("HOST") ?? "127.0.0.1"
+            API tokens: service:<name>=<token> acts for every user; user:<uuid>=<token> acts only for \
+            that user. Give sha256:<64 hex digits> instead of the token to keep it out of the configuration. \
+            With no token the server is open, which it allows only on a loopback address.
+            """)
 
-    @Option(help: "Port to listen on (0 picks a free one).")
-    var port: Int = environment("PORT").flatMap(Int.init) ?? 50051
+    @Option(help: "Address to listen on. (default: 127.0.0.1)")
+    var host: String?
 
-    @Option(help: "PEM certificate chain: serve TLS (ALPN h2) instead of plain h2c. [env: TRADECORE_TLS_CERT]")
+    @Option(help: "Port to listen on; 0 picks a free one. (default: 50051)")
+    var port: String?
+
+    @Option(help: "PEM certificate chain: serve TLS (ALPN h2) instead of plain h2c.")
     var tlsCert: String?
 
-    @Option(help: "PEM private key for --tls-cert. [env: TRADECORE_TLS_KEY]")
+    @Option(help: "PEM private key for --tls-cert.")
     var tlsKey: String?
 
-    private var certificateFile: String? { tlsCert ?? environment("TLS_CERT") }
-    private var keyFile: String? { tlsKey ?? environment("TLS_KEY") }
+    @Option(help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection. (default: 256)")
+    var maxConcurrentStreams: String?
 
-    @Option(help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection.")
-    var maxConcurrentStreams: UInt32 = environment("MAX_CONCURRENT_STREAMS").flatMap(UInt32.init) ?? 256
+    @Option(help: "Largest request message, in bytes. (default: 4194304)")
+    var maxMessageSize: String?
 
-    @Option(help: "Largest request message, in bytes.")
-    var maxMessageSize: Int = environment("MAX_MESSAGE_SIZE").flatMap(Int.init) ?? 4 << 20
+    @Option(help: "Seconds a graceful shutdown waits for calls in flight. (default: 10)")
+    var shutdownGraceSeconds: String?
 
-    @Option(help: "Seconds a graceful shutdown waits for calls in flight.")
-    var shutdownGraceSeconds: Int64 = environment("SHUTDOWN_GRACE_SECONDS").flatMap(Int64.init) ?? 10
+    @Option(help: "Directory of the embedded event store (one SQLite file) and of the generated master key. (default: .data/tradecore)")
+    var dataDirectory: String?
 
-    @Option(help: "Directory of the embedded event store (one SQLite file); created if missing.")
-    var dataDirectory: String = environment("DATA_DIRECTORY") ?? ".data/tradecore"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
+    var logLevel: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = environment("LOG_LEVEL") ?? "info"
+    @Option(help: "API tokens, comma-separated: service:<name>=<token> or user:<uuid>=<token>.")
+    var apiTokens: String?
 
-    func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard (certificateFile == nil) == (keyFile == nil) else {
-            throw ValidationError("--tls-cert and --tls-key go together")
-        }
-        guard (1...Int(UInt32.max)).contains(maxMessageSize) else {
-            throw ValidationError(
-                "--max-message-size must be between 1 and \(UInt32.max) (the framing's 4-byte length)")
-        }
-        guard maxConcurrentStreams > 0 else { throw ValidationError("--max-concurrent-streams must be positive") }
-        guard (0...86_400).contains(shutdownGraceSeconds) else {
-            throw ValidationError("--shutdown-grace-seconds must be between 0 and 86400")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
+    @Option(help: "File holding the master key (base64 of at least 32 bytes) that webhook tokens, OAuth states and the credential vault derive from. (default: <data-directory>/master.key, made if missing)")
+    var masterKeyFile: String?
+
+    @Option(help: "Base of automations' webhook URLs. (default: https://hooks.tradecore.invalid)")
+    var webhookBaseURL: String?
+
+    @Option(help: "Address of the admin endpoint (Prometheus metrics over HTTP/1.1). (default: 127.0.0.1)")
+    var adminHost: String?
+
+    @Option(help: "Port of the admin endpoint; 0 turns it off. (default: 9464)")
+    var adminPort: String?
+
+    @Option(help: "Seed of the virtual broker: its tokens, account numbers and unlisted prices. (default: 42)")
+    var virtualBrokerSeed: String?
+
+    @Option(help: "How often the fill poller asks brokers for executions, in milliseconds. (default: 100)")
+    var fillPollMilliseconds: String?
+
+    @Option(help: "A JSON file of settings (see above).")
+    var config: String?
+
+    private var flags: [ServerSettings.Key: String] {
+        let given: [ServerSettings.Key: String?] = [
+            .host: host, .port: port, .tlsCert: tlsCert, .tlsKey: tlsKey, .maxConcurrentStreams: maxConcurrentStreams,
+            .maxMessageSize: maxMessageSize, .shutdownGraceSeconds: shutdownGraceSeconds, .dataDirectory: dataDirectory,
+            .logLevel: logLevel, .apiTokens: apiTokens, .masterKeyFile: masterKeyFile, .webhookBaseURL: webhookBaseURL,
+            .adminHost: adminHost, .adminPort: adminPort, .virtualBrokerSeed: virtualBrokerSeed,
+            .fillPollMilliseconds: fillPollMilliseconds,
+        ]
+        return given.compactMapValues { $0 }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let settings: ServerSettings
+        let authenticator: Authenticator
+        do {
+            settings = try await ServerSettings.load(flags: flags, configFile: config)
+            authenticator = try Authenticator(tokens: settings.apiTokens)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = settings.logLevel
             return handler
         }
         let logger = Logger(label: "tradecore.server")
-
-        var configuration = RPCServerConfiguration(host: host, port: port)
-        if let certificateFile, let keyFile {
-            configuration.tls = TLSConfiguration(certificateChainFile: certificateFile, privateKeyFile: keyFile)
+        if !authenticator.requiresTokens {
+            guard Self.isLoopback(settings.host) else {
+                throw ValidationError(
+                    "refusing to serve on \(settings.host) without API tokens: anyone who reaches it could act for "
+                        + "every user. Set --api-tokens (or TRADECORE_API_TOKENS), or listen on 127.0.0.1.")
+            }
+            logger.warning(
+                "no API tokens are configured: the server is open to every caller on this machine",
+                metadata: ["rpc.host": "\(settings.host)"])
         }
-        configuration.maxConcurrentStreams = maxConcurrentStreams
-        configuration.maxReceiveMessageSize = maxMessageSize
-        configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
+
+        let registry = PrometheusCollectorRegistry()
+        var metricsFactory = PrometheusMetricsFactory(registry: registry)
+        metricsFactory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        metricsFactory.defaultValueHistogramBuckets = [0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
+        MetricsSystem.bootstrap(metricsFactory)
+
+        var configuration = RPCServerConfiguration(host: settings.host, port: settings.port)
+        if let certificate = settings.tlsCert, let key = settings.tlsKey {
+            configuration.tls = TLSConfiguration(certificateChainFile: certificate, privateKeyFile: key)
+        }
+        configuration.maxConcurrentStreams = settings.maxConcurrentStreams
+        configuration.maxReceiveMessageSize = settings.maxMessageSize
+        configuration.shutdownGracePeriod = .seconds(settings.shutdownGraceSeconds)
 
         // The embedded default store. A file that is not ours, is damaged or is held by another
         // server stops the start here with the store's own explanation.
         let store = try await SQLiteEventStore.open(
             .init(
-                directory: URL(fileURLWithPath: dataDirectory, isDirectory: true),
+                directory: URL(fileURLWithPath: settings.dataDirectory, isDirectory: true),
                 logger: Logger(label: "tradecore.eventstore")))
-
-        let health = HealthStatus()
-        let stats = RPCServerStats()
-        var router = RPCRouter()
-        try router.register(HealthService(status: health))
-        try router.register(DiagnosticsService(stats: stats))
-
-        let server = RPCServer(configuration: configuration, router: router, logger: logger, stats: stats)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: RPCServerService(server: server, health: health))],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
         do {
+            let secrets = try ServerSecrets(
+                masterKeyBytes: try MasterKey.load(settings: settings, logger: logger))
+            let broker = VirtualBroker(configuration: .init(seed: settings.virtualBrokerSeed))
+            let app = try TradeCoreApplication(
+                store: store, readModels: SQLiteProjectionStore(store: store), secrets: secrets,
+                brokers: BrokerRegistry([broker]),
+                configuration: .init(
+                    webhookBaseURL: settings.webhookBaseURL,
+                    fillPollInterval: .milliseconds(settings.fillPollMilliseconds)),
+                logger: Logger(label: "tradecore.domain"))
+
+            let health = HealthStatus()
+            let stats = RPCServerStats()
+            let shutdown = ShutdownSignal()
+            var router = RPCRouter()
+            try router.register(HealthService(status: health))
+            try router.register(DiagnosticsService(stats: stats))
+            try router.register(
+                TradeCoreAPI(
+                    app: app, authenticator: authenticator, shutdown: shutdown, logger: Logger(label: "tradecore.api")))
+
+            let server = RPCServer(configuration: configuration, router: router, logger: logger, stats: stats)
+            // Stopped in reverse order: the RPC server drains first, while the domain still runs.
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: DomainService(app: app))]
+            if settings.adminPort > 0 {
+                services.append(
+                    .init(
+                        service: AdminService(
+                            admin: AdminServer(
+                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger))))
+            }
+            services.append(
+                .init(service: RPCServerService(server: server, health: health, shutdown: shutdown)))
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch {
             await store.close()
+            if let error = error as? SecretsError { throw ValidationError(error.description) }
             throw error
         }
-        // After the calls in flight have finished: nothing appends any more.
+        // After the calls in flight have finished and the domain has stopped: nothing appends any more.
         await store.close()
     }
-}
 
-/// `TRADECORE_<name>` from the environment.
-func environment(_ name: String) -> String? {
-    getenv("TRADECORE_" + name).map { String(cString: $0) }
+    /// Whether `host` is a loopback address: `localhost`, 127.0.0.0/8 or ::1.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+        }
+        return false
+    }
 }

@@ -1,37 +1,38 @@
 """Calls a running TradeCore server with Python's grpcio, the reference gRPC implementation.
 
-Messages go through raw-bytes serializers: the few fields needed are encoded and decoded by
-hand here, so this checks our server against grpcio's transport, not against our own codecs.
+Messages go through the classes and stubs that grpcio-tools generates from Schemas/health.proto
+and Schemas/diagnostics.proto, so both the transport and the message encoding are a client we
+did not write. Two checks send raw bytes on purpose, because no stub can: a method the schemas
+do not have, and a malformed request.
 
-Usage: grpcio_interop.py --target HOST:PORT [--ca CERT.pem]
+Usage: grpcio_interop.py --target HOST:PORT --generated DIR [--ca CERT.pem]
+(DIR holds health_pb2, health_pb2_grpc, diagnostics_pb2 and diagnostics_pb2_grpc.)
 Exits non-zero, naming the failed check, if anything differs from what gRPC promises.
 """
 
 import argparse
-import os
 import sys
 import time
 
 import grpc
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from protobytes import field_bytes, field_varint, parse  # noqa: E402
-
-HEALTH_CHECK = "/grpc.health.v1.Health/Check"
-PING = "/tradecore.diagnostics.v1.Diagnostics/Ping"
-PING_STREAM = "/tradecore.diagnostics.v1.Diagnostics/PingStream"
-STATS = "/tradecore.diagnostics.v1.Diagnostics/GetServerStats"
+# Imported in main(), once --generated is on sys.path.
+health_pb2 = health_pb2_grpc = diagnostics_pb2 = diagnostics_pb2_grpc = None
 
 
-def ping_request(payload=b"", delay_millis=0):
-    message = field_bytes(1, payload) if payload else b""
-    if delay_millis:
-        message += field_varint(2, delay_millis)
-    return message
+def load_generated(folder):
+    global health_pb2, health_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc
+    sys.path.insert(0, folder)
+    import diagnostics_pb2  # noqa: F401, E402
+    import diagnostics_pb2_grpc  # noqa: F401, E402
+    import health_pb2  # noqa: F401, E402
+    import health_pb2_grpc  # noqa: F401, E402
 
 
-def payload_of(response):
-    return parse(response).get(1, [b""])[0]
+def method_path(module, service, method):
+    """The HTTP/2 path of a method, from the generated descriptor: /package.Service/Method."""
+    descriptor = module.DESCRIPTOR.services_by_name[service]
+    return "/%s/%s" % (descriptor.full_name, descriptor.methods_by_name[method].name)
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -57,39 +58,40 @@ def expect_status(name, code, call, *args, **kwargs):
     return None
 
 
-def active_calls(channel):
-    stats = channel.unary_unary(STATS)(b"", timeout=5)
-    return parse(stats).get(1, [0])[0]
+def active_calls(diagnostics):
+    return diagnostics.GetServerStats(diagnostics_pb2.ServerStatsRequest(), timeout=5).active_calls
 
 
-def wait_for_active_calls(channel, expected, seconds=5.0):
+def wait_for_active_calls(diagnostics, expected, seconds=5.0):
     deadline = time.time() + seconds
     while time.time() < deadline:
-        if active_calls(channel) == expected:
+        if active_calls(diagnostics) == expected:
             return True
         time.sleep(0.05)
     return False
 
 
 def run(channel):
-    unary = lambda path: channel.unary_unary(path)
-    streaming = lambda path: channel.unary_stream(path)
+    health = health_pb2_grpc.HealthStub(channel)
+    diagnostics = diagnostics_pb2_grpc.DiagnosticsStub(channel)
+    Ping = diagnostics_pb2.PingRequest
 
     print("health")
-    check("Check('') answers 08 01 (SERVING)", unary(HEALTH_CHECK)(b"", timeout=5) == b"\x08\x01")
+    response = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+    check("Check('') is SERVING", response.status == health_pb2.HealthCheckResponse.SERVING, str(response))
     expect_status("Check('nope') is NOT_FOUND", grpc.StatusCode.NOT_FOUND,
-                  unary(HEALTH_CHECK), field_bytes(1, b"nope"), timeout=5)
+                  health.Check, health_pb2.HealthCheckRequest(service="nope"), timeout=5)
 
     print("unary echo")
     for size in (0, 1024, 3 * 1024 * 1024):
         payload = bytes((i * 31) & 0xFF for i in range(size))
-        response = unary(PING)(ping_request(payload), timeout=30)
-        check("echo of %d bytes" % size, payload_of(response) == payload)
-        check("server time of the %d-byte echo" % size, parse(response)[2][0] > 1_700_000_000 * 10**9)
+        response = diagnostics.Ping(Ping(payload=payload), timeout=30)
+        check("echo of %d bytes" % size, response.payload == payload)
+        check("server time of the %d-byte echo" % size, response.server_time_unix_nanos > 1_700_000_000 * 10**9)
 
     print("metadata both ways")
-    response, call = unary(PING).with_call(
-        ping_request(b"m"), timeout=5,
+    response, call = diagnostics.Ping.with_call(
+        Ping(payload=b"m"), timeout=5,
         metadata=(("x-echo-text", "hello world"), ("x-echo-data-bin", b"\x00\xff\x10"), ("x-ignored", "no")))
     initial = dict(call.initial_metadata())
     trailing = dict(call.trailing_metadata())
@@ -101,9 +103,9 @@ def run(channel):
     print("server stream of 10,000 messages, read slowly")
     started = time.time()
     sequences = []
-    for index, message in enumerate(streaming(PING_STREAM)(field_varint(1, 10_000) + field_bytes(2, b"x" * 100), timeout=120)):
-        fields = parse(message)
-        sequences.append(fields.get(3, [0])[0])
+    stream = diagnostics.PingStream(diagnostics_pb2.PingStreamRequest(count=10_000, payload=b"x" * 100), timeout=120)
+    for index, message in enumerate(stream):
+        sequences.append(message.sequence)
         if index % 500 == 0:
             time.sleep(0.05)
     check("all 10,000 messages arrive", len(sequences) == 10_000, "got %d" % len(sequences))
@@ -111,12 +113,12 @@ def run(channel):
     print("        (read in %.2f s)" % (time.time() - started))
 
     print("deadline")
-    error = expect_status("a 5 s call with a 300 ms deadline is DEADLINE_EXCEEDED", grpc.StatusCode.DEADLINE_EXCEEDED,
-                          unary(PING), ping_request(b"", delay_millis=5000), timeout=0.3)
-    check("the server's handler is gone after the deadline", wait_for_active_calls(channel, 1))
+    expect_status("a 5 s call with a 300 ms deadline is DEADLINE_EXCEEDED", grpc.StatusCode.DEADLINE_EXCEEDED,
+                  diagnostics.Ping, Ping(delay_millis=5000), timeout=0.3)
+    check("the server's handler is gone after the deadline", wait_for_active_calls(diagnostics, 1))
 
     print("cancellation in the middle of a stream")
-    call = streaming(PING_STREAM)(field_varint(1, 1_000_000), timeout=60)
+    call = diagnostics.PingStream(diagnostics_pb2.PingStreamRequest(count=1_000_000), timeout=60)
     received = 0
     for _ in call:
         received += 1
@@ -125,29 +127,35 @@ def run(channel):
             break
     check("the stream was read up to the cancellation", received == 100)
     check("the call reports CANCELLED", call.code() == grpc.StatusCode.CANCELLED, str(call.code()))
-    check("the server's handler is gone after the cancellation", wait_for_active_calls(channel, 1))
+    check("the server's handler is gone after the cancellation", wait_for_active_calls(diagnostics, 1))
 
     print("errors")
+    # No stub exists for a method the schemas lack: a raw call, bytes in and out.
     expect_status("an unknown method is UNIMPLEMENTED", grpc.StatusCode.UNIMPLEMENTED,
-                  unary("/tradecore.v1.Nothing/Here"), b"", timeout=5)
+                  channel.unary_unary("/tradecore.v1.Nothing/Here"), b"", timeout=5)
     expect_status("a 5 MiB message is RESOURCE_EXHAUSTED", grpc.StatusCode.RESOURCE_EXHAUSTED,
-                  unary(PING), ping_request(b"z" * (5 * 1024 * 1024)), timeout=30)
+                  diagnostics.Ping, Ping(payload=b"z" * (5 * 1024 * 1024)), timeout=30)
     error = expect_status("a bad argument is INVALID_ARGUMENT", grpc.StatusCode.INVALID_ARGUMENT,
-                          unary(PING), ping_request(b"", delay_millis=999_999), timeout=5)
+                          diagnostics.Ping, Ping(delay_millis=999_999), timeout=5)
     check("with a message naming the field", error is not None and "delay_millis" in error.details(),
           error.details() if error else "")
+    # No stub can produce malformed bytes: field 1 claims 5 bytes and carries 1, sent raw to Ping.
+    raw_ping = channel.unary_unary(method_path(diagnostics_pb2, "Diagnostics", "Ping"))
     expect_status("a malformed request is INVALID_ARGUMENT", grpc.StatusCode.INVALID_ARGUMENT,
-                  unary(PING), b"\x0a\x05\x01", timeout=5)
+                  raw_ping, b"\x0a\x05\x01", timeout=5)
 
     print("the connection still serves after all that")
-    check("a final ping", payload_of(unary(PING)(ping_request(b"bye"), timeout=5)) == b"bye")
+    check("a final ping", diagnostics.Ping(Ping(payload=b"bye"), timeout=5).payload == b"bye")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
+    parser.add_argument("--generated", required=True,
+                        help="folder with the modules grpcio-tools generated from Schemas/*.proto")
     parser.add_argument("--ca", help="PEM file to trust: connect with TLS")
     arguments = parser.parse_args()
+    load_generated(arguments.generated)
 
     options = [("grpc.max_receive_message_length", 8 * 1024 * 1024)]
     if arguments.ca:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Interop with the reference gRPC implementation: Python grpcio calls a freshly started
-# tradecore-server, over plain h2c and then over TLS with a throwaway certificate.
+# tradecore-server, over plain h2c and then over TLS with a throwaway certificate, through the
+# classes and stubs grpcio-tools generates from Schemas/*.proto.
 #
 # Usage: Tools/interop/run_grpcio_interop.sh [path to tradecore-server binary]
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
 ensure_build_dependencies
-ensure_python_packages "grpcio==1.85.3"
+ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
+generate_python_stubs
 server="$(server_binary "${1:-}")"
 
 work="$(mktemp -d)"
@@ -23,7 +25,7 @@ run_against() {
         target="localhost:$SERVER_PORT"
         extra=(--ca "$work/cert.pem")
     fi
-    if ! "$PYTHON" "$root/Tools/interop/grpcio_interop.py" --target "$target" "${extra[@]}"; then
+    if ! "$PYTHON" "$root/Tools/interop/grpcio_interop.py" --target "$target" --generated "$GENERATED" "${extra[@]}"; then
         log "server log ($label):"
         cat "$work/server-$label.log" >&2
         return 1

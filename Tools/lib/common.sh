@@ -38,6 +38,21 @@ ensure_python_packages() {
     PYTHON="$venv/bin/python"
 }
 
+# Python classes and gRPC stubs generated from Schemas/*.proto by grpcio-tools, in
+# Tools/generated/python; sets GENERATED to that folder (add it to PYTHONPATH). Needs
+# ensure_python_packages with grpcio-tools first.
+generate_python_stubs() {
+    GENERATED="$root/Tools/generated/python"
+    rm -rf "$GENERATED"
+    mkdir -p "$GENERATED"
+    "$PYTHON" -m grpc_tools.protoc -I "$root/Schemas" \
+        --python_out="$GENERATED" --grpc_python_out="$GENERATED" "$root"/Schemas/*.proto
+}
+
+# The PyPI packages of a client we did not write: grpcio, its code generator, protobuf and the
+# standard status helpers (grpc_status, google.rpc).
+PYTHON_GRPC_PACKAGES=("grpcio==1.85.3" "grpcio-tools==1.85.1" "grpcio-status==1.85.3" "protobuf>=6.31,<8")
+
 # A free TCP port on loopback.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -82,11 +97,17 @@ start_server() {
     wait_for_port "$SERVER_PORT"
 }
 
-# Stops the server with SIGTERM (a graceful drain); fails unless it exits cleanly.
+# Stops the server with SIGTERM (a graceful drain); fails unless it was still running and exits
+# cleanly: a server that died before its stop fails the run, with its exit status.
 stop_server() {
     [ -n "${SERVER_PID:-}" ] || return 0
-    local pid="$SERVER_PID"
+    local pid="$SERVER_PID" status=0
     SERVER_PID=""
-    kill -TERM "$pid" 2>/dev/null || return 0
-    wait "$pid" || { log "the server did not exit cleanly on SIGTERM"; return 1; }
+    if ! kill -TERM "$pid" 2>/dev/null; then
+        wait "$pid" || status=$?
+        log "the server (pid $pid) had already exited, with status $status, before it was stopped"
+        return 1
+    fi
+    wait "$pid" || status=$?
+    [ "$status" -eq 0 ] || { log "the server did not exit cleanly on SIGTERM (status $status)"; return 1; }
 }

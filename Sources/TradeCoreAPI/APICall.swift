@@ -1,0 +1,61 @@
+import EventStore
+import Foundation
+import HTTP2RPC
+import Logging
+import NIOCore
+
+/// What the API knows of one call: who makes it, its request id, and what its metadata asks.
+struct APICall: Sendable {
+    /// The metadata key of a command's idempotency id.
+    static let commandIDKey = "tradecore-command-id"
+    /// The metadata key of the request id, taken from the caller or made, and sent back.
+    static let requestIDKey = "x-request-id"
+
+    let method: String
+    let principal: Principal
+    let requestID: String
+    let context: RPCServerContext
+    let logger: Logger
+
+    init(method: String, principal: Principal, context: RPCServerContext, logger: Logger) {
+        self.method = method
+        self.principal = principal
+        self.context = context
+        // A caller's request id is kept if it is short printable text; otherwise one is made.
+        if let given = context.metadata.first(Self.requestIDKey), !given.isEmpty, given.utf8.count <= 128,
+            given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        {
+            requestID = given
+        } else {
+            requestID = UUIDv7.next().uuidString.lowercased()
+        }
+        var logger = logger
+        logger[metadataKey: "request.id"] = "\(requestID)"
+        logger[metadataKey: "rpc.method"] = "\(method)"
+        self.logger = logger
+    }
+
+    /// Refuses a request for another user than the principal may act for.
+    func authorize(_ user: UUID) throws(RPCError) {
+        guard principal.mayActFor(user) else { throw APIErrors.permissionDenied(principal, user: user) }
+    }
+
+    /// The command id the caller chose, if any.
+    func commandID() throws(RPCError) -> UUID? {
+        guard let text = context.metadata.first(Self.commandIDKey) else { return nil }
+        guard let id = UUID(uuidString: text) else {
+            throw APIErrors.invalidArgument(Self.commandIDKey, "\"\(text.prefix(64))\" is not a UUID")
+        }
+        return id
+    }
+
+    /// The request id as a correlation id, when it is a UUID.
+    var correlationID: UUID? { UUID(uuidString: requestID) }
+
+    /// How long the caller still waits; `nil` without a deadline.
+    var remaining: Duration? {
+        guard let deadline = context.deadline else { return nil }
+        let nanoseconds = (deadline - .now()).nanoseconds
+        return .nanoseconds(max(nanoseconds, 0))
+    }
+}

@@ -1,0 +1,318 @@
+import EventSourcing
+import EventStore
+import Foundation
+import HTTP2RPC
+import Logging
+import Synchronization
+import TradeCoreMessages
+import WireFormat
+
+/// `EventStreamService`: committed events as subscribers see them.
+///
+/// - Subscribe: from the start, after a log position, or after a version of one stream, with the
+///   schema's filters; catch-up from storage, then live, with no gap and no duplicate (the store's
+///   subscription guarantees it). While nothing passes the filter for the requested interval, a
+///   checkpoint says how far the subscription is, so an idle subscriber can save a resume point.
+///   When the server drains, every subscription gets a last checkpoint and then UNAVAILABLE naming
+///   the position to resume after.
+/// - ReadStream: one stream, in version order, a page at a time.
+///
+/// A user principal sees only its own events: those whose metadata names it.
+public struct EventStreamService: RPCService {
+    /// Checkpoint and paging settings.
+    public struct Settings: Sendable {
+        /// How often an idle subscriber gets a checkpoint when its request does not say.
+        public var checkpointInterval: Duration = .seconds(5)
+        /// The shortest interval a request may ask for.
+        public var minimumCheckpointInterval: Duration = .milliseconds(50)
+        /// Events per ReadStream page when the request does not say, and the most it may ask for.
+        public var defaultPageSize: UInt32 = 100
+        public var maxPageSize: UInt32 = 1_000
+
+        public init() {}
+    }
+
+    static let subscribePath = "/\(TradeCoreAPI.package).EventStreamService/Subscribe"
+    static let readStreamPath = "/\(TradeCoreAPI.package).EventStreamService/ReadStream"
+
+    let store: any EventStore
+    let authenticator: Authenticator
+    let metrics: APIMetrics
+    let shutdown: ShutdownSignal
+    let settings: Settings
+    let logger: Logger
+
+    public func register(into router: inout RPCRouter) throws(RPCRouter.DuplicateMethodError) {
+        try router.serverStreaming(Self.subscribePath) { request, writer in
+            let started = ContinuousClock.now
+            do {
+                let trailers = try await subscribe(request, writer)
+                metrics.call("Subscribe", code: .ok, since: started)
+                return trailers
+            } catch {
+                let failure = TradeCoreAPI.rpcError(error)
+                metrics.call("Subscribe", code: failure.code, since: started)
+                throw failure
+            }
+        }
+        try router.unary(Self.readStreamPath) { request in
+            let started = ContinuousClock.now
+            do {
+                let response = try await readStream(request)
+                metrics.call("ReadStream", code: .ok, since: started)
+                return response
+            } catch {
+                let failure = TradeCoreAPI.rpcError(error)
+                metrics.call("ReadStream", code: failure.code, since: started)
+                throw failure
+            }
+        }
+    }
+
+    // MARK: - Subscribe
+
+    /// Where a subscription is, shared by the task that delivers and the one that sends checkpoints.
+    private final class Progress: Sendable {
+        private struct State {
+            /// Every event up to here has been delivered or filtered out.
+            var position: Int64
+            var lastWrite: ContinuousClock.Instant
+        }
+
+        private let state: Mutex<State>
+
+        init(position: Int64) {
+            state = Mutex(State(position: position, lastWrite: .now))
+        }
+
+        var position: Int64 { state.withLock { $0.position } }
+
+        /// How long nothing was written.
+        var idle: Duration { state.withLock { ContinuousClock.now - $0.lastWrite } }
+
+        /// Notes that everything up to `position` was delivered or filtered out, and whether a
+        /// message was written.
+        func advance(to position: Int64, wrote: Bool) {
+            state.withLock { state in
+                state.position = max(state.position, position)
+                if wrote { state.lastWrite = .now }
+            }
+        }
+
+        func wrote() {
+            state.withLock { $0.lastWrite = .now }
+        }
+    }
+
+    private func subscribe(_ request: RPCServerRequest, _ writer: RPCResponseWriter) async throws -> RPCMetadata {
+        let principal = try authenticator.principal(of: request.context.metadata)
+        let message: SubscribeRequest
+        do throws(ProtoDecodingError) {
+            message = try SubscribeRequest(protoBytes: request.message)
+        } catch {
+            throw APIErrors.malformed(error, message: SubscribeRequest.protoMessageName)
+        }
+        let (start, filter, resumeAfter) = try Self.subscription(of: message)
+        let interval = try checkpointInterval(message.checkpointIntervalMs)
+        let owner: UUID? = if case .user(let id) = principal { id } else { nil }
+        let subscription = store.subscribe(start, filter: filter)
+        let progress = Progress(position: resumeAfter)
+        metrics.subscriberOpened()
+        defer { metrics.subscriberClosed() }
+
+        let ended: Bool = try await shutdown.track {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await deliver(subscription, to: writer, owner: owner, progress: progress)
+                    return true
+                }
+                group.addTask {
+                    try await sendCheckpoints(to: writer, every: interval, progress: progress)
+                    return false
+                }
+                group.addTask {
+                    await shutdown.wait()
+                    return true
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? true
+            }
+        }
+        // The store closed or the server is draining: say where to resume, then end the call.
+        let position = progress.position
+        if ended {
+            try await writer.write(checkpoint(position))
+        }
+        throw APIErrors.error(
+            .unavailable, reason: "SHUTTING_DOWN",
+            "the server is shutting down: subscribe again after position \(position)",
+            facts: ["resume_after_position": "\(position)"])
+    }
+
+    /// The start and filter of a request; the position a subscriber has handled when it starts.
+    static func subscription(of request: SubscribeRequest) throws(RPCError) -> (SubscriptionStart, EventFilter, Int64) {
+        var filter = EventFilter()
+        var streams: Set<StreamName> = []
+        if let requested = request.filter {
+            if !requested.streamTypes.isEmpty { filter.streamTypes = Set(requested.streamTypes) }
+            if !requested.eventTypes.isEmpty { filter.eventTypes = Set(requested.eventTypes) }
+            for text in requested.streams {
+                guard let stream = try? StreamName(text) else {
+                    throw APIErrors.invalidArgument("filter.streams", "\"\(text.prefix(80))\" is not a stream name")
+                }
+                streams.insert(stream)
+            }
+            if !streams.isEmpty { filter.streams = streams }
+        }
+        switch request.start {
+        case nil:
+            return (.beginning, filter, 0)
+        case .afterPosition(let position)?:
+            guard position < UInt64(Int64.max) else {
+                throw APIErrors.invalidArgument("after_position", "is past the end of any log")
+            }
+            return (.position(Int64(position) + 1), filter, Int64(position))
+        case .afterStreamVersion(let after)?:
+            guard let stream = try? StreamName(after.stream) else {
+                throw APIErrors.invalidArgument(
+                    "after_stream_version.stream", "\"\(after.stream.prefix(80))\" is not a stream name")
+            }
+            guard streams.isEmpty || streams == [stream] else {
+                throw APIErrors.invalidArgument(
+                    "filter.streams", "a subscription after a stream version reads that stream only")
+            }
+            guard after.version < UInt64(Int64.max) else {
+                throw APIErrors.invalidArgument("after_stream_version.version", "is past the end of any stream")
+            }
+            filter.streams = [stream]
+            return (.stream(stream, version: Int64(after.version) + 1), filter, 0)
+        }
+    }
+
+    private func checkpointInterval(_ milliseconds: UInt32) throws(RPCError) -> Duration {
+        guard milliseconds > 0 else { return settings.checkpointInterval }
+        let interval = Duration.milliseconds(Int64(milliseconds))
+        guard interval >= settings.minimumCheckpointInterval else {
+            throw APIErrors.invalidArgument(
+                "checkpoint_interval_ms", "at least \(settings.minimumCheckpointInterval.nanoseconds / 1_000_000)")
+        }
+        return interval
+    }
+
+    /// Writes what the subscription delivers, until it ends (the store closed).
+    private func deliver(
+        _ subscription: EventSubscription, to writer: RPCResponseWriter, owner: UUID?, progress: Progress
+    ) async throws {
+        var delivered = 0
+        for try await message in subscription {
+            let response: SubscribeResponse?
+            switch message {
+            case .event(let event):
+                if let owner, event.metadata.userID != owner {
+                    response = nil
+                } else {
+                    response = SubscribeResponse(message: .event(Self.envelope(event)))
+                    delivered += 1
+                    if delivered % 256 == 1 {
+                        metrics.subscriberLag(max(store.subscriptions.headPosition - event.position, 0))
+                    }
+                }
+                if let response { try await writer.write(response.protoBytes) }
+                progress.advance(to: event.position, wrote: response != nil)
+                continue
+            case .caughtUp:
+                let position = progress.position
+                response = SubscribeResponse(message: .caughtUp(SubscriptionCaughtUp(position: UInt64(position))))
+            case .fellBehind:
+                let position = progress.position
+                response = SubscribeResponse(
+                    message: .fellBehind(
+                        SubscriptionFellBehind(
+                            position: UInt64(position), headPosition: UInt64(max(store.subscriptions.headPosition, 0)))))
+            case .checkpoint(let position):
+                // Every event up to `position` that passes the filter has been delivered.
+                progress.advance(to: position, wrote: false)
+                metrics.subscriberLag(0)
+                response = nil
+            }
+            if let response {
+                try await writer.write(response.protoBytes)
+                progress.wrote()
+            }
+        }
+    }
+
+    /// Sends a checkpoint whenever nothing was written for `interval`.
+    private func sendCheckpoints(
+        to writer: RPCResponseWriter, every interval: Duration, progress: Progress
+    ) async throws {
+        while true {
+            let idle = progress.idle
+            if idle >= interval {
+                try await writer.write(checkpoint(progress.position))
+                progress.wrote()
+                try await Task.sleep(for: interval)
+            } else {
+                try await Task.sleep(for: interval - idle)
+            }
+        }
+    }
+
+    private func checkpoint(_ position: Int64) -> [UInt8] {
+        SubscribeResponse(
+            message: .checkpoint(
+                SubscriptionCheckpoint(
+                    position: UInt64(max(position, 0)), headPosition: UInt64(max(store.subscriptions.headPosition, 0))))
+        ).protoBytes
+    }
+
+    /// A committed event as subscribers see it.
+    static func envelope(_ event: RecordedEvent) -> EventEnvelope {
+        let metadata = event.metadata
+        return EventEnvelope(
+            globalPosition: UInt64(event.position), stream: event.stream.rawValue, streamType: event.stream.type,
+            version: UInt64(event.version), eventType: event.type, eventID: event.id, recordedAt: metadata.time,
+            metadata: TradeCoreMessages.EventMetadata(
+                causationID: metadata.causationID, correlationID: metadata.correlationID, sagaID: metadata.sagaID,
+                userID: metadata.userID, commandType: metadata.commandType ?? ""),
+            payload: [UInt8](event.data))
+    }
+
+    // MARK: - ReadStream
+
+    private func readStream(_ request: RPCServerRequest) async throws -> RPCServerResponse {
+        let principal = try authenticator.principal(of: request.context.metadata)
+        let message: ReadStreamRequest
+        do throws(ProtoDecodingError) {
+            message = try ReadStreamRequest(protoBytes: request.message)
+        } catch {
+            throw APIErrors.malformed(error, message: ReadStreamRequest.protoMessageName)
+        }
+        guard let stream = try? StreamName(message.stream) else {
+            throw APIErrors.invalidArgument("stream", "\"\(message.stream.prefix(80))\" is not a stream name such as order-<uuid>")
+        }
+        let count = message.maxCount == 0 ? settings.defaultPageSize : message.maxCount
+        guard count <= settings.maxPageSize else {
+            throw APIErrors.invalidArgument("max_count", "at most \(settings.maxPageSize)")
+        }
+        guard message.fromVersion < UInt64(Int64.max) else {
+            throw APIErrors.invalidArgument("from_version", "is past the end of any stream")
+        }
+        let events: [RecordedEvent]
+        do {
+            events = try await store.readStream(
+                stream, from: Int64(message.fromVersion), direction: .forward, limit: Int(count))
+        } catch {
+            throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
+        }
+        if case .user(let id) = principal, let other = events.first(where: { $0.metadata.userID.map { $0 != id } ?? false })
+        {
+            throw APIErrors.permissionDenied(principal, user: other.metadata.userID ?? id)
+        }
+        let response = ReadStreamResponse(
+            events: events.map(Self.envelope),
+            nextVersion: events.last.map { UInt64($0.version) + 1 } ?? message.fromVersion,
+            endOfStream: events.count < Int(count))
+        return RPCServerResponse(message: response.protoBytes)
+    }
+}

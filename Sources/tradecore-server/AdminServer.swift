@@ -1,0 +1,95 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import Synchronization
+
+/// The admin endpoint: plain HTTP/1.1 for `curl` and Prometheus scrapers. `GET /metrics` answers
+/// the Prometheus text exposition of every metric; `GET /healthz` answers `ok`.
+final class AdminServer: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let host: String
+    private let port: Int
+    private let logger: Logger
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) {
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Binds the endpoint; returns the port it listens on.
+    func start() async throws -> Int {
+        let registry = self.registry
+        let bound = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
+                }
+            }
+            .bind(host: host, port: port).get()
+        channel.withLock { $0 = bound }
+        let port = bound.localAddress?.port ?? port
+        logger.notice("admin endpoint listening", metadata: ["admin.address": "http://\(host):\(port)/metrics"])
+        return port
+    }
+
+    func stop() async {
+        let bound = channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await bound?.close()
+    }
+}
+
+/// Answers one HTTP/1.1 request at a time on a connection.
+private final class MetricsHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let registry: PrometheusCollectorRegistry
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let request) = unwrapInboundIn(data) else { return }
+        let status: HTTPResponseStatus
+        let body: [UInt8]
+        let contentType: String
+        switch (request.method, request.uri.split(separator: "?").first ?? "") {
+        case (.GET, "/metrics"):
+            status = .ok
+            body = registry.emitToBuffer()
+            contentType = "text/plain; version=0.0.4; charset=utf-8"
+        case (.GET, "/healthz"):
+            status = .ok
+            body = Array("ok\n".utf8)
+            contentType = "text/plain; charset=utf-8"
+        default:
+            status = .notFound
+            body = Array("not found: try GET /metrics\n".utf8)
+            contentType = "text/plain; charset=utf-8"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            done.whenComplete { _ in loopBound.value.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Configuration
+import Foundation
+import Logging
+import TradeCoreAPI
+
+/// Everything the server is started with, from one precedence: command-line flags, then
+/// `TRADECORE_*` environment variables, then the JSON file named by `--config` (or
+/// `TRADECORE_CONFIG`), then the defaults. Keys are the flags' names in camel case in the file
+/// (`dataDirectory`) and in upper snake case after `TRADECORE_` in the environment
+/// (`TRADECORE_DATA_DIRECTORY`). A value that does not parse stops the start, naming the setting
+/// and where it came from.
+struct ServerSettings: Sendable {
+    var host = "127.0.0.1"
+    var port = 50051
+    var tlsCert: String?
+    var tlsKey: String?
+    var maxConcurrentStreams: UInt32 = 256
+    var maxMessageSize = 4 << 20
+    var shutdownGraceSeconds: Int64 = 10
+    var dataDirectory = ".data/tradecore"
+    var logLevel = Logger.Level.info
+    var apiTokens: [String] = []
+    var masterKeyFile: String?
+    var webhookBaseURL = "https://hooks.tradecore.invalid"
+    var adminHost = "127.0.0.1"
+    /// 0 disables the admin endpoint.
+    var adminPort = 9464
+    var virtualBrokerSeed: UInt64 = 42
+    var fillPollMilliseconds = 100
+
+    /// The keys, as flags name them.
+    enum Key: String, CaseIterable {
+        case host, port, tlsCert, tlsKey, maxConcurrentStreams, maxMessageSize, shutdownGraceSeconds
+        case dataDirectory, logLevel, apiTokens, masterKeyFile, webhookBaseURL, adminHost, adminPort
+        case virtualBrokerSeed, fillPollMilliseconds
+
+        /// The environment variable that sets it.
+        var environmentName: String { "TRADECORE_" + words.joined(separator: "_").uppercased() }
+
+        /// The words of the name, split where a lowercase letter meets an uppercase one, as
+        /// swift-configuration splits keys (`webhookBaseURL`: webhook, Base, URL).
+        var words: [String] {
+            var words: [String] = []
+            var previous: Character?
+            for character in rawValue {
+                if let previous, previous.isLowercase, character.isUppercase || words.isEmpty { words.append("") }
+                if words.isEmpty { words.append("") }
+                words[words.count - 1].append(character)
+                previous = character
+            }
+            return words
+        }
+
+        var isSecret: Bool { self == .apiTokens }
+    }
+
+    /// Reads the settings: `flags` are the values given on the command line.
+    static func load(flags: [Key: String], configFile: String?) async throws -> ServerSettings {
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in flags {
+            flagValues[AbsoluteConfigKey([key.rawValue])] =
+                key == .apiTokens
+                ? ConfigValue(.stringArray(value.split(separator: ",").map(String.init)), isSecret: true)
+                : ConfigValue(.string(value), isSecret: key.isSecret)
+        }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: flagValues),
+            EnvironmentVariablesProvider(secretsSpecifier: .specific([Key.apiTokens.environmentName]))
+                .prefixKeys(with: "tradecore"),
+        ]
+        let file = configFile ?? ProcessInfo.processInfo.environment["TRADECORE_CONFIG"]
+        if let file {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw ConfigurationError("the configuration file \(file) does not exist")
+            }
+            do {
+                providers.append(
+                    try await FileProvider<JSONSnapshot>(
+                        config: ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))))
+            } catch {
+                throw ConfigurationError("the configuration file \(file) is not a JSON object of settings: \(error)")
+            }
+        }
+        return try ServerSettings(reading: ConfigReader(providers: providers))
+    }
+
+    private init(reading config: ConfigReader) throws {
+        func text(_ key: Key) -> String? {
+            let name = ConfigKey([key.rawValue])
+            if let value = config.string(forKey: name, isSecret: key.isSecret) { return value }
+            if let value = config.int(forKey: name) { return String(value) }
+            if let value = config.bool(forKey: name) { return String(value) }
+            return nil
+        }
+        func number<N: FixedWidthInteger>(_ key: Key, _ range: ClosedRange<N>) throws -> N? {
+            guard let value = text(key) else { return nil }
+            guard let number = N(value), range.contains(number) else {
+                throw ConfigurationError(
+                    "\(key.rawValue) (--\(key.flag), \(key.environmentName)) must be a whole number from "
+                        + "\(range.lowerBound) to \(range.upperBound), not \"\(value)\"")
+            }
+            return number
+        }
+        host = text(.host) ?? host
+        port = try number(.port, 0...65_535) ?? port
+        tlsCert = text(.tlsCert)
+        tlsKey = text(.tlsKey)
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ConfigurationError("tlsCert and tlsKey (--tls-cert, --tls-key) go together")
+        }
+        maxConcurrentStreams = try number(.maxConcurrentStreams, 1...UInt32.max) ?? maxConcurrentStreams
+        maxMessageSize = try number(.maxMessageSize, 1...Int(UInt32.max)) ?? maxMessageSize
+        shutdownGraceSeconds = try number(.shutdownGraceSeconds, 0...86_400) ?? shutdownGraceSeconds
+        dataDirectory = text(.dataDirectory) ?? dataDirectory
+        if let level = text(.logLevel) {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw ConfigurationError(
+                    "logLevel (--log-level) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\"")
+            }
+            logLevel = parsed
+        }
+        let tokens = ConfigKey([Key.apiTokens.rawValue])
+        apiTokens = config.stringArray(forKey: tokens, isSecret: true)
+            ?? config.string(forKey: tokens, isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
+        apiTokens = apiTokens.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        masterKeyFile = text(.masterKeyFile)
+        webhookBaseURL = text(.webhookBaseURL) ?? webhookBaseURL
+        guard webhookBaseURL.hasPrefix("https://") || webhookBaseURL.hasPrefix("http://") else {
+            throw ConfigurationError("webhookBaseURL (--webhook-base-url) must be an http:// or https:// URL")
+        }
+        adminHost = text(.adminHost) ?? adminHost
+        adminPort = try number(.adminPort, 0...65_535) ?? adminPort
+        virtualBrokerSeed = try number(.virtualBrokerSeed, 0...UInt64.max) ?? virtualBrokerSeed
+        fillPollMilliseconds = try number(.fillPollMilliseconds, 5...60_000) ?? fillPollMilliseconds
+    }
+}
+
+extension ServerSettings.Key {
+    /// The command-line flag, without its dashes.
+    var flag: String { words.joined(separator: "-").lowercased() }
+}
