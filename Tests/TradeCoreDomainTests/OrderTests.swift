@@ -1,0 +1,307 @@
+import EventSourcing
+import EventSourcingTesting
+import Foundation
+import TradeCoreMessages
+import Testing
+
+@testable import TradeCoreDomain
+
+/// Given events, when a command, then events or a refusal: every order command, its success and
+/// each of its rules broken.
+@Suite struct OrderTests {
+    let id = UUID()
+    let user = UUID()
+    let other = UUID()
+    let now = Fixtures.now
+    var scenario: AggregateScenario<Order> { AggregateScenario(id: id) }
+
+    func d(_ text: String) -> ExactDecimal { Fixtures.decimal(text) }
+
+    func create(
+        type: OrderType = .market, quantity: String = "10", limit: String? = nil, stop: String? = nil,
+        symbol: String = "AAPL", account accountID: UUID, automation: UUID? = nil, timeInForce: TimeInForce? = nil
+    ) -> CreateOrder {
+        CreateOrder(
+            userID: user, automationID: automation, symbol: symbol, side: .buy, quantity: d(quantity), orderType: type,
+            limitPrice: limit.map(d), stopPrice: stop.map(d), timeInForce: timeInForce, accountID: accountID,
+            autoSubmit: true)
+    }
+
+    // MARK: - Create
+
+    @Test func createEmitsOrderCreatedPendingWithDayAsDefault() throws {
+        let account = Fixtures.account(user: user)
+        let state = try scenario
+            .when { try $0.create(create(type: .limit, limit: "150.25", account: account.id), account: account, automation: nil, now: now) }
+            .then([
+                .created(
+                    OrderCreated(
+                        orderID: id, userID: user, symbol: "AAPL", side: .buy, quantity: d("10"), orderType: .limit,
+                        limitPrice: d("150.25"), timeInForce: .day, createdAt: now, accountID: account.id,
+                        autoSubmit: true))
+            ])
+        #expect(state.status == .pending && state.autoSubmit)
+    }
+
+    @Test func createRefusesAnAccountThatIsMissingForeignUnlinkedOrRestricted() throws {
+        let accountID = UUID()
+        let cases: [(BrokerAccount?, CommandRejection.Code, String)] = [
+            (nil, .notFound, "ACCOUNT_NOT_FOUND"),
+            (Fixtures.account(id: accountID, user: other), .permissionDenied, "ACCOUNT_NOT_OWNED"),
+            (Fixtures.account(id: accountID, user: user, unlinked: true), .failedPrecondition, "ACCOUNT_NOT_LINKED"),
+            (Fixtures.account(id: accountID, user: user, refreshedStatus: .restricted), .failedPrecondition, "ACCOUNT_NOT_ACTIVE"),
+        ]
+        for (account, code, reason) in cases {
+            try scenario
+                .when { try $0.create(create(account: accountID), account: account, automation: nil, now: now) }
+                .thenRejects(DomainError.self) { $0.is(code, reason) }
+        }
+    }
+
+    @Test func createThroughAnAutomationNeedsItOwnedActiveAndTradingTheAccount() throws {
+        let account = Fixtures.account(user: user)
+        let automationID = UUID()
+        let cases: [(Automation?, CommandRejection.Code, String)] = [
+            (nil, .notFound, "AUTOMATION_NOT_FOUND"),
+            (Fixtures.automation(id: automationID, user: other, accounts: [account.id], active: true), .permissionDenied, "AUTOMATION_NOT_OWNED"),
+            (Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: false), .failedPrecondition, "AUTOMATION_NOT_ACTIVE"),
+            (Fixtures.automation(id: automationID, user: user, accounts: [UUID()], active: true), .invalidArgument, "ACCOUNT_NOT_IN_AUTOMATION"),
+        ]
+        for (automation, code, reason) in cases {
+            try scenario
+                .when {
+                    try $0.create(create(account: account.id, automation: automationID), account: account, automation: automation, now: now)
+                }
+                .thenRejects(DomainError.self) { $0.is(code, reason) }
+        }
+        let active = Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: true)
+        let state = try scenario
+            .when { try $0.create(create(account: account.id, automation: automationID), account: account, automation: active, now: now) }
+            .then([Fixtures.orderCreated(id, user: user).withAutomation(automationID, account: account.id, quantity: "10")])
+        #expect(state.automationID == automationID)
+    }
+
+    @Test func createChecksSymbolQuantityAndThePricesEachTypeNeeds() throws {
+        let account = Fixtures.account(user: user)
+        let cases: [(CreateOrder, [String])] = [
+            (create(symbol: "aapl", account: account.id), ["symbol"]),
+            (create(symbol: "", account: account.id), ["symbol"]),
+            (create(symbol: "TOOLONGSYMBOLNAME", account: account.id), ["symbol"]),
+            (create(symbol: ".AAPL", account: account.id), ["symbol"]),
+            (create(quantity: "0", account: account.id), ["quantity"]),
+            (create(quantity: "-5", account: account.id), ["quantity"]),
+            (create(type: .market, limit: "10", account: account.id), ["limit_price"]),
+            (create(type: .limit, account: account.id), ["limit_price"]),
+            (create(type: .limit, limit: "0", account: account.id), ["limit_price"]),
+            (create(type: .limit, limit: "10", stop: "9", account: account.id), ["stop_price"]),
+            (create(type: .stop, account: account.id), ["stop_price"]),
+            (create(type: .stopLimit, account: account.id), ["limit_price", "stop_price"]),
+        ]
+        for (command, fields) in cases {
+            let error = try scenario
+                .when { try $0.create(command, account: account, automation: nil, now: now) }
+                .thenRejects(DomainError.self)
+            #expect(error.code == .invalidArgument)
+            #expect(error.fieldViolations.map(\.field) == fields, "\(command)")
+        }
+        for symbol in ["BRK.B", "BTC-USD", "ETH/USD", "ES"] {
+            _ = try scenario
+                .when { try $0.create(create(symbol: symbol, account: account.id), account: account, automation: nil, now: now) }
+                .then([Fixtures.orderCreated(id, user: user).with(symbol: symbol, account: account.id, quantity: "10")])
+        }
+    }
+
+    // MARK: - Place and reject
+
+    @Test func placeMovesAPendingOrderToPlaced() throws {
+        let state = try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.place(brokerOrderID: "B-7", placedAt: 0, user: user, now: now) }
+            .then([.placed(OrderPlaced(orderID: id, brokerOrderID: "B-7", placedAt: now))])
+        #expect(state.status == .placed && state.brokerOrderID == "B-7")
+    }
+
+    @Test func placeRefusesAnotherUserAMissingOrderANonPendingOneAndNoBrokerID() throws {
+        try AggregateScenario<Order>(id: id).when { try $0.place(brokerOrderID: "B", placedAt: 0, user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.notFound, "ORDER_NOT_FOUND") }
+        try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.place(brokerOrderID: "B", placedAt: 0, user: other, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
+        try scenario.given([Fixtures.orderCreated(id, user: user), Fixtures.placed(id)])
+            .when { try $0.place(brokerOrderID: "B", placedAt: 0, user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_PENDING") }
+        try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.place(brokerOrderID: "", placedAt: 0, user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "broker_order_id") }
+    }
+
+    @Test func rejectTakesAPendingOrPlacedOrderWithAReason() throws {
+        for history in [[Fixtures.orderCreated(id, user: user)], [Fixtures.orderCreated(id, user: user), Fixtures.placed(id)]] {
+            let state = try scenario.given(history)
+                .when { try $0.reject(reason: "no buying power", user: user, now: now) }
+                .then([.rejected(OrderRejected(orderID: id, reason: "no buying power", rejectedAt: now))])
+            #expect(state.status == .rejected && state.statusReason == "no buying power")
+        }
+        try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.reject(reason: "", user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "reason") }
+        try scenario.given(partiallyFilled())
+            .when { try $0.reject(reason: "late", user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_REJECTABLE") }
+    }
+
+    // MARK: - Fills
+
+    func partiallyFilled(_ fill: UUID = UUID()) -> [OrderEvent] {
+        [
+            Fixtures.orderCreated(id, user: user), Fixtures.placed(id),
+            Fixtures.fill(id, fill, quantity: "40", price: "10", filled: "40", average: "10", status: .partiallyFilled),
+        ]
+    }
+
+    @Test func fillsTakeAnOrderToPartiallyFilledThenFilledWithAnExactAverage() throws {
+        let first = UUID()
+        let second = UUID()
+        var state = try scenario.given([Fixtures.orderCreated(id, user: user), Fixtures.placed(id)])
+            .when { try $0.addFill(fillID: first, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
+            .then([Fixtures.fill(id, first, quantity: "40", price: "10", filled: "40", average: "10", status: .partiallyFilled)])
+        #expect(state.status == .partiallyFilled)
+        // 40 × 10 + 60 × 10.01 = 1000.6 over 100: exactly 10.006.
+        state = try scenario.given(partiallyFilled(first))
+            .when { try $0.addFill(fillID: second, quantity: d("60"), price: d("10.01"), filledAt: now, user: user) }
+            .then([
+                Fixtures.fill(id, second, quantity: "60", price: "10.01", filled: "100", average: "10.006", status: .filled),
+                .filled(OrderFilled(orderID: id, filledQuantity: d("100"), averageFillPrice: d("10.006"), filledAt: now)),
+            ])
+        #expect(state.status == .filled && state.filledNotional == d("1000.6"))
+    }
+
+    @Test func theAverageIsRoundedHalfToEvenAtEightPlaces() throws {
+        let fill = UUID()
+        // 40 × 10 + 1 × 10.00000001 over 41 = 10.000000000243…: 10 at eight places.
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: fill, quantity: d("1"), price: d("10.00000001"), filledAt: now, user: user) }
+            .then([Fixtures.fill(id, fill, quantity: "1", price: "10.00000001", filled: "41", average: "10", status: .partiallyFilled)])
+        // 1 × 1 + 2 × 2 over 3 = 1.6666…: 1.66666667.
+        let two = UUID()
+        try scenario.given([
+            Fixtures.orderCreated(id, user: user), Fixtures.placed(id),
+            Fixtures.fill(id, UUID(), quantity: "1", price: "1", filled: "1", average: "1", status: .partiallyFilled),
+        ])
+        .when { try $0.addFill(fillID: two, quantity: d("2"), price: d("2"), filledAt: now, user: user) }
+        .then([Fixtures.fill(id, two, quantity: "2", price: "2", filled: "3", average: "1.66666667", status: .partiallyFilled)])
+    }
+
+    @Test func aRepeatedFillIDChangesNothing() throws {
+        let fill = UUID()
+        try scenario.given(partiallyFilled(fill))
+            .when { try $0.addFill(fillID: fill, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
+            .then([])
+    }
+
+    @Test func fillsNeverPassTheQuantityNorReachAnOrderThatIsNotPlaced() throws {
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: UUID(), quantity: d("61"), price: d("10"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "OVERFILL") && $0.facts["filled_quantity"] == "40" }
+        try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_FILLABLE") }
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: UUID(), quantity: d("0"), price: d("10"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "quantity") }
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("-1"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "price") }
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: other) }
+            .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
+    }
+
+    // MARK: - Update
+
+    func update(
+        quantity: String? = nil, limit: String? = nil, stop: String? = nil, timeInForce: TimeInForce? = nil,
+        user: UUID? = nil
+    ) -> UpdateOrder {
+        UpdateOrder(
+            orderID: id, userID: user ?? self.user, quantity: quantity.map(d), limitPrice: limit.map(d), stopPrice: stop.map(d),
+            timeInForce: timeInForce)
+    }
+
+    @Test func updateEmitsOnlyTheFieldsThatChange() throws {
+        let limitOrder = Fixtures.orderCreated(id, user: user, type: .limit, limit: "10")
+        let state = try scenario.given([limitOrder])
+            .when { try $0.update(update(quantity: "100", limit: "11", timeInForce: .goodTillCancelled), now: now) }
+            .then([.updated(OrderUpdated(orderID: id, limitPrice: d("11"), timeInForce: .goodTillCancelled, updatedAt: now))])
+        #expect(state.limitPrice == d("11") && state.timeInForce == .goodTillCancelled)
+        try scenario.given([limitOrder]).when { try $0.update(update(limit: "10"), now: now) }.then([])
+    }
+
+    @Test func updateChecksEachFieldAgainstTheOrder() throws {
+        let limitOrder = Fixtures.orderCreated(id, user: user, type: .limit, limit: "10")
+        try scenario.given([limitOrder]).when { try $0.update(update(), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "NOTHING_TO_UPDATE") }
+        try scenario.given([limitOrder]).when { try $0.update(update(stop: "9"), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "stop_price") }
+        try scenario.given([Fixtures.orderCreated(id, user: user)]).when { try $0.update(update(limit: "9"), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "limit_price") }
+        try scenario.given([limitOrder]).when { try $0.update(update(limit: "0"), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "limit_price") }
+        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "40"), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "QUANTITY_BELOW_FILLED", field: "quantity") }
+        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "41"), now: now) }
+            .then([.updated(OrderUpdated(orderID: id, quantity: d("41"), updatedAt: now))])
+        try scenario.given(partiallyFilled() + [.cancelled(OrderCancelled(orderID: id, cancelledAt: now))])
+            .when { try $0.update(update(quantity: "50"), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_WORKING") }
+        try scenario.given([limitOrder]).when { try $0.update(update(quantity: "5", user: other), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
+    }
+
+    // MARK: - Cancel and delete
+
+    @Test func cancelTakesAWorkingOrderOnly() throws {
+        for history in [[Fixtures.orderCreated(id, user: user)], partiallyFilled()] {
+            try scenario.given(history).when { try $0.cancel(reason: "changed my mind", user: user, now: now) }
+                .then([.cancelled(OrderCancelled(orderID: id, reason: "changed my mind", cancelledAt: now))])
+        }
+        try scenario.given([Fixtures.orderCreated(id, user: user), .rejected(OrderRejected(orderID: id, reason: "x", rejectedAt: now))])
+            .when { try $0.cancel(reason: "", user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_CANCELLABLE") }
+        try scenario.given([Fixtures.orderCreated(id, user: user)])
+            .when { try $0.cancel(reason: String(repeating: "x", count: 501), user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "reason") }
+    }
+
+    @Test func deleteTakesAFinishedOrderOnceAndThenNothingElse() throws {
+        let cancelled: [OrderEvent] = [Fixtures.orderCreated(id, user: user), .cancelled(OrderCancelled(orderID: id, cancelledAt: now))]
+        let state = try scenario.given(cancelled).when { try $0.delete(user: user, now: now) }
+            .then([.deleted(OrderDeleted(orderID: id, deletedAt: now))])
+        #expect(state.status == .deleted)
+        try scenario.given([Fixtures.orderCreated(id, user: user)]).when { try $0.delete(user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_STILL_WORKING") }
+        let deleted = cancelled + [.deleted(OrderDeleted(orderID: id, deletedAt: now))]
+        try scenario.given(deleted).when { try $0.delete(user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_DELETED") }
+        try scenario.given(deleted).when { try $0.cancel(reason: "", user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_CANCELLABLE") }
+    }
+}
+
+extension OrderEvent {
+    /// The created event with another symbol, account and quantity.
+    func with(symbol: String, account: UUID, quantity: String) -> OrderEvent {
+        guard case .created(var created) = self else { return self }
+        created.symbol = symbol
+        created.accountID = account
+        created.quantity = Fixtures.decimal(quantity)
+        created.autoSubmit = true
+        return .created(created)
+    }
+
+    /// The created event through an automation.
+    func withAutomation(_ automation: UUID, account: UUID, quantity: String) -> OrderEvent {
+        guard case .created(var created) = with(symbol: "AAPL", account: account, quantity: quantity) else { return self }
+        created.automationID = automation
+        return .created(created)
+    }
+}
