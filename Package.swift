@@ -193,7 +193,7 @@ let package = Package(
         // Test helpers for code built on EventSourcing: given/when/then for aggregates, a manual clock.
         .target(
             name: "EventSourcingTesting",
-            dependencies: ["EventSourcing", "EventStore"],
+            dependencies: ["EventSourcing", "EventStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
 
@@ -287,6 +287,7 @@ let package = Package(
                 "EventStore",
                 "EventStoreSQLite",
                 "EventStoreConformance",
+                "EventSourcingTesting",
                 // Built before the tests, which run them as child processes.
                 "eventstore-crash-writer",
                 "tradecore-server",

@@ -1,3 +1,4 @@
+import EventSourcingTesting
 import EventStore
 import Foundation
 import GRDB

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import TradeCoreMessages
 import Testing
+import WireFormat
 
 @testable import TradeCoreDomain
 
@@ -51,6 +52,121 @@ struct SeedFlowTests {
                 startedBy: try #require(try await domain.events(of: StreamName(type: "order", id: orderID)).first).id)
             let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
             #expect(finished.status == .completed)
+        }
+    }
+
+    @Test func anAPIKeyConnectionIsConnectedAtOnceAndARefusedKeyIsRecorded() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let refused = try await domain.commands.send(
+                InitiateBrokerConnection(
+                    userID: user, brokerID: "virtual", authMethod: .apiKey,
+                    apiKeyCredentials: ApiKeyCredentials(apiKey: "wrong-key", apiSecret: "s")))
+            #expect(refused.result.status == .failed)
+            #expect(refused.result.statusReason.contains("refused the API key"))
+            let connected = try await domain.commands.send(
+                InitiateBrokerConnection(
+                    userID: user, brokerID: "virtual", authMethod: .apiKey,
+                    apiKeyCredentials: ApiKeyCredentials(apiKey: "vbk_0123456789", apiSecret: "s3cret")))
+            #expect(connected.result.status == .connected)
+            #expect(connected.result.brokerConnectionID == refused.result.brokerConnectionID)
+            let accounts = try await domain.linkedAccounts(user: user, count: 2)
+            #expect(Set(accounts.map(\.brokerAccountNumber)).count == 2)
+            let types = try await domain.events(of: StreamName(type: "broker_connection", id: connected.result.brokerConnectionID))
+                .map(\.type)
+            #expect(
+                types == [
+                    "BrokerConnectionInitiated", "BrokerConnectionFailed", "BrokerConnectionReset",
+                    "BrokerCredentialsStored", "BrokerConnectionEstablished", "BrokerAccountsSynced",
+                ])
+        }
+    }
+
+    @Test func refreshAllAccountsReportsAFailingAccountCarriesOnAndRecordsItsRun() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let connection = try await domain.connectThroughOAuth(user: user)
+            let accounts = try await domain.linkedAccounts(user: user, count: 2)
+            let margin = try #require(accounts.first { $0.brokerAccountNumber.hasSuffix("-M") })
+            let cash = try #require(accounts.first { $0.brokerAccountNumber.hasSuffix("-C") })
+
+            // Synced just now by the onboarding saga: skipped unless forced.
+            let skipped = try await domain.commands.send(RefreshAllAccounts(userID: user, brokerConnectionID: connection))
+            #expect(skipped.result.total == 0)
+
+            domain.broker.setRefreshFailing(true, accountNumber: margin.brokerAccountNumber)
+            let saga = UUID()
+            let outcome = try await domain.commands.send(
+                RefreshAllAccounts(userID: user, forceRefresh: true, sagaID: saga))
+            let result = outcome.result
+            #expect(result.total == 2 && result.refreshed == 1 && result.failed == 1)
+            #expect(result.errors.map(\.accountID) == [margin.accountID])
+            #expect(result.errors.first?.error.contains("did not answer") == true)
+
+            // The failure is recorded on the account, the success on the other.
+            let marginEvents = try await domain.events(of: StreamName(type: "broker_account", id: margin.accountID))
+            #expect(marginEvents.last?.type == "BrokerAccountRefreshFailed")
+            #expect(marginEvents.last?.metadata.sagaID == saga)
+            let cashEvents = try await domain.events(of: StreamName(type: "broker_account", id: cash.accountID))
+            #expect(cashEvents.last?.type == "BrokerAccountDataRefreshed")
+
+            // The run's figures, on a stream of its own, carrying the saga id.
+            let completions = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" && $0.metadata.sagaID == saga }
+            #expect(completions.count == 1)
+            let completed = try AllAccountsRefreshCompleted(protoBytes: [UInt8](try #require(completions.first).data))
+            #expect(completed.total == 2 && completed.refreshed == 1 && completed.failed == 1)
+            #expect(completed.errors.map(\.accountID) == [margin.accountID])
+            #expect(completions.first?.stream.type == "account_refresh")
+
+            // Without a saga id, no run is recorded.
+            let before = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }.count
+            _ = try await domain.commands.send(RefreshAllAccounts(userID: user, forceRefresh: true))
+            #expect(try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }.count == before)
+        }
+    }
+
+    @Test func sagasInterruptedByARestartFinishAndApplyNothingTwice() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            // Onboarding: restart right after the connection is established.
+            let connection = try await domain.connectThroughOAuth(user: user)
+            try await domain.restart()
+            let accounts = try await domain.linkedAccounts(user: user, count: 2)
+            let cash = try #require(accounts.first { $0.brokerAccountNumber.hasSuffix("-C") })
+
+            // Execution: a limit order that cannot fill yet; restart while it works at the broker,
+            // and once right after it is created.
+            domain.broker.setPrice("AAPL", ExactDecimal(200))
+            var orders: [UUID] = []
+            for restartRightAway in [false, true] {
+                let created = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(120), orderType: .limit,
+                        limitPrice: ExactDecimal(100), accountID: cash.accountID, autoSubmit: true))
+                let id = created.result.orderID
+                orders.append(id)
+                if !restartRightAway {
+                    try await domain.eventually("the order is placed") {
+                        try await domain.events(of: StreamName(type: "order", id: id)).contains { $0.type == "OrderPlaced" }
+                    }
+                }
+                try await domain.restart()
+                domain.broker.setPrice("AAPL", ExactDecimal(200))
+            }
+            domain.broker.setPrice("AAPL", ExactDecimal(99))
+            for id in orders {
+                try await domain.eventually("order \(id) is filled") {
+                    try await domain.events(of: StreamName(type: "order", id: id)).contains { $0.type == "OrderFilled" }
+                }
+                let types = try await domain.events(of: StreamName(type: "order", id: id)).map(\.type)
+                #expect(types == ["OrderCreated", "OrderPlaced", "FillAdded", "FillAdded", "OrderFilled"], "\(types)")
+            }
+            let connectionTypes = try await domain.events(of: StreamName(type: "broker_connection", id: connection)).map(\.type)
+            #expect(connectionTypes.filter { $0 == "BrokerAccountsSynced" }.count == 1)
+            let runs = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }
+            #expect(runs.count == 1)
+            let linked = try await domain.allEvents().filter { $0.type == "BrokerAccountLinked" }
+            #expect(linked.count == 2)
         }
     }
 }

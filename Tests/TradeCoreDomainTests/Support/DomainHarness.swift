@@ -1,5 +1,6 @@
 import EventSourcing
 import EventSourcingSQLite
+import EventSourcingTesting
 import EventStore
 import EventStoreSQLite
 import Foundation
@@ -17,6 +18,8 @@ final class DomainHarness: @unchecked Sendable {
     let directory: URL
     let secrets: ServerSecrets
     let brokerConfiguration: VirtualBroker.Configuration
+    /// Every log line of the store and the domain, at trace level, when the test asked for them.
+    let logs: CapturedLogs?
     private(set) var store: SQLiteEventStore
     private(set) var broker: VirtualBroker
     private(set) var app: TradeCoreApplication
@@ -24,19 +27,22 @@ final class DomainHarness: @unchecked Sendable {
 
     static let masterKey = (0..<32).map { UInt8($0 &* 7 &+ 3) }
 
-    init(brokerConfiguration: VirtualBroker.Configuration = VirtualBroker.Configuration()) async throws {
+    init(
+        brokerConfiguration: VirtualBroker.Configuration = VirtualBroker.Configuration(), logs: CapturedLogs? = nil
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-domain-\(UUID().uuidString)")
         secrets = try ServerSecrets(masterKeyBytes: Self.masterKey)
         self.brokerConfiguration = brokerConfiguration
-        (store, broker, app) = try await Self.open(directory, secrets: secrets, broker: brokerConfiguration)
+        self.logs = logs
+        (store, broker, app) = try await Self.open(directory, secrets: secrets, broker: brokerConfiguration, logs: logs)
         running = Task { try await app.run() }
     }
 
     private static func open(
-        _ directory: URL, secrets: ServerSecrets, broker configuration: VirtualBroker.Configuration
+        _ directory: URL, secrets: ServerSecrets, broker configuration: VirtualBroker.Configuration, logs: CapturedLogs?
     ) async throws -> (SQLiteEventStore, VirtualBroker, TradeCoreApplication) {
-        var logger = Logger(label: "tradecore.tests.domain")
-        logger.logLevel = .warning
+        var logger = logs?.logger(label: "tradecore.tests.domain") ?? Logger(label: "tradecore.tests.domain")
+        logger.logLevel = logs == nil ? .warning : .trace
         let store = try await SQLiteEventStore.open(.init(directory: directory, integrityCheck: .none, logger: logger))
         let broker = VirtualBroker(configuration: configuration)
         let app = try TradeCoreApplication(
@@ -61,7 +67,7 @@ final class DomainHarness: @unchecked Sendable {
     /// broker starts afresh, as it would in a new process.
     func restart() async throws {
         await stop()
-        (store, broker, app) = try await Self.open(directory, secrets: secrets, broker: brokerConfiguration)
+        (store, broker, app) = try await Self.open(directory, secrets: secrets, broker: brokerConfiguration, logs: logs)
         running = Task { try await app.run() }
     }
 
@@ -105,10 +111,10 @@ struct HarnessTimeout: Error, CustomStringConvertible {
 
 /// Runs `body` with a fresh harness, closing it afterwards.
 func withDomain(
-    brokerConfiguration: VirtualBroker.Configuration = VirtualBroker.Configuration(),
+    brokerConfiguration: VirtualBroker.Configuration = VirtualBroker.Configuration(), logs: CapturedLogs? = nil,
     _ body: (DomainHarness) async throws -> Void
 ) async throws {
-    let harness = try await DomainHarness(brokerConfiguration: brokerConfiguration)
+    let harness = try await DomainHarness(brokerConfiguration: brokerConfiguration, logs: logs)
     do {
         try await body(harness)
     } catch {

@@ -1,23 +1,26 @@
 import Logging
 import Synchronization
 
-/// Log records kept in memory, to check what the store told the operator.
-final class CapturedLogs: Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var text: String
+/// Log records kept in memory, to check what a component told the operator (or that it never
+/// logged a secret).
+public final class CapturedLogs: Sendable {
+    public struct Record: Sendable {
+        public var level: Logger.Level
+        public var text: String
     }
 
     private let records = Mutex<[Record]>([])
 
+    public init() {}
+
     /// A logger that records into this capture.
-    func logger(label: String = "test") -> Logger {
+    public func logger(label: String = "test") -> Logger {
         Logger(label: label) { _ in Handler(capture: self) }
     }
 
-    var all: [Record] { records.withLock { $0 } }
+    public var all: [Record] { records.withLock { $0 } }
 
-    func contains(level minimum: Logger.Level, _ fragment: String) -> Bool {
+    public func contains(level minimum: Logger.Level, _ fragment: String) -> Bool {
         all.contains { $0.level >= minimum && $0.text.contains(fragment) }
     }
 
