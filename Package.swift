@@ -248,6 +248,28 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The API over real sockets: every RPC's bad input, principals, error details, the event
+        // stream and its drain.
+        .testTarget(
+            name: "TradeCoreAPITests",
+            dependencies: [
+                "TradeCoreAPI",
+                "TradeCoreDomain",
+                "TradeCoreMessages",
+                "HTTP2RPC",
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "EventSourcingTesting",
+                "EventStore",
+                "EventStoreSQLite",
+                "WireFormat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "HTTP2RPCTests",
             dependencies: [

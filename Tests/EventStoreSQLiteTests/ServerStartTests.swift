@@ -6,7 +6,9 @@ import Testing
 struct ServerStartTests {
     /// Runs `tradecore-server` with `arguments` until it exits (at most a minute); returns its
     /// exit status and what it wrote.
-    private func runServer(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    private func runServer(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).txt")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
@@ -15,6 +17,8 @@ struct ServerStartTests {
         let process = Process()
         process.executableURL = try builtExecutable("tradecore-server")
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRADECORE_") }
+            .merging(environment) { _, given in given }
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -44,5 +48,47 @@ struct ServerStartTests {
         #expect(
             FileManager.default.contents(atPath: directory.url.appendingPathComponent("events.sqlite").path) == garbage,
             "the file is left as it was")
+    }
+
+    @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (status, output) = try runServer(["--host", "0.0.0.0", "--port", "0", "--data-directory", directory.url.path])
+        #expect(status != 0)
+        #expect(output.contains("refusing to serve on 0.0.0.0 without API tokens"), "\(output)")
+    }
+
+    @Test func settingsComeFromFlagsThenTheEnvironmentThenTheFile() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.url.appendingPathComponent("settings.json")
+        try Data(#"{"port": "from-the-file", "logLevel": "warning"}"#.utf8).write(to: file)
+        let base = ["--config", file.path, "--data-directory", directory.url.path]
+
+        var (status, output) = try runServer(base)
+        #expect(status != 0 && output.contains("\"from-the-file\""), "\(output)")
+        (status, output) = try runServer(base, environment: ["TRADECORE_PORT": "from-the-environment"])
+        #expect(status != 0 && output.contains("\"from-the-environment\""), "\(output)")
+        (status, output) = try runServer(
+            base + ["--port", "from-the-flag"], environment: ["TRADECORE_PORT": "from-the-environment"])
+        #expect(status != 0 && output.contains("\"from-the-flag\""), "\(output)")
+        #expect(output.contains("--port") && output.contains("TRADECORE_PORT"), "the error names the setting: \(output)")
+
+        (status, output) = try runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
+        #expect(status != 0 && output.contains("does not exist"), "\(output)")
+    }
+
+    @Test func anAPITokenThatDoesNotParseStopsTheStartSayingWhy() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for (tokens, fragment) in [
+            ("nobody", "must look like service:<name>=<token>"), ("robot:x=0123456789abcdef", "use service:<name> or user:<uuid>"),
+            ("service:ops=short", "too short"), ("service:ops=sha256:abc", "64 hex digits"),
+        ] {
+            let (status, output) = try runServer(
+                ["--port", "0", "--data-directory", directory.url.path], environment: ["TRADECORE_API_TOKENS": tokens])
+            #expect(status != 0 && output.contains(fragment), "\(tokens): \(output)")
+            #expect(!output.contains("0123456789abcdef"), "the error shows no token")
+        }
     }
 }

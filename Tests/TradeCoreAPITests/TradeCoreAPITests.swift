@@ -1,0 +1,224 @@
+import EventStore
+import EventStoreSQLite
+import Foundation
+import HTTP2RPC
+import NIOCore
+import TradeCoreAPI
+import TradeCoreDomain
+import TradeCoreMessages
+import Testing
+import WireFormat
+
+@Suite(.timeLimit(.minutes(2)))
+struct TradeCoreAPITests {
+    /// Every method of the command and query services, with a valid request naming `user`.
+    static func methods(user: UUID) -> [(service: String, method: String)] {
+        [
+            "CreateOrder", "PlaceOrder", "AddFill", "UpdateOrder", "CancelOrder", "RejectOrder", "DeleteOrder",
+            "CreateAutomation", "UpdateAutomation", "ActivateAutomation", "DeactivateAutomation", "DeleteAutomation",
+            "InitiateBrokerConnection", "CompleteOAuth", "DisconnectBroker", "RefreshAccountDataFromBroker",
+            "RefreshAllAccounts",
+        ].map { ("CommandService", $0) }
+            + [
+                "GetOrder", "ListOrders", "GetAutomation", "ListAutomations", "GetBrokerConnection",
+                "FindBrokerConnection", "GetAccountsByUser", "GetAccountsByConnection",
+            ].map { ("QueryService", $0) } + [("EventStreamService", "ReadStream")]
+    }
+
+    @Test func everyMethodAnswersBadInputWithAClearStatusAndStoresNothing() async throws {
+        try await withAPI { api in
+            let head = try await api.store.headPosition()
+            for (service, method) in Self.methods(user: api.alice) {
+                let name = "\(service)/\(method)"
+                // Truncated: a length-delimited field whose bytes never come.
+                var error = await api.failure(service, method, bytes: [0x0A, 0x10, 0x01], metadata: api.asService)
+                #expect(error?.code == .invalidArgument, "\(name) truncated: \(String(describing: error))")
+                #expect(error?.details?.errorInfo?.reason == "MALFORMED_REQUEST", "\(name)")
+                #expect(error?.message.contains("is not a valid") == true, "\(name): \(error?.message ?? "")")
+                // Mistyped: field 1 sent as a varint.
+                error = await api.failure(service, method, bytes: [0x08, 0x01], metadata: api.asService)
+                #expect(error?.code == .invalidArgument, "\(name) mistyped")
+                #expect(error?.details?.badRequest?.fieldViolations.isEmpty == false, "\(name) names the field")
+                // Empty: the required fields are missing, and the error names one.
+                error = await api.failure(service, method, bytes: [], metadata: api.asService)
+                #expect(error?.code == .invalidArgument, "\(name) empty")
+                #expect(error?.details?.badRequest?.fieldViolations.first?.field.isEmpty == false, "\(name)")
+                // Unauthorised: no token, and a wrong one.
+                error = await api.failure(service, method, bytes: [], metadata: [:])
+                #expect(error?.code == .unauthenticated, "\(name) without a token")
+                error = await api.failure(service, method, bytes: [], metadata: APIHarness.bearer("not-a-known-token-xyz"))
+                #expect(error?.code == .unauthenticated, "\(name) with a wrong token")
+            }
+            // Oversized: past the server's message limit.
+            let oversized = await api.failure(
+                "CommandService", "CreateOrder", bytes: [UInt8](repeating: 0x0A, count: 5 << 20), metadata: api.asService)
+            #expect(oversized?.code == .resourceExhausted)
+            #expect(try await api.store.headPosition() == head, "nothing was stored")
+            // The server still answers.
+            let accounts = try await api.call(
+                "QueryService", "GetAccountsByUser", GetAccountsByUser(userID: api.alice), as: BrokerAccountList.self,
+                metadata: api.asAlice)
+            #expect(accounts.accounts.isEmpty)
+        }
+    }
+
+    @Test func aUserActsOnlyForItselfAndAServiceForAnyone() async throws {
+        try await withAPI { api in
+            let cash = try await api.connect(api.alice, metadata: api.asAlice)
+            let order = try await api.call(
+                "CommandService", "CreateOrder",
+                CreateOrder(
+                    userID: api.alice, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                    limitPrice: ExactDecimal(1), accountID: cash.accountID), as: OrderResult.self, metadata: api.asAlice)
+            // Bob for Alice: refused before anything runs.
+            var error = await api.failure(
+                "QueryService", "GetOrder", bytes: GetOrder(orderID: order.orderID, userID: api.alice).protoBytes,
+                metadata: api.asBob)
+            #expect(error?.code == .permissionDenied)
+            #expect(error?.details?.errorInfo?.reason == "NOT_YOUR_USER")
+            // Bob for himself, on Alice's order: the domain refuses it.
+            error = await api.failure(
+                "CommandService", "CancelOrder", bytes: CancelOrder(orderID: order.orderID, userID: api.bob).protoBytes,
+                metadata: api.asBob)
+            #expect(error?.code == .permissionDenied)
+            #expect(error?.details?.errorInfo?.reason == "ORDER_NOT_OWNED")
+            // The service acts for Alice.
+            let cancelled = try await api.call(
+                "CommandService", "CancelOrder", CancelOrder(orderID: order.orderID, userID: api.alice),
+                as: OrderResult.self, metadata: api.asService)
+            #expect(cancelled.status == .cancelled)
+        }
+    }
+
+    @Test func refusalsCarryTheStandardDetailsMatchingTheStatus() async throws {
+        try await withAPI { api in
+            let cash = try await api.connect(api.alice, metadata: api.asAlice)
+            let error = await api.failure(
+                "CommandService", "CreateOrder",
+                bytes: CreateOrder(
+                    userID: api.alice, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .stopLimit,
+                    accountID: cash.accountID
+                ).protoBytes, metadata: api.asAlice)
+            let details = try #require(error?.details)
+            #expect(error?.code == .invalidArgument)
+            // grpcio's from_call insists on these matching the status line.
+            #expect(details.code == 3 && details.message == error?.message)
+            #expect(details.errorInfo?.domain == "tradecore")
+            #expect(details.badRequest?.fieldViolations.map(\.field) == ["limit_price", "stop_price"])
+        }
+    }
+
+    @Test func commandIDsStaleVersionsAndReadYourWrites() async throws {
+        try await withAPI { api in
+            let cash = try await api.connect(api.alice, metadata: api.asAlice)
+            let create = CreateOrder(
+                userID: api.alice, symbol: "AAPL", side: .buy, quantity: ExactDecimal(5), orderType: .limit,
+                limitPrice: ExactDecimal(10), accountID: cash.accountID)
+            var withID = api.asAlice
+            withID.add("tradecore-command-id", UUID().uuidString)
+            let first = try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
+            let again = try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
+            #expect(first == again)
+            #expect(first.position > 0)
+            // The same id for another kind of command.
+            var error = await api.failure(
+                "CommandService", "CancelOrder", bytes: CancelOrder(orderID: first.orderID, userID: api.alice).protoBytes,
+                metadata: withID)
+            #expect(error?.code == .invalidArgument && error?.details?.errorInfo?.reason == "COMMAND_ID_REUSED")
+            var badID = api.asAlice
+            badID.add("tradecore-command-id", "not-a-uuid")
+            error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: badID)
+            #expect(error?.code == .invalidArgument && error?.details?.badRequest?.fieldViolations.first?.field == "tradecore-command-id")
+
+            // A stale expected version: ABORTED with both versions.
+            _ = try await api.call(
+                "CommandService", "UpdateOrder",
+                UpdateOrder(orderID: first.orderID, userID: api.alice, quantity: ExactDecimal(6), expectedVersion: 0),
+                as: OrderResult.self, metadata: api.asAlice)
+            error = await api.failure(
+                "CommandService", "UpdateOrder",
+                bytes: UpdateOrder(orderID: first.orderID, userID: api.alice, quantity: ExactDecimal(7), expectedVersion: 0)
+                    .protoBytes, metadata: api.asAlice)
+            #expect(error?.code == .aborted)
+            let facts = error?.details?.errorInfo?.metadata ?? [:]
+            #expect(facts["expected_version"] == "0" && facts["current_version"] == "1", "\(facts)")
+
+            // Read your writes: the position the command returned.
+            let view = try await api.call(
+                "QueryService", "GetOrder", GetOrder(orderID: first.orderID, userID: api.alice, minPosition: first.position),
+                as: OrderView.self, metadata: api.asAlice)
+            #expect(view.orderID == first.orderID)
+            // A position the log never reaches within the deadline.
+            error = await api.failure(
+                "QueryService", "GetOrder",
+                bytes: GetOrder(orderID: first.orderID, userID: api.alice, minPosition: 1_000_000).protoBytes,
+                metadata: api.asAlice, timeout: .milliseconds(300))
+            #expect(error?.code == .deadlineExceeded)
+        }
+    }
+
+    @Test func aSubscriptionResumesFiltersChecksPointsAndEndsWithAResumePointOnShutdown() async throws {
+        try await withAPI { api in
+            _ = try await api.connect(api.alice, metadata: api.asAlice)
+            _ = try await api.connect(api.bob, metadata: api.asBob)
+            let head = try await api.store.headPosition()
+            let path = APIHarness.path("EventStreamService", "Subscribe")
+
+            // Alice's view: only her events, from after position 3, then live; checkpoints while idle.
+            let request = SubscribeRequest(checkpointIntervalMs: 100, start: .afterPosition(3))
+            let (events, checkpoint, status) = try await api.client.serverStreaming(
+                path, request.protoBytes, metadata: api.asAlice
+            ) { response in
+                var events: [EventEnvelope] = []
+                var checkpoint: SubscriptionCheckpoint?
+                var status: RPCError?
+                do {
+                    for try await bytes in response.messages {
+                        let message = try SubscribeResponse(protoBytes: bytes)
+                        switch message.message {
+                        case .event(let event)?: events.append(event)
+                        case .checkpoint(let point)?:
+                            checkpoint = point
+                            // Idle and caught up: the server drains.
+                            if point.position >= UInt64(head) { api.shutdown.trigger() }
+                        default: break
+                        }
+                    }
+                } catch let error as RPCError {
+                    status = error
+                }
+                return (events, checkpoint, status)
+            }
+            #expect(!events.isEmpty)
+            #expect(events.allSatisfy { $0.metadata?.userID == api.alice })
+            #expect(events.map(\.globalPosition) == events.map(\.globalPosition).sorted())
+            #expect((events.first?.globalPosition ?? 0) > 3)
+            #expect(checkpoint.map { $0.position >= UInt64(head) } == true)
+            #expect(status?.code == .unavailable)
+            #expect(status?.details?.errorInfo?.reason == "SHUTTING_DOWN")
+            #expect(status?.details?.errorInfo?.metadata["resume_after_position"] == checkpoint.map { "\($0.position)" })
+        }
+    }
+
+    @Test func subscriptionRequestsAreChecked() async throws {
+        try await withAPI { api in
+            let path = APIHarness.path("EventStreamService", "Subscribe")
+            let bad: [(SubscribeRequest, String)] = [
+                (SubscribeRequest(filter: SubscriptionFilter(streams: ["not a stream"])), "filter.streams"),
+                (SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: "order-x"))), "after_stream_version.stream"),
+                (SubscribeRequest(checkpointIntervalMs: 1), "checkpoint_interval_ms"),
+            ]
+            for (request, field) in bad {
+                do {
+                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) { response in
+                        for try await _ in response.messages {}
+                    }
+                    Issue.record("accepted a subscription with a bad \(field)")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument)
+                    #expect(error.details?.badRequest?.fieldViolations.first?.field == field, "\(error)")
+                }
+            }
+        }
+    }
+}
