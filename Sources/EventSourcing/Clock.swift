@@ -38,13 +38,3 @@ public struct SystemClock: EventSourcingClock {
         try await Task.sleep(for: .nanoseconds(remaining))
     }
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64.max`.
-    public var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return seconds < 0 ? .min : .max }
-        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
-    }
-}

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import Synchronization
 
 /// The single writer: group commit of concurrent appends.
@@ -77,10 +78,15 @@ extension SQLiteEventStore {
                 for waiter in waiters { waiter.resume() }
                 return !isClosed
             }
+            let started = ContinuousClock.now
             let (results, committed) = commit(&batch)
+            metrics.commit.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             // Published before anyone is acknowledged, and by this one thread, so subscribers see
             // commits in commit order.
             subscriptions.publish(committed)
+            let succeeded = results.reduce(0) { count, result in if case .success = result { count + 1 } else { count } }
+            metrics.appends.increment(by: succeeded)
+            metrics.appendsPerCommit.record(succeeded)
             writer.withLock { state in
                 for result in results {
                     switch result {

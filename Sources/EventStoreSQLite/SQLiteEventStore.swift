@@ -2,6 +2,7 @@ import Dispatch
 import EventStore
 import Foundation
 import GRDB
+import Metrics
 import Logging
 import Synchronization
 
@@ -127,6 +128,8 @@ public final class SQLiteEventStore: EventStore {
     let writerWake = DispatchSemaphore(value: 0)
     /// Touched only by the writer, inside its transactions (GRDB runs them one at a time).
     let streamCache = Mutex(StreamCache(capacity: 50_000))
+    /// What the writer reports through swift-metrics.
+    let metrics = WriterMetrics()
     /// Tests make the writer's transactions fail here as a broken disk would; always nil otherwise.
     let injectedFault = Mutex<(@Sendable () throws -> Void)?>(nil)
     private let lock: StoreLock
@@ -503,4 +506,14 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
             continuation.resume(with: Result { try body() })
         }
     }
+}
+
+/// The writer's metrics, through swift-metrics (the server exposes them as Prometheus text):
+/// `tradecore_store_commit_seconds` (how long each transaction took to write and make durable),
+/// `tradecore_store_appends_total` (appends committed) and `tradecore_store_appends_per_commit`
+/// (how many appends shared a commit).
+struct WriterMetrics: Sendable {
+    let commit = Timer(label: "tradecore_store_commit_seconds")
+    let appends = Counter(label: "tradecore_store_appends_total")
+    let appendsPerCommit = Recorder(label: "tradecore_store_appends_per_commit")
 }

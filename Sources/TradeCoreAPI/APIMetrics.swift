@@ -1,5 +1,5 @@
 import CoreMetrics
-import EventSourcing
+import EventStore
 import HTTP2RPC
 import Synchronization
 

@@ -1,3 +1,4 @@
+import EventStore
 import Crypto
 import EventSourcing
 import Foundation
