@@ -23,6 +23,12 @@ bash Tools/interop/run_grpcio_interop.sh "$bin/tradecore-server"
 log "the seed's flows end to end over grpcio and generated stubs"
 bash Tools/interop/run_e2e.sh "$bin/tradecore-server"
 
+log "SIGKILL and restart, 20 times, under a full-speed client"
+bash Tools/interop/crash_loop.sh "$bin/tradecore-server"
+
+log "SIGTERM under load"
+bash Tools/interop/drain_test.sh "$bin/tradecore-server"
+
 log "h2load: 100,000 unary Pings"
 bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
 
