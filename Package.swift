@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
@@ -161,8 +162,33 @@ let package = Package(
             dependencies: [
                 "EventStore",
                 "EventStoreSQLite",
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "TradeCoreDomain",
+                "TradeCoreMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The event stream over the wire: commit-to-subscriber latency at a command rate, and
+        // events/s to many subscribers.
+        .executableTarget(
+            name: "tradecore-stream-bench",
+            dependencies: [
+                "TradeCoreAPI",
+                "TradeCoreDomain",
+                "TradeCoreMessages",
+                "HTTP2RPC",
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "EventStore",
+                "EventStoreSQLite",
+                "WireFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -209,6 +235,7 @@ let package = Package(
                 "EventSourcing",
                 "EventStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -41,9 +41,10 @@ public struct CommandOptions: Sendable {
 /// - Retries: when the handler's append conflicts and the attempt wrote nothing, the handler runs
 ///   again on freshly loaded aggregates after a backoff (``RetryPolicy``); no other error is retried.
 ///   ``CommandOutcome/attempts`` (and the metrics interceptor) tell how many runs it took.
-/// - Idempotency: every outcome — the encoded result, or a ``CommandRejection`` — is recorded under
-///   the command id; a result in the same transaction as the command's (last) append, otherwise on
-///   its own. A command id seen again returns the recorded outcome without running the handler:
+/// - Idempotency: the outcome of a command whose id the caller chose — the encoded result, or a
+///   ``CommandRejection`` — is recorded under that id; a result in the same transaction as the
+///   command's append, otherwise on its own. A generated id cannot be sent again, so its outcome is
+///   not recorded. A command id seen again returns the recorded outcome without running the handler:
 ///   concurrent sends of one id in this process wait for the first; across processes and restarts
 ///   the store's unique key on command ids settles it (the loser's append writes nothing and the
 ///   winner's outcome is returned). Failures that are not outcomes (bugs, storage errors, conflicts
@@ -84,8 +85,18 @@ public final class CommandBus: Sendable {
         public var failed = 0
     }
 
+    /// A handler, erased to a closure over its concrete type when it is registered: a send then
+    /// needs no cast to a constrained existential (`any CommandHandler<C>`), which the runtime
+    /// resolves slowly, on every command.
     private struct Registration: Sendable {
-        let handler: any CommandHandler
+        let handle: @Sendable (any Command, CommandContext) async throws -> any CommandResult
+
+        func run<C: Command>(_ command: C, context: CommandContext) async throws -> C.Result {
+            guard let result = try await handle(command, context) as? C.Result else {
+                throw HandlerTypeMismatch(commandType: C.commandType)
+            }
+            return result
+        }
     }
 
     /// The dependencies handed to handlers.
@@ -130,7 +141,12 @@ public final class CommandBus: Sendable {
             typeName: H.Handled.commandType,
             swiftType: String(reflecting: H.Handled.self),
             handlerName: String(describing: H.self),
-            entry: Registration(handler: handler)
+            entry: Registration { command, context in
+                guard let command = command as? H.Handled else {
+                    throw HandlerTypeMismatch(commandType: H.Handled.commandType)
+                }
+                return try await handler.handle(command, context: context)
+            }
         )
     }
 
@@ -154,8 +170,7 @@ public final class CommandBus: Sendable {
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let commandType = C.commandType
         let commandID = options.commandID ?? UUIDv7.next()
-        guard let registration = handlers[commandType], let handler = registration.handler as? any CommandHandler<C>
-        else {
+        guard let handler = handlers[commandType] else {
             throw CommandBusError(
                 .noHandler, commandType: commandType, commandID: commandID,
                 message: "no handler is registered for \(commandType) (the bus handles "
@@ -208,7 +223,7 @@ public final class CommandBus: Sendable {
 
     /// Everything after the interceptors: deduplication by command id, then the handler's attempts.
     private func run<C: Command>(
-        _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation
+        _ command: C, handler: Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         // A generated id is new: nothing to deduplicate, and nobody else can be running it.
         guard invocation.clientSuppliedID else {
@@ -230,7 +245,7 @@ public final class CommandBus: Sendable {
     }
 
     private func recordedOrAttempt<C: Command>(
-        _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation
+        _ command: C, handler: Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let id = invocation.commandID
         let recorded: RecordedCommand?
@@ -249,7 +264,7 @@ public final class CommandBus: Sendable {
     /// Runs the handler until it commits, is rejected, fails, or runs out of attempts; then
     /// releases the locks its attempts took.
     private func attempt<C: Command>(
-        _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation
+        _ command: C, handler: Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let leases = CommandLeases()
         let outcome: Result<CommandOutcome<C.Result>, CommandBusError>
@@ -263,7 +278,7 @@ public final class CommandBus: Sendable {
     }
 
     private func attempts<C: Command>(
-        _ command: C, handler: any CommandHandler<C>, invocation: CommandInvocation, leases: CommandLeases
+        _ command: C, handler: Registration, invocation: CommandInvocation, leases: CommandLeases
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let policy = configuration.retry
         var attempt = 0
@@ -272,20 +287,23 @@ public final class CommandBus: Sendable {
             let context = CommandContext(
                 invocation: invocation, attempt: attempt, dependencies: dependencies, bus: self, leases: leases)
             do {
-                let result = try await handler.handle(command, context: context)
-                let encoded = try result.encodeCommandResult()
+                let result = try await handler.run(command, context: context)
                 let hasStaged = context.hasStagedWrites
-                let record = CommandRecord(
-                    commandID: invocation.commandID,
-                    commandType: invocation.commandType,
-                    outcome: OutcomeCoding.encodeCompleted(encoded, position: hasStaged ? nil : context.lastPosition),
-                    time: context.now
-                )
+                // Only an id the caller chose can be sent again: a generated one needs no record.
+                let record =
+                    invocation.clientSuppliedID
+                    ? CommandRecord(
+                        commandID: invocation.commandID,
+                        commandType: invocation.commandType,
+                        outcome: OutcomeCoding.encodeCompleted(
+                            try result.encodeCommandResult(), position: hasStaged ? nil : context.lastPosition),
+                        time: context.now
+                    ) : nil
                 let position: Int64?
                 if hasStaged {
                     position = try await context.commitStaged(record: record)?.lastPosition
                 } else {
-                    try await dependencies.store.recordCommand(record)
+                    if let record { try await dependencies.store.recordCommand(record) }
                     position = context.lastPosition
                 }
                 counters.withLock {
@@ -333,26 +351,29 @@ public final class CommandBus: Sendable {
         _ rejection: CommandRejection, as type: C.Type, _ invocation: CommandInvocation, context: CommandContext,
         attempts: Int
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
-        let record = CommandRecord(
-            commandID: invocation.commandID,
-            commandType: invocation.commandType,
-            outcome: OutcomeCoding.encodeRejected(rejection),
-            time: context.now
-        )
-        do {
-            try await dependencies.store.recordCommand(record)
-        } catch let duplicate as DuplicateCommand {
-            // Recorded first by another process: answer with that outcome, whatever it was.
-            counters.withLock { $0.replayed += 1 }
-            return try replay(duplicate.existing, as: C.self)
-        } catch {
-            // The rejection stands even when it cannot be recorded; a retry will run the handler again.
-            configuration.logger.warning(
-                "could not record a command's rejection",
-                metadata: [
-                    "command.type": "\(invocation.commandType)",
-                    "command.id": "\(invocation.commandID.uuidString.lowercased())", "command.error": "\(error)",
-                ])
+        // Only an id the caller chose can be sent again: a generated one needs no record.
+        if invocation.clientSuppliedID {
+            let record = CommandRecord(
+                commandID: invocation.commandID,
+                commandType: invocation.commandType,
+                outcome: OutcomeCoding.encodeRejected(rejection),
+                time: context.now
+            )
+            do {
+                try await dependencies.store.recordCommand(record)
+            } catch let duplicate as DuplicateCommand {
+                // Recorded first by another process: answer with that outcome, whatever it was.
+                counters.withLock { $0.replayed += 1 }
+                return try replay(duplicate.existing, as: C.self)
+            } catch {
+                // The rejection stands even when it cannot be recorded; a retry will run the handler again.
+                configuration.logger.warning(
+                    "could not record a command's rejection",
+                    metadata: [
+                        "command.type": "\(invocation.commandType)",
+                        "command.id": "\(invocation.commandID.uuidString.lowercased())", "command.error": "\(error)",
+                    ])
+            }
         }
         counters.withLock {
             $0.handled += 1
@@ -491,4 +512,12 @@ public final class CommandBus: Sendable {
             }
         }
     }
+}
+
+/// A command reached a handler registered for another Swift type of the same name: a wiring bug
+/// the registration checks rule out.
+struct HandlerTypeMismatch: Error, CustomStringConvertible {
+    let commandType: String
+
+    var description: String { "the handler registered for \(commandType) handles another type" }
 }

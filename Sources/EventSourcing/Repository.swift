@@ -7,10 +7,10 @@ import Synchronization
 /// `publish_and_commit_events`.
 ///
 /// - Load: the newest snapshot (for a ``SnapshottingAggregate``) plus the events after it. A bounded
-///   cache (least recently used out) keeps warm aggregates: a cached aggregate is brought up to
-///   date by reading only the events after its version — one read that usually returns nothing —
-///   so a hot aggregate is not replayed per command, and writes made elsewhere (another repository,
-///   another process) are seen. Committed events never change, so a cached state is never wrong,
+///   cache (least recently used out) keeps warm aggregates: a cached aggregate is checked against
+///   the stream's version (which a store may answer from memory) and brought up to date by reading
+///   only the events after its version when the stream moved, so a hot aggregate is not replayed
+///   per command, and writes made elsewhere (another repository, another process) are seen. Committed events never change, so a cached state is never wrong,
 ///   only possibly behind.
 /// - Save: appends the uncommitted events expecting the version the aggregate was loaded at, each
 ///   with its own time-ordered event id and the caller's metadata, then marks them committed and
@@ -83,7 +83,10 @@ public final class Repository<State: Aggregate>: Sendable {
         let stream = try StreamName(type: State.streamType, id: id)
         if var cached = cache.withLock({ $0.value(forKey: id) }) {
             let before = cached.loadedVersion
-            let replayed = try await catchUp(&cached, stream: stream)
+            // The stream's version is usually known without a read (the SQLite store keeps the
+            // versions it committed); only a stream that moved is read, from after the cache.
+            let current = try await store.streamVersion(stream)
+            let replayed = current == before ? 0 : try await catchUp(&cached, stream: stream)
             counters.withLock {
                 $0.cacheHits += 1
                 $0.eventsReplayed += replayed

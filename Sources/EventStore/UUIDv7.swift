@@ -30,7 +30,12 @@ public final class UUIDv7Generator: Sendable {
     private struct Clock {
         var milliseconds: UInt64 = 0
         var counter: UInt64 = 0
+        /// Random words drawn from the system generator in bulk: one getrandom call per 256 ids
+        /// instead of one per id.
+        var pool: [UInt64] = []
     }
+
+    private static let poolSize = 256
 
     private static let counterBits: UInt64 = 42
     private let clock = Mutex(Clock())
@@ -46,13 +51,15 @@ public final class UUIDv7Generator: Sendable {
     /// A new UUIDv7 for a given clock reading; `next()` passes the wall clock. Exposed for tests.
     package func next(nowMilliseconds now: UInt64) -> UUID {
         let counterBits = Self.counterBits
-        // One draw from the system generator (a getrandom call) per id: the low 32 bits are the
-        // random tail, the high bits seed the counter when the millisecond changes.
-        var random = SystemRandomNumberGenerator()
-        let bits: UInt64 = random.next()
-        let seed = (bits >> 23) & ((1 << (counterBits - 1)) - 1)
-        let tail = UInt32(truncatingIfNeeded: bits)
-        let (milliseconds, counter) = clock.withLock { clock -> (UInt64, UInt64) in
+        let (milliseconds, counter, tail) = clock.withLock { clock -> (UInt64, UInt64, UInt32) in
+            // One random word per id: the low 32 bits are the random tail, the high bits seed the
+            // counter when the millisecond changes.
+            if clock.pool.isEmpty {
+                var random = SystemRandomNumberGenerator()
+                clock.pool = (0..<Self.poolSize).map { _ in random.next() }
+            }
+            let bits = clock.pool.removeLast()
+            let seed = (bits >> 23) & ((1 << (counterBits - 1)) - 1)
             if now > clock.milliseconds {
                 clock.milliseconds = now
                 clock.counter = seed
@@ -64,7 +71,7 @@ public final class UUIDv7Generator: Sendable {
                     clock.counter = seed
                 }
             }
-            return (clock.milliseconds, clock.counter)
+            return (clock.milliseconds, clock.counter, UInt32(truncatingIfNeeded: bits))
         }
         return Self.make(milliseconds: milliseconds, counter: counter, tail: tail)
     }

@@ -130,6 +130,11 @@ public final class SQLiteEventStore: EventStore {
     let streamCache = Mutex(StreamCache(capacity: 50_000))
     /// What the writer reports through swift-metrics.
     let metrics = WriterMetrics()
+    /// The versions of recently committed streams, set by the writer after each commit: every
+    /// append goes through this store's one writer, so a version found here is the stream's
+    /// committed version (or, while a commit is between its COMMIT and this update, the one before,
+    /// which a reader could have read a moment earlier anyway). Bounded: when full, it starts over.
+    let committedVersions = Mutex(CommittedVersions(capacity: 100_000))
     /// Tests make the writer's transactions fail here as a broken disk would; always nil otherwise.
     let injectedFault = Mutex<(@Sendable () throws -> Void)?>(nil)
     private let lock: StoreLock
@@ -264,7 +269,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
-        try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version }
+        if let version = committedVersions.withLock({ $0[stream] }) { return version }
+        return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version }
     }
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {
@@ -516,4 +522,24 @@ struct WriterMetrics: Sendable {
     let commit = Timer(label: "tradecore_store_commit_seconds")
     let appends = Counter(label: "tradecore_store_appends_total")
     let appendsPerCommit = Recorder(label: "tradecore_store_appends_per_commit")
+}
+
+/// Stream versions by stream, bounded.
+struct CommittedVersions {
+    private var versions: [StreamName: Int64] = [:]
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+    }
+
+    subscript(stream: StreamName) -> Int64? { versions[stream] }
+
+    /// Notes the versions the committed `events` (in position order) leave their streams at.
+    mutating func note(_ events: [RecordedEvent]) {
+        for event in events {
+            if versions.count >= capacity && versions[event.stream] == nil { versions.removeAll(keepingCapacity: true) }
+            versions[event.stream] = event.version
+        }
+    }
 }

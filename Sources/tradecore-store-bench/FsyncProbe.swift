@@ -1,4 +1,5 @@
 import Dispatch
+import EventStore
 import Foundation
 
 /// The raw durability cost of the disk: a 256-byte write followed by fsync, in a loop, in the
@@ -73,12 +74,4 @@ enum FsyncProbe {
 struct ProbeError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }

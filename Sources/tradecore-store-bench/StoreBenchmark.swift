@@ -38,6 +38,9 @@ struct StoreBenchmark: AsyncParsableCommand {
     @Option(help: "Loads timed per stream.")
     var loads: Int = 500
 
+    @Flag(help: "Instead: CreateOrder and AddFill through the command bus, each beside the store's append rate for the same write.")
+    var domain = false
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -49,6 +52,10 @@ struct StoreBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
         print("directory: \(root.path)")
+        if domain {
+            try await compareDomain(root)
+            return
+        }
 
         print("each row: the fsync probes (256-byte write + fsync, appending and overwriting) run just before")
         print("and after it; the ratios compare the mean append latency with their average")
@@ -97,5 +104,27 @@ struct StoreBenchmark: AsyncParsableCommand {
             loads: loads
         )
         for line in load { print(line) }
+    }
+
+    /// Each command at each concurrency right after the store's appends of the same shape.
+    private func compareDomain(_ root: URL) async throws {
+        print("commands through the bus (no client command id) beside the store's appends at the same concurrency")
+        for command in DomainBenchmark.Command.allCases {
+            for count in appenders {
+                let store = try await AppendBenchmark.run(
+                    directory: root.appendingPathComponent("store-\(command.rawValue)-\(count)"),
+                    workload: command.baseline, appenders: count, seconds: seconds)
+                let domain = try await DomainBenchmark.run(
+                    directory: root.appendingPathComponent("domain-\(command.rawValue)-\(count)"),
+                    command: command, callers: count, seconds: seconds)
+                print(
+                    String(
+                        format: "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f) | store %@ %7.0f "
+                            + "appends/s (p50 %7.1f µs) | ratio %.2f",
+                        command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
+                        domain.p99Microseconds, command.baseline.rawValue as NSString, store.eventsPerSecond,
+                        store.p50Microseconds, domain.commandsPerSecond / store.eventsPerSecond))
+            }
+        }
     }
 }

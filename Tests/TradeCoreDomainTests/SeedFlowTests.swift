@@ -199,3 +199,20 @@ extension DomainHarness {
         return accounts
     }
 }
+
+@Suite struct RegistryTests {
+    /// A command type is spelled one way: its message's name without the package, as `event_type`
+    /// names events and `Schemas/events.proto` documents `command_type`.
+    @Test func everyCommandOfTheSchemaIsRegisteredUnderItsMessageName() {
+        let registered = Set(TradeCoreApplication.commandTypes.map { $0.commandType })
+        for message in TradeCoreSchema.commandTypes {
+            let name = String(message.protoMessageName.split(separator: ".").last ?? "")
+            #expect(registered.contains(name), "\(message.protoMessageName) is not registered as \(name)")
+            if let command = message as? any Command.Type {
+                #expect(command.commandType == name)
+            } else {
+                Issue.record("\(message.protoMessageName) is not a command of the bus")
+            }
+        }
+    }
+}

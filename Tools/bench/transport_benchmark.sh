@@ -35,7 +35,7 @@ nghttpd_port="$(free_port)"
 nghttpd --no-tls -d "$work/htdocs" "$nghttpd_port" >/dev/null 2>&1 &
 pids+=($!)
 server_port="$(free_port)"
-"$server" --port "$server_port" --log-level warning --data-directory "$work/data" >"$work/server.log" 2>&1 &
+"$server" --port "$server_port" --log-level warning --data-directory "$work/data" --admin-port 0 >"$work/server.log" 2>&1 &
 pids+=($!)
 wait_for_port "$nghttpd_port"
 wait_for_port "$server_port"
@@ -70,7 +70,7 @@ median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END
 gcc -O2 -shared -fPIC -o "$work/libmalloc_count.so" "$root/Tools/bench/malloc_count.c" -ldl
 counted_port="$(free_port)"
 MALLOC_COUNT_FILE="$work/count" LD_PRELOAD="$work/libmalloc_count.so" \
-    "$server" --port "$counted_port" --log-level warning --data-directory "$work/counted-data" >"$work/counted.log" 2>&1 &
+    "$server" --port "$counted_port" --log-level warning --data-directory "$work/counted-data" --admin-port 0 >"$work/counted.log" 2>&1 &
 counted_pid=$!
 pids+=($counted_pid)
 wait_for_port "$counted_port"

@@ -23,12 +23,23 @@ bob_token="bob-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 alice_digest="$(printf '%s' "$alice_token" | sha256sum | cut -d' ' -f1)"
 tokens="service:e2e=$service_token,user:$alice=sha256:$alice_digest,user:$bob=$bob_token"
 
-start_server "$server" "$work/server.log" --admin-port 0 --fill-poll-milliseconds 20 --api-tokens "$tokens"
+admin_port="$(free_port)"
+start_server "$server" "$work/server.log" --fill-poll-milliseconds 20 --api-tokens "$tokens" --admin-port "$admin_port"
 if ! "$PYTHON" "$root/Tools/interop/e2e_grpcio.py" --target "127.0.0.1:$SERVER_PORT" --generated "$GENERATED" \
     --service-token "$service_token" --user "$alice:$alice_token" --user "$bob:$bob_token"; then
     log "server log:"
     cat "$work/server.log" >&2
     exit 1
 fi
+# The metrics endpoint, read with plain curl: the calls just made, by method and status; the
+# store's commits; the subscribers.
+curl -sf "http://127.0.0.1:$admin_port/metrics" >"$work/metrics.txt"
+for expected in 'tradecore_rpc_calls_total{method="CreateOrder",code="OK"}' \
+    'tradecore_rpc_calls_total{method="UpdateOrder",code="ABORTED"}' \
+    'tradecore_rpc_duration_seconds_bucket{method="GetOrder"' 'tradecore_store_commit_seconds_count' \
+    'tradecore_store_appends_total' 'tradecore_commands_committed_total' 'tradecore_subscribers'; do
+    grep -qF "$expected" "$work/metrics.txt" || { log "the metrics endpoint lacks $expected"; cat "$work/metrics.txt" >&2; exit 1; }
+done
+log "metrics endpoint: $(grep -c '^tradecore_' "$work/metrics.txt") tradecore series"
 stop_server
 log "end-to-end flows over grpcio passed"

@@ -91,8 +91,10 @@ start_server() {
     local binary="$1" log="$2"
     shift 2
     SERVER_PORT="$(free_port)"
-    # A fresh store per start: servers started one after another never share (and lock) one.
-    "$binary" --port "$SERVER_PORT" --log-level warning --data-directory "$(mktemp -d)" "$@" >"$log" 2>&1 &
+    # A fresh store per start: servers started one after another never share (and lock) one. No
+    # metrics endpoint (its fixed port would clash between servers) unless the caller asks.
+    "$binary" --port "$SERVER_PORT" --log-level warning --data-directory "$(mktemp -d)" --admin-port 0 "$@" \
+        >"$log" 2>&1 &
     SERVER_PID=$!
     wait_for_port "$SERVER_PORT"
 }

@@ -1,5 +1,6 @@
 import EventSourcing
 import Foundation
+import HashTreeCollections
 import TradeCoreMessages
 import WireFormat
 
@@ -77,8 +78,10 @@ public struct Order: Aggregate {
     public private(set) var filledQuantity = ExactDecimal.zero
     /// The sum of quantity × price over the fills, exact.
     public private(set) var filledNotional = ExactDecimal.zero
-    /// The fills recorded, so a fill reported twice is recorded once.
-    public private(set) var fillIDs: Set<UUID> = []
+    /// The fills recorded, so a fill reported twice is recorded once. A persistent set: a command
+    /// works on a copy of the cached order, and adding to a copy shares all but one path of the
+    /// tree instead of copying every id, which would make each fill cost as much as all before it.
+    public private(set) var fillIDs: TreeSet<UUID> = []
 
     public init(id: UUID) {
         self.id = id

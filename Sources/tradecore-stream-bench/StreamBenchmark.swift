@@ -1,0 +1,239 @@
+import ArgumentParser
+import EventSourcing
+import EventSourcingSQLite
+import EventStore
+import EventStoreSQLite
+import Foundation
+import HTTP2RPC
+import Logging
+import NIOCore
+import Synchronization
+import TradeCoreAPI
+import TradeCoreDomain
+import TradeCoreMessages
+import WireFormat
+
+/// The event stream over the wire, measured on a release build:
+///
+/// 1. Commit → subscriber latency: CreateOrder commands at a fixed rate through the command bus,
+///    while a subscriber reads the event stream over a real HTTP/2 connection. The commit instant
+///    of each event is taken by an in-process subscription to the store's hub, which the writer
+///    hands each commit to right after its COMMIT returns; the latency is the time from there to
+///    the wire subscriber reading the event.
+/// 2. Fan-out: many subscribers tail the same log over the wire, from its start, while it grows;
+///    the events they receive per second, in all.
+///
+/// A benchmark, not a test: it prints figures and never fails on them.
+@main
+struct StreamBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tradecore-stream-bench",
+        abstract: "Commit-to-subscriber latency at a command rate, and events/s to many subscribers over the wire.")
+
+    @Option(help: "Directory for the store (the disk under test).")
+    var directory: String = ".data/stream-bench"
+
+    @Option(help: "Commands per second for the latency measurement.")
+    var rate: Int = 10_000
+
+    @Option(help: "Seconds of the latency measurement.")
+    var seconds: Double = 5
+
+    @Option(help: "Subscribers of the fan-out measurement.")
+    var subscribers: Int = 100
+
+    @Option(help: "Connections the fan-out subscribers share.")
+    var connections: Int = 10
+
+    @Option(help: "Events in the log the fan-out subscribers read.")
+    var events: Int = 200_000
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let root = URL(fileURLWithPath: directory, isDirectory: true)
+        try? FileManager.default.removeItem(at: root)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let bench = try await Bench.start(directory: root)
+        do {
+            try await latency(bench)
+            try await fanOut(bench)
+        } catch {
+            await bench.stop()
+            throw error
+        }
+        await bench.stop()
+    }
+
+    // MARK: - Latency
+
+    private func latency(_ bench: Bench) async throws {
+        let (user, account) = try await bench.account()
+        let order = CreateOrder(
+            userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+            limitPrice: ExactDecimal(1), accountID: account)
+        let start = try await bench.store.headPosition()
+        let committed = Mutex<[Int64: ContinuousClock.Instant]>([:])
+        let received = Mutex<[Int64: ContinuousClock.Instant]>([:])
+        let clock = ContinuousClock()
+        let total = Int(Double(rate) * seconds)
+
+        // The commit instants, from the hub in process.
+        let hub = Task {
+            for try await message in bench.store.subscribe(.position(start + 1), filter: .eventTypes(["OrderCreated"])) {
+                guard case .event(let event) = message else { continue }
+                let now = clock.now
+                let count = committed.withLock { committed in
+                    committed[event.position] = now
+                    return committed.count
+                }
+                if count == total { return }
+            }
+        }
+        // The wire subscriber.
+        let request = SubscribeRequest(
+            filter: SubscriptionFilter(eventTypes: ["OrderCreated"]), start: .afterPosition(UInt64(start)))
+        let wire = Task {
+            try await bench.client.serverStreaming(Bench.subscribePath, request.protoBytes) { response in
+                for try await bytes in response.messages {
+                    guard case .event(let event)? = try SubscribeResponse(protoBytes: bytes).message else { continue }
+                    let now = clock.now
+                    let count = received.withLock { received in
+                        received[Int64(event.globalPosition)] = now
+                        return received.count
+                    }
+                    if count == total { return }
+                }
+            }
+        }
+        // Commands at the rate: each sent on its own task at its scheduled time.
+        let began = clock.now
+        let interval = Duration.seconds(1) / rate
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<total {
+                let due = began + interval * index
+                if due > clock.now { try await Task.sleep(until: due) }
+                group.addTask { _ = try await bench.app.commands.send(order) }
+            }
+            try await group.waitForAll()
+        }
+        let sending = clock.now - began
+        try await hub.value
+        try await wire.value
+        let commits = committed.withLock { $0 }
+        let arrivals = received.withLock { $0 }
+        let latencies = arrivals.compactMap { position, arrival in commits[position].map { arrival - $0 } }.sorted()
+        func percentile(_ fraction: Double) -> Double {
+            latencies[min(Int(Double(latencies.count) * fraction), latencies.count - 1)].seconds * 1_000_000
+        }
+        print(
+            String(
+                format: "commit → wire subscriber at %d CreateOrder/s (%d commands, sent in %.2f s, achieved %.0f/s):",
+                rate, total, sending.seconds, Double(total) / sending.seconds))
+        print(
+            String(
+                format: "  p50 %.0f µs, p90 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs   (target: p99 < 1000 µs)",
+                percentile(0.5), percentile(0.9), percentile(0.99), percentile(0.999), percentile(1)))
+    }
+
+    // MARK: - Fan-out
+
+    private func fanOut(_ bench: Bench) async throws {
+        // A log of `events` events, appended in large batches.
+        let payload = Data(repeating: 0x41, count: 120)
+        var appended = 0
+        while appended < events {
+            let batch = min(1_000, events - appended)
+            try await bench.store.append(
+                to: try StreamName(type: "bench", id: UUIDv7.next()), expected: .noStream,
+                events: (0..<batch).map { _ in NewEvent(type: "BenchEvent", data: payload) })
+            appended += batch
+        }
+        let head = try await bench.store.headPosition()
+        let clients = (0..<connections).map { _ in RPCClient(host: "127.0.0.1", port: bench.port) }
+        defer { Task { for client in clients { await client.close() } } }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<subscribers {
+                let client = clients[index % clients.count]
+                group.addTask {
+                    try await client.serverStreaming(Bench.subscribePath, SubscribeRequest().protoBytes) { response in
+                        var count = 0
+                        for try await bytes in response.messages {
+                            // An event's tag is field 1 of the response: count without decoding.
+                            guard bytes.first == 0x0A else { continue }
+                            count += 1
+                            if count == Int(head) { return count }
+                        }
+                        return count
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = (clock.now - began).seconds
+        print(
+            String(
+                format: "%d subscribers over %d connections read a %d-event log from its start: %d events in %.2f s, "
+                    + "%.0f events/s in all   (target >= 1,000,000)",
+                subscribers, connections, Int(head), counts, elapsed, Double(counts) / elapsed))
+    }
+}
+
+/// A store, the domain, and the API served on a loopback port, in this process.
+struct Bench: Sendable {
+    static let subscribePath = "/tradecore.api.v1.EventStreamService/Subscribe"
+
+    let store: SQLiteEventStore
+    let app: TradeCoreApplication
+    let server: RPCServer
+    let client: RPCClient
+    let port: Int
+    let running: Task<Void, any Error>
+
+    static func start(directory: URL) async throws -> Bench {
+        var logger = Logger(label: "tradecore.bench.stream")
+        logger.logLevel = .warning
+        let store = try await SQLiteEventStore.open(.init(directory: directory, logger: logger))
+        let app = try TradeCoreApplication(
+            store: store, readModels: SQLiteProjectionStore(store: store),
+            secrets: try ServerSecrets(masterKeyBytes: ServerSecrets.generateMasterKeyBytes()),
+            brokers: BrokerRegistry([VirtualBroker()]), logger: logger)
+        var router = RPCRouter()
+        try router.register(TradeCoreAPI(app: app, authenticator: try Authenticator(tokens: []), logger: logger))
+        let server = RPCServer(configuration: RPCServerConfiguration(host: "127.0.0.1", port: 0), router: router, logger: logger)
+        try await server.start()
+        guard let port = server.localAddress?.port else { throw BenchError("the server reported no port") }
+        let running = Task { try await app.run() }
+        return Bench(
+            store: store, app: app, server: server, client: RPCClient(host: "127.0.0.1", port: port), port: port,
+            running: running)
+    }
+
+    /// A user and a linked account of theirs to create orders in.
+    func account() async throws -> (user: UUID, account: UUID) {
+        let user = UUIDv7.next()
+        let linked = try await app.commands.send(
+            LinkBrokerAccount(
+                userID: user, connectionID: UUIDv7.next(), brokerID: "virtual", environment: .paper,
+                description: BrokerAccountDescription(number: "BENCH-C", type: .cash, currency: "USD"), sagaID: nil))
+        return (user, linked.result.accountID)
+    }
+
+    func stop() async {
+        await client.close()
+        await server.shutdown()
+        running.cancel()
+        _ = await running.result
+        await store.close()
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

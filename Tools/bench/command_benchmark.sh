@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Durable commands over the wire: h2load sends gRPC-framed CreateOrder requests (each a new order,
+# fsync'd before its answer; no tradecore-command-id, which would answer every call from the
+# first) to a release tradecore-server, and, with the same parameters in the same run, POSTs a
+# body of the same size to nghttpd serving a small file: the ceiling of a unary call here. Also
+# the server's CPU time per request (utime + stime from /proc/PID/stat across the run).
+#
+# Usage: Tools/bench/command_benchmark.sh [requests=100000] [rounds=3]
+# A benchmark, not a test: it prints figures and never fails on them.
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+
+requests="${1:-100000}"
+rounds="${2:-3}"
+h2load_options=(-c 16 -m 32 -t 1)
+
+ensure_build_dependencies
+ensure_debian_packages nghttp2-client nghttp2-server bc
+ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
+generate_python_stubs
+log "building tradecore-server (release)"
+(cd "$root" && swift build -c release --product tradecore-server >&2)
+server="$(cd "$root" && swift build -c release --show-bin-path)/tradecore-server"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/htdocs"
+head -c 64 /dev/urandom >"$work/htdocs/file64"
+nghttpd_port="$(free_port)"
+nghttpd --no-tls -d "$work/htdocs" "$nghttpd_port" >/dev/null 2>&1 &
+nghttpd_pid=$!
+pids+=($nghttpd_pid)
+server_port="$(free_port)"
+"$server" --port "$server_port" --log-level warning --data-directory "$work/data" --admin-port 0 \
+    >"$work/server.log" 2>&1 &
+server_pid=$!
+pids+=($server_pid)
+wait_for_port "$nghttpd_port"
+wait_for_port "$server_port"
+
+size="$("$PYTHON" "$root/Tools/bench/create_order_body.py" --target "127.0.0.1:$server_port" \
+    --generated "$GENERATED" --out "$work/create_order.bin")"
+head -c "$size" /dev/zero >"$work/same_size.bin"
+
+# Process CPU seconds (user + system) from /proc/PID/stat.
+cpu_seconds() {
+    awk -v ticks="$(getconf CLK_TCK)" '{ print ($14 + $15) / ticks }' "/proc/$1/stat"
+}
+
+# Requests per second from an h2load run; fails if any request failed at the HTTP/2 level.
+rate() {
+    local body="$1"
+    shift
+    local output
+    output="$(h2load -n "$requests" "${h2load_options[@]}" -d "$body" "$@")"
+    grep -q "0 failed, 0 errored, 0 timeout" <<<"$output" || { echo "$output" >&2; log "h2load saw failures"; return 1; }
+    sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$output"
+}
+
+create_url="http://127.0.0.1:$server_port/tradecore.api.v1.CommandService/CreateOrder"
+grpc_headers=(-H "content-type: application/grpc" -H "te: trailers")
+log "warming up"
+rate "$work/same_size.bin" "http://127.0.0.1:$nghttpd_port/file64" >/dev/null
+requests=2000 rate "$work/create_order.bin" "${grpc_headers[@]}" "$create_url" >/dev/null
+
+failed_before="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
+ratios=()
+cpu_ratios=()
+for round in $(seq 1 "$rounds"); do
+    n0="$(cpu_seconds "$nghttpd_pid")"
+    a="$(rate "$work/same_size.bin" "http://127.0.0.1:$nghttpd_port/file64")"
+    n1="$(cpu_seconds "$nghttpd_pid")"
+    s0="$(cpu_seconds "$server_pid")"
+    b="$(rate "$work/create_order.bin" "${grpc_headers[@]}" "$create_url")"
+    s1="$(cpu_seconds "$server_pid")"
+    ratio="$(echo "$b / $a" | bc -l)"
+    ratios+=("$ratio")
+    nghttpd_cpu="$(echo "($n1 - $n0) * 1000000 / $requests" | bc -l)"
+    server_cpu="$(echo "($s1 - $s0) * 1000000 / $requests" | bc -l)"
+    printf 'round %d: nghttpd %.0f req/s (%.1f µs CPU/request), CreateOrder %.0f req/s (%.1f µs CPU/request), ratio %.3f\n' \
+        "$round" "$a" "$nghttpd_cpu" "$b" "$server_cpu" "$ratio"
+done
+failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
+median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+
+echo
+echo "h2load ${h2load_options[*]} -n $requests, a ${size}-byte gRPC-framed CreateOrder (fsync on), $rounds rounds:"
+printf '  ratio (durable CreateOrder / nghttpd), median of rounds: %.3f   (target >= 0.25)\n' "$median_ratio"
+echo "  calls that failed at the gRPC level during the rounds: $((failed_after - failed_before))"
