@@ -24,6 +24,8 @@ enum DomainBenchmark {
         var commandsPerSecond: Double
         var p50Microseconds: Double
         var p99Microseconds: Double
+        /// CPU time (user + system, all threads) per command.
+        var cpuMicrosecondsPerCommand: Double
     }
 
     static func run(directory: URL, command: Command, callers: Int, seconds: Double) async throws -> Result {
@@ -44,6 +46,7 @@ enum DomainBenchmark {
             userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1_000_000_000), orderType: .limit,
             limitPrice: ExactDecimal(151), accountID: account)
         let clock = ContinuousClock()
+        var cpuBefore = processCPUTime()
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
             // Each caller's order for AddFill is made and placed before the clock starts.
             var orders: [UUID] = []
@@ -54,6 +57,7 @@ enum DomainBenchmark {
                     orders.append(id)
                 }
             }
+            cpuBefore = processCPUTime()
             let deadline = clock.now + .milliseconds(Int64(seconds * 1_000))
             for caller in 0..<callers {
                 let target = orders.isEmpty ? nil : orders[caller]
@@ -79,6 +83,7 @@ enum DomainBenchmark {
             for try await latencies in group { all += latencies }
             return (all, clock.now - start)
         }
+        let cpu = processCPUTime() - cpuBefore
         await store.close()
         let (all, elapsed) = latencies
         let sorted = all.sorted()
@@ -88,6 +93,7 @@ enum DomainBenchmark {
         }
         return Result(
             commands: sorted.count, commandsPerSecond: Double(sorted.count) / elapsed.seconds,
-            p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99))
+            p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
+            cpuMicrosecondsPerCommand: sorted.isEmpty ? 0 : cpu / Double(sorted.count) * 1_000_000)
     }
 }

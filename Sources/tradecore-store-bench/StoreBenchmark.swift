@@ -119,11 +119,12 @@ struct StoreBenchmark: AsyncParsableCommand {
                     command: command, callers: count, seconds: seconds)
                 print(
                     String(
-                        format: "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f) | store %@ %7.0f "
-                            + "appends/s (p50 %7.1f µs) | ratio %.2f",
+                        format: "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs) | store %@ "
+                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs) | ratio %.2f",
                         command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
-                        domain.p99Microseconds, command.baseline.rawValue as NSString, store.eventsPerSecond,
-                        store.p50Microseconds, domain.commandsPerSecond / store.eventsPerSecond))
+                        domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, command.baseline.rawValue as NSString,
+                        store.eventsPerSecond, store.p50Microseconds, store.cpuMicrosecondsPerEvent,
+                        domain.commandsPerSecond / store.eventsPerSecond))
             }
         }
     }
