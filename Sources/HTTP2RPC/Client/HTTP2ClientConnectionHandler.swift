@@ -31,6 +31,11 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var unconsumedBytesOfClosedStreams = 0
     private var flushTiming = FlushTiming()
     private var closed = false
+    /// When a frame last arrived from the server, for keepalive.
+    private var lastReceiveTime = NIODeadline.now()
+    /// When the unanswered keepalive PING was sent, if one is out.
+    private var keepalivePingSentAt: NIODeadline?
+    private var keepaliveTimer: Scheduled<Void>?
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
 
@@ -54,11 +59,14 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         flush()
+        lastReceiveTime = .now()
+        scheduleKeepalive()
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !closed else { return }
+        lastReceiveTime = .now()
         let buffer = unwrapInboundIn(data)
         flushTiming.readStarted()
         do {
@@ -87,6 +95,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        keepaliveTimer?.cancel()
+        keepaliveTimer = nil
         // The session stays until this handler goes: this may run inside an nghttp2 call.
         failAll(RPCError(.unavailable, "the connection to the server closed"))
         context.fireChannelInactive()
@@ -101,6 +111,34 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         for stream in streams.values { complete(stream, with: .failure(error)) }
         streams.removeAll()
         streamIDsByCall.removeAll()
+    }
+
+    // MARK: Keepalive
+
+    /// Checks the connection every half interval: a PING after an interval of silence, and the
+    /// connection closed when that PING stays unanswered past the timeout.
+    private func scheduleKeepalive() {
+        guard let interval = configuration.keepaliveInterval, let context, !closed else { return }
+        let period = TimeAmount.nanoseconds(max(interval.nanoseconds / 2, 1_000_000))
+        keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: period) { [self] in
+            checkKeepalive(interval: interval)
+            scheduleKeepalive()
+        }
+    }
+
+    private func checkKeepalive(interval: TimeAmount) {
+        guard let session, let context, !closed else { return }
+        let now = NIODeadline.now()
+        if let sentAt = keepalivePingSentAt {
+            guard now - sentAt >= configuration.keepaliveTimeout else { return }
+            logger.debug("closing a connection whose keepalive PING went unanswered")
+            failAll(RPCError(.unavailable, "the server did not answer a keepalive PING in time"))
+            context.close(promise: nil)
+        } else if now - lastReceiveTime >= interval {
+            keepalivePingSentAt = now
+            session.submitPing()
+            flush()
+        }
     }
 
     // MARK: Output
@@ -362,7 +400,9 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
             if frame.endStream, let stream = streams[frame.streamID] { responseEnded(stream) }
         case .goaway:
             isGoingAway = true
-        case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .settings, .ping, .windowUpdate, .other:
+        case .ping(let ack):
+            if ack { keepalivePingSentAt = nil }
+        case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .settings, .windowUpdate, .other:
             break
         }
     }

@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import HTTP2RPC
+
+/// The client's keepalive: a PING after silence, and a connection closed when its PING stays
+/// unanswered, so a dead peer fails the calls waiting on it instead of leaving them hanging.
+@Suite("Client keepalive")
+struct KeepaliveTests {
+    /// A peer that accepts TCP connections and never says a word.
+    private final class Silent: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    }
+
+    @Test("a call to a silent peer fails with UNAVAILABLE once the keepalive PING goes unanswered")
+    func silentPeer() async throws {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Silent()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { listener.close(promise: nil) }
+        var configuration = RPCClientConfiguration()
+        configuration.keepaliveInterval = .milliseconds(100)
+        configuration.keepaliveTimeout = .milliseconds(200)
+        let client = RPCClient(host: "127.0.0.1", port: try #require(listener.localAddress?.port), configuration: configuration)
+        defer { Task { await client.close() } }
+        let started = ContinuousClock.now
+        do throws(RPCError) {
+            _ = try await client.unary("/x.Y/Z", [], timeout: .seconds(30))
+            Issue.record("a call to a silent peer succeeded")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("keepalive"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10), "the keepalive, not the deadline, ended the call")
+    }
+
+    @Test("a live server answers the keepalive PINGs and the idle connection keeps serving")
+    func liveServer() async throws {
+        var router = RPCRouter()
+        try router.register(DiagnosticsService(stats: RPCServerStats()))
+        try await withServer(router: router) { server, port in
+            var configuration = RPCClientConfiguration()
+            configuration.keepaliveInterval = .milliseconds(50)
+            configuration.keepaliveTimeout = .milliseconds(500)
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+            defer { Task { await client.close() } }
+            _ = try await client.unary(DiagnosticsService.pingPath, [])
+            try await Task.sleep(for: .milliseconds(700))
+            // Several PINGs went out and were answered: the idle connection is still open.
+            #expect(server.stats.snapshot.openConnections == 1)
+            _ = try await client.unary(DiagnosticsService.pingPath, [])
+        }
+    }
+}
