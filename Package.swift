@@ -21,7 +21,9 @@ let package = Package(
         .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
         .library(name: "TradeCoreDomain", targets: ["TradeCoreDomain"]),
         .library(name: "TradeCoreAPI", targets: ["TradeCoreAPI"]),
+        .library(name: "TradeCoreClient", targets: ["TradeCoreClient"]),
         .executable(name: "tradecore-server", targets: ["tradecore-server"]),
+        .executable(name: "tradecore", targets: ["tradecore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -32,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
@@ -256,6 +260,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // A typed Swift client of the server: the messages and the transport, never the domain.
+        .target(
+            name: "TradeCoreClient",
+            dependencies: [
+                "TradeCoreMessages",
+                "HTTP2RPC",
+                "WireFormat",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The `tradecore` CLI: the client only, never the domain.
+        .executableTarget(
+            name: "tradecore",
+            dependencies: [
+                "TradeCoreClient",
+                "TradeCoreMessages",
+                "HTTP2RPC",
+                "WireFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

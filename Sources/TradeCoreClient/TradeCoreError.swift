@@ -1,0 +1,54 @@
+import HTTP2RPC
+
+/// A call that failed: its gRPC status, the server's message, and the standard details the server
+/// sent (`google.rpc.ErrorInfo`'s reason and facts, `google.rpc.BadRequest`'s field violations).
+public struct TradeCoreError: Error, Sendable, CustomStringConvertible {
+    /// The status.
+    public var code: RPCStatus.Code
+    /// What the server (or the transport) said.
+    public var message: String
+    /// A stable name for the failure, such as `ORDER_NOT_FOUND`; empty when the server sent none.
+    public var reason: String
+    /// Facts the server named, such as `expected_version` and `current_version`.
+    public var facts: [String: String]
+    /// The request fields at fault, with what is wrong with each.
+    public var fieldViolations: [(field: String, description: String)]
+
+    public init(
+        code: RPCStatus.Code, message: String, reason: String = "", facts: [String: String] = [:],
+        fieldViolations: [(field: String, description: String)] = []
+    ) {
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.facts = facts
+        self.fieldViolations = fieldViolations
+    }
+
+    /// Any error of a call, with the details of an ``RPCError``.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as TradeCoreError:
+            self = error
+        case let error as RPCError:
+            let details = error.details
+            self.init(
+                code: error.code, message: error.message, reason: details?.errorInfo?.reason ?? "",
+                facts: details?.errorInfo?.metadata ?? [:],
+                fieldViolations: details?.badRequest?.fieldViolations.map { ($0.field, $0.description) } ?? [])
+        case is CancellationError:
+            self.init(code: .cancelled, message: "the call was cancelled")
+        default:
+            self.init(code: .unknown, message: "\(error)")
+        }
+    }
+
+    public var description: String {
+        var text = "\(code): \(message)"
+        let fields = fieldViolations.filter { !message.contains($0.field) }
+        if !fields.isEmpty {
+            text += " (" + fields.map { "\($0.field): \($0.description)" }.joined(separator: "; ") + ")"
+        }
+        return text
+    }
+}

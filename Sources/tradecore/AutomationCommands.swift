@@ -1,0 +1,219 @@
+import ArgumentParser
+import Foundation
+import TradeCoreClient
+import TradeCoreMessages
+
+struct AutomationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "automation", abstract: "Create, change, activate, deactivate, delete and read automations.",
+        subcommands: [Create.self, Update.self, Activate.self, Deactivate.self, Delete.self, Get.self, List.self])
+
+    /// The configuration flags shared by create and update.
+    struct Settings: ParsableArguments {
+        @Option(help: "How orders are sized: fixed-quantity, fixed-amount, percent-of-equity, risk-percent.")
+        var sizing: Choice<PositionSizingMethod>?
+        @Option(help: "The sizing's value: a quantity, an amount or a percentage.") var size: ExactDecimal?
+        @Option(help: "stock, option, future or crypto.") var assetType: Choice<AssetType>?
+        @Option(help: "Option: call or put.") var optionType: Choice<OptionType>?
+        @Option(help: "Option: the strike price.") var strikePrice: ExactDecimal?
+        @Option(help: "Option or future: the expiration date, YYYY-MM-DD.") var expirationDate: String?
+        @Option(help: "Future: the contract symbol, e.g. ESZ5.") var contractSymbol: String?
+        @Option(help: "both, long-only or short-only.") var sidePreference: Choice<SidePreference>?
+        @Option(help: "Stop loss distance.") var stopLoss: ExactDecimal?
+        @Option(help: "How the stop loss is given: percent or amount (default: percent).")
+        var stopLossType: Choice<PriceOffsetType>?
+        @Flag(help: "The stop loss trails the price.") var trailingStop = false
+        @Option(help: "Take profit distance.") var takeProfit: ExactDecimal?
+        @Option(help: "How the take profit is given: percent or amount (default: percent).")
+        var takeProfitType: Choice<PriceOffsetType>?
+        @Option(help: "The orders' type: market, limit, stop or stop-limit.") var orderType: Choice<OrderType>?
+        @Option(help: "The orders' time in force: day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
+        @Option(help: "For limit orders: the distance from the signal price.") var limitOffset: ExactDecimal?
+
+        var positionSizing: PositionSizing? {
+            guard let sizing, let size else { return nil }
+            return PositionSizing(method: sizing.value, value: size)
+        }
+
+        var optionDetails: OptionDetails? {
+            optionType.map {
+                OptionDetails(optionType: $0.value, strikePrice: strikePrice, expirationDate: expirationDate ?? "")
+            }
+        }
+
+        var futureDetails: FutureDetails? {
+            contractSymbol.map { FutureDetails(contractSymbol: $0, expirationDate: expirationDate ?? "") }
+        }
+
+        var stop: StopLoss? {
+            stopLoss.map { StopLoss(offsetType: stopLossType?.value ?? .percent, value: $0, trailing: trailingStop) }
+        }
+
+        var take: TakeProfit? { takeProfit.map { TakeProfit(offsetType: takeProfitType?.value ?? .percent, value: $0) } }
+
+        var preferences: OrderPreferences? {
+            guard orderType != nil || timeInForce != nil || limitOffset != nil else { return nil }
+            return OrderPreferences(orderType: orderType?.value, timeInForce: timeInForce?.value, limitOffset: limitOffset)
+        }
+
+        func validate() throws {
+            guard (sizing == nil) == (size == nil) else { throw ValidationError("--sizing and --size go together") }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an automation (INACTIVE) with its webhook.")
+        @OptionGroup var options: CommandOptions
+        @Option var user: UUID
+        @Option var name: String
+        @Option var symbol: String
+        @Option(help: "A broker account its orders go to (repeatable).") var account: [UUID] = []
+        @OptionGroup var settings: Settings
+        @Flag(help: "Send its orders to the broker without confirmation.") var autoSubmit = false
+        @Option(help: "KEY=VALUE (repeatable).") var metadata: [String] = []
+
+        func validate() throws {
+            guard settings.sizing != nil else { throw ValidationError("--sizing and --size are required") }
+            for entry in metadata where !entry.contains("=") {
+                throw ValidationError("--metadata takes KEY=VALUE, not \"\(entry)\"")
+            }
+        }
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            var map: [String: String] = [:]
+            for entry in metadata {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                map[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            }
+            guard let sizing = settings.positionSizing else { return }
+            let result = try await calling {
+                try await client.createAutomation(
+                    CreateAutomation(
+                        userID: user, name: name, symbol: symbol, positionSizing: sizing, accountIDs: account,
+                        assetType: settings.assetType?.value ?? .stock, optionDetails: settings.optionDetails,
+                        futureDetails: settings.futureDetails, sidePreference: settings.sidePreference?.value,
+                        stopLoss: settings.stop, takeProfit: settings.take, orderPreferences: settings.preferences,
+                        autoSubmit: autoSubmit, metadata: map), commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an automation's configuration.")
+        @OptionGroup var options: CommandOptions
+        @Option var automation: UUID
+        @Option var user: UUID
+        @Option var name: String = ""
+        @OptionGroup var settings: Settings
+        @Option(help: "true or false.") var autoSubmit: Bool?
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.updateAutomation(
+                    UpdateAutomation(
+                        automationID: automation, userID: user, name: name, positionSizing: settings.positionSizing,
+                        stopLoss: settings.stop, takeProfit: settings.take, orderPreferences: settings.preferences,
+                        sidePreference: settings.sidePreference?.value, autoSubmit: autoSubmit,
+                        assetType: settings.assetType?.value, optionDetails: settings.optionDetails,
+                        futureDetails: settings.futureDetails, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start acting on signals.")
+        @OptionGroup var options: CommandOptions
+        @Option var automation: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.activateAutomation(
+                    ActivateAutomation(automationID: automation, userID: user, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Deactivate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop acting on signals.")
+        @OptionGroup var options: CommandOptions
+        @Option var automation: UUID
+        @Option var user: UUID
+        @Option var reason: String = ""
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.deactivateAutomation(
+                    DeactivateAutomation(
+                        automationID: automation, userID: user, reason: reason, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an automation.")
+        @OptionGroup var options: CommandOptions
+        @Option var automation: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.deleteAutomation(
+                    DeleteAutomation(automationID: automation, userID: user, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an automation.")
+        @OptionGroup var options: QueryOptions
+        @Option var automation: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let view = try await calling {
+                try await client.getAutomation(
+                    GetAutomation(automationID: automation, userID: user, minPosition: options.minPosition))
+            }
+            try options.output.print(view)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's automations.")
+        @OptionGroup var options: QueryOptions
+        @Option var user: UUID
+        @Flag var includeDeleted = false
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let list = try await calling {
+                try await client.listAutomations(
+                    ListAutomations(userID: user, includeDeleted: includeDeleted, minPosition: options.minPosition))
+            }
+            try printEach(list.automations, options.output)
+        }
+    }
+}

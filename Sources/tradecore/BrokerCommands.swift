@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import TradeCoreClient
+import TradeCoreMessages
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker", abstract: "Connect users to brokers, finish OAuth, disconnect, and read connections.",
+        subcommands: [Connect.self, CompleteOAuthCommand.self, Disconnect.self, Get.self, Find.self])
+
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Connect a user to a broker (InitiateBrokerConnection).",
+            discussion: """
+                With OAuth, the result holds the URL to send the user to and the state the broker echoes \
+                back; finish with `tradecore broker complete-oauth`. For a broker whose authorization \
+                code you have at hand (the virtual broker accepts any code), --authorize-with-code does \
+                both steps and then waits until the connection's accounts are linked.
+                """)
+        @OptionGroup var options: CommandOptions
+        @Option var user: UUID
+        @Option(help: "The broker's id.") var broker = "virtual"
+        @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
+        @Option(help: "oauth or api-key (default: the broker's).") var auth: Choice<AuthMethod>?
+        @Option(help: "With --auth api-key.") var apiKey: String?
+        @Option(help: "With --auth api-key. [env: TRADECORE_API_SECRET]") var apiSecret: String?
+        @Option(help: "Where the broker sends the user back after authorizing.") var redirectURI: String = ""
+        @Option(help: "Finish the OAuth flow at once with this authorization code.") var authorizeWithCode: String?
+        @Option(help: "Seconds to wait for the accounts after --authorize-with-code.") var wait: Double = 15
+
+        func validate() throws {
+            if auth?.value == .apiKey, apiKey == nil { throw ValidationError("--auth api-key needs --api-key") }
+        }
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let secret = apiSecret ?? ProcessInfo.processInfo.environment["TRADECORE_API_SECRET"] ?? ""
+            let command = InitiateBrokerConnection(
+                userID: user, brokerID: broker, environment: environment?.value, authMethod: auth?.value,
+                apiKeyCredentials: apiKey.map { ApiKeyCredentials(apiKey: $0, apiSecret: secret) },
+                oauthRedirectURI: redirectURI)
+            let started = try await calling { try await client.initiateBrokerConnection(command, commandID: options.commandID) }
+            guard let code = authorizeWithCode, started.status == .awaitingOAuth else {
+                try options.output.print(started)
+                return
+            }
+            let connected = try await calling {
+                try await client.completeOAuth(
+                    CompleteOAuth(
+                        brokerConnectionID: started.brokerConnectionID, userID: user, authorizationCode: code,
+                        state: started.oauthState))
+            }
+            guard connected.status == .connected else {
+                try options.output.print(connected)
+                throw CLIError("the connection failed: \(connected.statusReason)", exitCode: 9)
+            }
+            // The onboarding saga links the accounts: wait for them.
+            let deadline = Date().addingTimeInterval(wait)
+            var accounts: [BrokerAccountView] = []
+            while Date() < deadline {
+                accounts = try await calling {
+                    try await client.accountsByConnection(
+                        GetAccountsByConnection(brokerConnectionID: started.brokerConnectionID, userID: user))
+                }.accounts
+                if !accounts.isEmpty, accounts.allSatisfy({ $0.lastSyncedAt > 0 }) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try options.output.print(connected)
+            if options.output.field == nil { try printEach(accounts, options.output) }
+        }
+    }
+
+    struct CompleteOAuthCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "complete-oauth", abstract: "Finish an OAuth flow with the broker's code.")
+        @OptionGroup var options: CommandOptions
+        @Option var connection: UUID
+        @Option var user: UUID
+        @Option(help: "The authorization code the broker gave the user.") var code: String
+        @Option(help: "The state the connect call returned.") var state: String
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.completeOAuth(
+                    CompleteOAuth(
+                        brokerConnectionID: connection, userID: user, authorizationCode: code, state: state,
+                        expectedVersion: options.expectedVersion), commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disconnect a connection and forget its credentials.")
+        @OptionGroup var options: CommandOptions
+        @Option var connection: UUID
+        @Option var user: UUID
+        @Option var reason: String = ""
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.disconnectBroker(
+                    DisconnectBroker(
+                        brokerConnectionID: connection, userID: user, reason: reason,
+                        expectedVersion: options.expectedVersion), commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a connection.")
+        @OptionGroup var options: QueryOptions
+        @Option var connection: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let view = try await calling {
+                try await client.getBrokerConnection(
+                    GetBrokerConnection(brokerConnectionID: connection, userID: user, minPosition: options.minPosition))
+            }
+            try options.output.print(view)
+        }
+    }
+
+    struct Find: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the connection of a user to a broker.")
+        @OptionGroup var options: QueryOptions
+        @Option var user: UUID
+        @Option var broker = "virtual"
+        @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let view = try await calling {
+                try await client.findBrokerConnection(
+                    FindBrokerConnection(
+                        userID: user, brokerID: broker, environment: environment?.value, minPosition: options.minPosition))
+            }
+            try options.output.print(view)
+        }
+    }
+}
+
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account", abstract: "Refresh and list broker accounts.",
+        subcommands: [Refresh.self, RefreshAll.self, List.self])
+
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Read one account's balances from its broker.")
+        @OptionGroup var options: CommandOptions
+        @Option var account: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.refreshAccountDataFromBroker(
+                    RefreshAccountDataFromBroker(accountID: account, userID: user, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct RefreshAll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refresh a user's accounts (or a connection's); recently synced ones unless forced.")
+        @OptionGroup var options: CommandOptions
+        @Option var user: UUID
+        @Option var connection: UUID?
+        @Flag var force = false
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.refreshAllAccounts(
+                    RefreshAllAccounts(userID: user, brokerConnectionID: connection, forceRefresh: force),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's accounts, or a connection's.")
+        @OptionGroup var options: QueryOptions
+        @Option var user: UUID
+        @Option var connection: UUID?
+        @Option(help: "Only accounts of this type: cash or margin.") var type: Choice<BrokerAccountType>?
+        @Flag var includeUnlinked = false
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let list = try await calling {
+                if let connection {
+                    return try await client.accountsByConnection(
+                        GetAccountsByConnection(
+                            brokerConnectionID: connection, userID: user, includeUnlinked: includeUnlinked,
+                            minPosition: options.minPosition))
+                }
+                return try await client.accountsByUser(
+                    GetAccountsByUser(userID: user, includeUnlinked: includeUnlinked, minPosition: options.minPosition))
+            }
+            try printEach(list.accounts.filter { type == nil || $0.accountType == type?.value }, options.output)
+        }
+    }
+}

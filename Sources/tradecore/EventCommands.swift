@@ -1,0 +1,177 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import HTTP2RPC
+import Synchronization
+import TradeCoreClient
+import TradeCoreMessages
+import WireFormat
+
+/// An event as the CLI prints it: the envelope with its payload decoded.
+func eventValue(_ event: EventEnvelope) -> Value {
+    var fields: [(String, Value)] = []
+    if case .object(let envelope) = MessagePrinter.value(of: event) {
+        fields = envelope.filter { $0.0 != "payload" }
+    }
+    if let payload = try? event.decodedPayload() {
+        fields.append(("payload", MessagePrinter.value(of: payload)))
+    }
+    return .object(fields)
+}
+
+/// One line for an event, in text.
+func eventLine(_ event: EventEnvelope) -> String {
+    let payload = (try? event.decodedPayload()).map { MessagePrinter.value(of: $0).json } ?? "\(event.payload.count) bytes"
+    return "\(event.globalPosition)  \(event.stream)  v\(event.version)  \(event.eventType)  \(payload)"
+}
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "Watch the event stream.", subcommands: [Tail.self])
+
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print events as they commit, catching up first; Ctrl-C prints the position to resume from.")
+        @OptionGroup var connection: ConnectionOptions
+        @Flag(help: "Print JSON, one object per line.") var json = false
+        @Option(help: "Start after this log position (the last one you saw).") var from: UInt64?
+        @Option(help: "Only streams of this type, e.g. order (repeatable).") var streamType: [String] = []
+        @Option(help: "Only this stream, e.g. order-<uuid> (repeatable).") var stream: [String] = []
+        @Option(help: "Only this event type, e.g. OrderFilled (repeatable).") var eventType: [String] = []
+        @Option(help: "Milliseconds between checkpoints while idle.") var checkpointInterval: UInt32 = 0
+        @Option(help: "Stop after this many events.") var count: Int?
+        @Flag(help: "Print checkpoints and caught-up notices too.") var verbose = false
+
+        func run() async throws {
+            let client = try connection.client()
+            defer { Task { await client.close() } }
+            let request = SubscribeRequest(
+                filter: SubscriptionFilter(streamTypes: streamType, streams: stream, eventTypes: eventType),
+                checkpointIntervalMs: checkpointInterval, start: from.map { .afterPosition($0) })
+            let position = Position(from ?? 0)
+            let tail = Task {
+                var seen = 0
+                for try await message in client.subscribe(request) {
+                    switch message {
+                    case .event(let event):
+                        position.advance(to: event.globalPosition)
+                        FileHandle.standardOutput.write(Data(((json ? eventValue(event).json : eventLine(event)) + "\n").utf8))
+                        seen += 1
+                        if let count, seen >= count { return }
+                    case .checkpoint(let checkpoint):
+                        position.advance(to: checkpoint.position)
+                        if verbose { note("checkpoint at \(checkpoint.position) (head \(checkpoint.headPosition))") }
+                    case .caughtUp(let caughtUp):
+                        if verbose { note("caught up at \(caughtUp.position); live from here") }
+                    case .fellBehind(let behind):
+                        note("fell behind at \(behind.position); catching up again")
+                    }
+                }
+            }
+            // Ctrl-C ends the tail, saying where to resume.
+            signal(SIGINT, SIG_IGN)
+            let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
+            interrupt.setEventHandler { tail.cancel() }
+            interrupt.resume()
+            defer { interrupt.cancel() }
+            let outcome = await tail.result
+            if tail.isCancelled {
+                note("stopped; resume with --from \(position.value)")
+                return
+            }
+            try await calling { try outcome.get() }
+        }
+
+        private func note(_ text: String) {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+}
+
+/// The position a tail has reached, shared with the Ctrl-C handler.
+final class Position: Sendable {
+    private let current: Atomic<UInt64>
+
+    init(_ start: UInt64) {
+        current = Atomic(start)
+    }
+
+    var value: UInt64 { current.load(ordering: .relaxed) }
+
+    func advance(to position: UInt64) {
+        current.max(position, ordering: .relaxed)
+    }
+}
+
+struct StreamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream", abstract: "Read one stream.", subcommands: [Read.self])
+
+    struct Read: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the events of a stream in version order.")
+        @OptionGroup var connection: ConnectionOptions
+        @Flag(help: "Print JSON, one object per line.") var json = false
+        @Argument(help: "The stream, e.g. order-<uuid>.") var stream: String
+        @Option(help: "The first version to print.") var fromVersion: UInt64 = 0
+        @Option(help: "At most this many events (default: all).") var maxCount: Int?
+
+        func run() async throws {
+            let client = try connection.client()
+            defer { Task { await client.close() } }
+            var next = fromVersion
+            var printed = 0
+            while true {
+                let page = try await calling {
+                    try await client.readStream(
+                        ReadStreamRequest(stream: stream, fromVersion: next, maxCount: UInt32(min(maxCount.map { $0 - printed } ?? 1_000, 1_000))))
+                }
+                for event in page.events {
+                    print(json ? eventValue(event).json : eventLine(event))
+                }
+                printed += page.events.count
+                next = page.nextVersion
+                if page.endOfStream || page.events.isEmpty || maxCount.map({ printed >= $0 }) == true { break }
+            }
+        }
+    }
+}
+
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "Ask the server whether it serves (exit 0 when SERVING, 14 otherwise).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let client = try connection.client(attempts: 1)
+        defer { Task { await client.close() } }
+        let status = try await calling { try await client.health() }
+        try output.print(HealthCheckResponse(status: status))
+        if status != .serving { throw ExitCode(14) }
+    }
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "The server's own figures.", subcommands: [Stats.self])
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connections and calls, as the server counts them.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let client = try connection.client()
+            defer { Task { await client.close() } }
+            try output.print(try await calling { try await client.serverStats() })
+        }
+    }
+}
+
+struct NewIDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "id", abstract: "Print a new random id (a UUID).")
+
+    func run() {
+        print(UUID().uuidString.lowercased())
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import HTTP2RPC
+import TradeCoreMessages
+import WireFormat
+
+/// A message as a tree of fields, read from its encoding with the schema's field descriptors: so
+/// every message prints the same way, as JSON (one object per line) or as indented text.
+indirect enum Value: Sendable {
+    case text(String)
+    case literal(String)
+    case list([Value])
+    case object([(String, Value)])
+
+    /// Compact JSON.
+    var json: String {
+        switch self {
+        case .text(let text): Self.quote(text)
+        case .literal(let literal): literal
+        case .list(let items): "[" + items.map(\.json).joined(separator: ",") + "]"
+        case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// Indented `name: value` lines.
+    func lines(indent: String = "") -> [String] {
+        guard case .object(let fields) = self else { return [indent + plain] }
+        var lines: [String] = []
+        for (name, value) in fields {
+            switch value {
+            case .object:
+                lines.append("\(indent)\(name):")
+                lines += value.lines(indent: indent + "  ")
+            case .list(let items) where items.contains(where: { if case .object = $0 { true } else { false } }):
+                lines.append("\(indent)\(name):")
+                for item in items {
+                    let itemLines = item.lines(indent: indent + "    ")
+                    lines += itemLines.enumerated().map { index, line in
+                        index == 0 ? indent + "  - " + line.dropFirst(indent.count + 4) : line
+                    }
+                }
+            default:
+                lines.append("\(indent)\(name): \(value.plain)")
+            }
+        }
+        return lines
+    }
+
+    /// The value as a person reads it, without quotes.
+    var plain: String {
+        switch self {
+        case .text(let text): text
+        case .literal(let literal): literal
+        case .list(let items): items.map(\.plain).joined(separator: ", ")
+        case .object: json
+        }
+    }
+
+    /// The value of a top-level field.
+    subscript(field: String) -> Value? {
+        guard case .object(let fields) = self else { return nil }
+        return fields.first { $0.0 == field }?.1
+    }
+
+    private static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Reads messages into ``Value`` trees.
+enum MessagePrinter {
+    private static let messages: [String: [ProtoFieldDescriptor]] = {
+        var messages: [String: [ProtoFieldDescriptor]] = [:]
+        let types: [any ProtoSchemaMessage.Type] =
+            TradeCoreSchema.messageTypes + [HealthCheckResponse.self, PingResponse.self, ServerStatsMessage.self]
+        for type in types { messages[type.protoMessageName] = type.protoFieldDescriptors }
+        return messages
+    }()
+
+    /// Enum case names by enum and number: `partiallyFilled` as `PARTIALLY_FILLED`.
+    private static let enums: [String: [Int32: String]] = {
+        var enums: [String: [Int32: String]] = [:]
+        func add<E: ProtoEnum>(_ type: E.Type) {
+            enums[E.protoEnumName] = Dictionary(uniqueKeysWithValues: E.allCases.map { ($0.rawValue, constantName(of: $0)) })
+        }
+        for type in TradeCoreSchema.enumTypes { add(type) }
+        add(HealthCheckResponse.ServingStatus.self)
+        return enums
+    }()
+
+    static func constantName(of value: some ProtoEnum) -> String {
+        var name = ""
+        for character in String(describing: value) {
+            if character.isUppercase, !name.isEmpty { name.append("_") }
+            name.append(character.uppercased())
+        }
+        return name
+    }
+
+    /// The tree of `message`.
+    static func value(of message: any ProtoMessage) -> Value {
+        let bytes = message.protoBytes
+        let name = type(of: message).protoMessageName
+        return bytes.withUnsafeBytes { buffer in
+            var reader = ProtoReader(buffer)
+            return (try? object(name, &reader)) ?? .object([])
+        }
+    }
+
+    private static func object(_ name: String, _ reader: inout ProtoReader) throws -> Value {
+        let fields = messages[name] ?? []
+        var values: [Int: [Value]] = [:]
+        while let tag = try reader.nextTag() {
+            guard let field = fields.first(where: { $0.number == tag.fieldNumber }) else {
+                try reader.skip(tag)
+                continue
+            }
+            if case .map(_, let valueType) = field.type {
+                let entry = try reader.readLengthDelimited()
+                var entryReader = ProtoReader(entry)
+                var key = Value.text("")
+                var item = Value.text("")
+                while let inner = try entryReader.nextTag() {
+                    if inner.fieldNumber == 1 {
+                        key = try scalar(.string, format: nil, &entryReader, tag: inner)
+                    } else {
+                        item = try scalar(valueType, format: nil, &entryReader, tag: inner)
+                    }
+                }
+                values[field.number, default: []].append(.object([(key.plain, item)]))
+            } else if field.label == .repeated, tag.wireType == .lengthDelimited, field.type.isPackable {
+                let packed = try reader.readLengthDelimited()
+                var packedReader = ProtoReader(packed)
+                while !packedReader.isAtEnd {
+                    values[field.number, default: []].append(try scalar(field.type, format: field.format, &packedReader, tag: nil))
+                }
+            } else {
+                values[field.number, default: []].append(try scalar(field.type, format: field.format, &reader, tag: tag))
+            }
+        }
+        var out: [(String, Value)] = []
+        for field in fields {
+            guard let found = values[field.number] else { continue }
+            if case .map = field.type {
+                let entries = found.compactMap { value -> (String, Value)? in
+                    if case .object(let pairs) = value { pairs.first } else { nil }
+                }
+                out.append((field.name, .object(entries)))
+            } else if field.label == .repeated {
+                out.append((field.name, .list(found)))
+            } else if let last = found.last {
+                out.append((field.name, last))
+            }
+        }
+        return .object(out)
+    }
+
+    private static func scalar(
+        _ type: ProtoFieldType, format: String?, _ reader: inout ProtoReader, tag: ProtoTag?
+    ) throws -> Value {
+        switch type {
+        case .string:
+            return .text(try reader.readString())
+        case .bytes:
+            let bytes = try reader.readBytes()
+            if format == "uuid", bytes.count == 16 {
+                return .text(bytes.withUnsafeBytes { UUID(uuid: $0.load(as: uuid_t.self)) }.uuidString.lowercased())
+            }
+            return .text(Data(bytes).base64EncodedString())
+        case .bool:
+            return .literal(try reader.readBool() ? "true" : "false")
+        case .int32, .int64:
+            return .literal(String(Int64(bitPattern: try reader.readVarint())))
+        case .uint32, .uint64:
+            return .literal(String(try reader.readVarint()))
+        case .sint32, .sint64:
+            return .literal(String(try reader.readSInt64()))
+        case .fixed32, .sfixed32:
+            return .literal(String(try reader.readFixed32()))
+        case .fixed64, .sfixed64:
+            return .literal(String(try reader.readFixed64()))
+        case .double:
+            return .literal(String(Double(bitPattern: try reader.readFixed64())))
+        case .float:
+            return .literal(String(Float(bitPattern: try reader.readFixed32())))
+        case .enumeration(let name):
+            let number = Int32(truncatingIfNeeded: Int64(bitPattern: try reader.readVarint()))
+            return .text(enums[name]?[number] ?? String(number))
+        case .message(let name):
+            let nested = try reader.readLengthDelimited()
+            var nestedReader = ProtoReader(nested)
+            return try object(name, &nestedReader)
+        case .map:
+            if let tag { try reader.skip(tag) }
+            return .object([])
+        }
+    }
+}
+
+extension ProtoFieldType {
+    /// Whether a repeated field of this type may be packed.
+    var isPackable: Bool {
+        switch self {
+        case .string, .bytes, .message, .map: false
+        default: true
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import TradeCoreClient
+import TradeCoreMessages
+import WireFormat
+
+/// Options every command takes besides its own: the connection, the output, and its idempotency.
+struct CommandOptions: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "The command's tradecore-command-id: send it again with the same id to get its first result.")
+    var commandID: UUID?
+
+    @Option(help: "The version of the aggregate you read: the command fails with ABORTED if it has moved on.")
+    var expectedVersion: UInt64?
+}
+
+/// Options of queries.
+struct QueryOptions: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "Wait until the read model has reached this log position (a command's `position`).")
+    var minPosition: UInt64 = 0
+}
+
+struct OrderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "order", abstract: "Create, place, fill, change, cancel, reject, delete and read orders.",
+        subcommands: [Create.self, Place.self, Fill.self, Update.self, Cancel.self, Reject.self, Delete.self, Get.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an order (PENDING).")
+        @OptionGroup var options: CommandOptions
+        @Option(help: "The user the order is for.") var user: UUID
+        @Option(help: "The broker account it trades through.") var account: UUID
+        @Option(help: "The automation it comes from, if any.") var automation: UUID?
+        @Option(help: "The ticker, e.g. AAPL.") var symbol: String
+        @Option(help: "buy or sell.") var side: Choice<OrderSide>
+        @Option(help: "How much, e.g. 100 or 0.5.") var quantity: ExactDecimal
+        @Option(name: .customLong("type"), help: "market, limit, stop or stop-limit.") var orderType: Choice<OrderType>
+        @Option(help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?
+        @Option(help: "For stop and stop-limit orders.") var stopPrice: ExactDecimal?
+        @Option(help: "day, gtc, ioc or fok (default: day).") var timeInForce: Choice<TimeInForce>?
+        @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
+        @Option(help: "The saga it runs for.") var sagaID: UUID?
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.createOrder(
+                    CreateOrder(
+                        userID: user, automationID: automation, symbol: symbol, side: side.value, quantity: quantity,
+                        orderType: orderType.value, limitPrice: limitPrice, stopPrice: stopPrice,
+                        timeInForce: timeInForce?.value, sagaID: sagaID, accountID: account, autoSubmit: autoSubmit),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Place: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that the broker accepted an order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+        @Option(help: "The broker's id of the order.") var brokerOrderID: String
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.placeOrder(
+                    PlaceOrder(
+                        orderID: order, userID: user, brokerOrderID: brokerOrderID,
+                        expectedVersion: options.expectedVersion), commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Fill: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record one execution of an order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+        @Option(help: "The execution's id (default: a new one); a fill sent twice is recorded once.") var fillID: UUID?
+        @Option var quantity: ExactDecimal
+        @Option var price: ExactDecimal
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+            let result = try await calling {
+                try await client.addFill(
+                    AddFill(
+                        orderID: order, userID: user, fillID: fillID ?? UUID(), quantity: quantity, price: price,
+                        filledAt: now, expectedVersion: options.expectedVersion), commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a working order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+        @Option var quantity: ExactDecimal?
+        @Option var limitPrice: ExactDecimal?
+        @Option var stopPrice: ExactDecimal?
+        @Option(help: "day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.updateOrder(
+                    UpdateOrder(
+                        orderID: order, userID: user, quantity: quantity, limitPrice: limitPrice, stopPrice: stopPrice,
+                        timeInForce: timeInForce?.value, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a working order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+        @Option var reason: String = ""
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.cancelOrder(
+                    CancelOrder(orderID: order, userID: user, reason: reason, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that the broker refused an order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+        @Option var reason: String
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.rejectOrder(
+                    RejectOrder(orderID: order, userID: user, reason: reason, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a filled, cancelled or rejected order.")
+        @OptionGroup var options: CommandOptions
+        @Option var order: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let result = try await calling {
+                try await client.deleteOrder(
+                    DeleteOrder(orderID: order, userID: user, expectedVersion: options.expectedVersion),
+                    commandID: options.commandID)
+            }
+            try options.output.print(result)
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an order.")
+        @OptionGroup var options: QueryOptions
+        @Option var order: UUID
+        @Option var user: UUID
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let view = try await calling {
+                try await client.getOrder(GetOrder(orderID: order, userID: user, minPosition: options.minPosition))
+            }
+            try options.output.print(view)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's orders, oldest first.")
+        @OptionGroup var options: QueryOptions
+        @Option var user: UUID
+        @Option(help: "Only orders in this status (repeatable).") var status: [Choice<OrderStatus>] = []
+        @Option(help: "At most this many (default 100).") var limit: UInt32 = 0
+        @Option(help: "Start after this order.") var after: UUID?
+
+        func run() async throws {
+            let client = try options.connection.client()
+            defer { Task { await client.close() } }
+            let list = try await calling {
+                try await client.listOrders(
+                    ListOrders(
+                        userID: user, statuses: status.map(\.value), pageSize: limit, afterOrderID: after,
+                        minPosition: options.minPosition))
+            }
+            try printEach(list.orders, options.output)
+        }
+    }
+}
+
+/// Prints each message of a list: one JSON object per line, or blocks of text.
+func printEach(_ messages: [some ProtoMessage], _ output: OutputOptions) throws {
+    for (index, message) in messages.enumerated() {
+        if !output.json && output.field == nil && index > 0 { print("") }
+        try output.print(message)
+    }
+}

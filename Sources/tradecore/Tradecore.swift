@@ -1,0 +1,226 @@
+import ArgumentParser
+import Foundation
+import HTTP2RPC
+import TradeCoreClient
+import TradeCoreMessages
+import WireFormat
+
+/// `tradecore`: drives a TradeCore server from a terminal.
+@main
+struct Tradecore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tradecore",
+        abstract: "Send TradeCore commands and queries, tail its events, and load-test it.",
+        discussion: """
+            The server, token and TLS come from flags or TRADECORE_SERVER, TRADECORE_TOKEN and \
+            TRADECORE_CA_FILE. Output is text by default; --json prints one JSON object per line \
+            (per event, for streams), and --field NAME only that field's value. The exit status is \
+            the call's gRPC status code (0 for OK, 3 INVALID_ARGUMENT, 5 NOT_FOUND, 7 \
+            PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...), 64 for a command line that \
+            does not parse.
+            """,
+        subcommands: [
+            OrderCommand.self, AutomationCommand.self, BrokerCommand.self, AccountCommand.self, EventsCommand.self,
+            StreamCommand.self, HealthCommand.self, ServerCommand.self, BenchCommand.self, NewIDCommand.self,
+        ])
+
+    /// Runs the command line; a line that does not parse is reported in one line (what is wrong, and
+    /// where to look) with exit status 64, help and completions as the parser prints them.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let subcommand = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.joined(separator: " ")
+                FileHandle.standardError.write(
+                    Data("error: \(message(for: error)) (see tradecore \(subcommand) --help)\n".utf8))
+                Foundation.exit(code.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Where the server is and how to reach it.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "The server, HOST:PORT. [env: TRADECORE_SERVER] (default: 127.0.0.1:50051)")
+    var server: String?
+
+    @Option(help: "The bearer token. [env: TRADECORE_TOKEN]")
+    var token: String?
+
+    @Flag(help: "Use TLS (implied by --ca-file).")
+    var tls = false
+
+    @Option(help: "PEM file of the CA to verify the server with. [env: TRADECORE_CA_FILE]")
+    var caFile: String?
+
+    @Option(help: "The name to verify the server's certificate against (default: the host).")
+    var serverName: String?
+
+    @Option(help: "Seconds each call may take.")
+    var timeout: Double = 10
+
+    func validate() throws {
+        _ = try endpoint()
+        guard timeout > 0, timeout <= 3_600 else { throw ValidationError("--timeout must be between 0 and 3600 seconds") }
+    }
+
+    func endpoint() throws -> (host: String, port: Int) {
+        let text = server ?? ProcessInfo.processInfo.environment["TRADECORE_SERVER"] ?? "127.0.0.1:50051"
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65_535).contains(port), colon > text.startIndex
+        else {
+            throw ValidationError("--server must be HOST:PORT, such as 127.0.0.1:50051, not \"\(text)\"")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    func client(attempts: Int = 3) throws -> TradeCoreClient {
+        let (host, port) = try endpoint()
+        let environment = ProcessInfo.processInfo.environment
+        return TradeCoreClient(
+            configuration: .init(
+                host: host, port: port, token: token ?? environment["TRADECORE_TOKEN"],
+                caFile: caFile ?? environment["TRADECORE_CA_FILE"], serverName: serverName, useTLS: tls,
+                timeout: .milliseconds(Int64(timeout * 1_000)), attempts: attempts))
+    }
+}
+
+/// How results are printed.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print JSON, one object per line.")
+    var json = false
+
+    @Option(help: "Print only this field of the result (its name in the .proto file, e.g. order_id).")
+    var field: String?
+
+    /// Prints a message as asked.
+    func print(_ message: some ProtoMessage) throws {
+        try print(MessagePrinter.value(of: message))
+    }
+
+    func print(_ value: Value) throws {
+        if let field {
+            guard let found = value[field] else {
+                throw CLIError("the result has no field \(field)", exitCode: 1)
+            }
+            Swift.print(json ? found.json : found.plain)
+        } else if json {
+            Swift.print(value.json)
+        } else {
+            Swift.print(value.lines().joined(separator: "\n"))
+        }
+    }
+}
+
+/// A failure the CLI reports in one line, with its exit code.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    let exitCode: Int32
+
+    init(_ description: String, exitCode: Int32) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+/// Runs a call and turns its failure into one line on stderr and the status as the exit code.
+func calling<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as TradeCoreError {
+        FileHandle.standardError.write(Data("error: \(explain(error))\n".utf8))
+        throw ExitCode(Int32(error.code.rawValue))
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// A status as a person can act on it.
+func explain(_ error: TradeCoreError) -> String {
+    switch error.code {
+    case .unavailable where error.message.contains("connect") || error.message.contains("refused"):
+        return "UNAVAILABLE: cannot reach the server (\(error.message)); is it running, and is --server right?"
+    case .unauthenticated:
+        return "UNAUTHENTICATED: \(error.message) (give a token with --token or TRADECORE_TOKEN)"
+    default:
+        return error.description
+    }
+}
+
+// MARK: - Values from the command line
+
+extension UUID: @retroactive ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(uuidString: argument)
+    }
+}
+
+/// Decimals are typed as people write them (`150.50`, `.5`, `+3`, `007`) and sent in the
+/// canonical form the wire requires (`150.5`, `0.5`, `3`, `7`).
+extension ExactDecimal: ExpressibleByArgument {
+    public init?(argument: String) {
+        var text = Substring(argument.trimmingCharacters(in: .whitespaces))
+        var negative = false
+        if let sign = text.first, sign == "-" || sign == "+" {
+            negative = sign == "-"
+            text = text.dropFirst()
+        }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, parts.count <= 2, !text.isEmpty, text != ".",
+            whole.allSatisfy(\.isASCIIDigit), parts.count < 2 || parts[1].allSatisfy(\.isASCIIDigit)
+        else { return nil }
+        var integer = whole.drop { $0 == "0" }
+        if integer.isEmpty { integer = "0" }
+        var fraction = parts.count == 2 ? parts[1] : ""
+        while fraction.last == "0" { fraction = fraction.dropLast() }
+        let canonical = integer + (fraction.isEmpty ? "" : "." + fraction)
+        let isZero = canonical == "0"
+        self.init((negative && !isZero ? "-" : "") + canonical)
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}
+
+/// An enum of the schema, named on the command line in kebab case (`stop-limit`,
+/// `good-till-cancelled`), with its completions.
+struct Choice<E: ProtoEnum>: ExpressibleByArgument, Sendable {
+    let value: E
+
+    init?(argument: String) {
+        let wanted = argument.lowercased().replacingOccurrences(of: "_", with: "-")
+        guard let value = E.allCases.first(where: { Self.name(of: $0) == wanted || Self.aliases[Self.name(of: $0)] == wanted })
+        else { return nil }
+        self.value = value
+    }
+
+    static var allValueStrings: [String] { E.allCases.map(name(of:)) }
+
+    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
+
+    /// Short names people use.
+    private static var aliases: [String: String] {
+        ["good-till-cancelled": "gtc", "immediate-or-cancel": "ioc", "fill-or-kill": "fok"]
+    }
+
+    static func name(of value: E) -> String {
+        var name = ""
+        for character in String(describing: value) {
+            if character.isUppercase, !name.isEmpty { name.append("-") }
+            name.append(character.lowercased())
+        }
+        return name
+    }
+}
