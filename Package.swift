@@ -221,6 +221,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Test helpers that run this package's executables as child processes.
+        .target(
+            name: "ProcessTesting",
+            swiftSettings: strictSettings
+        ),
+
         // Test helpers for code built on EventSourcing: given/when/then for aggregates, a manual clock.
         .target(
             name: "EventSourcingTesting",
@@ -330,6 +336,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The built `tradecore` binary against a running `tradecore-server`, as a user runs them.
+        .testTarget(
+            name: "TradeCoreCLITests",
+            dependencies: [
+                "ProcessTesting",
+                // Built before the tests, which run them as child processes.
+                "tradecore",
+                "tradecore-server",
+            ],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "HTTP2RPCTests",
             dependencies: [
@@ -370,6 +388,7 @@ let package = Package(
                 "EventStoreSQLite",
                 "EventStoreConformance",
                 "EventSourcingTesting",
+                "ProcessTesting",
                 // Built before the tests, which run them as child processes.
                 "eventstore-crash-writer",
                 "tradecore-server",

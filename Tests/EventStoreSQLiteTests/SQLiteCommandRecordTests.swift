@@ -1,3 +1,4 @@
+import ProcessTesting
 import EventStore
 import Foundation
 import GRDB

@@ -1,3 +1,4 @@
+import ProcessTesting
 import EventSourcingTesting
 import EventStore
 import Foundation

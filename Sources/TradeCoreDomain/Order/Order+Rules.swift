@@ -17,6 +17,10 @@ extension AggregateRoot where State == Order {
         _ command: CreateOrder, account: BrokerAccount?, automation: Automation?, now: Int64
     ) throws(DomainError) {
         guard isNew else { throw .wrongState("ORDER_EXISTS", "order \(id.lowercased) exists already") }
+        // The request's own fields first, then what it refers to.
+        try Rules.symbol(command.symbol)
+        try Rules.positive(command.quantity, field: "quantity")
+        try Self.checkPrices(command.orderType, limit: command.limitPrice, stop: command.stopPrice)
         guard let account, account.exists else {
             throw .notFound("account", command.accountID, reason: "ACCOUNT_NOT_FOUND")
         }
@@ -37,9 +41,6 @@ extension AggregateRoot where State == Order {
                     reason: "ACCOUNT_NOT_IN_AUTOMATION")
             }
         }
-        try Rules.symbol(command.symbol)
-        try Rules.positive(command.quantity, field: "quantity")
-        try Self.checkPrices(command.orderType, limit: command.limitPrice, stop: command.stopPrice)
         emit(
             .created(
                 OrderCreated(

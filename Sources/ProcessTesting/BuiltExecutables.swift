@@ -2,7 +2,7 @@ import Foundation
 
 /// An executable of this package, next to the test binary in the build products directory
 /// (`swift build --build-tests` builds them all).
-func builtExecutable(_ name: String) throws -> URL {
+public func builtExecutable(_ name: String) throws -> URL {
     var candidates: [URL] = []
     // The running test binary (…/debug/TradeCorePackageTests.xctest on Linux).
     if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -24,7 +24,7 @@ func builtExecutable(_ name: String) throws -> URL {
     )
 }
 
-struct ExecutableNotFound: Error, CustomStringConvertible {
+public struct ExecutableNotFound: Error, CustomStringConvertible {
     let message: String
-    var description: String { message }
+    public var description: String { message }
 }

@@ -1,0 +1,226 @@
+import Foundation
+import ProcessTesting
+import Testing
+
+/// The built `tradecore` binary against a running `tradecore-server`, as a user runs them.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CLITests {
+    /// A server process on a free port with its own store.
+    final class Server: @unchecked Sendable {
+        // @unchecked: used by one test's task only.
+        let port: Int
+        let directory: TemporaryDirectory
+        let process: ChildProcess.Running
+
+        init(_ arguments: [String] = []) throws {
+            port = try freePort()
+            directory = try TemporaryDirectory()
+            process = try ChildProcess.start(
+                "tradecore-server",
+                [
+                    "--port", "\(port)", "--admin-port", "0", "--data-directory", directory.url.path,
+                    "--fill-poll-milliseconds", "20", "--log-level", "warning",
+                ] + arguments)
+            try waitForPort(port)
+        }
+
+        var address: String { "127.0.0.1:\(port)" }
+
+        /// Stops it with SIGTERM; the server must exit cleanly.
+        func stop() -> Int32 {
+            process.signal(SIGTERM)
+            let outcome = process.finish()
+            directory.remove()
+            return outcome.status
+        }
+    }
+
+    /// Runs `tradecore` with the arguments against `server`.
+    @discardableResult
+    func cli(_ server: Server?, _ arguments: String..., token: String? = nil) throws -> ChildProcess.Outcome {
+        var environment: [String: String] = [:]
+        if let server { environment["TRADECORE_SERVER"] = server.address }
+        if let token { environment["TRADECORE_TOKEN"] = token }
+        return try ChildProcess.run("tradecore", arguments, environment: environment)
+    }
+
+    /// Runs `tradecore … --json` and parses its one line.
+    func json(_ server: Server, _ arguments: String..., token: String? = nil) throws -> [String: Any] {
+        var environment = ["TRADECORE_SERVER": server.address]
+        if let token { environment["TRADECORE_TOKEN"] = token }
+        let outcome = try ChildProcess.run("tradecore", arguments + ["--json"], environment: environment)
+        guard outcome.status == 0 else {
+            throw ChildProcessError("tradecore \(arguments.joined(separator: " ")) failed (\(outcome.status)): \(outcome.errors)")
+        }
+        let line = outcome.output.split(separator: "\n").first.map(String.init) ?? ""
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw ChildProcessError("not a JSON object: \(line)")
+        }
+        return object
+    }
+
+    /// The lines of `tradecore … --json`, parsed.
+    func jsonLines(_ server: Server, _ arguments: String...) throws -> [[String: Any]] {
+        let outcome = try ChildProcess.run(
+            "tradecore", arguments + ["--json"], environment: ["TRADECORE_SERVER": server.address])
+        guard outcome.status == 0 else { throw ChildProcessError("tradecore failed: \(outcome.errors)") }
+        return try outcome.output.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+
+    /// Connects the virtual broker for a new user; returns the user and the cash account.
+    func onboard(_ server: Server) throws -> (user: String, account: String) {
+        let user = try cli(nil, "id").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let connect = try cli(server, "broker", "connect", "--user", user, "--authorize-with-code", "demo")
+        #expect(connect.status == 0, "\(connect.errors)")
+        let account = try cli(server, "account", "list", "--user", user, "--type", "cash", "--field", "account_id")
+        #expect(account.status == 0, "\(account.errors)")
+        return (user, account.output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test func everySubcommandSucceedsAndItsJSONParses() async throws {
+        let server = try Server()
+        defer { #expect(server.stop() == 0, "the server exits cleanly") }
+        let (user, account) = try onboard(server)
+        #expect(UUID(uuidString: user) != nil && UUID(uuidString: account) != nil)
+
+        let connection = try json(server, "broker", "find", "--user", user)
+        #expect(connection["status"] as? String == "CONNECTED")
+        let connectionID = try #require(connection["broker_connection_id"] as? String)
+        #expect(try json(server, "broker", "get", "--user", user, "--connection", connectionID)["broker_id"] as? String == "virtual")
+        #expect(try json(server, "account", "refresh", "--user", user, "--account", account)["status"] as? String == "ACTIVE")
+        let all = try json(server, "account", "refresh-all", "--user", user, "--force")
+        #expect(all["total"] as? Int == 2 && all["refreshed"] as? Int == 2)
+
+        let automation = try json(
+            server, "automation", "create", "--user", user, "--name", "Breakout", "--symbol", "AAPL", "--sizing",
+            "fixed-quantity", "--size", "10", "--account", account, "--stop-loss", "5", "--metadata", "desk=alpha")
+        let automationID = try #require(automation["automation_id"] as? String)
+        #expect((automation["webhook_token"] as? String)?.hasPrefix("whk_") == true)
+        #expect(
+            try json(server, "automation", "update", "--user", user, "--automation", automationID, "--name", "Renamed")[
+                "version"] as? Int == 1)
+        #expect(try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"] as? String == "ACTIVE")
+        #expect(try json(server, "automation", "deactivate", "--user", user, "--automation", automationID)["status"] as? String == "INACTIVE")
+        #expect(try json(server, "automation", "get", "--user", user, "--automation", automationID)["status"] as? String == "INACTIVE")
+        #expect(try jsonLines(server, "automation", "list", "--user", user).count == 1)
+        #expect(try json(server, "automation", "delete", "--user", user, "--automation", automationID)["status"] as? String == "DELETED")
+
+        let created = try json(
+            server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "buy",
+            "--quantity", "10", "--type", "limit", "--limit-price", "100.50")
+        let order = try #require(created["order_id"] as? String)
+        let position = try #require(created["position"] as? Int)
+        #expect(try json(server, "order", "update", "--user", user, "--order", order, "--limit-price", "101")["version"] as? Int == 1)
+        #expect(try json(server, "order", "place", "--user", user, "--order", order, "--broker-order-id", "B-1")["status"] as? String == "PLACED")
+        #expect(
+            try json(server, "order", "fill", "--user", user, "--order", order, "--quantity", "4", "--price", "101")["status"]
+                as? String == "PARTIALLY_FILLED")
+        #expect(try json(server, "order", "cancel", "--user", user, "--order", order, "--reason", "enough")["status"] as? String == "CANCELLED")
+        #expect(try json(server, "order", "delete", "--user", user, "--order", order)["status"] as? String == "DELETED")
+        let view = try json(server, "order", "get", "--user", user, "--order", order, "--min-position", "\(position)")
+        #expect(view["limit_price"] as? String == "101" && view["filled_quantity"] as? String == "4")
+        let second = try json(
+            server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "sell",
+            "--quantity", "1", "--type", "market")
+        let secondID = try #require(second["order_id"] as? String)
+        #expect(try json(server, "order", "reject", "--user", user, "--order", secondID, "--reason", "risk")["status"] as? String == "REJECTED")
+        #expect(try jsonLines(server, "order", "list", "--user", user, "--status", "rejected").count == 1)
+
+        let events = try jsonLines(server, "stream", "read", "order-\(order)")
+        #expect(events.map { $0["event_type"] as? String } == [
+            "OrderCreated", "OrderUpdated", "OrderPlaced", "FillAdded", "OrderCancelled", "OrderDeleted",
+        ])
+        #expect((events.first?["payload"] as? [String: Any])?["symbol"] as? String == "MSFT")
+        #expect(try json(server, "health")["status"] as? String == "SERVING")
+        #expect((try json(server, "server", "stats")["total_calls"] as? Int ?? 0) > 10)
+
+        let bench = try cli(server, "bench", "-n", "200", "-c", "4", "-m", "2")
+        #expect(bench.status == 0, "\(bench.errors)")
+        #expect(bench.output.contains("p99") && bench.output.contains("p99.9") && bench.output.contains("errors: none"))
+        let benchJSON = try json(server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
+        #expect(benchJSON["succeeded"] as? Int == 50 && benchJSON["p99_us"] != nil)
+    }
+
+    @Test func exitCodesFollowTheStatus() async throws {
+        let service = "cli-test-service-token-0123"
+        let user = UUID().uuidString.lowercased()
+        let other = UUID().uuidString.lowercased()
+        let userToken = "cli-test-user-token-4567"
+        let server = try Server(["--api-tokens", "service:ops=\(service),user:\(user)=\(userToken)"])
+        let invalid = try cli(
+            server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
+            "--quantity", "0", "--type", "market", token: service)
+        #expect(invalid.status == 3, "\(invalid.errors)")
+        #expect(invalid.errors.hasPrefix("error: INVALID_ARGUMENT") && invalid.errors.split(separator: "\n").count == 1)
+        let missing = try cli(server, "order", "get", "--user", user, "--order", other, token: service)
+        #expect(missing.status == 5 && missing.errors.contains("NOT_FOUND"), "\(missing.errors)")
+        let denied = try cli(server, "order", "get", "--user", other, "--order", other, token: userToken)
+        #expect(denied.status == 7 && denied.errors.contains("PERMISSION_DENIED"), "\(denied.errors)")
+        let wrongToken = try cli(server, "account", "list", "--user", user, token: "not-a-token-of-this-server")
+        #expect(wrongToken.status == 16 && wrongToken.errors.contains("--token"), "\(wrongToken.errors)")
+        let usage = try cli(server, "order", "create", "--user", "not-a-uuid")
+        #expect(usage.status == 64 && usage.errors.split(separator: "\n").count == 1, "\(usage.errors)")
+        let decimal = try cli(
+            server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
+            "--quantity", "1e3", "--type", "market")
+        #expect(decimal.status == 64 && decimal.errors.contains("--quantity"), "\(decimal.errors)")
+        #expect(server.stop() == 0)
+        let unreachable = try cli(server, "health")
+        #expect(unreachable.status == 14 && unreachable.errors.contains("cannot reach the server"), "\(unreachable.errors)")
+        #expect(!unreachable.errors.contains("Fatal error") && unreachable.errors.split(separator: "\n").count == 1)
+    }
+
+    @Test func aTailInterruptedAndResumedWithFromSeesEveryEventOnce() async throws {
+        let server = try Server()
+        defer { #expect(server.stop() == 0) }
+        _ = try onboard(server)
+        let tail = try ChildProcess.start("tradecore", ["events", "tail", "--json"], environment: ["TRADECORE_SERVER": server.address])
+        // Let it read what is there, then interrupt it as Ctrl-C does.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while tail.output.split(separator: "\n").count < 5 && ContinuousClock.now < deadline { usleep(20_000) }
+        tail.signal(SIGINT)
+        let first = tail.finish()
+        #expect(first.status == 0, "\(first.errors)")
+        let resume = try #require(first.errors.split(separator: " ").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let seen = first.output.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? Int
+        }
+        #expect(seen.last.map(UInt64.init) == resume, "it resumes after the last event it printed")
+        // More events after the interruption.
+        _ = try onboard(server)
+        let rest = try ChildProcess.run(
+            "tradecore", ["events", "tail", "--json", "--from", "\(resume)", "--count", "5"],
+            environment: ["TRADECORE_SERVER": server.address])
+        let resumed = rest.output.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? Int
+        }
+        let all = seen + resumed
+        #expect(resumed.count == 5)
+        #expect(all == Array(1...all.count), "every position once and in order: \(all)")
+    }
+
+    @Test func aTLSNameMismatchIsOneClearLine() async throws {
+        let certificates = try TemporaryDirectory()
+        defer { certificates.remove() }
+        let key = certificates.url.appendingPathComponent("key.pem").path
+        let certificate = certificates.url.appendingPathComponent("cert.pem").path
+        let made = try ChildProcess.runSystem(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key,
+                "-out", certificate,
+            ])
+        #expect(made == 0)
+        let server = try Server(["--tls-cert", certificate, "--tls-key", key])
+        defer { #expect(server.stop() == 0) }
+        let good = try cli(server, "health", "--ca-file", certificate)
+        #expect(good.status == 0, "\(good.errors)")
+        let wrong = try cli(server, "health", "--ca-file", certificate, "--server-name", "wrong.example")
+        #expect(wrong.status != 0)
+        #expect(wrong.errors.split(separator: "\n").count == 1, "\(wrong.errors)")
+        #expect(wrong.errors.lowercased().contains("certificate") || wrong.errors.lowercased().contains("tls"), "\(wrong.errors)")
+    }
+}
