@@ -38,4 +38,7 @@ bash Tools/interop/wire_crosscheck.sh
 log "fuzzing the decoders for 60 seconds"
 bash Tools/fuzz/run_fuzz.sh 60
 
+log "the README's CLI tour, as written"
+bash Tools/tour/run_readme_tour.sh "$bin/tradecore-server"
+
 log "every test passed"

@@ -75,6 +75,18 @@ public final class TradeCoreClient: Sendable {
         await rpc.close()
     }
 
+    /// Runs `body` on the thread of this client's connection: calls made in it need no hop between
+    /// threads. For load generators; ordinary callers need not care.
+    public func onConnectionLoop<Result: Sendable>(
+        _ body: @Sendable () async throws -> Result
+    ) async throws(TradeCoreError) -> Result {
+        do {
+            return try await rpc.onConnectionLoop(body)
+        } catch {
+            throw TradeCoreError(error)
+        }
+    }
+
     // MARK: - Commands
 
     public func createOrder(_ command: CreateOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
