@@ -320,6 +320,8 @@ let package = Package(
             name: "TradeCoreAPITests",
             dependencies: [
                 "TradeCoreAPI",
+                "TradeCoreClient",
+                "ProcessTesting",
                 "TradeCoreDomain",
                 "TradeCoreMessages",
                 "HTTP2RPC",

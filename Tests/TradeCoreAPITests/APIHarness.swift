@@ -30,7 +30,7 @@ final class APIHarness: Sendable {
     let client: RPCClient
     private let running: Task<Void, any Error>
 
-    init() async throws {
+    init(port: Int = 0) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-api-\(UUID().uuidString)")
         var logger = Logger(label: "tradecore.tests.api")
         logger.logLevel = .critical
@@ -55,7 +55,7 @@ final class APIHarness: Sendable {
                     settings.checkpointInterval = .milliseconds(100)
                     return settings
                 }(), logger: logger))
-        server = RPCServer(configuration: RPCServerConfiguration(host: "127.0.0.1", port: 0), router: router, logger: logger)
+        server = RPCServer(configuration: RPCServerConfiguration(host: "127.0.0.1", port: port), router: router, logger: logger)
         try await server.start()
         guard let port = server.localAddress?.port else { throw HarnessError("the server reported no port") }
         client = RPCClient(host: "127.0.0.1", port: port)
@@ -131,8 +131,8 @@ struct HarnessError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func withAPI(_ body: (APIHarness) async throws -> Void) async throws {
-    let harness = try await APIHarness()
+func withAPI(port: Int = 0, _ body: (APIHarness) async throws -> Void) async throws {
+    let harness = try await APIHarness(port: port)
     do {
         try await body(harness)
     } catch {
