@@ -1,5 +1,5 @@
-import EventStore
 import EventSourcing
+import EventStore
 import Synchronization
 
 /// A clock that moves only when a test moves it: sagas' timeouts and locks' leases then run out

@@ -85,7 +85,8 @@ extension SQLiteEventStore {
             // Published before anyone is acknowledged, and by this one thread, so subscribers see
             // commits in commit order.
             subscriptions.publish(committed)
-            let succeeded = results.reduce(0) { count, result in if case .success = result { count + 1 } else { count } }
+            let succeeded = results.reduce(0) { count, result in if case .success = result { count + 1 } else { count }
+            }
             metrics.appends.increment(by: succeeded)
             metrics.appendsPerCommit.record(succeeded)
             writer.withLock { state in

@@ -2,8 +2,8 @@ import Dispatch
 import EventStore
 import Foundation
 import GRDB
-import Metrics
 import Logging
+import Metrics
 import Synchronization
 
 /// The embedded event store: one SQLite file under a data directory, through GRDB.
@@ -270,7 +270,8 @@ public final class SQLiteEventStore: EventStore {
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
         if let version = committedVersions.withLock({ $0[stream] }) { return version }
-        return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version }
+        return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version
+        }
     }
 
     public func readAll(from position: Int64, filter: EventFilter, limit: Int) async throws -> [RecordedEvent] {

@@ -39,7 +39,9 @@ public struct ChildProcess: Sendable {
     }
 
     /// Starts a built executable; ``Running/finish()`` collects its outcome.
-    public static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    public static func start(
+        _ name: String, _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> Running {
         let directory = FileManager.default.temporaryDirectory
         let output = directory.appendingPathComponent("child-\(UUID().uuidString).out")
         let errors = directory.appendingPathComponent("child-\(UUID().uuidString).err")

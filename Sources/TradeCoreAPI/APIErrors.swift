@@ -36,7 +36,8 @@ enum APIErrors {
         let described = field.map { "\($0): \(decoding.reason)" } ?? "\(decoding.reason)"
         return error(
             .invalidArgument, reason: "MALFORMED_REQUEST", "the request is not a valid \(name): \(described)",
-            fields: field.map { [BadRequest.FieldViolation(field: $0, description: decoding.reason.description)] } ?? [])
+            fields: field.map { [BadRequest.FieldViolation(field: $0, description: decoding.reason.description)] } ?? []
+        )
     }
 
     static func invalidArgument(_ field: String, _ description: String) -> RPCError {
@@ -50,7 +51,9 @@ enum APIErrors {
         let refusal = DomainError(rejection)
         return error(
             statusCode(of: rejection.code), reason: refusal.reason, refusal.message, facts: refusal.facts,
-            fields: refusal.fieldViolations.map { BadRequest.FieldViolation(field: $0.field, description: $0.description) })
+            fields: refusal.fieldViolations.map {
+                BadRequest.FieldViolation(field: $0.field, description: $0.description)
+            })
     }
 
     static func statusCode(of code: CommandRejection.Code) -> RPCStatus.Code {
@@ -88,7 +91,9 @@ enum APIErrors {
             return error(
                 .invalidArgument, reason: "COMMAND_ID_REUSED",
                 "the tradecore-command-id was used before by another kind of command: \(failure.message)",
-                fields: [BadRequest.FieldViolation(field: "tradecore-command-id", description: "used by another command")])
+                fields: [
+                    BadRequest.FieldViolation(field: "tradecore-command-id", description: "used by another command")
+                ])
         case .noHandler:
             return error(.unimplemented, reason: "NO_HANDLER", failure.message)
         case .cancelled:

@@ -48,7 +48,8 @@ public final class APIMetrics: Sendable {
         counter.increment()
         let timer = durations.withLock { durations in
             if let timer = durations[method] { return timer }
-            let timer = Timer(label: "tradecore_rpc_duration_seconds", dimensions: [("method", method)], factory: factory)
+            let timer = Timer(
+                label: "tradecore_rpc_duration_seconds", dimensions: [("method", method)], factory: factory)
             durations[method] = timer
             return timer
         }

@@ -228,7 +228,8 @@ public struct EventStreamService: RPCService {
                 response = SubscribeResponse(
                     message: .fellBehind(
                         SubscriptionFellBehind(
-                            position: UInt64(position), headPosition: UInt64(max(store.subscriptions.headPosition, 0)))))
+                            position: UInt64(position), headPosition: UInt64(max(store.subscriptions.headPosition, 0))))
+                )
             case .checkpoint(let position):
                 // Every event up to `position` that passes the filter has been delivered.
                 progress.advance(to: position, wrote: false)
@@ -289,7 +290,8 @@ public struct EventStreamService: RPCService {
             throw APIErrors.malformed(error, message: ReadStreamRequest.protoMessageName)
         }
         guard let stream = try? StreamName(message.stream) else {
-            throw APIErrors.invalidArgument("stream", "\"\(message.stream.prefix(80))\" is not a stream name such as order-<uuid>")
+            throw APIErrors.invalidArgument(
+                "stream", "\"\(message.stream.prefix(80))\" is not a stream name such as order-<uuid>")
         }
         let count = message.maxCount == 0 ? settings.defaultPageSize : message.maxCount
         guard count <= settings.maxPageSize else {
@@ -305,7 +307,8 @@ public struct EventStreamService: RPCService {
         } catch {
             throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
         }
-        if case .user(let id) = principal, let other = events.first(where: { $0.metadata.userID.map { $0 != id } ?? false })
+        if case .user(let id) = principal,
+            let other = events.first(where: { $0.metadata.userID.map { $0 != id } ?? false })
         {
             throw APIErrors.permissionDenied(principal, user: other.metadata.userID ?? id)
         }

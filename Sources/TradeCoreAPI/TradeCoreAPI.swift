@@ -260,9 +260,11 @@ public struct TradeCoreAPI: RPCService {
                 failure.metadata.replace(APICall.requestIDKey, .string(call.requestID))
                 metrics.call(method, code: failure.code, since: started)
                 if failure.code == .internal {
-                    call.logger.error("call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
+                    call.logger.error(
+                        "call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
                 } else {
-                    call.logger.debug("call refused", metadata: ["rpc.status": "\(failure.code)", "error": "\(failure.message)"])
+                    call.logger.debug(
+                        "call refused", metadata: ["rpc.status": "\(failure.code)", "error": "\(failure.message)"])
                 }
                 throw failure
             }

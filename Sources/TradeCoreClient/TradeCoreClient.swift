@@ -66,7 +66,8 @@ public final class TradeCoreClient: Sendable {
         rpc = RPCClient(
             host: configuration.host, port: configuration.port,
             tls: configuration.useTLS
-                ? TLSClientConfiguration(trustRootsFile: configuration.caFile, serverName: configuration.serverName) : nil,
+                ? TLSClientConfiguration(trustRootsFile: configuration.caFile, serverName: configuration.serverName)
+                : nil,
             configuration: transport, logger: logger)
     }
 
@@ -89,7 +90,8 @@ public final class TradeCoreClient: Sendable {
 
     // MARK: - Commands
 
-    public func createOrder(_ command: CreateOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
+    public func createOrder(_ command: CreateOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult
+    {
         try await send("CreateOrder", command, commandID)
     }
 
@@ -101,19 +103,23 @@ public final class TradeCoreClient: Sendable {
         try await send("AddFill", command, commandID)
     }
 
-    public func updateOrder(_ command: UpdateOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
+    public func updateOrder(_ command: UpdateOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult
+    {
         try await send("UpdateOrder", command, commandID)
     }
 
-    public func cancelOrder(_ command: CancelOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
+    public func cancelOrder(_ command: CancelOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult
+    {
         try await send("CancelOrder", command, commandID)
     }
 
-    public func rejectOrder(_ command: RejectOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
+    public func rejectOrder(_ command: RejectOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult
+    {
         try await send("RejectOrder", command, commandID)
     }
 
-    public func deleteOrder(_ command: DeleteOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult {
+    public func deleteOrder(_ command: DeleteOrder, commandID: UUID? = nil) async throws(TradeCoreError) -> OrderResult
+    {
         try await send("DeleteOrder", command, commandID)
     }
 
@@ -199,7 +205,8 @@ public final class TradeCoreClient: Sendable {
         try await ask("GetBrokerConnection", query)
     }
 
-    public func findBrokerConnection(_ query: FindBrokerConnection) async throws(TradeCoreError) -> BrokerConnectionView {
+    public func findBrokerConnection(_ query: FindBrokerConnection) async throws(TradeCoreError) -> BrokerConnectionView
+    {
         try await ask("FindBrokerConnection", query)
     }
 
@@ -207,7 +214,8 @@ public final class TradeCoreClient: Sendable {
         try await ask("GetAccountsByUser", query)
     }
 
-    public func accountsByConnection(_ query: GetAccountsByConnection) async throws(TradeCoreError) -> BrokerAccountList {
+    public func accountsByConnection(_ query: GetAccountsByConnection) async throws(TradeCoreError) -> BrokerAccountList
+    {
         try await ask("GetAccountsByConnection", query)
     }
 
@@ -244,7 +252,8 @@ public final class TradeCoreClient: Sendable {
 
     /// Echoes `payload`: the transport's round trip.
     public func ping(_ payload: [UInt8] = []) async throws(TradeCoreError) -> PingResponse {
-        try await call(DiagnosticsService.pingPath, PingRequest(payload: payload), metadata: authorization, retry: false)
+        try await call(
+            DiagnosticsService.pingPath, PingRequest(payload: payload), metadata: authorization, retry: false)
     }
 
     // MARK: - Calls
@@ -284,7 +293,8 @@ public final class TradeCoreClient: Sendable {
                     return try Response(protoBytes: response.message)
                 } catch {
                     throw TradeCoreError(
-                        code: .internal, message: "the server's answer is not a valid \(Response.protoMessageName): \(error)")
+                        code: .internal,
+                        message: "the server's answer is not a valid \(Response.protoMessageName): \(error)")
                 }
             } catch let error as RPCError where error.code == .unavailable && attempt < attempts {
                 attempt += 1

@@ -14,7 +14,8 @@ enum MasterKey {
             let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard let bytes = Data(base64Encoded: text), bytes.count >= ServerSecrets.minimumMasterKeyBytes else {
                 throw ConfigurationError(
-                    "the master key file \(path) must hold the base64 of at least \(ServerSecrets.minimumMasterKeyBytes) bytes")
+                    "the master key file \(path) must hold the base64 of at least \(ServerSecrets.minimumMasterKeyBytes) bytes"
+                )
             }
             return Array(bytes)
         }

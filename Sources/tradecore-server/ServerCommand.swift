@@ -54,7 +54,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown waits for calls in flight. (default: 10)")
     var shutdownGraceSeconds: String?
 
-    @Option(help: "Directory of the embedded event store (one SQLite file) and of the generated master key. (default: .data/tradecore)")
+    @Option(
+        help:
+            "Directory of the embedded event store (one SQLite file) and of the generated master key. (default: .data/tradecore)"
+    )
     var dataDirectory: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
@@ -63,7 +66,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "API tokens, comma-separated: service:<name>=<token> or user:<uuid>=<token>.")
     var apiTokens: String?
 
-    @Option(help: "File holding the master key (base64 of at least 32 bytes) that webhook tokens, OAuth states and the credential vault derive from. (default: <data-directory>/master.key, made if missing)")
+    @Option(
+        help:
+            "File holding the master key (base64 of at least 32 bytes) that webhook tokens, OAuth states and the credential vault derive from. (default: <data-directory>/master.key, made if missing)"
+    )
     var masterKeyFile: String?
 
     @Option(help: "Base of automations' webhook URLs. (default: https://hooks.tradecore.invalid)")
@@ -175,7 +181,8 @@ struct ServerCommand: AsyncParsableCommand {
                     .init(
                         service: AdminService(
                             admin: AdminServer(
-                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger))))
+                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger))
+                    ))
             }
             services.append(
                 .init(service: RPCServerService(server: server, health: health, shutdown: shutdown)))

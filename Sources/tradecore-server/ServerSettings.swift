@@ -76,7 +76,8 @@ struct ServerSettings: Sendable {
             do {
                 providers.append(
                     try await FileProvider<JSONSnapshot>(
-                        config: ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))))
+                        config: ConfigReader(
+                            provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))))
             } catch {
                 throw ConfigurationError("the configuration file \(file) is not a JSON object of settings: \(error)")
             }
@@ -115,12 +116,14 @@ struct ServerSettings: Sendable {
         if let level = text(.logLevel) {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(
-                    "logLevel (--log-level) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\"")
+                    "logLevel (--log-level) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\""
+                )
             }
             logLevel = parsed
         }
         let tokens = ConfigKey([Key.apiTokens.rawValue])
-        apiTokens = config.stringArray(forKey: tokens, isSecret: true)
+        apiTokens =
+            config.stringArray(forKey: tokens, isSecret: true)
             ?? config.string(forKey: tokens, isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
         apiTokens = apiTokens.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         masterKeyFile = text(.masterKeyFile)

@@ -38,7 +38,10 @@ struct StoreBenchmark: AsyncParsableCommand {
     @Option(help: "Loads timed per stream.")
     var loads: Int = 500
 
-    @Flag(help: "Instead: CreateOrder and AddFill through the command bus, each beside the store's append rate for the same write.")
+    @Flag(
+        help:
+            "Instead: CreateOrder and AddFill through the command bus, each beside the store's append rate for the same write."
+    )
     var domain = false
 
     func run() async throws {
@@ -119,7 +122,8 @@ struct StoreBenchmark: AsyncParsableCommand {
                     command: command, callers: count, seconds: seconds)
                 print(
                     String(
-                        format: "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs) | store %@ "
+                        format:
+                            "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs) | store %@ "
                             + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs) | ratio %.2f",
                         command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
                         domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, command.baseline.rawValue as NSString,

@@ -83,7 +83,8 @@ struct StreamBenchmark: AsyncParsableCommand {
 
         // The commit instants, from the hub in process.
         let hub = Task {
-            for try await message in bench.store.subscribe(.position(start + 1), filter: .eventTypes(["OrderCreated"])) {
+            for try await message in bench.store.subscribe(.position(start + 1), filter: .eventTypes(["OrderCreated"]))
+            {
                 guard case .event(let event) = message else { continue }
                 let now = clock.now
                 let count = committed.withLock { committed in
@@ -205,7 +206,8 @@ struct Bench: Sendable {
             brokers: BrokerRegistry([VirtualBroker()]), logger: logger)
         var router = RPCRouter()
         try router.register(TradeCoreAPI(app: app, authenticator: try Authenticator(tokens: []), logger: logger))
-        let server = RPCServer(configuration: RPCServerConfiguration(host: "127.0.0.1", port: 0), router: router, logger: logger)
+        let server = RPCServer(
+            configuration: RPCServerConfiguration(host: "127.0.0.1", port: 0), router: router, logger: logger)
         try await server.start()
         guard let port = server.localAddress?.port else { throw BenchError("the server reported no port") }
         let running = Task { try await app.run() }

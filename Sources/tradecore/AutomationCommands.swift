@@ -49,11 +49,14 @@ struct AutomationCommand: AsyncParsableCommand {
             stopLoss.map { StopLoss(offsetType: stopLossType?.value ?? .percent, value: $0, trailing: trailingStop) }
         }
 
-        var take: TakeProfit? { takeProfit.map { TakeProfit(offsetType: takeProfitType?.value ?? .percent, value: $0) } }
+        var take: TakeProfit? {
+            takeProfit.map { TakeProfit(offsetType: takeProfitType?.value ?? .percent, value: $0) }
+        }
 
         var preferences: OrderPreferences? {
             guard orderType != nil || timeInForce != nil || limitOffset != nil else { return nil }
-            return OrderPreferences(orderType: orderType?.value, timeInForce: timeInForce?.value, limitOffset: limitOffset)
+            return OrderPreferences(
+                orderType: orderType?.value, timeInForce: timeInForce?.value, limitOffset: limitOffset)
         }
 
         func validate() throws {
@@ -138,7 +141,8 @@ struct AutomationCommand: AsyncParsableCommand {
             defer { Task { await client.close() } }
             let result = try await calling {
                 try await client.activateAutomation(
-                    ActivateAutomation(automationID: automation, userID: user, expectedVersion: options.expectedVersion),
+                    ActivateAutomation(
+                        automationID: automation, userID: user, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
             }
             try options.output.print(result)
@@ -158,7 +162,8 @@ struct AutomationCommand: AsyncParsableCommand {
             let result = try await calling {
                 try await client.deactivateAutomation(
                     DeactivateAutomation(
-                        automationID: automation, userID: user, reason: reason, expectedVersion: options.expectedVersion),
+                        automationID: automation, userID: user, reason: reason, expectedVersion: options.expectedVersion
+                    ),
                     commandID: options.commandID)
             }
             try options.output.print(result)

@@ -74,19 +74,19 @@ struct BenchCommand: AsyncParsableCommand {
                     // Each worker runs on its connection's thread: a call needs no hop between threads.
                     do {
                         return try await client.onConnectionLoop {
-                        var figures = Figures()
-                        while next.take() < requests {
-                            let began = clock.now
-                            do {
-                                try await call(client, payload: payload)
-                                let elapsed = clock.now - began
-                                _ = figures.histogram.record(UInt64(max(elapsed / .nanoseconds(1), 1)))
-                            } catch {
-                                figures.errors["\(TradeCoreError(error).code)", default: 0] += 1
+                            var figures = Figures()
+                            while next.take() < requests {
+                                let began = clock.now
+                                do {
+                                    try await call(client, payload: payload)
+                                    let elapsed = clock.now - began
+                                    _ = figures.histogram.record(UInt64(max(elapsed / .nanoseconds(1), 1)))
+                                } catch {
+                                    figures.errors["\(TradeCoreError(error).code)", default: 0] += 1
+                                }
+                                _ = done.take()
                             }
-                            _ = done.take()
-                        }
-                        return figures
+                            return figures
                         }
                     } catch {
                         var figures = Figures()
@@ -134,7 +134,9 @@ struct BenchCommand: AsyncParsableCommand {
             let rate = seconds > 0 ? Double(count) / seconds : 0
             let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
             FileHandle.standardError.write(
-                Data(String(format: "\r[%@] %3.0f%%  %d/%d  %.0f calls/s", bar, fraction * 100, count, requests, rate).utf8))
+                Data(
+                    String(format: "\r[%@] %3.0f%%  %d/%d  %.0f calls/s", bar, fraction * 100, count, requests, rate)
+                        .utf8))
             try? await Task.sleep(for: .milliseconds(100))
         }
     }
@@ -145,10 +147,12 @@ struct BenchCommand: AsyncParsableCommand {
         func microseconds(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1_000 }
         let rate = Double(succeeded) / elapsed
         if json {
-            let errors = figures.errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+            let errors = figures.errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(
+                separator: ",")
             print(
                 String(
-                    format: "{\"method\":\"%@\",\"requests\":%d,\"succeeded\":%d,\"seconds\":%.3f,\"calls_per_second\":%.1f,"
+                    format:
+                        "{\"method\":\"%@\",\"requests\":%d,\"succeeded\":%d,\"seconds\":%.3f,\"calls_per_second\":%.1f,"
                         + "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":{%@}}",
                     method.rawValue, requests, succeeded, elapsed, rate, microseconds(50), microseconds(90),
                     microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000, errors))
@@ -158,12 +162,15 @@ struct BenchCommand: AsyncParsableCommand {
         print(String(format: "  %.2f s, %.0f calls/s, %d succeeded", elapsed, rate, succeeded))
         print(
             String(
-                format: "  latency  p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs", microseconds(50),
+                format: "  latency  p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs",
+                microseconds(50),
                 microseconds(90), microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000))
         if figures.errors.isEmpty {
             print("  errors: none")
         } else {
-            print("  errors: " + figures.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print(
+                "  errors: "
+                    + figures.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
     }
 }

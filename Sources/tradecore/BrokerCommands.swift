@@ -40,7 +40,9 @@ struct BrokerCommand: AsyncParsableCommand {
                 userID: user, brokerID: broker, environment: environment?.value, authMethod: auth?.value,
                 apiKeyCredentials: apiKey.map { ApiKeyCredentials(apiKey: $0, apiSecret: secret) },
                 oauthRedirectURI: redirectURI)
-            let started = try await calling { try await client.initiateBrokerConnection(command, commandID: options.commandID) }
+            let started = try await calling {
+                try await client.initiateBrokerConnection(command, commandID: options.commandID)
+            }
             guard let code = authorizeWithCode, started.status == .awaitingOAuth else {
                 try options.output.print(started)
                 return
@@ -143,7 +145,8 @@ struct BrokerCommand: AsyncParsableCommand {
             let view = try await calling {
                 try await client.findBrokerConnection(
                     FindBrokerConnection(
-                        userID: user, brokerID: broker, environment: environment?.value, minPosition: options.minPosition))
+                        userID: user, brokerID: broker, environment: environment?.value,
+                        minPosition: options.minPosition))
             }
             try options.output.print(view)
         }
@@ -166,7 +169,8 @@ struct AccountCommand: AsyncParsableCommand {
             defer { Task { await client.close() } }
             let result = try await calling {
                 try await client.refreshAccountDataFromBroker(
-                    RefreshAccountDataFromBroker(accountID: account, userID: user, expectedVersion: options.expectedVersion),
+                    RefreshAccountDataFromBroker(
+                        accountID: account, userID: user, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
             }
             try options.output.print(result)

@@ -21,7 +21,8 @@ func eventValue(_ event: EventEnvelope) -> Value {
 
 /// One line for an event, in text.
 func eventLine(_ event: EventEnvelope) -> String {
-    let payload = (try? event.decodedPayload()).map { MessagePrinter.value(of: $0).json } ?? "\(event.payload.count) bytes"
+    let payload =
+        (try? event.decodedPayload()).map { MessagePrinter.value(of: $0).json } ?? "\(event.payload.count) bytes"
     return "\(event.globalPosition)  \(event.stream)  v\(event.version)  \(event.eventType)  \(payload)"
 }
 
@@ -55,7 +56,8 @@ struct EventsCommand: AsyncParsableCommand {
                     switch message {
                     case .event(let event):
                         position.advance(to: event.globalPosition)
-                        FileHandle.standardOutput.write(Data(((json ? eventValue(event).json : eventLine(event)) + "\n").utf8))
+                        FileHandle.standardOutput.write(
+                            Data(((json ? eventValue(event).json : eventLine(event)) + "\n").utf8))
                         seen += 1
                         if let count, seen >= count { return }
                     case .checkpoint(let checkpoint):
@@ -123,7 +125,9 @@ struct StreamCommand: AsyncParsableCommand {
             while true {
                 let page = try await calling {
                     try await client.readStream(
-                        ReadStreamRequest(stream: stream, fromVersion: next, maxCount: UInt32(min(maxCount.map { $0 - printed } ?? 1_000, 1_000))))
+                        ReadStreamRequest(
+                            stream: stream, fromVersion: next,
+                            maxCount: UInt32(min(maxCount.map { $0 - printed } ?? 1_000, 1_000))))
                 }
                 for event in page.events {
                     print(json ? eventValue(event).json : eventLine(event))

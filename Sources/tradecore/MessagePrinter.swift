@@ -92,7 +92,8 @@ enum MessagePrinter {
     private static let enums: [String: [Int32: String]] = {
         var enums: [String: [Int32: String]] = [:]
         func add<E: ProtoEnum>(_ type: E.Type) {
-            enums[E.protoEnumName] = Dictionary(uniqueKeysWithValues: E.allCases.map { ($0.rawValue, constantName(of: $0)) })
+            enums[E.protoEnumName] = Dictionary(
+                uniqueKeysWithValues: E.allCases.map { ($0.rawValue, constantName(of: $0)) })
         }
         for type in TradeCoreSchema.enumTypes { add(type) }
         add(HealthCheckResponse.ServingStatus.self)
@@ -143,10 +144,12 @@ enum MessagePrinter {
                 let packed = try reader.readLengthDelimited()
                 var packedReader = ProtoReader(packed)
                 while !packedReader.isAtEnd {
-                    values[field.number, default: []].append(try scalar(field.type, format: field.format, &packedReader, tag: nil))
+                    values[field.number, default: []].append(
+                        try scalar(field.type, format: field.format, &packedReader, tag: nil))
                 }
             } else {
-                values[field.number, default: []].append(try scalar(field.type, format: field.format, &reader, tag: tag))
+                values[field.number, default: []].append(
+                    try scalar(field.type, format: field.format, &reader, tag: tag))
             }
         }
         var out: [(String, Value)] = []

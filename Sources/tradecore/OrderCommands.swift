@@ -28,7 +28,9 @@ struct QueryOptions: ParsableArguments {
 struct OrderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "order", abstract: "Create, place, fill, change, cancel, reject, delete and read orders.",
-        subcommands: [Create.self, Place.self, Fill.self, Update.self, Cancel.self, Reject.self, Delete.self, Get.self, List.self])
+        subcommands: [
+            Create.self, Place.self, Fill.self, Update.self, Cancel.self, Reject.self, Delete.self, Get.self, List.self,
+        ])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an order (PENDING).")

@@ -69,7 +69,9 @@ struct ConnectionOptions: ParsableArguments {
 
     func validate() throws {
         _ = try endpoint()
-        guard timeout > 0, timeout <= 3_600 else { throw ValidationError("--timeout must be between 0 and 3600 seconds") }
+        guard timeout > 0, timeout <= 3_600 else {
+            throw ValidationError("--timeout must be between 0 and 3600 seconds")
+        }
     }
 
     func endpoint() throws -> (host: String, port: Int) {
@@ -201,7 +203,10 @@ struct Choice<E: ProtoEnum>: ExpressibleByArgument, Sendable {
 
     init?(argument: String) {
         let wanted = argument.lowercased().replacingOccurrences(of: "_", with: "-")
-        guard let value = E.allCases.first(where: { Self.name(of: $0) == wanted || Self.aliases[Self.name(of: $0)] == wanted })
+        guard
+            let value = E.allCases.first(where: {
+                Self.name(of: $0) == wanted || Self.aliases[Self.name(of: $0)] == wanted
+            })
         else { return nil }
         self.value = value
     }

@@ -332,7 +332,9 @@ struct CommandBusTests {
                 Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             #expect(try await bus.purgeExpiredOutcomes() == 0, "still within the retention")
             clock.advance(by: bus.configuration.outcomeRetention + .seconds(1))
-            #expect(try await bus.purgeExpiredOutcomes() == 1, "the deposit: the open had a generated id, which is not recorded")
+            #expect(
+                try await bus.purgeExpiredOutcomes() == 1,
+                "the deposit: the open had a generated id, which is not recorded")
             let again = try await bus.send(
                 Deposit(accountID: account, amount: 1), options: CommandOptions(commandID: commandID))
             #expect(!again.replayed && again.result == 2, "a purged id is new again")
@@ -461,7 +463,8 @@ struct CommandContextTests {
             let events = try await environment.events(of: environment.accountStream(account))
             #expect(events.map(\.type) == ["AccountOpened", "Deposited", "Deposited"])
             let deposits = Array(events.dropFirst())
-            #expect(deposits.allSatisfy { $0.metadata.commandType == "Deposit" && $0.metadata.causationID != commandID })
+            #expect(
+                deposits.allSatisfy { $0.metadata.commandType == "Deposit" && $0.metadata.causationID != commandID })
             #expect(Set(deposits.map { $0.metadata.causationID }).count == 2, "each deposit is its own command")
             #expect(deposits.allSatisfy { $0.metadata.correlationID == correlationID }, "one request, one correlation")
             #expect(outcome.position == deposits.last?.position, "the outcome covers what the sent commands wrote")

@@ -1,7 +1,7 @@
-import ProcessTesting
 import EventStore
 import EventStoreSQLite
 import Foundation
+import ProcessTesting
 import Testing
 
 /// Kills a child process that appends under load with SIGKILL at random moments, reopens the store

@@ -1,7 +1,7 @@
-import ProcessTesting
 import EventStore
 import Foundation
 import GRDB
+import ProcessTesting
 import Testing
 
 @testable import EventStoreSQLite

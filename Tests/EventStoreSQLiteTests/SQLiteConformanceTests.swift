@@ -1,7 +1,7 @@
-import ProcessTesting
 import EventStore
 import EventStoreConformance
 import EventStoreSQLite
+import ProcessTesting
 import Testing
 
 /// The conformance suite on the SQLite backend, each store in its own temporary directory:

@@ -1,9 +1,9 @@
-import ProcessTesting
 import EventSourcingTesting
 import EventStore
 import Foundation
 import GRDB
 import Logging
+import ProcessTesting
 import Testing
 
 @testable import EventStoreSQLite

@@ -1,5 +1,5 @@
-import ProcessTesting
 import Foundation
+import ProcessTesting
 import Testing
 
 /// What the server executable does with the data directory it is given.
@@ -54,7 +54,9 @@ struct ServerStartTests {
     @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let (status, output) = try runServer(["--host", "0.0.0.0", "--port", "0", "--data-directory", directory.url.path])
+        let (status, output) = try runServer([
+            "--host", "0.0.0.0", "--port", "0", "--data-directory", directory.url.path,
+        ])
         #expect(status != 0)
         #expect(output.contains("refusing to serve on 0.0.0.0 without API tokens"), "\(output)")
     }
@@ -73,7 +75,8 @@ struct ServerStartTests {
         (status, output) = try runServer(
             base + ["--port", "from-the-flag"], environment: ["TRADECORE_PORT": "from-the-environment"])
         #expect(status != 0 && output.contains("\"from-the-flag\""), "\(output)")
-        #expect(output.contains("--port") && output.contains("TRADECORE_PORT"), "the error names the setting: \(output)")
+        #expect(
+            output.contains("--port") && output.contains("TRADECORE_PORT"), "the error names the setting: \(output)")
 
         (status, output) = try runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
         #expect(status != 0 && output.contains("does not exist"), "\(output)")
@@ -83,7 +86,8 @@ struct ServerStartTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         for (tokens, fragment) in [
-            ("nobody", "must look like service:<name>=<token>"), ("robot:x=0123456789abcdef", "use service:<name> or user:<uuid>"),
+            ("nobody", "must look like service:<name>=<token>"),
+            ("robot:x=0123456789abcdef", "use service:<name> or user:<uuid>"),
             ("service:ops=short", "too short"), ("service:ops=sha256:abc", "64 hex digits"),
         ] {
             let (status, output) = try runServer(

@@ -26,7 +26,8 @@ struct KeepaliveTests {
         var configuration = RPCClientConfiguration()
         configuration.keepaliveInterval = .milliseconds(100)
         configuration.keepaliveTimeout = .milliseconds(200)
-        let client = RPCClient(host: "127.0.0.1", port: try #require(listener.localAddress?.port), configuration: configuration)
+        let client = RPCClient(
+            host: "127.0.0.1", port: try #require(listener.localAddress?.port), configuration: configuration)
         defer { Task { await client.close() } }
         let started = ContinuousClock.now
         do throws(RPCError) {

@@ -7,10 +7,10 @@ import HTTP2RPC
 import Logging
 import Metrics
 import NIOCore
+import Testing
 import TradeCoreAPI
 import TradeCoreDomain
 import TradeCoreMessages
-import Testing
 import WireFormat
 
 /// The API served on a real socket over a SQLite store, with a service token and two users' tokens.
@@ -38,7 +38,8 @@ final class APIHarness: Sendable {
         broker = VirtualBroker()
         app = try TradeCoreApplication(
             store: store, readModels: SQLiteProjectionStore(store: store),
-            secrets: try ServerSecrets(masterKeyBytes: Array(repeating: 9, count: 32)), brokers: BrokerRegistry([broker]),
+            secrets: try ServerSecrets(masterKeyBytes: Array(repeating: 9, count: 32)),
+            brokers: BrokerRegistry([broker]),
             configuration: .init(fillPollInterval: .milliseconds(20)), logger: logger)
         shutdown = ShutdownSignal()
         let authenticator = try Authenticator(tokens: [
@@ -55,7 +56,8 @@ final class APIHarness: Sendable {
                     settings.checkpointInterval = .milliseconds(100)
                     return settings
                 }(), logger: logger))
-        server = RPCServer(configuration: RPCServerConfiguration(host: "127.0.0.1", port: port), router: router, logger: logger)
+        server = RPCServer(
+            configuration: RPCServerConfiguration(host: "127.0.0.1", port: port), router: router, logger: logger)
         try await server.start()
         guard let port = server.localAddress?.port else { throw HarnessError("the server reported no port") }
         client = RPCClient(host: "127.0.0.1", port: port)
@@ -84,7 +86,8 @@ final class APIHarness: Sendable {
         _ service: String, _ method: String, _ request: some ProtoMessage, as type: Response.Type,
         metadata: RPCMetadata
     ) async throws -> Response {
-        let response = try await client.unary(Self.path(service, method), request.protoBytes, metadata: metadata, timeout: .seconds(10))
+        let response = try await client.unary(
+            Self.path(service, method), request.protoBytes, metadata: metadata, timeout: .seconds(10))
         return try Response(protoBytes: response.message)
     }
 

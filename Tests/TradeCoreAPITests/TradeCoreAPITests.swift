@@ -3,10 +3,10 @@ import EventStoreSQLite
 import Foundation
 import HTTP2RPC
 import NIOCore
+import Testing
 import TradeCoreAPI
 import TradeCoreDomain
 import TradeCoreMessages
-import Testing
 import WireFormat
 
 @Suite(.timeLimit(.minutes(2)))
@@ -46,12 +46,14 @@ struct TradeCoreAPITests {
                 // Unauthorised: no token, and a wrong one.
                 error = await api.failure(service, method, bytes: [], metadata: [:])
                 #expect(error?.code == .unauthenticated, "\(name) without a token")
-                error = await api.failure(service, method, bytes: [], metadata: APIHarness.bearer("not-a-known-token-xyz"))
+                error = await api.failure(
+                    service, method, bytes: [], metadata: APIHarness.bearer("not-a-known-token-xyz"))
                 #expect(error?.code == .unauthenticated, "\(name) with a wrong token")
             }
             // Oversized: past the server's message limit.
             let oversized = await api.failure(
-                "CommandService", "CreateOrder", bytes: [UInt8](repeating: 0x0A, count: 5 << 20), metadata: api.asService)
+                "CommandService", "CreateOrder", bytes: [UInt8](repeating: 0x0A, count: 5 << 20),
+                metadata: api.asService)
             #expect(oversized?.code == .resourceExhausted)
             #expect(try await api.store.headPosition() == head, "nothing was stored")
             // The server still answers.
@@ -69,7 +71,8 @@ struct TradeCoreAPITests {
                 "CommandService", "CreateOrder",
                 CreateOrder(
                     userID: api.alice, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
-                    limitPrice: ExactDecimal(1), accountID: cash.accountID), as: OrderResult.self, metadata: api.asAlice)
+                    limitPrice: ExactDecimal(1), accountID: cash.accountID), as: OrderResult.self, metadata: api.asAlice
+            )
             // Bob for Alice: refused before anything runs.
             var error = await api.failure(
                 "QueryService", "GetOrder", bytes: GetOrder(orderID: order.orderID, userID: api.alice).protoBytes,
@@ -116,19 +119,24 @@ struct TradeCoreAPITests {
                 limitPrice: ExactDecimal(10), accountID: cash.accountID)
             var withID = api.asAlice
             withID.add("tradecore-command-id", UUID().uuidString)
-            let first = try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
-            let again = try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
+            let first = try await api.call(
+                "CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
+            let again = try await api.call(
+                "CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
             #expect(first == again)
             #expect(first.position > 0)
             // The same id for another kind of command.
             var error = await api.failure(
-                "CommandService", "CancelOrder", bytes: CancelOrder(orderID: first.orderID, userID: api.alice).protoBytes,
+                "CommandService", "CancelOrder",
+                bytes: CancelOrder(orderID: first.orderID, userID: api.alice).protoBytes,
                 metadata: withID)
             #expect(error?.code == .invalidArgument && error?.details?.errorInfo?.reason == "COMMAND_ID_REUSED")
             var badID = api.asAlice
             badID.add("tradecore-command-id", "not-a-uuid")
             error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: badID)
-            #expect(error?.code == .invalidArgument && error?.details?.badRequest?.fieldViolations.first?.field == "tradecore-command-id")
+            #expect(
+                error?.code == .invalidArgument
+                    && error?.details?.badRequest?.fieldViolations.first?.field == "tradecore-command-id")
 
             // A stale expected version: ABORTED with both versions.
             _ = try await api.call(
@@ -137,15 +145,18 @@ struct TradeCoreAPITests {
                 as: OrderResult.self, metadata: api.asAlice)
             error = await api.failure(
                 "CommandService", "UpdateOrder",
-                bytes: UpdateOrder(orderID: first.orderID, userID: api.alice, quantity: ExactDecimal(7), expectedVersion: 0)
-                    .protoBytes, metadata: api.asAlice)
+                bytes: UpdateOrder(
+                    orderID: first.orderID, userID: api.alice, quantity: ExactDecimal(7), expectedVersion: 0
+                )
+                .protoBytes, metadata: api.asAlice)
             #expect(error?.code == .aborted)
             let facts = error?.details?.errorInfo?.metadata ?? [:]
             #expect(facts["expected_version"] == "0" && facts["current_version"] == "1", "\(facts)")
 
             // Read your writes: the position the command returned.
             let view = try await api.call(
-                "QueryService", "GetOrder", GetOrder(orderID: first.orderID, userID: api.alice, minPosition: first.position),
+                "QueryService", "GetOrder",
+                GetOrder(orderID: first.orderID, userID: api.alice, minPosition: first.position),
                 as: OrderView.self, metadata: api.asAlice)
             #expect(view.orderID == first.orderID)
             // A position the log never reaches within the deadline.
@@ -196,7 +207,8 @@ struct TradeCoreAPITests {
             #expect(checkpoint.map { $0.position >= UInt64(head) } == true)
             #expect(status?.code == .unavailable)
             #expect(status?.details?.errorInfo?.reason == "SHUTTING_DOWN")
-            #expect(status?.details?.errorInfo?.metadata["resume_after_position"] == checkpoint.map { "\($0.position)" })
+            #expect(
+                status?.details?.errorInfo?.metadata["resume_after_position"] == checkpoint.map { "\($0.position)" })
         }
     }
 
@@ -205,12 +217,16 @@ struct TradeCoreAPITests {
             let path = APIHarness.path("EventStreamService", "Subscribe")
             let bad: [(SubscribeRequest, String)] = [
                 (SubscribeRequest(filter: SubscriptionFilter(streams: ["not a stream"])), "filter.streams"),
-                (SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: "order-x"))), "after_stream_version.stream"),
+                (
+                    SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: "order-x"))),
+                    "after_stream_version.stream"
+                ),
                 (SubscribeRequest(checkpointIntervalMs: 1), "checkpoint_interval_ms"),
             ]
             for (request, field) in bad {
                 do {
-                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) { response in
+                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) {
+                        response in
                         for try await _ in response.messages {}
                     }
                     Issue.record("accepted a subscription with a bad \(field)")

@@ -4,9 +4,9 @@ import Foundation
 import HTTP2RPC
 import NIOCore
 import ProcessTesting
+import Testing
 import TradeCoreClient
 import TradeCoreMessages
-import Testing
 
 @Suite(.timeLimit(.minutes(2)))
 struct TradeCoreClientTests {
@@ -57,7 +57,10 @@ struct TradeCoreClientTests {
             // The event stream as an async sequence: the first message of an empty log.
             var iterator = client.subscribe(SubscribeRequest(checkpointIntervalMs: 100)).makeAsyncIterator()
             let first = try await iterator.next()
-            if case .caughtUp? = first {} else { Issue.record("expected caught-up first, got \(String(describing: first))") }
+            if case .caughtUp? = first {
+            } else {
+                Issue.record("expected caught-up first, got \(String(describing: first))")
+            }
         }
     }
 }

@@ -50,7 +50,8 @@ struct CLITests {
         if let token { environment["TRADECORE_TOKEN"] = token }
         let outcome = try ChildProcess.run("tradecore", arguments + ["--json"], environment: environment)
         guard outcome.status == 0 else {
-            throw ChildProcessError("tradecore \(arguments.joined(separator: " ")) failed (\(outcome.status)): \(outcome.errors)")
+            throw ChildProcessError(
+                "tradecore \(arguments.joined(separator: " ")) failed (\(outcome.status)): \(outcome.errors)")
         }
         let line = outcome.output.split(separator: "\n").first.map(String.init) ?? ""
         guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -88,8 +89,12 @@ struct CLITests {
         let connection = try json(server, "broker", "find", "--user", user)
         #expect(connection["status"] as? String == "CONNECTED")
         let connectionID = try #require(connection["broker_connection_id"] as? String)
-        #expect(try json(server, "broker", "get", "--user", user, "--connection", connectionID)["broker_id"] as? String == "virtual")
-        #expect(try json(server, "account", "refresh", "--user", user, "--account", account)["status"] as? String == "ACTIVE")
+        #expect(
+            try json(server, "broker", "get", "--user", user, "--connection", connectionID)["broker_id"] as? String
+                == "virtual")
+        #expect(
+            try json(server, "account", "refresh", "--user", user, "--account", account)["status"] as? String
+                == "ACTIVE")
         let all = try json(server, "account", "refresh-all", "--user", user, "--force")
         #expect(all["total"] as? Int == 2 && all["refreshed"] as? Int == 2)
 
@@ -101,23 +106,38 @@ struct CLITests {
         #expect(
             try json(server, "automation", "update", "--user", user, "--automation", automationID, "--name", "Renamed")[
                 "version"] as? Int == 1)
-        #expect(try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"] as? String == "ACTIVE")
-        #expect(try json(server, "automation", "deactivate", "--user", user, "--automation", automationID)["status"] as? String == "INACTIVE")
-        #expect(try json(server, "automation", "get", "--user", user, "--automation", automationID)["status"] as? String == "INACTIVE")
+        #expect(
+            try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"]
+                as? String == "ACTIVE")
+        #expect(
+            try json(server, "automation", "deactivate", "--user", user, "--automation", automationID)["status"]
+                as? String == "INACTIVE")
+        #expect(
+            try json(server, "automation", "get", "--user", user, "--automation", automationID)["status"] as? String
+                == "INACTIVE")
         #expect(try jsonLines(server, "automation", "list", "--user", user).count == 1)
-        #expect(try json(server, "automation", "delete", "--user", user, "--automation", automationID)["status"] as? String == "DELETED")
+        #expect(
+            try json(server, "automation", "delete", "--user", user, "--automation", automationID)["status"] as? String
+                == "DELETED")
 
         let created = try json(
             server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "buy",
             "--quantity", "10", "--type", "limit", "--limit-price", "100.50")
         let order = try #require(created["order_id"] as? String)
         let position = try #require(created["position"] as? Int)
-        #expect(try json(server, "order", "update", "--user", user, "--order", order, "--limit-price", "101")["version"] as? Int == 1)
-        #expect(try json(server, "order", "place", "--user", user, "--order", order, "--broker-order-id", "B-1")["status"] as? String == "PLACED")
         #expect(
-            try json(server, "order", "fill", "--user", user, "--order", order, "--quantity", "4", "--price", "101")["status"]
+            try json(server, "order", "update", "--user", user, "--order", order, "--limit-price", "101")["version"]
+                as? Int == 1)
+        #expect(
+            try json(server, "order", "place", "--user", user, "--order", order, "--broker-order-id", "B-1")["status"]
+                as? String == "PLACED")
+        #expect(
+            try json(server, "order", "fill", "--user", user, "--order", order, "--quantity", "4", "--price", "101")[
+                "status"]
                 as? String == "PARTIALLY_FILLED")
-        #expect(try json(server, "order", "cancel", "--user", user, "--order", order, "--reason", "enough")["status"] as? String == "CANCELLED")
+        #expect(
+            try json(server, "order", "cancel", "--user", user, "--order", order, "--reason", "enough")["status"]
+                as? String == "CANCELLED")
         #expect(try json(server, "order", "delete", "--user", user, "--order", order)["status"] as? String == "DELETED")
         let view = try json(server, "order", "get", "--user", user, "--order", order, "--min-position", "\(position)")
         #expect(view["limit_price"] as? String == "101" && view["filled_quantity"] as? String == "4")
@@ -125,13 +145,16 @@ struct CLITests {
             server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "sell",
             "--quantity", "1", "--type", "market")
         let secondID = try #require(second["order_id"] as? String)
-        #expect(try json(server, "order", "reject", "--user", user, "--order", secondID, "--reason", "risk")["status"] as? String == "REJECTED")
+        #expect(
+            try json(server, "order", "reject", "--user", user, "--order", secondID, "--reason", "risk")["status"]
+                as? String == "REJECTED")
         #expect(try jsonLines(server, "order", "list", "--user", user, "--status", "rejected").count == 1)
 
         let events = try jsonLines(server, "stream", "read", "order-\(order)")
-        #expect(events.map { $0["event_type"] as? String } == [
-            "OrderCreated", "OrderUpdated", "OrderPlaced", "FillAdded", "OrderCancelled", "OrderDeleted",
-        ])
+        #expect(
+            events.map { $0["event_type"] as? String } == [
+                "OrderCreated", "OrderUpdated", "OrderPlaced", "FillAdded", "OrderCancelled", "OrderDeleted",
+            ])
         #expect((events.first?["payload"] as? [String: Any])?["symbol"] as? String == "MSFT")
         #expect(try json(server, "health")["status"] as? String == "SERVING")
         #expect((try json(server, "server", "stats")["total_calls"] as? Int ?? 0) > 10)
@@ -139,7 +162,8 @@ struct CLITests {
         let bench = try cli(server, "bench", "-n", "200", "-c", "4", "-m", "2")
         #expect(bench.status == 0, "\(bench.errors)")
         #expect(bench.output.contains("p99") && bench.output.contains("p99.9") && bench.output.contains("errors: none"))
-        let benchJSON = try json(server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
+        let benchJSON = try json(
+            server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
         #expect(benchJSON["succeeded"] as? Int == 50 && benchJSON["p99_us"] != nil)
     }
 
@@ -168,7 +192,8 @@ struct CLITests {
         #expect(decimal.status == 64 && decimal.errors.contains("--quantity"), "\(decimal.errors)")
         #expect(server.stop() == 0)
         let unreachable = try cli(server, "health")
-        #expect(unreachable.status == 14 && unreachable.errors.contains("cannot reach the server"), "\(unreachable.errors)")
+        #expect(
+            unreachable.status == 14 && unreachable.errors.contains("cannot reach the server"), "\(unreachable.errors)")
         #expect(!unreachable.errors.contains("Fatal error") && unreachable.errors.split(separator: "\n").count == 1)
     }
 
@@ -176,14 +201,18 @@ struct CLITests {
         let server = try Server()
         defer { #expect(server.stop() == 0) }
         _ = try onboard(server)
-        let tail = try ChildProcess.start("tradecore", ["events", "tail", "--json"], environment: ["TRADECORE_SERVER": server.address])
+        let tail = try ChildProcess.start(
+            "tradecore", ["events", "tail", "--json"], environment: ["TRADECORE_SERVER": server.address])
         // Let it read what is there, then interrupt it as Ctrl-C does.
         let deadline = ContinuousClock.now + .seconds(10)
         while tail.output.split(separator: "\n").count < 5 && ContinuousClock.now < deadline { usleep(20_000) }
         tail.signal(SIGINT)
         let first = tail.finish()
         #expect(first.status == 0, "\(first.errors)")
-        let resume = try #require(first.errors.split(separator: " ").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let resume = try #require(
+            first.errors.split(separator: " ").last.flatMap {
+                UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
         let seen = first.output.split(separator: "\n").compactMap { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? Int
         }
@@ -221,6 +250,8 @@ struct CLITests {
         let wrong = try cli(server, "health", "--ca-file", certificate, "--server-name", "wrong.example")
         #expect(wrong.status != 0)
         #expect(wrong.errors.split(separator: "\n").count == 1, "\(wrong.errors)")
-        #expect(wrong.errors.lowercased().contains("certificate") || wrong.errors.lowercased().contains("tls"), "\(wrong.errors)")
+        #expect(
+            wrong.errors.lowercased().contains("certificate") || wrong.errors.lowercased().contains("tls"),
+            "\(wrong.errors)")
     }
 }

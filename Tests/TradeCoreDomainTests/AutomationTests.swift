@@ -1,8 +1,8 @@
 import EventSourcing
 import EventSourcingTesting
 import Foundation
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 
 @testable import TradeCoreDomain
 
@@ -41,7 +41,8 @@ import Testing
 
     @Test func createStartsInactiveWithItsWebhookDigestAndBothSidesByDefault() throws {
         let account = Fixtures.account(user: user)
-        let state = try scenario
+        let state =
+            try scenario
             .when {
                 try $0.create(
                     command(accounts: [account.id]), webhookURL: "https://h/w", webhookTokenDigest: [1, 2],
@@ -75,7 +76,8 @@ import Testing
         for (ids, known, code, reason) in cases {
             try scenario
                 .when {
-                    try $0.create(command(accounts: ids), webhookURL: "u", webhookTokenDigest: [1], accounts: known, now: now)
+                    try $0.create(
+                        command(accounts: ids), webhookURL: "u", webhookTokenDigest: [1], accounts: known, now: now)
                 }
                 .thenRejects(DomainError.self) { $0.is(code, reason) }
         }
@@ -86,8 +88,14 @@ import Testing
         let ids = [account.id]
         let cases: [(CreateAutomation, String)] = [
             (command(accounts: ids, name: ""), "name"),
-            (command(accounts: ids, sizing: PositionSizing(method: .fixedAmount, value: d("-1"))), "position_sizing.value"),
-            (command(accounts: ids, sizing: PositionSizing(method: .percentOfEquity, value: d("100.5"))), "position_sizing.value"),
+            (
+                command(accounts: ids, sizing: PositionSizing(method: .fixedAmount, value: d("-1"))),
+                "position_sizing.value"
+            ),
+            (
+                command(accounts: ids, sizing: PositionSizing(method: .percentOfEquity, value: d("100.5"))),
+                "position_sizing.value"
+            ),
             (command(accounts: ids, asset: .option), "option_details"),
             (command(accounts: ids, asset: .stock, option: OptionDetails(optionType: .call)), "option_details"),
             (command(accounts: ids, asset: .future), "future_details"),
@@ -97,11 +105,15 @@ import Testing
                 "option_details.strike_price"
             ),
             (
-                command(accounts: ids, asset: .option, option: OptionDetails(optionType: .put, expirationDate: "2025-02-30")),
+                command(
+                    accounts: ids, asset: .option, option: OptionDetails(optionType: .put, expirationDate: "2025-02-30")
+                ),
                 "option_details.expiration_date"
             ),
             (
-                command(accounts: ids, asset: .future, future: FutureDetails(contractSymbol: "ESZ5", expirationDate: "25-12-19")),
+                command(
+                    accounts: ids, asset: .future,
+                    future: FutureDetails(contractSymbol: "ESZ5", expirationDate: "25-12-19")),
                 "future_details.expiration_date"
             ),
             (
@@ -109,8 +121,14 @@ import Testing
                 "future_details.tick_size"
             ),
             (command(accounts: ids, stopLoss: StopLoss(offsetType: .percent, value: d("100"))), "stop_loss.value"),
-            (command(accounts: ids, side: .longOnly, stopLoss: StopLoss(offsetType: .amount, value: d("0"))), "stop_loss.value"),
-            (command(accounts: ids, side: .shortOnly, takeProfit: TakeProfit(offsetType: .percent, value: d("100"))), "take_profit.value"),
+            (
+                command(accounts: ids, side: .longOnly, stopLoss: StopLoss(offsetType: .amount, value: d("0"))),
+                "stop_loss.value"
+            ),
+            (
+                command(accounts: ids, side: .shortOnly, takeProfit: TakeProfit(offsetType: .percent, value: d("100"))),
+                "take_profit.value"
+            ),
             (
                 command(accounts: ids, preferences: OrderPreferences(orderType: .market, limitOffset: d("0.5"))),
                 "order_preferences.limit_offset"
@@ -118,8 +136,12 @@ import Testing
             (command(accounts: ids, metadata: ["": "x"]), "metadata"),
         ]
         for (command, field) in cases {
-            let error = try scenario
-                .when { try $0.create(command, webhookURL: "u", webhookTokenDigest: [1], accounts: accounts(account), now: now) }
+            let error =
+                try scenario
+                .when {
+                    try $0.create(
+                        command, webhookURL: "u", webhookTokenDigest: [1], accounts: accounts(account), now: now)
+                }
                 .thenRejects(DomainError.self)
             #expect(error.code == .invalidArgument)
             #expect(error.fieldViolations.map(\.field) == [field], "\(error)")
@@ -129,7 +151,8 @@ import Testing
         let allowed: [CreateAutomation] = [
             command(accounts: ids, side: .shortOnly, stopLoss: StopLoss(offsetType: .percent, value: d("150"))),
             command(accounts: ids, side: .longOnly, takeProfit: TakeProfit(offsetType: .percent, value: d("250"))),
-            command(accounts: ids, asset: .option, option: OptionDetails(optionType: .call, expirationDate: "2028-02-29")),
+            command(
+                accounts: ids, asset: .option, option: OptionDetails(optionType: .call, expirationDate: "2028-02-29")),
             command(accounts: ids, preferences: OrderPreferences(orderType: .limit, limitOffset: d("0.05"))),
         ]
         for command in allowed {
@@ -152,18 +175,29 @@ import Testing
             .when { try $0.update(update, accounts: accounts(account), now: now) }
             .then([.updated(AutomationUpdated(automationID: id, config: expected, updatedAt: now))])
         try scenario.given([created(account.id)])
-            .when { try $0.update(UpdateAutomation(automationID: id, userID: user, name: "Breakout"), accounts: accounts(account), now: now) }
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, name: "Breakout"), accounts: accounts(account),
+                    now: now)
+            }
             .then([])
         try scenario.given([created(account.id)])
             .when {
-                try $0.update(UpdateAutomation(automationID: id, userID: user, assetType: .option), accounts: accounts(account), now: now)
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, assetType: .option), accounts: accounts(account),
+                    now: now)
             }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "option_details") }
         try scenario.given([created(account.id)])
-            .when { try $0.update(UpdateAutomation(automationID: id, userID: other, name: "X"), accounts: accounts(account), now: now) }
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: other, name: "X"), accounts: accounts(account), now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.permissionDenied, "AUTOMATION_NOT_OWNED") }
         try AggregateScenario<Automation>(id: id)
-            .when { try $0.update(UpdateAutomation(automationID: id, userID: user, name: "X"), accounts: [:], now: now) }
+            .when {
+                try $0.update(UpdateAutomation(automationID: id, userID: user, name: "X"), accounts: [:], now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.notFound, "AUTOMATION_NOT_FOUND") }
     }
 
@@ -171,7 +205,9 @@ import Testing
         let account = UUID()
         try scenario.given([created(account)]).when { try $0.activate(user: user, now: now) }
             .then([.activated(AutomationActivated(automationID: id, activatedAt: now))])
-        let active: [AutomationEvent] = [created(account), .activated(AutomationActivated(automationID: id, activatedAt: now))]
+        let active: [AutomationEvent] = [
+            created(account), .activated(AutomationActivated(automationID: id, activatedAt: now)),
+        ]
         try scenario.given(active).when { try $0.activate(user: user, now: now) }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "AUTOMATION_ALREADY_ACTIVE") }
         try scenario.given(active).when { try $0.deactivate(reason: "pause", user: user, now: now) }

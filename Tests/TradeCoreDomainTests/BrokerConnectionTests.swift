@@ -1,9 +1,9 @@
-import EventStore
 import EventSourcing
 import EventSourcingTesting
+import EventStore
 import Foundation
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 
 @testable import TradeCoreDomain
 
@@ -16,7 +16,8 @@ import Testing
     var scenario: AggregateScenario<BrokerConnection> { AggregateScenario(id: id) }
 
     func initiate(
-        method: AuthMethod? = nil, key: String? = nil, secret: String = "s", user: UUID? = nil, broker: String = "virtual",
+        method: AuthMethod? = nil, key: String? = nil, secret: String = "s", user: UUID? = nil,
+        broker: String = "virtual",
         endpoint: String = "", redirect: String = ""
     ) -> InitiateBrokerConnection {
         InitiateBrokerConnection(
@@ -82,8 +83,10 @@ import Testing
             try scenario.when(runInitiate(command))
                 .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: field) }
         }
-        try scenario.when { _ = try $0.initiate(initiate(broker: "nope"), broker: nil, knownBrokers: ["virtual"], now: now) }
-            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "UNKNOWN_BROKER", field: "broker_id") }
+        try scenario.when {
+            _ = try $0.initiate(initiate(broker: "nope"), broker: nil, knownBrokers: ["virtual"], now: now)
+        }
+        .thenRejects(DomainError.self) { $0.is(.invalidArgument, "UNKNOWN_BROKER", field: "broker_id") }
     }
 
     @Test func anExistingConnectionIsResetRestartedOrRefused() throws {
@@ -140,7 +143,8 @@ import Testing
             .then([
                 .credentialsStored(
                     BrokerCredentialsStored(
-                        brokerConnectionID: id, authMethod: .oauth, credentialsRef: "broker_connection/x", expiresAt: 99,
+                        brokerConnectionID: id, authMethod: .oauth, credentialsRef: "broker_connection/x",
+                        expiresAt: 99,
                         storedAt: now)),
                 .established(BrokerConnectionEstablished(brokerConnectionID: id, connectedAt: now)),
             ])
@@ -179,15 +183,21 @@ import Testing
     }
 
     func link(_ description: BrokerAccountDescription) -> (inout AggregateRoot<BrokerAccount>) throws -> Void {
-        { try $0.link(user: user, connection: connection, brokerID: "virtual", environment: .paper, description: description, now: now) }
+        {
+            try $0.link(
+                user: user, connection: connection, brokerID: "virtual", environment: .paper, description: description,
+                now: now)
+        }
     }
 
     @Test func linkingIsIdempotentAndChecksTheDescription() throws {
         #expect(BrokerAccount.id(connection: connection, accountNumber: "A-1") == id)
         try scenario.when(link(description)).then([linked])
         try scenario.given([linked]).when(link(description)).then([])
-        try scenario.given([linked, .unlinked(BrokerAccountUnlinked(accountID: id, unlinkedAt: now))]).when(link(description))
-            .then([linked])
+        try scenario.given([linked, .unlinked(BrokerAccountUnlinked(accountID: id, unlinkedAt: now))]).when(
+            link(description)
+        )
+        .then([linked])
         try scenario.when(link(BrokerAccountDescription(number: "A-1", type: nil, currency: "usd")))
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "currency") }
         try scenario.when(link(BrokerAccountDescription(number: "", type: nil, currency: "USD")))
@@ -196,7 +206,8 @@ import Testing
 
     @Test func refreshesRecordBalancesOrTheFailure() throws {
         let balances = BrokerAccountBalances(
-            cash: Fixtures.decimal("10"), equity: Fixtures.decimal("12"), buyingPower: Fixtures.decimal("24"), status: .active,
+            cash: Fixtures.decimal("10"), equity: Fixtures.decimal("12"), buyingPower: Fixtures.decimal("24"),
+            status: .active,
             positions: [BrokerPosition(symbol: "AAPL", quantity: Fixtures.decimal("1"))])
         let state = try scenario.given([linked]).when { try $0.recordRefresh(balances, user: user, now: now) }
             .then([

@@ -2,8 +2,8 @@ import EventSourcing
 import EventSourcingTesting
 import EventStore
 import Foundation
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 import WireFormat
 
 @testable import TradeCoreDomain
@@ -14,7 +14,8 @@ struct ConcurrencyTests {
         try await withDomain { domain in
             let user = UUID()
             _ = try await domain.connectThroughOAuth(user: user)
-            let cash = try #require(try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let cash = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
             let created = try await domain.commands.send(
                 CreateOrder(
                     userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(100), orderType: .limit,
@@ -33,11 +34,13 @@ struct ConcurrencyTests {
                                         orderID: id, userID: user, fillID: UUID(), quantity: ExactDecimal(7),
                                         price: ExactDecimal(Int64(index + 1)), filledAt: Fixtures.now))
                             } else {
-                                _ = try await domain.commands.send(CancelOrder(orderID: id, userID: user, reason: "race"))
+                                _ = try await domain.commands.send(
+                                    CancelOrder(orderID: id, userID: user, reason: "race"))
                             }
                             return .applied(fill: index % 2 == 0)
                         } catch let error as CommandBusError where error.code == .rejected {
-                            return .refused(DomainError(error.rejection ?? CommandRejection(.failedPrecondition, "")).reason)
+                            return .refused(
+                                DomainError(error.rejection ?? CommandRejection(.failedPrecondition, "")).reason)
                         } catch let error as CommandBusError where error.code == .conflict {
                             return .conflict
                         }
@@ -48,7 +51,8 @@ struct ConcurrencyTests {
             #expect(answers.count == 50)
             let reasons = answers.compactMap { if case .refused(let reason) = $0 { reason } else { nil } }
             // Each call was applied or refused for a reason of the state it met.
-            #expect(Set(reasons).isSubset(of: ["ORDER_NOT_CANCELLABLE", "ORDER_NOT_FILLABLE", "OVERFILL"]), "\(reasons)")
+            #expect(
+                Set(reasons).isSubset(of: ["ORDER_NOT_CANCELLABLE", "ORDER_NOT_FILLABLE", "OVERFILL"]), "\(reasons)")
             #expect(answers.contains { if case .applied = $0 { true } else { false } })
 
             // Every stored event was valid for the state it was applied to: replay the stream and
@@ -61,7 +65,9 @@ struct ConcurrencyTests {
                 let change = try event.domainEvent(OrderEvent.self)
                 switch change {
                 case .fillAdded(let fill):
-                    #expect(state.status == .placed || state.status == .partiallyFilled, "a fill reached a \(state.status) order")
+                    #expect(
+                        state.status == .placed || state.status == .partiallyFilled,
+                        "a fill reached a \(state.status) order")
                     filled = filled.adding(fill.quantity) ?? filled
                     #expect(filled <= ExactDecimal(100))
                     #expect(fill.filledQuantity == filled)
@@ -95,7 +101,8 @@ struct ConcurrencyTests {
             let results = try await withThrowingTaskGroup(of: InitiateBrokerConnectionResult.self) { group in
                 for _ in 0..<2 {
                     group.addTask {
-                        try await domain.commands.send(InitiateBrokerConnection(userID: user, brokerID: "virtual")).result
+                        try await domain.commands.send(InitiateBrokerConnection(userID: user, brokerID: "virtual"))
+                            .result
                     }
                 }
                 return try await group.reduce(into: [InitiateBrokerConnectionResult]()) { $0.append($1) }
@@ -140,7 +147,8 @@ struct SecrecyTests {
             _ = try await domain.commands.send(
                 InitiateBrokerConnection(
                     userID: other, brokerID: "virtual", authMethod: .apiKey,
-                    apiKeyCredentials: ApiKeyCredentials(apiKey: "refused-key-b81c2a", apiSecret: "refused-secret-0f9e")))
+                    apiKeyCredentials: ApiKeyCredentials(apiKey: "refused-key-b81c2a", apiSecret: "refused-secret-0f9e")
+                ))
             _ = try await domain.commands.send(
                 InitiateBrokerConnection(
                     userID: other, brokerID: "virtual", environment: .live, authMethod: .apiKey,

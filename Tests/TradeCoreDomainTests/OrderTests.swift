@@ -1,8 +1,8 @@
 import EventSourcing
 import EventSourcingTesting
 import Foundation
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 
 @testable import TradeCoreDomain
 
@@ -31,8 +31,13 @@ import Testing
 
     @Test func createEmitsOrderCreatedPendingWithDayAsDefault() throws {
         let account = Fixtures.account(user: user)
-        let state = try scenario
-            .when { try $0.create(create(type: .limit, limit: "150.25", account: account.id), account: account, automation: nil, now: now) }
+        let state =
+            try scenario
+            .when {
+                try $0.create(
+                    create(type: .limit, limit: "150.25", account: account.id), account: account, automation: nil,
+                    now: now)
+            }
             .then([
                 .created(
                     OrderCreated(
@@ -49,7 +54,10 @@ import Testing
             (nil, .notFound, "ACCOUNT_NOT_FOUND"),
             (Fixtures.account(id: accountID, user: other), .permissionDenied, "ACCOUNT_NOT_OWNED"),
             (Fixtures.account(id: accountID, user: user, unlinked: true), .failedPrecondition, "ACCOUNT_NOT_LINKED"),
-            (Fixtures.account(id: accountID, user: user, refreshedStatus: .restricted), .failedPrecondition, "ACCOUNT_NOT_ACTIVE"),
+            (
+                Fixtures.account(id: accountID, user: user, refreshedStatus: .restricted), .failedPrecondition,
+                "ACCOUNT_NOT_ACTIVE"
+            ),
         ]
         for (account, code, reason) in cases {
             try scenario
@@ -63,21 +71,39 @@ import Testing
         let automationID = UUID()
         let cases: [(Automation?, CommandRejection.Code, String)] = [
             (nil, .notFound, "AUTOMATION_NOT_FOUND"),
-            (Fixtures.automation(id: automationID, user: other, accounts: [account.id], active: true), .permissionDenied, "AUTOMATION_NOT_OWNED"),
-            (Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: false), .failedPrecondition, "AUTOMATION_NOT_ACTIVE"),
-            (Fixtures.automation(id: automationID, user: user, accounts: [UUID()], active: true), .invalidArgument, "ACCOUNT_NOT_IN_AUTOMATION"),
+            (
+                Fixtures.automation(id: automationID, user: other, accounts: [account.id], active: true),
+                .permissionDenied, "AUTOMATION_NOT_OWNED"
+            ),
+            (
+                Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: false),
+                .failedPrecondition, "AUTOMATION_NOT_ACTIVE"
+            ),
+            (
+                Fixtures.automation(id: automationID, user: user, accounts: [UUID()], active: true), .invalidArgument,
+                "ACCOUNT_NOT_IN_AUTOMATION"
+            ),
         ]
         for (automation, code, reason) in cases {
             try scenario
                 .when {
-                    try $0.create(create(account: account.id, automation: automationID), account: account, automation: automation, now: now)
+                    try $0.create(
+                        create(account: account.id, automation: automationID), account: account, automation: automation,
+                        now: now)
                 }
                 .thenRejects(DomainError.self) { $0.is(code, reason) }
         }
         let active = Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: true)
-        let state = try scenario
-            .when { try $0.create(create(account: account.id, automation: automationID), account: account, automation: active, now: now) }
-            .then([Fixtures.orderCreated(id, user: user).withAutomation(automationID, account: account.id, quantity: "10")])
+        let state =
+            try scenario
+            .when {
+                try $0.create(
+                    create(account: account.id, automation: automationID), account: account, automation: active,
+                    now: now)
+            }
+            .then([
+                Fixtures.orderCreated(id, user: user).withAutomation(automationID, account: account.id, quantity: "10")
+            ])
         #expect(state.automationID == automationID)
     }
 
@@ -98,15 +124,20 @@ import Testing
             (create(type: .stopLimit, account: account.id), ["limit_price", "stop_price"]),
         ]
         for (command, fields) in cases {
-            let error = try scenario
+            let error =
+                try scenario
                 .when { try $0.create(command, account: account, automation: nil, now: now) }
                 .thenRejects(DomainError.self)
             #expect(error.code == .invalidArgument)
             #expect(error.fieldViolations.map(\.field) == fields, "\(command)")
         }
         for symbol in ["BRK.B", "BTC-USD", "ETH/USD", "ES"] {
-            _ = try scenario
-                .when { try $0.create(create(symbol: symbol, account: account.id), account: account, automation: nil, now: now) }
+            _ =
+                try scenario
+                .when {
+                    try $0.create(
+                        create(symbol: symbol, account: account.id), account: account, automation: nil, now: now)
+                }
                 .then([Fixtures.orderCreated(id, user: user).with(symbol: symbol, account: account.id, quantity: "10")])
         }
     }
@@ -121,8 +152,10 @@ import Testing
     }
 
     @Test func placeRefusesAnotherUserAMissingOrderANonPendingOneAndNoBrokerID() throws {
-        try AggregateScenario<Order>(id: id).when { try $0.place(brokerOrderID: "B", placedAt: 0, user: user, now: now) }
-            .thenRejects(DomainError.self) { $0.is(.notFound, "ORDER_NOT_FOUND") }
+        try AggregateScenario<Order>(id: id).when {
+            try $0.place(brokerOrderID: "B", placedAt: 0, user: user, now: now)
+        }
+        .thenRejects(DomainError.self) { $0.is(.notFound, "ORDER_NOT_FOUND") }
         try scenario.given([Fixtures.orderCreated(id, user: user)])
             .when { try $0.place(brokerOrderID: "B", placedAt: 0, user: other, now: now) }
             .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
@@ -135,7 +168,9 @@ import Testing
     }
 
     @Test func rejectTakesAPendingOrPlacedOrderWithAReason() throws {
-        for history in [[Fixtures.orderCreated(id, user: user)], [Fixtures.orderCreated(id, user: user), Fixtures.placed(id)]] {
+        for history in [
+            [Fixtures.orderCreated(id, user: user)], [Fixtures.orderCreated(id, user: user), Fixtures.placed(id)],
+        ] {
             let state = try scenario.given(history)
                 .when { try $0.reject(reason: "no buying power", user: user, now: now) }
                 .then([.rejected(OrderRejected(orderID: id, reason: "no buying power", rejectedAt: now))])
@@ -163,14 +198,19 @@ import Testing
         let second = UUID()
         var state = try scenario.given([Fixtures.orderCreated(id, user: user), Fixtures.placed(id)])
             .when { try $0.addFill(fillID: first, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
-            .then([Fixtures.fill(id, first, quantity: "40", price: "10", filled: "40", average: "10", status: .partiallyFilled)])
+            .then([
+                Fixtures.fill(
+                    id, first, quantity: "40", price: "10", filled: "40", average: "10", status: .partiallyFilled)
+            ])
         #expect(state.status == .partiallyFilled)
         // 40 × 10 + 60 × 10.01 = 1000.6 over 100: exactly 10.006.
         state = try scenario.given(partiallyFilled(first))
             .when { try $0.addFill(fillID: second, quantity: d("60"), price: d("10.01"), filledAt: now, user: user) }
             .then([
-                Fixtures.fill(id, second, quantity: "60", price: "10.01", filled: "100", average: "10.006", status: .filled),
-                .filled(OrderFilled(orderID: id, filledQuantity: d("100"), averageFillPrice: d("10.006"), filledAt: now)),
+                Fixtures.fill(
+                    id, second, quantity: "60", price: "10.01", filled: "100", average: "10.006", status: .filled),
+                .filled(
+                    OrderFilled(orderID: id, filledQuantity: d("100"), averageFillPrice: d("10.006"), filledAt: now)),
             ])
         #expect(state.status == .filled && state.filledNotional == d("1000.6"))
     }
@@ -180,7 +220,11 @@ import Testing
         // 40 × 10 + 1 × 10.00000001 over 41 = 10.000000000243…: 10 at eight places.
         try scenario.given(partiallyFilled())
             .when { try $0.addFill(fillID: fill, quantity: d("1"), price: d("10.00000001"), filledAt: now, user: user) }
-            .then([Fixtures.fill(id, fill, quantity: "1", price: "10.00000001", filled: "41", average: "10", status: .partiallyFilled)])
+            .then([
+                Fixtures.fill(
+                    id, fill, quantity: "1", price: "10.00000001", filled: "41", average: "10", status: .partiallyFilled
+                )
+            ])
         // 1 × 1 + 2 × 2 over 3 = 1.6666…: 1.66666667.
         let two = UUID()
         try scenario.given([
@@ -188,7 +232,10 @@ import Testing
             Fixtures.fill(id, UUID(), quantity: "1", price: "1", filled: "1", average: "1", status: .partiallyFilled),
         ])
         .when { try $0.addFill(fillID: two, quantity: d("2"), price: d("2"), filledAt: now, user: user) }
-        .then([Fixtures.fill(id, two, quantity: "2", price: "2", filled: "3", average: "1.66666667", status: .partiallyFilled)])
+        .then([
+            Fixtures.fill(
+                id, two, quantity: "2", price: "2", filled: "3", average: "1.66666667", status: .partiallyFilled)
+        ])
     }
 
     @Test func aRepeatedFillIDChangesNothing() throws {
@@ -201,7 +248,9 @@ import Testing
     @Test func fillsNeverPassTheQuantityNorReachAnOrderThatIsNotPlaced() throws {
         try scenario.given(partiallyFilled())
             .when { try $0.addFill(fillID: UUID(), quantity: d("61"), price: d("10"), filledAt: now, user: user) }
-            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "OVERFILL") && $0.facts["filled_quantity"] == "40" }
+            .thenRejects(DomainError.self) {
+                $0.is(.failedPrecondition, "OVERFILL") && $0.facts["filled_quantity"] == "40"
+            }
         try scenario.given([Fixtures.orderCreated(id, user: user)])
             .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: user) }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_FILLABLE") }
@@ -223,7 +272,8 @@ import Testing
         user: UUID? = nil
     ) -> UpdateOrder {
         UpdateOrder(
-            orderID: id, userID: user ?? self.user, quantity: quantity.map(d), limitPrice: limit.map(d), stopPrice: stop.map(d),
+            orderID: id, userID: user ?? self.user, quantity: quantity.map(d), limitPrice: limit.map(d),
+            stopPrice: stop.map(d),
             timeInForce: timeInForce)
     }
 
@@ -231,7 +281,10 @@ import Testing
         let limitOrder = Fixtures.orderCreated(id, user: user, type: .limit, limit: "10")
         let state = try scenario.given([limitOrder])
             .when { try $0.update(update(quantity: "100", limit: "11", timeInForce: .goodTillCancelled), now: now) }
-            .then([.updated(OrderUpdated(orderID: id, limitPrice: d("11"), timeInForce: .goodTillCancelled, updatedAt: now))])
+            .then([
+                .updated(
+                    OrderUpdated(orderID: id, limitPrice: d("11"), timeInForce: .goodTillCancelled, updatedAt: now))
+            ])
         #expect(state.limitPrice == d("11") && state.timeInForce == .goodTillCancelled)
         try scenario.given([limitOrder]).when { try $0.update(update(limit: "10"), now: now) }.then([])
     }
@@ -264,16 +317,20 @@ import Testing
             try scenario.given(history).when { try $0.cancel(reason: "changed my mind", user: user, now: now) }
                 .then([.cancelled(OrderCancelled(orderID: id, reason: "changed my mind", cancelledAt: now))])
         }
-        try scenario.given([Fixtures.orderCreated(id, user: user), .rejected(OrderRejected(orderID: id, reason: "x", rejectedAt: now))])
-            .when { try $0.cancel(reason: "", user: user, now: now) }
-            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_CANCELLABLE") }
+        try scenario.given([
+            Fixtures.orderCreated(id, user: user), .rejected(OrderRejected(orderID: id, reason: "x", rejectedAt: now)),
+        ])
+        .when { try $0.cancel(reason: "", user: user, now: now) }
+        .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_CANCELLABLE") }
         try scenario.given([Fixtures.orderCreated(id, user: user)])
             .when { try $0.cancel(reason: String(repeating: "x", count: 501), user: user, now: now) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "reason") }
     }
 
     @Test func deleteTakesAFinishedOrderOnceAndThenNothingElse() throws {
-        let cancelled: [OrderEvent] = [Fixtures.orderCreated(id, user: user), .cancelled(OrderCancelled(orderID: id, cancelledAt: now))]
+        let cancelled: [OrderEvent] = [
+            Fixtures.orderCreated(id, user: user), .cancelled(OrderCancelled(orderID: id, cancelledAt: now)),
+        ]
         let state = try scenario.given(cancelled).when { try $0.delete(user: user, now: now) }
             .then([.deleted(OrderDeleted(orderID: id, deletedAt: now))])
         #expect(state.status == .deleted)
@@ -300,7 +357,9 @@ extension OrderEvent {
 
     /// The created event through an automation.
     func withAutomation(_ automation: UUID, account: UUID, quantity: String) -> OrderEvent {
-        guard case .created(var created) = with(symbol: "AAPL", account: account, quantity: quantity) else { return self }
+        guard case .created(var created) = with(symbol: "AAPL", account: account, quantity: quantity) else {
+            return self
+        }
         created.automationID = automation
         return .created(created)
     }

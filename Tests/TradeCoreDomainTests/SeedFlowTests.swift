@@ -1,8 +1,8 @@
 import EventSourcing
 import EventStore
 import Foundation
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 import WireFormat
 
 @testable import TradeCoreDomain
@@ -72,8 +72,10 @@ struct SeedFlowTests {
             #expect(connected.result.brokerConnectionID == refused.result.brokerConnectionID)
             let accounts = try await domain.linkedAccounts(user: user, count: 2)
             #expect(Set(accounts.map(\.brokerAccountNumber)).count == 2)
-            let types = try await domain.events(of: StreamName(type: "broker_connection", id: connected.result.brokerConnectionID))
-                .map(\.type)
+            let types = try await domain.events(
+                of: StreamName(type: "broker_connection", id: connected.result.brokerConnectionID)
+            )
+            .map(\.type)
             #expect(
                 types == [
                     "BrokerConnectionInitiated", "BrokerConnectionFailed", "BrokerConnectionReset",
@@ -91,7 +93,8 @@ struct SeedFlowTests {
             let cash = try #require(accounts.first { $0.brokerAccountNumber.hasSuffix("-C") })
 
             // Synced just now by the onboarding saga: skipped unless forced.
-            let skipped = try await domain.commands.send(RefreshAllAccounts(userID: user, brokerConnectionID: connection))
+            let skipped = try await domain.commands.send(
+                RefreshAllAccounts(userID: user, brokerConnectionID: connection))
             #expect(skipped.result.total == 0)
 
             domain.broker.setRefreshFailing(true, accountNumber: margin.brokerAccountNumber)
@@ -111,7 +114,9 @@ struct SeedFlowTests {
             #expect(cashEvents.last?.type == "BrokerAccountDataRefreshed")
 
             // The run's figures, on a stream of its own, carrying the saga id.
-            let completions = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" && $0.metadata.sagaID == saga }
+            let completions = try await domain.allEvents().filter {
+                $0.type == "AllAccountsRefreshCompleted" && $0.metadata.sagaID == saga
+            }
             #expect(completions.count == 1)
             let completed = try AllAccountsRefreshCompleted(protoBytes: [UInt8](try #require(completions.first).data))
             #expect(completed.total == 2 && completed.refreshed == 1 && completed.failed == 1)
@@ -147,7 +152,9 @@ struct SeedFlowTests {
                 orders.append(id)
                 if !restartRightAway {
                     try await domain.eventually("the order is placed") {
-                        try await domain.events(of: StreamName(type: "order", id: id)).contains { $0.type == "OrderPlaced" }
+                        try await domain.events(of: StreamName(type: "order", id: id)).contains {
+                            $0.type == "OrderPlaced"
+                        }
                     }
                 }
                 try await domain.restart()
@@ -161,7 +168,8 @@ struct SeedFlowTests {
                 let types = try await domain.events(of: StreamName(type: "order", id: id)).map(\.type)
                 #expect(types == ["OrderCreated", "OrderPlaced", "FillAdded", "FillAdded", "OrderFilled"], "\(types)")
             }
-            let connectionTypes = try await domain.events(of: StreamName(type: "broker_connection", id: connection)).map(\.type)
+            let connectionTypes = try await domain.events(of: StreamName(type: "broker_connection", id: connection))
+                .map(\.type)
             #expect(connectionTypes.filter { $0 == "BrokerAccountsSynced" }.count == 1)
             let runs = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }
             #expect(runs.count == 1)

@@ -199,7 +199,8 @@ func swiftCaseName(enumName: String, valueName: String) -> String? {
             #expect(
                 isStandard || zero?.name.hasSuffix("_UNSPECIFIED") == true, "\(name) must start with UNSPECIFIED = 0")
             let expected = declaration.values.filter { $0.number != 0 }.map { value in
-                let swift = isStandard ? swiftName(value.name) : swiftCaseName(enumName: shortName, valueName: value.name)
+                let swift =
+                    isStandard ? swiftName(value.name) : swiftCaseName(enumName: shortName, valueName: value.name)
                 return (swift ?? "?\(value.name)", Int32(value.number))
             }
             let actual = swiftEnums[name] ?? []

@@ -44,7 +44,6 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
-
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -286,7 +285,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(RPCError(.internal, "the server sent no response message")))
         }
         if !stream.deframer.isAtMessageBoundary {
-            return complete(stream, with: .failure(RPCError(.internal, "the response ended in the middle of a message")))
+            return complete(
+                stream, with: .failure(RPCError(.internal, "the response ended in the middle of a message")))
         }
         complete(stream, with: .success(()))
     }

@@ -89,12 +89,15 @@ public final class RPCClient: Sendable {
         }
     }
 
-    private func unaryAttempt(_ request: HTTP2ClientConnectionHandler.CallRequest) async throws(RPCError) -> RPCClientResponse {
+    private func unaryAttempt(
+        _ request: HTTP2ClientConnectionHandler.CallRequest
+    ) async throws(RPCError) -> RPCClientResponse {
         let connection = try await connection()
         let response: RPCClientResponse
         do {
             response = try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RPCClientResponse, any Error>) in
+                try await withCheckedThrowingContinuation {
+                    (continuation: CheckedContinuation<RPCClientResponse, any Error>) in
                     let loop = connection.channel.eventLoop
                     let start = {
                         connection.handler.value.start(
@@ -150,7 +153,9 @@ public final class RPCClient: Sendable {
     }
 
     /// Opens a streaming call and waits for its response headers.
-    private func startStreaming(_ request: HTTP2ClientConnectionHandler.CallRequest) async throws(RPCError) -> StartedStream {
+    private func startStreaming(
+        _ request: HTTP2ClientConnectionHandler.CallRequest
+    ) async throws(RPCError) -> StartedStream {
         let connection = try await connection()
         let loop = connection.channel.eventLoop
         let made = RPCMessageSequence.make(
@@ -256,7 +261,8 @@ public final class RPCClient: Sendable {
             .connect(host: host, port: port)
             .flatMapThrowing { [self] channel in
                 let handler = try channel.pipeline.syncOperations.handler(type: HTTP2ClientConnectionHandler.self)
-                let connection = Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                let connection = Connection(
+                    channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 state.withLockedValue { $0.connection = connection }
                 channel.closeFuture.whenComplete { _ in self.forget(connection) }
                 return connection

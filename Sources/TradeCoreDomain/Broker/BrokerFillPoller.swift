@@ -74,7 +74,8 @@ public final class BrokerFillPoller: Sendable {
             do {
                 working = try await queries.ask(ListWorkingOrders(brokerID: brokerID))
             } catch {
-                logger.warning("could not list working orders", metadata: ["broker": "\(brokerID)", "error": "\(error)"])
+                logger.warning(
+                    "could not list working orders", metadata: ["broker": "\(brokerID)", "error": "\(error)"])
                 continue
             }
             for order in working {

@@ -1,6 +1,6 @@
-import EventStore
 import Crypto
 import EventSourcing
+import EventStore
 import Foundation
 import Synchronization
 import TradeCoreMessages
@@ -49,7 +49,8 @@ public final class VirtualBroker: BrokerAdapter {
         "GOOGL": ExactDecimal(coefficient: 1_658, scale: 1), "AMZN": ExactDecimal(coefficient: 1_854, scale: 1),
         "TSLA": ExactDecimal(coefficient: 2_451, scale: 1), "NVDA": ExactDecimal(coefficient: 12_075, scale: 2),
         "SPY": ExactDecimal(coefficient: 5_302, scale: 1), "QQQ": ExactDecimal(coefficient: 4_556, scale: 1),
-        "BTC-USD": ExactDecimal(65_000), "ETH-USD": ExactDecimal(3_400), "ES": ExactDecimal(coefficient: 530_025, scale: 2),
+        "BTC-USD": ExactDecimal(65_000), "ETH-USD": ExactDecimal(3_400),
+        "ES": ExactDecimal(coefficient: 530_025, scale: 2),
     ].compactMapValues { $0 }
 
     /// The largest order it takes.
@@ -99,7 +100,11 @@ public final class VirtualBroker: BrokerAdapter {
     /// Makes reading an account's balances fail (`true`) or work again.
     public func setRefreshFailing(_ failing: Bool, accountNumber: String) {
         state.withLock { state in
-            if failing { state.failingAccounts.insert(accountNumber) } else { state.failingAccounts.remove(accountNumber) }
+            if failing {
+                state.failingAccounts.insert(accountNumber)
+            } else {
+                state.failingAccounts.remove(accountNumber)
+            }
         }
     }
 
@@ -128,7 +133,8 @@ public final class VirtualBroker: BrokerAdapter {
     ) async throws(BrokerError) -> BrokerCredentials {
         guard key.hasPrefix("vbk_"), key.count >= 12, !secret.isEmpty else {
             throw BrokerError(
-                .refused, "the virtual broker refused the API key (its keys start with vbk_, have at least "
+                .refused,
+                "the virtual broker refused the API key (its keys start with vbk_, have at least "
                     + "12 characters, and come with a secret)")
         }
         return .apiKey(key, secret: secret)
@@ -233,7 +239,8 @@ public final class VirtualBroker: BrokerAdapter {
                 holding.cost = holding.cost.adding(notional) ?? holding.cost
             } else {
                 ledger.cash = ledger.cash.adding(notional) ?? ledger.cash
-                let average = holding.quantity.isZero ? price : holding.cost.divided(by: holding.quantity, scale: 8) ?? price
+                let average =
+                    holding.quantity.isZero ? price : holding.cost.divided(by: holding.quantity, scale: 8) ?? price
                 holding.quantity = holding.quantity.subtracting(quantity) ?? holding.quantity
                 holding.cost = holding.quantity.multiplied(by: average) ?? .zero
             }

@@ -1,5 +1,5 @@
-import EventStore
 import EventSourcing
+import EventStore
 import Foundation
 import TradeCoreMessages
 import WireFormat
@@ -269,7 +269,8 @@ extension AggregateRoot where State == BrokerConnection {
         try requireOwned(by: user)
         guard state.status == .connected else {
             throw .wrongState(
-                "CONNECTION_NOT_CONNECTED", "the connection to \(state.brokerID) is \(state.status.name), not connected",
+                "CONNECTION_NOT_CONNECTED",
+                "the connection to \(state.brokerID) is \(state.status.name), not connected",
                 facts: ["status": state.status.name])
         }
     }

@@ -74,7 +74,8 @@ public struct OAuthChallenge: Sendable {
         secrets: ServerSecrets
     ) {
         state = secrets.oauthState(connection: connectionID, command: commandID)
-        redirectURI = command.oauthRedirectURI.isEmpty ? BrokerConnection.outOfBandRedirectURI : command.oauthRedirectURI
+        redirectURI =
+            command.oauthRedirectURI.isEmpty ? BrokerConnection.outOfBandRedirectURI : command.oauthRedirectURI
         authorizationURL = adapter.authorizationURL(
             state: state, redirectURI: redirectURI, environment: command.environment ?? .paper)
     }
@@ -97,7 +98,8 @@ struct CompleteOAuthHandler: CommandHandler {
         let exchanged: BrokerCredentials?
         do throws(BrokerError) {
             exchanged = try await adapter.exchangeAuthorizationCode(
-                command.authorizationCode, redirectURI: connection.oauthRedirectURI, environment: connection.environment)
+                command.authorizationCode, redirectURI: connection.oauthRedirectURI, environment: connection.environment
+            )
         } catch {
             exchanged = nil
             connection.fail(reason: error.message, now: context.now)

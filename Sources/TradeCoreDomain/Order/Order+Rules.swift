@@ -30,7 +30,8 @@ extension AggregateRoot where State == Order {
             guard let automation, automation.exists, automation.status != .deleted else {
                 throw .notFound("automation", automationID, reason: "AUTOMATION_NOT_FOUND")
             }
-            try Rules.owner(automation.userID, is: command.userID, "automation", automationID, reason: "AUTOMATION_NOT_OWNED")
+            try Rules.owner(
+                automation.userID, is: command.userID, "automation", automationID, reason: "AUTOMATION_NOT_OWNED")
             guard automation.status == .active else {
                 throw .wrongState(
                     "AUTOMATION_NOT_ACTIVE", "automation \(automationID.lowercased) is not active: activate it first")
@@ -92,7 +93,8 @@ extension AggregateRoot where State == Order {
         guard !state.fillIDs.contains(fillID) else { return }
         guard state.status == .placed || state.status == .partiallyFilled else {
             throw .wrongState(
-                "ORDER_NOT_FILLABLE", "only a placed or partially filled order takes fills; this one is \(state.status.name)",
+                "ORDER_NOT_FILLABLE",
+                "only a placed or partially filled order takes fills; this one is \(state.status.name)",
                 facts: ["status": state.status.name])
         }
         try Rules.positive(quantity, field: "quantity")
@@ -117,7 +119,9 @@ extension AggregateRoot where State == Order {
                     orderID: id, fillID: fillID, quantity: quantity, price: price, filledAt: filledAt,
                     filledQuantity: filled, averageFillPrice: average, status: complete ? .filled : .partiallyFilled)))
         if complete {
-            emit(.filled(OrderFilled(orderID: id, filledQuantity: filled, averageFillPrice: average, filledAt: filledAt)))
+            emit(
+                .filled(OrderFilled(orderID: id, filledQuantity: filled, averageFillPrice: average, filledAt: filledAt))
+            )
         }
     }
 
@@ -168,7 +172,9 @@ extension AggregateRoot where State == Order {
             stopPrice: command.stopPrice.flatMap { $0 == state.stopPrice ? nil : $0 },
             timeInForce: command.timeInForce.flatMap { $0 == state.timeInForce ? nil : $0 },
             updatedAt: now)
-        guard changed.quantity != nil || changed.limitPrice != nil || changed.stopPrice != nil || changed.timeInForce != nil
+        guard
+            changed.quantity != nil || changed.limitPrice != nil || changed.stopPrice != nil
+                || changed.timeInForce != nil
         else { return }
         emit(.updated(changed))
     }
@@ -188,7 +194,8 @@ extension AggregateRoot where State == Order {
             throw .wrongState(
                 state.status == .deleted ? "ORDER_DELETED" : "ORDER_STILL_WORKING",
                 state.status == .deleted
-                    ? "the order is deleted already" : "only a filled, cancelled or rejected order can be deleted; "
+                    ? "the order is deleted already"
+                    : "only a filled, cancelled or rejected order can be deleted; "
                         + "this one is \(state.status.name) (cancel it first)",
                 facts: ["status": state.status.name])
         }
@@ -203,7 +210,8 @@ extension AggregateRoot where State == Order {
 
     private func requireWorking(_ reason: String, _ message: String) throws(DomainError) {
         guard state.isWorking else {
-            throw .wrongState(reason, "\(message); this one is \(state.status.name)", facts: ["status": state.status.name])
+            throw .wrongState(
+                reason, "\(message); this one is \(state.status.name)", facts: ["status": state.status.name])
         }
     }
 
@@ -211,15 +219,19 @@ extension AggregateRoot where State == Order {
     static func checkPrices(_ type: OrderType, limit: ExactDecimal?, stop: ExactDecimal?) throws(DomainError) {
         var violations: [DomainError.FieldViolation] = []
         switch (type.hasLimitPrice, limit) {
-        case (true, nil): violations.append(.init(field: "limit_price", description: "a \(type.name) order needs a limit price"))
-        case (false, .some): violations.append(.init(field: "limit_price", description: "a \(type.name) order has no limit price"))
+        case (true, nil):
+            violations.append(.init(field: "limit_price", description: "a \(type.name) order needs a limit price"))
+        case (false, .some):
+            violations.append(.init(field: "limit_price", description: "a \(type.name) order has no limit price"))
         case (true, .some(let price)) where price <= .zero:
             violations.append(.init(field: "limit_price", description: "must be greater than zero, not \(price)"))
         default: break
         }
         switch (type.hasStopPrice, stop) {
-        case (true, nil): violations.append(.init(field: "stop_price", description: "a \(type.name) order needs a stop price"))
-        case (false, .some): violations.append(.init(field: "stop_price", description: "a \(type.name) order has no stop price"))
+        case (true, nil):
+            violations.append(.init(field: "stop_price", description: "a \(type.name) order needs a stop price"))
+        case (false, .some):
+            violations.append(.init(field: "stop_price", description: "a \(type.name) order has no stop price"))
         case (true, .some(let price)) where price <= .zero:
             violations.append(.init(field: "stop_price", description: "must be greater than zero, not \(price)"))
         default: break

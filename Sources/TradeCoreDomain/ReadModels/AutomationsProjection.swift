@@ -63,7 +63,8 @@ struct BrokerConnectionsProjection: Projection {
         var view: BrokerConnectionView
         if case .initiated(let initiated) = change {
             view = BrokerConnectionView(
-                brokerConnectionID: initiated.brokerConnectionID, userID: initiated.userID, brokerID: initiated.brokerID,
+                brokerConnectionID: initiated.brokerConnectionID, userID: initiated.userID,
+                brokerID: initiated.brokerID,
                 environment: initiated.environment, apiEndpointOverride: initiated.apiEndpointOverride,
                 authMethod: initiated.authMethod, status: .pending, createdAt: initiated.initiatedAt,
                 updatedAt: initiated.initiatedAt)

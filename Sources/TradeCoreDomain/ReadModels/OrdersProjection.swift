@@ -70,7 +70,8 @@ struct OrdersProjection: Projection {
             view.status = fill.status
             view.filledQuantity = fill.filledQuantity
             view.averageFillPrice = fill.averageFillPrice
-            view.fills.append(Fill(fillID: fill.fillID, quantity: fill.quantity, price: fill.price, filledAt: fill.filledAt))
+            view.fills.append(
+                Fill(fillID: fill.fillID, quantity: fill.quantity, price: fill.price, filledAt: fill.filledAt))
             try updateWorking(workingKey, in: models) { working in
                 working.filledQuantity = fill.filledQuantity
                 working.fillCount += 1

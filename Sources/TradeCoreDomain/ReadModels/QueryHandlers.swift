@@ -64,7 +64,9 @@ struct GetOrderHandler: QueryHandler {
 
     func handle(_ query: GetOrder, context: QueryContext) async throws -> OrderView {
         let key = "id/\(query.orderID.key)"
-        let view = try await context.readModels.read { try $0.message(OrderView.self, in: OrdersProjection.collection, key: key) }
+        let view = try await context.readModels.read {
+            try $0.message(OrderView.self, in: OrdersProjection.collection, key: key)
+        }
         guard let view else { throw DomainError.notFound("order", query.orderID, reason: "ORDER_NOT_FOUND") }
         try Rules.owner(view.userID, is: query.userID, "order", query.orderID, reason: "ORDER_NOT_OWNED")
         return view
@@ -155,7 +157,9 @@ struct FindBrokerConnectionHandler: QueryHandler {
 }
 
 extension BrokerConnectionsProjection {
-    static func view(_ id: UUID, for user: UUID, in readModels: any ProjectionStore) async throws -> BrokerConnectionView {
+    static func view(
+        _ id: UUID, for user: UUID, in readModels: any ProjectionStore
+    ) async throws -> BrokerConnectionView {
         let key = "id/\(id.key)"
         let view = try await readModels.read { try $0.message(BrokerConnectionView.self, in: collection, key: key) }
         guard let view else { throw DomainError.notFound("broker connection", id, reason: "CONNECTION_NOT_FOUND") }

@@ -1,5 +1,5 @@
-import Foundation
 import EventSourcing
+import Foundation
 
 /// A business rule the command breaks: what a caller is told, typed.
 ///
@@ -46,7 +46,8 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
     }
 
     /// A request field that breaks a rule: INVALID_ARGUMENT naming the field.
-    public static func invalid(_ field: String, _ description: String, reason: String = "INVALID_FIELD") -> DomainError {
+    public static func invalid(_ field: String, _ description: String, reason: String = "INVALID_FIELD") -> DomainError
+    {
         DomainError(
             .invalidArgument, reason: reason, "\(field): \(description)",
             fieldViolations: [FieldViolation(field: field, description: description)])
@@ -104,7 +105,8 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
             if key == Self.reasonKey {
                 reason = value
             } else if key.hasPrefix(Self.fieldPrefix) {
-                violations.append(FieldViolation(field: String(key.dropFirst(Self.fieldPrefix.count)), description: value))
+                violations.append(
+                    FieldViolation(field: String(key.dropFirst(Self.fieldPrefix.count)), description: value))
             } else if key.hasPrefix(Self.factPrefix) {
                 facts[String(key.dropFirst(Self.factPrefix.count))] = value
             } else {

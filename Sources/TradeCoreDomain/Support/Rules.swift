@@ -16,11 +16,13 @@ enum Rules {
         let separators: Set<UInt8> = [UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "/")]
         for (index, byte) in bytes.enumerated() {
             let isAlphanumeric =
-                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
             let isInnerSeparator = separators.contains(byte) && index > 0 && index < bytes.count - 1
             guard isAlphanumeric || isInnerSeparator else {
                 throw .invalid(
-                    field, "\"\(symbol)\" is not a symbol: use uppercase letters and digits, with . - or / between them")
+                    field, "\"\(symbol)\" is not a symbol: use uppercase letters and digits, with . - or / between them"
+                )
             }
         }
     }

@@ -5,8 +5,8 @@ import EventStore
 import EventStoreSQLite
 import Foundation
 import Logging
-import TradeCoreMessages
 import Testing
+import TradeCoreMessages
 
 @testable import TradeCoreDomain
 
@@ -30,7 +30,8 @@ final class DomainHarness: @unchecked Sendable {
     init(
         brokerConfiguration: VirtualBroker.Configuration = VirtualBroker.Configuration(), logs: CapturedLogs? = nil
     ) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-domain-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tradecore-domain-\(UUID().uuidString)")
         secrets = try ServerSecrets(masterKeyBytes: Self.masterKey)
         self.brokerConfiguration = brokerConfiguration
         self.logs = logs

@@ -37,7 +37,8 @@ enum Fixtures {
 
     static func automationConfig(accounts: [UUID], symbol: String = "AAPL") -> AutomationConfig {
         AutomationConfig(
-            name: "Breakout", symbol: symbol, positionSizing: PositionSizing(method: .fixedQuantity, value: decimal("10")),
+            name: "Breakout", symbol: symbol,
+            positionSizing: PositionSizing(method: .fixedQuantity, value: decimal("10")),
             accountIDs: accounts, assetType: .stock, sidePreference: .both)
     }
 
@@ -47,7 +48,8 @@ enum Fixtures {
         root.emit(
             .created(
                 AutomationCreated(
-                    automationID: id, userID: user, config: automationConfig(accounts: accounts), webhookURL: "https://h/x",
+                    automationID: id, userID: user, config: automationConfig(accounts: accounts),
+                    webhookURL: "https://h/x",
                     webhookTokenSHA256: Array(repeating: 1, count: 32), status: .inactive, createdAt: now)))
         if active { root.emit(.activated(AutomationActivated(automationID: id, activatedAt: now))) }
         return root.state
@@ -83,6 +85,7 @@ enum Fixtures {
 extension DomainError {
     /// Whether the error is of `code` with `reason` (and, when given, names `field`).
     func `is`(_ code: CommandRejection.Code, _ reason: String, field: String? = nil) -> Bool {
-        self.code == code && self.reason == reason && (field.map { f in fieldViolations.contains { $0.field == f } } ?? true)
+        self.code == code && self.reason == reason
+            && (field.map { f in fieldViolations.contains { $0.field == f } } ?? true)
     }
 }
