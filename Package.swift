@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "EventStore",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strictSettings
         ),
