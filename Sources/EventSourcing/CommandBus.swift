@@ -371,7 +371,7 @@ public final class CommandBus: Sendable {
                     "could not record a command's rejection",
                     metadata: [
                         "command.type": "\(invocation.commandType)",
-                        "command.id": "\(invocation.commandID.uuidString.lowercased())", "command.error": "\(error)",
+                        "command.id": "\(invocation.commandID.lowercasedText)", "command.error": "\(error)",
                     ])
             }
         }
@@ -396,7 +396,7 @@ public final class CommandBus: Sendable {
                 "command failed",
                 metadata: [
                     "command.type": "\(invocation.commandType)",
-                    "command.id": "\(invocation.commandID.uuidString.lowercased())",
+                    "command.id": "\(invocation.commandID.lowercasedText)",
                     "command.attempts": "\(attempts)", "command.error": "\(wrapped.message)",
                 ])
         }

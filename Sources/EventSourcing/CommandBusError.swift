@@ -92,7 +92,7 @@ public struct CommandBusError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let id = commandID.map { " \($0.uuidString.lowercased())" } ?? ""
+        let id = commandID.map { " \($0.lowercasedText)" } ?? ""
         return "\(commandType)\(id): \(code): \(message)"
     }
 

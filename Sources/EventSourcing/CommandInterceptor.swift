@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import Logging
 import Metrics
@@ -54,10 +55,10 @@ public struct LoggingInterceptor: CommandInterceptor {
     ) async throws -> CommandReceipt {
         var metadata: Logger.Metadata = [
             "command.type": "\(invocation.commandType)",
-            "command.id": "\(invocation.commandID.uuidString.lowercased())",
-            "command.correlation_id": "\(invocation.correlationID.uuidString.lowercased())",
+            "command.id": "\(invocation.commandID.lowercasedText)",
+            "command.correlation_id": "\(invocation.correlationID.lowercasedText)",
         ]
-        if let sagaID = invocation.sagaID { metadata["command.saga_id"] = "\(sagaID.uuidString.lowercased())" }
+        if let sagaID = invocation.sagaID { metadata["command.saga_id"] = "\(sagaID.lowercasedText)" }
         do {
             let receipt = try await next(invocation)
             metadata["command.attempts"] = "\(receipt.attempts)"

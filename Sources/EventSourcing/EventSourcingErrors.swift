@@ -13,7 +13,7 @@ public struct AggregateNotFound: Error, Sendable, Hashable, CommandRejectionConv
         self.stream = stream
     }
 
-    public var description: String { "\(stream.type) \(stream.id.uuidString.lowercased()) does not exist" }
+    public var description: String { "\(stream.type) \(stream.id.lowercasedText) does not exist" }
 
     public var rejection: CommandRejection { CommandRejection(.notFound, description) }
 }

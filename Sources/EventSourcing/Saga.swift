@@ -152,7 +152,7 @@ public struct SagaError: Error, Sendable, Hashable, CustomStringConvertible {
     public let reason: SagaFailureReason?
 
     public var description: String {
-        let id = sagaID.uuidString.lowercased()
+        let id = sagaID.lowercasedText
         switch code {
         case .compensated: return "saga \(sagaType) \(id) was compensated: \(reason.map { "\($0)" } ?? "?")"
         case .failed:

@@ -102,7 +102,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     /// The id of the instance that `eventID` starts (if the saga starts one on it).
     public static func sagaID(startedBy eventID: UUID) -> UUID {
         NameBasedUUID.make(
-            namespace: NameBasedUUID.sagaNamespace, name: "\(S.sagaType)/\(eventID.uuidString.lowercased())")
+            namespace: NameBasedUUID.sagaNamespace, name: "\(S.sagaType)/\(eventID.lowercasedText)")
     }
 
     /// The id of the `index`th command of the step recorded at `stepVersion` of instance `sagaID`.
@@ -202,35 +202,34 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         }
         let sagaID: UUID
         let loaded: LoadedSaga<S.State>?
-        var starts = false
+        var first: SagaStep<S.State>?
         if let id = event.metadata.sagaID, let found = try await load(id) {
             sagaID = id
             loaded = found
         } else {
             sagaID = Self.sagaID(startedBy: event.id)
+            // Steps are deterministic, so an event whose start step is nil (or fails) now never
+            // started an instance before a restart either: nothing to read for it.
+            do {
+                first = try saga.start(on: event, context: SagaContext(sagaID: sagaID, time: event.metadata.time))
+            } catch {
+                // There is no instance yet, so nothing to compensate.
+                logger.error(
+                    "a saga's start step failed; no instance was started",
+                    metadata: ["saga.type": "\(S.sagaType)", "saga.event": "\(position)", "saga.error": "\(error)"])
+            }
+            guard first != nil else {
+                try await skip(position, cursor: &cursor)
+                return
+            }
             loaded = try await load(sagaID)
-            starts = true
         }
         let context = SagaContext(sagaID: sagaID, time: event.metadata.time)
         let after: LoadedSaga<S.State>?
         if let loaded, let index = loaded.steps.firstIndex(where: { $0.record.cause.position == position }) {
             // Handled before a restart, maybe not to the end: redo from the first step it recorded.
             after = try await redo(loaded, from: index, event: event, context: context)
-        } else if starts && loaded == nil {
-            let first: SagaStep<S.State>?
-            do {
-                first = try saga.start(on: event, context: context)
-            } catch {
-                // There is no instance yet, so nothing to compensate.
-                logger.error(
-                    "a saga's start step failed; no instance was started",
-                    metadata: ["saga.type": "\(S.sagaType)", "saga.event": "\(position)", "saga.error": "\(error)"])
-                first = nil
-            }
-            guard let first else {
-                try await skip(position, cursor: &cursor)
-                return
-            }
+        } else if let first, loaded == nil {
             after = try await record(first, cause: .start(position: position), on: nil, id: sagaID, context: context)
         } else if let loaded, loaded.isOpen, let last = loaded.last {
             switch Result(catching: { try saga.react(to: event, state: last.state, context: context) }) {
@@ -274,7 +273,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 } else if loaded.isOpen, loaded.last?.record.deadline == deadline {
                     logger.info(
                         "saga deadline passed; compensating",
-                        metadata: ["saga.type": "\(S.sagaType)", "saga.id": "\(sagaID.uuidString.lowercased())"])
+                        metadata: ["saga.type": "\(S.sagaType)", "saga.id": "\(sagaID.lowercasedText)"])
                     after = try await compensate(
                         loaded, reason: .timedOut(deadline: deadline), position: nil, context: context)
                 }
@@ -288,7 +287,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     private func commit(_ sagaID: UUID, _ instance: LoadedSaga<S.State>?, from: Int64, to: Int64) async throws {
         let deadline = instance.flatMap { $0.status == .active ? $0.last?.record.deadline : nil }
         let collection = deadlineCollection
-        let key = sagaID.uuidString.lowercased()
+        let key = sagaID.lowercasedText
         let value = try deadline?.encodeCommandResult()
         try await checkpoints.commit(projectionName, from: from, to: to) { writer in
             if let value {
@@ -380,7 +379,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
         logger.error(
             "a saga's compensation failed; the instance needs an operator",
             metadata: [
-                "saga.type": "\(S.sagaType)", "saga.id": "\(loaded.id.uuidString.lowercased())",
+                "saga.type": "\(S.sagaType)", "saga.id": "\(loaded.id.lowercasedText)",
                 "saga.error": "\(failure)",
             ])
         return try await append(

@@ -56,7 +56,7 @@ package enum AppendRules {
 
     /// Checks a command record before it reaches storage.
     package static func validate(_ command: CommandRecord, limits: EventStoreLimits) throws(EventStoreError) {
-        let id = command.commandID.uuidString.lowercased()
+        let id = command.commandID.lowercasedText
         guard !command.commandType.isEmpty, command.commandType.utf8.count <= maxCommandTypeLength else {
             throw .invalidArgument(
                 "the record of command \(id) has a command type of \(command.commandType.utf8.count) bytes; it must "

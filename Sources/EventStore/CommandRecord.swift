@@ -58,7 +58,7 @@ public struct DuplicateCommand: Error, Sendable, Hashable, CustomStringConvertib
     }
 
     public var description: String {
-        "command \(existing.record.commandID.uuidString.lowercased()) (\(existing.record.commandType)) was already "
+        "command \(existing.record.commandID.lowercasedText) (\(existing.record.commandType)) was already "
             + "recorded; nothing was written"
     }
 }

@@ -22,7 +22,7 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
         try Self.validateType(type, raw: type)
         self.type = type
         self.id = id
-        self.rawValue = type + "-" + Self.lowercaseText(of: id)
+        self.rawValue = type + "-" + id.lowercasedText
     }
 
     /// Parses `<type>-<uuid>`.
@@ -34,12 +34,12 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
         let type = String(rawValue[..<dash])
         try Self.validateType(type, raw: rawValue)
         let idText = rawValue[rawValue.index(after: dash)...]
-        guard idText.utf8.count == 36, let id = UUID(uuidString: String(idText)) else {
+        guard let id = UUID(canonicalText: idText) else {
             throw .invalidStreamName(rawValue, reason: "'\(idText)' is not a UUID")
         }
         self.type = type
         self.id = id
-        self.rawValue = type + "-" + Self.lowercaseText(of: id)
+        self.rawValue = type + "-" + id.lowercasedText
     }
 
     public var description: String { rawValue }
@@ -59,27 +59,6 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || byte == UInt8(ascii: "_")
-        }
-    }
-
-    /// The canonical 8-4-4-4-12 lowercase form. Written by hand: Foundation's `uuidString` formats
-    /// through printf, a measurable cost on the append path, where every stream name is built.
-    private static func lowercaseText(of id: UUID) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes(of: id.uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { buffer in
-                var index = 0
-                for (offset, byte) in bytes.enumerated() {
-                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
-                        buffer[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    buffer[index] = digits[Int(byte >> 4)]
-                    buffer[index + 1] = digits[Int(byte & 0x0F)]
-                    index += 2
-                }
-                return index
-            }
         }
     }
 

@@ -54,10 +54,7 @@ public final class UUIDv7Generator: Sendable {
         let (milliseconds, counter, tail) = clock.withLock { clock -> (UInt64, UInt64, UInt32) in
             // One random word per id: the low 32 bits are the random tail, the high bits seed the
             // counter when the millisecond changes.
-            if clock.pool.isEmpty {
-                var random = SystemRandomNumberGenerator()
-                clock.pool = (0..<Self.poolSize).map { _ in random.next() }
-            }
+            if clock.pool.isEmpty { clock.pool = Self.randomWords(Self.poolSize) }
             let bits = clock.pool.removeLast()
             let seed = (bits >> 23) & ((1 << (counterBits - 1)) - 1)
             if now > clock.milliseconds {
@@ -74,6 +71,22 @@ public final class UUIDv7Generator: Sendable {
             return (clock.milliseconds, clock.counter, UInt32(truncatingIfNeeded: bits))
         }
         return Self.make(milliseconds: milliseconds, counter: counter, tail: tail)
+    }
+
+    /// `/dev/urandom`, opened once: one read fills the pool, where `SystemRandomNumberGenerator`
+    /// makes a system call per word. `-1` where it cannot be opened.
+    private static let urandom: Int32 = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+    /// `count` random words from the system.
+    private static func randomWords(_ count: Int) -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: count)
+        let filled =
+            urandom >= 0 && words.withUnsafeMutableBytes { read(urandom, $0.baseAddress, $0.count) == $0.count }
+        if !filled {
+            var random = SystemRandomNumberGenerator()
+            for index in words.indices { words[index] = random.next() }
+        }
+        return words
     }
 
     private static func make(milliseconds: UInt64, counter: UInt64, tail: UInt32) -> UUID {

@@ -175,7 +175,7 @@ struct BatchWriter {
         case .duplicateEventIDs(let ids):
             throw EventStoreError(
                 code: .duplicateEventID,
-                message: "event ids \(ids.map { $0.uuidString.lowercased() }) of an append to \(request.stream) are "
+                message: "event ids \(ids.map { $0.lowercasedText }) of an append to \(request.stream) are "
                     + "already committed in other streams"
             )
         case .write:

@@ -48,7 +48,7 @@ enum CommandRows {
         else {
             throw EventStoreError(
                 code: .corruptStore,
-                message: "the record of command \(commandID.uuidString.lowercased()) names a stream but not its append"
+                message: "the record of command \(commandID.lowercasedText) names a stream but not its append"
             )
         }
         var names = StreamNameCache()

@@ -12,7 +12,7 @@ extension SQLiteEventStore {
     @discardableResult
     public func recordCommand(_ record: CommandRecord) async throws -> RecordedCommand {
         try AppendRules.validate(record, limits: configuration.options.limits)
-        let id = record.commandID.uuidString.lowercased()
+        let id = record.commandID.lowercasedText
         return try await write("recording command \(id)") { db in
             if let existing = try CommandRows.find(db, commandID: record.commandID) {
                 throw DuplicateCommand(existing: existing)
@@ -23,7 +23,7 @@ extension SQLiteEventStore {
     }
 
     public func recordedCommand(_ commandID: UUID) async throws -> RecordedCommand? {
-        try await read("reading command \(commandID.uuidString.lowercased())") { db in
+        try await read("reading command \(commandID.lowercasedText)") { db in
             try CommandRows.find(db, commandID: commandID)
         }
     }

@@ -79,7 +79,7 @@ enum Schema {
             )
             try db.execute(
                 sql: "INSERT INTO store_metadata (key, value) VALUES ('format', ?), ('created_at', ?), ('store_id', ?)",
-                arguments: [format, String(UnixTime.nowNanoseconds()), UUID().uuidString.lowercased()]
+                arguments: [format, String(UnixTime.nowNanoseconds()), UUID().lowercasedText]
             )
             // Header fields: written in the same transaction, so a file is marked ours exactly when
             // it holds our schema. PRAGMA takes no bound parameters; both values are constants.

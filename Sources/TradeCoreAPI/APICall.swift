@@ -15,7 +15,16 @@ struct APICall: Sendable {
     let principal: Principal
     let requestID: String
     let context: RPCServerContext
-    let logger: Logger
+    private let baseLogger: Logger
+
+    /// The server's logger with the request id and method as metadata. Made when a line is logged:
+    /// setting metadata on a log handler can cost more than the rest of a call.
+    var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "request.id"] = "\(requestID)"
+        logger[metadataKey: "rpc.method"] = "\(method)"
+        return logger
+    }
 
     init(method: String, principal: Principal, context: RPCServerContext, logger: Logger) {
         self.method = method
@@ -27,12 +36,9 @@ struct APICall: Sendable {
         {
             requestID = given
         } else {
-            requestID = UUIDv7.next().uuidString.lowercased()
+            requestID = UUIDv7.next().lowercasedText
         }
-        var logger = logger
-        logger[metadataKey: "request.id"] = "\(requestID)"
-        logger[metadataKey: "rpc.method"] = "\(method)"
-        self.logger = logger
+        baseLogger = logger
     }
 
     /// Refuses a request for another user than the principal may act for.
@@ -43,14 +49,14 @@ struct APICall: Sendable {
     /// The command id the caller chose, if any.
     func commandID() throws(RPCError) -> UUID? {
         guard let text = context.metadata.first(Self.commandIDKey) else { return nil }
-        guard let id = UUID(uuidString: text) else {
+        guard let id = UUID(canonicalText: text) else {
             throw APIErrors.invalidArgument(Self.commandIDKey, "\"\(text.prefix(64))\" is not a UUID")
         }
         return id
     }
 
     /// The request id as a correlation id, when it is a UUID.
-    var correlationID: UUID? { UUID(uuidString: requestID) }
+    var correlationID: UUID? { UUID(canonicalText: requestID) }
 
     /// How long the caller still waits; `nil` without a deadline.
     var remaining: Duration? {

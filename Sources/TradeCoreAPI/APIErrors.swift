@@ -26,8 +26,8 @@ enum APIErrors {
     static func permissionDenied(_ principal: Principal, user: UUID) -> RPCError {
         error(
             .permissionDenied, reason: "NOT_YOUR_USER",
-            "\(principal) may not act for user \(user.uuidString.lowercased())",
-            facts: ["user_id": user.uuidString.lowercased()])
+            "\(principal) may not act for user \(user.lowercasedText)",
+            facts: ["user_id": user.lowercasedText])
     }
 
     /// A request that is not a valid encoding of its message.

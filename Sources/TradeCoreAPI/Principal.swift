@@ -1,4 +1,5 @@
 import Crypto
+import EventStore
 import Foundation
 import HTTP2RPC
 
@@ -20,7 +21,7 @@ public enum Principal: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .service(let name): "service \(name)"
-        case .user(let id): "user \(id.uuidString.lowercased())"
+        case .user(let id): "user \(id.lowercasedText)"
         }
     }
 }

@@ -252,7 +252,7 @@ public struct TradeCoreAPI: RPCService {
                 }
                 let response = try await body(message, call)
                 metrics.call(method, code: .ok, since: started)
-                call.logger.debug("call answered")
+                if logger.logLevel <= .debug { call.logger.debug("call answered") }
                 return RPCServerResponse(
                     message: response.protoBytes, metadata: [APICall.requestIDKey: .string(call.requestID)])
             } catch {
@@ -262,7 +262,7 @@ public struct TradeCoreAPI: RPCService {
                 if failure.code == .internal {
                     call.logger.error(
                         "call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
-                } else {
+                } else if logger.logLevel <= .debug {
                     call.logger.debug(
                         "call refused", metadata: ["rpc.status": "\(failure.code)", "error": "\(failure.message)"])
                 }

@@ -52,7 +52,7 @@ struct CrashWriter {
             var expected = ExpectedVersion.noStream
             for _ in 0..<Int.random(in: 1...20, using: &generator) {
                 let count = Int.random(in: 1...5, using: &generator)
-                let appendID = UUID().uuidString.lowercased()
+                let appendID = UUID().lowercasedText
                 let events = (0..<count).map { index in
                     NewEvent(
                         type: "CrashTested",
@@ -67,7 +67,7 @@ struct CrashWriter {
                 }
                 let result = try await store.append(to: stream, expected: expected, events: events)
                 let positions = result.positions.map(String.init).joined(separator: ",")
-                let ids = events.map { $0.id.uuidString.lowercased() }.joined(separator: ",")
+                let ids = events.map { $0.id.lowercasedText }.joined(separator: ",")
                 emit("ACK \(stream) \(result.firstVersion) \(positions) \(ids)\n")
                 expected = .exact(result.version)
             }

@@ -32,3 +32,33 @@ struct UUIDv7Tests {
         #expect(UUIDv7.milliseconds(of: earlierClock) == 4_000_000_000_000)
     }
 }
+
+struct UUIDTextTests {
+    @Test func lowercasedTextIsFoundationsFormInLowercase() {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+        }
+    }
+
+    @Test func canonicalTextParsesWhatFoundationParses() {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            #expect(UUID(canonicalText: id.uuidString) == id)
+            #expect(UUID(canonicalText: id.lowercasedText) == id)
+        }
+        let mixed = "6Ba7B810-9dAd-41d1-80B4-00c04Fd430C8"
+        #expect(UUID(canonicalText: mixed) == UUID(uuidString: mixed))
+    }
+
+    @Test(arguments: [
+        "", "6ba7b810", "6ba7b810-9dad-41d1-80b4-00c04fd430c", "6ba7b810-9dad-41d1-80b4-00c04fd430c80",
+        "6ba7b8109dad-41d1-80b4-00c04fd430c8-", "6ba7b810-9dad-41d1-80b4_00c04fd430c8",
+        "6ba7b810-9dad-41d1-80b4-00c04fd430cg", "{6ba7b810-9dad-41d1-80b4-00c04fd430c8}",
+        "6ba7b810-9dad-41d1-80b4-00c04fd430c\u{e9}",
+    ])
+    func canonicalTextRefusesAnythingElse(_ text: String) {
+        #expect(UUID(canonicalText: text) == nil)
+        #expect(UUID(uuidString: text) == nil, "Foundation agrees")
+    }
+}

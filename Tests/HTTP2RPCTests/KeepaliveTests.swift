@@ -40,19 +40,29 @@ struct KeepaliveTests {
         #expect(ContinuousClock.now - started < .seconds(10), "the keepalive, not the deadline, ended the call")
     }
 
-    @Test("a live server answers the keepalive PINGs and the idle connection keeps serving")
+    @Test("a live server answers the keepalive PINGs: a quiet stream and its connection stay open")
     func liveServer() async throws {
         var router = RPCRouter()
         try router.register(DiagnosticsService(stats: RPCServerStats()))
+        try router.register(HealthService(status: HealthStatus()))
         try await withServer(router: router) { server, port in
             var configuration = RPCClientConfiguration()
             configuration.keepaliveInterval = .milliseconds(50)
             configuration.keepaliveTimeout = .milliseconds(500)
             let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
             defer { Task { await client.close() } }
-            _ = try await client.unary(DiagnosticsService.pingPath, [])
-            try await Task.sleep(for: .milliseconds(700))
-            // Several PINGs went out and were answered: the idle connection is still open.
+            // A Watch sends the status once and then nothing: several PINGs go out on the quiet
+            // connection while it is open, and each is answered.
+            let seen = try await client.serverStreaming(HealthService.watchPath, []) { response in
+                var count = 0
+                for try await _ in response.messages {
+                    count += 1
+                    try await Task.sleep(for: .milliseconds(700))
+                    break
+                }
+                return count
+            }
+            #expect(seen == 1)
             #expect(server.stats.snapshot.openConnections == 1)
             _ = try await client.unary(DiagnosticsService.pingPath, [])
         }

@@ -114,8 +114,10 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     // MARK: Keepalive
 
-    /// Checks the connection every half interval: a PING after an interval of silence, and the
-    /// connection closed when that PING stays unanswered past the timeout.
+    /// Checks the connection every half interval: a PING after an interval of silence while calls
+    /// are open, and the connection closed when that PING stays unanswered past the timeout. An
+    /// idle connection is not pinged (as gRPC's default keepalive, which servers may punish with a
+    /// GOAWAY when it is not), and so is never closed before a call could start on it.
     private func scheduleKeepalive() {
         guard let interval = configuration.keepaliveInterval, let context, !closed else { return }
         let period = TimeAmount.nanoseconds(max(interval.nanoseconds / 2, 1_000_000))
@@ -133,7 +135,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             logger.debug("closing a connection whose keepalive PING went unanswered")
             failAll(RPCError(.unavailable, "the server did not answer a keepalive PING in time"))
             context.close(promise: nil)
-        } else if now - lastReceiveTime >= interval {
+        } else if !streams.isEmpty, now - lastReceiveTime >= interval {
             keepalivePingSentAt = now
             session.submitPing()
             flush()

@@ -11,10 +11,10 @@ public struct RPCClientConfiguration: Sendable {
     public var connectTimeout: TimeAmount = .seconds(10)
     /// Messages of a streaming response buffered ahead of the reader.
     public var streamingBufferHighWatermark: Int = 16
-    /// Keepalive: after this long without a frame from the server, send a PING; `nil` never does.
-    /// A connection whose PING goes unanswered for ``keepaliveTimeout`` is closed, failing its
-    /// calls with UNAVAILABLE, so a dead peer (or a silent network) is noticed even on an idle
-    /// subscription.
+    /// Keepalive: after this long without a frame from the server while calls are open, send a
+    /// PING; `nil` never does. A connection whose PING goes unanswered for ``keepaliveTimeout`` is
+    /// closed, failing its calls with UNAVAILABLE, so a dead peer (or a silent network) is noticed
+    /// even on a quiet subscription. A connection without calls is not pinged.
     public var keepaliveInterval: TimeAmount? = nil
     /// How long a keepalive PING may go unanswered.
     public var keepaliveTimeout: TimeAmount = .seconds(20)

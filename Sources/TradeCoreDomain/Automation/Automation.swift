@@ -1,4 +1,5 @@
 import EventSourcing
+import EventStore
 import Foundation
 import TradeCoreMessages
 import WireFormat
@@ -81,7 +82,7 @@ extension AggregateRoot where State == Automation {
         _ command: CreateAutomation, webhookURL: String, webhookTokenDigest: [UInt8], accounts: [UUID: BrokerAccount],
         now: Int64
     ) throws(DomainError) {
-        guard isNew else { throw .wrongState("AUTOMATION_EXISTS", "automation \(id.lowercased) exists already") }
+        guard isNew else { throw .wrongState("AUTOMATION_EXISTS", "automation \(id.lowercasedText) exists already") }
         let config = AutomationConfig(
             name: command.name, symbol: command.symbol, positionSizing: command.positionSizing,
             accountIDs: command.accountIDs, assetType: command.assetType, optionDetails: command.optionDetails,
@@ -130,7 +131,7 @@ extension AggregateRoot where State == Automation {
         try requireOwned(by: user)
         try requireNotDeleted()
         guard state.status == .inactive else {
-            throw .wrongState("AUTOMATION_ALREADY_ACTIVE", "automation \(id.lowercased) is active already")
+            throw .wrongState("AUTOMATION_ALREADY_ACTIVE", "automation \(id.lowercasedText) is active already")
         }
         emit(.activated(AutomationActivated(automationID: id, activatedAt: now)))
     }
@@ -141,7 +142,7 @@ extension AggregateRoot where State == Automation {
         try requireNotDeleted()
         try Rules.text(reason, field: "reason")
         guard state.status == .active else {
-            throw .wrongState("AUTOMATION_NOT_ACTIVE", "automation \(id.lowercased) is not active")
+            throw .wrongState("AUTOMATION_NOT_ACTIVE", "automation \(id.lowercasedText) is not active")
         }
         emit(.deactivated(AutomationDeactivated(automationID: id, reason: reason, deactivatedAt: now)))
     }
@@ -165,7 +166,7 @@ extension AggregateRoot where State == Automation {
 
     private func requireNotDeleted() throws(DomainError) {
         guard state.status != .deleted else {
-            throw .wrongState("AUTOMATION_DELETED", "automation \(id.lowercased) is deleted")
+            throw .wrongState("AUTOMATION_DELETED", "automation \(id.lowercasedText) is deleted")
         }
     }
 }
@@ -236,7 +237,8 @@ public enum AutomationRules {
             }
             try Rules.owner(account.userID, is: user, "account", id, reason: "ACCOUNT_NOT_OWNED")
             guard account.isLinked else {
-                throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercased) is not linked to a broker connection")
+                throw .wrongState(
+                    "ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
             }
         }
     }

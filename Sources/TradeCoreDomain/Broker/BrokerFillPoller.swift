@@ -106,7 +106,7 @@ public final class BrokerFillPoller: Sendable {
         } catch {
             logger.warning(
                 "could not record an order's executions",
-                metadata: ["order.id": "\(order.orderID.lowercased)", "error": "\(error)"])
+                metadata: ["order.id": "\(order.orderID.lowercasedText)", "error": "\(error)"])
             return 0
         }
     }

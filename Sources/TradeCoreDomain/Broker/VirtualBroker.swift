@@ -197,7 +197,8 @@ public final class VirtualBroker: BrokerAdapter {
                 return .rejected(reason: "insufficient buying power: \(cost) needed, \(cash) in cash")
             }
         }
-        return .accepted(brokerOrderID: "VB-\(hex("order/\(order.clientOrderID.lowercased)").prefix(16).uppercased())")
+        return .accepted(
+            brokerOrderID: "VB-\(hex("order/\(order.clientOrderID.lowercasedText)").prefix(16).uppercased())")
     }
 
     public func executions(

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventStore
 import Foundation
 import TradeCoreMessages
 import WireFormat
@@ -44,7 +45,7 @@ public struct BrokerAccount: Aggregate {
 
     /// The id of the account `accountNumber` of `connection`: the same every time it is linked.
     public static func id(connection: UUID, accountNumber: String) -> UUID {
-        NameBasedUUID.make(namespace: idNamespace, name: "\(connection.lowercased)/\(accountNumber)")
+        NameBasedUUID.make(namespace: idNamespace, name: "\(connection.lowercasedText)/\(accountNumber)")
     }
 
     public let id: UUID
@@ -103,11 +104,12 @@ public struct BrokerAccount: Aggregate {
     /// The account can take orders: linked and active (not restricted or closed).
     public func requireTradable() throws(DomainError) {
         guard isLinked else {
-            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercased) is not linked to a broker connection")
+            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
         }
         guard status == .active else {
             throw .wrongState(
-                "ACCOUNT_NOT_ACTIVE", "account \(id.lowercased) is \(status.name) at its broker and takes no orders",
+                "ACCOUNT_NOT_ACTIVE",
+                "account \(id.lowercasedText) is \(status.name) at its broker and takes no orders",
                 facts: ["status": status.name])
         }
     }
@@ -178,7 +180,7 @@ extension AggregateRoot where State == BrokerAccount {
         guard state.exists else { throw .notFound("account", id, reason: "ACCOUNT_NOT_FOUND") }
         try Rules.owner(state.userID, is: user, "account", id, reason: "ACCOUNT_NOT_OWNED")
         guard state.isLinked else {
-            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercased) is not linked to a broker connection")
+            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
         }
     }
 

@@ -63,16 +63,16 @@ public struct BrokerConnection: Aggregate {
 
     /// The id of the connection of `user` to `brokerID` in `environment`.
     public static func id(user: UUID, brokerID: String, environment: BrokerEnvironment) -> UUID {
-        NameBasedUUID.make(namespace: idNamespace, name: "\(user.lowercased)/\(brokerID)/\(environment.rawValue)")
+        NameBasedUUID.make(namespace: idNamespace, name: "\(user.lowercasedText)/\(brokerID)/\(environment.rawValue)")
     }
 
     /// The key of the lock that serialises initiating and completing this connection.
     public static func lockKey(user: UUID, brokerID: String, environment: BrokerEnvironment) -> String {
-        "broker_connection/\(user.lowercased)/\(brokerID)/\(environment.rawValue)"
+        "broker_connection/\(user.lowercasedText)/\(brokerID)/\(environment.rawValue)"
     }
 
     /// Where the vault keeps the connection's credentials.
-    public static func credentialsReference(_ id: UUID) -> String { "broker_connection/\(id.lowercased)" }
+    public static func credentialsReference(_ id: UUID) -> String { "broker_connection/\(id.lowercasedText)" }
 
     public let id: UUID
     public private(set) var exists = false
@@ -188,7 +188,7 @@ extension AggregateRoot where State == BrokerConnection {
                 throw DomainError(
                     .alreadyExists, reason: "CONNECTION_EXISTS",
                     "the connection to \(state.brokerID) (\(state.environment.name)) is connected already; "
-                        + "disconnect it first", facts: ["broker_connection": id.lowercased])
+                        + "disconnect it first", facts: ["broker_connection": id.lowercasedText])
             case .failed, .disconnected:
                 emit(.reset(BrokerConnectionReset(brokerConnectionID: id, resetAt: now)))
             case .pending, .awaitingOAuth:

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventStore
 import Foundation
 import TradeCoreMessages
 
@@ -16,7 +17,7 @@ extension AggregateRoot where State == Order {
     public mutating func create(
         _ command: CreateOrder, account: BrokerAccount?, automation: Automation?, now: Int64
     ) throws(DomainError) {
-        guard isNew else { throw .wrongState("ORDER_EXISTS", "order \(id.lowercased) exists already") }
+        guard isNew else { throw .wrongState("ORDER_EXISTS", "order \(id.lowercasedText) exists already") }
         // The request's own fields first, then what it refers to.
         try Rules.symbol(command.symbol)
         try Rules.positive(command.quantity, field: "quantity")
@@ -34,11 +35,12 @@ extension AggregateRoot where State == Order {
                 automation.userID, is: command.userID, "automation", automationID, reason: "AUTOMATION_NOT_OWNED")
             guard automation.status == .active else {
                 throw .wrongState(
-                    "AUTOMATION_NOT_ACTIVE", "automation \(automationID.lowercased) is not active: activate it first")
+                    "AUTOMATION_NOT_ACTIVE",
+                    "automation \(automationID.lowercasedText) is not active: activate it first")
             }
             guard automation.config.accountIDs.contains(command.accountID) else {
                 throw .invalid(
-                    "account_id", "account \(command.accountID.lowercased) is not one of the automation's accounts",
+                    "account_id", "account \(command.accountID.lowercasedText) is not one of the automation's accounts",
                     reason: "ACCOUNT_NOT_IN_AUTOMATION")
             }
         }

@@ -45,5 +45,5 @@ extension RecordedEvent {
 
 extension UUID {
     /// An id as read-model keys spell it.
-    var key: String { lowercased }
+    var key: String { lowercasedText }
 }

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventStore
 import Foundation
 
 /// A business rule the command breaks: what a caller is told, typed.
@@ -61,14 +62,15 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
 
     /// Something the command names does not exist.
     public static func notFound(_ kind: String, _ id: UUID, reason: String) -> DomainError {
-        DomainError(.notFound, reason: reason, "\(kind) \(id.lowercased) does not exist", facts: [kind: id.lowercased])
+        DomainError(
+            .notFound, reason: reason, "\(kind) \(id.lowercasedText) does not exist", facts: [kind: id.lowercasedText])
     }
 
     /// Something the command names belongs to another user.
     public static func notOwned(_ kind: String, _ id: UUID, reason: String) -> DomainError {
         DomainError(
-            .permissionDenied, reason: reason, "\(kind) \(id.lowercased) belongs to another user",
-            facts: [kind: id.lowercased])
+            .permissionDenied, reason: reason, "\(kind) \(id.lowercasedText) belongs to another user",
+            facts: [kind: id.lowercasedText])
     }
 
     /// The aggregate is in the wrong state for the command.
@@ -117,9 +119,4 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
             rejection.code, reason: reason ?? rejection.code.rawValue, rejection.message,
             fieldViolations: violations.sorted { $0.field < $1.field }, facts: facts)
     }
-}
-
-extension UUID {
-    /// The lowercase text form, as ids appear in stream names, messages and logs.
-    var lowercased: String { uuidString.lowercased() }
 }

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventStore
 import Foundation
 
 /// What the domain's handlers use besides the event-sourcing core: the brokers, the vault, the
@@ -20,7 +21,7 @@ public struct DomainServices: Sendable {
 
     /// The webhook URL of an automation.
     public func webhookURL(for automationID: UUID) -> String {
-        "\(webhookBaseURL)/webhooks/automations/\(automationID.lowercased)"
+        "\(webhookBaseURL)/webhooks/automations/\(automationID.lowercasedText)"
     }
 
     /// The adapter of a broker the domain already accepted (a connection or account names it).
