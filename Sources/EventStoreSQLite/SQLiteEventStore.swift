@@ -133,7 +133,7 @@ public final class SQLiteEventStore: EventStore {
     /// The versions of recently committed streams, set by the writer after each commit: every
     /// append goes through this store's one writer, so a version found here is the stream's
     /// committed version (or, while a commit is between its COMMIT and this update, the one before,
-    /// which a reader could have read a moment earlier anyway). Bounded: when full, it starts over.
+    /// which a reader could have read a moment earlier anyway). Bounded: see ``CommittedVersions``.
     let committedVersions = Mutex(CommittedVersions(capacity: 100_000))
     /// Tests make the writer's transactions fail here as a broken disk would; always nil otherwise.
     let injectedFault = Mutex<(@Sendable () throws -> Void)?>(nil)
@@ -269,7 +269,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
-        if let version = committedVersions.withLock({ $0[stream] }) { return version }
+        if let version = committedVersions.withLock({ $0.version(of: stream) }) { return version }
         return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version
         }
     }
@@ -525,22 +525,42 @@ struct WriterMetrics: Sendable {
     let appendsPerCommit = Recorder(label: "tradecore_store_appends_per_commit")
 }
 
-/// Stream versions by stream, bounded.
+/// Stream versions by stream, bounded: two generations of at most `capacity` streams each.
+///
+/// Commits note into the current generation; when it is full it becomes the previous one and the
+/// one before is dropped. A lookup that finds a stream only in the previous generation moves it into
+/// the current one, so a stream read often (an account every order checks) stays known however many
+/// other streams are created, while one neither written nor read for two generations is forgotten.
+/// A version in the previous generation is the stream's latest: a commit would have put a newer one
+/// in the current generation, which lookups check first.
 struct CommittedVersions {
-    private var versions: [StreamName: Int64] = [:]
+    private var current: [StreamName: Int64] = [:]
+    private var previous: [StreamName: Int64] = [:]
     private let capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
     }
 
-    subscript(stream: StreamName) -> Int64? { versions[stream] }
+    /// The stream's committed version, if known; moves it into the current generation.
+    mutating func version(of stream: StreamName) -> Int64? {
+        if let version = current[stream] { return version }
+        guard let version = previous.removeValue(forKey: stream) else { return nil }
+        set(version, for: stream)
+        return version
+    }
 
     /// Notes the versions the committed `events` (in position order) leave their streams at.
     mutating func note(_ events: [RecordedEvent]) {
-        for event in events {
-            if versions.count >= capacity && versions[event.stream] == nil { versions.removeAll(keepingCapacity: true) }
-            versions[event.stream] = event.version
+        for event in events { set(event.version, for: event.stream) }
+    }
+
+    private mutating func set(_ version: Int64, for stream: StreamName) {
+        if current.count >= capacity && current[stream] == nil {
+            previous = current
+            current = [:]
+            current.reserveCapacity(capacity)
         }
+        current[stream] = version
     }
 }

@@ -1,0 +1,45 @@
+import EventStore
+import Foundation
+import Testing
+
+@testable import EventStoreSQLite
+
+/// The versions the SQLite store answers `streamVersion` from without a read.
+struct CommittedVersionsTests {
+    private func committed(_ stream: StreamName, at version: Int64) -> RecordedEvent {
+        RecordedEvent(
+            id: UUIDv7.next(), stream: stream, version: version, position: 1, type: "Tested", data: Data(),
+            metadata: EventMetadata())
+    }
+
+    private func newStream() throws -> StreamName { try StreamName(type: "order", id: UUIDv7.next()) }
+
+    @Test func aStreamReadOftenStaysKnownHoweverManyStreamsAreCreated() throws {
+        var versions = CommittedVersions(capacity: 10)
+        let account = try newStream()
+        versions.note([committed(account, at: 3)])
+        for _ in 0..<1_000 {
+            versions.note([committed(try newStream(), at: 0)])
+            #expect(versions.version(of: account) == 3)
+        }
+    }
+
+    @Test func aStreamNeitherWrittenNorReadForTwoGenerationsIsForgotten() throws {
+        var versions = CommittedVersions(capacity: 10)
+        let quiet = try newStream()
+        versions.note([committed(quiet, at: 1)])
+        for _ in 0..<20 { versions.note([committed(try newStream(), at: 0)]) }
+        #expect(versions.version(of: quiet) == nil)
+    }
+
+    @Test func theLatestCommitWinsAcrossGenerations() throws {
+        var versions = CommittedVersions(capacity: 2)
+        let stream = try newStream()
+        versions.note([committed(stream, at: 1)])
+        versions.note([committed(try newStream(), at: 0), committed(try newStream(), at: 0)])  // rotates
+        versions.note([committed(stream, at: 2)])
+        #expect(versions.version(of: stream) == 2)
+        versions.note([committed(stream, at: 3), committed(stream, at: 4)])
+        #expect(versions.version(of: stream) == 4)
+    }
+}
