@@ -159,6 +159,22 @@ public struct EventSubscription: AsyncSequence, Sendable {
             }
         }
 
+        /// The next event if one is already buffered (from the page being delivered, or the live
+        /// events taken last), without waiting or reading; `nil` otherwise. Lets a consumer that
+        /// got an event from ``next()`` take the ones right behind it as one batch.
+        public mutating func nextBufferedEvent() -> RecordedEvent? {
+            guard registration != nil, mode != .finished, !Task.isCancelled else { return nil }
+            while pendingIndex < pending.count {
+                let event = pending[pendingIndex]
+                pendingIndex += 1
+                if !pendingIsLive || isAfterCursor(event) {
+                    advance(past: event)
+                    return event
+                }
+            }
+            return nil
+        }
+
         /// Reads the next page from storage into `pending` and moves the cursor past it. Returns
         /// whether the read reached the head of the log.
         private mutating func readPage() async throws -> Bool {

@@ -41,6 +41,8 @@ public struct EventStreamService: RPCService {
     let shutdown: ShutdownSignal
     let settings: Settings
     let logger: Logger
+    /// Recent events as encoded for the wire, shared by the subscribers reading them.
+    let encodedEvents = EncodedEvents(capacity: 8_192)
 
     public func register(into router: inout RPCRouter) throws(RPCRouter.DuplicateMethodError) {
         try router.serverStreaming(Self.subscribePath) { request, writer in
@@ -199,26 +201,44 @@ public struct EventStreamService: RPCService {
         return interval
     }
 
-    /// Writes what the subscription delivers, until it ends (the store closed).
+    /// The most events written to a subscriber in one batch.
+    static let maxBatch = 256
+
+    /// Writes what the subscription delivers, until it ends (the store closed). Events already
+    /// buffered behind the one delivered (a storage page, or live events that arrived together)
+    /// go out as one batch: one trip to the connection's loop and one flush.
     private func deliver(
         _ subscription: EventSubscription, to writer: RPCResponseWriter, owner: UUID?, progress: Progress
     ) async throws {
         var delivered = 0
-        for try await message in subscription {
+        var iterator = subscription.makeAsyncIterator()
+        var batch: [[UInt8]] = []
+        batch.reserveCapacity(Self.maxBatch)
+        while let message = try await iterator.next() {
             let response: SubscribeResponse?
             switch message {
-            case .event(let event):
-                if let owner, event.metadata.userID != owner {
-                    response = nil
-                } else {
-                    response = SubscribeResponse(message: .event(Self.envelope(event)))
-                    delivered += 1
-                    if delivered % 256 == 1 {
-                        metrics.subscriberLag(max(store.subscriptions.headPosition - event.position, 0))
+            case .event(let first):
+                var event = first
+                var last = first.position
+                var taken = 0
+                batch.removeAll(keepingCapacity: true)
+                while true {
+                    if owner == nil || event.metadata.userID == owner {
+                        batch.append(encodedEvents.bytes(of: event))
                     }
+                    last = event.position
+                    taken += 1
+                    guard taken < Self.maxBatch, let next = iterator.nextBufferedEvent() else { break }
+                    event = next
                 }
-                if let response { try await writer.write(response.protoBytes) }
-                progress.advance(to: event.position, wrote: response != nil)
+                if !batch.isEmpty {
+                    delivered += batch.count
+                    if delivered / 256 != (delivered - batch.count) / 256 {
+                        metrics.subscriberLag(max(store.subscriptions.headPosition - last, 0))
+                    }
+                    try await writer.write(contentsOf: batch)
+                }
+                progress.advance(to: last, wrote: !batch.isEmpty)
                 continue
             case .caughtUp:
                 let position = progress.position
@@ -317,5 +337,34 @@ public struct EventStreamService: RPCService {
             nextVersion: events.last.map { UInt64($0.version) + 1 } ?? message.fromVersion,
             endOfStream: events.count < Int(count))
         return RPCServerResponse(message: response.protoBytes)
+    }
+}
+
+/// The `SubscribeResponse` bytes of recent events, by position: subscribers reading the same part
+/// of the log (every live subscriber, usually) encode each event once between them.
+///
+/// A fixed ring: the event at position p lives in slot p mod capacity until a later event takes it.
+final class EncodedEvents: Sendable {
+    private struct Slot {
+        var position: Int64 = 0
+        var bytes: [UInt8] = []
+    }
+
+    private let slots: Mutex<[Slot]>
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        slots = Mutex([Slot](repeating: Slot(), count: self.capacity))
+    }
+
+    func bytes(of event: RecordedEvent) -> [UInt8] {
+        let index = Int(event.position % Int64(capacity))
+        if let cached = slots.withLock({ $0[index].position == event.position ? $0[index].bytes : nil }) {
+            return cached
+        }
+        let bytes = SubscribeResponse(message: .event(EventStreamService.envelope(event))).protoBytes
+        slots.withLock { $0[index] = Slot(position: event.position, bytes: bytes) }
+        return bytes
     }
 }

@@ -20,8 +20,11 @@ import WireFormat
 ///    of each event is taken by an in-process subscription to the store's hub, which the writer
 ///    hands each commit to right after its COMMIT returns; the latency is the time from there to
 ///    the wire subscriber reading the event.
-/// 2. Fan-out: many subscribers tail the same log over the wire, from its start, while it grows;
-///    the events they receive per second, in all.
+/// 2. Fan-out, tailing: many subscribers over the wire wait at the end of the log, caught up; then
+///    events are appended as fast as the store takes them (batches of 100 per append), and the
+///    subscribers read every one. The events they receive per second, in all, from the first append
+///    to the last subscriber's last event.
+/// 3. Fan-out, catching up: the same subscribers read the whole log from its start.
 ///
 /// A benchmark, not a test: it prints figures and never fails on them.
 @main
@@ -60,6 +63,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let bench = try await Bench.start(directory: root)
         do {
             try await latency(bench)
+            try await fanOutTailing(bench)
             try await fanOut(bench)
         } catch {
             await bench.stop()
@@ -141,6 +145,52 @@ struct StreamBenchmark: AsyncParsableCommand {
     }
 
     // MARK: - Fan-out
+
+    private func fanOutTailing(_ bench: Bench) async throws {
+        let head = try await bench.store.headPosition()
+        let clients = (0..<connections).map { _ in RPCClient(host: "127.0.0.1", port: bench.port) }
+        defer { Task { for client in clients { await client.close() } } }
+        let ready = ReadyCount()
+        let request = SubscribeRequest(start: .afterPosition(UInt64(head))).protoBytes
+        let clock = ContinuousClock()
+        let (counts, elapsed) = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<subscribers {
+                let client = clients[index % clients.count]
+                group.addTask {
+                    try await client.serverStreaming(Bench.subscribePath, request) { response in
+                        var count = 0
+                        for try await bytes in response.messages {
+                            // Field 1 of the response is an event, field 3 "caught up": count
+                            // without decoding.
+                            if bytes.first == 0x1A { ready.value.add(1, ordering: .relaxed) }
+                            guard bytes.first == 0x0A else { continue }
+                            count += 1
+                            if count == events { return count }
+                        }
+                        return count
+                    }
+                }
+            }
+            while ready.value.load(ordering: .relaxed) < subscribers { try await Task.sleep(for: .milliseconds(10)) }
+            let began = clock.now
+            let payload = Data(repeating: 0x41, count: 120)
+            var appended = 0
+            while appended < events {
+                let batch = min(100, events - appended)
+                try await bench.store.append(
+                    to: try StreamName(type: "bench", id: UUIDv7.next()), expected: .noStream,
+                    events: (0..<batch).map { _ in NewEvent(type: "BenchEvent", data: payload) })
+                appended += batch
+            }
+            let counts = try await group.reduce(0, +)
+            return (counts, (clock.now - began).seconds)
+        }
+        print(
+            String(
+                format: "%d subscribers over %d connections tailing the log while %d events are appended: "
+                    + "%d events in %.2f s, %.0f events/s in all   (target >= 1,000,000)",
+                subscribers, connections, events, counts, elapsed, Double(counts) / elapsed))
+    }
 
     private func fanOut(_ bench: Bench) async throws {
         // A log of `events` events, appended in large batches.
@@ -233,6 +283,11 @@ struct Bench: Sendable {
         _ = await running.result
         await store.close()
     }
+}
+
+/// How many subscribers have caught up.
+final class ReadyCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -56,3 +56,33 @@ struct SubscriptionHubTests {
         await store.close()
     }
 }
+
+/// Taking the events buffered behind the one a subscription delivered, without waiting.
+struct BufferedEventsTests {
+    @Test func aPageIsTakenWholeThenTheIteratorWaitsAgain() async throws {
+        let store = InMemoryEventStore()
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        try await store.append(
+            to: stream, expected: .noStream, events: (0..<5).map { _ in NewEvent(type: "Tested", data: Data()) })
+        var iterator = store.subscribe(.beginning).makeAsyncIterator()
+        guard case .event(let first)? = try await iterator.next() else {
+            Issue.record("expected an event first")
+            return
+        }
+        var positions = [first.position]
+        while let event = iterator.nextBufferedEvent() { positions.append(event.position) }
+        #expect(positions == [1, 2, 3, 4, 5])
+        #expect(iterator.nextBufferedEvent() == nil)
+        // Nothing buffered was skipped: the iterator goes on after the last event taken.
+        guard case .caughtUp? = try await iterator.next() else {
+            Issue.record("expected caught up after the page")
+            return
+        }
+        try await store.append(to: stream, expected: .exact(4), events: [NewEvent(type: "Tested", data: Data())])
+        guard case .event(let live)? = try await iterator.next() else {
+            Issue.record("expected the live event")
+            return
+        }
+        #expect(live.position == 6)
+    }
+}

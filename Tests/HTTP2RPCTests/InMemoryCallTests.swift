@@ -141,7 +141,8 @@ struct InMemoryCallTests {
         clientConfiguration.connectionWindowSize = 65_535
         var serverConfiguration = RPCServerConfiguration()
         serverConfiguration.responseBufferHighWatermark = 32 << 10
-        let pair = try InMemoryConnection(router: makeTestRouter(probe: probe), server: serverConfiguration, client: clientConfiguration)
+        let pair = try InMemoryConnection(
+            router: makeTestRouter(probe: probe), server: serverConfiguration, client: clientConfiguration)
 
         let observer = RecordingObserver()
         observer.wantsMore = false
@@ -332,6 +333,27 @@ struct InMemoryCallTests {
         #expect(call.error?.code == .resourceExhausted)
     }
 
+    @Test("messages written together arrive each whole and in order")
+    func burstWrite() throws {
+        let pair = try InMemoryConnection(router: makeTestRouter())
+        let sizes: [UInt8] = [3, 0, 200, 1, 77]
+        let call = pair.call(TestMethod.burst, sizes, unary: false)
+        try pair.pump()
+        #expect(call.messages == sizes.enumerated().map { [UInt8](repeating: UInt8($0), count: Int($1)) })
+        #expect(call.error == nil)
+    }
+
+    @Test("a burst with a message over the send limit delivers those before it, then RESOURCE_EXHAUSTED")
+    func burstWithOversizedMessage() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxSendMessageSize = 100
+        let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
+        let call = pair.call(TestMethod.burst, [10, 20, 101, 5], unary: false)
+        try pair.pump()
+        #expect(call.messages == [[UInt8](repeating: 0, count: 10), [UInt8](repeating: 1, count: 20)])
+        #expect(call.error?.code == .resourceExhausted)
+    }
+
     @Test("a message with the compressed flag but no grpc-encoding ends with INTERNAL")
     func compressedFlag() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())
@@ -429,5 +451,5 @@ func usleepForTask() {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
-import Synchronization
 import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One server-side HTTP/2 connection: owns its nghttp2 session, turns streams into calls,
 /// runs their handlers and writes their responses.
@@ -493,27 +494,40 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Responses
 
-    func enqueueResponse(streamID: Int32, message: [UInt8]) -> RPCResponseWriter.Outcome {
+    /// Queues response messages of a streaming call, in order. A message over the size limit, or
+    /// past what the connection may buffer, fails the write; the messages before it stay queued.
+    func enqueueResponses(streamID: Int32, messages: some Collection<[UInt8]>) -> RPCResponseWriter.Outcome {
         guard let stream = streams[streamID], stream.phase == .running else {
             return .failed(RPCError(.cancelled, "the call has ended"))
         }
-        guard message.count <= configuration.maxSendMessageSize else {
-            return .failed(
-                RPCError(
+        var refusal: RPCError?
+        var queued = 0
+        for message in messages {
+            guard message.count <= configuration.maxSendMessageSize else {
+                refusal = RPCError(
                     .resourceExhausted,
-                    "response of \(message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes"
-                ))
+                    "response of \(message.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes")
+                break
+            }
+            refusal = responseRefusal(message.count)
+            if refusal != nil { break }
+            bufferResponse(message, on: stream)
+            queued += 1
         }
-        if let refusal = responseRefusal(message.count) { return .failed(refusal) }
-        bufferResponse(message, on: stream)
+        if queued > 0 { sendQueuedResponses(on: stream) }
+        if let refusal { return .failed(refusal) }
+        return stream.outbound.readableBytes >= configuration.responseBufferHighWatermark ? .mustWait : .accepted
+    }
+
+    /// Starts the response, or resumes its deferred data, for what was just queued; then flushes.
+    private func sendQueuedResponses(on stream: ServerStream) {
         if !stream.responseStarted {
             startResponse(stream, metadata: [:])
         } else if stream.dataDeferred {
             stream.dataDeferred = false
-            session?.resumeData(streamID: streamID)
+            session?.resumeData(streamID: stream.id)
         }
         scheduleFlush()
-        return stream.outbound.readableBytes >= configuration.responseBufferHighWatermark ? .mustWait : .accepted
     }
 
     /// Why a response message of `count` bytes may not be queued: the connection already holds
@@ -716,7 +730,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
         if let idle = configuration.idleTimeout, streams.isEmpty, now - lastStreamActivity >= idle {
             logger.debug("closing an idle connection")
-            session.submitGoaway(lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+            session.submitGoaway(
+                lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
             closeAfterFlush()
             return
         }
@@ -745,7 +760,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 closeAfterFlush()
                 return
             }
-            logger.debug("resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
+            logger.debug(
+                "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
             finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
             session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
             scheduleFlush()
@@ -856,7 +872,8 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         {
             // Other pseudo-headers and transport fields are not metadata.
         } else {
-            stream.metadata.addReceived(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+            stream.metadata.addReceived(
+                name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
         return true
     }

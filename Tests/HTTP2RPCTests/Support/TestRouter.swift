@@ -12,6 +12,7 @@ enum TestMethod {
     static let hang = "/test.Test/Hang"
     static let stream = "/test.Test/Stream"
     static let streamThenFail = "/test.Test/StreamThenFail"
+    static let burst = "/test.Test/Burst"
     static let bidiEcho = "/test.Test/BidiEcho"
     static let metadata = "/test.Test/Metadata"
 }
@@ -33,7 +34,9 @@ final class HandlerProbe: Sendable {
 
 /// Streaming requests encode the message count and size in the request: 4 bytes each.
 func streamRequest(count: Int, size: Int) -> [UInt8] {
-    func be(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+    func be(_ value: Int) -> [UInt8] {
+        [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+    }
     return be(count) + be(size)
 }
 
@@ -97,6 +100,14 @@ func makeTestRouter(probe: HandlerProbe = HandlerProbe()) -> RPCRouter {
             try await writer.write([1])
             try await writer.write([2])
             throw RPCError(.aborted, "stopped after two")
+        }
+        try router.serverStreaming(TestMethod.burst) { request, writer in
+            // One write of several messages: each request byte is the size of one of them.
+            try await writer.write(
+                contentsOf: request.message.enumerated().map { index, size in
+                    [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: Int(size))
+                })
+            return [:]
         }
         try router.bidirectional(TestMethod.bidiEcho) { requests, _, writer in
             var count = 0
