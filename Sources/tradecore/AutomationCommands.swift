@@ -114,9 +114,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(help: "true or false.") var autoSubmit: Bool?
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.updateAutomation(
                     UpdateAutomation(
                         automationID: automation, userID: user, name: name, positionSizing: settings.positionSizing,
@@ -137,9 +135,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.activateAutomation(
                     ActivateAutomation(
                         automationID: automation, userID: user, expectedVersion: options.expectedVersion),
@@ -157,9 +153,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var reason: String = ""
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.deactivateAutomation(
                     DeactivateAutomation(
                         automationID: automation, userID: user, reason: reason, expectedVersion: options.expectedVersion
@@ -177,9 +171,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.deleteAutomation(
                     DeleteAutomation(automationID: automation, userID: user, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
@@ -195,9 +187,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let view = try await calling {
+            let view = try await options.connection.call { client in
                 try await client.getAutomation(
                     GetAutomation(automationID: automation, userID: user, minPosition: options.minPosition))
             }
@@ -212,9 +202,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Flag var includeDeleted = false
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let list = try await calling {
+            let list = try await options.connection.call { client in
                 try await client.listAutomations(
                     ListAutomations(userID: user, includeDeleted: includeDeleted, minPosition: options.minPosition))
             }

@@ -83,9 +83,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "The state the connect call returned.") var state: String
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.completeOAuth(
                     CompleteOAuth(
                         brokerConnectionID: connection, userID: user, authorizationCode: code, state: state,
@@ -103,9 +101,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option var reason: String = ""
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.disconnectBroker(
                     DisconnectBroker(
                         brokerConnectionID: connection, userID: user, reason: reason,
@@ -122,9 +118,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let view = try await calling {
+            let view = try await options.connection.call { client in
                 try await client.getBrokerConnection(
                     GetBrokerConnection(brokerConnectionID: connection, userID: user, minPosition: options.minPosition))
             }
@@ -140,9 +134,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let view = try await calling {
+            let view = try await options.connection.call { client in
                 try await client.findBrokerConnection(
                     FindBrokerConnection(
                         userID: user, brokerID: broker, environment: environment?.value,
@@ -165,9 +157,7 @@ struct AccountCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.refreshAccountDataFromBroker(
                     RefreshAccountDataFromBroker(
                         accountID: account, userID: user, expectedVersion: options.expectedVersion),
@@ -186,9 +176,7 @@ struct AccountCommand: AsyncParsableCommand {
         @Flag var force = false
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.refreshAllAccounts(
                     RefreshAllAccounts(userID: user, brokerConnectionID: connection, forceRefresh: force),
                     commandID: options.commandID)
@@ -206,9 +194,7 @@ struct AccountCommand: AsyncParsableCommand {
         @Flag var includeUnlinked = false
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let list = try await calling {
+            let list = try await options.connection.call { client in
                 if let connection {
                     return try await client.accountsByConnection(
                         GetAccountsByConnection(

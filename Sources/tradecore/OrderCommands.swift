@@ -49,9 +49,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The saga it runs for.") var sagaID: UUID?
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.createOrder(
                     CreateOrder(
                         userID: user, automationID: automation, symbol: symbol, side: side.value, quantity: quantity,
@@ -71,9 +69,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The broker's id of the order.") var brokerOrderID: String
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.placeOrder(
                     PlaceOrder(
                         orderID: order, userID: user, brokerOrderID: brokerOrderID,
@@ -117,9 +113,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.updateOrder(
                     UpdateOrder(
                         orderID: order, userID: user, quantity: quantity, limitPrice: limitPrice, stopPrice: stopPrice,
@@ -138,9 +132,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var reason: String = ""
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.cancelOrder(
                     CancelOrder(orderID: order, userID: user, reason: reason, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
@@ -157,9 +149,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var reason: String
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.rejectOrder(
                     RejectOrder(orderID: order, userID: user, reason: reason, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
@@ -175,9 +165,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let result = try await calling {
+            let result = try await options.connection.call { client in
                 try await client.deleteOrder(
                     DeleteOrder(orderID: order, userID: user, expectedVersion: options.expectedVersion),
                     commandID: options.commandID)
@@ -193,9 +181,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var user: UUID
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let view = try await calling {
+            let view = try await options.connection.call { client in
                 try await client.getOrder(GetOrder(orderID: order, userID: user, minPosition: options.minPosition))
             }
             try options.output.print(view)
@@ -211,9 +197,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "Start after this order.") var after: UUID?
 
         func run() async throws {
-            let client = try options.connection.client()
-            defer { Task { await client.close() } }
-            let list = try await calling {
+            let list = try await options.connection.call { client in
                 try await client.listOrders(
                     ListOrders(
                         userID: user, statuses: status.map(\.value), pageSize: limit, afterOrderID: after,

@@ -135,6 +135,21 @@ struct CLIError: Error, CustomStringConvertible {
     }
 }
 
+extension ConnectionOptions {
+    /// Opens a client, makes one call with it through ``calling(_:)``, and closes it.
+    func call<Result: Sendable>(_ body: (TradeCoreClient) async throws -> Result) async throws -> Result {
+        let client = try client()
+        do {
+            let result = try await calling { try await body(client) }
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+}
+
 /// Runs a call and turns its failure into one line on stderr and the status as the exit code.
 func calling<Result>(_ body: () async throws -> Result) async throws -> Result {
     do {
