@@ -30,7 +30,6 @@ import argparse
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from server_process import Server  # noqa: E402
 
 failures = []
 failure_lock = threading.Lock()
@@ -50,61 +52,6 @@ def check(name, condition, detail=""):
         with failure_lock:
             failures.append("%s %s" % (name, detail))
     return condition
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class Server:
-    """tradecore-server on one data directory, with its log at level info."""
-
-    def __init__(self, binary, data_directory, work):
-        self.binary = binary
-        self.data_directory = data_directory
-        self.work = work
-        self.process = None
-        self.runs = 0
-        self.port = None
-        self.log_path = None
-
-    def start(self):
-        self.runs += 1
-        self.port = free_port()
-        self.log_path = os.path.join(self.work, "server-%d.log" % self.runs)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [self.binary, "--port", str(self.port), "--admin-port", "0", "--log-level", "info",
-                 "--data-directory", self.data_directory],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the server (run %d) exited with status %s at its start:\n%s"
-                                   % (self.runs, self.process.returncode, self.log()))
-            if accepts(self.port):
-                return
-            time.sleep(0.02)
-        raise RuntimeError("the server (run %d) did not accept connections within 30 s" % self.runs)
-
-    def log(self):
-        with open(self.log_path, "rb") as log:
-            return log.read().decode(errors="replace")
-
-    def cleanup(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 def rich_status(error):

@@ -9,22 +9,5 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
-# Building the server needs the C libraries' headers; a given binary does not.
-[ -n "${1:-}" ] || ensure_build_dependencies
-ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
-generate_python_stubs
-server="$(server_binary "${1:-}")"
-shift || true
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-if ! "$PYTHON" "$root/Tools/interop/drain_test.py" --server "$server" --generated "$GENERATED" --work "$work" "$@"; then
-    for server_log in "$work"/server-*.log; do
-        [ -e "$server_log" ] || continue
-        log "server log $(basename "$server_log"):"
-        cat "$server_log" >&2
-    done
-    exit 1
-fi
+run_server_script drain_test.py "$@"
 log "drain under load passed"

@@ -14,8 +14,6 @@ Usage: e2e_grpcio.py --target HOST:PORT --generated DIR --service-token T --user
 """
 
 import argparse
-import os
-import queue
 import sys
 import threading
 import time

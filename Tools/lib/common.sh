@@ -85,6 +85,33 @@ server_binary() {
     echo "$(cd "$root" && swift build --show-bin-path)/tradecore-server"
 }
 
+# Runs a Python script that starts and stops tradecore-server itself: `$1` is the script under
+# Tools/interop, `$2` the server binary (built when empty), the rest the script's options. It gets
+# --server, --generated and --work (a temporary directory); when it fails, the server logs it left
+# there (server-*.log) are printed.
+run_server_script() {
+    local script="$1" binary="${2:-}"
+    shift 2 || shift $#
+    # Building the server needs the C libraries' headers; a given binary does not.
+    [ -n "$binary" ] || ensure_build_dependencies
+    ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
+    generate_python_stubs
+    local server work status=0
+    server="$(server_binary "$binary")"
+    work="$(mktemp -d)"
+    "$PYTHON" "$root/Tools/interop/$script" --server "$server" --generated "$GENERATED" --work "$work" "$@" ||
+        status=$?
+    if [ "$status" -ne 0 ]; then
+        for server_log in "$work"/server-*.log; do
+            [ -e "$server_log" ] || continue
+            log "server log $(basename "$server_log"):"
+            cat "$server_log" >&2
+        done
+    fi
+    rm -rf "$work"
+    return "$status"
+}
+
 # Starts `$1` (a server binary) on a free loopback port with the further arguments, logging to
 # `$2`; sets SERVER_PORT and SERVER_PID and waits until it accepts connections.
 start_server() {
