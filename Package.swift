@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TradeCoreMessages", targets: ["TradeCoreMessages"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .library(name: "EventSourcingSQLite", targets: ["EventSourcingSQLite"]),
         .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
@@ -37,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
             traits: [.defaults, "CommandLineArguments"]),
@@ -136,6 +139,20 @@ let package = Package(
                 "EventStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The store for several servers: PostgreSQL through postgres-nio.
+        .target(
+            name: "EventStorePostgres",
+            dependencies: [
+                "EventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -395,6 +412,21 @@ let package = Package(
                 "eventstore-crash-writer",
                 "tradecore-server",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The PostgreSQL backend against a real server (TRADECORE_TEST_POSTGRES_URL; Tools/test.sh
+        // starts one): the conformance suite, the gap-free order across writers, faults.
+        .testTarget(
+            name: "EventStorePostgresTests",
+            dependencies: [
+                "EventStore",
+                "EventStorePostgres",
+                "EventStoreConformance",
+                "EventSourcingTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

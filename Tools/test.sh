@@ -4,6 +4,7 @@
 # implementations we did not write (grpcio, h2load, Python protobuf) and a fuzzing smoke run.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/postgres.sh"
 cd "$root"
 
 ensure_build_dependencies
@@ -13,6 +14,11 @@ python3 -c "import venv, ensurepip" 2>/dev/null || ensure_debian_packages python
 log "building"
 swift build --build-tests
 bin="$(swift build --show-bin-path)"
+
+# A throwaway PostgreSQL cluster (installed from Debian's packages if missing), stopped on exit;
+# the PostgreSQL suites fail rather than skip without it.
+start_test_postgres
+export TRADECORE_REQUIRE_POSTGRES=1
 
 log "Swift test suites"
 swift test --skip-build

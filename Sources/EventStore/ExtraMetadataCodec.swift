@@ -1,4 +1,3 @@
-import EventStore
 import Foundation
 
 /// The compact encoding of an event's extra metadata in the `extra` column.
@@ -6,8 +5,8 @@ import Foundation
 /// Pairs sorted by key, each as a varint length and UTF-8 bytes for the key, then for the value,
 /// after a leading varint count. Empty metadata is stored as NULL. Decoding never traps: a damaged
 /// value throws.
-enum ExtraMetadataCodec {
-    static func encode(_ extra: [String: String]) -> Data? {
+package enum ExtraMetadataCodec {
+    package static func encode(_ extra: [String: String]) -> Data? {
         guard !extra.isEmpty else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(extra.reduce(4) { $0 + $1.key.utf8.count + $1.value.utf8.count + 4 })
@@ -22,7 +21,7 @@ enum ExtraMetadataCodec {
         return Data(bytes)
     }
 
-    static func decode(_ data: Data?) throws -> [String: String] {
+    package static func decode(_ data: Data?) throws -> [String: String] {
         guard let data, !data.isEmpty else { return [:] }
         var reader = Reader(bytes: [UInt8](data))
         let count = try reader.varint()

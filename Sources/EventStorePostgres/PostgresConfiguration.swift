@@ -1,0 +1,117 @@
+import EventStore
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+extension PostgresEventStore {
+    /// Where the store lives and how it behaves.
+    public struct Configuration: Sendable {
+        /// The database, as a URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=MODE`.
+        /// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it, without
+        /// checking its certificate, as libpq does), `require` (TLS, certificate unchecked) or
+        /// `verify-full` (TLS with the certificate checked against the system's roots and the host).
+        public var url: String
+        /// The PostgreSQL schema that holds the store's tables: 1 to 48 lowercase letters, digits
+        /// and `_`. Servers sharing one store name the same schema.
+        public var schema: String
+        /// Limits and subscription settings shared with other backends.
+        public var options: EventStoreOptions
+        /// The most appends one batch (one transaction) carries.
+        public var maxAppendsPerBatch: Int
+        /// The most events one batch carries.
+        public var maxEventsPerBatch: Int
+        /// Connections the store may open to the server.
+        public var maxConnections: Int
+        /// How long an operation may wait for the database (a connection, then its answer) before it
+        /// fails with an error saying the database did not answer.
+        public var operationTimeout: Duration
+        /// How often the store looks for events that other servers committed, besides being woken
+        /// by their notifications.
+        public var pollInterval: Duration
+        /// Where the store logs.
+        public var logger: Logger
+
+        /// Makes a configuration for the database at `url`.
+        public init(
+            url: String,
+            schema: String = "tradecore",
+            options: EventStoreOptions = EventStoreOptions(),
+            maxAppendsPerBatch: Int = 1_024,
+            maxEventsPerBatch: Int = 20_000,
+            maxConnections: Int = 10,
+            operationTimeout: Duration = .seconds(10),
+            pollInterval: Duration = .milliseconds(500),
+            logger: Logger = Logger(label: "tradecore.eventstore.postgres")
+        ) {
+            self.url = url
+            self.schema = schema
+            self.options = options
+            self.maxAppendsPerBatch = max(maxAppendsPerBatch, 1)
+            self.maxEventsPerBatch = max(maxEventsPerBatch, 1)
+            self.maxConnections = max(maxConnections, 2)
+            self.operationTimeout = operationTimeout
+            self.pollInterval = pollInterval
+            self.logger = logger
+        }
+
+        /// The URL without its password, for messages and logs.
+        public var redactedURL: String {
+            guard var components = URLComponents(string: url) else { return "(an unreadable URL)" }
+            if components.password != nil { components.password = "***" }
+            return components.string ?? "(an unreadable URL)"
+        }
+
+        /// The postgres-nio client configuration the URL describes (for tools and tests that talk to
+        /// the same database). Throws `.invalidArgument` saying what is wrong.
+        public func postgresClientConfiguration() throws(EventStoreError) -> PostgresClient.Configuration {
+            guard PostgresSchema.isValidName(schema) else {
+                throw .invalidArgument(
+                    "the PostgreSQL schema name '\(schema.prefix(80))' must be 1 to 48 lowercase letters, digits or "
+                        + "'_', starting with a letter or '_'")
+            }
+            guard let components = URLComponents(string: url), let scheme = components.scheme,
+                ["postgres", "postgresql"].contains(scheme)
+            else {
+                throw .invalidArgument(
+                    "'\(redactedURL)' is not a PostgreSQL URL: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            guard let host = components.host, !host.isEmpty else {
+                throw .invalidArgument("the PostgreSQL URL '\(redactedURL)' names no host")
+            }
+            guard let user = components.user, !user.isEmpty else {
+                throw .invalidArgument("the PostgreSQL URL '\(redactedURL)' names no user")
+            }
+            let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+            guard !database.isEmpty else {
+                throw .invalidArgument("the PostgreSQL URL '\(redactedURL)' names no database (…/DATABASE)")
+            }
+            var tls: PostgresClient.Configuration.TLS
+            var unchecked = TLSConfiguration.makeClientConfiguration()
+            unchecked.certificateVerification = .none
+            let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+            switch mode {
+            case "disable": tls = .disable
+            case "prefer": tls = .prefer(unchecked)
+            case "require": tls = .require(unchecked)
+            case "verify-full": tls = .require(.makeClientConfiguration())
+            default:
+                throw .invalidArgument(
+                    "sslmode '\(mode.prefix(40))' in the PostgreSQL URL is not one of disable, prefer, require, "
+                        + "verify-full")
+            }
+            var configuration = PostgresClient.Configuration(
+                host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+                password: components.password?.removingPercentEncoding ?? components.password,
+                database: database.removingPercentEncoding ?? database, tls: tls)
+            configuration.options.maximumConnections = maxConnections
+            configuration.options.connectTimeout = .seconds(5)
+            // Every session: our schema first, and commits durable before they return whatever the
+            // server's default is (acknowledged appends must survive a crash of the server).
+            configuration.options.additionalStartupParameters = [
+                ("search_path", schema), ("synchronous_commit", "on"), ("application_name", "tradecore"),
+            ]
+            return configuration
+        }
+    }
+}

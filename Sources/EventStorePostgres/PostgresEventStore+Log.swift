@@ -1,0 +1,234 @@
+import EventStore
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Feeding the subscription hub with the one log, in position order, on every server.
+///
+/// A server hands its own batches to the hub as soon as they commit, when they follow directly on
+/// what the hub has (the usual case). Anything else (another server's commits, or this server's
+/// when another's came between) is read from the database by position: the follower reads from
+/// the hub's head on, woken by the notification each batch sends on commit, by a batch of this
+/// server's that did not follow on, and every poll interval in case a notification was lost.
+/// Positions are gap-free (see ``PostgresSchema``), so reading from the head on never skips one.
+extension PostgresEventStore {
+    /// Hands this server's committed events to the hub, or wakes the follower when they do not
+    /// follow directly on what the hub has.
+    func offerCommitted(_ events: [RecordedEvent]) {
+        guard !events.isEmpty else { return }
+        if follower.publish(events, to: subscriptions) == .gap { follower.wake() }
+    }
+
+    /// Reads what the hub has not seen, whenever woken, until the store closes.
+    func followLog() async {
+        let pageSize = 1_000
+        var failing = false
+        while !Task.isCancelled {
+            await follower.waitForWake(timeout: configuration.pollInterval)
+            guard !Task.isCancelled else { return }
+            do {
+                while !Task.isCancelled {
+                    let from = follower.published + 1
+                    let page = try await readAll(from: from, filter: .all, limit: pageSize)
+                    guard !page.isEmpty else { break }
+                    _ = follower.publish(page, to: subscriptions)
+                    if page.count < pageSize { break }
+                }
+                if failing {
+                    failing = false
+                    logger.notice("reading the log from the database again")
+                }
+            } catch {
+                if Task.isCancelled || (error as? EventStoreError)?.code == .closed { return }
+                if !failing {
+                    failing = true
+                    logger.warning(
+                        "cannot read the log from the database; subscribers wait until it answers",
+                        metadata: ["eventstore.error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Listens for the notifications of committed batches on a connection of its own, and wakes
+    /// the follower for each that goes beyond what the hub has. Reconnects after a failure.
+    func listenForCommits() async {
+        let channel = PostgresSchema.channel(schema)
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        failures = 0
+                        // Anything committed while no one listened is read now.
+                        follower.wake()
+                        for try await notification in notifications {
+                            if let head = Int64(notification.payload), head <= follower.published { continue }
+                            follower.wake()
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                if failures == 1 {
+                    logger.warning(
+                        "lost the notifications of other servers' commits; polling until they are back",
+                        metadata: ["eventstore.error": "\(error)"])
+                }
+                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5_000)))
+            }
+        }
+    }
+
+    /// Runs `body` within `timeout`; past it, fails with an error saying the database did not answer.
+    static func withDeadline<T: Sendable>(
+        _ timeout: Duration, doing operation: String, _ configuration: Configuration,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw EventStoreError(
+                    code: .storageFailure,
+                    message: "PostgreSQL at \(configuration.redactedURL) did not answer \(operation) within "
+                        + "\(timeout)")
+            }
+            return value
+        }
+    }
+
+    /// An error of postgres-nio (or ours) as an ``EventStoreError`` saying what went wrong.
+    static func map(_ error: any Error, doing operation: String, _ configuration: Configuration) -> any Error {
+        switch error {
+        case is EventStoreError, is VersionConflict, is DuplicateCommand, is CancellationError:
+            return error
+        case let error as PostgresTransactionError:
+            return map(
+                error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error,
+                doing: operation, configuration)
+        case let error as PSQLError:
+            let database = configuration.redactedURL
+            if error.code == .server, let info = error.serverInfo {
+                let state = info[.sqlState] ?? "?"
+                let message = info[.message] ?? "an error"
+                switch state {
+                case "28P01", "28000":
+                    return EventStoreError(
+                        code: .storageFailure,
+                        message: "PostgreSQL at \(database) refused the login: \(message) (check the user and password)"
+                    )
+                case "3D000":
+                    return EventStoreError(
+                        code: .storageFailure, message: "PostgreSQL at \(database): \(message) (create the database)")
+                case "53100":
+                    return EventStoreError(
+                        code: .storageFull, message: "PostgreSQL at \(database) is out of disk space: \(message)")
+                case "57014":
+                    return EventStoreError(
+                        code: .storageFailure,
+                        message: "PostgreSQL at \(database) cancelled \(operation): \(message) (a statement timeout?)")
+                default:
+                    return EventStoreError(
+                        code: .storageFailure,
+                        message: "PostgreSQL at \(database) refused \(operation): \(message) (SQLSTATE \(state))")
+                }
+            }
+            let cause = error.underlying.map { ": \($0)" } ?? ""
+            return EventStoreError(
+                code: .storageFailure,
+                message: "cannot reach PostgreSQL at \(database) for \(operation) (\(error.code))\(cause)")
+        default:
+            return EventStoreError(code: .storageFailure, message: "\(operation) failed: \(error)")
+        }
+    }
+}
+
+/// What the hub has been given, and the follower's wake-up call.
+final class LogFollower: Sendable {
+    enum Offer {
+        case published
+        /// The events do not follow directly on what the hub has: read the log from the database.
+        case gap
+    }
+
+    private struct State {
+        var published: Int64
+        var woken = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(published: Int64) {
+        state = Mutex(State(published: published))
+    }
+
+    /// The position of the last event handed to the hub.
+    var published: Int64 { state.withLock { $0.published } }
+
+    /// Hands `events` (in position order, without holes) to `hub`, skipping those it has already
+    /// seen; under the lock, so the hub gets the log in order whoever calls.
+    func publish(_ events: [RecordedEvent], to hub: SubscriptionHub) -> Offer {
+        state.withLock { state in
+            guard let last = events.last, last.position > state.published else { return .published }
+            let fresh =
+                events.first.map { $0.position > state.published } == true
+                ? events : events.filter { $0.position > state.published }
+            guard fresh.first?.position == state.published + 1 else { return .gap }
+            hub.publish(fresh)
+            state.published = last.position
+            return .published
+        }
+    }
+
+    func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.woken = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when woken (or woken before, since the last return), after `timeout`, or on cancellation.
+    func waitForWake(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.nextWake() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func nextWake() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.woken || Task.isCancelled {
+                        state.woken = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}
