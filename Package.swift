@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .library(name: "EventStorePostgres", targets: ["EventStorePostgres"]),
+        .library(name: "EventSourcingPostgres", targets: ["EventSourcingPostgres"]),
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .library(name: "EventSourcingSQLite", targets: ["EventSourcingSQLite"]),
         .library(name: "EventSourcingTesting", targets: ["EventSourcingTesting"]),
@@ -155,6 +156,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Read models, locks and leases for servers sharing the PostgreSQL store.
+        .target(
+            name: "EventSourcingPostgres",
+            dependencies: [
+                "EventSourcing",
+                "EventStore",
+                "EventStorePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -439,10 +454,13 @@ let package = Package(
             name: "EventSourcingTests",
             dependencies: [
                 "EventSourcing",
+                "EventSourcingPostgres",
                 "EventSourcingSQLite",
                 "EventSourcingTesting",
                 "EventStore",
+                "EventStorePostgres",
                 "EventStoreSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

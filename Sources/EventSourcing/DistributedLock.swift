@@ -87,6 +87,13 @@ public struct LockError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What happened.
     public let message: String
 
+    /// Makes the error; locks build these.
+    public init(code: Code, key: String, message: String) {
+        self.code = code
+        self.key = key
+        self.message = message
+    }
+
     public var description: String { "lock '\(key)': \(code.rawValue): \(message)" }
 }
 

@@ -105,10 +105,12 @@ extension PostgresEventStore {
     }
 
     /// An error of postgres-nio (or ours) as an ``EventStoreError`` saying what went wrong.
-    static func map(_ error: any Error, doing operation: String, _ configuration: Configuration) -> any Error {
+    package static func map(_ error: any Error, doing operation: String, _ configuration: Configuration) -> any Error {
         switch error {
         case is EventStoreError, is VersionConflict, is DuplicateCommand, is CancellationError:
             return error
+        case let error as CallerError:
+            return error.error
         case let error as PostgresTransactionError:
             return map(
                 error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error,
@@ -147,6 +149,16 @@ extension PostgresEventStore {
         default:
             return EventStoreError(code: .storageFailure, message: "\(operation) failed: \(error)")
         }
+    }
+}
+
+/// An error of a caller's own code run inside ``PostgresEventStore/withConnection(_:_:)``: it reaches
+/// the caller unchanged, where any other error becomes an ``EventStoreError``.
+package struct CallerError: Error {
+    package let error: any Error
+
+    package init(_ error: any Error) {
+        self.error = error
     }
 }
 

@@ -446,6 +446,18 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Runs `body` on a connection of the store's pool, held for the whole body (for transactions
+    /// of modules of this package that keep their tables in the store's schema), within the
+    /// operation timeout. What `body` throws wrapped in ``CallerError`` reaches the caller unchanged;
+    /// anything else becomes an ``EventStoreError``.
+    package func withConnection<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        try await run(operation) { client, logger in
+            try await client.withConnection { connection in try await body(connection, logger) }
+        }
+    }
+
     static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
         var binds = PostgresBindings()
         for value in values { try binds.append(value, context: .default) }

@@ -48,10 +48,12 @@ enum PostgresSchema {
     static func channel(_ schema: String) -> String { "tradecore_log_\(schema)" }
 
     /// Creates or migrates the schema, refusing one that is not ours or is newer than this code.
-    /// Several servers may start at once: a transaction-scoped advisory lock serialises them.
+    /// Several servers may start at once: a transaction-scoped advisory lock per schema serialises them.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext('tradecore-migrate'))", logger: logger)
+            // Per schema: stores of different schemas open side by side.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtext(\("tradecore-migrate:" + schema)))", logger: logger)
             try await validate(connection, schema: schema, logger: logger)
             let current = try await schemaVersion(connection, schema: schema, logger: logger)
             if current < 1 {
@@ -240,6 +242,55 @@ enum PostgresSchema {
             CREATE TABLE fencing_tokens (
                 key text PRIMARY KEY,
                 token bigint NOT NULL CHECK (token > 0)
+            )
+            ;;
+
+            -- Read models kept by projections in this schema, each projection's checkpoint committed in
+            -- the same transaction as its rows. Keys are UTF-8 bytes, so they order by bytes.
+            CREATE TABLE projection_checkpoints (
+                projection text PRIMARY KEY,
+                position bigint NOT NULL CHECK (position >= 0)
+            )
+            ;;
+            -- The distributed lock's leases, timed on the database's clock (Unix nanoseconds) so every
+            -- server agrees when one runs out.
+            CREATE TABLE locks (
+                key text PRIMARY KEY,
+                holder uuid NOT NULL,
+                token bigint NOT NULL,
+                expires_at bigint NOT NULL
+            )
+            ;;
+            -- Takes the lock on a key for a holder if it is free or its lease ran out, issuing the
+            -- next fencing token of the key in the same transaction; no row when it is held.
+            CREATE FUNCTION acquire_lock(p_key text, p_holder uuid, p_ttl bigint)
+            RETURNS TABLE (r_token bigint, r_expires_at bigint) LANGUAGE plpgsql AS $f$
+            DECLARE
+                now_ns bigint;
+                held_until bigint;
+            BEGIN
+                -- A key's row is never deleted (a release only ends its lease), so the row lock below
+                -- always finds it and serialises every taker of the key.
+                INSERT INTO locks (key, holder, token, expires_at) VALUES (p_key, p_holder, 0, 0)
+                    ON CONFLICT (key) DO NOTHING;
+                SELECT l.expires_at INTO held_until FROM locks l WHERE l.key = p_key FOR UPDATE;
+                now_ns := (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint;
+                IF held_until > now_ns THEN
+                    RETURN;
+                END IF;
+                INSERT INTO fencing_tokens (key, token) VALUES (p_key, 1)
+                    ON CONFLICT (key) DO UPDATE SET token = fencing_tokens.token + 1
+                    RETURNING fencing_tokens.token INTO r_token;
+                r_expires_at := now_ns + p_ttl;
+                UPDATE locks SET holder = p_holder, token = r_token, expires_at = r_expires_at WHERE key = p_key;
+                RETURN NEXT;
+            END $f$ SET search_path FROM CURRENT
+            ;;
+            CREATE TABLE read_models (
+                collection text NOT NULL,
+                key bytea NOT NULL,
+                value bytea NOT NULL,
+                PRIMARY KEY (collection, key)
             )
             ;;
 

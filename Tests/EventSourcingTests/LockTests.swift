@@ -49,7 +49,7 @@ final class Occupancy: Sendable {
 
 @Suite(.timeLimit(.minutes(1)))
 struct LockTests {
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func holdersExcludeEachOtherAndTokensGrowWithEachAcquisition(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let lock = InProcessLock(store: environment.store)
@@ -106,7 +106,7 @@ struct LockTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func theStoreRefusesAnAppendFencedByAStaleLease(_ backend: Backend) async throws {
         let clock = ManualClock()
         try await withEnvironment(backend, clock: clock) { environment in
@@ -136,6 +136,69 @@ struct LockTests {
                 try await bus.send(OpenLockedAccount(owner: owner, lease: successor))
             }
             #expect(superseded.code == .lockLost, "the handler's own acquisition superseded the earlier lease")
+        }
+    }
+}
+
+/// The PostgreSQL lock, between two servers (two stores on one schema), on the database's clock.
+@Suite(.enabled(if: Backend.available.contains(.postgres)), .timeLimit(.minutes(1)))
+struct PostgresLockTests {
+    @Test func holdersOnTwoServersExcludeEachOtherAndTokensGrow() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let other = try await environment.secondServer()
+            let locks: [any DistributedLock] = [environment.makeLock(), other.lock]
+            let inside = Occupancy()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    let lock = locks[index % 2]
+                    group.addTask {
+                        try await lock.withLock("contended", ttl: .seconds(30), timeout: .seconds(30)) { lease in
+                            inside.enter(lease.token)
+                            try await Task.sleep(for: .milliseconds(2))
+                            inside.leave()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(inside.most == 1, "never two holders at once, whichever server")
+            #expect(inside.tokens == Array(1...20), "each acquisition a larger token, in acquisition order")
+            await other.close()
+        }
+    }
+
+    @Test func aLeaseThatRunsOutLetsTheNextHolderInAndCannotBeReleased() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let lock = environment.makeLock()
+            let first = try await lock.acquire("key", ttl: .seconds(2), timeout: .zero)
+            let held = try await #require(throws: LockError.self) {
+                try await lock.acquire("key", ttl: .seconds(10), timeout: .milliseconds(50))
+            }
+            #expect(held.code == .timeout)
+            let second = try await lock.acquire("key", ttl: .seconds(10), timeout: .seconds(5))
+            #expect(second.token > first.token)
+            #expect(second.expiresAt > first.expiresAt)
+            let error = try await #require(throws: LockError.self) { try await lock.release(first) }
+            #expect(error.code == .notHeld)
+            try await lock.release(second)
+            let third = try await lock.acquire("key", ttl: .seconds(10), timeout: .zero)
+            #expect(third.token > second.token, "a released lock is free at once")
+        }
+    }
+
+    @Test func theStoreRefusesAnAppendFencedByALeaseThatRanOut() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let lock = environment.makeLock()
+            let bus = try environment.bus(
+                lock: lock, handlers: [OpenLockedAccountHandler()], commands: [OpenLockedAccount.self])
+            let owner = UUID()
+            let stalled = try await lock.acquire("owner:\(owner)", ttl: .milliseconds(100), timeout: .zero)
+            let successor = try await lock.acquire("owner:\(owner)", ttl: .seconds(10), timeout: .seconds(5))
+            let error = try await #require(throws: CommandBusError.self) {
+                try await bus.send(OpenLockedAccount(owner: owner, lease: stalled))
+            }
+            #expect(error.code == .lockLost)
+            _ = try await bus.send(OpenLockedAccount(owner: owner, lease: successor))
         }
     }
 }

@@ -36,7 +36,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aQueryWithTheCommandsPositionReadsItsWrites(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let runner = ProjectionRunner(
@@ -77,7 +77,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aCrashInTheMiddleOfABatchAppliesEveryEventOnceAfterTheRestart(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let accounts = try await fill(try environment.bus(), accounts: 4, deposits: 14)
@@ -105,7 +105,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func stoppingWithEventsInFlightResumesWithoutSkippingOrRepeating(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus()
@@ -132,7 +132,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aRebuildEqualsTheIncrementalReadModel(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let runner = ProjectionRunner(
@@ -163,7 +163,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aRebuildWhileEventsArriveStillAppliesEachEventOnce(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let bus = try environment.bus()
@@ -183,7 +183,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func eventsTheProjectionIgnoresMoveItsPositionWithoutWrites(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let other = try StreamName(type: "other", id: UUID())

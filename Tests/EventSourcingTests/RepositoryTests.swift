@@ -21,7 +21,7 @@ struct RepositoryTests {
         return account
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func savedAggregatesLoadBackWithTheirVersion(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let repository = Repository<Account>(store: environment.store)
@@ -35,7 +35,7 @@ struct RepositoryTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func everyStoredEventCarriesTheMetadata(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let repository = Repository<Account>(store: environment.store)
@@ -56,7 +56,7 @@ struct RepositoryTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aCachedAggregateSeesWritesOfAnotherRepository(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let first = Repository<Account>(store: environment.store)
@@ -94,7 +94,7 @@ struct RepositoryTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func snapshotsAreTakenEveryNEventsAndUsedByLoads(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let scheduler = SnapshotScheduler(store: environment.store, policy: .every(10))
@@ -137,7 +137,7 @@ struct RepositoryTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func aStaleSaveConflictsAndWritesNothing(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let repository = Repository<Account>(store: environment.store)

@@ -33,7 +33,8 @@ enum TestDatabase {
         }
         var logger = logger ?? Logger(label: "tradecore.test.postgres")
         if logger.logLevel < .warning { logger.logLevel = .warning }
-        return PostgresEventStore.Configuration(url: url, schema: schema, options: options, logger: logger)
+        return PostgresEventStore.Configuration(
+            url: url, schema: schema, options: options, maxConnections: 4, logger: logger)
     }
 
     /// Drops the schemas a test made.

@@ -31,6 +31,9 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var unconsumedBytesOfClosedStreams = 0
     private var flushTiming = FlushTiming()
     private var closed = false
+    /// The first error that broke the connection (a failed TLS handshake, say): a call that
+    /// arrives after the close is told that, not only that the connection is closed.
+    private var closeCause: String?
     /// When a frame last arrived from the server, for keepalive.
     private var lastReceiveTime = NIODeadline.now()
     /// When the unanswered keepalive PING was sent, if one is out.
@@ -102,6 +105,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if closeCause == nil { closeCause = "\(error)" }
         failAll(RPCError(.unavailable, "connection error: \(error)", cause: error))
         context.close(promise: nil)
     }
@@ -179,7 +183,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         }
         guard let session, !closed else {
-            return complete(stream, with: .failure(.notProcessed("the connection to the server is closed")))
+            let cause = closeCause.map { ": \($0)" } ?? ""
+            return complete(stream, with: .failure(.notProcessed("the connection to the server is closed\(cause)")))
         }
         guard !isGoingAway else {
             return complete(stream, with: .failure(.notProcessed("the server is closing the connection (GOAWAY)")))
