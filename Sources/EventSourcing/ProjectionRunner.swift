@@ -130,9 +130,22 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         return try await catchUp()
     }
 
+    /// Returns once this runner, or the stored checkpoint, has reached `target`. When several
+    /// servers share the read models, one of them runs the projection: a server that does not
+    /// (its runner waits for the lead) sees the others' progress in the stored checkpoint, which it
+    /// reads every 25 ms while it waits.
     public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
-        let reached = await progress.wait(until: { $0.position >= target }) {
-            try? await Task.sleep(for: timeout)
+        let deadline = ContinuousClock.now + timeout
+        var reached = false
+        while !reached && !Task.isCancelled {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { break }
+            reached = await progress.wait(until: { $0.position >= target }) {
+                try? await Task.sleep(for: min(left, .milliseconds(25)))
+            }
+            if !reached, let stored = try? await readModels.checkpoint(of: projection.name), stored >= target {
+                reached = true
+            }
         }
         guard !reached else { return }
         if Task.isCancelled {

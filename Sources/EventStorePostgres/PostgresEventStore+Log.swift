@@ -87,20 +87,10 @@ extension PostgresEventStore {
         _ timeout: Duration, doing operation: String, _ configuration: Configuration,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw EventStoreError(
-                    code: .storageFailure,
-                    message: "PostgreSQL at \(configuration.redactedURL) did not answer \(operation) within "
-                        + "\(timeout)")
-            }
-            return value
+        try await Deadline.run(timeout, body) {
+            EventStoreError(
+                code: .storageFailure,
+                message: "PostgreSQL at \(configuration.redactedURL) did not answer \(operation) within \(timeout)")
         }
     }
 
@@ -241,6 +231,72 @@ final class LogFollower: Sendable {
                 return state.waiter
             }
             waiter?.resume()
+        }
+    }
+}
+
+/// Bounds how long a caller waits for the database.
+///
+/// Not a task group: a group returns only once all its children have, and a query on a connection
+/// the server dropped without a word may never return, however cancelled. Here the work runs in a
+/// task of its own; the caller gets the timeout error when the time is up (the work is cancelled,
+/// and left to end when it can), or its result when it comes first.
+package enum Deadline {
+    package static func run<T: Sendable>(
+        _ timeout: Duration, _ body: @escaping @Sendable () async throws -> T,
+        timedOut: @escaping @Sendable () -> any Error
+    ) async throws -> T {
+        let outcome = Outcome<T>()
+        let work = Task { outcome.finish(with: await Result(catching: body)) }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { outcome.finish(with: .failure(timedOut())) }
+        }
+        defer {
+            timer.cancel()
+            work.cancel()
+        }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            outcome.finish(with: .failure(CancellationError()))
+        }
+    }
+
+    /// The first of the work's result, the timeout and cancellation.
+    private final class Outcome<T: Sendable>: Sendable {
+        private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<T, any Error>?)>(
+            (nil, nil))
+
+        func finish(with result: Result<T, any Error>) {
+            let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+                guard state.result == nil else { return nil }
+                state.result = result
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(with: result)
+        }
+
+        func value() async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready = state.withLock { state -> Result<T, any Error>? in
+                    if let result = state.result { return result }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    fileprivate init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
         }
     }
 }

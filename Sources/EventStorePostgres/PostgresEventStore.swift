@@ -458,6 +458,21 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Runs `body` on a connection of the store's pool for as long as it takes (no operation
+    /// timeout): for sessions that live long, such as the one holding a server's leads.
+    package func withHeldConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        try checkOpen()
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in try await body(connection, logger) }
+        } catch {
+            if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
+            throw Self.map(error, doing: "holding a connection", configuration)
+        }
+    }
+
     static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
         var binds = PostgresBindings()
         for value in values { try binds.append(value, context: .default) }

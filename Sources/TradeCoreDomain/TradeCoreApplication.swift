@@ -63,6 +63,7 @@ public final class TradeCoreApplication: Sendable {
     public let orderExecution: SagaManager<OrderExecutionSaga>
     public let onboarding: SagaManager<ConnectionOnboardingSaga>
     public let fills: BrokerFillPoller
+    private let leadership: any Leadership
     private let logger: Logger
 
     /// Wires the domain over `store`, its read models in `readModels`.
@@ -76,10 +77,13 @@ public final class TradeCoreApplication: Sendable {
         configuration: Configuration = Configuration(),
         clock: any EventSourcingClock = SystemClock(),
         interceptors: [any CommandInterceptor] = [],
+        lock: (any DistributedLock)? = nil,
+        leadership: any Leadership = SoleServer(),
         logger: Logger = Logger(label: "tradecore.domain")
     ) throws {
         self.store = store
         self.readModels = readModels
+        self.leadership = leadership
         self.logger = logger
         let services = DomainServices(
             brokers: brokers, vault: CredentialVault(storage: readModels, secrets: secrets), secrets: secrets,
@@ -102,7 +106,7 @@ public final class TradeCoreApplication: Sendable {
         var handlerServices = HandlerServices()
         handlerServices.register(services)
         let dependencies = HandlerDependencies(
-            store: store, queries: queries, clock: clock, services: handlerServices)
+            store: store, queries: queries, lock: lock, clock: clock, services: handlerServices)
         self.commands = try CommandBus(
             handlers: [
                 CreateOrderHandler(), PlaceOrderHandler(), AddFillHandler(), UpdateOrderHandler(),
@@ -132,14 +136,29 @@ public final class TradeCoreApplication: Sendable {
 
     /// Runs the projections, the sagas and the fill poller until the task is cancelled (or the
     /// store closes). If one of them fails, the others are stopped and the error is thrown.
+    ///
+    /// Each runs while this server leads its role (see ``Leadership``): a projection per role, the
+    /// onboarding saga, and *execution*: the order execution saga with the fill poller, together,
+    /// because an order's fills come from the broker connection that placed it.
     public func run() async throws {
+        let leadership = self.leadership
         try await withThrowingTaskGroup(of: Void.self) { group in
             for runner in projections {
-                group.addTask { try await runner.run() }
+                group.addTask {
+                    try await leadership.whileLeading("projection:\(runner.projectionName)") { try await runner.run() }
+                }
             }
-            group.addTask { try await self.orderExecution.run() }
-            group.addTask { try await self.onboarding.run() }
-            group.addTask { await self.fills.run() }
+            group.addTask {
+                try await leadership.whileLeading("execution") {
+                    try await withThrowingTaskGroup(of: Void.self) { execution in
+                        execution.addTask { try await self.orderExecution.run() }
+                        execution.addTask { await self.fills.run() }
+                        defer { execution.cancelAll() }
+                        while try await execution.next() != nil {}
+                    }
+                }
+            }
+            group.addTask { try await leadership.whileLeading("saga:onboarding") { try await self.onboarding.run() } }
             defer { group.cancelAll() }
             // A part that returns early (its store closed) does not stop the others; one that
             // throws does.

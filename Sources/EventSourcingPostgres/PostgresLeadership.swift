@@ -1,0 +1,230 @@
+import EventSourcing
+import EventStore
+import EventStorePostgres
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// ``Leadership`` among the servers sharing a PostgreSQL store: a role is led by the server whose
+/// connection holds the role's session advisory lock.
+///
+/// One keeper task per server holds one connection and, every `interval`, tries the locks of the
+/// roles this server wants and does not lead (`pg_try_advisory_lock`, keyed by schema and role),
+/// and checks that the connection is alive. PostgreSQL releases a session's advisory locks when
+/// the session ends, so when a server dies (or its connection breaks) its roles become free and
+/// another server takes them at its next try; a server whose connection broke knows it lost every
+/// lead and stops those parts at once, before it could have been replaced. A role this server no
+/// longer wants is unlocked, and on shutdown all are.
+///
+/// Two leaders of one role can still overlap for a moment around a lost connection (the old one
+/// learns of the loss at its next check); the parts guard against that themselves: a projection's
+/// and a saga's commits check their checkpoint, and commands are idempotent by id.
+public final class PostgresLeadership: Leadership {
+    private struct Role {
+        var wanted = 0
+        var leading = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private struct State {
+        var roles: [String: Role] = [:]
+        var keeper: Task<Void, Never>?
+    }
+
+    private let store: PostgresEventStore
+    private let interval: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Makes the leadership of this server among those sharing `store`'s schema; `interval` is how
+    /// often free roles are tried and the connection checked.
+    public init(store: PostgresEventStore, interval: Duration = .milliseconds(250), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// The roles this server leads now.
+    public var leading: Set<String> {
+        state.withLock { Set($0.roles.filter(\.value.leading).keys) }
+    }
+
+    public func whileLeading(_ role: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        state.withLock { state in
+            state.roles[role, default: Role()].wanted += 1
+            if state.keeper == nil {
+                state.keeper = Task { [weak self] in await self?.keep() }
+            }
+        }
+        defer { state.withLock { $0.roles[role]?.wanted -= 1 } }
+        while !Task.isCancelled {
+            await waitToLead(role)
+            guard !Task.isCancelled else { return }
+            logger.info("leading a role", metadata: ["leadership.role": "\(role)"])
+            let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await body()
+                    return true
+                }
+                group.addTask {
+                    await self.waitToLose(role)
+                    return false
+                }
+                defer { group.cancelAll() }
+                do {
+                    return try await group.next() ?? true
+                } catch is CancellationError {
+                    return Task.isCancelled
+                }
+            }
+            if finished { return }
+            logger.warning("lost the lead of a role; stopped it", metadata: ["leadership.role": "\(role)"])
+        }
+    }
+
+    /// Stops the keeper and gives up every lead (its locks are released with its session).
+    public func stop() async {
+        let keeper = state.withLock { state -> Task<Void, Never>? in
+            defer { state.keeper = nil }
+            return state.keeper
+        }
+        keeper?.cancel()
+        await keeper?.value
+    }
+
+    private func waitToLead(_ role: String) async {
+        await wait(role) { $0.leading }
+    }
+
+    private func waitToLose(_ role: String) async {
+        await wait(role) { !$0.leading }
+    }
+
+    /// Returns when `condition` holds for `role`, or on cancellation.
+    private func wait(_ role: String, until condition: @escaping @Sendable (Role) -> Bool) async {
+        while !Task.isCancelled {
+            let holds = state.withLock { state in state.roles[role].map(condition) ?? false }
+            if holds { return }
+            // Woken on any change of any role, or after an interval; then checked again.
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let now = state.withLock { state -> Bool in
+                        if Task.isCancelled || state.roles[role].map(condition) == true { return true }
+                        state.roles[role, default: Role()].waiters.append(continuation)
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            } onCancel: {
+                self.wakeAll()
+            }
+        }
+    }
+
+    private func wakeAll() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            var all: [CheckedContinuation<Void, Never>] = []
+            for role in state.roles.keys {
+                all += state.roles[role]?.waiters ?? []
+                state.roles[role]?.waiters = []
+            }
+            return all
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func setLeading(_ roles: Set<String>) {
+        state.withLock { state in
+            for role in state.roles.keys { state.roles[role]?.leading = roles.contains(role) }
+        }
+        wakeAll()
+    }
+
+    /// The keeper: holds a connection and the locks of the roles led, until cancelled.
+    private func keep() async {
+        var failures = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await store.withHeldConnection { connection, logger in
+                    try await self.keep(on: connection, logger)
+                }
+            } catch {
+                setLeading([])
+                if Task.isCancelled { return }
+                // A connection that served a while before it broke starts the back-off afresh.
+                if ContinuousClock.now - started > .seconds(10) { failures = 0 }
+                failures += 1
+                if failures == 1 {
+                    logger.warning(
+                        "lost the connection that holds this server's leads; trying again",
+                        metadata: ["leadership.error": "\(error)"])
+                }
+                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5_000)))
+            }
+        }
+    }
+
+    private func keep(on connection: PostgresConnection, _ logger: Logger) async throws {
+        do {
+            try await keepLeads(on: connection, logger)
+        } catch {
+            // The session may have survived the error: its locks must not go back to the pool. If
+            // it does not answer, it is closed (which ends the session and its locks).
+            do {
+                try await Deadline.run(.seconds(2)) {
+                    try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                } timedOut: {
+                    EventStoreError(
+                        code: .storageFailure, message: "the connection holding the leads stopped answering")
+                }
+            } catch {
+                _ = try? await Deadline.run(.seconds(2)) {
+                    try await connection.close()
+                } timedOut: {
+                    error
+                }
+            }
+            throw error
+        }
+    }
+
+    private func keepLeads(on connection: PostgresConnection, _ logger: Logger) async throws {
+        let schema = store.configuration.schema
+        var held: Set<String> = []
+        defer { setLeading([]) }
+        while !Task.isCancelled {
+            let wanted = state.withLock { state in Set(state.roles.filter { $0.value.wanted > 0 }.keys) }
+            // One round: give up what is no longer wanted, try what is wanted and not held, and
+            // check the connection (a broken one throws, and its leads are gone). A round that does
+            // not answer in time counts as a broken connection.
+            let before = held
+            held = try await Deadline.run(max(interval * 4, .seconds(2))) {
+                var held = before
+                for role in held.subtracting(wanted) {
+                    try await connection.query(
+                        "SELECT pg_advisory_unlock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
+                    held.remove(role)
+                }
+                for role in wanted.subtracting(held) {
+                    let rows = try await connection.query(
+                        "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
+                    for try await taken in rows.decode(Bool.self) where taken { held.insert(role) }
+                }
+                try await connection.query("SELECT 1", logger: logger)
+                return held
+            } timedOut: {
+                EventStoreError(code: .storageFailure, message: "the connection holding the leads stopped answering")
+            }
+            setLeading(held)
+            try? await Task.sleep(for: interval)
+        }
+        // Shutting down: give up every lead now rather than when the pool closes the connection.
+        _ = try? await Deadline.run(.seconds(2)) {
+            try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+        } timedOut: {
+            EventStoreError(code: .storageFailure, message: "the connection holding the leads stopped answering")
+        }
+    }
+}

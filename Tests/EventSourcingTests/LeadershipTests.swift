@@ -1,0 +1,116 @@
+import EventSourcing
+import EventSourcingPostgres
+import EventStore
+import EventStorePostgres
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// Which server runs a role, among servers sharing a PostgreSQL store.
+@Suite(.enabled(if: Backend.available.contains(.postgres)), .timeLimit(.minutes(1)))
+struct PostgresLeadershipTests {
+    /// Records which servers are running a role's body, and the most that ever ran at once.
+    final class Runs: Sendable {
+        private let state = Mutex((running: Set<String>(), most: 0, starts: [String]()))
+
+        func enter(_ server: String) {
+            state.withLock { state in
+                state.running.insert(server)
+                state.most = max(state.most, state.running.count)
+                state.starts.append(server)
+            }
+        }
+
+        func leave(_ server: String) { _ = state.withLock { $0.running.remove(server) } }
+
+        var running: Set<String> { state.withLock { $0.running } }
+        var most: Int { state.withLock { $0.most } }
+        var starts: [String] { state.withLock { $0.starts } }
+    }
+
+    /// A role's body: runs until cancelled.
+    private func body(_ server: String, _ runs: Runs) -> @Sendable () async throws -> Void {
+        {
+            runs.enter(server)
+            defer { runs.leave(server) }
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting until \(what)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private var logger: Logger {
+        var logger = Logger(label: "tradecore.tests.leadership")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    @Test func oneServerLeadsARoleAndAnotherTakesOverWhenItStops() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let storeA = try #require(environment.store as? PostgresEventStore)
+            let second = try await environment.secondServer()
+            let a = PostgresLeadership(store: storeA, interval: .milliseconds(50), logger: logger)
+            let b = PostgresLeadership(store: second.store, interval: .milliseconds(50), logger: logger)
+            let runs = Runs()
+            let onA = Task { try await a.whileLeading("projection:test", body("a", runs)) }
+            try await waitUntil("a leads") { runs.running == ["a"] }
+            let onB = Task { try await b.whileLeading("projection:test", body("b", runs)) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(runs.running == ["a"], "b waits while a leads")
+            // a stops (its server shutting down): b takes the role.
+            onA.cancel()
+            try await onA.value
+            await a.stop()
+            try await waitUntil("b leads") { runs.running == ["b"] }
+            #expect(runs.most == 1, "never two servers running the role at once")
+            #expect(b.leading == ["projection:test"])
+            onB.cancel()
+            try await onB.value
+            await b.stop()
+            await second.close()
+        }
+    }
+
+    @Test func aServerWhoseConnectionBreaksStopsItsRolesAndTheOtherTakesThem() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let storeA = try #require(environment.store as? PostgresEventStore)
+            let second = try await environment.secondServer()
+            let a = PostgresLeadership(store: storeA, interval: .milliseconds(50), logger: logger)
+            let b = PostgresLeadership(store: second.store, interval: .milliseconds(50), logger: logger)
+            let runs = Runs()
+            let onA = Task { try await a.whileLeading("execution", body("a", runs)) }
+            try await waitUntil("a leads") { runs.running == ["a"] }
+            let onB = Task { try await b.whileLeading("execution", body("b", runs)) }
+            // The session holding a's lead is cut off, as when a's server loses the network.
+            _ = try await storeA.withConnection("ending the leader's session") { connection, logger in
+                try await connection.query(
+                    """
+                    SELECT pg_terminate_backend(pid) FROM pg_locks \
+                    WHERE locktype = 'advisory' AND granted AND objsubid = 2 \
+                    AND classid = (hashtext(\(storeA.configuration.schema))::bigint & 4294967295)::oid
+                    """, logger: logger)
+            }
+            try await waitUntil("b leads") { runs.running.contains("b") }
+            try await waitUntil("a stopped") { !runs.running.contains("a") }
+            #expect(runs.starts.first == "a" && runs.starts.contains("b"))
+            onA.cancel()
+            onB.cancel()
+            try await onA.value
+            try await onB.value
+            await a.stop()
+            await b.stop()
+            await second.close()
+        }
+    }
+}
