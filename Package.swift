@@ -104,6 +104,8 @@ let package = Package(
         .executableTarget(
             name: "tradecore-server",
             dependencies: [
+                "EventStorePostgres",
+                "EventSourcingPostgres",
                 "HTTP2RPC",
                 "EventStore",
                 "EventStoreSQLite",

@@ -35,6 +35,9 @@ bash Tools/interop/crash_loop.sh "$bin/tradecore-server"
 log "SIGTERM under load"
 bash Tools/interop/drain_test.sh "$bin/tradecore-server"
 
+log "two servers on one PostgreSQL database, one killed under load"
+bash Tools/interop/multi_node.sh "$bin/tradecore-server"
+
 log "h2load: 100,000 unary Pings"
 bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
 

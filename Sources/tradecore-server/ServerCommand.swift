@@ -1,5 +1,9 @@
 import ArgumentParser
+import EventSourcing
+import EventSourcingPostgres
 import EventSourcingSQLite
+import EventStore
+import EventStorePostgres
 import EventStoreSQLite
 import Foundation
 import HTTP2RPC
@@ -87,6 +91,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "How often the fill poller asks brokers for executions, in milliseconds. (default: 100)")
     var fillPollMilliseconds: String?
 
+    @Option(
+        help:
+            "Keep the events, read models and locks in PostgreSQL, shared with other servers: postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full]. Servers sharing a database must share the master key too (--master-key-file). (default: the embedded SQLite store in --data-directory)"
+    )
+    var postgresURL: String?
+
+    @Option(help: "The PostgreSQL schema of the store, for --postgres-url. (default: tradecore)")
+    var postgresSchema: String?
+
     @Option(help: "A JSON file of settings (see above).")
     var config: String?
 
@@ -96,7 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
             .maxMessageSize: maxMessageSize, .shutdownGraceSeconds: shutdownGraceSeconds, .dataDirectory: dataDirectory,
             .logLevel: logLevel, .apiTokens: apiTokens, .masterKeyFile: masterKeyFile, .webhookBaseURL: webhookBaseURL,
             .adminHost: adminHost, .adminPort: adminPort, .virtualBrokerSeed: virtualBrokerSeed,
-            .fillPollMilliseconds: fillPollMilliseconds,
+            .fillPollMilliseconds: fillPollMilliseconds, .postgresURL: postgresURL, .postgresSchema: postgresSchema,
         ]
         return given.compactMapValues { $0 }
     }
@@ -145,22 +158,23 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maxReceiveMessageSize = settings.maxMessageSize
         configuration.shutdownGracePeriod = .seconds(settings.shutdownGraceSeconds)
 
-        // The embedded default store. A file that is not ours, is damaged or is held by another
+        // The store: a file (or a schema) that is not ours, is damaged or is held by another
         // server stops the start here with the store's own explanation.
-        let store = try await SQLiteEventStore.open(
-            .init(
-                directory: URL(fileURLWithPath: settings.dataDirectory, isDirectory: true),
-                logger: Logger(label: "tradecore.eventstore")))
+        let backend = try await Backend.open(settings, logger: logger)
+        let store = backend.store
         do {
+            try FileManager.default.createDirectory(
+                atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let secrets = try ServerSecrets(
                 masterKeyBytes: try MasterKey.load(settings: settings, logger: logger))
             let broker = VirtualBroker(configuration: .init(seed: settings.virtualBrokerSeed))
             let app = try TradeCoreApplication(
-                store: store, readModels: SQLiteProjectionStore(store: store), secrets: secrets,
+                store: store, readModels: backend.readModels, secrets: secrets,
                 brokers: BrokerRegistry([broker]),
                 configuration: .init(
                     webhookBaseURL: settings.webhookBaseURL,
                     fillPollInterval: .milliseconds(settings.fillPollMilliseconds)),
+                lock: backend.lock, leadership: backend.leadership,
                 logger: Logger(label: "tradecore.domain"))
 
             let health = HealthStatus()
@@ -190,12 +204,52 @@ struct ServerCommand: AsyncParsableCommand {
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch {
-            await store.close()
+            await backend.close()
             if let error = error as? SecretsError { throw ValidationError(error.description) }
             throw error
         }
         // After the calls in flight have finished and the domain has stopped: nothing appends any more.
-        await store.close()
+        await backend.close()
+    }
+
+    /// The store and what goes with it: the embedded SQLite store, or PostgreSQL shared with other
+    /// servers (its read models, lock and leadership there too).
+    struct Backend {
+        let store: any EventStore
+        let readModels: any ProjectionStore
+        let lock: (any DistributedLock)?
+        let leadership: any Leadership
+        let close: @Sendable () async -> Void
+
+        static func open(_ settings: ServerSettings, logger: Logger) async throws -> Backend {
+            guard let url = settings.postgresURL else {
+                let store = try await SQLiteEventStore.open(
+                    .init(
+                        directory: URL(fileURLWithPath: settings.dataDirectory, isDirectory: true),
+                        logger: Logger(label: "tradecore.eventstore")))
+                return Backend(
+                    store: store, readModels: SQLiteProjectionStore(store: store), lock: nil, leadership: SoleServer(),
+                    close: { await store.close() })
+            }
+            let store: PostgresEventStore
+            do {
+                store = try await PostgresEventStore.open(
+                    .init(url: url, schema: settings.postgresSchema, logger: Logger(label: "tradecore.eventstore")))
+            } catch let error as EventStoreError where error.code == .invalidArgument {
+                throw ValidationError(error.message)
+            }
+            let leadership = PostgresLeadership(store: store, logger: Logger(label: "tradecore.leadership"))
+            logger.info(
+                "sharing the PostgreSQL store with any other server on it",
+                metadata: ["eventstore.schema": "\(settings.postgresSchema)"])
+            return Backend(
+                store: store, readModels: PostgresProjectionStore(store: store), lock: PostgresLock(store: store),
+                leadership: leadership,
+                close: {
+                    await leadership.stop()
+                    await store.close()
+                })
+        }
     }
 
     /// Whether `host` is a loopback address: `localhost`, 127.0.0.0/8 or ::1.

@@ -27,12 +27,15 @@ struct ServerSettings: Sendable {
     var adminPort = 9464
     var virtualBrokerSeed: UInt64 = 42
     var fillPollMilliseconds = 100
+    /// The PostgreSQL store shared by several servers; `nil` keeps the embedded SQLite store.
+    var postgresURL: String?
+    var postgresSchema = "tradecore"
 
     /// The keys, as flags name them.
     enum Key: String, CaseIterable {
         case host, port, tlsCert, tlsKey, maxConcurrentStreams, maxMessageSize, shutdownGraceSeconds
         case dataDirectory, logLevel, apiTokens, masterKeyFile, webhookBaseURL, adminHost, adminPort
-        case virtualBrokerSeed, fillPollMilliseconds
+        case virtualBrokerSeed, fillPollMilliseconds, postgresURL, postgresSchema
 
         /// The environment variable that sets it.
         var environmentName: String { "TRADECORE_" + words.joined(separator: "_").uppercased() }
@@ -51,7 +54,8 @@ struct ServerSettings: Sendable {
             return words
         }
 
-        var isSecret: Bool { self == .apiTokens }
+        /// Values kept out of logs and messages: tokens, and the database URL (it may hold a password).
+        var isSecret: Bool { self == .apiTokens || self == .postgresURL }
     }
 
     /// Reads the settings: `flags` are the values given on the command line.
@@ -65,8 +69,10 @@ struct ServerSettings: Sendable {
         }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: flagValues),
-            EnvironmentVariablesProvider(secretsSpecifier: .specific([Key.apiTokens.environmentName]))
-                .prefixKeys(with: "tradecore"),
+            EnvironmentVariablesProvider(
+                secretsSpecifier: .specific([Key.apiTokens.environmentName, Key.postgresURL.environmentName])
+            )
+            .prefixKeys(with: "tradecore"),
         ]
         let file = configFile ?? ProcessInfo.processInfo.environment["TRADECORE_CONFIG"]
         if let file {
@@ -135,6 +141,8 @@ struct ServerSettings: Sendable {
         adminPort = try number(.adminPort, 0...65_535) ?? adminPort
         virtualBrokerSeed = try number(.virtualBrokerSeed, 0...UInt64.max) ?? virtualBrokerSeed
         fillPollMilliseconds = try number(.fillPollMilliseconds, 5...60_000) ?? fillPollMilliseconds
+        postgresURL = text(.postgresURL).flatMap { $0.isEmpty ? nil : $0 }
+        postgresSchema = text(.postgresSchema) ?? postgresSchema
     }
 }
 

@@ -102,7 +102,7 @@ run_server_script() {
     "$PYTHON" "$root/Tools/interop/$script" --server "$server" --generated "$GENERATED" --work "$work" "$@" ||
         status=$?
     if [ "$status" -ne 0 ]; then
-        for server_log in "$work"/server-*.log; do
+        for server_log in "$work"/*.log; do
             [ -e "$server_log" ] || continue
             log "server log $(basename "$server_log"):"
             cat "$server_log" >&2

@@ -25,10 +25,12 @@ def accepts(port):
 class Server:
     """tradecore-server on one data directory, started and stopped again and again."""
 
-    def __init__(self, binary, data_directory, work):
+    def __init__(self, binary, data_directory, work, extra_args=(), name="server"):
         self.binary = binary
         self.data_directory = data_directory
         self.work = work
+        self.extra_args = list(extra_args)
+        self.name = name
         self.port = free_port()
         self.process = None
         self.runs = 0
@@ -37,11 +39,11 @@ class Server:
     def start(self):
         for attempt in range(3):
             self.runs += 1
-            self.log_path = os.path.join(self.work, "server-%02d.log" % self.runs)
+            self.log_path = os.path.join(self.work, "%s-%02d.log" % (self.name, self.runs))
             with open(self.log_path, "wb") as log:
                 self.process = subprocess.Popen(
                     [self.binary, "--port", str(self.port), "--admin-port", "0", "--log-level", "info",
-                     "--data-directory", self.data_directory],
+                     "--data-directory", self.data_directory] + self.extra_args,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             deadline = time.time() + 30
             while time.time() < deadline:
