@@ -198,6 +198,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-store-bench",
             dependencies: [
+                "EventStorePostgres",
                 "EventStore",
                 "EventStoreSQLite",
                 "EventSourcing",

@@ -38,6 +38,9 @@ bash Tools/interop/drain_test.sh "$bin/tradecore-server"
 log "two servers on one PostgreSQL database, one killed under load"
 bash Tools/interop/multi_node.sh "$bin/tradecore-server"
 
+log "PostgreSQL stopped for two seconds under load"
+bash Tools/interop/postgres_restart.sh "$bin/tradecore-server"
+
 log "h2load: 100,000 unary Pings"
 bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
 

@@ -174,7 +174,7 @@ public final class PostgresLeadership: Leadership {
             // it does not answer, it is closed (which ends the session and its locks).
             do {
                 try await Deadline.run(.seconds(2)) {
-                    try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                    try await connection.execute("SELECT pg_advisory_unlock_all()", logger: logger)
                 } timedOut: {
                     EventStoreError(
                         code: .storageFailure, message: "the connection holding the leads stopped answering")
@@ -203,7 +203,7 @@ public final class PostgresLeadership: Leadership {
             held = try await Deadline.run(max(interval * 4, .seconds(2))) {
                 var held = before
                 for role in held.subtracting(wanted) {
-                    try await connection.query(
+                    try await connection.execute(
                         "SELECT pg_advisory_unlock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
                     held.remove(role)
                 }
@@ -212,7 +212,7 @@ public final class PostgresLeadership: Leadership {
                         "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
                     for try await taken in rows.decode(Bool.self) where taken { held.insert(role) }
                 }
-                try await connection.query("SELECT 1", logger: logger)
+                try await connection.execute("SELECT 1", logger: logger)
                 return held
             } timedOut: {
                 EventStoreError(code: .storageFailure, message: "the connection holding the leads stopped answering")
@@ -222,7 +222,7 @@ public final class PostgresLeadership: Leadership {
         }
         // Shutting down: give up every lead now rather than when the pool closes the connection.
         _ = try? await Deadline.run(.seconds(2)) {
-            try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+            try await connection.execute("SELECT pg_advisory_unlock_all()", logger: logger)
         } timedOut: {
             EventStoreError(code: .storageFailure, message: "the connection holding the leads stopped answering")
         }

@@ -46,7 +46,7 @@ public final class PostgresProjectionStore: ProjectionStore {
             try await Self.transaction(connection, logger, readOnly: false) {
                 // The row is locked until commit: a second runner of the projection waits here,
                 // then finds the checkpoint moved.
-                try await connection.query(
+                try await connection.execute(
                     """
                     INSERT INTO projection_checkpoints (projection, position) VALUES (\(projection), 0) \
                     ON CONFLICT (projection) DO NOTHING
@@ -57,7 +57,7 @@ public final class PostgresProjectionStore: ProjectionStore {
                 }
                 let models = try await Self.replay(connection, logger) { try body($0) }.models
                 try await Self.apply(models, connection, logger)
-                try await connection.query(
+                try await connection.execute(
                     "UPDATE projection_checkpoints SET position = \(position) WHERE projection = \(projection)",
                     logger: logger)
             }
@@ -76,9 +76,9 @@ public final class PostgresProjectionStore: ProjectionStore {
     public func reset(_ projection: String, collections: [String]) async throws {
         try await store.withConnection("resetting projection \(projection)") { connection, logger in
             try await Self.transaction(connection, logger, readOnly: false) {
-                try await connection.query(
+                try await connection.execute(
                     "DELETE FROM read_models WHERE collection = ANY(\(collections))", logger: logger)
-                try await connection.query(
+                try await connection.execute(
                     "DELETE FROM projection_checkpoints WHERE projection = \(projection)", logger: logger)
             }
         }
@@ -96,21 +96,49 @@ public final class PostgresProjectionStore: ProjectionStore {
 
     // MARK: - Transactions, replays, fetches
 
-    /// Runs `body` in a transaction on `connection`: committed when it returns, rolled back when it throws.
+    /// Runs `body` in a transaction on `connection`: committed when it returns, rolled back when it
+    /// throws or is cancelled.
+    ///
+    /// The connection goes back to the pool afterwards, so it must never go back inside a
+    /// transaction: the next user's statements would run in it, holding its locks, and a lone
+    /// statement (an append) would seem done but never commit. So the rollback runs in a task of its
+    /// own, unaffected by the caller's cancellation, and a connection that does not confirm it is
+    /// closed (the pool then drops it, and the server rolls back).
     private static func transaction<T>(
         _ connection: PostgresConnection, _ logger: Logger, readOnly: Bool, _ body: () async throws -> T
     ) async throws -> T {
-        try await connection.query(
-            readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", logger: logger)
-        let value: T
         do {
-            value = try await body()
+            try await connection.execute(
+                readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", logger: logger)
+            let value = try await body()
+            try await connection.execute("COMMIT", logger: logger)
+            return value
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await abandon(connection, logger)
             throw error
         }
-        try await connection.query("COMMIT", logger: logger)
-        return value
+    }
+
+    /// Rolls back whatever `connection` has open, or closes it.
+    private static func abandon(_ connection: PostgresConnection, _ logger: Logger) async {
+        await Task.detached {
+            do {
+                try await Deadline.run(.seconds(2)) {
+                    try await connection.execute("ROLLBACK", logger: logger)
+                } timedOut: {
+                    EventStoreError(code: .storageFailure, message: "the rollback got no answer")
+                }
+            } catch {
+                logger.warning(
+                    "closing a connection whose transaction could not be rolled back",
+                    metadata: ["eventstore.error": "\(error)"])
+                _ = try? await Deadline.run(.seconds(2)) {
+                    try await connection.close()
+                } timedOut: {
+                    error
+                }
+            }
+        }.value
     }
 
     private static func checkpoint(
@@ -225,7 +253,7 @@ public final class PostgresProjectionStore: ProjectionStore {
             }
         }
         if !removedKeys.isEmpty {
-            try await connection.query(
+            try await connection.execute(
                 """
                 DELETE FROM read_models r USING unnest(\(removedCollections), \(removedKeys)) AS gone (collection, key) \
                 WHERE r.collection = gone.collection AND r.key = gone.key
@@ -233,7 +261,7 @@ public final class PostgresProjectionStore: ProjectionStore {
                 logger: logger)
         }
         if !putKeys.isEmpty {
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO read_models (collection, key, value) \
                 SELECT * FROM unnest(\(putCollections), \(putKeys), \(putValues)) \

@@ -62,9 +62,19 @@ extension PostgresEventStore {
             return components.string ?? "(an unreadable URL)"
         }
 
-        /// The postgres-nio client configuration the URL describes (for tools and tests that talk to
-        /// the same database). Throws `.invalidArgument` saying what is wrong.
-        public func postgresClientConfiguration() throws(EventStoreError) -> PostgresClient.Configuration {
+        /// The parts of the URL, checked.
+        private struct Parts {
+            let host: String
+            let port: Int
+            let user: String
+            let password: String?
+            let database: String
+            /// `nil` for no TLS; whether the server's certificate is checked otherwise.
+            let tls: TLSConfiguration?
+            let tlsRequired: Bool
+        }
+
+        private func parts() throws(EventStoreError) -> Parts {
             guard PostgresSchema.isValidName(schema) else {
                 throw .invalidArgument(
                     "the PostgreSQL schema name '\(schema.prefix(80))' must be 1 to 48 lowercase letters, digits or "
@@ -86,31 +96,63 @@ extension PostgresEventStore {
             guard !database.isEmpty else {
                 throw .invalidArgument("the PostgreSQL URL '\(redactedURL)' names no database (…/DATABASE)")
             }
-            var tls: PostgresClient.Configuration.TLS
             var unchecked = TLSConfiguration.makeClientConfiguration()
             unchecked.certificateVerification = .none
             let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+            let tls: TLSConfiguration?
             switch mode {
-            case "disable": tls = .disable
-            case "prefer": tls = .prefer(unchecked)
-            case "require": tls = .require(unchecked)
-            case "verify-full": tls = .require(.makeClientConfiguration())
+            case "disable": tls = nil
+            case "prefer", "require": tls = unchecked
+            case "verify-full": tls = .makeClientConfiguration()
             default:
                 throw .invalidArgument(
                     "sslmode '\(mode.prefix(40))' in the PostgreSQL URL is not one of disable, prefer, require, "
                         + "verify-full")
             }
-            var configuration = PostgresClient.Configuration(
-                host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+            return Parts(
+                host: host, port: components.port ?? 5432, user: user.removingPercentEncoding ?? user,
                 password: components.password?.removingPercentEncoding ?? components.password,
-                database: database.removingPercentEncoding ?? database, tls: tls)
+                database: database.removingPercentEncoding ?? database, tls: tls, tlsRequired: mode != "prefer")
+        }
+
+        /// The startup parameters of every session: our schema first, and commits durable before
+        /// they return whatever the server's default is (acknowledged appends must survive a crash
+        /// of the server).
+        private var startupParameters: [(String, String)] {
+            [("search_path", schema), ("synchronous_commit", "on"), ("application_name", "tradecore")]
+        }
+
+        /// The configuration of one connection to the same database, for a first attempt whose
+        /// error says why the database cannot be used (the pool would only retry).
+        func singleConnectionConfiguration() throws -> PostgresConnection.Configuration {
+            let parts = try parts()
+            let tls: PostgresConnection.Configuration.TLS
+            if let configuration = parts.tls {
+                let context = try NIOSSLContext(configuration: configuration)
+                tls = parts.tlsRequired ? .require(context) : .prefer(context)
+            } else {
+                tls = .disable
+            }
+            var configuration = PostgresConnection.Configuration(
+                host: parts.host, port: parts.port, username: parts.user, password: parts.password,
+                database: parts.database, tls: tls)
+            configuration.options.additionalStartupParameters = startupParameters
+            configuration.options.connectTimeout = .seconds(5)
+            return configuration
+        }
+
+        /// The postgres-nio client configuration the URL describes (for tools and tests that talk to
+        /// the same database). Throws `.invalidArgument` saying what is wrong.
+        public func postgresClientConfiguration() throws(EventStoreError) -> PostgresClient.Configuration {
+            let parts = try parts()
+            let tls: PostgresClient.Configuration.TLS =
+                parts.tls.map { parts.tlsRequired ? .require($0) : .prefer($0) } ?? .disable
+            var configuration = PostgresClient.Configuration(
+                host: parts.host, port: parts.port, username: parts.user, password: parts.password,
+                database: parts.database, tls: tls)
             configuration.options.maximumConnections = maxConnections
             configuration.options.connectTimeout = .seconds(5)
-            // Every session: our schema first, and commits durable before they return whatever the
-            // server's default is (acknowledged appends must survive a crash of the server).
-            configuration.options.additionalStartupParameters = [
-                ("search_path", schema), ("synchronous_commit", "on"), ("application_name", "tradecore"),
-            ]
+            configuration.options.additionalStartupParameters = startupParameters
             return configuration
         }
     }

@@ -57,6 +57,7 @@ extension PostgresEventStore {
         let channel = PostgresSchema.channel(schema)
         var failures = 0
         while !Task.isCancelled {
+            let (client, generation) = currentPool
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: channel) { notifications in
@@ -71,6 +72,10 @@ extension PostgresEventStore {
                 }
             } catch {
                 if Task.isCancelled { return }
+                // This session ends first when the server goes down: the first sign that it did.
+                if Self.meansUnreachable(error) {
+                    markUnreachable("\(Self.map(error, doing: "listening", configuration))", generation: generation)
+                }
                 failures += 1
                 if failures == 1 {
                     logger.warning(

@@ -26,17 +26,25 @@ public final class PostgresEventStore: EventStore {
     /// The store's configuration.
     public let configuration: Configuration
 
-    let client: PostgresClient
+    /// The connection pool in use, and the task running it. Replaced by a new one when the
+    /// database comes back after it could not be reached (see ``run(_:_:)``).
+    private let pool: Mutex<(client: PostgresClient, task: Task<Void, Never>, generation: Int)>
+    /// The connection pool in use.
+    var client: PostgresClient { pool.withLock { $0.client } }
+    /// The connection pool in use and its generation (see ``markUnreachable(_:generation:)``).
+    var currentPool: (client: PostgresClient, generation: Int) { pool.withLock { ($0.client, $0.generation) } }
     let logger: Logger
+    /// The pool's own logger: notices and worse only.
+    let backgroundLogger: Logger
     let schema: String
-    /// Runs the client's connection pool.
-    private let clientTask: Task<Void, Never>
     /// The appends waiting for the writer, and whether it is closed.
     let writer = Mutex(WriterState())
     /// Feeds the hub with the log in position order: this server's commits and the others'.
     let follower: LogFollower
     private let isClosed = Atomic<Bool>(false)
     private let background = Mutex<[Task<Void, Never>]>([])
+    /// Why the database cannot be reached now, or `nil` when it can (see ``run(_:_:)``).
+    private let reachability = Mutex<String?>(nil)
 
     struct PendingAppend: Sendable {
         let request: AppendRequest
@@ -54,9 +62,11 @@ public final class PostgresEventStore: EventStore {
 
     private init(configuration: Configuration, client: PostgresClient, clientTask: Task<Void, Never>, head: Int64) {
         self.configuration = configuration
-        self.client = client
-        self.clientTask = clientTask
+        self.pool = Mutex((client, clientTask, 0))
         self.logger = configuration.logger
+        var backgroundLogger = configuration.logger
+        backgroundLogger.logLevel = max(backgroundLogger.logLevel, .notice)
+        self.backgroundLogger = backgroundLogger
         self.schema = configuration.schema
         self.subscriptions = SubscriptionHub(
             configuration: configuration.options.subscriptions, headPosition: head, logger: configuration.logger)
@@ -71,6 +81,24 @@ public final class PostgresEventStore: EventStore {
     ///   which).
     public static func open(_ configuration: Configuration) async throws -> PostgresEventStore {
         let clientConfiguration = try configuration.postgresClientConfiguration()
+        // One connection first, on its own: its failure says why (a wrong password, no such
+        // database, nothing listening), where the pool would retry without a word.
+        do {
+            let single = try configuration.singleConnectionConfiguration()
+            let probeLogger = configuration.logger
+            try await withDeadline(configuration.operationTimeout, doing: "connecting", configuration) {
+                let connection = try await PostgresConnection.connect(
+                    on: PostgresClient.defaultEventLoopGroup.any(), configuration: single, id: 0, logger: probeLogger
+                ).get()
+                try await connection.close()
+            }
+        } catch {
+            let mapped = map(error, doing: "connecting", configuration)
+            configuration.logger.critical(
+                "refusing to open the event store",
+                metadata: ["eventstore.database": "\(configuration.redactedURL)", "eventstore.error": "\(mapped)"])
+            throw mapped
+        }
         var backgroundLogger = configuration.logger
         backgroundLogger.logLevel = max(backgroundLogger.logLevel, .notice)
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: backgroundLogger)
@@ -405,8 +433,9 @@ public final class PostgresEventStore: EventStore {
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         subscriptions.close()
-        clientTask.cancel()
-        await clientTask.value
+        let task = pool.withLock { $0.task }
+        task.cancel()
+        await task.value
         logger.info(
             "event store closed",
             metadata: ["eventstore.database": "\(configuration.redactedURL)", "eventstore.schema": "\(schema)"])
@@ -430,11 +459,21 @@ public final class PostgresEventStore: EventStore {
 
     /// Runs one operation against the database within the operation timeout, mapping failures to
     /// ``EventStoreError``.
+    ///
+    /// While the database cannot be reached (a connection failed, or an operation got no answer),
+    /// operations fail at once, saying so, instead of each waiting out the timeout; a probe tries
+    /// the database every 200 ms and lets them through again once it answers.
     func run<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
     ) async throws -> T {
         try checkOpen()
-        let client = self.client
+        if let down = reachability.withLock({ $0 }) {
+            throw EventStoreError(
+                code: .storageFailure,
+                message: "PostgreSQL at \(configuration.redactedURL) cannot be reached (\(down)), so \(operation) was "
+                    + "not tried; the store reconnects by itself")
+        }
+        let (client, generation) = currentPool
         let logger = self.logger
         do {
             return try await Self.withDeadline(configuration.operationTimeout, doing: operation, configuration) {
@@ -442,8 +481,74 @@ public final class PostgresEventStore: EventStore {
             }
         } catch {
             if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
-            throw Self.map(error, doing: operation, configuration)
+            let mapped = Self.map(error, doing: operation, configuration)
+            if Self.meansUnreachable(error) { markUnreachable("\(mapped)", generation: generation) }
+            throw mapped
         }
+    }
+
+    /// Whether an error says the database is out of reach, rather than that it refused one thing.
+    static func meansUnreachable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            if error.code == .server, let state = error.serverInfo?[.sqlState] {
+                // Connection exceptions, and the server shutting down or restarting.
+                return state.hasPrefix("08") || state.hasPrefix("57P")
+            }
+            return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(error.code)
+        case let error as EventStoreError:
+            return error.message.contains("did not answer")
+        case let error as PostgresTransactionError:
+            return (error.closureError ?? error.commitError ?? error.beginError).map(meansUnreachable) ?? false
+        default:
+            return false
+        }
+    }
+
+    /// Fails operations at once from now on, and starts the probe that ends it. An operation that
+    /// failed on an earlier pool (one replaced since it started) says nothing about the current one.
+    func markUnreachable(_ reason: String, generation: Int) {
+        guard pool.withLock({ $0.generation }) == generation else { return }
+        let start = reachability.withLock { down -> Bool in
+            defer { if down == nil { down = reason } }
+            return down == nil
+        }
+        guard start else { return }
+        logger.error(
+            "PostgreSQL cannot be reached; failing operations until it answers",
+            metadata: ["eventstore.database": "\(configuration.redactedURL)", "eventstore.error": "\(reason)"])
+        // The probe tries a new pool each time: the old one may hold connections whose queries
+        // never return (cut off mid-query), and all its leases with them. Once the new pool
+        // answers it replaces the old, which is closed.
+        let probe = Task { [weak self] in
+            while let self, !Task.isCancelled, !self.isClosed.load(ordering: .acquiring) {
+                try? await Task.sleep(for: .milliseconds(200))
+                guard let clientConfiguration = try? self.configuration.postgresClientConfiguration() else { return }
+                let fresh = PostgresClient(configuration: clientConfiguration, backgroundLogger: self.backgroundLogger)
+                let freshTask = Task { await fresh.run() }
+                let answered =
+                    (try? await Deadline.run(.seconds(1)) {
+                        try await fresh.query("SELECT 1").decode(Int32.self).reduce(0, +)
+                    } timedOut: {
+                        CancellationError()
+                    }) != nil
+                guard answered, !self.isClosed.load(ordering: .acquiring) else {
+                    freshTask.cancel()
+                    continue
+                }
+                let old = self.pool.withLock { pool in
+                    defer { pool = (fresh, freshTask, pool.generation + 1) }
+                    return pool.task
+                }
+                old.cancel()
+                self.reachability.withLock { $0 = nil }
+                self.logger.notice(
+                    "PostgreSQL answers again", metadata: ["eventstore.database": "\(self.configuration.redactedURL)"])
+                self.follower.wake()
+                return
+            }
+        }
+        background.withLock { $0.append(probe) }
     }
 
     /// Runs `body` on a connection of the store's pool, held for the whole body (for transactions

@@ -52,15 +52,15 @@ enum PostgresSchema {
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         try await connection.withTransaction(logger: logger) { connection in
             // Per schema: stores of different schemas open side by side.
-            try await connection.query(
+            try await connection.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(\("tradecore-migrate:" + schema)))", logger: logger)
             try await validate(connection, schema: schema, logger: logger)
             let current = try await schemaVersion(connection, schema: schema, logger: logger)
             if current < 1 {
                 for statement in statements(version1(schema)) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.execute(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.execute(
                     """
                     INSERT INTO \(unescaped: schema).store_metadata (key, value) VALUES \
                     ('format', \(format)), ('schema_version', '1'), ('created_at', \(String(UnixTime.nowNanoseconds()))), \
@@ -384,5 +384,13 @@ enum PostgresSchema {
             END $f$ SET search_path FROM CURRENT
             ;;
             """
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement and reads its rows to the end: an error the server sends after the first
+    /// rows (a statement cancelled half-way) is thrown here instead of being lost with the rows.
+    package func execute(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -124,8 +124,18 @@ enum APIErrors {
         }
     }
 
+    /// The store could not be read or written: the database is down, out of reach or full. Nothing
+    /// the caller sent is at fault; trying again later can help.
+    static func storeUnavailable(_ failure: EventStoreError) -> RPCError {
+        error(
+            .unavailable, reason: "STORE_UNAVAILABLE", "the event store cannot be reached now: \(failure.message)")
+    }
+
     /// A query that did not answer.
     static func query(_ failure: QueryBusError) -> RPCError {
+        if failure.code == .handlerFailed, let store = failure.underlying as? EventStoreError {
+            return storeUnavailable(store)
+        }
         switch failure.code {
         case .rejected:
             return rejected(failure.rejection ?? CommandRejection(.notFound, failure.message))

@@ -275,6 +275,7 @@ public struct TradeCoreAPI: RPCService {
         switch error {
         case let error as RPCError: error
         case is CancellationError: RPCError(.cancelled, "the call was cancelled")
+        case let store as EventStoreError where store.code != .invalidArgument: APIErrors.storeUnavailable(store)
         default: RPCError(.internal, "internal server error", cause: error)
         }
     }

@@ -141,15 +141,12 @@ public final class TradeCoreApplication: Sendable {
     /// onboarding saga, and *execution*: the order execution saga with the fill poller, together,
     /// because an order's fills come from the broker connection that placed it.
     public func run() async throws {
-        let leadership = self.leadership
         try await withThrowingTaskGroup(of: Void.self) { group in
             for runner in projections {
-                group.addTask {
-                    try await leadership.whileLeading("projection:\(runner.projectionName)") { try await runner.run() }
-                }
+                group.addTask { try await self.lead("projection:\(runner.projectionName)") { try await runner.run() } }
             }
             group.addTask {
-                try await leadership.whileLeading("execution") {
+                try await self.lead("execution") {
                     try await withThrowingTaskGroup(of: Void.self) { execution in
                         execution.addTask { try await self.orderExecution.run() }
                         execution.addTask { await self.fills.run() }
@@ -158,11 +155,33 @@ public final class TradeCoreApplication: Sendable {
                     }
                 }
             }
-            group.addTask { try await leadership.whileLeading("saga:onboarding") { try await self.onboarding.run() } }
+            group.addTask { try await self.lead("saga:onboarding") { try await self.onboarding.run() } }
             defer { group.cancelAll() }
             // A part that returns early (its store closed) does not stop the others; one that
             // throws does.
             while try await group.next() != nil {}
+        }
+    }
+
+    /// Runs a background part while this server leads its role, and starts it again (after a pause
+    /// that doubles up to 5 s) when the store fails under it: a database that restarts, or cannot
+    /// be reached for a while, must not stop the projections and sagas for good.
+    private func lead(_ role: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let logger = self.logger
+        try await leadership.whileLeading(role) {
+            var pause = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    try await body()
+                    return
+                } catch let error as EventStoreError where error.code != .closed {
+                    logger.warning(
+                        "a background part stopped on a storage failure; starting it again",
+                        metadata: ["role": "\(role)", "error": "\(error)", "pause": "\(pause)"])
+                    try? await Task.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(5))
+                }
+            }
         }
     }
 }

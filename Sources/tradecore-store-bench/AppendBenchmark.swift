@@ -28,6 +28,16 @@ enum AppendBenchmark {
 
     static func run(directory: URL, workload: Workload, appenders: Int, seconds: Double) async throws -> Result {
         let store = try await SQLiteEventStore.open(.init(directory: directory))
+        return try await run(
+            store, workload: workload, appenders: appenders, seconds: seconds,
+            transactions: { store.writerStatistics.transactions })
+    }
+
+    /// The same on any store; `transactions` tells how many commits the store made, if it knows.
+    static func run(
+        _ store: any EventStore, workload: Workload, appenders: Int, seconds: Double,
+        transactions: @escaping @Sendable () -> Int = { 0 }
+    ) async throws -> Result {
         let payload = Data(repeating: 0x42, count: 100)
         let clock = ContinuousClock()
         let cpuBefore = processCPUTime()
@@ -65,7 +75,7 @@ enum AppendBenchmark {
         }
         let elapsed = (clock.now - start).seconds
         let cpu = processCPUTime() - cpuBefore
-        let transactions = store.writerStatistics.transactions
+        let transactions = transactions()
         await store.close()
         let sorted = latencies.sorted()
         func percentile(_ fraction: Double) -> Double {

@@ -44,6 +44,9 @@ struct StoreBenchmark: AsyncParsableCommand {
     )
     var domain = false
 
+    @Option(help: "Instead: appends on the PostgreSQL database at this URL beside SQLite, at the same concurrency.")
+    var postgresURL: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -57,6 +60,17 @@ struct StoreBenchmark: AsyncParsableCommand {
         print("directory: \(root.path)")
         if domain {
             try await compareDomain(root)
+            return
+        }
+        if let postgresURL {
+            let chosen = try workloads.map { name in
+                guard let workload = AppendBenchmark.Workload(rawValue: name) else {
+                    throw ValidationError("unknown workload \(name)")
+                }
+                return workload
+            }
+            try await PostgresBenchmark.compare(
+                url: postgresURL, root: root, workloads: chosen, appenders: appenders, seconds: seconds)
             return
         }
 

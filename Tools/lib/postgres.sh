@@ -37,9 +37,9 @@ start_test_postgres() {
     as_postgres_owner "$bin/initdb" -D "$TEST_POSTGRES_DIR/data" -U tradecore --pwfile="$TEST_POSTGRES_DIR/pwfile" \
         --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$TEST_POSTGRES_DIR/initdb.log" 2>&1 ||
         { cat "$TEST_POSTGRES_DIR/initdb.log" >&2; return 1; }
+    TEST_POSTGRES_OPTIONS="-p $TEST_POSTGRES_PORT -k $TEST_POSTGRES_DIR -c listen_addresses=127.0.0.1 -c max_connections=400"
     as_postgres_owner "$bin/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -l "$TEST_POSTGRES_DIR/server.log" -w -t 60 \
-        -o "-p $TEST_POSTGRES_PORT -k $TEST_POSTGRES_DIR -c listen_addresses=127.0.0.1 -c max_connections=400" \
-        start >/dev/null || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
+        -o "$TEST_POSTGRES_OPTIONS" start >/dev/null || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
     trap stop_test_postgres EXIT
     PGPASSWORD="$password" "$bin/createdb" -h 127.0.0.1 -p "$TEST_POSTGRES_PORT" -U tradecore tradecore_test
     export TRADECORE_TEST_POSTGRES_URL="postgres://tradecore:$password@127.0.0.1:$TEST_POSTGRES_PORT/tradecore_test"

@@ -1,0 +1,133 @@
+import EventStore
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import EventStorePostgres
+
+/// What a user gets wrong, and what goes wrong: each a clear error naming it.
+@Suite(.enabled(if: TestDatabase.enabled, TestDatabase.skipReason), .timeLimit(.minutes(1)))
+struct PostgresFaultTests {
+    private func open(_ url: String, schema: String = TestDatabase.freshSchema()) async throws -> PostgresEventStore {
+        var logger = Logger(label: "tradecore.test.postgres.faults")
+        logger.logLevel = .critical
+        return try await PostgresEventStore.open(
+            .init(url: url, schema: schema, operationTimeout: .seconds(5), logger: logger))
+    }
+
+    private func refusal(_ url: String, schema: String = TestDatabase.freshSchema()) async throws -> EventStoreError {
+        do {
+            let store = try await open(url, schema: schema)
+            await store.close()
+            throw MissingDatabase()
+        } catch let error as EventStoreError {
+            return error
+        }
+    }
+
+    private var url: URLComponents {
+        get throws {
+            guard let text = TestDatabase.url, let url = URLComponents(string: text) else { throw MissingDatabase() }
+            return url
+        }
+    }
+
+    @Test func aWrongPasswordIsNamedAndNotShown() async throws {
+        var wrong = try url
+        wrong.password = "not-the-password"
+        let error = try await refusal(try #require(wrong.string))
+        #expect(error.code == .storageFailure)
+        #expect(error.message.contains("refused the login"), "\(error.message)")
+        #expect(!error.message.contains("not-the-password"), "the password stays out of the message")
+    }
+
+    @Test func aServerThatIsNotThereIsNamed() async throws {
+        var wrong = try url
+        wrong.port = 1  // nothing listens on port 1
+        let error = try await refusal(try #require(wrong.string))
+        #expect(error.code == .storageFailure)
+        #expect(error.message.contains("127.0.0.1") || error.message.contains("localhost"), "\(error.message)")
+    }
+
+    @Test func aDatabaseThatDoesNotExistIsNamed() async throws {
+        var wrong = try url
+        wrong.path = "/no_such_database"
+        let error = try await refusal(try #require(wrong.string))
+        #expect(error.message.contains("no_such_database") && error.message.contains("create the database"))
+    }
+
+    @Test(arguments: [
+        "mysql://user@localhost/db", "postgres://localhost/db", "postgres://user@/db", "postgres://user@localhost",
+        "postgres://user@localhost/db?sslmode=sometimes",
+    ])
+    func aURLThatCannotBeUsedSaysWhy(_ text: String) async throws {
+        let error = try await refusal(text)
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("PostgreSQL") || error.message.contains("sslmode"), "\(error.message)")
+    }
+
+    @Test func aSchemaNameThatCannotBeUsedSaysWhy() async throws {
+        let error = try await refusal(try #require(TestDatabase.url), schema: "Robert'); DROP TABLE students;--")
+        #expect(error.code == .invalidArgument && error.message.contains("schema name"))
+    }
+
+    @Test func aSchemaOfAnotherApplicationIsLeftAlone() async throws {
+        let schemas = Schemas()
+        let schema = schemas.fresh()
+        let store = try await open(try #require(TestDatabase.url), schema: schemas.fresh())
+        _ = try await store.withConnection("making another application's schema") { connection, logger in
+            try await connection.execute(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
+            try await connection.execute(
+                PostgresQuery(unsafeSQL: "CREATE TABLE \(schema).invoices (id integer PRIMARY KEY)"), logger: logger)
+        }
+        let error = try await refusal(try #require(TestDatabase.url), schema: schema)
+        #expect(error.code == .foreignStore && error.message.contains("invoices"), "\(error.message)")
+        let tables = try await store.withConnection("listing its tables") { connection, logger in
+            try await connection.query(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = \(schema)", logger: logger
+            ).decode(Int64.self).reduce(0, +)
+        }
+        #expect(tables == 1, "nothing was added to it")
+        await store.close()
+        await schemas.dropAll()
+    }
+
+    @Test func aNewerStoreIsRefused() async throws {
+        let schemas = Schemas()
+        let schema = schemas.fresh()
+        let store = try await open(try #require(TestDatabase.url), schema: schema)
+        _ = try await store.withConnection("pretending to be newer") { connection, logger in
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "UPDATE \(schema).store_metadata SET value = '99' WHERE key = 'schema_version'"),
+                logger: logger)
+        }
+        await store.close()
+        let error = try await refusal(try #require(TestDatabase.url), schema: schema)
+        #expect(error.code == .incompatibleStore && error.message.contains("newer"), "\(error.message)")
+        await schemas.dropAll()
+    }
+
+    @Test func aStatementTimeoutIsNamed() async throws {
+        let schemas = Schemas()
+        let store = try await open(try #require(TestDatabase.url), schema: schemas.fresh())
+        do {
+            _ = try await store.withConnection("a slow statement") { connection, logger in
+                try await connection.execute("BEGIN", logger: logger)
+                do {
+                    try await connection.execute("SET LOCAL statement_timeout = 50", logger: logger)
+                    try await connection.execute("SELECT pg_sleep(1)", logger: logger)
+                } catch {
+                    _ = try? await connection.execute("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+            Issue.record("the slow statement was not cancelled")
+        } catch let error as EventStoreError {
+            #expect(error.message.contains("statement timeout"), "\(error.message)")
+        }
+        await store.close()
+        await schemas.dropAll()
+    }
+}
