@@ -65,7 +65,11 @@ extension PostgresEventStore {
                         // Anything committed while no one listened is read now.
                         follower.wake()
                         for try await notification in notifications {
-                            if let head = Int64(notification.payload), head <= follower.published { continue }
+                            // "<head> <origin>": this server publishes its own batches as they
+                            // commit (and wakes the follower itself if another's came between).
+                            let parts = notification.payload.split(separator: " ", maxSplits: 1)
+                            if parts.count == 2, parts[1] == origin { continue }
+                            if let head = parts.first.flatMap({ Int64($0) }), head <= follower.published { continue }
                             follower.wake()
                         }
                     }

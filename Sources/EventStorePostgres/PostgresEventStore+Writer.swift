@@ -70,7 +70,7 @@ extension PostgresEventStore {
     private func write(_ batch: [PendingAppend]) async {
         let query: PostgresQuery
         do {
-            query = try Self.appendBatchQuery(batch.map(\.request))
+            query = try Self.appendBatchQuery(batch.map(\.request), origin: origin)
         } catch {
             for append in batch {
                 append.continuation.resume(
@@ -234,7 +234,7 @@ extension PostgresEventStore {
     }
 
     /// The call of `append_batch` for `requests`: per-append and per-event columns as arrays.
-    static func appendBatchQuery(_ requests: [AppendRequest]) throws -> PostgresQuery {
+    static func appendBatchQuery(_ requests: [AppendRequest], origin: String = "") throws -> PostgresQuery {
         var streams: [String] = []
         var types: [String] = []
         var expectedKinds: [Int16] = []
@@ -309,7 +309,7 @@ extension PostgresEventStore {
                 extras.append(ByteBuffer(bytes: ExtraMetadataCodec.encode(metadata.extra) ?? Data()))
             }
         }
-        var binds = PostgresBindings(capacity: 28)
+        var binds = PostgresBindings(capacity: 29)
         try binds.append(streams, context: .default)
         try binds.append(types, context: .default)
         try binds.append(expectedKinds, context: .default)
@@ -338,7 +338,8 @@ extension PostgresEventStore {
         try binds.append(eventCommandTypes, context: .default)
         try binds.append(times, context: .default)
         try binds.append(extras, context: .default)
-        let placeholders = (1...28).map { "$\($0)" }.joined(separator: ", ")
+        binds.append(origin)
+        let placeholders = (1...29).map { "$\($0)" }.joined(separator: ", ")
         return PostgresQuery(unsafeSQL: "SELECT * FROM append_batch(\(placeholders))", binds: binds)
     }
 }

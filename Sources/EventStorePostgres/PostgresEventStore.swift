@@ -34,6 +34,8 @@ public final class PostgresEventStore: EventStore {
     /// The connection pool in use and its generation (see ``markUnreachable(_:generation:)``).
     var currentPool: (client: PostgresClient, generation: Int) { pool.withLock { ($0.client, $0.generation) } }
     let logger: Logger
+    /// This store's name in the notifications of its batches (see ``listenForCommits()``).
+    let origin = UUIDv7.next().lowercasedText
     /// The pool's own logger: notices and worse only.
     let backgroundLogger: Logger
     let schema: String

@@ -294,7 +294,7 @@ enum PostgresSchema {
             )
             ;;
 
-            -- Appends a batch; see PostgresSchema in the Swift code. One result row per append, in
+            -- Appends a batch for the server named p_origin; see PostgresSchema in the Swift code. One result row per append, in
             -- order: written (the first version and position), or not written (NULLs), to be resolved
             -- by the caller. Expected kinds: 0 any, 1 no stream, 2 stream exists, 3 exact version.
             CREATE FUNCTION append_batch(
@@ -305,7 +305,7 @@ enum PostgresSchema {
                 e_id uuid[], e_type text[], e_data bytea[], e_has_causation boolean[], e_causation uuid[],
                 e_has_correlation boolean[], e_correlation uuid[], e_has_saga boolean[], e_saga uuid[],
                 e_has_user boolean[], e_user uuid[], e_has_command_type boolean[], e_command_type text[],
-                e_time bigint[], e_extra bytea[]
+                e_time bigint[], e_extra bytea[], p_origin text
             ) RETURNS TABLE (r_written boolean, r_first_version bigint, r_first_position bigint)
             LANGUAGE plpgsql AS $f$
             DECLARE
@@ -379,7 +379,8 @@ enum PostgresSchema {
                 END LOOP;
                 IF head > start_head THEN
                     UPDATE log_head SET position = head WHERE singleton;
-                    PERFORM pg_notify('\(channel)', head::text);
+                    -- "<head> <origin>": the server that wrote the batch publishes it itself.
+                    PERFORM pg_notify('\(channel)', head::text || ' ' || p_origin);
                 END IF;
             END $f$ SET search_path FROM CURRENT
             ;;

@@ -50,17 +50,11 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import scenario  # noqa: E402
+from scenario import check, link_virtual_broker, run_scenario  # noqa: E402
 from server_process import Server  # noqa: E402
 
-failures = []
-failure_lock = threading.Lock()
 
-
-def check(name, condition, detail=""):
-    if not condition:
-        with failure_lock:
-            failures.append("%s %s" % (name, detail))
-    return condition
 
 
 class Command:
@@ -93,38 +87,20 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     arguments = parser.parse_args()
     sys.path.insert(0, arguments.generated)
-    # Stopped from outside: still stop the server we started (the finally below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seed = arguments.seed if arguments.seed is not None else random.randrange(1 << 30)
     print("crash loop: %d rounds, %d client threads, seed %d" % (arguments.rounds, arguments.threads, seed))
 
     data_directory = os.path.join(arguments.work, "data")
     os.makedirs(data_directory, exist_ok=True)
     server = Server(arguments.server, data_directory, arguments.work)
-    started = time.time()
-    try:
-        run(arguments, server, random.Random(seed))
-    except Exception as error:  # a broken run is a failure, not a traceback only
-        import traceback
-        traceback.print_exc()
-        failures.append("the run stopped: %s" % error)
-    finally:
-        server.cleanup()
-    print("took %.1f s" % (time.time() - started))
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for failure in failures[:60]:
-            print("  FAIL  %s" % failure)
-        if len(failures) > 60:
-            print("  ... and %d more" % (len(failures) - 60))
-        sys.exit(1)
-    print("all checks passed")
+    # Every command is checked: report the failures only, at the end.
+    scenario.verbose = False
+    run_scenario(lambda: run(arguments, server, random.Random(seed)), [server])
 
 
 def run(arguments, server, rng):
     import api_pb2_grpc
     import broker_account_pb2 as account
-    import broker_connection_pb2 as connection
     import common_pb2 as common
     import events_pb2 as events
     import order_pb2 as order
@@ -140,21 +116,7 @@ def run(arguments, server, rng):
     # ---- setup: the virtual broker's cash account ----
     server.start()
     channel, commands, queries, stream = open_channel()
-    initiated = commands.InitiateBrokerConnection(
-        connection.InitiateBrokerConnection(user_id=user.bytes, broker_id="virtual"), timeout=10)
-    commands.CompleteOAuth(connection.CompleteOAuth(
-        broker_connection_id=initiated.broker_connection_id, user_id=user.bytes, authorization_code="crash",
-        state=initiated.oauth_state), timeout=10)
-    accounts = []
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        accounts = list(queries.GetAccountsByUser(account.GetAccountsByUser(user_id=user.bytes), timeout=5).accounts)
-        if len(accounts) == 2:
-            break
-        time.sleep(0.05)
-    if len(accounts) != 2:
-        raise RuntimeError("the virtual broker's two accounts were not linked within 20 s: %s" % accounts)
-    cash = next(a for a in accounts if a.broker_account_number.endswith("-C"))
+    cash = link_virtual_broker(commands, queries, user, code="crash")
     print("setup: user %s, cash account %s (%s)" % (user, uuid.UUID(bytes=cash.account_id), cash.broker_account_number))
 
     # ---- the rounds ----
@@ -439,7 +401,7 @@ def run(arguments, server, rng):
     # The setup's aggregates too: the connection and its two accounts load and refresh.
     try:
         refreshed = commands.RefreshAllAccounts(account.RefreshAllAccounts(
-            user_id=user.bytes, broker_connection_id=initiated.broker_connection_id, force_refresh=True), timeout=20)
+            user_id=user.bytes, broker_connection_id=cash.broker_connection_id, force_refresh=True), timeout=20)
         check("(f) the broker account aggregates load and refresh", refreshed.total == 2 and
               refreshed.refreshed == 2 and refreshed.failed == 0, "(%s)" % one_line(refreshed))
     except grpc.RpcError as error:

@@ -40,18 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from scenario import check, link_virtual_broker, run_scenario  # noqa: E402
 from server_process import Server  # noqa: E402
 
-failures = []
-failure_lock = threading.Lock()
 
-
-def check(name, condition, detail=""):
-    print("  %s  %s %s" % ("ok  " if condition else "FAIL", name, detail if not condition else ""))
-    if not condition:
-        with failure_lock:
-            failures.append("%s %s" % (name, detail))
-    return condition
 
 
 def rich_status(error):
@@ -115,33 +107,14 @@ def main():
     parser.add_argument("--threads", type=int, default=8)
     arguments = parser.parse_args()
     sys.path.insert(0, arguments.generated)
-    # Stopped from outside: still stop the server we started (the finally below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     data_directory = os.path.join(arguments.work, "data")
     os.makedirs(data_directory, exist_ok=True)
     server = Server(arguments.server, data_directory, arguments.work)
-    started = time.time()
-    try:
-        run(arguments, server)
-    except Exception as error:
-        import traceback
-        traceback.print_exc()
-        failures.append("the run stopped: %s" % error)
-    finally:
-        server.cleanup()
-    print("took %.1f s" % (time.time() - started))
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for failure in failures[:40]:
-            print("  FAIL  %s" % failure)
-        sys.exit(1)
-    print("all checks passed")
+    run_scenario(lambda: run(arguments, server), [server], shown=40)
 
 
 def run(arguments, server):
     import api_pb2_grpc
-    import broker_account_pb2 as account
-    import broker_connection_pb2 as connection
     import common_pb2 as common
     import events_pb2 as events
     import order_pb2 as order
@@ -156,20 +129,7 @@ def run(arguments, server):
 
     server.start()
     channel, commands, queries, stream = open_channel()
-    initiated = commands.InitiateBrokerConnection(
-        connection.InitiateBrokerConnection(user_id=user.bytes, broker_id="virtual"), timeout=10)
-    commands.CompleteOAuth(connection.CompleteOAuth(
-        broker_connection_id=initiated.broker_connection_id, user_id=user.bytes, authorization_code="drain",
-        state=initiated.oauth_state), timeout=10)
-    accounts, deadline = [], time.time() + 20
-    while time.time() < deadline:
-        accounts = list(queries.GetAccountsByUser(account.GetAccountsByUser(user_id=user.bytes), timeout=5).accounts)
-        if len(accounts) == 2:
-            break
-        time.sleep(0.05)
-    if len(accounts) != 2:
-        raise RuntimeError("the virtual broker's two accounts were not linked within 20 s: %s" % accounts)
-    cash = next(a for a in accounts if a.broker_account_number.endswith("-C"))
+    cash = link_virtual_broker(commands, queries, user, code="drain")
     print("setup: user %s, cash account %s" % (user, cash.broker_account_number))
 
     # ---- load, then SIGTERM ----

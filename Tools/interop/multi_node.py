@@ -44,18 +44,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from scenario import check, fail, link_virtual_broker, run_scenario  # noqa: E402
 from server_process import Server  # noqa: E402
 
-failures = []
-failure_lock = threading.Lock()
 
-
-def check(name, condition, detail=""):
-    print("  %s  %s %s" % ("ok  " if condition else "FAIL", name, detail if not condition else ""))
-    if not condition:
-        with failure_lock:
-            failures.append("%s %s" % (name, detail))
-    return condition
 
 
 class Node:
@@ -102,7 +94,6 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     arguments = parser.parse_args()
     sys.path.insert(0, arguments.generated)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seed = arguments.seed if arguments.seed is not None else random.randrange(1 << 30)
     schema = "multi_node_%s" % uuid.uuid4().hex[:12]
     print("two servers on one database (schema %s), %d client threads, seed %d" % (schema, arguments.threads, seed))
@@ -115,29 +106,11 @@ def main():
         os.makedirs(data, exist_ok=True)
         servers.append(Server(arguments.server, data, arguments.work, name=name, extra_args=[
             "--postgres-url", arguments.postgres_url, "--postgres-schema", schema, "--master-key-file", key_file]))
-    started = time.time()
-    try:
-        run(arguments, servers, random.Random(seed))
-    except Exception as error:
-        import traceback
-        traceback.print_exc()
-        failures.append("the run stopped: %s" % error)
-    finally:
-        for server in servers:
-            server.cleanup()
-    print("took %.1f s" % (time.time() - started))
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for failure in failures[:60]:
-            print("  FAIL  %s" % failure)
-        sys.exit(1)
-    print("all checks passed")
+    run_scenario(lambda: run(arguments, servers, random.Random(seed)), servers)
 
 
 def run(arguments, servers, rng):
     import api_pb2_grpc as api
-    import broker_account_pb2 as account
-    import broker_connection_pb2 as connection
     import common_pb2 as common
     import events_pb2 as events
     import order_pb2 as order
@@ -150,20 +123,7 @@ def run(arguments, servers, rng):
     user = uuid.uuid4()
 
     # ---- setup through A, read through B ----
-    initiated = a.commands.InitiateBrokerConnection(
-        connection.InitiateBrokerConnection(user_id=user.bytes, broker_id="virtual"), timeout=10)
-    completed = a.commands.CompleteOAuth(connection.CompleteOAuth(
-        broker_connection_id=initiated.broker_connection_id, user_id=user.bytes, authorization_code="two-nodes",
-        state=initiated.oauth_state), timeout=10)
-    accounts = []
-    deadline = time.time() + 20
-    while time.time() < deadline and len(accounts) < 2:
-        accounts = list(b.queries.GetAccountsByUser(
-            account.GetAccountsByUser(user_id=user.bytes, min_position=completed.position), timeout=10).accounts)
-        time.sleep(0.05)
-    if len(accounts) != 2:
-        raise RuntimeError("node B did not show the two linked accounts within 20 s: %s" % accounts)
-    cash = next(x for x in accounts if x.broker_account_number.endswith("-C"))
+    cash = link_virtual_broker(a.commands, b.queries, user, code="two-nodes")
 
     def limit_order(auto_submit=False, price="100"):
         return order.CreateOrder(user_id=user.bytes, account_id=cash.account_id, symbol="AAPL",
@@ -228,8 +188,7 @@ def run(arguments, servers, rng):
                     with lock:
                         unknown.append((command_id, kind, order_id))
                 else:
-                    with lock:
-                        failures.append("a %s call ended %s: %s" % (kind, code.name, error.details()))
+                    fail("a %s call ended %s: %s" % (kind, code.name, error.details()))
 
     with ThreadPoolExecutor(max_workers=arguments.threads) as pool:
         futures = [pool.submit(worker, index) for index in range(arguments.threads)]

@@ -22,7 +22,6 @@ Usage: postgres_restart.py --server BINARY --generated DIR --work DIR --postgres
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -33,18 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from scenario import check, link_virtual_broker, run_scenario  # noqa: E402
 from server_process import Server  # noqa: E402
 
-failures = []
-failure_lock = threading.Lock()
 
-
-def check(name, condition, detail=""):
-    print("  %s  %s %s" % ("ok  " if condition else "FAIL", name, detail if not condition else ""))
-    if not condition:
-        with failure_lock:
-            failures.append("%s %s" % (name, detail))
-    return condition
 
 
 def main():
@@ -58,34 +49,16 @@ def main():
     parser.add_argument("--seconds", type=float, default=8)
     arguments = parser.parse_args()
     sys.path.insert(0, arguments.generated)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     schema = "restart_%s" % uuid.uuid4().hex[:12]
     data = os.path.join(arguments.work, "data")
     os.makedirs(data, exist_ok=True)
     server = Server(arguments.server, data, arguments.work, name="server",
                     extra_args=["--postgres-url", arguments.postgres_url, "--postgres-schema", schema])
-    started = time.time()
-    try:
-        run(arguments, server)
-    except Exception as error:
-        import traceback
-        traceback.print_exc()
-        failures.append("the run stopped: %s" % error)
-    finally:
-        server.cleanup()
-    print("took %.1f s" % (time.time() - started))
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for failure in failures[:40]:
-            print("  FAIL  %s" % failure)
-        sys.exit(1)
-    print("all checks passed")
+    run_scenario(lambda: run(arguments, server), [server], shown=40)
 
 
 def run(arguments, server):
     import api_pb2_grpc as api
-    import broker_account_pb2 as account
-    import broker_connection_pb2 as connection
     import common_pb2 as common
     import events_pb2 as events
     import order_pb2 as order
@@ -97,17 +70,7 @@ def run(arguments, server):
     queries = api.QueryServiceStub(channel)
     stream = api.EventStreamServiceStub(channel)
     user = uuid.uuid4()
-    initiated = commands.InitiateBrokerConnection(
-        connection.InitiateBrokerConnection(user_id=user.bytes, broker_id="virtual"), timeout=10)
-    completed = commands.CompleteOAuth(connection.CompleteOAuth(
-        broker_connection_id=initiated.broker_connection_id, user_id=user.bytes, authorization_code="restart",
-        state=initiated.oauth_state), timeout=10)
-    accounts = []
-    deadline = time.time() + 20
-    while time.time() < deadline and len(accounts) < 2:
-        accounts = list(queries.GetAccountsByUser(
-            account.GetAccountsByUser(user_id=user.bytes, min_position=completed.position), timeout=10).accounts)
-    cash = next(x for x in accounts if x.broker_account_number.endswith("-C"))
+    cash = link_virtual_broker(commands, queries, user, code="restart")
 
     def create_request():
         return order.CreateOrder(user_id=user.bytes, account_id=cash.account_id, symbol="MSFT",
