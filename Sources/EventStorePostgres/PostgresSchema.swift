@@ -383,6 +383,10 @@ enum PostgresSchema {
                     PERFORM pg_notify('\(channel)', head::text || ' ' || p_origin);
                 END IF;
             END $f$ SET search_path FROM CURRENT
+                -- The planner takes each batch array for 1,000 rows: a statement estimated past
+                -- jit_above_cost would be compiled to machine code on every call, which costs tens
+                -- of milliseconds (seen with a set-based version of this function).
+                SET jit = off
             ;;
             """
     }
