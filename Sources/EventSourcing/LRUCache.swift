@@ -53,6 +53,13 @@ struct LRUCache<Key: Hashable, Value> {
         linkAtFront(index)
     }
 
+    /// Stores `value` for `key` as ``setValue(_:forKey:)`` does, unless the entry already held is
+    /// to be kept (`keep` answers true for it); the held value is judged in place, not copied out.
+    mutating func setValue(_ value: Value, forKey key: Key, unlessKeeping keep: (Value) -> Bool) {
+        if let index = indexes[key], keep(nodes[index].value) { return }
+        setValue(value, forKey: key)
+    }
+
     /// Forgets everything.
     mutating func removeAll() {
         indexes.removeAll()

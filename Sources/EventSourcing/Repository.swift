@@ -35,11 +35,16 @@ public final class Repository<State: Aggregate>: Sendable {
     }
 
     private let store: any EventStore
-    private let cache: Mutex<LRUCache<UUID, AggregateRoot<State>>>
+    /// The cache and the counters under one lock: a command takes it once to load and once to save.
+    private struct Shared {
+        var cache: LRUCache<UUID, AggregateRoot<State>>
+        var statistics = Statistics()
+    }
+
+    private let shared: Mutex<Shared>
     private let snapshots: SnapshotScheduler?
     private let snapshotShape: Int?
     private let pageSize: Int
-    private let counters = Mutex(Statistics())
     private let logger: Logger
 
     /// Makes a repository over `store`.
@@ -57,7 +62,7 @@ public final class Repository<State: Aggregate>: Sendable {
         logger: Logger = Logger(label: "tradecore.eventsourcing.repository")
     ) {
         self.store = store
-        self.cache = Mutex(LRUCache(capacity: cacheCapacity))
+        self.shared = Mutex(Shared(cache: LRUCache(capacity: cacheCapacity)))
         self.snapshots = snapshots
         self.snapshotShape = (State.self as? any SnapshottingAggregate.Type)?.snapshotShapeVersion
         self.pageSize = max(pageSize, 1)
@@ -65,7 +70,7 @@ public final class Repository<State: Aggregate>: Sendable {
     }
 
     /// The repository's counters.
-    public var statistics: Statistics { counters.withLock { $0 } }
+    public var statistics: Statistics { shared.withLock { $0.statistics } }
 
     /// Loads an aggregate that must exist.
     ///
@@ -81,23 +86,23 @@ public final class Repository<State: Aggregate>: Sendable {
     /// Loads an aggregate, or returns `nil` when its stream has no events.
     public func loadIfPresent(_ id: UUID) async throws -> AggregateRoot<State>? {
         let stream = try StreamName(type: State.streamType, id: id)
-        if var cached = cache.withLock({ $0.value(forKey: id) }) {
+        let hit = shared.withLock { shared in
+            let cached = shared.cache.value(forKey: id)
+            if cached != nil { shared.statistics.cacheHits += 1 }
+            return cached
+        }
+        if var cached = hit {
             let before = cached.loadedVersion
             // The stream's version is usually known without a read (the SQLite store keeps the
             // versions it committed); only a stream that moved is read, from after the cache.
             let current = try await store.streamVersion(stream)
-            let replayed = current == before ? 0 : try await catchUp(&cached, stream: stream)
-            counters.withLock {
-                $0.cacheHits += 1
-                $0.eventsReplayed += replayed
+            if current != before {
+                let replayed = try await catchUp(&cached, stream: stream)
+                remember(cached) { $0.eventsReplayed += replayed }
             }
-            if cached.loadedVersion != before { remember(cached) }
             return cached
         }
-        guard let loaded = try await loadFromStore(id, stream: stream) else {
-            counters.withLock { $0.cacheMisses += 1 }
-            return nil
-        }
+        guard let loaded = try await loadFromStore(id, stream: stream) else { return nil }
         remember(loaded)
         return loaded
     }
@@ -143,15 +148,14 @@ public final class Repository<State: Aggregate>: Sendable {
         )
         let result = try await store.append(request)
         root.markCommitted(version: result.version)
-        remember(root)
-        counters.withLock { $0.saves += 1 }
+        remember(root) { $0.saves += 1 }
         scheduleSnapshot(of: root, after: result)
         return result
     }
 
     /// Forgets every cached aggregate (the next loads read from the store).
     public func clearCache() {
-        cache.withLock { $0.removeAll() }
+        shared.withLock { $0.cache.removeAll() }
     }
 
     // MARK: - Loading
@@ -192,11 +196,11 @@ public final class Repository<State: Aggregate>: Sendable {
         } else {
             replayed = try await catchUp(&root, stream: stream)
         }
-        counters.withLock {
-            $0.cacheMisses += 1
-            $0.eventsReplayed += replayed
-            if snapshotUsed { $0.snapshotsUsed += 1 }
-            if snapshotUnreadable { $0.snapshotsUnreadable += 1 }
+        shared.withLock {
+            $0.statistics.cacheMisses += 1
+            $0.statistics.eventsReplayed += replayed
+            if snapshotUsed { $0.statistics.snapshotsUsed += 1 }
+            if snapshotUnreadable { $0.statistics.snapshotsUnreadable += 1 }
         }
         return root.loadedVersion == nil ? nil : root
     }
@@ -223,13 +227,13 @@ public final class Repository<State: Aggregate>: Sendable {
         }
     }
 
-    /// Caches a committed state, unless the cache already holds a newer one.
-    private func remember(_ root: AggregateRoot<State>) {
-        cache.withLock { cache in
-            if let cached = cache.value(forKey: root.id), (cached.loadedVersion ?? -1) >= (root.loadedVersion ?? -1) {
-                return
-            }
-            cache.setValue(root, forKey: root.id)
+    /// Caches a committed state, unless the cache already holds a newer one, and counts under the
+    /// same lock.
+    private func remember(_ root: AggregateRoot<State>, counting count: (inout Statistics) -> Void = { _ in }) {
+        let version = root.loadedVersion ?? -1
+        shared.withLock { shared in
+            shared.cache.setValue(root, forKey: root.id) { ($0.loadedVersion ?? -1) >= version }
+            count(&shared.statistics)
         }
     }
 

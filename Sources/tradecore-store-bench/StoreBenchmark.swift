@@ -44,6 +44,9 @@ struct StoreBenchmark: AsyncParsableCommand {
     )
     var domain = false
 
+    @Option(help: "With --domain: the commands to measure (CreateOrder, AddFill).")
+    var commands: [String] = DomainBenchmark.Command.allCases.map(\.rawValue)
+
     @Option(help: "Instead: appends on the PostgreSQL database at this URL beside SQLite, at the same concurrency.")
     var postgresURL: String?
 
@@ -126,7 +129,13 @@ struct StoreBenchmark: AsyncParsableCommand {
     /// Each command at each concurrency right after the store's appends of the same shape.
     private func compareDomain(_ root: URL) async throws {
         print("commands through the bus (no client command id) beside the store's appends at the same concurrency")
-        for command in DomainBenchmark.Command.allCases {
+        let chosen = try commands.map { name in
+            guard let command = DomainBenchmark.Command(rawValue: name) else {
+                throw ValidationError("unknown command \(name); choose from CreateOrder, AddFill")
+            }
+            return command
+        }
+        for command in chosen {
             for count in appenders {
                 let store = try await AppendBenchmark.run(
                     directory: root.appendingPathComponent("store-\(command.rawValue)-\(count)"),

@@ -18,7 +18,9 @@ struct EncodingTests {
         #expect(Base64.encode(Array("hello".utf8)) == "aGVsbG8")
     }
 
-    @Test("base64 rejects what no encoder produces", arguments: ["a", "a===", "ab=c", "ab!d", "abd=", "aGVsbG9=x", "ab\n\n"])
+    @Test(
+        "base64 rejects what no encoder produces",
+        arguments: ["a", "a===", "ab=c", "ab!d", "abd=", "aGVsbG9=x", "ab\n\n"])
     func base64Rejects(_ text: String) {
         #expect(Base64.decode(text) == nil)
     }
@@ -90,7 +92,9 @@ struct EncodingTests {
 
     @Test("content types: application/grpc with optional +proto and parameters")
     func contentTypes() {
-        for accepted in ["application/grpc", "application/grpc+proto", "Application/GRPC", "application/grpc; charset=utf-8"] {
+        for accepted in [
+            "application/grpc", "application/grpc+proto", "Application/GRPC", "application/grpc; charset=utf-8",
+        ] {
             #expect(HTTP2ServerConnectionHandler.isGRPCProtoContentType(accepted), "\(accepted)")
         }
         for refused in ["application/json", "application/grpc+json", "text/plain", "application/grpcx", ""] {

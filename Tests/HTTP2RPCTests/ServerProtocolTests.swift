@@ -11,7 +11,8 @@ import Testing
 struct ServerProtocolTests {
     private func request(
         _ connection: RawServerConnection, stream: UInt32, path: String = TestMethod.echo, method: String = "POST",
-        contentType: String = "application/grpc", extra: [(String, String)] = [], body: [UInt8]? = RawFrame.grpcMessage([1])
+        contentType: String = "application/grpc", extra: [(String, String)] = [],
+        body: [UInt8]? = RawFrame.grpcMessage([1])
     ) throws {
         let fields = RawFrame.grpcRequestFields(path: path, method: method, contentType: contentType, extra: extra)
         try connection.send(RawFrame.headers(stream: stream, fields, endStream: body == nil))
@@ -30,8 +31,12 @@ struct ServerProtocolTests {
     @Test("a request without te: trailers is still served")
     func missingTE() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
-        let fields = [(":method", "POST"), (":scheme", "http"), (":path", TestMethod.echo), (":authority", "x"), ("content-type", "application/grpc")]
-        try connection.send(RawFrame.headers(stream: 1, fields), RawFrame.data(stream: 1, RawFrame.grpcMessage([5]), endStream: true))
+        let fields = [
+            (":method", "POST"), (":scheme", "http"), (":path", TestMethod.echo), (":authority", "x"),
+            ("content-type", "application/grpc"),
+        ]
+        try connection.send(
+            RawFrame.headers(stream: 1, fields), RawFrame.data(stream: 1, RawFrame.grpcMessage([5]), endStream: true))
         #expect(connection.lastHeader("grpc-status", stream: 1) == "0")
     }
 
@@ -196,7 +201,8 @@ struct ServerProtocolTests {
     @Test("a CONTINUATION flood closes the connection")
     func continuationFlood() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
-        var bytes = RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false).bytes
+        var bytes = RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false)
+            .bytes
         for _ in 0..<50 {
             bytes += RawFrame(.continuation, stream: 1, payload: HPACK.encode([("x-pad", "p")])).bytes
         }
@@ -262,7 +268,8 @@ struct ServerProtocolTests {
         var configuration = RPCServerConfiguration()
         configuration.requestReceiveTimeout = .seconds(1)
         let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
-        try connection.send(RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false))
+        try connection.send(
+            RawFrame.headers(stream: 1, RawFrame.grpcRequestFields(path: TestMethod.echo), endHeaders: false))
         connection.advanceTime(by: .milliseconds(500))
         #expect(connection.isOpen)
         connection.advanceTime(by: .milliseconds(700))

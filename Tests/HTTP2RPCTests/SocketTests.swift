@@ -9,7 +9,8 @@ import WireFormat
 /// A real server and our client over loopback TCP, plain and TLS.
 @Suite("Server and client over real sockets")
 struct SocketTests {
-    private func router(probe: HandlerProbe = HandlerProbe(), health: HealthStatus = HealthStatus()) throws -> RPCRouter {
+    private func router(probe: HandlerProbe = HandlerProbe(), health: HealthStatus = HealthStatus()) throws -> RPCRouter
+    {
         var router = makeTestRouter(probe: probe)
         try router.register(HealthService(status: health))
         try router.register(DiagnosticsService(stats: RPCServerStats()))
@@ -117,7 +118,8 @@ struct SocketTests {
             configuration.initialStreamWindowSize = 65_535
             let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
             defer { Task { await client.close() } }
-            let count = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 10_000, size: 64)) { response in
+            let count = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 10_000, size: 64)) {
+                response in
                 var expected = 0
                 for try await message in response.messages {
                     let index = Int(message[0]) << 24 | Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3])
@@ -178,7 +180,8 @@ struct SocketTests {
         try await withServer(router: router(probe: probe)) { _, port in
             let client = RPCClient(host: "127.0.0.1", port: port)
             defer { Task { await client.close() } }
-            let read = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 1_000_000, size: 100)) { response in
+            let read = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 1_000_000, size: 100)) {
+                response in
                 var count = 0
                 for try await _ in response.messages {
                     count += 1
@@ -306,7 +309,10 @@ struct SocketTests {
         defer { certificate.remove() }
         try await withServer(
             router: router(),
-            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+            configure: {
+                $0.tls = TLSConfiguration(
+                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+            }
         ) { _, port in
             for host in ["localhost", "127.0.0.1"] {
                 let client = RPCClient(
@@ -316,7 +322,9 @@ struct SocketTests {
                 let echoed = try await client.unary(TestMethod.echo, big).message
                 let same = echoed == big
                 #expect(same, "got \(echoed.count) bytes")
-                let streamed = try await client.serverStreaming(TestMethod.stream, streamRequest(count: 500, size: 1000)) { response in
+                let streamed = try await client.serverStreaming(
+                    TestMethod.stream, streamRequest(count: 500, size: 1000)
+                ) { response in
                     var count = 0
                     for try await _ in response.messages { count += 1 }
                     return count
@@ -333,7 +341,10 @@ struct SocketTests {
         defer { certificate.remove() }
         try await withServer(
             router: router(),
-            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+            configure: {
+                $0.tls = TLSConfiguration(
+                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+            }
         ) { _, port in
             let client = RPCClient(host: "localhost", port: port, tls: TLSClientConfiguration())
             do throws(RPCError) {
@@ -352,7 +363,10 @@ struct SocketTests {
         defer { certificate.remove() }
         try await withServer(
             router: router(),
-            configure: { $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key) }
+            configure: {
+                $0.tls = TLSConfiguration(
+                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+            }
         ) { _, port in
             let refused = try run(
                 "/usr/bin/openssl",
@@ -368,7 +382,8 @@ struct SocketTests {
     @Test("a server with unusable certificate files fails to start with a clear error")
     func tlsBadFiles() async throws {
         var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.tls = TLSConfiguration(certificateChainFile: "/nonexistent/cert.pem", privateKeyFile: "/nonexistent/key.pem")
+        configuration.tls = TLSConfiguration(
+            certificateChainFile: "/nonexistent/cert.pem", privateKeyFile: "/nonexistent/key.pem")
         let server = RPCServer(configuration: configuration, router: RPCRouter())
         do {
             try await server.start()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets for the wire codecs and the transport's text parsers, and runs them.
-# Usage: Tools/fuzz/run_fuzz.sh [seconds]   (default 60; the text parsers get a tenth of it, at least 5 s)
+# Usage: Tools/fuzz/run_fuzz.sh [seconds]   (default 60; the text parsers and the framing target each
+# get a tenth of it, at least 5 s)
 # WIRE_FUZZ_SELECT=1: one message type per input, chosen by its first byte (faster; see WireFuzz.swift).
 # The corpus is kept in .build-fuzz/corpus between runs; crashes are written to .build-fuzz/.
 # Environment: SCRATCH_PATH (SwiftPM scratch path for the seed tool, default .build).
@@ -33,6 +34,12 @@ swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz
 swiftc "${flags[@]}" -module-name TextFuzz Tools/fuzz/TextFuzz.swift Sources/HTTP2RPC/Core/GRPCTimeout.swift \
     Sources/HTTP2RPC/Core/Base64.swift Sources/HTTP2RPC/Core/PercentEncoding.swift -o "$out/text-fuzz"
 
+# The gRPC message deframer and the received-metadata rules, from their files that import nothing.
+swiftc "${flags[@]}" -module-name FramingFuzz Tools/fuzz/FramingFuzz.swift \
+    Sources/HTTP2RPC/Core/GRPCMessageDeframer.swift Sources/HTTP2RPC/Core/RPCError.swift \
+    Sources/HTTP2RPC/Core/RPCStatus.swift Sources/HTTP2RPC/Core/RPCMetadata.swift Sources/HTTP2RPC/Core/Base64.swift \
+    -o "$out/framing-fuzz"
+
 # Seeds: valid samples of every message, from the cross-check tool.
 swift build --scratch-path "$scratch" --product wire-roundtrip >/dev/null
 tool="$(swift build --scratch-path "$scratch" --show-bin-path)/wire-roundtrip"
@@ -60,3 +67,13 @@ printf 'AAEC/w' > "$out/text-corpus/base64"
 printf 'caf%%C3%%A9 50%%25' > "$out/text-corpus/percent"
 "$out/text-fuzz" -max_total_time="$(( seconds / 10 > 5 ? seconds / 10 : 5 ))" -max_len=256 -timeout=10 \
     -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/text-" "$out/text-corpus"
+
+# Seeds for the framing target: a first byte choosing limit and chunking, then a body of two
+# messages, a message over a small limit, a compressed flag, and header-field pairs.
+mkdir -p "$out/framing-corpus"
+printf '\x13\x00\x00\x00\x00\x02hi\x00\x00\x00\x00\x00' > "$out/framing-corpus/two"
+printf '\x0a\x00\x00\x00\x01\x00' > "$out/framing-corpus/over"
+printf '\x03\x01\x00\x00\x00\x01z' > "$out/framing-corpus/compressed"
+printf '\x04x-id\x00abc\x00trace-bin\x00AAEC\x00:path\x00/x\x00' > "$out/framing-corpus/metadata"
+"$out/framing-fuzz" -max_total_time="$(( seconds / 10 > 5 ? seconds / 10 : 5 ))" -max_len=1024 -timeout=10 \
+    -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/framing-" "$out/framing-corpus"

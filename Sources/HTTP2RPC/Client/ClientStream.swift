@@ -31,13 +31,13 @@ final class ClientStream {
 
     init(
         callID: UInt64, observer: any ClientCallObserver, expectsSingleMessage: Bool, outbound: ByteBuffer,
-        maxMessageSize: Int, emptyBuffer: ByteBuffer
+        maxMessageSize: Int
     ) {
         self.callID = callID
         self.observer = observer
         self.expectsSingleMessage = expectsSingleMessage
         self.outbound = outbound
-        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, emptyBuffer: emptyBuffer)
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize)
     }
 }
 

@@ -21,9 +21,6 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
-    /// Shared by the streams until each needs storage of its own (copy-on-write).
-    private let emptyBuffer = ByteBuffer()
-
     private var streams: [Int32: ClientStream] = [:]
     private var streamIDsByCall: [UInt64: Int32] = [:]
     /// Calls cancelled before they reached the loop.
@@ -176,8 +173,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         GRPCFraming.frame(request.message, into: &outbound)
         let stream = ClientStream(
             callID: request.callID, observer: observer, expectsSingleMessage: expectsSingleMessage,
-            outbound: outbound, maxMessageSize: configuration.maxReceiveMessageSize,
-            emptyBuffer: emptyBuffer)
+            outbound: outbound, maxMessageSize: configuration.maxReceiveMessageSize)
 
         if cancelledCalls.remove(request.callID) != nil {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))

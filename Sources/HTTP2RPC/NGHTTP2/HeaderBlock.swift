@@ -17,7 +17,8 @@ struct HeaderBlock {
     }
 
     mutating func add(_ name: StaticString, _ value: StaticString) {
-        append(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
+        append(
+            UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
             UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
     }
 

@@ -128,7 +128,9 @@ final class NGHTTP2Session {
         }
 
         var settings: [nghttp2_settings_entry] = [
-            .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: options.maxConcurrentStreams),
+            .init(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                value: options.maxConcurrentStreams),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: options.initialWindowSize),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: options.maxFrameSize),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: options.maxHeaderListSize),
@@ -136,9 +138,12 @@ final class NGHTTP2Session {
         if role == .client {
             settings.append(.init(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
         }
-        try Self.check(nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count), "submit_settings")
         try Self.check(
-            nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, options.connectionWindowSize),
+            nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count),
+            "submit_settings")
+        try Self.check(
+            nghttp2_session_set_local_window_size(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, options.connectionWindowSize),
             "set_local_window_size")
     }
 
@@ -325,7 +330,8 @@ private let onFrameReceived: nghttp2_on_frame_recv_callback = { _, frame, userDa
     default:
         kind = .other
     }
-    session.delegate.sessionDidReceive(NGHTTP2ReceivedFrame(streamID: header.stream_id, kind: kind, endStream: endStream))
+    session.delegate.sessionDidReceive(
+        NGHTTP2ReceivedFrame(streamID: header.stream_id, kind: kind, endStream: endStream))
     return 0
 }
 
@@ -357,7 +363,9 @@ private let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer,
     guard let session = owner(userData), let buffer, let flags else {
         return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
-    switch session.delegate.sessionReadBody(streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length)) {
+    switch session.delegate.sessionReadBody(
+        streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
+    {
     case .bytes(let count):
         return count
     case .end(let count, let trailers):

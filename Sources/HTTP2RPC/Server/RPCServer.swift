@@ -20,7 +20,8 @@ public final class RPCServer: Sendable {
 
     private struct State {
         var listener: (any Channel)?
-        var connections: [ObjectIdentifier: (handler: NIOLoopBound<HTTP2ServerConnectionHandler>, channel: any Channel)] = [:]
+        var connections:
+            [ObjectIdentifier: (handler: NIOLoopBound<HTTP2ServerConnectionHandler>, channel: any Channel)] = [:]
         var shuttingDown = false
         var closed = false
         var tlsContext: OpenSSLContext?

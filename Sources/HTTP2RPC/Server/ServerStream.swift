@@ -59,11 +59,11 @@ final class ServerStream {
     var writeWaiters: [CheckedContinuation<Void, any Error>] = []
 
     /// `emptyBuffer` is shared by the connection's streams; copy-on-write gives a stream its
-    /// own storage when it first buffers bytes, so a call that never does allocates none.
+    /// own storage when it first buffers response bytes, so a call that never does allocates none.
     init(id: Int32, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
         self.id = id
         self.openedAt = openedAt
-        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize, emptyBuffer: emptyBuffer)
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize)
         self.outbound = emptyBuffer
     }
 

@@ -8,7 +8,8 @@ import WireFormat
 public final class HealthStatus: Sendable {
     private struct State {
         var statuses: [String: HealthCheckResponse.ServingStatus] = [:]
-        var watchers: [Int: (service: String, continuation: AsyncStream<HealthCheckResponse.ServingStatus>.Continuation)] = [:]
+        var watchers:
+            [Int: (service: String, continuation: AsyncStream<HealthCheckResponse.ServingStatus>.Continuation)] = [:]
         var nextWatcher = 0
     }
 

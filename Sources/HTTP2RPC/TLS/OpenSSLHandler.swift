@@ -69,7 +69,8 @@ final class OpenSSLHandler: ChannelDuplexHandler {
     }
 
     private static func isIPAddress(_ name: String) -> Bool {
-        name.contains(":") || name.utf8.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }
+        name.contains(":")
+            || name.utf8.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }
     }
 
     // MARK: Inbound

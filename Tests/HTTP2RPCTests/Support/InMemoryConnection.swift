@@ -50,7 +50,9 @@ final class InMemoryConnection {
         nextCallID += 1
         observer.callID = nextCallID
         clientHandler.start(
-            .init(callID: nextCallID, path: path, authority: "test", message: message, metadata: metadata, timeout: timeout),
+            .init(
+                callID: nextCallID, path: path, authority: "test", message: message, metadata: metadata,
+                timeout: timeout),
             observer: observer, expectsSingleMessage: unary)
         return observer
     }
@@ -82,7 +84,9 @@ final class InMemoryConnection {
     func takeServerOutput() throws -> [UInt8] {
         loop.run()
         var bytes: [UInt8] = []
-        while let buffer = try server.readOutbound(as: ByteBuffer.self) { bytes.append(contentsOf: buffer.readableBytesView) }
+        while let buffer = try server.readOutbound(as: ByteBuffer.self) {
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
         return bytes
     }
 
@@ -93,7 +97,8 @@ final class InMemoryConnection {
             return
         }
         var remaining = buffer
-        while let chunk = remaining.readSlice(length: min(chunkSize, remaining.readableBytes)), chunk.readableBytes > 0 {
+        while let chunk = remaining.readSlice(length: min(chunkSize, remaining.readableBytes)), chunk.readableBytes > 0
+        {
             try channel.writeInbound(chunk)
             guard channel.isActive else { return }
         }

@@ -34,7 +34,10 @@ struct RawFrame: Equatable {
     var bytes: [UInt8] {
         let length = payload.count
         var out: [UInt8] = [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags]
-        out += [UInt8(streamID >> 24 & 0x7F), UInt8(streamID >> 16 & 0xFF), UInt8(streamID >> 8 & 0xFF), UInt8(streamID & 0xFF)]
+        out += [
+            UInt8(streamID >> 24 & 0x7F), UInt8(streamID >> 16 & 0xFF), UInt8(streamID >> 8 & 0xFF),
+            UInt8(streamID & 0xFF),
+        ]
         return out + payload
     }
 
@@ -69,7 +72,9 @@ struct RawFrame: Equatable {
         return RawFrame(.settings, payload: payload)
     }
 
-    static func headers(stream: UInt32, _ fields: [(String, String)], endStream: Bool = false, endHeaders: Bool = true) -> RawFrame {
+    static func headers(
+        stream: UInt32, _ fields: [(String, String)], endStream: Bool = false, endHeaders: Bool = true
+    ) -> RawFrame {
         RawFrame(
             .headers, flags: (endStream ? RawFrame.endStream : 0) | (endHeaders ? RawFrame.endHeaders : 0),
             stream: stream, payload: HPACK.encode(fields))
@@ -79,7 +84,10 @@ struct RawFrame: Equatable {
     static func grpcRequestFields(
         path: String, method: String = "POST", contentType: String = "application/grpc", extra: [(String, String)] = []
     ) -> [(String, String)] {
-        [(":method", method), (":scheme", "http"), (":path", path), (":authority", "test"), ("content-type", contentType), ("te", "trailers")]
+        [
+            (":method", method), (":scheme", "http"), (":path", path), (":authority", "test"),
+            ("content-type", contentType), ("te", "trailers"),
+        ]
             + extra
     }
 
@@ -90,11 +98,14 @@ struct RawFrame: Equatable {
     /// One gRPC message with its 5-byte prefix.
     static func grpcMessage(_ message: [UInt8], flag: UInt8 = 0) -> [UInt8] {
         let length = UInt32(message.count)
-        return [flag, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + message
+        return [flag, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+            + message
     }
 
     static func rstStream(stream: UInt32, code: UInt32) -> RawFrame {
-        RawFrame(.rstStream, stream: stream, payload: [UInt8(code >> 24), UInt8(code >> 16 & 0xFF), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)])
+        RawFrame(
+            .rstStream, stream: stream,
+            payload: [UInt8(code >> 24), UInt8(code >> 16 & 0xFF), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)])
     }
 
     static func ping(_ opaque: UInt8 = 0) -> RawFrame {
@@ -169,8 +180,10 @@ final class HeaderDecoder {
             offset += consumed
             if flags & Int32(NGHTTP2_HD_INFLATE_EMIT.rawValue) != 0 {
                 fields.append(
-                    (String(decoding: UnsafeBufferPointer(start: pair.name, count: pair.namelen), as: UTF8.self),
-                     String(decoding: UnsafeBufferPointer(start: pair.value, count: pair.valuelen), as: UTF8.self)))
+                    (
+                        String(decoding: UnsafeBufferPointer(start: pair.name, count: pair.namelen), as: UTF8.self),
+                        String(decoding: UnsafeBufferPointer(start: pair.value, count: pair.valuelen), as: UTF8.self)
+                    ))
             }
             if flags & Int32(NGHTTP2_HD_INFLATE_FINAL.rawValue) != 0 {
                 nghttp2_hd_inflate_end_headers(inflater)
@@ -193,7 +206,9 @@ final class RawServerConnection {
     private var pending: [UInt8] = []
     let handler: HTTP2ServerConnectionHandler
 
-    init(router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true) throws {
+    init(
+        router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true
+    ) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
@@ -250,4 +265,3 @@ final class RawServerConnection {
         received.filter { $0.kind == kind && (stream == nil || $0.streamID == stream) }
     }
 }
-

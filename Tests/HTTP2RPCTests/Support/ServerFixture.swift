@@ -41,7 +41,8 @@ struct TestCertificate {
     var key: String { directory.appendingPathComponent("key.pem").path }
 
     static func make() throws -> TestCertificate {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-tls-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tradecore-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let made = TestCertificate(directory: directory)
         try run(

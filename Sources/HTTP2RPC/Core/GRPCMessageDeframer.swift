@@ -1,0 +1,97 @@
+/// Splits a byte stream into gRPC messages, whatever the chunking of the bytes: one flag byte
+/// (0: not compressed), a 4-byte big-endian length, then the payload.
+///
+/// The length prefix is checked against the maximum before any payload is buffered, so a
+/// peer cannot make us hold more than `maximumMessageSize + 5` bytes for one stream. This file
+/// imports nothing, so that the fuzz target (`Tools/fuzz/FramingFuzz.swift`) compiles it alone.
+struct GRPCMessageDeframer {
+    static let prefixLength = 5
+
+    let maximumMessageSize: Int
+    /// Received bytes not yet returned; those before `readIndex` are consumed.
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Length of the message whose prefix has been read, while waiting for its payload.
+    private var pendingLength: Int?
+
+    init(maximumMessageSize: Int) {
+        self.maximumMessageSize = maximumMessageSize
+    }
+
+    /// Bytes received but not yet returned as messages (a read prefix excluded).
+    var bufferedBytes: Int { buffer.count - readIndex }
+
+    /// Whether no partial message is pending (the stream may end here cleanly).
+    var isAtMessageBoundary: Bool { bufferedBytes == 0 && pendingLength == nil }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Feeds received bytes, calling `deliver` for each complete message until it returns
+    /// false. Messages that arrive whole in `input` are taken from it directly; only a partial
+    /// message is copied into the deframer's buffer.
+    mutating func process(
+        _ input: UnsafeRawBufferPointer, _ deliver: ([UInt8]) throws(RPCError) -> Bool
+    ) throws(RPCError) {
+        var remaining = input[...]
+        if isAtMessageBoundary {
+            while remaining.count >= Self.prefixLength {
+                let start = remaining.startIndex
+                let length = try checkedLength(
+                    flags: remaining[start], lengthBytes: remaining[(start + 1)..<(start + 5)])
+                guard remaining.count - Self.prefixLength >= length else { break }
+                let body = (start + Self.prefixLength)..<(start + Self.prefixLength + length)
+                let message = [UInt8](UnsafeRawBufferPointer(rebasing: remaining[body]))
+                remaining = remaining[body.upperBound...]
+                guard try deliver(message) else { return }
+            }
+        }
+        if !remaining.isEmpty { buffer.append(contentsOf: remaining) }
+        while let message = try next() {
+            guard try deliver(message) else { return }
+        }
+    }
+
+    /// The next complete message, nil if more bytes are needed, or an error that ends the call.
+    mutating func next() throws(RPCError) -> [UInt8]? {
+        if pendingLength == nil {
+            guard bufferedBytes >= Self.prefixLength else { return nil }
+            pendingLength = try checkedLength(
+                flags: buffer[readIndex], lengthBytes: buffer[(readIndex + 1)..<(readIndex + 5)])
+            readIndex += Self.prefixLength
+        }
+        guard let length = pendingLength, bufferedBytes >= length else { return nil }
+        let message = Array(buffer[readIndex..<(readIndex + length)])
+        readIndex += length
+        pendingLength = nil
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+        } else if readIndex > 65_536 {
+            buffer.removeFirst(readIndex)
+            readIndex = 0
+        }
+        return message
+    }
+
+    /// The payload length of a prefix, after rejecting compression we did not negotiate,
+    /// unknown flags and oversized messages, before any of the message's bytes are buffered.
+    private func checkedLength<Bytes: Collection<UInt8>>(flags: UInt8, lengthBytes: Bytes) throws(RPCError) -> Int {
+        switch flags {
+        case 0:
+            break
+        case 1:
+            throw RPCError(.internal, "received a compressed message but no grpc-encoding was negotiated")
+        default:
+            throw RPCError(.internal, "invalid message flags 0x\(String(flags, radix: 16))")
+        }
+        // Four bytes: at most 2^32 - 1, which an Int holds on every platform we build for.
+        let length = lengthBytes.reduce(0) { $0 << 8 | Int($1) }
+        guard length <= maximumMessageSize else {
+            throw RPCError(
+                .resourceExhausted, "message of \(length) bytes exceeds the limit of \(maximumMessageSize) bytes")
+        }
+        return length
+    }
+}
