@@ -12,7 +12,7 @@ ensure_debian_packages nghttp2-client
 python3 -c "import venv, ensurepip" 2>/dev/null || ensure_debian_packages python3-venv
 
 log "formatting: swift format lint --strict with .swift-format"
-swift format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests
+swift format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests Tools
 
 log "building"
 swift build --build-tests
