@@ -352,8 +352,48 @@ struct SocketTests {
                 Issue.record("an untrusted certificate was accepted")
             } catch {
                 #expect(error.code == .unavailable)
+                #expect((error.cause as? TLSError)?.code == .verification, "\(error)")
+                #expect(error.message.contains("certificate was refused"), "\(error.message)")
             }
             await client.close()
+        }
+    }
+
+    @Test(
+        "a trusted certificate for another host name or address fails the handshake with a clear error",
+        arguments: [("wrong.example", "hostname mismatch"), ("127.0.0.2", "IP address mismatch")])
+    func tlsWrongName(name: String, reason: String) async throws {
+        let certificate = try TestCertificate.make()
+        defer { certificate.remove() }
+        try await withServer(
+            router: router(),
+            configure: {
+                $0.tls = TLSConfiguration(
+                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+            }
+        ) { _, port in
+            let client = RPCClient(
+                host: "127.0.0.1", port: port,
+                tls: TLSClientConfiguration(trustRootsFile: certificate.certificate, serverName: name))
+            do throws(RPCError) {
+                _ = try await client.unary(TestMethod.echo, [1])
+                Issue.record("a certificate for localhost and 127.0.0.1 was accepted for \(name)")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect((error.cause as? TLSError)?.code == .verification, "\(error)")
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+            await client.close()
+        }
+    }
+
+    @Test("IP literals are told from host names by parsing them")
+    func ipLiterals() {
+        for address in ["127.0.0.1", "::1", "fe80::1", "2001:db8::8a2e:370:7334", "::ffff:10.0.0.1"] {
+            #expect(OpenSSLConnection.isIPAddress(address), "\(address)")
+        }
+        for name in ["localhost", "1.2.3.4.example", "1.2.3", "12345", "dead:beef.example", "", "1.2.3.256"] {
+            #expect(!OpenSSLConnection.isIPAddress(name), "\(name)")
         }
     }
 

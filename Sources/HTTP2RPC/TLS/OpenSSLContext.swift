@@ -1,29 +1,5 @@
 internal import COpenSSL
 
-/// A TLS failure, with OpenSSL's own description of what went wrong.
-public struct TLSError: Error, CustomStringConvertible {
-    public let description: String
-
-    init(_ what: String) {
-        let details = TLSError.drainErrorQueue()
-        self.description = details.isEmpty ? what : "\(what): \(details.joined(separator: "; "))"
-    }
-
-    /// Empties OpenSSL's thread-local error queue into readable strings.
-    static func drainErrorQueue() -> [String] {
-        var messages: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            let length = buffer.firstIndex(of: 0) ?? buffer.count
-            messages.append(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return messages
-    }
-}
-
 /// An OpenSSL `SSL_CTX` configured for HTTP/2: TLS 1.2 or later, ALPN `h2` only.
 ///
 /// Sendable because it is never mutated after `server`/`client` return; OpenSSL allows one
@@ -43,50 +19,54 @@ final class OpenSSLContext: @unchecked Sendable {
     }
 
     static func server(_ configuration: TLSConfiguration) throws -> OpenSSLContext {
-        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new failed") }
+        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError(.setup, "SSL_CTX_new failed") }
         let wrapper = OpenSSLContext(context: context, serverName: nil)
         try wrapper.applyCommonSettings()
         guard SSL_CTX_use_certificate_chain_file(context, configuration.certificateChainFile) == 1 else {
-            throw TLSError("cannot load the certificate chain \(configuration.certificateChainFile)")
+            throw TLSError(.credentials, "cannot load the certificate chain \(configuration.certificateChainFile)")
         }
         guard SSL_CTX_use_PrivateKey_file(context, configuration.privateKeyFile, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError("cannot load the private key \(configuration.privateKeyFile)")
+            throw TLSError(.credentials, "cannot load the private key \(configuration.privateKeyFile)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
-            throw TLSError("the private key does not match the certificate")
+            throw TLSError(.credentials, "the private key does not match the certificate")
         }
         SSL_CTX_set_alpn_select_cb(context, selectH2, nil)
         return wrapper
     }
 
     static func client(_ configuration: TLSClientConfiguration, host: String) throws -> OpenSSLContext {
-        guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError("SSL_CTX_new failed") }
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError(.setup, "SSL_CTX_new failed") }
         let wrapper = OpenSSLContext(context: context, serverName: configuration.serverName ?? host)
         try wrapper.applyCommonSettings()
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         if let roots = configuration.trustRootsFile {
             guard SSL_CTX_load_verify_locations(context, roots, nil) == 1 else {
-                throw TLSError("cannot load trust roots from \(roots)")
+                throw TLSError(.credentials, "cannot load trust roots from \(roots)")
             }
         } else {
             guard SSL_CTX_set_default_verify_paths(context) == 1 else {
-                throw TLSError("cannot load the system trust roots")
+                throw TLSError(.credentials, "cannot load the system trust roots")
             }
         }
         let protocols: [UInt8] = [2, UInt8(ascii: "h"), UInt8(ascii: "2")]
         // Unlike most of OpenSSL, this function returns 0 on success.
         guard SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) == 0 else {
-            throw TLSError("cannot set ALPN protocols")
+            throw TLSError(.setup, "cannot set ALPN protocols")
         }
         return wrapper
     }
 
     private func applyCommonSettings() throws {
         guard COpenSSL_SSL_CTX_set_min_proto_version(context, COpenSSL_minimumProtocolVersion()) == 1 else {
-            throw TLSError("cannot require TLS 1.2")
+            throw TLSError(.setup, "cannot require TLS 1.2")
         }
         // Writes from a ByteBuffer may be retried from a different address after WANT_WRITE.
-        _ = COpenSSL_SSL_CTX_set_mode(context, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE))
+        // SSL_CTX_set_mode returns the mode now in force.
+        let mode = Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE)
+        guard COpenSSL_SSL_CTX_set_mode(context, mode) & mode == mode else {
+            throw TLSError(.setup, "cannot set the write modes")
+        }
     }
 }
 
