@@ -207,6 +207,7 @@ struct ServerProtocolTests {
             bytes += RawFrame(.continuation, stream: 1, payload: HPACK.encode([("x-pad", "p")])).bytes
         }
         try connection.send(bytes: bytes)
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
         #expect(!connection.isOpen)
     }
 
@@ -226,6 +227,7 @@ struct ServerProtocolTests {
         configuration.controlFrameBurst = 200
         let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
         try connection.send(bytes: (0..<500).flatMap { _ in RawFrame.settings([(3, 100)]).bytes })
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
         #expect(!connection.isOpen)
     }
 
@@ -233,6 +235,7 @@ struct ServerProtocolTests {
     func oversizedSettings() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
         try connection.send(RawFrame.settings((0..<100).map { _ in (3, 100) }))
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
         #expect(!connection.isOpen)
     }
 
@@ -244,6 +247,7 @@ struct ServerProtocolTests {
         let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
         connection.channel.isWritable = false
         try connection.send(bytes: (0..<5000).flatMap { _ in RawFrame.ping().bytes })
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
         #expect(!connection.isOpen)
     }
 
@@ -295,6 +299,7 @@ struct ServerProtocolTests {
     func badPreface() throws {
         let connection = try RawServerConnection(router: makeTestRouter(), handshake: false)
         try connection.send(bytes: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.protocolError.rawValue)
         #expect(!connection.isOpen)
     }
 

@@ -346,7 +346,9 @@ struct SocketTests {
                     certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
             }
         ) { _, port in
-            let client = RPCClient(host: "localhost", port: port, tls: TLSClientConfiguration())
+            // An address, not a name to resolve: the failure must be the certificate's.
+            let client = RPCClient(
+                host: "127.0.0.1", port: port, tls: TLSClientConfiguration(serverName: "localhost"))
             do throws(RPCError) {
                 _ = try await client.unary(TestMethod.echo, [1])
                 Issue.record("an untrusted certificate was accepted")

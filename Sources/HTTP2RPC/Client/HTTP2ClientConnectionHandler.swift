@@ -30,7 +30,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var closed = false
     /// The first error that broke the connection (a failed TLS handshake, say): a call that
     /// arrives after the close is told that, not only that the connection is closed.
-    private var closeCause: String?
+    private var closeCause: (any Error)?
     /// When a frame last arrived from the server, for keepalive.
     private var lastReceiveTime = NIODeadline.now()
     /// When the unanswered keepalive PING was sent, if one is out.
@@ -102,7 +102,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if closeCause == nil { closeCause = "\(error)" }
+        if closeCause == nil { closeCause = error }
         failAll(RPCError(.unavailable, "connection error: \(error)", cause: error))
         context.close(promise: nil)
     }
@@ -179,8 +179,10 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         }
         guard let session, !closed else {
-            let cause = closeCause.map { ": \($0)" } ?? ""
-            return complete(stream, with: .failure(.notProcessed("the connection to the server is closed\(cause)")))
+            let reason = closeCause.map { ": \($0)" } ?? ""
+            var error = RPCError.notProcessed("the connection to the server is closed\(reason)")
+            error.cause = closeCause
+            return complete(stream, with: .failure(error))
         }
         guard !isGoingAway else {
             return complete(stream, with: .failure(.notProcessed("the server is closing the connection (GOAWAY)")))

@@ -246,7 +246,12 @@ public final class RPCClient: Sendable {
         }
         let configuration = self.configuration
         let logger = self.logger
-        return ClientBootstrap(group: group)
+        // The handler is kept from the initializer rather than looked up in the pipeline once
+        // connected: a failed TLS handshake may already have closed the channel and emptied the
+        // pipeline by then, and the handler is what knows why.
+        let eventLoop = group.next()
+        let made = NIOLoopBoundBox.makeEmptyBox(valueType: HTTP2ClientConnectionHandler.self, eventLoop: eventLoop)
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -255,12 +260,16 @@ public final class RPCClient: Sendable {
                     if let tlsContext {
                         try sync.addHandler(try OpenSSLHandler(context: tlsContext, role: .client))
                     }
-                    try sync.addHandler(HTTP2ClientConnectionHandler(configuration: configuration, logger: logger))
+                    let handler = HTTP2ClientConnectionHandler(configuration: configuration, logger: logger)
+                    try sync.addHandler(handler)
+                    made.value = handler
                 }
             }
             .connect(host: host, port: port)
             .flatMapThrowing { [self] channel in
-                let handler = try channel.pipeline.syncOperations.handler(type: HTTP2ClientConnectionHandler.self)
+                guard let handler = made.value else {
+                    throw RPCError(.unavailable, "the connection to \(host):\(port) was not set up")
+                }
                 let connection = Connection(
                     channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 state.withLockedValue { $0.connection = connection }

@@ -13,6 +13,16 @@ struct NGHTTP2Error: Error, CustomStringConvertible {
 
     /// The peer broke the protocol badly enough that the connection must end.
     var isFlood: Bool { code == NGHTTP2_ERR_FLOODED.rawValue }
+
+    /// The GOAWAY code that tells a peer why its input ended the connection: ENHANCE_YOUR_CALM
+    /// for floods (of frames we would have to answer, of CONTINUATION frames), PROTOCOL_ERROR
+    /// for anything else, a wrong connection preface included.
+    var goawayCode: HTTP2ErrorCode {
+        switch code {
+        case NGHTTP2_ERR_FLOODED.rawValue, NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue: .enhanceYourCalm
+        default: .protocolError
+        }
+    }
 }
 
 /// A frame nghttp2 has fully received, reduced to what the connection handlers act on.

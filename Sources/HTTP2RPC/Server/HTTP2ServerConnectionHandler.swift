@@ -48,10 +48,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var unconsumedBytesOfClosedStreams = 0
 
     private var flushTiming = FlushTiming()
-    private var closing = false
-    /// Set inside nghttp2 callbacks, which must not close the channel (that could free the
-    /// session under nghttp2's feet); acted on once `receive` has returned.
-    private var closeAfterReceive = false
+    /// Serving, draining or closing, and the keepalive, idle, slow-request and flood decisions.
+    private var connection: ServerConnectionStateMachine
 
     // Fairness between handlers and input. Handlers run on this loop, and NIO runs tasks that
     // are enqueued during a loop tick in that same tick. A streaming handler whose peer reads
@@ -63,19 +61,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var bytesSentSinceInput = 0
     private var writersAwaitingPoll: [Int32] = []
     private var pollTimer: Scheduled<Void>?
-    private var tornDown = false
-
-    // Draining (graceful shutdown).
-    private var draining = false
-    private var finalGoawaySent = false
-
-    // Housekeeping.
     private var housekeepingTimer: Scheduled<Void>?
-    private var lastReceiveTime = NIODeadline.uptimeNanoseconds(0)
-    private var lastStreamActivity = NIODeadline.uptimeNanoseconds(0)
-    private var keepalivePingSentAt: NIODeadline?
-    private var controlFrameTokens: Int
-    private var controlFrameRefillTime = NIODeadline.uptimeNanoseconds(0)
 
     init(
         configuration: RPCServerConfiguration,
@@ -89,7 +75,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         self.logger = logger
         self.stats = stats
         self.onClose = onClose
-        self.controlFrameTokens = configuration.controlFrameBurst
+        self.connection = ServerConnectionStateMachine(limits: .init(configuration), now: .uptimeNanoseconds(0))
     }
 
     /// The loop's clock (a manual one in tests), not the wall clock.
@@ -101,10 +87,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         stats.openConnections.add(1, ordering: .relaxed)
-        // A new connection counts as activity for the idle timeout.
-        lastReceiveTime = now
-        lastStreamActivity = lastReceiveTime
-        controlFrameRefillTime = lastReceiveTime
+        // A new connection counts as activity for the idle timeout, on the loop's clock.
+        connection = ServerConnectionStateMachine(limits: .init(configuration), now: now)
         if let address = context.channel.remoteAddress { peer = "\(address)" }
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         do {
@@ -129,19 +113,22 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session, !closing else { return }
+        guard let session, connection.isOpen else { return }
         let buffer = unwrapInboundIn(data)
         flushTiming.readStarted()
-        lastReceiveTime = now
+        connection.receivedInput(now: now)
         bytesSentSinceInput = 0
         do {
             try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
         } catch {
             logger.debug("closing the connection after a protocol error", metadata: ["error": "\(error)"])
-            closeAfterReceive = true
+            // nghttp2 queues no GOAWAY for an error it cannot go on from; one is queued here, which
+            // it skips when it has already sent its own.
+            session.terminate(errorCode: ((error as? NGHTTP2Error)?.goawayCode ?? .protocolError).rawValue)
+            connection.protocolErrorReceived()
         }
         processReceivedWork()
-        if closeAfterReceive { closeAfterFlush() }
+        if connection.closesAfterInput { closeAfterFlush() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -175,7 +162,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// this may run inside an nghttp2 call (a write completing synchronously), so freeing
     /// the session here would pull it from under nghttp2.
     private func tearDown() {
-        closing = true
+        let firstTime = connection.closed()
         housekeepingTimer?.cancel()
         housekeepingTimer = nil
         pollTimer?.cancel()
@@ -189,8 +176,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         stats.activeCalls.subtract(streams.count, ordering: .relaxed)
         streams.removeAll()
-        if !tornDown {
-            tornDown = true
+        if firstTime {
             stats.openConnections.subtract(1, ordering: .relaxed)
             onClose()
         }
@@ -209,7 +195,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Serialises pending frames into the channel while it is writable.
     private func flush() {
-        guard let context, let session, !closing else { return }
+        guard let context, let session, connection.isOpen else { return }
         do {
             try session.flush(to: context)
         } catch {
@@ -217,17 +203,16 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             closeNow()
             return
         }
-        if !session.wantsRead && !session.wantsWrite {
-            closeAfterFlush()
-        } else if draining && finalGoawaySent && streams.isEmpty {
+        if connection.closesAfterFlush(
+            sessionWantsIO: session.wantsRead || session.wantsWrite, openStreams: streams.count)
+        {
             closeAfterFlush()
         }
     }
 
     /// Writes whatever nghttp2 still has queued (a GOAWAY, typically), then closes.
     private func closeAfterFlush() {
-        guard let context, !closing else { return }
-        closing = true
+        guard let context, connection.closeStarted() else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         if let session { _ = try? session.produce(into: &buffer, limit: 1 << 16) }
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
@@ -236,8 +221,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func closeNow() {
-        guard let context, !closing else { return }
-        closing = true
+        guard let context, connection.closeStarted() else { return }
         context.close(promise: nil)
     }
 
@@ -261,11 +245,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
         guard stream.phase == .headers else { return }
-        if draining {
+        if connection.isDraining {
             return reject(stream, RPCError(.unavailable, "the server is shutting down"))
         }
         if stream.headerListTooLarge {
-            spendControlFrameToken(cost: Self.abusiveStreamCost)
+            spendControlFrameBudget(cost: ServerConnectionStateMachine.abusiveStreamCost)
             return reject(
                 stream,
                 RPCError(
@@ -686,7 +670,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if headerStream === stream { headerStream = nil }
         stats.activeCalls.subtract(1, ordering: .relaxed)
         // Idleness counts from when the last stream closed.
-        if streams.isEmpty { lastStreamActivity = now }
+        connection.streamClosed(now: now, openStreams: streams.count)
         stream.deadlineTimer?.cancel()
         // Everything the stream still counts, whether buffered, half-parsed or dropped after an
         // error: a closed stream holds nothing against the connection's budget.
@@ -703,7 +687,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             stream.requestSource?.finish(error)
             stream.resumeWriters(throwing: error)
         }
-        if draining && streams.isEmpty { scheduleFlush() }
+        if connection.isDraining && streams.isEmpty { scheduleFlush() }
     }
 
     // MARK: Housekeeping
@@ -718,100 +702,79 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func scheduleHousekeeping(context: ChannelHandlerContext) {
         housekeepingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: housekeepingInterval) {
-            guard !self.tornDown, let context = self.context else { return }
+            guard self.connection.isOpen, let context = self.context else { return }
             self.housekeeping()
             self.scheduleHousekeeping(context: context)
         }
     }
 
     private func housekeeping() {
-        guard let session, !closing else { return }
+        guard let session, connection.isOpen else { return }
         let now = self.now
-
-        if let idle = configuration.idleTimeout, streams.isEmpty, now - lastStreamActivity >= idle {
+        switch connection.housekeeping(now: now, openStreams: streams.count) {
+        case .goAwayAndClose:
             logger.debug("closing an idle connection")
             session.submitGoaway(
                 lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
-            closeAfterFlush()
-            return
-        }
-
-        if let sentAt = keepalivePingSentAt {
-            if now - sentAt >= configuration.keepaliveTimeout {
-                logger.debug("closing a connection whose keepalive PING went unanswered")
-                closeNow()
-                return
-            }
-        } else if let interval = configuration.keepaliveInterval, now - lastReceiveTime >= interval {
-            keepalivePingSentAt = now
+            return closeAfterFlush()
+        case .closeNow:
+            logger.debug("closing a connection whose keepalive PING went unanswered")
+            return closeNow()
+        case .sendPing:
             session.submitPing()
             scheduleFlush()
+        case .terminate, .none:
+            break
         }
 
-        // Calls whose request never completes hold a stream slot and memory: reset them.
-        for stream in streams.values
-        where stream.phase == .headers || stream.phase == .awaitingRequest {
-            guard now - stream.openedAt >= configuration.requestReceiveTimeout else { continue }
-            if stream.phase == .headers {
-                // A header block left unfinished blocks the whole connection (nothing but its
-                // CONTINUATION frames may follow), so the connection has to go.
+        for stream in streams.values where stream.phase == .headers || stream.phase == .awaitingRequest {
+            let verdict = connection.requestOverdue(
+                openedAt: stream.openedAt, inHeaderBlock: stream.phase == .headers, now: now)
+            switch verdict {
+            case .wait:
+                continue
+            case .terminate(let code):
                 logger.debug("closing a connection stuck in an unfinished header block")
-                session.terminate(errorCode: HTTP2ErrorCode.protocolError.rawValue)
-                closeAfterFlush()
-                return
-            }
-            logger.debug(
-                "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
-            finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
-            session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
-            scheduleFlush()
-            spendControlFrameToken(cost: Self.abusiveStreamCost)
-            if closeAfterReceive {
-                closeAfterFlush()
-                return
+                session.terminate(errorCode: code.rawValue)
+                return closeAfterFlush()
+            case .resetStream, .resetStreamAndTerminate:
+                logger.debug(
+                    "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
+                finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
+                session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
+                scheduleFlush()
+                if case .resetStreamAndTerminate(let code) = verdict {
+                    logger.warning("closing a connection that keeps opening calls whose requests never arrive")
+                    session.terminate(errorCode: code.rawValue)
+                    return closeAfterFlush()
+                }
             }
         }
     }
 
-    /// What refusing one stream for abuse (headers over the limit, a request that never arrived)
-    /// costs the control-frame budget: one such stream is a caller's mistake and gets its error;
-    /// a stream of them (a hundred within the default burst) closes the connection.
-    static let abusiveStreamCost = 10
-
-    /// Spends `cost` tokens of the control-frame budget; closes the connection when it is gone.
-    private func spendControlFrameToken(cost: Int = 1) {
-        let now = self.now
-        let elapsed = now - controlFrameRefillTime
-        if elapsed >= .milliseconds(10) {
-            let refill = Int(elapsed.nanoseconds / 1_000_000) * configuration.controlFramesPerSecond / 1000
-            if refill > 0 {
-                controlFrameTokens = min(configuration.controlFrameBurst, controlFrameTokens + refill)
-                controlFrameRefillTime = now
-            }
+    /// Spends `cost` of the control-frame budget; past it, the session is terminated with
+    /// ENHANCE_YOUR_CALM and the connection closes once the current input is processed.
+    private func spendControlFrameBudget(cost: Int = 1) {
+        guard case .terminate(let code) = connection.spendControlFrameBudget(cost: cost, now: now), let session else {
+            return
         }
-        controlFrameTokens -= cost
-        if controlFrameTokens < 0, let session, !closeAfterReceive {
-            logger.warning("closing a connection that floods control frames or abusive streams")
-            session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
-            closeAfterReceive = true
-        }
+        logger.warning("closing a connection that floods control frames or abusive streams")
+        session.terminate(errorCode: code.rawValue)
     }
 
     // MARK: Graceful shutdown
 
     /// Stops accepting calls: announce GOAWAY, let calls in flight finish, then close.
     func beginDraining() {
-        guard !draining, let session, let context, !closing else { return }
-        draining = true
+        guard let session, let context, connection.beginDraining() else { return }
         session.submitShutdownNotice()
         flush()
         // The final GOAWAY names the last stream we will serve. Wait a moment so streams the
         // client sent before seeing the notice are counted; they are answered UNAVAILABLE.
         context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
-            guard !self.tornDown, let session = self.session else { return }
+            guard let session = self.session, self.connection.drainNoticeElapsed() else { return }
             session.submitGoaway(
                 lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
-            self.finalGoawaySent = true
             self.flush()
         }
     }
@@ -835,7 +798,8 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         stats.activeCalls.add(1, ordering: .relaxed)
         stats.totalCalls.add(1, ordering: .relaxed)
         let stream = ServerStream(
-            id: streamID, openedAt: lastReceiveTime, maxMessageSize: configuration.maxReceiveMessageSize,
+            id: streamID, openedAt: connection.lastInputTime ?? now,
+            maxMessageSize: configuration.maxReceiveMessageSize,
             emptyBuffer: emptyBuffer)
         streams[streamID] = stream
         headerStream = stream
@@ -905,14 +869,14 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
             if frame.endStream, let stream = streams[frame.streamID] {
                 requestEnded(stream)
             } else if length == 0 {
-                spendControlFrameToken()
+                spendControlFrameBudget()
             }
         case .ping(let ack):
-            if ack { keepalivePingSentAt = nil } else { spendControlFrameToken() }
+            if ack { connection.receivedPingAck() } else { spendControlFrameBudget() }
         case .settings(let ack):
-            if !ack { spendControlFrameToken() }
+            if !ack { spendControlFrameBudget() }
         case .priority:
-            spendControlFrameToken()
+            spendControlFrameBudget()
         case .responseHeaders, .pushResponseHeaders, .rstStream, .goaway, .windowUpdate, .other:
             break
         }
