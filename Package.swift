@@ -418,9 +418,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // For tests only: a VFS over SQLite's default that counts and fails the syncs of chosen
+        // files, to test that a commit is synced before it is acknowledged.
+        .target(
+            name: "CSQLiteFaultVFS",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
+
         .testTarget(
             name: "EventStoreSQLiteTests",
             dependencies: [
+                "CSQLiteFaultVFS",
                 "EventStore",
                 "EventStoreSQLite",
                 "EventStoreConformance",

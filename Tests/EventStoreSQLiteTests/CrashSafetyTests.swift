@@ -46,7 +46,13 @@ struct CrashSafetyTests {
                 afterAcknowledgements: killAfter,
                 log: directory.url.appendingPathComponent("child-\(round).log")
             )
+            print(
+                "crash round \(round): SIGKILL after \(run.acknowledgementsAtKill) acknowledgements (asked for "
+                    + "\(killAfter)); \(run.acknowledgementLines) ACK lines in all")
             #expect(run.wasKilled, "round \(round): the child was killed by SIGKILL (stderr: \(run.stderr))")
+            #expect(
+                run.acknowledgements.count == run.acknowledgementLines,
+                "round \(round): every ACK line the child printed was understood")
             #expect(
                 run.acknowledgements.count >= killAfter, "round \(round): the child acknowledged appends before dying")
             acknowledged += run.acknowledgements
@@ -110,6 +116,10 @@ struct CrashSafetyTests {
 
     struct ChildRun {
         var acknowledgements: [Acknowledgement]
+        /// Complete lines that start with "ACK ", parsed or not.
+        var acknowledgementLines: Int
+        /// Acknowledgements read when the SIGKILL was sent.
+        var acknowledgementsAtKill: Int
         var wasKilled: Bool
         var stderr: String
     }
@@ -135,12 +145,12 @@ struct CrashSafetyTests {
         try? output.fileHandleForWriting.close()
         let reader = output.fileHandleForReading
         // Reading a pipe blocks: do it on a Dispatch thread, off the cooperative pool.
-        let (lines, killed) = await withCheckedContinuation { continuation in
+        let (lines, killedAt) = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var buffer = Data()
                 var lines: [Substring] = []
                 var acknowledgements = 0
-                var killed = false
+                var killedAt: Int?
                 while true {
                     let chunk = reader.availableData
                     if chunk.isEmpty { break }
@@ -152,13 +162,13 @@ struct CrashSafetyTests {
                         if line.hasPrefix("ACK ") { acknowledgements += 1 }
                         lines.append(Substring(line))
                     }
-                    if !killed && acknowledgements >= count {
+                    if killedAt == nil && acknowledgements >= count {
                         kill(process.processIdentifier, SIGKILL)
-                        killed = true
+                        killedAt = acknowledgements
                     }
                 }
                 process.waitUntilExit()
-                continuation.resume(returning: (lines, killed))
+                continuation.resume(returning: (lines, killedAt))
             }
         }
         try? errors.close()
@@ -166,7 +176,9 @@ struct CrashSafetyTests {
         let signalled = process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
         return ChildRun(
             acknowledgements: lines.compactMap(Acknowledgement.init(line:)),
-            wasKilled: killed && signalled,
+            acknowledgementLines: lines.filter { $0.hasPrefix("ACK ") }.count,
+            acknowledgementsAtKill: killedAt ?? 0,
+            wasKilled: killedAt != nil && signalled,
             stderr: stderr
         )
     }
