@@ -95,10 +95,10 @@ struct EncodingTests {
         for accepted in [
             "application/grpc", "application/grpc+proto", "Application/GRPC", "application/grpc; charset=utf-8",
         ] {
-            #expect(HTTP2ServerConnectionHandler.isGRPCProtoContentType(accepted), "\(accepted)")
+            #expect(RequestHead.isGRPCProtoContentType(accepted), "\(accepted)")
         }
         for refused in ["application/json", "application/grpc+json", "text/plain", "application/grpcx", ""] {
-            #expect(!HTTP2ServerConnectionHandler.isGRPCProtoContentType(refused), "\(refused)")
+            #expect(!RequestHead.isGRPCProtoContentType(refused), "\(refused)")
         }
     }
 }

@@ -244,72 +244,45 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     // MARK: Request validation
 
     private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
-        guard stream.phase == .headers else { return }
-        if connection.isDraining {
-            return reject(stream, RPCError(.unavailable, "the server is shutting down"))
-        }
-        if stream.headerListTooLarge {
-            spendControlFrameBudget(cost: ServerConnectionStateMachine.abusiveStreamCost)
-            return reject(
-                stream,
-                RPCError(
-                    .resourceExhausted,
-                    "request headers exceed the limit of \(configuration.maxHeaderListSize) bytes"))
-        }
-        guard stream.methodIsPost == true else {
-            return respondHTTPError(stream, status: "405", extra: ("allow", "POST"))
-        }
-        guard stream.contentTypeAccepted else {
-            return respondHTTPError(stream, status: "415", extra: ("accept", "application/grpc"))
-        }
-        guard let path = stream.path, let handler = stream.handler ?? router.handlers[path] else {
-            return reject(stream, RPCError(.unimplemented, "unknown method \(stream.path ?? "(none)")"))
-        }
-        if stream.handler == nil { lastRoute = (Array(path.utf8), path, handler) }
-        if let encoding = stream.encoding, encoding != "identity" {
-            return reject(stream, RPCError(.unimplemented, "message encoding \(encoding) is not supported"))
-        }
-        if let timeout = stream.timeout {
-            guard let nanoseconds = GRPCTimeout.parse(Substring(timeout)) else {
-                return reject(stream, RPCError(.internal, "malformed grpc-timeout \"\(timeout)\""))
+        guard case .receivingHeaders(let head) = stream.phase else { return }
+        let verdict = head.verdict(
+            router: router, draining: connection.isDraining, headerListLimit: Int(configuration.maxHeaderListSize),
+            now: now)
+        switch verdict {
+        case .reject(let error, let abusive):
+            if abusive { spendControlFrameBudget(cost: ServerConnectionStateMachine.abusiveStreamCost) }
+            reject(stream, error)
+        case .httpError(let status, let field):
+            respondHTTPError(stream, status: status, extra: field)
+        case .accept(let call):
+            if head.knownHandler == nil { lastRoute = (Array(call.path.utf8), call.path, call.handler) }
+            if let deadline = call.deadline {
+                let id = stream.id
+                // Strong captures here and below: a weak reference would move this handler's
+                // reference count into a side table and slow every retain on the hot path. The
+                // timers are cancelled when the stream or the connection ends.
+                stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                    self.deadlineExpired(streamID: id)
+                }
             }
-            let deadline = now + .nanoseconds(nanoseconds)
-            stream.deadline = deadline
-            let id = stream.id
-            // Strong captures here and below: a weak reference would move this handler's
-            // reference count into a side table and slow every retain on the hot path. The
-            // timers are cancelled when the stream or the connection ends.
-            stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                self.deadlineExpired(streamID: id)
+            stream.phase = .awaitingRequest(call)
+            if !call.handler.waitsForWholeRequest {
+                makeRequestStream(for: stream)
+                readyStreams.append(stream.id)
             }
+            if endStream { requestEnded(stream) }
         }
-        stream.handler = handler
-        stream.phase = .awaitingRequest
-        if !handler.waitsForWholeRequest {
-            makeRequestStream(for: stream)
-            readyStreams.append(stream.id)
-        }
-        if endStream { requestEnded(stream) }
-    }
-
-    /// `application/grpc`, optionally `+proto`, optionally with parameters.
-    static func isGRPCProtoContentType(_ value: String) -> Bool {
-        var mediaType = Substring(value)
-        if let semicolon = mediaType.firstIndex(of: ";") { mediaType = mediaType[..<semicolon] }
-        while mediaType.last == " " || mediaType.last == "\t" { mediaType.removeLast() }
-        let lowered = mediaType.lowercased()
-        return lowered == "application/grpc" || lowered == "application/grpc+proto"
     }
 
     private func requestEnded(_ stream: ServerStream) {
         stream.requestEnded = true
-        guard stream.phase == .awaitingRequest || stream.phase == .running else { return }
+        guard stream.isAwaitingRequest || stream.isRunning else { return }
         guard stream.deframer.isAtMessageBoundary else {
             return finish(stream, error: RPCError(.internal, "the request ended in the middle of a message"))
         }
         if let source = stream.requestSource {
             source.finish()
-        } else if stream.phase == .awaitingRequest {
+        } else if stream.isAwaitingRequest {
             guard stream.requestMessage != nil else {
                 return finish(stream, error: RPCError(.internal, "the request ended without a message"))
             }
@@ -318,7 +291,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func receiveData(_ stream: ServerStream, _ bytes: UnsafeRawBufferPointer) {
-        guard stream.acceptsRequestData, stream.phase != .headers else {
+        guard stream.acceptsRequestData, !stream.isReceivingHeaders else {
             // A refused or finished call: drop the bytes but give the window back.
             session?.consume(streamID: stream.id, count: bytes.count)
             return
@@ -394,17 +367,18 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func startHandler(_ stream: ServerStream) {
-        guard let handler = stream.handler, let eventLoop = context?.eventLoop, let executor else { return }
-        guard stream.phase == .awaitingRequest else { return }
-        stream.phase = .running
+        guard case .awaitingRequest(let call) = stream.phase, let eventLoop = context?.eventLoop, let executor else {
+            return
+        }
+        stream.phase = .running(call)
 
         let context = RPCServerContext(
-            method: stream.path ?? "", metadata: stream.metadata, deadline: stream.deadline, peer: peer,
+            method: call.path, metadata: call.metadata, deadline: call.deadline, peer: peer,
             connectionLogger: logger, streamID: stream.id)
         let connection = NIOLoopBound(self, eventLoop: eventLoop)
         let id = stream.id
 
-        switch handler {
+        switch call.handler {
         case .unary(let body):
             let message = stream.requestMessage ?? []
             stream.requestMessage = nil
@@ -445,7 +419,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func completeUnary(streamID: Int32, response: RPCServerResponse) {
-        guard let stream = streams[streamID], stream.phase == .running else { return }
+        guard let stream = streams[streamID], stream.isRunning else { return }
         guard response.message.count <= configuration.maxSendMessageSize else {
             return finish(
                 stream,
@@ -471,7 +445,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func deadlineExpired(streamID: Int32) {
-        guard let stream = streams[streamID], stream.phase != .finished else { return }
+        guard let stream = streams[streamID], !stream.isFinished else { return }
         stream.task?.cancel()
         finish(stream, error: RPCError(.deadlineExceeded, "the deadline expired before the call completed"))
     }
@@ -481,7 +455,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Queues response messages of a streaming call, in order. A message over the size limit, or
     /// past what the connection may buffer, fails the write; the messages before it stay queued.
     func enqueueResponses(streamID: Int32, messages: some Collection<[UInt8]>) -> RPCResponseWriter.Outcome {
-        guard let stream = streams[streamID], stream.phase == .running else {
+        guard let stream = streams[streamID], stream.isRunning else {
             return .failed(RPCError(.cancelled, "the call has ended"))
         }
         var refusal: RPCError?
@@ -532,7 +506,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func addWriteWaiter(streamID: Int32, _ waiter: CheckedContinuation<Void, any Error>) {
-        guard let stream = streams[streamID], stream.phase == .running else {
+        guard let stream = streams[streamID], stream.isRunning else {
             return waiter.resume(throwing: RPCError(.cancelled, "the call has ended"))
         }
         if stream.outbound.readableBytes < configuration.responseBufferHighWatermark {
@@ -561,7 +535,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         let (rpcError, isBug) = RPCError.from(error)
         if isBug {
             logger.error(
-                "handler failed", metadata: ["rpc.method": "\(stream.path ?? "")", "error": "\(error)"])
+                "handler failed", metadata: ["rpc.method": "\(stream.call?.path ?? "")", "error": "\(error)"])
         }
         finish(stream, status: rpcError.status, trailers: rpcError.metadata)
     }
@@ -569,7 +543,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Submits the final status of a call: as trailers after the messages, or as a
     /// trailers-only response when nothing has been sent yet.
     private func finish(_ stream: ServerStream, status: RPCStatus, trailers: RPCMetadata) {
-        guard stream.phase != .finished, let session else { return }
+        guard !stream.isFinished, let session else { return }
         stream.phase = .finished
         if status.code != .ok { stats.failedCalls.add(1, ordering: .relaxed) }
         stream.deadlineTimer?.cancel()
@@ -678,7 +652,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         bufferedResponseBytes -= stream.outbound.readableBytes
         stream.outbound.clear()
         unconsumedBytesOfClosedStreams += stream.unconsumedBytes
-        if stream.phase != .finished {
+        if !stream.isFinished {
             // The peer reset the call, or the connection is going away: stop the handler.
             stream.phase = .finished
             stats.failedCalls.add(1, ordering: .relaxed)
@@ -727,9 +701,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             break
         }
 
-        for stream in streams.values where stream.phase == .headers || stream.phase == .awaitingRequest {
+        for stream in streams.values where stream.isReceivingHeaders || stream.isAwaitingRequest {
             let verdict = connection.requestOverdue(
-                openedAt: stream.openedAt, inHeaderBlock: stream.phase == .headers, now: now)
+                openedAt: stream.openedAt, inHeaderBlock: stream.isReceivingHeaders, now: now)
             switch verdict {
             case .wait:
                 continue
@@ -781,7 +755,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// The grace period is over: cancel what still runs and close.
     func forceClose() {
-        for stream in streams.values where stream.phase != .finished {
+        for stream in streams.values where !stream.isFinished {
             stream.task?.cancel()
             finish(stream, error: RPCError(.unavailable, "the server is shutting down"))
         }
@@ -807,39 +781,43 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
 
     func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
         let current = headerStream?.id == streamID ? headerStream : streams[streamID]
-        guard let stream = current, stream.phase == .headers else { return true }
-        // RFC 9113 section 6.5.2: each field counts its name, its value and 32 bytes.
-        stream.headerListBytes += name.count + value.count + 32
-        if stream.headerListBytes > Int(configuration.maxHeaderListSize) { stream.headerListTooLarge = true }
-        if stream.headerListTooLarge { return true }
+        _ = current?.updateHead { head in receivedHeader(name: name, value: value, into: &head) }
+        return true
+    }
+
+    private func receivedHeader(
+        name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, into head: inout RequestHead
+    ) {
+        head.listBytes += name.count + value.count + 32
+        if head.listBytes > Int(configuration.maxHeaderListSize) { head.tooLarge = true }
+        if head.tooLarge { return }
 
         // Protocol fields are recognised on their bytes; only what a handler sees becomes a String.
         if Self.matches(name, ":path") {
             if let route = lastRoute, Self.matches(value, route.bytes) {
-                stream.path = route.path
-                stream.handler = route.handler
+                head.path = route.path
+                head.knownHandler = route.handler
             } else {
-                stream.path = String(decoding: value, as: UTF8.self)
+                head.path = String(decoding: value, as: UTF8.self)
             }
         } else if Self.matches(name, ":method") {
-            stream.methodIsPost = Self.matches(value, "POST")
+            head.methodIsPost = Self.matches(value, "POST")
         } else if Self.matches(name, "content-type") {
-            stream.contentTypeAccepted =
+            head.contentTypeAccepted =
                 Self.matches(value, "application/grpc")
-                || Self.isGRPCProtoContentType(String(decoding: value, as: UTF8.self))
+                || RequestHead.isGRPCProtoContentType(String(decoding: value, as: UTF8.self))
         } else if Self.matches(name, "grpc-timeout") {
-            stream.timeout = String(decoding: value, as: UTF8.self)
+            head.timeout = String(decoding: value, as: UTF8.self)
         } else if Self.matches(name, "grpc-encoding") {
-            stream.encoding = String(decoding: value, as: UTF8.self)
+            head.encoding = String(decoding: value, as: UTF8.self)
         } else if name.first == UInt8(ascii: ":") || Self.matches(name, "te")
             || Self.matches(name, "grpc-accept-encoding")
         {
             // Other pseudo-headers and transport fields are not metadata.
         } else {
-            stream.metadata.addReceived(
+            head.metadata.addReceived(
                 name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
-        return true
     }
 
     private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {

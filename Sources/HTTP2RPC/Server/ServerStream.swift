@@ -3,31 +3,58 @@ import NIOCore
 /// The server's state of one HTTP/2 stream, i.e. one call. Owned by its connection handler
 /// and only touched on the connection's event loop.
 final class ServerStream {
+    /// Where the call is. Each case carries what only it needs.
     enum Phase {
         /// The request header block is still arriving.
-        case headers
+        case receivingHeaders(RequestHead)
         /// Accepted; waiting for the request message (unary and server-streaming calls).
-        case awaitingRequest
+        case awaitingRequest(RequestHead.Accepted)
         /// The handler runs.
-        case running
+        case running(RequestHead.Accepted)
         /// The final status has been submitted; waiting for nghttp2 to close the stream.
         case finished
     }
 
     let id: Int32
     let openedAt: NIODeadline
-    var phase: Phase = .headers
+    var phase: Phase = .receivingHeaders(RequestHead())
 
-    // Request header block.
-    var headerListBytes = 0
-    var headerListTooLarge = false
-    /// `:method` was POST (nil: no `:method` seen).
-    var methodIsPost: Bool?
-    var path: String?
-    var contentTypeAccepted = false
-    var timeout: String?
-    var encoding: String?
-    var metadata = RPCMetadata()
+    var isReceivingHeaders: Bool {
+        if case .receivingHeaders = phase { return true }
+        return false
+    }
+
+    var isAwaitingRequest: Bool {
+        if case .awaitingRequest = phase { return true }
+        return false
+    }
+
+    var isRunning: Bool {
+        if case .running = phase { return true }
+        return false
+    }
+
+    var isFinished: Bool {
+        if case .finished = phase { return true }
+        return false
+    }
+
+    /// The accepted call, while it waits for its request or runs.
+    var call: RequestHead.Accepted? {
+        switch phase {
+        case .awaitingRequest(let call), .running(let call): call
+        case .receivingHeaders, .finished: nil
+        }
+    }
+
+    /// Updates the header block in place (the phase holds no second reference meanwhile, so the
+    /// metadata array grows without being copied); nil once the block is complete.
+    func updateHead<Result>(_ body: (inout RequestHead) -> Result) -> Result? {
+        guard case .receivingHeaders(var head) = phase else { return nil }
+        phase = .finished
+        defer { phase = .receivingHeaders(head) }
+        return body(&head)
+    }
 
     // Request body.
     var deframer: GRPCMessageDeframer
@@ -44,8 +71,6 @@ final class ServerStream {
     var requestSequence: RPCMessageSequence?
 
     // Handler.
-    var handler: RPCRouter.Handler?
-    var deadline: NIODeadline?
     var deadlineTimer: Scheduled<Void>?
     var task: Task<Void, Never>?
 
@@ -68,9 +93,7 @@ final class ServerStream {
     }
 
     /// Whether request bytes are still wanted (false once a final status is on its way).
-    var acceptsRequestData: Bool {
-        phase == .headers || phase == .awaitingRequest || phase == .running
-    }
+    var acceptsRequestData: Bool { !isFinished }
 
     func resumeWriters(throwing error: (any Error)? = nil) {
         guard !writeWaiters.isEmpty else { return }
