@@ -47,21 +47,20 @@ struct RequestHeadTests {
         #expect(call.path == "/test.Test/Echo")
         #expect(call.deadline == Self.now + .milliseconds(250))
         #expect(call.metadata.first("x-trace") == "abc")
-        guard case .unary = call.handler else {
-            Issue.record("another handler")
-            return
-        }
+        #expect(call.handler.waitsForWholeRequest, "a unary method waits for its request")
     }
 
     @Test("without grpc-timeout there is no deadline; a route already known needs no lookup")
     func knownRoute() throws {
         var head = validHead()
-        head.knownHandler = .unary { RPCServerResponse(message: $0.message) }
+        head.knownHandler = RPCRouter.Handler(
+            waitsForWholeRequest: false, run: RPCServerExecutor.bidirectional { _, _, _ in [:] })
         guard case .accept(let call) = try verdict(head, router: RPCRouter()) else {
             Issue.record("refused")
             return
         }
         #expect(call.deadline == nil)
+        #expect(!call.handler.waitsForWholeRequest, "the known handler, not a lookup")
     }
 
     @Test("a method other than POST, or none, is HTTP 405 naming POST")

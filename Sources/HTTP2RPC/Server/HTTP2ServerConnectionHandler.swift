@@ -375,50 +375,23 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         let context = RPCServerContext(
             method: call.path, metadata: call.metadata, deadline: call.deadline, peer: peer,
             connectionLogger: logger, streamID: stream.id)
-        let connection = NIOLoopBound(self, eventLoop: eventLoop)
-        let id = stream.id
-
-        switch call.handler {
-        case .unary(let body):
+        let inbound: RPCCallInbound
+        if call.handler.waitsForWholeRequest {
             let message = stream.requestMessage ?? []
             stream.requestMessage = nil
             releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
-            stream.task = Task.immediate(executorPreference: executor) {
-                do {
-                    let response = try await body(RPCServerRequest(message: message, context: context))
-                    connection.value.completeUnary(streamID: id, response: response)
-                } catch {
-                    connection.value.fail(streamID: id, error: error)
-                }
-            }
-        case .serverStreaming(let body):
-            let message = stream.requestMessage ?? []
-            stream.requestMessage = nil
-            releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
-            let writer = RPCResponseWriter(connection: connection, eventLoop: eventLoop, streamID: id)
-            stream.task = Task.immediate(executorPreference: executor) {
-                do {
-                    let trailers = try await body(RPCServerRequest(message: message, context: context), writer)
-                    connection.value.complete(streamID: id, trailers: trailers)
-                } catch {
-                    connection.value.fail(streamID: id, error: error)
-                }
-            }
-        case .bidirectional(let body):
+            inbound = .message(message)
+        } else {
             guard let requests = stream.requestSequence else { return }
-            let writer = RPCResponseWriter(connection: connection, eventLoop: eventLoop, streamID: id)
-            stream.task = Task.immediate(executorPreference: executor) {
-                do {
-                    let trailers = try await body(requests, context, writer)
-                    connection.value.complete(streamID: id, trailers: trailers)
-                } catch {
-                    connection.value.fail(streamID: id, error: error)
-                }
-            }
+            inbound = .stream(requests)
         }
+        let sink = ConnectionCallSink(
+            connection: NIOLoopBound(self, eventLoop: eventLoop), eventLoop: eventLoop, streamID: stream.id)
+        let run = call.handler.run
+        stream.task = Task.immediate(executorPreference: executor) { await run(inbound, context, sink) }
     }
 
-    private func completeUnary(streamID: Int32, response: RPCServerResponse) {
+    func completeUnary(streamID: Int32, response: RPCServerResponse) {
         guard let stream = streams[streamID], stream.isRunning else { return }
         guard response.message.count <= configuration.maxSendMessageSize else {
             return finish(
@@ -434,12 +407,12 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         finish(stream, status: .ok, trailers: response.trailers)
     }
 
-    private func complete(streamID: Int32, trailers: RPCMetadata) {
+    func complete(streamID: Int32, trailers: RPCMetadata) {
         guard let stream = streams[streamID] else { return }
         finish(stream, status: .ok, trailers: trailers)
     }
 
-    private func fail(streamID: Int32, error: any Error) {
+    func fail(streamID: Int32, error: any Error) {
         guard let stream = streams[streamID] else { return }
         finish(stream, error: error)
     }
@@ -454,7 +427,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Queues response messages of a streaming call, in order. A message over the size limit, or
     /// past what the connection may buffer, fails the write; the messages before it stay queued.
-    func enqueueResponses(streamID: Int32, messages: some Collection<[UInt8]>) -> RPCResponseWriter.Outcome {
+    func enqueueResponses(streamID: Int32, messages: some Collection<[UInt8]>) -> ConnectionCallSink.Outcome {
         guard let stream = streams[streamID], stream.isRunning else {
             return .failed(RPCError(.cancelled, "the call has ended"))
         }

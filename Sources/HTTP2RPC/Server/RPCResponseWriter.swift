@@ -1,29 +1,40 @@
 import NIOCore
 
-/// Sends the response messages of a streaming call.
+/// Writes the response messages of a streaming call.
 ///
-/// `write` returns once the message is queued on the connection; it suspends while the
-/// stream already holds more than the configured high watermark of unsent bytes, which is
-/// how a handler feels the peer's flow control. It throws once the call has ended (the peer
-/// cancelled, the deadline passed, the connection closed).
+/// A write returns once the messages are queued on the connection; it suspends while the
+/// stream's queue is over its high watermark (the client is not reading), which is how a
+/// handler feels back-pressure. Writing after the call ended throws.
 public struct RPCResponseWriter: Sendable {
+    let sink: any RPCCallSink
+
+    /// Queues one message.
+    public func write(_ message: [UInt8]) async throws {
+        try await sink.write(contentsOf: CollectionOfOne(message))
+    }
+
+    /// Queues messages in order, together: one trip to the connection's loop and one flush for
+    /// all of them. A message over the size limit fails the write; those before it are sent.
+    public func write(contentsOf messages: some Collection<[UInt8]> & Sendable) async throws {
+        try await sink.write(contentsOf: messages)
+    }
+}
+
+/// A call's sink on its connection: every step runs on the connection's event loop, directly
+/// when the call's task is already there (its executor preference), or as a task on the loop.
+struct ConnectionCallSink: RPCCallSink {
     let connection: NIOLoopBound<HTTP2ServerConnectionHandler>
     let eventLoop: any EventLoop
     let streamID: Int32
 
     enum Outcome {
         case accepted
+        /// Queued, but the stream's queue is over its high watermark: wait before writing more.
         case mustWait
         case failed(RPCError)
     }
 
-    public func write(_ message: [UInt8]) async throws {
-        try await write(contentsOf: CollectionOfOne(message))
-    }
-
-    /// Sends several messages with one trip to the connection's event loop and one flush; the
-    /// same as writing them one by one, in order, but cheaper for a burst.
-    public func write(contentsOf messages: some Collection<[UInt8]> & Sendable) async throws {
+    func write(contentsOf messages: some Collection<[UInt8]> & Sendable) async throws {
         if eventLoop.inEventLoop {
             switch connection.value.enqueueResponses(streamID: streamID, messages: messages) {
             case .accepted:
@@ -49,6 +60,28 @@ public struct RPCResponseWriter: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    func respond(_ response: RPCServerResponse) {
+        onLoop { $0.completeUnary(streamID: $1, response: response) }
+    }
+
+    func complete(trailers: RPCMetadata) {
+        onLoop { $0.complete(streamID: $1, trailers: trailers) }
+    }
+
+    func fail(_ error: any Error) {
+        onLoop { $0.fail(streamID: $1, error: error) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (HTTP2ServerConnectionHandler, Int32) -> Void) {
+        let streamID = self.streamID
+        if eventLoop.inEventLoop {
+            body(connection.value, streamID)
+        } else {
+            let connection = self.connection
+            eventLoop.execute { body(connection.value, streamID) }
         }
     }
 }

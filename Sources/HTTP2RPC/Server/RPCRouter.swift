@@ -8,16 +8,12 @@ public struct RPCRouter: Sendable {
     public typealias BidirectionalHandler =
         @Sendable (RPCRequestStream, RPCServerContext, RPCResponseWriter) async throws -> RPCMetadata
 
-    enum Handler: Sendable {
-        case unary(UnaryHandler)
-        case serverStreaming(ServerStreamingHandler)
-        case bidirectional(BidirectionalHandler)
-
-        /// Whether the handler starts only once the whole request (one message) has arrived.
-        var waitsForWholeRequest: Bool {
-            if case .bidirectional = self { return false }
-            return true
-        }
+    /// A registered method: whether it starts once its one request message has arrived (unary
+    /// and server streaming) or at once with a request stream, and the erased closure that runs
+    /// it (``RPCServerExecutor``).
+    struct Handler: Sendable {
+        let waitsForWholeRequest: Bool
+        let run: RPCServerExecutor.Run
     }
 
     public struct DuplicateMethodError: Error, CustomStringConvertible {
@@ -33,13 +29,13 @@ public struct RPCRouter: Sendable {
     public var methods: [String] { handlers.keys.sorted() }
 
     public mutating func unary(_ path: String, _ handler: @escaping UnaryHandler) throws(DuplicateMethodError) {
-        try add(path, .unary(handler))
+        try add(path, Handler(waitsForWholeRequest: true, run: RPCServerExecutor.unary(handler)))
     }
 
     public mutating func serverStreaming(
         _ path: String, _ handler: @escaping ServerStreamingHandler
     ) throws(DuplicateMethodError) {
-        try add(path, .serverStreaming(handler))
+        try add(path, Handler(waitsForWholeRequest: true, run: RPCServerExecutor.serverStreaming(handler)))
     }
 
     /// Registers a bidirectional-streaming method. Client-streaming methods use this shape too
@@ -47,7 +43,7 @@ public struct RPCRouter: Sendable {
     public mutating func bidirectional(
         _ path: String, _ handler: @escaping BidirectionalHandler
     ) throws(DuplicateMethodError) {
-        try add(path, .bidirectional(handler))
+        try add(path, Handler(waitsForWholeRequest: false, run: RPCServerExecutor.bidirectional(handler)))
     }
 
     /// Adds every method of `service`.

@@ -88,8 +88,11 @@ final class OpenSSLConnection {
     /// Whether `name` is an IPv4 or IPv6 literal, as the C library parses addresses (so
     /// `1.2.3.4.example` is a host name and `::1` an address).
     static func isIPAddress(_ name: String) -> Bool {
-        var address = in6_addr()
-        return inet_pton(AF_INET, name, &address) == 1 || inet_pton(AF_INET6, name, &address) == 1
+        // Room for either form (16 bytes); only whether it parses matters.
+        var address = [UInt8](repeating: 0, count: 16)
+        return address.withUnsafeMutableBytes { bytes in
+            inet_pton(AF_INET, name, bytes.baseAddress) == 1 || inet_pton(AF_INET6, name, bytes.baseAddress) == 1
+        }
     }
 
     // MARK: Bytes in

@@ -261,6 +261,11 @@ final class RawServerConnection {
         headerBlocks(stream: stream).last?.last { $0.0 == name }?.1
     }
 
+    /// The gRPC status a stream ended with (its last `grpc-status`), typed; nil before it ends.
+    func statusCode(stream: UInt32) -> RPCStatus.Code? {
+        lastHeader("grpc-status", stream: stream).map { RPCStatus.Code(wireValue: Substring($0)) }
+    }
+
     func frames(_ kind: RawFrame.Kind, stream: UInt32? = nil) -> [RawFrame] {
         received.filter { $0.kind == kind && (stream == nil || $0.streamID == stream) }
     }
