@@ -3,7 +3,8 @@ import NIOCore
 /// The client's state of one call. Owned by its connection handler, used on its event loop.
 final class ClientStream {
     let callID: UInt64
-    var streamID: Int32 = -1
+    /// The stream carrying the call, once its request has been submitted (the connection's id until then).
+    var streamID = HTTP2StreamID.connection
     let observer: any ClientCallObserver
     /// Unary calls: a second response message is a protocol violation.
     let expectsSingleMessage: Bool

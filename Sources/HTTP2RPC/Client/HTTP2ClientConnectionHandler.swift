@@ -19,14 +19,14 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 
     private let configuration: RPCClientConfiguration
     private let logger: Logger
-    private var session: NGHTTP2Session?
+    /// The nghttp2 session and the I/O around it that the server shares.
+    private var core: HTTP2ConnectionCore?
+    private var session: NGHTTP2Session? { core?.session }
     private var context: ChannelHandlerContext?
-    private var streams: [Int32: ClientStream] = [:]
-    private var streamIDsByCall: [UInt64: Int32] = [:]
+    private var streams: [HTTP2StreamID: ClientStream] = [:]
+    private var streamIDsByCall: [UInt64: HTTP2StreamID] = [:]
     /// Calls cancelled before they reached the loop.
     private var cancelledCalls: Set<UInt64> = []
-    private var unconsumedBytesOfClosedStreams = 0
-    private var flushTiming = FlushTiming()
     private var closed = false
     /// The first error that broke the connection (a failed TLS handshake, say): a call that
     /// arrives after the close is told that, not only that the connection is closed.
@@ -49,7 +49,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         do {
-            session = try NGHTTP2Session(role: .client, options: configuration.sessionOptions, delegate: self)
+            core = try HTTP2ConnectionCore(role: .client, options: configuration.sessionOptions, delegate: self)
         } catch {
             logger.error("could not create an HTTP/2 session", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -64,25 +64,19 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session, !closed else { return }
+        guard let core, !closed else { return }
         lastReceiveTime = .now()
-        let buffer = unwrapInboundIn(data)
-        flushTiming.readStarted()
         do {
-            try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
+            try core.receive(unwrapInboundIn(data))
         } catch {
             logger.debug("HTTP/2 protocol error from the server", metadata: ["error": "\(error)"])
             failAll(RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
             context.close(promise: nil)
         }
-        if unconsumedBytesOfClosedStreams > 0 {
-            session.consumeConnection(count: unconsumedBytesOfClosedStreams)
-            unconsumedBytesOfClosedStreams = 0
-        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushTiming.readCompleted()
+        core?.readCompleted()
         flush()
         context.fireChannelReadComplete()
     }
@@ -146,17 +140,14 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Output
 
     private func scheduleFlush() {
-        guard flushTiming.request(), let context else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            flushTiming.scheduledFlushRuns()
-            flush()
-        }
+        guard let core, let context else { return }
+        core.scheduleWrite(on: context.eventLoop) { [self] in flush() }
     }
 
     private func flush() {
-        guard let context, let session, !closed else { return }
+        guard let context, let core, !closed else { return }
         do {
-            try session.flush(to: context)
+            try core.write(to: context)
         } catch {
             failAll(RPCError(.internal, "cannot serialise HTTP/2 frames: \(error)"))
             context.close(promise: nil)
@@ -193,7 +184,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             return complete(stream, with: .failure(RPCError(.internal, "metadata that cannot be sent: \(unsendable)")))
         }
 
-        let streamID: Int32
+        let streamID: HTTP2StreamID
         do {
             streamID = try session.submitRequest { headers in
                 headers.add(":method", "POST")
@@ -242,7 +233,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         guard let streamID = streamIDsByCall[callID], let stream = streams[streamID], !stream.finished else {
             return
         }
-        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+        session?.submitReset(streamID: streamID, errorCode: .cancel)
         complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         scheduleFlush()
     }
@@ -258,9 +249,9 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    private func deadlineExpired(streamID: Int32) {
+    private func deadlineExpired(streamID: HTTP2StreamID) {
         guard let stream = streams[streamID], !stream.finished else { return }
-        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+        session?.submitReset(streamID: streamID, errorCode: .cancel)
         complete(stream, with: .failure(RPCError(.deadlineExceeded, "the deadline expired before the server answered")))
         scheduleFlush()
     }
@@ -280,7 +271,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         guard !stream.finished else { return }
         if !stream.requestSent {
             // The server answered before taking the whole request; stop sending it.
-            session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+            session?.submitReset(streamID: stream.streamID, errorCode: .noError)
             scheduleFlush()
         }
         if let error = Self.failure(of: stream) {
@@ -339,7 +330,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
                 return !stream.finished
             }
         } catch {
-            session?.submitReset(streamID: stream.streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+            session?.submitReset(streamID: stream.streamID, errorCode: .cancel)
             complete(stream, with: .failure(error))
             scheduleFlush()
         }
@@ -349,15 +340,17 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
 // MARK: - nghttp2 events
 
 extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
-    func sessionBeginHeaders(streamID: Int32) {}
+    func sessionBeginHeaders(streamID: HTTP2StreamID) {}
 
-    func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+    func sessionHeader(
+        streamID: HTTP2StreamID, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         guard let stream = streams[streamID], !stream.finished else { return true }
         // RFC 9113 section 6.5.2: each field counts its name, its value and 32 bytes. A server
         // (or HPACK's dynamic table) could otherwise make the client hold headers without bound.
-        stream.headerBlockBytes += name.count + value.count + 32
+        stream.headerBlockBytes += HTTP2ConnectionCore.headerFieldSize(name: name, value: value)
         guard stream.headerBlockBytes <= Int(configuration.maxHeaderListSize) else {
-            session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+            session?.submitReset(streamID: streamID, errorCode: .enhanceYourCalm)
             complete(
                 stream,
                 with: .failure(
@@ -412,21 +405,21 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         }
     }
 
-    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+    func sessionData(streamID: HTTP2StreamID, bytes: UnsafeRawBufferPointer) {
         guard let stream = streams[streamID] else {
-            unconsumedBytesOfClosedStreams += bytes.count
+            core?.creditClosedStream(bytes: bytes.count)
             return
         }
         receiveData(stream, bytes)
     }
 
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+    func sessionStreamClosed(streamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         streamIDsByCall[stream.callID] = nil
-        unconsumedBytesOfClosedStreams += stream.unconsumedBytes
+        core?.creditClosedStream(bytes: stream.unconsumedBytes)
         guard !stream.finished else { return }
         let error: RPCError
-        switch HTTP2ErrorCode(rawValue: errorCode) {
+        switch errorCode {
         case .refusedStream:
             error = .notProcessed("the server refused the call (REFUSED_STREAM)")
         case .cancel:
@@ -441,20 +434,14 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         complete(stream, with: .failure(error))
     }
 
-    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult {
+    func sessionReadBody(streamID: HTTP2StreamID, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult
+    {
         guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
-        let count = min(buffer.count, stream.outbound.readableBytes)
-        if count > 0 {
-            stream.outbound.readWithUnsafeReadableBytes { source in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
-                return count
-            }
-        }
+        let count = HTTP2ConnectionCore.copyBody(from: &stream.outbound, into: buffer)
         guard stream.outbound.readableBytes == 0 else { return .bytes(count) }
         stream.requestSent = true
-        stream.outbound = ByteBuffer()
         return .end(count: count, trailers: false)
     }
 
-    func sessionDidSendEndStream(streamID: Int32) {}
+    func sessionDidSendEndStream(streamID: HTTP2StreamID) {}
 }

@@ -34,15 +34,15 @@ struct NGHTTP2ReceivedFrame {
         case trailers
         case pushResponseHeaders
         case priority
-        case rstStream(errorCode: UInt32)
+        case rstStream(errorCode: HTTP2ErrorCode)
         case settings(ack: Bool)
         case ping(ack: Bool)
-        case goaway(lastStreamID: Int32, errorCode: UInt32)
+        case goaway(lastStreamID: HTTP2StreamID, errorCode: HTTP2ErrorCode)
         case windowUpdate
         case other
     }
 
-    var streamID: Int32
+    var streamID: HTTP2StreamID
     var kind: Kind
     var endStream: Bool
 }
@@ -61,15 +61,19 @@ enum NGHTTP2DataSourceResult {
 /// Receives what a session reports. Every call happens on the connection's event loop,
 /// synchronously inside a `receive` or `produce` call of the session.
 protocol NGHTTP2SessionDelegate: AnyObject {
-    func sessionBeginHeaders(streamID: Int32)
+    func sessionBeginHeaders(streamID: HTTP2StreamID)
     /// Returns false to refuse the header block (the stream is reset).
-    func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool
+    func sessionHeader(
+        streamID: HTTP2StreamID, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
+    ) -> Bool
     func sessionDidReceive(_ frame: NGHTTP2ReceivedFrame)
-    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer)
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32)
-    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult
+    func sessionData(streamID: HTTP2StreamID, bytes: UnsafeRawBufferPointer)
+    func sessionStreamClosed(streamID: HTTP2StreamID, errorCode: HTTP2ErrorCode)
+    func sessionReadBody(
+        streamID: HTTP2StreamID, into buffer: UnsafeMutableRawBufferPointer
+    ) -> NGHTTP2DataSourceResult
     /// A frame that ends our side of a stream (END_STREAM) has been serialised.
-    func sessionDidSendEndStream(streamID: Int32)
+    func sessionDidSendEndStream(streamID: HTTP2StreamID)
 }
 
 /// Settings and limits applied to a new session.
@@ -90,7 +94,9 @@ struct NGHTTP2SessionOptions {
     var maxOutboundAcks: Int = 1000
 }
 
-/// One nghttp2 session (client or server) and the only owner of its C pointer.
+/// One nghttp2 session (client or server) and the only owner of its C pointer. It only consumes
+/// received bytes and produces bytes to send; the channel I/O around it is
+/// ``HTTP2ConnectionCore``'s.
 ///
 /// Not thread-safe: it must only ever be used on the event loop of its connection.
 final class NGHTTP2Session {
@@ -98,9 +104,6 @@ final class NGHTTP2Session {
 
     private var session: OpaquePointer?
     unowned(unsafe) let delegate: any NGHTTP2SessionDelegate
-    /// State of `flush(to:)`, which a channel may re-enter.
-    private var isFlushing = false
-    private var flushAgain = false
 
     /// Creates a session. `delegate` must outlive it (the connection handler owns both).
     init(role: Role, options: NGHTTP2SessionOptions, delegate: any NGHTTP2SessionDelegate) throws(NGHTTP2Error) {
@@ -192,7 +195,9 @@ final class NGHTTP2Session {
 
     var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
     var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
-    var lastProcessedStreamID: Int32 { nghttp2_session_get_last_proc_stream_id(session) }
+    var lastProcessedStreamID: HTTP2StreamID {
+        HTTP2StreamID(rawValue: nghttp2_session_get_last_proc_stream_id(session))
+    }
 
     // MARK: Submissions
 
@@ -210,37 +215,42 @@ final class NGHTTP2Session {
         return try headerScratch.withNameValuePairs(using: &pairScratch, submit)
     }
 
-    func submitResponse(streamID: Int32, hasBody: Bool, _ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) {
+    func submitResponse(
+        streamID: HTTP2StreamID, hasBody: Bool, _ build: (inout HeaderBlock) -> Void
+    ) throws(NGHTTP2Error) {
         try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) in
             if hasBody {
                 var provider = Self.dataProvider
-                try Self.check(nghttp2_submit_response(session, streamID, pairs, count, &provider), "submit_response")
+                try Self.check(
+                    nghttp2_submit_response(session, streamID.rawValue, pairs, count, &provider), "submit_response")
             } else {
-                try Self.check(nghttp2_submit_response(session, streamID, pairs, count, nil), "submit_response")
+                try Self.check(
+                    nghttp2_submit_response(session, streamID.rawValue, pairs, count, nil), "submit_response")
             }
         }
     }
 
     /// Opens a stream; returns its id.
-    func submitRequest(_ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) -> Int32 {
-        try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) -> Int32 in
+    func submitRequest(_ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) -> HTTP2StreamID {
+        try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) -> HTTP2StreamID in
             var provider = Self.dataProvider
             let streamID = nghttp2_submit_request(session, nil, pairs, count, &provider, nil)
             try Self.check(streamID, "submit_request")
-            return streamID
+            return HTTP2StreamID(rawValue: streamID)
         }
     }
 
-    func submitTrailer(streamID: Int32, _ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) {
+    func submitTrailer(streamID: HTTP2StreamID, _ build: (inout HeaderBlock) -> Void) throws(NGHTTP2Error) {
         try submitHeaders(build) { (pairs, count) throws(NGHTTP2Error) in
-            try Self.check(nghttp2_submit_trailer(session, streamID, pairs, count), "submit_trailer")
+            try Self.check(nghttp2_submit_trailer(session, streamID.rawValue, pairs, count), "submit_trailer")
         }
     }
 
-    func submitReset(streamID: Int32, errorCode: UInt32) {
+    func submitReset(streamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {
         // Fails only for stream id 0 or out of memory; a reset of a stream nghttp2 already
         // closed is a no-op, which is what we want.
-        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
+        _ = nghttp2_submit_rst_stream(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID.rawValue, errorCode.rawValue)
     }
 
     func submitPing() {
@@ -251,25 +261,26 @@ final class NGHTTP2Session {
         _ = nghttp2_submit_shutdown_notice(session)
     }
 
-    func submitGoaway(lastStreamID: Int32, errorCode: UInt32) {
-        _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), lastStreamID, errorCode, nil, 0)
+    func submitGoaway(lastStreamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {
+        _ = nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), lastStreamID.rawValue, errorCode.rawValue, nil, 0)
     }
 
     /// Sends GOAWAY with `errorCode` and stops processing input.
-    func terminate(errorCode: UInt32) {
-        _ = nghttp2_session_terminate_session(session, errorCode)
+    func terminate(errorCode: HTTP2ErrorCode) {
+        _ = nghttp2_session_terminate_session(session, errorCode.rawValue)
     }
 
     /// Asks nghttp2 to call the data source of a deferred stream again.
-    func resumeData(streamID: Int32) {
-        _ = nghttp2_session_resume_data(session, streamID)
+    func resumeData(streamID: HTTP2StreamID) {
+        _ = nghttp2_session_resume_data(session, streamID.rawValue)
     }
 
     /// Returns `count` received bytes of `streamID` to the peer's flow-control windows.
     /// For a stream nghttp2 has already closed, only the connection window is credited.
-    func consume(streamID: Int32, count: Int) {
+    func consume(streamID: HTTP2StreamID, count: Int) {
         guard count > 0 else { return }
-        _ = nghttp2_session_consume(session, streamID, count)
+        _ = nghttp2_session_consume(session, streamID.rawValue, count)
     }
 
     /// Returns `count` bytes to the connection window only: for bytes of a stream that has
@@ -295,7 +306,7 @@ private func owner(_ userData: UnsafeMutableRawPointer?) -> NGHTTP2Session? {
 private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
     guard let frame, let session = owner(userData) else { return 0 }
     if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
-        session.delegate.sessionBeginHeaders(streamID: frame.pointee.hd.stream_id)
+        session.delegate.sessionBeginHeaders(streamID: HTTP2StreamID(rawValue: frame.pointee.hd.stream_id))
     }
     return 0
 }
@@ -303,7 +314,7 @@ private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, user
 private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
     guard let frame, let session = owner(userData) else { return 0 }
     let accepted = session.delegate.sessionHeader(
-        streamID: frame.pointee.hd.stream_id,
+        streamID: HTTP2StreamID(rawValue: frame.pointee.hd.stream_id),
         name: UnsafeBufferPointer(start: name, count: nameLength),
         value: UnsafeBufferPointer(start: value, count: valueLength))
     return accepted ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
@@ -328,32 +339,36 @@ private let onFrameReceived: nghttp2_on_frame_recv_callback = { _, frame, userDa
     case NGHTTP2_PRIORITY.rawValue:
         kind = .priority
     case NGHTTP2_RST_STREAM.rawValue:
-        kind = .rstStream(errorCode: frame.pointee.rst_stream.error_code)
+        kind = .rstStream(errorCode: HTTP2ErrorCode(rawValue: frame.pointee.rst_stream.error_code))
     case NGHTTP2_SETTINGS.rawValue:
         kind = .settings(ack: ack)
     case NGHTTP2_PING.rawValue:
         kind = .ping(ack: ack)
     case NGHTTP2_GOAWAY.rawValue:
-        kind = .goaway(lastStreamID: frame.pointee.goaway.last_stream_id, errorCode: frame.pointee.goaway.error_code)
+        kind = .goaway(
+            lastStreamID: HTTP2StreamID(rawValue: frame.pointee.goaway.last_stream_id),
+            errorCode: HTTP2ErrorCode(rawValue: frame.pointee.goaway.error_code))
     case NGHTTP2_WINDOW_UPDATE.rawValue:
         kind = .windowUpdate
     default:
         kind = .other
     }
     session.delegate.sessionDidReceive(
-        NGHTTP2ReceivedFrame(streamID: header.stream_id, kind: kind, endStream: endStream))
+        NGHTTP2ReceivedFrame(streamID: HTTP2StreamID(rawValue: header.stream_id), kind: kind, endStream: endStream))
     return 0
 }
 
 private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
     guard let session = owner(userData) else { return 0 }
-    session.delegate.sessionData(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    session.delegate.sessionData(
+        streamID: HTTP2StreamID(rawValue: streamID), bytes: UnsafeRawBufferPointer(start: data, count: length))
     return 0
 }
 
 private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
     guard let session = owner(userData) else { return 0 }
-    session.delegate.sessionStreamClosed(streamID: streamID, errorCode: errorCode)
+    session.delegate.sessionStreamClosed(
+        streamID: HTTP2StreamID(rawValue: streamID), errorCode: HTTP2ErrorCode(rawValue: errorCode))
     return 0
 }
 
@@ -364,7 +379,7 @@ private let onFrameSent: nghttp2_on_frame_send_callback = { _, frame, userData i
     if (type == NGHTTP2_DATA.rawValue || type == NGHTTP2_HEADERS.rawValue),
         header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     {
-        session.delegate.sessionDidSendEndStream(streamID: header.stream_id)
+        session.delegate.sessionDidSendEndStream(streamID: HTTP2StreamID(rawValue: header.stream_id))
     }
     return 0
 }
@@ -374,7 +389,7 @@ private let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer,
         return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     switch session.delegate.sessionReadBody(
-        streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
+        streamID: HTTP2StreamID(rawValue: streamID), into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
     {
     case .bytes(let count):
         return count
@@ -384,34 +399,5 @@ private let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer,
         return count
     case .deferred:
         return Int(NGHTTP2_ERR_DEFERRED.rawValue)
-    }
-}
-
-// MARK: - Output to a channel
-
-extension NGHTTP2Session {
-    /// Writes pending frames to `context` while its channel is writable, flushing each batch.
-    ///
-    /// Flushing can change writability synchronously, which calls the connection handler
-    /// back, which calls this again: such a nested call only asks the outer one to go round
-    /// once more, so frames are never written out of order and nothing recurses.
-    func flush(to context: ChannelHandlerContext) throws(NGHTTP2Error) {
-        if isFlushing {
-            flushAgain = true
-            return
-        }
-        isFlushing = true
-        defer { isFlushing = false }
-        repeat {
-            flushAgain = false
-            var wrote = false
-            while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 16_384)
-                guard try produce(into: &buffer, limit: 1 << 20) > 0 else { break }
-                context.write(NIOAny(buffer), promise: nil)
-                wrote = true
-            }
-            if wrote { context.flush() }
-        } while flushAgain
     }
 }

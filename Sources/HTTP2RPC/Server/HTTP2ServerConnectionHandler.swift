@@ -22,21 +22,23 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private let stats: RPCServerStats
     private let onClose: @Sendable () -> Void
 
-    private var session: NGHTTP2Session?
+    /// The nghttp2 session and the I/O around it that the client shares.
+    private var core: HTTP2ConnectionCore?
+    private var session: NGHTTP2Session? { core?.session }
     private var context: ChannelHandlerContext?
     /// Shared by the streams until each needs storage of its own (copy-on-write).
     private let emptyBuffer = ByteBuffer()
     private var executor: EventLoopTaskExecutor?
     private var peer = "unknown"
 
-    private var streams: [Int32: ServerStream] = [:]
+    private var streams: [HTTP2StreamID: ServerStream] = [:]
     /// The stream whose header block is arriving: saves a dictionary lookup per header field.
     private var headerStream: ServerStream?
     /// The last method resolved, with its path's bytes: calls to the same method (the usual
     /// case) then reuse its String and handler without hashing or allocating.
     private var lastRoute: (bytes: [UInt8], path: String, handler: RPCRouter.Handler)?
     /// Streams whose handler can start once the current input has been processed.
-    private var readyStreams: [Int32] = []
+    private var readyStreams: [HTTP2StreamID] = []
 
     /// Request bytes held by this connection (partial and undelivered messages).
     /// Request bytes received and not yet handed on (the sum of every open stream's
@@ -44,10 +46,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private(set) var bufferedRequestBytes = 0
     /// Response bytes framed and not yet handed to nghttp2, over every stream.
     private(set) var bufferedResponseBytes = 0
-    /// Bytes of closed streams still to be returned to the connection window.
-    private var unconsumedBytesOfClosedStreams = 0
-
-    private var flushTiming = FlushTiming()
     /// Serving, draining or closing, and the keepalive, idle, slow-request and flood decisions.
     private var connection: ServerConnectionStateMachine
 
@@ -59,7 +57,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     // next input or a short timer, which lets the loop poll first.
     private static let bytesWithoutInputBudget = 256 << 10
     private var bytesSentSinceInput = 0
-    private var writersAwaitingPoll: [Int32] = []
+    private var writersAwaitingPoll: [HTTP2StreamID] = []
     private var pollTimer: Scheduled<Void>?
     private var housekeepingTimer: Scheduled<Void>?
 
@@ -92,7 +90,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if let address = context.channel.remoteAddress { peer = "\(address)" }
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         do {
-            session = try NGHTTP2Session(role: .server, options: configuration.sessionOptions, delegate: self)
+            core = try HTTP2ConnectionCore(role: .server, options: configuration.sessionOptions, delegate: self)
         } catch {
             logger.error("could not create an HTTP/2 session", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -113,18 +111,17 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session, connection.isOpen else { return }
+        guard let core, connection.isOpen else { return }
         let buffer = unwrapInboundIn(data)
-        flushTiming.readStarted()
         connection.receivedInput(now: now)
         bytesSentSinceInput = 0
         do {
-            try buffer.withUnsafeReadableBytes { bytes in try session.receive(bytes) }
+            try core.receive(buffer)
         } catch {
             logger.debug("closing the connection after a protocol error", metadata: ["error": "\(error)"])
             // nghttp2 queues no GOAWAY for an error it cannot go on from; one is queued here, which
             // it skips when it has already sent its own.
-            session.terminate(errorCode: ((error as? NGHTTP2Error)?.goawayCode ?? .protocolError).rawValue)
+            core.session.terminate(errorCode: error.goawayCode)
             connection.protocolErrorReceived()
         }
         processReceivedWork()
@@ -132,7 +129,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushTiming.readCompleted()
+        core?.readCompleted()
         releaseWritersAwaitingPoll()
         flush()
         context.fireChannelReadComplete()
@@ -186,18 +183,16 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Asks for a flush at the end of the current read, or on the next loop tick.
     private func scheduleFlush() {
-        guard flushTiming.request(), let context else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            flushTiming.scheduledFlushRuns()
-            flush()
-        }
+        guard let core, let context else { return }
+        core.scheduleWrite(on: context.eventLoop) { [self] in flush() }
     }
 
     /// Serialises pending frames into the channel while it is writable.
     private func flush() {
-        guard let context, let session, connection.isOpen else { return }
+        guard let context, let core, connection.isOpen else { return }
+        let session = core.session
         do {
-            try session.flush(to: context)
+            try core.write(to: context)
         } catch {
             logger.debug("closing the connection: cannot serialise frames", metadata: ["error": "\(error)"])
             closeNow()
@@ -213,8 +208,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Writes whatever nghttp2 still has queued (a GOAWAY, typically), then closes.
     private func closeAfterFlush() {
         guard let context, connection.closeStarted() else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        if let session { _ = try? session.produce(into: &buffer, limit: 1 << 16) }
+        let buffer = core?.remainingOutput(allocator: context.channel.allocator) ?? ByteBuffer()
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
@@ -228,10 +222,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     // MARK: Work after input
 
     private func processReceivedWork() {
-        if unconsumedBytesOfClosedStreams > 0 {
-            session?.consumeConnection(count: unconsumedBytesOfClosedStreams)
-            unconsumedBytesOfClosedStreams = 0
-        }
         guard !readyStreams.isEmpty else { return }
         let ready = readyStreams
         readyStreams.removeAll(keepingCapacity: true)
@@ -354,7 +344,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         stream.requestSequence = made.sequence
     }
 
-    private func resumeReading(streamID: Int32) {
+    private func resumeReading(streamID: HTTP2StreamID) {
         guard let stream = streams[streamID], stream.readingPaused else { return }
         stream.readingPaused = false
         if stream.unconsumedBytes > 0
@@ -374,7 +364,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
         let context = RPCServerContext(
             method: call.path, metadata: call.metadata, deadline: call.deadline, peer: peer,
-            connectionLogger: logger, streamID: stream.id)
+            connectionLogger: logger, streamID: stream.id.rawValue)
         let inbound: RPCCallInbound
         if call.handler.waitsForWholeRequest {
             let message = stream.requestMessage ?? []
@@ -391,7 +381,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         stream.task = Task.immediate(executorPreference: executor) { await run(inbound, context, sink) }
     }
 
-    func completeUnary(streamID: Int32, response: RPCServerResponse) {
+    func completeUnary(streamID: HTTP2StreamID, response: RPCServerResponse) {
         guard let stream = streams[streamID], stream.isRunning else { return }
         guard response.message.count <= configuration.maxSendMessageSize else {
             return finish(
@@ -407,17 +397,17 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         finish(stream, status: .ok, trailers: response.trailers)
     }
 
-    func complete(streamID: Int32, trailers: RPCMetadata) {
+    func complete(streamID: HTTP2StreamID, trailers: RPCMetadata) {
         guard let stream = streams[streamID] else { return }
         finish(stream, status: .ok, trailers: trailers)
     }
 
-    func fail(streamID: Int32, error: any Error) {
+    func fail(streamID: HTTP2StreamID, error: any Error) {
         guard let stream = streams[streamID] else { return }
         finish(stream, error: error)
     }
 
-    private func deadlineExpired(streamID: Int32) {
+    private func deadlineExpired(streamID: HTTP2StreamID) {
         guard let stream = streams[streamID], !stream.isFinished else { return }
         stream.task?.cancel()
         finish(stream, error: RPCError(.deadlineExceeded, "the deadline expired before the call completed"))
@@ -427,7 +417,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     /// Queues response messages of a streaming call, in order. A message over the size limit, or
     /// past what the connection may buffer, fails the write; the messages before it stay queued.
-    func enqueueResponses(streamID: Int32, messages: some Collection<[UInt8]>) -> ConnectionCallSink.Outcome {
+    func enqueueResponses(streamID: HTTP2StreamID, messages: some Collection<[UInt8]>) -> ConnectionCallSink.Outcome {
         guard let stream = streams[streamID], stream.isRunning else {
             return .failed(RPCError(.cancelled, "the call has ended"))
         }
@@ -478,7 +468,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         bufferedResponseBytes += message.count + GRPCFraming.prefixLength
     }
 
-    func addWriteWaiter(streamID: Int32, _ waiter: CheckedContinuation<Void, any Error>) {
+    func addWriteWaiter(streamID: HTTP2StreamID, _ waiter: CheckedContinuation<Void, any Error>) {
         guard let stream = streams[streamID], stream.isRunning else {
             return waiter.resume(throwing: RPCError(.cancelled, "the call has ended"))
         }
@@ -612,7 +602,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Closing streams
 
-    private func streamClosed(_ stream: ServerStream, errorCode: UInt32) {
+    private func streamClosed(_ stream: ServerStream, errorCode: HTTP2ErrorCode) {
         streams[stream.id] = nil
         if headerStream === stream { headerStream = nil }
         stats.activeCalls.subtract(1, ordering: .relaxed)
@@ -624,7 +614,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if stream.heldRequestBytes > 0 { releaseRequestBytes(stream.heldRequestBytes, of: stream) }
         bufferedResponseBytes -= stream.outbound.readableBytes
         stream.outbound.clear()
-        unconsumedBytesOfClosedStreams += stream.unconsumedBytes
+        core?.creditClosedStream(bytes: stream.unconsumedBytes)
         if !stream.isFinished {
             // The peer reset the call, or the connection is going away: stop the handler.
             stream.phase = .finished
@@ -662,7 +652,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         case .goAwayAndClose:
             logger.debug("closing an idle connection")
             session.submitGoaway(
-                lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+                lastStreamID: session.lastProcessedStreamID, errorCode: .noError)
             return closeAfterFlush()
         case .closeNow:
             logger.debug("closing a connection whose keepalive PING went unanswered")
@@ -682,17 +672,17 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 continue
             case .terminate(let code):
                 logger.debug("closing a connection stuck in an unfinished header block")
-                session.terminate(errorCode: code.rawValue)
+                session.terminate(errorCode: code)
                 return closeAfterFlush()
             case .resetStream, .resetStreamAndTerminate:
                 logger.debug(
                     "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
                 finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
-                session.submitReset(streamID: stream.id, errorCode: HTTP2ErrorCode.cancel.rawValue)
+                session.submitReset(streamID: stream.id, errorCode: .cancel)
                 scheduleFlush()
                 if case .resetStreamAndTerminate(let code) = verdict {
                     logger.warning("closing a connection that keeps opening calls whose requests never arrive")
-                    session.terminate(errorCode: code.rawValue)
+                    session.terminate(errorCode: code)
                     return closeAfterFlush()
                 }
             }
@@ -706,7 +696,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         logger.warning("closing a connection that floods control frames or abusive streams")
-        session.terminate(errorCode: code.rawValue)
+        session.terminate(errorCode: code)
     }
 
     // MARK: Graceful shutdown
@@ -721,7 +711,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
             guard let session = self.session, self.connection.drainNoticeElapsed() else { return }
             session.submitGoaway(
-                lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+                lastStreamID: session.lastProcessedStreamID, errorCode: .noError)
             self.flush()
         }
     }
@@ -740,7 +730,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 // MARK: - nghttp2 events
 
 extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
-    func sessionBeginHeaders(streamID: Int32) {
+    func sessionBeginHeaders(streamID: HTTP2StreamID) {
         guard streams[streamID] == nil else { return }
         stats.activeCalls.add(1, ordering: .relaxed)
         stats.totalCalls.add(1, ordering: .relaxed)
@@ -752,7 +742,9 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         headerStream = stream
     }
 
-    func sessionHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+    func sessionHeader(
+        streamID: HTTP2StreamID, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         let current = headerStream?.id == streamID ? headerStream : streams[streamID]
         _ = current?.updateHead { head in receivedHeader(name: name, value: value, into: &head) }
         return true
@@ -761,7 +753,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     private func receivedHeader(
         name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, into head: inout RequestHead
     ) {
-        head.listBytes += name.count + value.count + 32
+        head.listBytes += HTTP2ConnectionCore.headerFieldSize(name: name, value: value)
         if head.listBytes > Int(configuration.maxHeaderListSize) { head.tooLarge = true }
         if head.tooLarge { return }
 
@@ -833,32 +825,26 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         }
     }
 
-    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+    func sessionData(streamID: HTTP2StreamID, bytes: UnsafeRawBufferPointer) {
         guard let stream = streams[streamID] else {
-            unconsumedBytesOfClosedStreams += bytes.count
+            core?.creditClosedStream(bytes: bytes.count)
             return
         }
         receiveData(stream, bytes)
     }
 
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+    func sessionStreamClosed(streamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {
         guard let stream = streams[streamID] else { return }
         streamClosed(stream, errorCode: errorCode)
     }
 
-    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult {
+    func sessionReadBody(streamID: HTTP2StreamID, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataSourceResult
+    {
         guard let stream = streams[streamID] else { return .end(count: 0, trailers: false) }
-        let count = min(buffer.count, stream.outbound.readableBytes)
+        let count = HTTP2ConnectionCore.copyBody(from: &stream.outbound, into: buffer)
         bytesSentSinceInput += count
         bufferedResponseBytes -= count
-        if count > 0 {
-            stream.outbound.readWithUnsafeReadableBytes { source in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
-                return count
-            }
-        }
         if stream.outbound.readableBytes == 0 {
-            stream.outbound.clear()
             if let (status, trailers) = stream.pendingTrailers, let session {
                 stream.pendingTrailers = nil
                 do {
@@ -882,9 +868,9 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         return .bytes(count)
     }
 
-    func sessionDidSendEndStream(streamID: Int32) {
+    func sessionDidSendEndStream(streamID: HTTP2StreamID) {
         // We answered before the client finished sending (an early error): tell it to stop.
         guard let stream = streams[streamID], !stream.requestEnded else { return }
-        session?.submitReset(streamID: streamID, errorCode: HTTP2ErrorCode.noError.rawValue)
+        session?.submitReset(streamID: streamID, errorCode: .noError)
     }
 }

@@ -25,7 +25,7 @@ public struct RPCResponseWriter: Sendable {
 struct ConnectionCallSink: RPCCallSink {
     let connection: NIOLoopBound<HTTP2ServerConnectionHandler>
     let eventLoop: any EventLoop
-    let streamID: Int32
+    let streamID: HTTP2StreamID
 
     enum Outcome {
         case accepted
@@ -75,7 +75,7 @@ struct ConnectionCallSink: RPCCallSink {
         onLoop { $0.fail(streamID: $1, error: error) }
     }
 
-    private func onLoop(_ body: @escaping @Sendable (HTTP2ServerConnectionHandler, Int32) -> Void) {
+    private func onLoop(_ body: @escaping @Sendable (HTTP2ServerConnectionHandler, HTTP2StreamID) -> Void) {
         let streamID = self.streamID
         if eventLoop.inEventLoop {
             body(connection.value, streamID)

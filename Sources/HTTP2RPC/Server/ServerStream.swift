@@ -15,7 +15,7 @@ final class ServerStream {
         case finished
     }
 
-    let id: Int32
+    let id: HTTP2StreamID
     let openedAt: NIODeadline
     var phase: Phase = .receivingHeaders(RequestHead())
 
@@ -85,7 +85,7 @@ final class ServerStream {
 
     /// `emptyBuffer` is shared by the connection's streams; copy-on-write gives a stream its
     /// own storage when it first buffers response bytes, so a call that never does allocates none.
-    init(id: Int32, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
+    init(id: HTTP2StreamID, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
         self.id = id
         self.openedAt = openedAt
         self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize)
