@@ -167,7 +167,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         let error = RPCError(.unavailable, "the connection closed")
         for stream in streams.values {
             stream.deadlineTimer?.cancel()
-            stream.task?.cancel()
+            stream.markFinished()
             stream.requestSource?.finish(error)
             stream.resumeWriters(throwing: error)
         }
@@ -255,7 +255,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                     self.deadlineExpired(streamID: id)
                 }
             }
-            stream.phase = .awaitingRequest(call)
+            stream.phase = .awaitingRequest(call, message: nil)
             if !call.handler.waitsForWholeRequest {
                 makeRequestStream(for: stream)
                 readyStreams.append(stream.id)
@@ -272,8 +272,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         if let source = stream.requestSource {
             source.finish()
-        } else if stream.isAwaitingRequest {
-            guard stream.requestMessage != nil else {
+        } else if case .awaitingRequest(_, let message) = stream.phase {
+            guard message != nil else {
                 return finish(stream, error: RPCError(.internal, "the request ended without a message"))
             }
             readyStreams.append(stream.id)
@@ -307,8 +307,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         if let source = stream.requestSource {
             releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
             if case .stopProducing = source.yield(message) { stream.readingPaused = true }
-        } else if stream.requestMessage == nil {
-            stream.requestMessage = message
+        } else if case .awaitingRequest(let call, nil) = stream.phase {
+            stream.phase = .awaitingRequest(call, message: message)
         } else {
             finish(stream, error: RPCError(.internal, "a unary request carried more than one message"))
         }
@@ -357,18 +357,19 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func startHandler(_ stream: ServerStream) {
-        guard case .awaitingRequest(let call) = stream.phase, let eventLoop = context?.eventLoop, let executor else {
+        guard case .awaitingRequest(let call, let message) = stream.phase, let eventLoop = context?.eventLoop,
+            let executor
+        else {
             return
         }
-        stream.phase = .running(call)
+        stream.phase = .running(call, task: nil)
 
         let context = RPCServerContext(
             method: call.path, metadata: call.metadata, deadline: call.deadline, peer: peer,
             connectionLogger: logger, streamID: stream.id.rawValue)
         let inbound: RPCCallInbound
         if call.handler.waitsForWholeRequest {
-            let message = stream.requestMessage ?? []
-            stream.requestMessage = nil
+            let message = message ?? []
             releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
             inbound = .message(message)
         } else {
@@ -378,7 +379,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         let sink = ConnectionCallSink(
             connection: NIOLoopBound(self, eventLoop: eventLoop), eventLoop: eventLoop, streamID: stream.id)
         let run = call.handler.run
-        stream.task = Task.immediate(executorPreference: executor) { await run(inbound, context, sink) }
+        let task = Task.immediate(executorPreference: executor) { await run(inbound, context, sink) }
+        // The handler may already have finished the call before its first suspension.
+        if case .running(let call, nil) = stream.phase { stream.phase = .running(call, task: task) }
     }
 
     func completeUnary(streamID: HTTP2StreamID, response: RPCServerResponse) {
@@ -409,7 +412,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func deadlineExpired(streamID: HTTP2StreamID) {
         guard let stream = streams[streamID], !stream.isFinished else { return }
-        stream.task?.cancel()
         finish(stream, error: RPCError(.deadlineExceeded, "the deadline expired before the call completed"))
     }
 
@@ -507,7 +509,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// trailers-only response when nothing has been sent yet.
     private func finish(_ stream: ServerStream, status: RPCStatus, trailers: RPCMetadata) {
         guard !stream.isFinished, let session else { return }
-        stream.phase = .finished
+        stream.markFinished()
         if status.code != .ok { stats.failedCalls.add(1, ordering: .relaxed) }
         stream.deadlineTimer?.cancel()
         stream.deadlineTimer = nil
@@ -546,7 +548,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Answers a request that is not gRPC at all with a bare HTTP status.
     private func respondHTTPError(_ stream: ServerStream, status: StaticString, extra: (StaticString, StaticString)) {
         guard let session else { return }
-        stream.phase = .finished
+        stream.markFinished()
         stream.responseStarted = true
         stats.failedCalls.add(1, ordering: .relaxed)
         try? session.submitResponse(streamID: stream.id, hasBody: false) { headers in
@@ -617,9 +619,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         core?.creditClosedStream(bytes: stream.unconsumedBytes)
         if !stream.isFinished {
             // The peer reset the call, or the connection is going away: stop the handler.
-            stream.phase = .finished
+            stream.markFinished()
             stats.failedCalls.add(1, ordering: .relaxed)
-            stream.task?.cancel()
             let error = RPCError(.cancelled, "the client cancelled the call (HTTP/2 error code \(errorCode))")
             stream.requestSource?.finish(error)
             stream.resumeWriters(throwing: error)
@@ -719,7 +720,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// The grace period is over: cancel what still runs and close.
     func forceClose() {
         for stream in streams.values where !stream.isFinished {
-            stream.task?.cancel()
             finish(stream, error: RPCError(.unavailable, "the server is shutting down"))
         }
         flush()

@@ -7,10 +7,11 @@ final class ServerStream {
     enum Phase {
         /// The request header block is still arriving.
         case receivingHeaders(RequestHead)
-        /// Accepted; waiting for the request message (unary and server-streaming calls).
-        case awaitingRequest(RequestHead.Accepted)
-        /// The handler runs.
-        case running(RequestHead.Accepted)
+        /// Accepted; a unary or server-streaming call waits here for its one request message,
+        /// which it holds once it has arrived.
+        case awaitingRequest(RequestHead.Accepted, message: [UInt8]?)
+        /// The handler runs in `task` (nil only while the task is being started).
+        case running(RequestHead.Accepted, task: Task<Void, Never>?)
         /// The final status has been submitted; waiting for nghttp2 to close the stream.
         case finished
     }
@@ -42,9 +43,15 @@ final class ServerStream {
     /// The accepted call, while it waits for its request or runs.
     var call: RequestHead.Accepted? {
         switch phase {
-        case .awaitingRequest(let call), .running(let call): call
+        case .awaitingRequest(let call, _), .running(let call, _): call
         case .receivingHeaders, .finished: nil
         }
+    }
+
+    /// The call's final status is on its way: the handler, if it still runs, is cancelled.
+    func markFinished() {
+        if case .running(_, let task) = phase { task?.cancel() }
+        phase = .finished
     }
 
     /// Updates the header block in place (the phase holds no second reference meanwhile, so the
@@ -58,7 +65,6 @@ final class ServerStream {
 
     // Request body.
     var deframer: GRPCMessageDeframer
-    var requestMessage: [UInt8]?
     var requestEnded = false
     /// Bytes received but not yet returned to the peer's flow-control windows.
     var unconsumedBytes = 0
@@ -72,7 +78,6 @@ final class ServerStream {
 
     // Handler.
     var deadlineTimer: Scheduled<Void>?
-    var task: Task<Void, Never>?
 
     // Response.
     var responseStarted = false
