@@ -29,7 +29,7 @@ enum PostgresSchema {
     /// The value of the `format` row of `store_metadata`.
     static let format = "tradecore-eventstore"
     /// The schema version after the newest migration.
-    static let version = 1
+    static let version = 2
 
     /// A schema name we accept: it is spliced into SQL, so only plain lowercase identifiers.
     static func isValidName(_ name: String) -> Bool {
@@ -66,6 +66,14 @@ enum PostgresSchema {
                     ('format', \(format)), ('schema_version', '1'), ('created_at', \(String(UnixTime.nowNanoseconds()))), \
                     ('store_id', \(UUID().lowercasedText))
                     """,
+                    logger: logger)
+            }
+            if current < 2 {
+                for statement in statements(version2(schema)) {
+                    try await connection.execute(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.execute(
+                    "UPDATE \(unescaped: schema).store_metadata SET value = '2' WHERE key = 'schema_version'",
                     logger: logger)
             }
         }
@@ -386,6 +394,154 @@ enum PostgresSchema {
                 -- The planner takes each batch array for 1,000 rows: a statement estimated past
                 -- jit_above_cost would be compiled to machine code on every call, which costs tens
                 -- of milliseconds (seen with a set-based version of this function).
+                SET jit = off
+            ;;
+            """
+    }
+
+    /// `append_batch` reads each of its arrays once, front to back, instead of subscripting them per
+    /// append: an element of a text or bytea array is found by walking the array from its start, so
+    /// the first version cost each append time in proportion to the batch (76 µs per append in
+    /// batches of 50, 204 µs in batches of 1,000, measured inside one transaction; now about 50 µs
+    /// whatever the size). Same signature, results and semantics.
+    private static func version2(_ schema: String) -> String {
+        let channel = channel(schema)
+        return """
+            SET LOCAL search_path TO \(schema)
+            ;;
+            CREATE OR REPLACE FUNCTION append_batch(
+                a_stream text[], a_type text[], a_expected_kind smallint[], a_expected_version bigint[],
+                a_count integer[], a_has_command boolean[], a_command_id uuid[], a_command_type text[],
+                a_command_outcome bytea[], a_command_time bigint[], a_has_fence boolean[], a_fence_key text[],
+                a_fence_token bigint[],
+                e_id uuid[], e_type text[], e_data bytea[], e_has_causation boolean[], e_causation uuid[],
+                e_has_correlation boolean[], e_correlation uuid[], e_has_saga boolean[], e_saga uuid[],
+                e_has_user boolean[], e_user uuid[], e_has_command_type boolean[], e_command_type text[],
+                e_time bigint[], e_extra bytea[], p_origin text
+            ) RETURNS TABLE (r_written boolean, r_first_version bigint, r_first_position bigint)
+            LANGUAGE plpgsql AS $f$
+            DECLARE
+                head bigint;
+                start_head bigint;
+                a record;
+                ev record;
+                n integer;
+                sid bigint;
+                current_version bigint;
+                first_version bigint;
+                events_cursor refcursor;
+                x_id uuid[];
+                x_type text[];
+                x_data bytea[];
+                x_causation uuid[];
+                x_correlation uuid[];
+                x_saga uuid[];
+                x_user uuid[];
+                x_command_type text[];
+                x_time bigint[];
+                x_extra bytea[];
+            BEGIN
+                SELECT h.position INTO head FROM log_head h WHERE h.singleton FOR UPDATE;
+                start_head := head;
+                -- Each array is read once, front to back: subscripting an array of text or bytea walks it from
+                -- its start, which made a batch cost the square of its size.
+                OPEN events_cursor FOR
+                    SELECT e.id, e.type, e.data,
+                        CASE WHEN e.has_causation THEN e.causation END AS causation,
+                        CASE WHEN e.has_correlation THEN e.correlation END AS correlation,
+                        CASE WHEN e.has_saga THEN e.saga END AS saga,
+                        CASE WHEN e.has_user THEN e.user_id END AS user_id,
+                        CASE WHEN e.has_command_type THEN e.command_type END AS command_type,
+                        e.time, NULLIF(e.extra, ''::bytea) AS extra
+                    FROM unnest(e_id, e_type, e_data, e_has_causation, e_causation, e_has_correlation, e_correlation,
+                        e_has_saga, e_saga, e_has_user, e_user, e_has_command_type, e_command_type, e_time, e_extra)
+                        WITH ORDINALITY AS e(id, type, data, has_causation, causation, has_correlation, correlation,
+                            has_saga, saga, has_user, user_id, has_command_type, command_type, time, extra, ord)
+                    ORDER BY e.ord;
+                FOR a IN
+                    SELECT * FROM unnest(a_stream, a_type, a_expected_kind, a_expected_version, a_count, a_has_command,
+                        a_command_id, a_command_type, a_command_outcome, a_command_time, a_has_fence, a_fence_key,
+                        a_fence_token)
+                        WITH ORDINALITY AS t(stream, type, expected_kind, expected_version, count, has_command, command_id,
+                            command_type, command_outcome, command_time, has_fence, fence_key, fence_token, ord)
+                    ORDER BY t.ord
+                LOOP
+                    n := a.count;
+                    -- The append's events, taken from the cursor before its subtransaction starts.
+                    x_id := '{}'; x_type := '{}'; x_data := '{}'; x_causation := '{}'; x_correlation := '{}';
+                    x_saga := '{}'; x_user := '{}'; x_command_type := '{}'; x_time := '{}'; x_extra := '{}';
+                    FOR k IN 1 .. n LOOP
+                        FETCH events_cursor INTO ev;
+                        x_id := array_append(x_id, ev.id);
+                        x_type := array_append(x_type, ev.type);
+                        x_data := array_append(x_data, ev.data);
+                        x_causation := array_append(x_causation, ev.causation);
+                        x_correlation := array_append(x_correlation, ev.correlation);
+                        x_saga := array_append(x_saga, ev.saga);
+                        x_user := array_append(x_user, ev.user_id);
+                        x_command_type := array_append(x_command_type, ev.command_type);
+                        x_time := array_append(x_time, ev.time);
+                        x_extra := array_append(x_extra, ev.extra);
+                    END LOOP;
+                    r_written := false;
+                    r_first_version := NULL;
+                    r_first_position := NULL;
+                    BEGIN
+                        SELECT s.id, s.version INTO sid, current_version FROM streams s WHERE s.name = a.stream;
+                        IF NOT FOUND THEN
+                            sid := NULL;
+                            current_version := NULL;
+                        END IF;
+                        IF (a.expected_kind = 1 AND current_version IS NOT NULL)
+                            OR (a.expected_kind = 2 AND current_version IS NULL)
+                            OR (a.expected_kind = 3 AND current_version IS DISTINCT FROM a.expected_version)
+                            OR (a.has_fence AND (SELECT f.token FROM fencing_tokens f WHERE f.key = a.fence_key)
+                                IS DISTINCT FROM a.fence_token) THEN
+                            NULL; -- not written: the caller decides why
+                        ELSE
+                            IF sid IS NULL THEN
+                                first_version := 0;
+                                INSERT INTO streams (name, type, version) VALUES (a.stream, a.type, n - 1)
+                                    RETURNING id INTO sid;
+                            ELSE
+                                first_version := current_version + 1;
+                                UPDATE streams SET version = current_version + n WHERE id = sid;
+                            END IF;
+                            IF a.has_command THEN
+                                INSERT INTO commands (command_id, command_type, outcome, time, stream_id,
+                                    first_version, first_position, event_count)
+                                VALUES (a.command_id, a.command_type, a.command_outcome, a.command_time,
+                                    sid, first_version, head + 1, n);
+                            END IF;
+                            INSERT INTO events (position, stream_id, version, event_id, event_type, data,
+                                causation_id, correlation_id, saga_id, user_id, command_type, time, extra)
+                            SELECT head + x.ord, sid, first_version + x.ord - 1, x.id, x.type, x.data, x.causation,
+                                x.correlation, x.saga, x.user_id, x.command_type, x.time, x.extra
+                            FROM unnest(x_id, x_type, x_data, x_causation, x_correlation, x_saga, x_user, x_command_type,
+                                x_time, x_extra)
+                                WITH ORDINALITY AS x(id, type, data, causation, correlation, saga, user_id, command_type,
+                                    time, extra, ord)
+                            ORDER BY x.ord;
+                            r_written := true;
+                            r_first_version := first_version;
+                            r_first_position := head + 1;
+                            head := head + n;
+                        END IF;
+                    EXCEPTION WHEN unique_violation THEN
+                        -- An event id or the command id is taken: nothing of this append stays.
+                        r_written := false;
+                        r_first_version := NULL;
+                        r_first_position := NULL;
+                    END;
+                    RETURN NEXT;
+                END LOOP;
+                CLOSE events_cursor;
+                IF head > start_head THEN
+                    UPDATE log_head SET position = head WHERE singleton;
+                    -- "<head> <origin>": the server that wrote the batch publishes it itself.
+                    PERFORM pg_notify('\(channel)', head::text || ' ' || p_origin);
+                END IF;
+            END $f$ SET search_path FROM CURRENT
                 SET jit = off
             ;;
             """

@@ -109,6 +109,49 @@ struct PostgresFaultTests {
         await schemas.dropAll()
     }
 
+    @Test func aStoreOfTheFirstSchemaVersionIsMigratedWhenOpened() async throws {
+        let schemas = Schemas()
+        let schema = schemas.fresh()
+        let url = try #require(TestDatabase.url)
+        let store = try await open(url, schema: schema)
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        try await store.append(to: stream, expected: .noStream, events: [NewEvent(type: "Tested", data: Data([1]))])
+        _ = try await store.withConnection("pretending to be version 1") { connection, logger in
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "UPDATE \(schema).store_metadata SET value = '1' WHERE key = 'schema_version'"),
+                logger: logger)
+        }
+        await store.close()
+
+        let reopened = try await open(url, schema: schema)
+        let (version, body) = try await reopened.withConnection("reading the schema") { connection, logger in
+            var version = ""
+            for try await value in try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT value FROM \(schema).store_metadata WHERE key = 'schema_version'"),
+                logger: logger
+            ).decode(String.self) {
+                version = value
+            }
+            var body = ""
+            for try await text in try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT pg_get_functiondef('\(schema).append_batch'::regproc)"), logger: logger
+            ).decode(String.self) {
+                body = text
+            }
+            return (version, body)
+        }
+        #expect(version == String(PostgresSchema.version))
+        #expect(body.contains("events_cursor"), "append_batch reads its arrays once (version 2)")
+        try await reopened.append(to: stream, expected: .exact(0), events: [NewEvent(type: "Tested", data: Data([2]))])
+        #expect(
+            try await reopened.readStream(stream, from: 0, direction: .forward, limit: 10).map(\.data) == [
+                Data([1]), Data([2]),
+            ])
+        await reopened.close()
+        await schemas.dropAll()
+    }
+
     @Test func aStatementTimeoutIsNamed() async throws {
         let schemas = Schemas()
         let store = try await open(try #require(TestDatabase.url), schema: schemas.fresh())
