@@ -145,258 +145,165 @@ enum PostgresSchema {
             .filter { !$0.isEmpty }
     }
 
-    /// The first schema: tables, invariants and the batch append function.
+    /// The first schema: tables and invariants (its batch append function is now version 2's).
     private static func version1(_ schema: String) -> String {
-        let channel = channel(schema)
-        return """
-            CREATE SCHEMA IF NOT EXISTS \(schema)
-            ;;
-            SET LOCAL search_path TO \(schema)
-            ;;
+        """
+        CREATE SCHEMA IF NOT EXISTS \(schema)
+        ;;
+        SET LOCAL search_path TO \(schema)
+        ;;
 
-            CREATE TABLE store_metadata (
-                key text PRIMARY KEY,
-                value text NOT NULL
-            )
-            ;;
+        CREATE TABLE store_metadata (
+            key text PRIMARY KEY,
+            value text NOT NULL
+        )
+        ;;
 
-            -- The one row every batch locks: the position of the last committed event.
-            CREATE TABLE log_head (
-                singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-                position bigint NOT NULL CHECK (position >= 0)
-            )
-            ;;
-            INSERT INTO log_head (position) VALUES (0)
-            ;;
+        -- The one row every batch locks: the position of the last committed event.
+        CREATE TABLE log_head (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            position bigint NOT NULL CHECK (position >= 0)
+        )
+        ;;
+        INSERT INTO log_head (position) VALUES (0)
+        ;;
 
-            CREATE TABLE streams (
-                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                name text NOT NULL UNIQUE,
-                type text NOT NULL,
-                version bigint NOT NULL CHECK (version >= 0)
-            )
-            ;;
+        CREATE TABLE streams (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name text NOT NULL UNIQUE,
+            type text NOT NULL,
+            version bigint NOT NULL CHECK (version >= 0)
+        )
+        ;;
 
-            CREATE TABLE events (
-                position bigint PRIMARY KEY CHECK (position > 0),
-                stream_id bigint NOT NULL REFERENCES streams (id),
-                version bigint NOT NULL CHECK (version >= 0),
-                event_id uuid NOT NULL UNIQUE,
-                event_type text NOT NULL,
-                data bytea NOT NULL,
-                causation_id uuid,
-                correlation_id uuid,
-                saga_id uuid,
-                user_id uuid,
-                command_type text,
-                time bigint NOT NULL,
-                extra bytea,
-                UNIQUE (stream_id, version)
-            )
-            ;;
+        CREATE TABLE events (
+            position bigint PRIMARY KEY CHECK (position > 0),
+            stream_id bigint NOT NULL REFERENCES streams (id),
+            version bigint NOT NULL CHECK (version >= 0),
+            event_id uuid NOT NULL UNIQUE,
+            event_type text NOT NULL,
+            data bytea NOT NULL,
+            causation_id uuid,
+            correlation_id uuid,
+            saga_id uuid,
+            user_id uuid,
+            command_type text,
+            time bigint NOT NULL,
+            extra bytea,
+            UNIQUE (stream_id, version)
+        )
+        ;;
 
-            CREATE FUNCTION events_have_no_holes() RETURNS trigger LANGUAGE plpgsql AS $f$
-            BEGIN
-                IF NEW.position > 1 AND NOT EXISTS (SELECT 1 FROM events WHERE position = NEW.position - 1) THEN
-                    RAISE EXCEPTION 'event position % must directly follow the head of the log', NEW.position;
-                END IF;
-                IF NEW.version > 0 AND NOT EXISTS
-                    (SELECT 1 FROM events WHERE stream_id = NEW.stream_id AND version = NEW.version - 1) THEN
-                    RAISE EXCEPTION 'event version % must directly follow the head of its stream', NEW.version;
-                END IF;
-                RETURN NEW;
-            END $f$ SET search_path FROM CURRENT
-            ;;
-            CREATE TRIGGER events_have_no_holes BEFORE INSERT ON events
-                FOR EACH ROW EXECUTE FUNCTION events_have_no_holes()
-            ;;
+        CREATE FUNCTION events_have_no_holes() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF NEW.position > 1 AND NOT EXISTS (SELECT 1 FROM events WHERE position = NEW.position - 1) THEN
+                RAISE EXCEPTION 'event position % must directly follow the head of the log', NEW.position;
+            END IF;
+            IF NEW.version > 0 AND NOT EXISTS
+                (SELECT 1 FROM events WHERE stream_id = NEW.stream_id AND version = NEW.version - 1) THEN
+                RAISE EXCEPTION 'event version % must directly follow the head of its stream', NEW.version;
+            END IF;
+            RETURN NEW;
+        END $f$ SET search_path FROM CURRENT
+        ;;
+        CREATE TRIGGER events_have_no_holes BEFORE INSERT ON events
+            FOR EACH ROW EXECUTE FUNCTION events_have_no_holes()
+        ;;
 
-            CREATE FUNCTION events_are_permanent() RETURNS trigger LANGUAGE plpgsql AS $f$
-            BEGIN
-                RAISE EXCEPTION 'committed events are immutable and permanent';
-            END $f$
-            ;;
-            CREATE TRIGGER events_are_permanent BEFORE UPDATE OR DELETE ON events
-                FOR EACH ROW EXECUTE FUNCTION events_are_permanent()
-            ;;
+        CREATE FUNCTION events_are_permanent() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            RAISE EXCEPTION 'committed events are immutable and permanent';
+        END $f$
+        ;;
+        CREATE TRIGGER events_are_permanent BEFORE UPDATE OR DELETE ON events
+            FOR EACH ROW EXECUTE FUNCTION events_are_permanent()
+        ;;
 
-            CREATE TABLE snapshots (
-                stream_id bigint NOT NULL REFERENCES streams (id),
-                shape_version integer NOT NULL,
-                version bigint NOT NULL CHECK (version >= 0),
-                data bytea NOT NULL,
-                time bigint NOT NULL,
-                PRIMARY KEY (stream_id, shape_version)
-            )
-            ;;
+        CREATE TABLE snapshots (
+            stream_id bigint NOT NULL REFERENCES streams (id),
+            shape_version integer NOT NULL,
+            version bigint NOT NULL CHECK (version >= 0),
+            data bytea NOT NULL,
+            time bigint NOT NULL,
+            PRIMARY KEY (stream_id, shape_version)
+        )
+        ;;
 
-            -- The outcome of each command by its id, committed with the append it rode on (its stream,
-            -- first version and position, event count) or on its own (NULLs).
-            CREATE TABLE commands (
-                command_id uuid PRIMARY KEY,
-                command_type text NOT NULL,
-                outcome bytea NOT NULL,
-                time bigint NOT NULL,
-                stream_id bigint REFERENCES streams (id),
-                first_version bigint CHECK (first_version >= 0),
-                first_position bigint CHECK (first_position > 0),
-                event_count integer CHECK (event_count > 0),
-                CHECK ((stream_id IS NULL) = (first_position IS NULL))
-            )
-            ;;
-            CREATE INDEX commands_by_time ON commands (time)
-            ;;
+        -- The outcome of each command by its id, committed with the append it rode on (its stream,
+        -- first version and position, event count) or on its own (NULLs).
+        CREATE TABLE commands (
+            command_id uuid PRIMARY KEY,
+            command_type text NOT NULL,
+            outcome bytea NOT NULL,
+            time bigint NOT NULL,
+            stream_id bigint REFERENCES streams (id),
+            first_version bigint CHECK (first_version >= 0),
+            first_position bigint CHECK (first_position > 0),
+            event_count integer CHECK (event_count > 0),
+            CHECK ((stream_id IS NULL) = (first_position IS NULL))
+        )
+        ;;
+        CREATE INDEX commands_by_time ON commands (time)
+        ;;
 
-            CREATE TABLE fencing_tokens (
-                key text PRIMARY KEY,
-                token bigint NOT NULL CHECK (token > 0)
-            )
-            ;;
+        CREATE TABLE fencing_tokens (
+            key text PRIMARY KEY,
+            token bigint NOT NULL CHECK (token > 0)
+        )
+        ;;
 
-            -- Read models kept by projections in this schema, each projection's checkpoint committed in
-            -- the same transaction as its rows. Keys are UTF-8 bytes, so they order by bytes.
-            CREATE TABLE projection_checkpoints (
-                projection text PRIMARY KEY,
-                position bigint NOT NULL CHECK (position >= 0)
-            )
-            ;;
-            -- The distributed lock's leases, timed on the database's clock (Unix nanoseconds) so every
-            -- server agrees when one runs out.
-            CREATE TABLE locks (
-                key text PRIMARY KEY,
-                holder uuid NOT NULL,
-                token bigint NOT NULL,
-                expires_at bigint NOT NULL
-            )
-            ;;
-            -- Takes the lock on a key for a holder if it is free or its lease ran out, issuing the
-            -- next fencing token of the key in the same transaction; no row when it is held.
-            CREATE FUNCTION acquire_lock(p_key text, p_holder uuid, p_ttl bigint)
-            RETURNS TABLE (r_token bigint, r_expires_at bigint) LANGUAGE plpgsql AS $f$
-            DECLARE
-                now_ns bigint;
-                held_until bigint;
-            BEGIN
-                -- A key's row is never deleted (a release only ends its lease), so the row lock below
-                -- always finds it and serialises every taker of the key.
-                INSERT INTO locks (key, holder, token, expires_at) VALUES (p_key, p_holder, 0, 0)
-                    ON CONFLICT (key) DO NOTHING;
-                SELECT l.expires_at INTO held_until FROM locks l WHERE l.key = p_key FOR UPDATE;
-                now_ns := (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint;
-                IF held_until > now_ns THEN
-                    RETURN;
-                END IF;
-                INSERT INTO fencing_tokens (key, token) VALUES (p_key, 1)
-                    ON CONFLICT (key) DO UPDATE SET token = fencing_tokens.token + 1
-                    RETURNING fencing_tokens.token INTO r_token;
-                r_expires_at := now_ns + p_ttl;
-                UPDATE locks SET holder = p_holder, token = r_token, expires_at = r_expires_at WHERE key = p_key;
-                RETURN NEXT;
-            END $f$ SET search_path FROM CURRENT
-            ;;
-            CREATE TABLE read_models (
-                collection text NOT NULL,
-                key bytea NOT NULL,
-                value bytea NOT NULL,
-                PRIMARY KEY (collection, key)
-            )
-            ;;
+        -- Read models kept by projections in this schema, each projection's checkpoint committed in
+        -- the same transaction as its rows. Keys are UTF-8 bytes, so they order by bytes.
+        CREATE TABLE projection_checkpoints (
+            projection text PRIMARY KEY,
+            position bigint NOT NULL CHECK (position >= 0)
+        )
+        ;;
+        -- The distributed lock's leases, timed on the database's clock (Unix nanoseconds) so every
+        -- server agrees when one runs out.
+        CREATE TABLE locks (
+            key text PRIMARY KEY,
+            holder uuid NOT NULL,
+            token bigint NOT NULL,
+            expires_at bigint NOT NULL
+        )
+        ;;
+        -- Takes the lock on a key for a holder if it is free or its lease ran out, issuing the
+        -- next fencing token of the key in the same transaction; no row when it is held.
+        CREATE FUNCTION acquire_lock(p_key text, p_holder uuid, p_ttl bigint)
+        RETURNS TABLE (r_token bigint, r_expires_at bigint) LANGUAGE plpgsql AS $f$
+        DECLARE
+            now_ns bigint;
+            held_until bigint;
+        BEGIN
+            -- A key's row is never deleted (a release only ends its lease), so the row lock below
+            -- always finds it and serialises every taker of the key.
+            INSERT INTO locks (key, holder, token, expires_at) VALUES (p_key, p_holder, 0, 0)
+                ON CONFLICT (key) DO NOTHING;
+            SELECT l.expires_at INTO held_until FROM locks l WHERE l.key = p_key FOR UPDATE;
+            now_ns := (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint;
+            IF held_until > now_ns THEN
+                RETURN;
+            END IF;
+            INSERT INTO fencing_tokens (key, token) VALUES (p_key, 1)
+                ON CONFLICT (key) DO UPDATE SET token = fencing_tokens.token + 1
+                RETURNING fencing_tokens.token INTO r_token;
+            r_expires_at := now_ns + p_ttl;
+            UPDATE locks SET holder = p_holder, token = r_token, expires_at = r_expires_at WHERE key = p_key;
+            RETURN NEXT;
+        END $f$ SET search_path FROM CURRENT
+        ;;
+        CREATE TABLE read_models (
+            collection text NOT NULL,
+            key bytea NOT NULL,
+            value bytea NOT NULL,
+            PRIMARY KEY (collection, key)
+        )
+        ;;
 
-            -- Appends a batch for the server named p_origin; see PostgresSchema in the Swift code. One result row per append, in
-            -- order: written (the first version and position), or not written (NULLs), to be resolved
-            -- by the caller. Expected kinds: 0 any, 1 no stream, 2 stream exists, 3 exact version.
-            CREATE FUNCTION append_batch(
-                a_stream text[], a_type text[], a_expected_kind smallint[], a_expected_version bigint[],
-                a_count integer[], a_has_command boolean[], a_command_id uuid[], a_command_type text[],
-                a_command_outcome bytea[], a_command_time bigint[], a_has_fence boolean[], a_fence_key text[],
-                a_fence_token bigint[],
-                e_id uuid[], e_type text[], e_data bytea[], e_has_causation boolean[], e_causation uuid[],
-                e_has_correlation boolean[], e_correlation uuid[], e_has_saga boolean[], e_saga uuid[],
-                e_has_user boolean[], e_user uuid[], e_has_command_type boolean[], e_command_type text[],
-                e_time bigint[], e_extra bytea[], p_origin text
-            ) RETURNS TABLE (r_written boolean, r_first_version bigint, r_first_position bigint)
-            LANGUAGE plpgsql AS $f$
-            DECLARE
-                head bigint;
-                start_head bigint;
-                base integer := 0;
-                n integer;
-                sid bigint;
-                current_version bigint;
-                first_version bigint;
-            BEGIN
-                SELECT h.position INTO head FROM log_head h WHERE h.singleton FOR UPDATE;
-                start_head := head;
-                FOR i IN 1 .. coalesce(array_length(a_stream, 1), 0) LOOP
-                    n := a_count[i];
-                    r_written := false;
-                    r_first_version := NULL;
-                    r_first_position := NULL;
-                    BEGIN
-                        SELECT s.id, s.version INTO sid, current_version FROM streams s WHERE s.name = a_stream[i];
-                        IF NOT FOUND THEN
-                            sid := NULL;
-                            current_version := NULL;
-                        END IF;
-                        IF (a_expected_kind[i] = 1 AND current_version IS NOT NULL)
-                            OR (a_expected_kind[i] = 2 AND current_version IS NULL)
-                            OR (a_expected_kind[i] = 3 AND current_version IS DISTINCT FROM a_expected_version[i])
-                            OR (a_has_fence[i] AND (SELECT f.token FROM fencing_tokens f WHERE f.key = a_fence_key[i])
-                                IS DISTINCT FROM a_fence_token[i]) THEN
-                            NULL; -- not written: the caller decides why
-                        ELSE
-                            IF sid IS NULL THEN
-                                first_version := 0;
-                                INSERT INTO streams (name, type, version) VALUES (a_stream[i], a_type[i], n - 1)
-                                    RETURNING id INTO sid;
-                            ELSE
-                                first_version := current_version + 1;
-                                UPDATE streams SET version = current_version + n WHERE id = sid;
-                            END IF;
-                            IF a_has_command[i] THEN
-                                INSERT INTO commands (command_id, command_type, outcome, time, stream_id,
-                                    first_version, first_position, event_count)
-                                VALUES (a_command_id[i], a_command_type[i], a_command_outcome[i], a_command_time[i],
-                                    sid, first_version, head + 1, n);
-                            END IF;
-                            INSERT INTO events (position, stream_id, version, event_id, event_type, data,
-                                causation_id, correlation_id, saga_id, user_id, command_type, time, extra)
-                            SELECT head + k, sid, first_version + k - 1, e_id[base + k], e_type[base + k],
-                                e_data[base + k],
-                                CASE WHEN e_has_causation[base + k] THEN e_causation[base + k] END,
-                                CASE WHEN e_has_correlation[base + k] THEN e_correlation[base + k] END,
-                                CASE WHEN e_has_saga[base + k] THEN e_saga[base + k] END,
-                                CASE WHEN e_has_user[base + k] THEN e_user[base + k] END,
-                                CASE WHEN e_has_command_type[base + k] THEN e_command_type[base + k] END,
-                                e_time[base + k], NULLIF(e_extra[base + k], ''::bytea)
-                            FROM generate_series(1, n) AS k
-                            ORDER BY k;
-                            r_written := true;
-                            r_first_version := first_version;
-                            r_first_position := head + 1;
-                            head := head + n;
-                        END IF;
-                    EXCEPTION WHEN unique_violation THEN
-                        -- An event id or the command id is taken: nothing of this append stays.
-                        r_written := false;
-                        r_first_version := NULL;
-                        r_first_position := NULL;
-                    END;
-                    base := base + n;
-                    RETURN NEXT;
-                END LOOP;
-                IF head > start_head THEN
-                    UPDATE log_head SET position = head WHERE singleton;
-                    -- "<head> <origin>": the server that wrote the batch publishes it itself.
-                    PERFORM pg_notify('\(channel)', head::text || ' ' || p_origin);
-                END IF;
-            END $f$ SET search_path FROM CURRENT
-                -- The planner takes each batch array for 1,000 rows: a statement estimated past
-                -- jit_above_cost would be compiled to machine code on every call, which costs tens
-                -- of milliseconds (seen with a set-based version of this function).
-                SET jit = off
-            ;;
-            """
+        -- append_batch, the function every batch of appends calls, is created by version 2 (which
+        -- replaced version 1's body in databases made before it).
+        """
     }
 
     /// `append_batch` reads each of its arrays once, front to back, instead of subscripting them per
@@ -409,6 +316,12 @@ enum PostgresSchema {
         return """
             SET LOCAL search_path TO \(schema)
             ;;
+            -- Appends a batch for the server named p_origin; see PostgresSchema in the Swift code. One
+            -- result row per append, in order: written (the first version and position), or not written
+            -- (NULLs), to be resolved by the caller. Expected kinds: 0 any, 1 no stream, 2 stream exists,
+            -- 3 exact version. The planner takes each batch array for 1,000 rows: a statement estimated
+            -- past jit_above_cost would be compiled to machine code on every call (tens of
+            -- milliseconds), hence jit off.
             CREATE OR REPLACE FUNCTION append_batch(
                 a_stream text[], a_type text[], a_expected_kind smallint[], a_expected_version bigint[],
                 a_count integer[], a_has_command boolean[], a_command_id uuid[], a_command_type text[],

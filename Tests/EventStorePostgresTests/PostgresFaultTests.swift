@@ -116,8 +116,26 @@ struct PostgresFaultTests {
         let store = try await open(url, schema: schema)
         let stream = try StreamName(type: "order", id: UUIDv7.next())
         try await store.append(to: stream, expected: .noStream, events: [NewEvent(type: "Tested", data: Data([1]))])
+        // Version 1 as far as the migration can tell: its number, and an append_batch that is not
+        // version 2's (a stand-in that fails, so that an append proves it was replaced).
         _ = try await store.withConnection("pretending to be version 1") { connection, logger in
-            try await connection.query(
+            var signature = ""
+            for try await (arguments, result) in try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT pg_get_function_arguments(p.oid), pg_get_function_result(p.oid) FROM pg_proc p \
+                        WHERE p.oid = '\(schema).append_batch'::regproc
+                        """), logger: logger
+            ).decode((String, String).self) {
+                signature = "(\(arguments)) RETURNS \(result)"
+            }
+            try await connection.execute(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE OR REPLACE FUNCTION \(schema).append_batch\(signature) LANGUAGE plpgsql AS \
+                        $f$ BEGIN RAISE EXCEPTION 'the version 1 function'; END $f$
+                        """), logger: logger)
+            try await connection.execute(
                 PostgresQuery(
                     unsafeSQL: "UPDATE \(schema).store_metadata SET value = '1' WHERE key = 'schema_version'"),
                 logger: logger)

@@ -16,13 +16,6 @@
     import Glibc
 #endif
 
-private func require(_ condition: Bool, _ what: String) {
-    guard condition else {
-        print("oracle failed: \(what)")
-        abort()
-    }
-}
-
 /// Messages until the first error, and the error's status code.
 private struct Outcome: Equatable {
     var messages: [[UInt8]] = []

@@ -10,13 +10,6 @@
     import Glibc
 #endif
 
-private func require(_ condition: Bool, _ what: String) {
-    guard condition else {
-        print("oracle failed: \(what)")
-        abort()
-    }
-}
-
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

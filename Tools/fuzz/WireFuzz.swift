@@ -23,10 +23,8 @@ private let selectOneType = getenv("WIRE_FUZZ_SELECT").map { String(cString: $0)
 private func check(_ type: any ProtoSchemaMessage.Type, _ input: UnsafeRawBufferPointer) {
     guard let message = try? type.init(protoBuffer: input) else { return }
     let encoded = message.protoBytes
-    guard let again = try? type.init(protoBytes: encoded), again.protoBytes == encoded else {
-        print("re-encoding of \(type.protoMessageName) is not stable")
-        abort()
-    }
+    let again = try? type.init(protoBytes: encoded)
+    require(again?.protoBytes == encoded, "re-encoding of \(type.protoMessageName) is not stable")
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

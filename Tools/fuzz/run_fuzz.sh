@@ -27,15 +27,15 @@ swiftc "${flags[@]}" -wmo -module-name TradeCoreMessages -I "$out/modules" -emit
 swiftc "${flags[@]}" -wmo -module-name TransportMessages -I "$out/modules" -emit-module \
     -emit-module-path "$out/modules/TransportMessages.swiftmodule" -c -o "$out/TransportMessages.o" \
     Sources/HTTP2RPC/Services/TransportMessages.swift Sources/HTTP2RPC/Services/TransportSchema.swift
-swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift \
+swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift Tools/fuzz/FuzzSupport.swift \
     "$out/WireFormat.o" "$out/TradeCoreMessages.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
 
 # The transport's text parsers, whose files import nothing.
-swiftc "${flags[@]}" -module-name TextFuzz Tools/fuzz/TextFuzz.swift Sources/HTTP2RPC/Core/GRPCTimeout.swift \
+swiftc "${flags[@]}" -module-name TextFuzz Tools/fuzz/TextFuzz.swift Tools/fuzz/FuzzSupport.swift Sources/HTTP2RPC/Core/GRPCTimeout.swift \
     Sources/HTTP2RPC/Core/Base64.swift Sources/HTTP2RPC/Core/PercentEncoding.swift -o "$out/text-fuzz"
 
 # The gRPC message deframer and the received-metadata rules, from their files that import nothing.
-swiftc "${flags[@]}" -module-name FramingFuzz Tools/fuzz/FramingFuzz.swift \
+swiftc "${flags[@]}" -module-name FramingFuzz Tools/fuzz/FramingFuzz.swift Tools/fuzz/FuzzSupport.swift \
     Sources/HTTP2RPC/Core/GRPCMessageDeframer.swift Sources/HTTP2RPC/Core/RPCError.swift \
     Sources/HTTP2RPC/Core/RPCStatus.swift Sources/HTTP2RPC/Core/RPCMetadata.swift Sources/HTTP2RPC/Core/Base64.swift \
     -o "$out/framing-fuzz"

@@ -99,14 +99,22 @@ final class OpenSSLConnection {
 
     /// Hands ciphertext received from the network to OpenSSL.
     func receive(_ ciphertext: UnsafeRawBufferPointer) -> TLSError? {
+        let whole = Self.handAll(ciphertext) { BIO_write(networkToSSL, $0, $1) }
+        return whole ? nil : TLSError(.io, "cannot buffer received TLS records")
+    }
+
+    /// Gives `bytes` to `take` in pieces an `Int32` can count, until `take` has taken them all;
+    /// false when it takes nothing (OpenSSL's way of failing).
+    private static func handAll(
+        _ bytes: UnsafeRawBufferPointer, _ take: (UnsafeRawPointer?, Int32) -> Int32
+    ) -> Bool {
         var offset = 0
-        while offset < ciphertext.count {
-            let chunk = Int32(min(ciphertext.count - offset, Int(Int32.max)))
-            let written = BIO_write(networkToSSL, ciphertext.baseAddress.map { $0 + offset }, chunk)
-            guard written > 0 else { return TLSError(.io, "cannot buffer received TLS records") }
-            offset += Int(written)
+        while offset < bytes.count {
+            let taken = take(bytes.baseAddress.map { $0 + offset }, Int32(min(bytes.count - offset, Int(Int32.max))))
+            guard taken > 0 else { return false }
+            offset += Int(taken)
         }
-        return nil
+        return true
     }
 
     /// Advances the handshake with what has been received.
@@ -157,14 +165,7 @@ final class OpenSSLConnection {
 
     /// Encrypts all of `plaintext` (memory BIOs never push back, so a write is whole or fails).
     func write(_ plaintext: UnsafeRawBufferPointer) -> TLSError? {
-        var offset = 0
-        while offset < plaintext.count {
-            let chunk = Int32(min(plaintext.count - offset, Int(Int32.max)))
-            let written = SSL_write(ssl, plaintext.baseAddress.map { $0 + offset }, chunk)
-            guard written > 0 else { return TLSError(.io, "TLS write failed") }
-            offset += Int(written)
-        }
-        return nil
+        Self.handAll(plaintext) { SSL_write(ssl, $0, $1) } ? nil : TLSError(.io, "TLS write failed")
     }
 
     /// Queues close_notify. A result below zero with nothing to wait for is an error worth no more
