@@ -221,6 +221,20 @@ struct ServerProtocolTests {
         #expect(!connection.isOpen)
     }
 
+    @Test("a connection whose last frames cannot be written (the peer stopped reading) closes after a grace")
+    func stalledFinalWrite() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 10
+        let connection = try RawServerConnection(
+            router: makeTestRouter(), configuration: configuration, stallWrites: true)
+        try connection.send(bytes: (0..<20).flatMap { _ in RawFrame.ping().bytes })
+        #expect(connection.isOpen, "waiting for the GOAWAY to be written")
+        connection.advanceTime(by: HTTP2ServerConnectionHandler.finalWriteGrace - .milliseconds(100))
+        #expect(connection.isOpen)
+        connection.advanceTime(by: .milliseconds(200))
+        #expect(!connection.isOpen, "closed without the write")
+    }
+
     @Test("a SETTINGS flood closes the connection")
     func settingsFlood() throws {
         var configuration = RPCServerConfiguration()

@@ -209,10 +209,19 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func closeAfterFlush() {
         guard let context, connection.closeStarted() else { return }
         let buffer = core?.remainingOutput(allocator: context.channel.allocator) ?? ByteBuffer()
+        // A peer that has stopped reading would keep the connection (and its socket) open behind a
+        // write that never completes: past a short grace, it is closed without waiting.
+        let grace = context.eventLoop.assumeIsolated().scheduleTask(in: Self.finalWriteGrace) {
+            context.close(promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            grace.cancel()
             context.close(promise: nil)
         }
     }
+
+    /// How long the last frames (a GOAWAY, typically) may take to be written before the close.
+    static let finalWriteGrace: TimeAmount = .seconds(2)
 
     private func closeNow() {
         guard let context, connection.closeStarted() else { return }

@@ -205,19 +205,27 @@ final class RawServerConnection {
     private(set) var headerBlocks: [(stream: UInt32, fields: [(String, String)])] = []
     private var pending: [UInt8] = []
     let handler: HTTP2ServerConnectionHandler
+    private let stall: WriteStall?
 
+    /// `stallWrites`: the server's writes after the handshake never complete, as with a peer that
+    /// has stopped reading and whose socket buffer is full.
     init(
-        router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true
+        router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true,
+        stallWrites: Bool = false
     ) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
-        channel = EmbeddedChannel(handler: handler, loop: loop)
+        stall = stallWrites ? WriteStall() : nil
+        var handlers: [any ChannelHandler] = [handler]
+        if let stall { handlers.insert(stall, at: 0) }
+        channel = EmbeddedChannel(handlers: handlers, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         if handshake {
             try send(bytes: RawFrame.preface + RawFrame.settings().bytes)
             try send(RawFrame(.settings, flags: RawFrame.ack))
         }
+        stall?.stalling = true
     }
 
     var isOpen: Bool { channel.isActive }
@@ -268,5 +276,19 @@ final class RawServerConnection {
 
     func frames(_ kind: RawFrame.Kind, stream: UInt32? = nil) -> [RawFrame] {
         received.filter { $0.kind == kind && (stream == nil || $0.streamID == stream) }
+    }
+}
+
+/// Passes writes on until `stalling`, then keeps them: their promises never complete.
+final class WriteStall: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    var stalling = false
+    private var held: [EventLoopPromise<Void>?] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard stalling else { return context.write(data, promise: promise) }
+        held.append(promise)
     }
 }
