@@ -1,7 +1,6 @@
 import EventStore
 import Foundation
 import Logging
-import Synchronization
 
 /// Loads and saves the aggregates of one type: the seed's `_load_aggregate` and
 /// `publish_and_commit_events`.
@@ -19,29 +18,10 @@ import Synchronization
 ///   in the background (``SnapshotScheduler``); a save never waits for it.
 public final class Repository<State: Aggregate>: Sendable {
     /// What the repository did, for tests and metrics.
-    public struct Statistics: Sendable, Hashable {
-        /// Loads answered from the cache (brought up to date by reading only later events).
-        public var cacheHits = 0
-        /// Loads that read the aggregate from the store.
-        public var cacheMisses = 0
-        /// Events read from the store and folded, by all loads.
-        public var eventsReplayed = 0
-        /// Loads that started from a snapshot.
-        public var snapshotsUsed = 0
-        /// Snapshots that could not be decoded (the aggregate was rebuilt from its events instead).
-        public var snapshotsUnreadable = 0
-        /// Saves that appended events.
-        public var saves = 0
-    }
+    public typealias Statistics = RepositoryStatistics
 
     private let store: any EventStore
-    /// The cache and the counters under one lock: a command takes it once to load and once to save.
-    private struct Shared {
-        var cache: LRUCache<UUID, AggregateRoot<State>>
-        var statistics = Statistics()
-    }
-
-    private let shared: Mutex<Shared>
+    private let cache: AggregateCache
     private let snapshots: SnapshotScheduler?
     private let snapshotShape: Int?
     private let pageSize: Int
@@ -62,7 +42,7 @@ public final class Repository<State: Aggregate>: Sendable {
         logger: Logger = Logger(label: "tradecore.eventsourcing.repository")
     ) {
         self.store = store
-        self.shared = Mutex(Shared(cache: LRUCache(capacity: cacheCapacity)))
+        self.cache = AggregateCache(capacity: cacheCapacity)
         self.snapshots = snapshots
         self.snapshotShape = (State.self as? any SnapshottingAggregate.Type)?.snapshotShapeVersion
         self.pageSize = max(pageSize, 1)
@@ -70,7 +50,7 @@ public final class Repository<State: Aggregate>: Sendable {
     }
 
     /// The repository's counters.
-    public var statistics: Statistics { shared.withLock { $0.statistics } }
+    public var statistics: Statistics { cache.statistics }
 
     /// Loads an aggregate that must exist.
     ///
@@ -86,12 +66,8 @@ public final class Repository<State: Aggregate>: Sendable {
     /// Loads an aggregate, or returns `nil` when its stream has no events.
     public func loadIfPresent(_ id: UUID) async throws -> AggregateRoot<State>? {
         let stream = try StreamName(type: State.streamType, id: id)
-        let hit = shared.withLock { shared in
-            let cached = shared.cache.value(forKey: id)
-            if cached != nil { shared.statistics.cacheHits += 1 }
-            return cached
-        }
-        if var cached = hit {
+        // An entry of another type could only come from a bug; it is treated as a miss.
+        if var cached = cache.entry(for: id)?.root as? AggregateRoot<State> {
             let before = cached.loadedVersion
             // The stream's version is usually known without a read (the SQLite store keeps the
             // versions it committed); only a stream that moved is read, from after the cache.
@@ -155,7 +131,7 @@ public final class Repository<State: Aggregate>: Sendable {
 
     /// Forgets every cached aggregate (the next loads read from the store).
     public func clearCache() {
-        shared.withLock { $0.cache.removeAll() }
+        cache.removeAll()
     }
 
     // MARK: - Loading
@@ -196,11 +172,11 @@ public final class Repository<State: Aggregate>: Sendable {
         } else {
             replayed = try await catchUp(&root, stream: stream)
         }
-        shared.withLock {
-            $0.statistics.cacheMisses += 1
-            $0.statistics.eventsReplayed += replayed
-            if snapshotUsed { $0.statistics.snapshotsUsed += 1 }
-            if snapshotUnreadable { $0.statistics.snapshotsUnreadable += 1 }
+        cache.count {
+            $0.cacheMisses += 1
+            $0.eventsReplayed += replayed
+            if snapshotUsed { $0.snapshotsUsed += 1 }
+            if snapshotUnreadable { $0.snapshotsUnreadable += 1 }
         }
         return root.loadedVersion == nil ? nil : root
     }
@@ -230,11 +206,7 @@ public final class Repository<State: Aggregate>: Sendable {
     /// Caches a committed state, unless the cache already holds a newer one, and counts under the
     /// same lock.
     private func remember(_ root: AggregateRoot<State>, counting count: (inout Statistics) -> Void = { _ in }) {
-        let version = root.loadedVersion ?? -1
-        shared.withLock { shared in
-            shared.cache.setValue(root, forKey: root.id) { ($0.loadedVersion ?? -1) >= version }
-            count(&shared.statistics)
-        }
+        cache.remember(root, version: root.loadedVersion ?? -1, for: root.id, counting: count)
     }
 
     // MARK: - Snapshots
