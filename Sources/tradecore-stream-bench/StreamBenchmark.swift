@@ -7,6 +7,7 @@ import Foundation
 import HTTP2RPC
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 import TradeCoreAPI
 import TradeCoreDomain
@@ -85,8 +86,13 @@ struct StreamBenchmark: AsyncParsableCommand {
         let clock = ContinuousClock()
         let total = Int(Double(rate) * seconds)
 
+        // The two observers run on a thread of their own, as a subscriber in another process would:
+        // on the cooperative pool, each instant they take would also wait behind the thousands of
+        // command tasks this process itself starts, which no real subscriber does.
+        let observers = DedicatedExecutor()
+        defer { observers.shutdown() }
         // The commit instants, from the hub in process.
-        let hub = Task {
+        let hub = Task(executorPreference: observers) {
             for try await message in bench.store.subscribe(.position(start + 1), filter: .eventTypes(["OrderCreated"]))
             {
                 guard case .event(let event) = message else { continue }
@@ -101,7 +107,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         // The wire subscriber.
         let request = SubscribeRequest(
             filter: SubscriptionFilter(eventTypes: ["OrderCreated"]), start: .afterPosition(UInt64(start)))
-        let wire = Task {
+        let wire = Task(executorPreference: observers) {
             try await bench.client.serverStreaming(Bench.subscribePath, request.protoBytes) { response in
                 for try await bytes in response.messages {
                     guard case .event(let event)? = try SubscribeResponse(protoBytes: bytes).message else { continue }
@@ -293,4 +299,21 @@ final class ReadyCount: Sendable {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs tasks on one NIO event loop thread of its own.
+final class DedicatedExecutor: TaskExecutor {
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let loop: any EventLoop
+
+    init() { loop = group.next() }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    func shutdown() {
+        group.shutdownGracefully { _ in }
+    }
 }
