@@ -56,4 +56,7 @@ bash Tools/fuzz/run_fuzz.sh 60
 log "the README's CLI tour, as written"
 bash Tools/tour/run_readme_tour.sh "$bin/tradecore-server"
 
+log "release build of every product (what the benchmarks and a deployment run; it has refused code the debug build took)"
+swift build -c release
+
 log "every test passed"
