@@ -219,7 +219,7 @@ struct SocketTests {
         try await eventually { started.load(ordering: .sequentiallyConsistent) }
 
         server.beginShutdown()
-        try await Task.sleep(for: .milliseconds(300))
+        await server.waitUntilShutdownBegun()
         // New calls: refused, on this connection (GOAWAY) and on new ones (listener closed).
         do throws(RPCError) {
             _ = try await client.unary(TestMethod.echo, [1])

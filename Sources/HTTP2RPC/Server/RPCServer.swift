@@ -23,6 +23,8 @@ public final class RPCServer: Sendable {
         var connections:
             [ObjectIdentifier: (handler: NIOLoopBound<HTTP2ServerConnectionHandler>, channel: any Channel)] = [:]
         var shuttingDown = false
+        /// Done once the listener is closed and every connection has begun to drain.
+        var shutdownBegun: EventLoopFuture<Void>?
         var closed = false
         var tlsContext: OpenSSLContext?
 
@@ -103,6 +105,12 @@ public final class RPCServer: Sendable {
         try await closedPromise.futureResult.get()
     }
 
+    /// Returns once a shutdown that has begun no longer accepts connections and every connection
+    /// it found has begun to drain (at once when no shutdown has begun).
+    func waitUntilShutdownBegun() async {
+        try? await state.withLockedValue { $0.shutdownBegun }?.get()
+    }
+
     private func initializeConnection(_ channel: any Channel, tlsContext: OpenSSLContext?) throws {
         let id = ObjectIdentifier(channel)
         let accepted = state.withLockedValue { !$0.shuttingDown }
@@ -151,10 +159,13 @@ public final class RPCServer: Sendable {
             return
         }
         logger.info("shutting down", metadata: ["connections": "\(connections.count)"])
-        listener?.close(promise: nil)
+        var steps: [EventLoopFuture<Void>] = []
+        if let listener { steps.append(listener.close()) }
         for connection in connections {
-            connection.channel.eventLoop.execute { connection.handler.value.beginDraining() }
+            steps.append(connection.channel.eventLoop.submit { connection.handler.value.beginDraining() })
         }
+        let begun = EventLoopFuture.andAllComplete(steps, on: loop)
+        state.withLockedValue { $0.shutdownBegun = begun }
         let timer = loop.scheduleTask(in: configuration.shutdownGracePeriod) { [self] in
             let remaining = state.withLockedValue { Array($0.connections.values) }
             for connection in remaining {
