@@ -99,7 +99,7 @@ public final class RPCClient: Sendable {
                 try await withCheckedThrowingContinuation {
                     (continuation: CheckedContinuation<RPCClientResponse, any Error>) in
                     let loop = connection.channel.eventLoop
-                    let start = {
+                    let start: @Sendable () -> Void = {
                         connection.handler.value.start(
                             request, observer: UnaryCallObserver(continuation), expectsSingleMessage: true)
                     }

@@ -40,8 +40,6 @@ struct HTTP2StreamID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
 
     /// The connection (frames that concern no stream).
     static let connection = HTTP2StreamID(rawValue: 0)
-    /// The largest stream id, named by a GOAWAY that announces a shutdown before the last one.
-    static let maximum = HTTP2StreamID(rawValue: Int32.max)
 
     static func < (lhs: HTTP2StreamID, rhs: HTTP2StreamID) -> Bool { lhs.rawValue < rhs.rawValue }
 

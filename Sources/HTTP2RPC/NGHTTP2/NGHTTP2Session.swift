@@ -11,9 +11,6 @@ struct NGHTTP2Error: Error, CustomStringConvertible {
         return "nghttp2 \(operation) failed: \(text) (\(code))"
     }
 
-    /// The peer broke the protocol badly enough that the connection must end.
-    var isFlood: Bool { code == NGHTTP2_ERR_FLOODED.rawValue }
-
     /// The GOAWAY code that tells a peer why its input ended the connection: ENHANCE_YOUR_CALM
     /// for floods (of frames we would have to answer, of CONTINUATION frames), PROTOCOL_ERROR
     /// for anything else, a wrong connection preface included.
