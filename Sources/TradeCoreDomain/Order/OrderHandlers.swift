@@ -133,14 +133,14 @@ extension CommandContext {
     }
 
     /// Loads an aggregate that must exist, at the version its caller read if it said; `missing`
-    /// is the domain's error for one that does not.
+    /// is the domain's error for one that does not, built only then (its message formats ids).
     func existing<State: Aggregate>(
-        _ type: State.Type, _ id: UUID, _ expectedVersion: UInt64?, or missing: DomainError
+        _ type: State.Type, _ id: UUID, _ expectedVersion: UInt64?, or missing: @autoclosure () -> DomainError
     ) async throws -> AggregateRoot<State> {
         do {
             return try await load(type, id: id, expectedVersion: expectedVersion)
         } catch is AggregateNotFound {
-            throw missing
+            throw missing()
         }
     }
 }
