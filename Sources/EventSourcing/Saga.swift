@@ -16,6 +16,11 @@ import Foundation
 ///
 /// When a step throws, a command it sent is refused, or the instance's deadline passes, the manager
 /// runs ``compensate(state:reason:context:)`` and the instance ends.
+///
+/// An event that none of an instance's commands caused (a user cancelling an order the saga is
+/// following) carries no saga id. A saga that must see such events names its instances after what
+/// they follow, through ``instanceID(for:)``: the manager then starts each instance under that id
+/// and hands it the events that map to it.
 public protocol Saga: Sendable {
     /// The state an instance keeps between steps (recorded as JSON).
     associatedtype State: Codable & Sendable
@@ -26,6 +31,14 @@ public protocol Saga: Sendable {
 
     /// Whether the saga looks at `event` at all (a cheap filter; default: every event).
     func handles(_ event: RecordedEvent) -> Bool
+
+    /// The instance `event` belongs to, or would start, when the saga names its instances after
+    /// what they follow (one per order, say); `nil` when the event can have no instance of its own
+    /// (the default: instances are named after the events that start them, and only the events
+    /// their commands cause reach them). Asked for events that carry no id of one of this saga's
+    /// instances; must give the same id for the event that starts an instance as for every later
+    /// one that belongs to it.
+    func instanceID(for event: RecordedEvent) -> UUID?
 
     /// The first step of a new instance, if `event` starts one.
     func start(on event: RecordedEvent, context: SagaContext) throws -> SagaStep<State>?
@@ -40,6 +53,8 @@ public protocol Saga: Sendable {
 
 extension Saga {
     public func handles(_ event: RecordedEvent) -> Bool { true }
+
+    public func instanceID(for event: RecordedEvent) -> UUID? { nil }
 }
 
 /// What a step knows besides the state and the event.

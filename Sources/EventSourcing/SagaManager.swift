@@ -207,7 +207,8 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
             sagaID = id
             loaded = found
         } else {
-            sagaID = Self.sagaID(startedBy: event.id)
+            let named = saga.instanceID(for: event)
+            sagaID = named ?? Self.sagaID(startedBy: event.id)
             // Steps are deterministic, so an event whose start step is nil (or fails) now never
             // started an instance before a restart either: nothing to read for it.
             do {
@@ -218,11 +219,15 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                     "a saga's start step failed; no instance was started",
                     metadata: ["saga.type": "\(S.sagaType)", "saga.event": "\(position)", "saga.error": "\(error)"])
             }
-            guard first != nil else {
+            if first != nil {
+                loaded = try await load(sagaID)
+            } else if let named, let found = try await load(named) {
+                // An event on what an instance follows that none of its commands caused.
+                loaded = found
+            } else {
                 try await skip(position, cursor: &cursor)
                 return
             }
-            loaded = try await load(sagaID)
         }
         let context = SagaContext(sagaID: sagaID, time: event.metadata.time)
         let after: LoadedSaga<S.State>?

@@ -47,6 +47,12 @@ struct StoreBenchmark: AsyncParsableCommand {
     @Option(help: "With --domain: the commands to measure (CreateOrder, AddFill).")
     var commands: [String] = DomainBenchmark.Command.allCases.map(\.rawValue)
 
+    @Option(
+        help:
+            "With --domain: rounds of each measurement, each the store's appends then the commands; the round with the median ratio is reported."
+    )
+    var rounds: Int = 3
+
     @Option(help: "Instead: appends on the PostgreSQL database at this URL beside SQLite, at the same concurrency.")
     var postgresURL: String?
 
@@ -126,8 +132,12 @@ struct StoreBenchmark: AsyncParsableCommand {
         for line in load { print(line) }
     }
 
-    /// Each command at each concurrency right after the store's appends of the same shape.
+    /// Each command at each concurrency right after the store's appends of the same shape, in
+    /// `rounds` pairs: one pair's ratio moves by a tenth or more from run to run (the disk's fsync
+    /// times, when the WAL is checkpointed), so the pair with the median ratio is reported beside
+    /// every pair's ratio.
     private func compareDomain(_ root: URL) async throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         print("commands through the bus (no client command id) beside the store's appends at the same concurrency")
         let chosen = try commands.map { name in
             guard let command = DomainBenchmark.Command(rawValue: name) else {
@@ -137,21 +147,29 @@ struct StoreBenchmark: AsyncParsableCommand {
         }
         for command in chosen {
             for count in appenders {
-                let store = try await AppendBenchmark.run(
-                    directory: root.appendingPathComponent("store-\(command.rawValue)-\(count)"),
-                    workload: command.baseline, appenders: count, seconds: seconds)
-                let domain = try await DomainBenchmark.run(
-                    directory: root.appendingPathComponent("domain-\(command.rawValue)-\(count)"),
-                    command: command, callers: count, seconds: seconds)
+                var pairs: [(store: AppendBenchmark.Result, domain: DomainBenchmark.Result, ratio: Double)] = []
+                for round in 1...rounds {
+                    let storeDirectory = root.appendingPathComponent("store-\(command.rawValue)-\(count)-\(round)")
+                    let domainDirectory = root.appendingPathComponent("domain-\(command.rawValue)-\(count)-\(round)")
+                    let store = try await AppendBenchmark.run(
+                        directory: storeDirectory, workload: command.baseline, appenders: count, seconds: seconds)
+                    let domain = try await DomainBenchmark.run(
+                        directory: domainDirectory, command: command, callers: count, seconds: seconds)
+                    try? FileManager.default.removeItem(at: storeDirectory)
+                    try? FileManager.default.removeItem(at: domainDirectory)
+                    pairs.append((store, domain, domain.commandsPerSecond / store.eventsPerSecond))
+                }
+                let (store, domain, ratio) = pairs.sorted { $0.ratio < $1.ratio }[(pairs.count - 1) / 2]
+                let all = pairs.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
                 print(
                     String(
                         format:
                             "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs) | store %@ "
-                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs) | ratio %.2f",
+                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs) | ratio %.2f (rounds: %@)",
                         command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
                         domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, command.baseline.rawValue as NSString,
-                        store.eventsPerSecond, store.p50Microseconds, store.cpuMicrosecondsPerEvent,
-                        domain.commandsPerSecond / store.eventsPerSecond))
+                        store.eventsPerSecond, store.p50Microseconds, store.cpuMicrosecondsPerEvent, ratio,
+                        all as NSString))
             }
         }
     }

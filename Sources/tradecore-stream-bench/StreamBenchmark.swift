@@ -87,7 +87,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let total = Int(Double(rate) * seconds)
         // Positions up to this one belong to the warm-up and are not measured; none is until the
         // warm-up is over.
-        let measuredAfter = Threshold()
+        let measuredAfter = Shared<Int64>(.max)
 
         // The two observers run on a thread of their own, as a subscriber in another process would:
         // on the cooperative pool, each instant they take would also wait behind the thousands of
@@ -181,7 +181,8 @@ struct StreamBenchmark: AsyncParsableCommand {
         let head = try await bench.store.headPosition()
         let clients = (0..<connections).map { _ in RPCClient(host: "127.0.0.1", port: bench.port) }
         defer { Task { for client in clients { await client.close() } } }
-        let ready = ReadyCount()
+        // How many subscribers have caught up.
+        let ready = Shared<Int>(0)
         let request = SubscribeRequest(start: .afterPosition(UInt64(head))).protoBytes
         let clock = ContinuousClock()
         let (counts, elapsed) = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -316,14 +317,10 @@ struct Bench: Sendable {
     }
 }
 
-/// A log position shared between tasks.
-final class Threshold: Sendable {
-    let value = Atomic<Int64>(.max)
-}
-
-/// How many subscribers have caught up.
-final class ReadyCount: Sendable {
-    let value = Atomic<Int>(0)
+/// A value shared between tasks: a log position, a count.
+final class Shared<Value: AtomicRepresentable & Sendable>: Sendable {
+    let value: Atomic<Value>
+    init(_ initial: Value) { value = Atomic(initial) }
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -48,8 +48,7 @@ struct SeedFlowTests {
 
             let types = try await domain.events(of: StreamName(type: "order", id: orderID)).map(\.type)
             #expect(types == ["OrderCreated", "OrderPlaced", "FillAdded", "FillAdded", "OrderFilled"])
-            let saga = SagaManager<OrderExecutionSaga>.sagaID(
-                startedBy: try #require(try await domain.events(of: StreamName(type: "order", id: orderID)).first).id)
+            let saga = OrderExecutionSaga.instanceID(order: orderID)
             let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
             #expect(finished.status == .completed)
         }
@@ -127,6 +126,34 @@ struct SeedFlowTests {
             let before = try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }.count
             _ = try await domain.commands.send(RefreshAllAccounts(userID: user, forceRefresh: true))
             #expect(try await domain.allEvents().filter { $0.type == "AllAccountsRefreshCompleted" }.count == before)
+        }
+    }
+
+    /// The user cancels a working order without the saga: the cancellation carries no saga id,
+    /// yet the order's instance sees it and ends instead of following the order for ever.
+    @Test func aUserCancellingAWorkingOrderEndsItsExecutionSaga() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            _ = try await domain.connectThroughOAuth(user: user)
+            let accounts = try await domain.linkedAccounts(user: user, count: 2)
+            let cash = try #require(accounts.first { $0.brokerAccountNumber.hasSuffix("-C") })
+            domain.broker.setPrice("AAPL", ExactDecimal(200))
+            let created = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(10), orderType: .limit,
+                    limitPrice: ExactDecimal(100), accountID: cash.accountID, autoSubmit: true))
+            let id = created.result.orderID
+            let saga = OrderExecutionSaga.instanceID(order: id)
+            try await domain.eventually("the saga follows the placed order") {
+                try await domain.app.orderExecution.instance(saga)?.state.stage == .working
+            }
+
+            _ = try await domain.commands.send(CancelOrder(orderID: id, userID: user, reason: "changed my mind"))
+            let cancelled = try #require(
+                try await domain.events(of: StreamName(type: "order", id: id)).last { $0.type == "OrderCancelled" })
+            #expect(cancelled.metadata.sagaID == nil)
+            let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
+            #expect(finished.status == .completed)
         }
     }
 

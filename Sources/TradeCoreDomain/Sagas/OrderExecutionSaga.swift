@@ -9,6 +9,9 @@ import TradeCoreMessages
 ///
 /// The steps decide from the events alone (each step is a value: the next state and the commands),
 /// so redoing a step after a restart sends the same commands with the same ids.
+///
+/// Its instances are named after their orders (``instanceID(order:)``), so the order's end reaches
+/// its instance whoever caused it: a user who cancels a working order ends the saga as well.
 public struct OrderExecutionSaga: Saga {
     public struct State: Codable, Sendable, Hashable {
         public enum Stage: String, Codable, Sendable {
@@ -26,6 +29,26 @@ public struct OrderExecutionSaga: Saga {
     public init() {}
 
     public func handles(_ event: RecordedEvent) -> Bool { event.stream.type == Order.streamType }
+
+    /// The instance that follows order `order`.
+    public static func instanceID(order: UUID) -> UUID {
+        NameBasedUUID.make(namespace: NameBasedUUID.sagaNamespace, name: "\(sagaType)/order/\(order.lowercasedText)")
+    }
+
+    /// An auto-submitted order's creation, and the order events the saga reacts to.
+    public func instanceID(for event: RecordedEvent) -> UUID? {
+        switch event.type {
+        case "OrderCreated":
+            guard case .created(let created)? = try? event.domainEvent(OrderEvent.self), created.autoSubmit else {
+                return nil
+            }
+        case "OrderPlaced", "OrderFilled", "OrderRejected", "OrderCancelled":
+            break
+        default:
+            return nil
+        }
+        return Self.instanceID(order: event.stream.id)
+    }
 
     public func start(on event: RecordedEvent, context: SagaContext) throws -> SagaStep<State>? {
         guard event.type == "OrderCreated", case .created(let created) = try event.domainEvent(OrderEvent.self),
