@@ -49,10 +49,11 @@ public final class SQLiteEventStore: EventStore {
         /// A cap on the file's size in bytes (SQLite's `max_page_count`); `nil` for none. An append
         /// that would pass it fails with `.storageFull`, as on a full disk.
         public var maximumSize: Int64?
-        /// WAL pages after which a commit folds the WAL back into the database file (SQLite's
-        /// `wal_autocheckpoint`). The default, 10,000 pages (about 40 MiB), is ten times SQLite's:
-        /// hot index pages rewritten by many commits are copied back once instead of many times
-        /// (about 12% more appends per second with 256 appenders here), for a larger WAL file.
+        /// WAL pages after which the WAL is folded back into the database file, by a connection
+        /// of its own beside the writer (``WALCheckpointer``; the writer does it itself at twice
+        /// this). The default, 10,000 pages (about 40 MiB), is ten times SQLite's: hot index pages
+        /// rewritten by many commits are copied back once instead of many times (about 12% more
+        /// appends per second with 256 appenders here), for a larger WAL file.
         public var walCheckpointPages: Int
         /// Reader connections.
         public var readerCount: Int
@@ -122,6 +123,8 @@ public final class SQLiteEventStore: EventStore {
     /// The store's configuration.
     public let configuration: Configuration
     let pool: DatabasePool
+    /// Folds the WAL back into the file beside the writer; outlives the pool's connections.
+    let checkpointer: WALCheckpointer
     let logger: Logger
     let writer = Mutex(WriterState())
     /// Signalled when appends arrive for an idle writer thread, and when the store closes.
@@ -140,9 +143,12 @@ public final class SQLiteEventStore: EventStore {
     private let lock: StoreLock
     private let isClosed = Atomic<Bool>(false)
 
-    private init(configuration: Configuration, pool: DatabasePool, lock: StoreLock, head: Int64) {
+    private init(
+        configuration: Configuration, pool: DatabasePool, checkpointer: WALCheckpointer, lock: StoreLock, head: Int64
+    ) {
         self.configuration = configuration
         self.pool = pool
+        self.checkpointer = checkpointer
         self.lock = lock
         self.logger = configuration.logger
         self.subscriptions = SubscriptionHub(
@@ -201,6 +207,8 @@ public final class SQLiteEventStore: EventStore {
                 try probe.close()
             }
             let pool = try DatabasePool(path: path, configuration: connectionConfiguration(configuration))
+            let checkpointer = try WALCheckpointer(
+                path: path, pages: configuration.walCheckpointPages, logger: configuration.logger)
             try pool.writeWithoutTransaction { db in
                 // GRDB sets synchronous=NORMAL on WAL databases (a commit may be lost on power
                 // failure); the store acknowledges appends as durable, so it needs FULL.
@@ -213,7 +221,7 @@ public final class SQLiteEventStore: EventStore {
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 // Room for the indexes' hot pages (64 MiB; negative means KiB).
                 try db.execute(sql: "PRAGMA cache_size = -65536")
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(configuration.walCheckpointPages)")
+                checkpointer.install(on: db)
                 if let maximumSize = configuration.maximumSize {
                     let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096
                     try db.execute(sql: "PRAGMA max_page_count = \(max(maximumSize / pageSize, 1))")
@@ -227,7 +235,8 @@ public final class SQLiteEventStore: EventStore {
                 "event store open",
                 metadata: ["eventstore.path": "\(path)", "eventstore.head": "\(committedHead)"]
             )
-            return SQLiteEventStore(configuration: configuration, pool: pool, lock: lock, head: committedHead)
+            return SQLiteEventStore(
+                configuration: configuration, pool: pool, checkpointer: checkpointer, lock: lock, head: committedHead)
         } catch {
             lock.release()
             throw error
@@ -416,6 +425,11 @@ public final class SQLiteEventStore: EventStore {
             if wakeWriter { writerWake.signal() }
         }
         subscriptions.close()
+        do {
+            try await runBlocking { try self.checkpointer.close() }
+        } catch {
+            logger.warning("closing the WAL checkpointer failed", metadata: ["eventstore.error": "\(error)"])
+        }
         do {
             // Fold the WAL into the database file, so a closed store is one self-contained file.
             _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }

@@ -270,6 +270,41 @@ struct SQLiteEventStoreTests {
         await store.close()
     }
 
+    @Test func theWALIsFoldedBackBesideTheWriterAndStaysBounded() async throws {
+        defer { directory.remove() }
+        var configuration = configuration()
+        configuration.walCheckpointPages = 40
+        let store = try await SQLiteEventStore.open(configuration)
+        let walPath = configuration.path + "-wal"
+        var largestWAL = 0
+        // 40 rounds of 32 appends of 2 KiB each: about 2.5 MiB of events, 15 times what 2 × 40
+        // pages hold.
+        for _ in 0..<40 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<32 {
+                    let name = try stream()
+                    group.addTask {
+                        try await store.append(to: name, expected: .noStream, events: self.events(1, bytes: 2_048))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let size = (try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+            largestWAL = max(largestWAL, size)
+        }
+        #expect(store.checkpointer.completed > 0, "the background connection checkpointed")
+        // At most twice the threshold plus two transactions' frames (32 events and their index
+        // pages each, about 70): the writer's own checkpoint is skipped while the background's runs.
+        // Without checkpoints it would pass 640 frames.
+        let frame = 4_096 + 24
+        #expect(largestWAL <= (2 * 40 + 160) * frame + 32, "the WAL grew to \(largestWAL) bytes")
+        await store.close()
+
+        let reopened = try await SQLiteEventStore.open(self.configuration())
+        #expect(try await reopened.readAll(from: 1, filter: .all, limit: 2_000).count == 1_280)
+        await reopened.close()
+    }
+
     @Test func aLoneAppenderDoesNotWaitForOthers() async throws {
         defer { directory.remove() }
         // A gather delay far longer than the test's own limit: if a transaction of one append waited
