@@ -123,7 +123,8 @@ public final class SQLiteEventStore: EventStore {
     /// The store's configuration.
     public let configuration: Configuration
     let pool: DatabasePool
-    /// Folds the WAL back into the file beside the writer; outlives the pool's connections.
+    /// Folds the WAL back into the file beside the writer. The writer's connection holds an
+    /// unretained pointer to it, so the store keeps it as long as the pool.
     let checkpointer: WALCheckpointer
     let logger: Logger
     let writer = Mutex(WriterState())

@@ -69,6 +69,9 @@ final class WALCheckpointer: Sendable {
                 let (frames, copied) = try db.checkpoint(.passive)
                 completedCount.add(1, ordering: .relaxed)
                 logger.trace("WAL checkpoint", metadata: ["eventstore.wal_frames": "\(frames)", "copied": "\(copied)"])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                // The writer is checkpointing itself: nothing to do here.
+                logger.trace("WAL checkpoint skipped: another one is running")
             } catch {
                 logger.warning("a background WAL checkpoint failed", metadata: ["eventstore.error": "\(error)"])
             }
