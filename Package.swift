@@ -57,6 +57,11 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // Protobuf wire format, written by hand: strict, never traps, no dependencies.
         .target(
@@ -92,6 +97,7 @@ let package = Package(
             dependencies: [
                 "CNGHTTP2",
                 "COpenSSL",
+                "CZlib",
                 "WireFormat",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -391,6 +397,7 @@ let package = Package(
             dependencies: [
                 "HTTP2RPC",
                 "CNGHTTP2",
+                "CZlib",
                 "WireFormat",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -87,6 +87,21 @@ struct RequestHeadTests {
         #expect("\(status)" == "415" && "\(field.name)" == "accept" && "\(field.value)" == "application/grpc")
     }
 
+    @Test("gzip and deflate are read; identity or none means plain messages")
+    func encodings() throws {
+        for (named, expected) in [
+            ("gzip", MessageEncoding.gzip), ("deflate", .deflate), ("identity", nil), (nil, nil),
+        ] as [(String?, MessageEncoding?)] {
+            var head = validHead()
+            head.encoding = named
+            guard case .accept(let call) = try verdict(head) else {
+                Issue.record("grpc-encoding \(named ?? "(none)") was refused")
+                continue
+            }
+            #expect(call.encoding == expected, "grpc-encoding \(named ?? "(none)")")
+        }
+    }
+
     @Test("refusals carry their status; only an oversized header list counts as abuse")
     func refusals() throws {
         var unknown = validHead()
@@ -94,7 +109,7 @@ struct RequestHeadTests {
         var noPath = validHead()
         noPath.path = nil
         var compressed = validHead()
-        compressed.encoding = "gzip"
+        compressed.encoding = "br"
         var badTimeout = validHead()
         badTimeout.timeout = "soon"
         var tooLarge = validHead()
@@ -103,7 +118,10 @@ struct RequestHeadTests {
         let cases: [(RequestHead.Verdict, RPCStatus.Code, String, Bool)] = [
             (try verdict(unknown), .unimplemented, "unknown method /test.Test/Nothing", false),
             (try verdict(noPath), .unimplemented, "unknown method (none)", false),
-            (try verdict(compressed), .unimplemented, "message encoding gzip is not supported", false),
+            (
+                try verdict(compressed), .unimplemented,
+                "message encoding br is not supported (the server reads identity,deflate,gzip)", false
+            ),
             (try verdict(badTimeout), .internal, "malformed grpc-timeout \"soon\"", false),
             (try verdict(tooLarge), .resourceExhausted, "request headers exceed the limit of 8192 bytes", true),
             (try verdict(validHead(), draining: true), .unavailable, "the server is shutting down", false),

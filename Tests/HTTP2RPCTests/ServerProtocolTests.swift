@@ -55,11 +55,73 @@ struct ServerProtocolTests {
         #expect(connection.isOpen)
     }
 
-    @Test("an unsupported grpc-encoding gets UNIMPLEMENTED")
+    @Test("an unsupported grpc-encoding gets UNIMPLEMENTED, naming the encodings the server reads")
     func unsupportedEncoding() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
-        try request(connection, stream: 1, extra: [("grpc-encoding", "gzip")])
+        try request(connection, stream: 1, extra: [("grpc-encoding", "snappy")])
         #expect(connection.statusCode(stream: 1) == .unimplemented)
+        #expect(connection.lastHeader("grpc-message", stream: 1)?.contains("identity,deflate,gzip") == true)
+        #expect(connection.lastHeader("grpc-accept-encoding", stream: 1) == "identity,deflate,gzip")
+    }
+
+    @Test("gzip and deflate requests are inflated; the answer is plain", arguments: ["gzip", "deflate"])
+    func compressedRequests(encoding: String) throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        let payload = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 % 7) }
+        let compressed = Deflate.compress(payload, gzip: encoding == "gzip")
+        #expect(compressed.count < payload.count / 4)
+        try request(
+            connection, stream: 1, extra: [("grpc-encoding", encoding)],
+            body: RawFrame.grpcMessage(compressed, flag: 1))
+        // A plain message in a compressed call stays plain.
+        try request(connection, stream: 3, extra: [("grpc-encoding", encoding)], body: RawFrame.grpcMessage([9]))
+        #expect(connection.statusCode(stream: 1) == .ok)
+        #expect(connection.frames(.data, stream: 1).flatMap(\.payload) == RawFrame.grpcMessage(payload))
+        #expect(
+            connection.headerBlocks(stream: 1).first?.contains {
+                $0 == ("grpc-accept-encoding", "identity,deflate,gzip")
+            } == true)
+        #expect(connection.frames(.data, stream: 3).flatMap(\.payload) == RawFrame.grpcMessage([9]))
+    }
+
+    @Test("compressed messages that are not what they claim are refused with a clear status")
+    func badCompressedRequests() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.maxReceiveMessageSize = 4_096
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        let gzip = [("grpc-encoding", "gzip")]
+        let payload = [UInt8](repeating: 42, count: 3_000)
+        let compressed = Deflate.compress(payload, gzip: true)
+        // Flagged compressed with no grpc-encoding.
+        try request(connection, stream: 1, body: RawFrame.grpcMessage(compressed, flag: 1))
+        // Not gzip at all; cut short; bytes after the end; deflate bytes labelled gzip.
+        try request(connection, stream: 3, extra: gzip, body: RawFrame.grpcMessage(Array("not gzip".utf8), flag: 1))
+        try request(
+            connection, stream: 5, extra: gzip, body: RawFrame.grpcMessage(Array(compressed.dropLast(6)), flag: 1))
+        try request(connection, stream: 7, extra: gzip, body: RawFrame.grpcMessage(compressed + [0], flag: 1))
+        try request(
+            connection, stream: 9, extra: gzip,
+            body: RawFrame.grpcMessage(Deflate.compress(payload, gzip: false), flag: 1))
+        // A few hundred bytes that inflate past the 4 KiB limit, and one that inflates to it exactly.
+        let bomb = Deflate.compress([UInt8](repeating: 0, count: 1 << 20), gzip: true)
+        #expect(bomb.count < 4_096)
+        try request(connection, stream: 11, extra: gzip, body: RawFrame.grpcMessage(bomb, flag: 1))
+        let atLimit = [UInt8](repeating: 1, count: 4_096)
+        try request(
+            connection, stream: 13, extra: gzip,
+            body: RawFrame.grpcMessage(Deflate.compress(atLimit, gzip: true), flag: 1))
+
+        #expect(connection.statusCode(stream: 1) == .internal)
+        #expect(connection.lastHeader("grpc-message", stream: 1)?.contains("no grpc-encoding") == true)
+        for stream: UInt32 in [3, 5, 7, 9] {
+            #expect(connection.statusCode(stream: stream) == .internal, "stream \(stream)")
+            #expect(connection.lastHeader("grpc-message", stream: stream)?.contains("gzip") == true, "stream \(stream)")
+        }
+        #expect(connection.statusCode(stream: 11) == .resourceExhausted)
+        #expect(connection.lastHeader("grpc-message", stream: 11)?.contains("4096 bytes") == true)
+        #expect(connection.statusCode(stream: 13) == .ok)
+        #expect(connection.frames(.data, stream: 13).flatMap(\.payload) == RawFrame.grpcMessage(atLimit))
+        #expect(connection.isOpen)
     }
 
     @Test("a malformed grpc-timeout is refused with a clear message")

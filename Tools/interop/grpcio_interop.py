@@ -100,6 +100,16 @@ def run(channel):
     check("metadata comes back as a trailer", trailing.get("x-echo-text") == "hello world", str(trailing))
     check("other metadata is not echoed", "x-ignored" not in initial)
 
+    print("compressed requests (the answers come back plain)")
+    for name, compression in (("gzip", grpc.Compression.Gzip), ("deflate", grpc.Compression.Deflate)):
+        payload = bytes(i % 7 for i in range(200_000))
+        response = diagnostics.Ping(Ping(payload=payload), timeout=30, compression=compression)
+        check("a %s request of %d bytes is echoed" % (name, len(payload)), response.payload == payload)
+        # A few KiB that inflate past the 4 MiB limit.
+        expect_status("a %s request inflating past the limit is RESOURCE_EXHAUSTED" % name,
+                      grpc.StatusCode.RESOURCE_EXHAUSTED,
+                      diagnostics.Ping, Ping(payload=bytes(5 * 1024 * 1024)), timeout=30, compression=compression)
+
     print("server stream of 10,000 messages, read slowly")
     started = time.time()
     sequences = []

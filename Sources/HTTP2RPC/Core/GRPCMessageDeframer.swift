@@ -1,5 +1,5 @@
 /// Splits a byte stream into gRPC messages, whatever the chunking of the bytes: one flag byte
-/// (0: not compressed), a 4-byte big-endian length, then the payload.
+/// (0: not compressed, 1: compressed), a 4-byte big-endian length, then the payload.
 ///
 /// The length prefix is checked against the maximum before any payload is buffered, so a
 /// peer cannot make us hold more than `maximumMessageSize + 5` bytes for one stream. This file
@@ -13,6 +13,11 @@ struct GRPCMessageDeframer {
     private var readIndex = 0
     /// Length of the message whose prefix has been read, while waiting for its payload.
     private var pendingLength: Int?
+    /// Whether that message is compressed.
+    private var pendingCompressed = false
+    /// Turns a compressed payload into its message; `nil` (no `grpc-encoding` that we inflate was
+    /// named) refuses compressed messages.
+    var inflate: ((UnsafeRawBufferPointer) throws(RPCError) -> [UInt8])?
 
     init(maximumMessageSize: Int) {
         self.maximumMessageSize = maximumMessageSize
@@ -38,11 +43,12 @@ struct GRPCMessageDeframer {
         if isAtMessageBoundary {
             while remaining.count >= Self.prefixLength {
                 let start = remaining.startIndex
-                let length = try checkedLength(
+                let (length, compressed) = try checkedLength(
                     flags: remaining[start], lengthBytes: remaining[(start + 1)..<(start + 5)])
                 guard remaining.count - Self.prefixLength >= length else { break }
                 let body = (start + Self.prefixLength)..<(start + Self.prefixLength + length)
-                let message = [UInt8](UnsafeRawBufferPointer(rebasing: remaining[body]))
+                let payload = UnsafeRawBufferPointer(rebasing: remaining[body])
+                let message = try compressed ? inflated(payload) : [UInt8](payload)
                 remaining = remaining[body.upperBound...]
                 guard try deliver(message) else { return }
             }
@@ -57,12 +63,21 @@ struct GRPCMessageDeframer {
     mutating func next() throws(RPCError) -> [UInt8]? {
         if pendingLength == nil {
             guard bufferedBytes >= Self.prefixLength else { return nil }
-            pendingLength = try checkedLength(
+            (pendingLength, pendingCompressed) = try checkedLength(
                 flags: buffer[readIndex], lengthBytes: buffer[(readIndex + 1)..<(readIndex + 5)])
             readIndex += Self.prefixLength
         }
         guard let length = pendingLength, bufferedBytes >= length else { return nil }
-        let message = Array(buffer[readIndex..<(readIndex + length)])
+        let range = readIndex..<(readIndex + length)
+        let message: [UInt8]
+        if pendingCompressed {
+            let inflating = buffer.withUnsafeBytes { bytes in
+                Result { () throws(RPCError) in try inflated(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+            }
+            message = try inflating.get()
+        } else {
+            message = Array(buffer[range])
+        }
         readIndex += length
         pendingLength = nil
         if readIndex == buffer.count {
@@ -75,14 +90,26 @@ struct GRPCMessageDeframer {
         return message
     }
 
-    /// The payload length of a prefix, after rejecting compression we did not negotiate,
-    /// unknown flags and oversized messages, before any of the message's bytes are buffered.
-    private func checkedLength<Bytes: Collection<UInt8>>(flags: UInt8, lengthBytes: Bytes) throws(RPCError) -> Int {
+    private func inflated(_ payload: UnsafeRawBufferPointer) throws(RPCError) -> [UInt8] {
+        guard let inflate else { throw Self.compressionNotNegotiated }
+        return try inflate(payload)
+    }
+
+    private static var compressionNotNegotiated: RPCError {
+        RPCError(.internal, "received a compressed message but no grpc-encoding was negotiated")
+    }
+
+    /// The payload length of a prefix and whether it is compressed, after rejecting compression
+    /// we did not negotiate, unknown flags and oversized messages, before any of the message's
+    /// bytes are buffered.
+    private func checkedLength<Bytes: Collection<UInt8>>(
+        flags: UInt8, lengthBytes: Bytes
+    ) throws(RPCError) -> (length: Int, compressed: Bool) {
         switch flags {
         case 0:
             break
         case 1:
-            throw RPCError(.internal, "received a compressed message but no grpc-encoding was negotiated")
+            guard inflate != nil else { throw Self.compressionNotNegotiated }
         default:
             throw RPCError(.internal, "invalid message flags 0x\(String(flags, radix: 16))")
         }
@@ -92,6 +119,6 @@ struct GRPCMessageDeframer {
             throw RPCError(
                 .resourceExhausted, "message of \(length) bytes exceeds the limit of \(maximumMessageSize) bytes")
         }
-        return length
+        return (length, flags == 1)
     }
 }

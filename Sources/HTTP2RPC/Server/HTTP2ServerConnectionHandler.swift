@@ -264,6 +264,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                     self.deadlineExpired(streamID: id)
                 }
             }
+            if let encoding = call.encoding {
+                let limit = stream.deframer.maximumMessageSize
+                stream.deframer.inflate = { payload throws(RPCError) in try encoding.inflate(payload, limit: limit) }
+            }
             stream.phase = .awaitingRequest(call, message: nil)
             if !call.handler.waitsForWholeRequest {
                 makeRequestStream(for: stream)
@@ -497,6 +501,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             try session.submitResponse(streamID: stream.id, hasBody: true) { headers in
                 headers.add(":status", "200")
                 headers.add("content-type", "application/grpc")
+                headers.add("grpc-accept-encoding", MessageEncoding.accepted)
                 add(metadata, to: &headers)
             }
         } catch {
@@ -534,6 +539,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 try session.submitResponse(streamID: stream.id, hasBody: false) { headers in
                     headers.add(":status", "200")
                     headers.add("content-type", "application/grpc")
+                    headers.add("grpc-accept-encoding", MessageEncoding.accepted)
                     addTrailers(status, trailers, to: &headers)
                 }
             } catch {

@@ -23,6 +23,8 @@ struct RequestHead {
         /// From `grpc-timeout`, on the loop's clock.
         var deadline: NIODeadline?
         var metadata: RPCMetadata
+        /// From `grpc-encoding`: how compressed request messages are to be inflated.
+        var encoding: MessageEncoding?
     }
 
     enum Verdict {
@@ -50,8 +52,16 @@ struct RequestHead {
         guard let path, let handler = knownHandler ?? router.handlers[path] else {
             return .reject(RPCError(.unimplemented, "unknown method \(path ?? "(none)")"), abusive: false)
         }
+        var messageEncoding: MessageEncoding?
         if let encoding, encoding != "identity" {
-            return .reject(RPCError(.unimplemented, "message encoding \(encoding) is not supported"), abusive: false)
+            guard let known = MessageEncoding(rawValue: encoding) else {
+                return .reject(
+                    RPCError(
+                        .unimplemented,
+                        "message encoding \(encoding) is not supported (the server reads \(MessageEncoding.accepted))"),
+                    abusive: false)
+            }
+            messageEncoding = known
         }
         var deadline: NIODeadline?
         if let timeout {
@@ -60,7 +70,8 @@ struct RequestHead {
             }
             deadline = now + .nanoseconds(nanoseconds)
         }
-        return .accept(Accepted(path: path, handler: handler, deadline: deadline, metadata: metadata))
+        return .accept(
+            Accepted(path: path, handler: handler, deadline: deadline, metadata: metadata, encoding: messageEncoding))
     }
 
     /// `application/grpc`, optionally `+proto`, optionally with parameters.
