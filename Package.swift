@@ -118,6 +118,7 @@ let package = Package(
                 "EventSourcingSQLite",
                 "TradeCoreDomain",
                 "TradeCoreAPI",
+                "TradeCoreMessages",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

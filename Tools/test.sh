@@ -50,6 +50,9 @@ bash Tools/load/h2load_smoke.sh "$bin/tradecore-server"
 log "codecs against Python protobuf"
 bash Tools/interop/wire_crosscheck.sh
 
+log "the schema descriptors served by reflection match Schemas/"
+bash Tools/schemas/descriptor_set.sh --check
+
 log "fuzzing the decoders for 60 seconds"
 bash Tools/fuzz/run_fuzz.sh 60
 

@@ -14,6 +14,7 @@ import Prometheus
 import ServiceLifecycle
 import TradeCoreAPI
 import TradeCoreDomain
+import TradeCoreMessages
 import UnixSignals
 
 #if canImport(Glibc)
@@ -186,6 +187,9 @@ struct ServerCommand: AsyncParsableCommand {
             try router.register(
                 TradeCoreAPI(
                     app: app, authenticator: authenticator, shutdown: shutdown, logger: Logger(label: "tradecore.api")))
+            try router.register(
+                ReflectionService(index: try SchemaIndex(descriptorSet: TradeCoreSchema.descriptorSet), routing: router)
+            )
 
             let server = RPCServer(configuration: configuration, router: router, logger: logger, stats: stats)
             // Stopped in reverse order: the RPC server drains first, while the domain still runs.

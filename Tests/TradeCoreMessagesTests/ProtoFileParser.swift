@@ -1,6 +1,6 @@
 /// A parser for the subset of proto3 that `Schemas/*.proto` uses: `syntax`, `package`,
 /// `import`, `option`, top-level `message` (fields, `optional`, `repeated`, `map<,>`, `oneof`)
-/// and `enum`, and `service` with unary or server-streaming `rpc`s. `//` comments only; a field's
+/// and `enum`, and `service` with unary or streaming `rpc`s. `//` comments only; a field's
 /// trailing comment may carry the tags `[required]`, `[uuid]` and `[decimal]`.
 ///
 /// Anything else is reported as an error rather than skipped, so the drift test cannot pass by
@@ -35,6 +35,7 @@ struct ProtoFile {
         var name: String
         var request: String
         var response: String
+        var clientStreaming: Bool
         var serverStreaming: Bool
     }
 
@@ -160,19 +161,21 @@ struct ProtoFile {
                     services.append(service)
                     scope = .file
                 } else {
-                    // rpc Name ( Request ) returns ( [stream] Response ) ;
-                    guard tokens.count >= 10, tokens[0] == "rpc", tokens[2] == "(", tokens[4] == ")",
-                        tokens[5] == "returns", tokens[6] == "(", tokens.last == ";"
+                    // rpc Name ( [stream] Request ) returns ( [stream] Response ) ;
+                    let clientStreaming = tokens.count > 3 && tokens[3] == "stream"
+                    let r = clientStreaming ? 1 : 0
+                    guard tokens.count >= 10 + r, tokens[0] == "rpc", tokens[2] == "(", tokens[4 + r] == ")",
+                        tokens[5 + r] == "returns", tokens[6 + r] == "(", tokens.last == ";"
                     else { throw fail("bad rpc line") }
-                    let streaming = tokens[7] == "stream"
-                    let responseIndex = streaming ? 8 : 7
+                    let streaming = tokens[7 + r] == "stream"
+                    let responseIndex = (streaming ? 8 : 7) + r
                     guard tokens.count == responseIndex + 3, tokens[responseIndex + 1] == ")" else {
                         throw fail("bad rpc response")
                     }
                     service.rpcs.append(
                         RPC(
-                            name: tokens[1], request: tokens[3], response: tokens[responseIndex],
-                            serverStreaming: streaming))
+                            name: tokens[1], request: tokens[3 + r], response: tokens[responseIndex],
+                            clientStreaming: clientStreaming, serverStreaming: streaming))
                     scope = .service(service)
                 }
             }

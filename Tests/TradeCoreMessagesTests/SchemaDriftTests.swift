@@ -120,7 +120,7 @@ func swiftCaseName(enumName: String, valueName: String) -> String? {
         #expect(
             schemas.files.map(\.fileName) == [
                 "api.proto", "automation.proto", "broker_account.proto", "broker_connection.proto", "common.proto",
-                "diagnostics.proto", "events.proto", "health.proto", "order.proto",
+                "diagnostics.proto", "events.proto", "health.proto", "order.proto", "reflection.proto",
             ])
         #expect(schemas.messages.count > 80)
         #expect(
@@ -213,7 +213,7 @@ func swiftCaseName(enumName: String, valueName: String) -> String? {
         let services = schemas.files.flatMap { file in file.services.map { (file.package, $0) } }
         #expect(
             services.map(\.1.name).sorted() == [
-                "CommandService", "Diagnostics", "EventStreamService", "Health", "QueryService",
+                "CommandService", "Diagnostics", "EventStreamService", "Health", "QueryService", "ServerReflection",
             ])
         for (package, service) in services {
             for rpc in service.rpcs {
@@ -223,7 +223,8 @@ func swiftCaseName(enumName: String, valueName: String) -> String? {
             }
         }
         let streaming = services.flatMap { $0.1.rpcs }.filter(\.serverStreaming).map(\.name)
-        #expect(streaming.sorted() == ["PingStream", "Subscribe", "Watch"])
+        #expect(streaming.sorted() == ["PingStream", "ServerReflectionInfo", "Subscribe", "Watch"])
+        #expect(services.flatMap { $0.1.rpcs }.filter(\.clientStreaming).map(\.name) == ["ServerReflectionInfo"])
         // The command registry lists exactly the requests of CommandService.
         let commands = services.filter { $0.1.name == "CommandService" }.flatMap { package, service in
             service.rpcs.map { schemas.qualify($0.request, in: package) }

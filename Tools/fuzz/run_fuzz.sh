@@ -23,10 +23,11 @@ swiftc "${flags[@]}" -wmo -module-name WireFormat -emit-module -emit-module-path
 mapfile -t tradecore_sources < <(find Sources/TradeCoreMessages -name '*.swift' | sort)
 swiftc "${flags[@]}" -wmo -module-name TradeCoreMessages -I "$out/modules" -emit-module \
     -emit-module-path "$out/modules/TradeCoreMessages.swiftmodule" -c -o "$out/TradeCoreMessages.o" "${tradecore_sources[@]}"
-# The transport's own messages (health, diagnostics), from the files that hold only them.
+# The transport's own messages (health, diagnostics, reflection), from the files that hold only them.
 swiftc "${flags[@]}" -wmo -module-name TransportMessages -I "$out/modules" -emit-module \
     -emit-module-path "$out/modules/TransportMessages.swiftmodule" -c -o "$out/TransportMessages.o" \
-    Sources/HTTP2RPC/Services/TransportMessages.swift Sources/HTTP2RPC/Services/TransportSchema.swift
+    Sources/HTTP2RPC/Services/TransportMessages.swift Sources/HTTP2RPC/Services/ReflectionMessages.swift \
+    Sources/HTTP2RPC/Services/TransportSchema.swift
 swiftc "${flags[@]}" -module-name WireFuzz -I "$out/modules" Tools/fuzz/WireFuzz.swift Tools/fuzz/FuzzSupport.swift \
     "$out/WireFormat.o" "$out/TradeCoreMessages.o" "$out/TransportMessages.o" -o "$out/wire-fuzz"
 

@@ -3,7 +3,8 @@
 Messages go through the classes and stubs that grpcio-tools generates from Schemas/health.proto
 and Schemas/diagnostics.proto, so both the transport and the message encoding are a client we
 did not write. Two checks send raw bytes on purpose, because no stub can: a method the schemas
-do not have, and a malformed request.
+do not have, and a malformed request. Server reflection is read with grpcio-reflection's own
+client, and one call is made from the descriptors it returns.
 
 Usage: grpcio_interop.py --target HOST:PORT --generated DIR [--ca CERT.pem]
 (DIR holds health_pb2, health_pb2_grpc, diagnostics_pb2 and diagnostics_pb2_grpc.)
@@ -15,6 +16,8 @@ import sys
 import time
 
 import grpc
+from google.protobuf import descriptor_pool, message_factory
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 # Imported in main(), once --generated is on sys.path.
 health_pb2 = health_pb2_grpc = diagnostics_pb2 = diagnostics_pb2_grpc = None
@@ -109,6 +112,29 @@ def run(channel):
         expect_status("a %s request inflating past the limit is RESOURCE_EXHAUSTED" % name,
                       grpc.StatusCode.RESOURCE_EXHAUSTED,
                       diagnostics.Ping, Ping(payload=bytes(5 * 1024 * 1024)), timeout=30, compression=compression)
+
+    print("server reflection, read by grpcio-reflection's client")
+    database = ProtoReflectionDescriptorDatabase(channel)
+    services = database.get_services()
+    check("the services are listed", "tradecore.api.v1.CommandService" in services
+          and "grpc.health.v1.Health" in services, str(services))
+    pool = descriptor_pool.DescriptorPool(database)
+    commands = pool.FindServiceByName("tradecore.api.v1.CommandService")
+    check("CommandService's methods come with their types",
+          commands.FindMethodByName("CreateOrder").input_type.full_name == "tradecore.order.v1.CreateOrder")
+    # A call built from the reflected descriptors alone.
+    request_class = message_factory.GetMessageClass(pool.FindMessageTypeByName("tradecore.diagnostics.v1.PingRequest"))
+    response_class = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("tradecore.diagnostics.v1.PingResponse"))
+    reflected_ping = channel.unary_unary(
+        "/tradecore.diagnostics.v1.Diagnostics/Ping",
+        request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString)
+    check("a call made from reflected descriptors", reflected_ping(request_class(payload=b"r"), timeout=5).payload == b"r")
+    try:
+        pool.FindMessageTypeByName("tradecore.order.v1.Nothing")
+        check("an unknown symbol is not found", False, "it was found")
+    except KeyError:
+        check("an unknown symbol is not found", True)
 
     print("server stream of 10,000 messages, read slowly")
     started = time.time()

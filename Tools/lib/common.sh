@@ -49,9 +49,10 @@ generate_python_stubs() {
         --python_out="$GENERATED" --grpc_python_out="$GENERATED" "$root"/Schemas/*.proto
 }
 
-# The PyPI packages of a client we did not write: grpcio, its code generator, protobuf and the
-# standard status helpers (grpc_status, google.rpc).
-PYTHON_GRPC_PACKAGES=("grpcio==1.85.3" "grpcio-tools==1.85.1" "grpcio-status==1.85.3" "protobuf>=6.31,<8")
+# The PyPI packages of a client we did not write: grpcio, its code generator, protobuf, the
+# standard status helpers (grpc_status, google.rpc) and its reflection client.
+PYTHON_GRPC_PACKAGES=("grpcio==1.85.3" "grpcio-tools==1.85.1" "grpcio-status==1.85.3" "grpcio-reflection==1.85.1"
+    "protobuf>=6.31,<8")
 
 # A free TCP port on loopback.
 free_port() {

@@ -1,5 +1,11 @@
 import WireFormat
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// Every message and enum of `Schemas/*.proto`, for tools that handle them by name (the
 /// drift test, the cross-check tool, the fuzzer).
 ///
@@ -168,4 +174,13 @@ public enum TradeCoreSchema {
         BrokerAccountUnlinked.self,
         AllAccountsRefreshCompleted.self,
     ]
+}
+
+extension TradeCoreSchema {
+    /// A serialized `google.protobuf.FileDescriptorSet` of every file of `Schemas/`, as protoc
+    /// compiles them (`Tools/schemas/descriptor_set.sh`): what server reflection answers from.
+    public static let descriptorSet: [UInt8] = {
+        let text = descriptorSetBase64.filter { !$0.isWhitespace }
+        return Data(base64Encoded: text).map { [UInt8]($0) } ?? []
+    }()
 }
