@@ -65,6 +65,32 @@ struct DeframerTests {
         }
     }
 
+    @Test("compressed messages are inflated wherever the input splits, each with its length on the wire")
+    func compressedMessages() throws {
+        let big = [UInt8](repeating: 3, count: 10_000)
+        let compressed = Deflate.compress(big, gzip: true)
+        var bytes: [UInt8] = [1] + withUnsafeBytes(of: UInt32(compressed.count).bigEndian, Array.init) + compressed
+        bytes += framed([[5, 6]])
+        for cut in stride(from: 0, through: bytes.count, by: 7) {
+            var deframer = GRPCMessageDeframer(maximumMessageSize: 1 << 20)
+            deframer.inflate = { payload throws(RPCError) in try MessageEncoding.gzip.inflate(payload, limit: 1 << 20) }
+            var delivered: [([UInt8], Int)] = []
+            for part in [Array(bytes[..<cut]), Array(bytes[cut...])] {
+                let fed = part.withUnsafeBytes { input in
+                    Result { () throws(RPCError) in
+                        try deframer.process(input) { message, wireLength in
+                            delivered.append((message, wireLength))
+                            return true
+                        }
+                    }
+                }
+                try fed.get()
+            }
+            #expect(delivered.map(\.0) == [big, [5, 6]], "split at \(cut)")
+            #expect(delivered.map(\.1) == [5 + compressed.count, 7], "split at \(cut)")
+        }
+    }
+
     @Test("a partial message is reported as not at a boundary")
     func partial() throws {
         var deframer = GRPCMessageDeframer(maximumMessageSize: 100)

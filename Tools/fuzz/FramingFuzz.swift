@@ -33,7 +33,7 @@ private func feed(
     defer { copy.deallocate() }
     copy.copyBytes(from: bytes)
     do {
-        try deframer.process(UnsafeRawBufferPointer(copy)) { message in
+        try deframer.process(UnsafeRawBufferPointer(copy)) { message, _ in
             messages.append(message)
             return true
         }

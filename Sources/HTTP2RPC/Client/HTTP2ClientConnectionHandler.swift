@@ -321,7 +321,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             session?.consume(streamID: stream.streamID, count: bytes.count)
         }
         do {
-            try stream.deframer.process(bytes) { message throws(RPCError) in
+            try stream.deframer.process(bytes) { message, _ throws(RPCError) in
                 stream.messagesReceived += 1
                 if stream.expectsSingleMessage && stream.messagesReceived > 1 {
                     throw RPCError(.internal, "the server sent more than one response message")

@@ -33,11 +33,12 @@ struct GRPCMessageDeframer {
         buffer.append(contentsOf: bytes)
     }
 
-    /// Feeds received bytes, calling `deliver` for each complete message until it returns
-    /// false. Messages that arrive whole in `input` are taken from it directly; only a partial
-    /// message is copied into the deframer's buffer.
+    /// Feeds received bytes, calling `deliver` for each complete message, with the bytes it took
+    /// on the wire (prefix included; less than the message for a compressed one), until it
+    /// returns false. Messages that arrive whole in `input` are taken from it directly; only a
+    /// partial message is copied into the deframer's buffer.
     mutating func process(
-        _ input: UnsafeRawBufferPointer, _ deliver: ([UInt8]) throws(RPCError) -> Bool
+        _ input: UnsafeRawBufferPointer, _ deliver: (_ message: [UInt8], _ wireLength: Int) throws(RPCError) -> Bool
     ) throws(RPCError) {
         var remaining = input[...]
         if isAtMessageBoundary {
@@ -50,17 +51,22 @@ struct GRPCMessageDeframer {
                 let payload = UnsafeRawBufferPointer(rebasing: remaining[body])
                 let message = try compressed ? inflated(payload) : [UInt8](payload)
                 remaining = remaining[body.upperBound...]
-                guard try deliver(message) else { return }
+                guard try deliver(message, Self.prefixLength + length) else { return }
             }
         }
         if !remaining.isEmpty { buffer.append(contentsOf: remaining) }
-        while let message = try next() {
-            guard try deliver(message) else { return }
+        while let (message, wireLength) = try take() {
+            guard try deliver(message, wireLength) else { return }
         }
     }
 
     /// The next complete message, nil if more bytes are needed, or an error that ends the call.
     mutating func next() throws(RPCError) -> [UInt8]? {
+        try take()?.message
+    }
+
+    /// The next complete message and the bytes it took on the wire.
+    private mutating func take() throws(RPCError) -> (message: [UInt8], wireLength: Int)? {
         if pendingLength == nil {
             guard bufferedBytes >= Self.prefixLength else { return nil }
             (pendingLength, pendingCompressed) = try checkedLength(
@@ -87,7 +93,7 @@ struct GRPCMessageDeframer {
             buffer.removeFirst(readIndex)
             readIndex = 0
         }
-        return message
+        return (message, Self.prefixLength + length)
     }
 
     private func inflated(_ payload: UnsafeRawBufferPointer) throws(RPCError) -> [UInt8] {

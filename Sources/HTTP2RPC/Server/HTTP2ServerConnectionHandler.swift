@@ -307,8 +307,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             stream.unconsumedBytes += bytes.count
         }
         do {
-            try stream.deframer.process(bytes) { message in
-                deliverRequestMessage(message, to: stream)
+            try stream.deframer.process(bytes) { message, wireLength in
+                deliverRequestMessage(message, wireLength: wireLength, to: stream)
                 return stream.acceptsRequestData
             }
         } catch {
@@ -316,9 +316,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func deliverRequestMessage(_ message: [UInt8], to stream: ServerStream) {
+    /// `wireLength`: the bytes the message took in the request body, which the connection's
+    /// budget counted (a compressed message inflates to more).
+    private func deliverRequestMessage(_ message: [UInt8], wireLength: Int, to stream: ServerStream) {
         if let source = stream.requestSource {
-            releaseRequestBytes(message.count + GRPCFraming.prefixLength, of: stream)
+            releaseRequestBytes(wireLength, of: stream)
             if case .stopProducing = source.yield(message) { stream.readingPaused = true }
         } else if case .awaitingRequest(let call, nil) = stream.phase {
             stream.phase = .awaitingRequest(call, message: message)
