@@ -82,6 +82,10 @@ struct ServerProtocolTests {
                 $0 == ("grpc-accept-encoding", "identity,deflate,gzip")
             } == true)
         #expect(connection.frames(.data, stream: 3).flatMap(\.payload) == RawFrame.grpcMessage([9]))
+        // A call that names no encoding is answered without the field.
+        try request(connection, stream: 5)
+        #expect(connection.statusCode(stream: 5) == .ok)
+        #expect(connection.headerBlocks(stream: 5).flatMap { $0 }.contains { $0.0 == "grpc-accept-encoding" } == false)
     }
 
     @Test("compressed messages that are not what they claim are refused with a clear status")

@@ -244,6 +244,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
 
     private func requestHeadersComplete(_ stream: ServerStream, endStream: Bool) {
         guard case .receivingHeaders(let head) = stream.phase else { return }
+        stream.advertisesEncodings = head.encoding != nil
         let verdict = head.verdict(
             router: router, draining: connection.isDraining, headerListLimit: Int(configuration.maxHeaderListSize),
             now: now)
@@ -503,7 +504,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             try session.submitResponse(streamID: stream.id, hasBody: true) { headers in
                 headers.add(":status", "200")
                 headers.add("content-type", "application/grpc")
-                headers.add("grpc-accept-encoding", MessageEncoding.accepted)
+                if stream.advertisesEncodings { headers.add("grpc-accept-encoding", MessageEncoding.accepted) }
                 add(metadata, to: &headers)
             }
         } catch {
@@ -541,7 +542,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 try session.submitResponse(streamID: stream.id, hasBody: false) { headers in
                     headers.add(":status", "200")
                     headers.add("content-type", "application/grpc")
-                    headers.add("grpc-accept-encoding", MessageEncoding.accepted)
+                    if stream.advertisesEncodings { headers.add("grpc-accept-encoding", MessageEncoding.accepted) }
                     addTrailers(status, trailers, to: &headers)
                 }
             } catch {

@@ -81,6 +81,10 @@ final class ServerStream {
 
     // Response.
     var responseStarted = false
+    /// The request named a `grpc-encoding`: the response says which ones the server reads
+    /// (`grpc-accept-encoding`), which a client that compresses looks for. Other calls go without
+    /// the field, which costs every response a header otherwise.
+    var advertisesEncodings = false
     var outbound: ByteBuffer
     /// The final status, once the handler is done, waiting for the messages before it to go out.
     var pendingTrailers: (status: RPCStatus, trailers: RPCMetadata)?
