@@ -54,6 +54,36 @@ struct SeedFlowTests {
         }
     }
 
+    @Test func anOrderFilledInManySlicesShowsItsLatestHundredFillsAndCountsThemAll() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            _ = try await domain.connectThroughOAuth(user: user)
+            let cash = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let orderID = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1_000), orderType: .limit,
+                    limitPrice: ExactDecimal(1), accountID: cash.accountID)
+            ).result.orderID
+            _ = try await domain.commands.send(PlaceOrder(orderID: orderID, userID: user, brokerOrderID: "B-1"))
+            var fills: [UUID] = []
+            var position: Int64 = 0
+            for _ in 0..<150 {
+                fills.append(UUID())
+                let outcome = try await domain.commands.send(
+                    AddFill(
+                        orderID: orderID, userID: user, fillID: fills[fills.count - 1], quantity: ExactDecimal(1),
+                        price: ExactDecimal(1), filledAt: Fixtures.now))
+                position = outcome.position ?? position
+            }
+            let view = try await domain.queries.ask(
+                GetOrder(orderID: orderID, userID: user), consistency: .atLeast(position))
+            #expect(view.fillCount == 150)
+            #expect(view.fills.map(\.fillID) == Array(fills.suffix(OrdersProjection.fillsKept)))
+            #expect(view.filledQuantity == ExactDecimal(150))
+        }
+    }
+
     @Test func anAPIKeyConnectionIsConnectedAtOnceAndARefusedKeyIsRecorded() async throws {
         try await withDomain { domain in
             let user = UUID()

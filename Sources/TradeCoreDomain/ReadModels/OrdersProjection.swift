@@ -8,12 +8,16 @@ import TradeCoreMessages
 ///
 /// Keys of collection `orders`:
 /// - `id/<order>` and `user/<user>/<order>`: the OrderView (order ids are time-ordered, so a
-///   user's orders list oldest first);
+///   user's orders list oldest first), with its latest ``fillsKept`` fills;
 /// - `working/<broker>/<order>`: a ``WorkingOrder`` (JSON) while the order is placed or partially filled;
 /// - `account/<account>`: where an account trades (from BrokerAccountLinked), to route its orders.
 struct OrdersProjection: Projection {
     static let name = "orders"
     static let collection = "orders"
+    /// The fills a view keeps, the latest: the view is rewritten on every fill, so keeping them all
+    /// would make an order's n-th fill cost as much as all before it (an order filled in thousands
+    /// of slices). `fill_count` counts them all, and the order's stream holds every one.
+    static let fillsKept = 100
 
     var name: String { Self.name }
     var collections: [String] { [Self.collection] }
@@ -70,8 +74,12 @@ struct OrdersProjection: Projection {
             view.status = fill.status
             view.filledQuantity = fill.filledQuantity
             view.averageFillPrice = fill.averageFillPrice
+            // A view written before the count existed kept every fill: its list is its count.
+            let before = max(Int(view.fillCount), view.fills.count)
+            view.fillCount = UInt32(clamping: before + 1)
             view.fills.append(
                 Fill(fillID: fill.fillID, quantity: fill.quantity, price: fill.price, filledAt: fill.filledAt))
+            if view.fills.count > Self.fillsKept { view.fills.removeFirst(view.fills.count - Self.fillsKept) }
             try updateWorking(workingKey, in: models) { working in
                 working.filledQuantity = fill.filledQuantity
                 working.fillCount += 1

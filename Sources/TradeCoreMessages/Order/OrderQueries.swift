@@ -120,6 +120,7 @@ public struct OrderView: Sendable, Hashable {
     public var averageFillPrice: ExactDecimal?
     /// Field 14, `broker_order_id`.
     public var brokerOrderID: String
+    /// The most recent fills, oldest first: at most 100 (every fill is in the order's stream).
     /// Field 15, `fills`.
     public var fills: [Fill]
     /// Why the order was cancelled or rejected.
@@ -135,6 +136,9 @@ public struct OrderView: Sendable, Hashable {
     public var accountID: UUID
     /// Field 21, `auto_submit`.
     public var autoSubmit: Bool
+    /// How many fills the order has had, also those no longer in `fills`.
+    /// Field 22, `fill_count`.
+    public var fillCount: UInt32
 
     /// Creates the message.
     public init(
@@ -158,7 +162,8 @@ public struct OrderView: Sendable, Hashable {
         updatedAt: Int64,
         version: UInt64 = 0,
         accountID: UUID,
-        autoSubmit: Bool = false
+        autoSubmit: Bool = false,
+        fillCount: UInt32 = 0
     ) {
         self.orderID = orderID
         self.userID = userID
@@ -181,6 +186,7 @@ public struct OrderView: Sendable, Hashable {
         self.version = version
         self.accountID = accountID
         self.autoSubmit = autoSubmit
+        self.fillCount = fillCount
     }
 }
 
@@ -207,7 +213,8 @@ extension OrderView: ProtoSchemaMessage {
             updatedAt: 0,
             version: 0,
             accountID: .protoPlaceholder,
-            autoSubmit: false)
+            autoSubmit: false,
+            fillCount: 0)
     }
 
     public static let protoSchema = ProtoSchema<OrderView>(
@@ -234,6 +241,7 @@ extension OrderView: ProtoSchemaMessage {
             .field("version", 19, ProtoUInt64.self, \.version),
             .field("account_id", 20, ProtoUUID.self, \.accountID),
             .field("auto_submit", 21, ProtoBool.self, \.autoSubmit),
+            .field("fill_count", 22, ProtoUInt32.self, \.fillCount),
         ])
 }
 
