@@ -155,20 +155,22 @@ public struct SchemaIndex: Sendable {
 ///
 /// It answers from the schemas alone, which are the public contract: no data, and no token asked.
 public struct ReflectionService: RPCService {
-    public static let path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+    public static let serviceName = "grpc.reflection.v1.ServerReflection"
+    public static let path = "/\(serviceName)/ServerReflectionInfo"
     public static let alphaPath = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
     private let index: SchemaIndex
     private let listed: [String]
 
-    /// Serves `index`, listing those of its services that `router` routes, and reflection itself.
+    /// Serves `index`, listing those of its services that `router` routes, and reflection itself
+    /// (registered into the router after this reads it).
     public init(index: SchemaIndex, routing router: RPCRouter) {
         self.index = index
         let routed = Set(
             router.methods.compactMap { path in
                 path.split(separator: "/", omittingEmptySubsequences: true).first.map(String.init)
             })
-        listed = index.services.filter { routed.contains($0) || $0 == "grpc.reflection.v1.ServerReflection" }
+        listed = index.services.filter { routed.contains($0) || $0 == Self.serviceName }
     }
 
     public func register(into router: inout RPCRouter) throws(RPCRouter.DuplicateMethodError) {
