@@ -1,4 +1,5 @@
 import EventStore
+import Foundation
 import Logging
 
 /// Runs one ``Projection``: catches up from its checkpoint, follows the live log, and tells queries
@@ -77,6 +78,7 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// - Throws: ``ProjectionFailure`` when the projection throws (its batch is rolled back);
     ///   the store's errors. Cancellation ends it without an error.
     public func run() async throws {
+        try await prepare()
         while !Task.isCancelled {
             let cursor = try await start()
             do {
@@ -98,6 +100,7 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// tools and tests; ``run()`` does this and then goes on.
     @discardableResult
     public func catchUp() async throws -> Int64 {
+        try await prepare()
         var cursor = try await start()
         let head = try await events.headPosition()
         var next = cursor.persisted + 1
@@ -121,13 +124,65 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// ``run()`` notices the reset and continues from the rebuilt state.
     @discardableResult
     public func rebuild() async throws -> Int64 {
+        try await reset()
+        logger.info("projection reset for a rebuild", metadata: ["projection.name": "\(projection.name)"])
+        return try await catchUp()
+    }
+
+    /// The read-model collection that records which version of each projection built its rows
+    /// (key: the projection's name; value: the version, in decimal). No projection owns it.
+    public static let versionsCollection = "projection_versions"
+
+    /// Makes sure the read model was built by this ``Projection/version`` before events are
+    /// applied to it. Rows of an older version are dropped and rebuilt from the start of the log;
+    /// rows of a newer one are left alone and ``ProjectionVersionTooNew`` is thrown. A read model
+    /// with rows and no recorded version was built before versions were recorded: by version 1.
+    /// An unreadable record is treated as an old version (a read model can always be rebuilt).
+    private func prepare() async throws {
+        let name = projection.name
+        let running = projection.version
+        let record = try await readModels.read { reader in try reader.value(in: Self.versionsCollection, key: name) }
+        let built: Int?
+        if let record {
+            built = Int(String(decoding: record, as: UTF8.self)) ?? 0
+        } else {
+            built = try await readModels.checkpoint(of: name) > 0 ? 1 : nil
+        }
+        if let built {
+            guard built <= running else {
+                throw ProjectionVersionTooNew(projection: name, built: built, running: running)
+            }
+            if built == running && record != nil { return }
+            if built < running {
+                logger.notice(
+                    "the read model was built by an older version of its projection; rebuilding it from the start of the log",
+                    metadata: [
+                        "projection.name": "\(name)", "projection.built_version": "\(built)",
+                        "projection.version": "\(running)",
+                    ])
+                try await reset()
+                return
+            }
+        }
+        try await recordVersion()
+    }
+
+    /// Empties the read model and its checkpoint, then records this version as the one building it
+    /// (in that order: a crash in between leaves the old version recorded, so the next start
+    /// empties it again).
+    private func reset() async throws {
         try await readModels.reset(projection.name, collections: projection.collections)
         progress.update { progress in
             progress.position = 0
             progress.generation += 1
         }
-        logger.info("projection reset for a rebuild", metadata: ["projection.name": "\(projection.name)"])
-        return try await catchUp()
+        try await recordVersion()
+    }
+
+    private func recordVersion() async throws {
+        let name = projection.name
+        let version = Data(String(projection.version).utf8)
+        try await readModels.write { writer in try writer.put(version, in: Self.versionsCollection, key: name) }
     }
 
     /// Returns once this runner, or the stored checkpoint, has reached `target`. When several

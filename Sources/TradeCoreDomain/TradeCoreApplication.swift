@@ -134,6 +134,19 @@ public final class TradeCoreApplication: Sendable {
             interval: configuration.fillPollInterval, logger: logger)
     }
 
+    /// Empties every read model and rebuilds it from the whole log, one projection after another,
+    /// each recorded as built by its projection's current version. A ``run()`` going on meanwhile
+    /// (here or on another server) starts again from the rebuilt checkpoints; every event is
+    /// applied once.
+    public func rebuildReadModels() async throws {
+        for runner in projections {
+            let reached = try await runner.rebuild()
+            logger.notice(
+                "read model rebuilt",
+                metadata: ["projection.name": "\(runner.projectionName)", "projection.position": "\(reached)"])
+        }
+    }
+
     /// Runs the projections, the sagas and the fill poller until the task is cancelled (or the
     /// store closes). If one of them fails, the others are stopped and the error is thrown.
     ///

@@ -101,6 +101,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The PostgreSQL schema of the store, for --postgres-url. (default: tradecore)")
     var postgresSchema: String?
 
+    @Flag(
+        help:
+            "Empty every read model and rebuild it from the event log before serving (after a damaged read model, or to go back to an older server). Calls wait until it is done."
+    )
+    var rebuildReadModels = false
+
     @Option(help: "A JSON file of settings (see above).")
     var config: String?
 
@@ -111,6 +117,7 @@ struct ServerCommand: AsyncParsableCommand {
             .logLevel: logLevel, .apiTokens: apiTokens, .masterKeyFile: masterKeyFile, .webhookBaseURL: webhookBaseURL,
             .adminHost: adminHost, .adminPort: adminPort, .virtualBrokerSeed: virtualBrokerSeed,
             .fillPollMilliseconds: fillPollMilliseconds, .postgresURL: postgresURL, .postgresSchema: postgresSchema,
+            .rebuildReadModels: rebuildReadModels ? "true" : nil,
         ]
         return given.compactMapValues { $0 }
     }
@@ -177,6 +184,7 @@ struct ServerCommand: AsyncParsableCommand {
                     fillPollInterval: .milliseconds(settings.fillPollMilliseconds)),
                 lock: backend.lock, leadership: backend.leadership,
                 logger: Logger(label: "tradecore.domain"))
+            if settings.rebuildReadModels { try await app.rebuildReadModels() }
 
             let health = HealthStatus()
             let stats = RPCServerStats()

@@ -30,12 +30,14 @@ struct ServerSettings: Sendable {
     /// The PostgreSQL store shared by several servers; `nil` keeps the embedded SQLite store.
     var postgresURL: String?
     var postgresSchema = "tradecore"
+    /// Empty every read model and rebuild it from the log before serving.
+    var rebuildReadModels = false
 
     /// The keys, as flags name them.
     enum Key: String, CaseIterable {
         case host, port, tlsCert, tlsKey, maxConcurrentStreams, maxMessageSize, shutdownGraceSeconds
         case dataDirectory, logLevel, apiTokens, masterKeyFile, webhookBaseURL, adminHost, adminPort
-        case virtualBrokerSeed, fillPollMilliseconds, postgresURL, postgresSchema
+        case virtualBrokerSeed, fillPollMilliseconds, postgresURL, postgresSchema, rebuildReadModels
 
         /// The environment variable that sets it.
         var environmentName: String { "TRADECORE_" + words.joined(separator: "_").uppercased() }
@@ -143,6 +145,16 @@ struct ServerSettings: Sendable {
         fillPollMilliseconds = try number(.fillPollMilliseconds, 5...60_000) ?? fillPollMilliseconds
         postgresURL = text(.postgresURL).flatMap { $0.isEmpty ? nil : $0 }
         postgresSchema = text(.postgresSchema) ?? postgresSchema
+        if let rebuild = text(.rebuildReadModels) {
+            switch rebuild.lowercased() {
+            case "true", "1", "yes": rebuildReadModels = true
+            case "false", "0", "no": rebuildReadModels = false
+            default:
+                throw ConfigurationError(
+                    "rebuildReadModels (--rebuild-read-models, \(Key.rebuildReadModels.environmentName)) must be "
+                        + "true or false, not \"\(rebuild)\"")
+            }
+        }
     }
 }
 

@@ -184,6 +184,72 @@ struct ProjectionTests {
     }
 
     @Test(arguments: Backend.available)
+    func aRaisedProjectionVersionRebuildsTheReadModelAndAnOlderOneRefusesIt(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let accounts = try await fill(try environment.bus(), accounts: 3, deposits: 4)
+            let head = try await environment.store.headPosition()
+            func runner(version: Int) -> ProjectionRunner {
+                var projection = BalanceProjection()
+                projection.version = version
+                return ProjectionRunner(projection, events: environment.store, readModels: environment.readModels)
+            }
+            func recordedVersion() async throws -> String? {
+                try await environment.readModels.read { reader in
+                    try reader.value(in: ProjectionRunner.versionsCollection, key: "balances")
+                }.map { String(decoding: $0, as: UTF8.self) }
+            }
+            // A row that version 1 wrote and version 2 no longer would.
+            func addStaleRow() async throws {
+                try await environment.readModels.write { writer in
+                    try writer.put(encoding: 7, in: BalanceProjection.balances, key: "stale")
+                }
+            }
+            #expect(try await runner(version: 1).catchUp() == head)
+            #expect(try await recordedVersion() == "1")
+            try await addStaleRow()
+            let built = try await BalanceProjection.rows(environment.readModels)
+
+            // The same version carries on over its rows.
+            #expect(try await runner(version: 1).catchUp() == head)
+            #expect(try await BalanceProjection.rows(environment.readModels) == built)
+
+            // A raised version empties the read model and replays the whole log into it.
+            #expect(try await runner(version: 2).catchUp() == head)
+            #expect(try await recordedVersion() == "2")
+            let rebuilt = try await BalanceProjection.rows(environment.readModels)
+            #expect(rebuilt[BalanceProjection.balances]?.contains { $0.key == "stale" } == false)
+            #expect(rebuilt[BalanceProjection.balances]?.count == accounts.count)
+            try await expectEveryEventAppliedOnce(environment, accounts: accounts)
+
+            // An older version refuses the newer read model and leaves it as it is.
+            let refused = try await #require(throws: ProjectionVersionTooNew.self) {
+                try await runner(version: 1).run()
+            }
+            #expect(refused.projection == "balances" && refused.built == 2 && refused.running == 1)
+            #expect(refused.description.contains("built by version 2"))
+            #expect(try await BalanceProjection.rows(environment.readModels) == rebuilt)
+            #expect(try await recordedVersion() == "2")
+
+            // A read model from before versions were recorded counts as version 1's: kept by
+            // version 1, rebuilt by version 2.
+            try await environment.readModels.write { writer in
+                try writer.remove(from: ProjectionRunner.versionsCollection, key: "balances")
+            }
+            try await addStaleRow()
+            #expect(try await runner(version: 1).catchUp() == head)
+            #expect(try await recordedVersion() == "1")
+            #expect(
+                try await BalanceProjection.rows(environment.readModels)[BalanceProjection.balances]?.count
+                    == accounts.count + 1, "version 1 keeps its rows")
+            try await environment.readModels.write { writer in
+                try writer.remove(from: ProjectionRunner.versionsCollection, key: "balances")
+            }
+            #expect(try await runner(version: 2).catchUp() == head)
+            #expect(try await BalanceProjection.rows(environment.readModels) == rebuilt)
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func eventsTheProjectionIgnoresMoveItsPositionWithoutWrites(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let other = try StreamName(type: "other", id: UUID())

@@ -12,13 +12,14 @@ struct CLITests {
         let directory: TemporaryDirectory
         let process: ChildProcess.Running
 
-        init(_ arguments: [String] = []) throws {
+        /// Starts one; `directory` reuses another server's files.
+        init(_ arguments: [String] = [], directory: TemporaryDirectory? = nil) throws {
             port = try freePort()
-            directory = try TemporaryDirectory()
+            self.directory = try directory ?? TemporaryDirectory()
             process = try ChildProcess.start(
                 "tradecore-server",
                 [
-                    "--port", "\(port)", "--admin-port", "0", "--data-directory", directory.url.path,
+                    "--port", "\(port)", "--admin-port", "0", "--data-directory", self.directory.url.path,
                     "--fill-poll-milliseconds", "20", "--log-level", "warning",
                 ] + arguments)
             try waitForPort(port)
@@ -28,10 +29,15 @@ struct CLITests {
 
         /// Stops it with SIGTERM; the server must exit cleanly.
         func stop() -> Int32 {
-            process.signal(SIGTERM)
-            let outcome = process.finish()
+            let outcome = stopKeepingFiles()
             directory.remove()
             return outcome.status
+        }
+
+        /// Stops it with SIGTERM and leaves its files for another server.
+        func stopKeepingFiles() -> ChildProcess.Outcome {
+            process.signal(SIGTERM)
+            return process.finish()
         }
     }
 
@@ -165,6 +171,36 @@ struct CLITests {
         let benchJSON = try json(
             server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
         #expect(benchJSON["succeeded"] as? Int == 50 && benchJSON["p99_us"] != nil)
+    }
+
+    @Test func aServerStartedWithRebuildReadModelsRebuildsThemAndAnswersAsBefore() async throws {
+        let first = try Server()
+        let (user, _) = try onboard(first)
+        let accounts = try jsonLines(first, "account", "list", "--user", user)
+        let connection = try json(first, "broker", "find", "--user", user)
+        #expect(accounts.count == 2 && connection["status"] as? String == "CONNECTED")
+        #expect(first.stopKeepingFiles().status == 0)
+
+        let second = try Server(["--rebuild-read-models", "--log-level", "notice"], directory: first.directory)
+        let accountsAfter = try jsonLines(second, "account", "list", "--user", user)
+        let connectionAfter = try json(second, "broker", "find", "--user", user)
+        let outcome = second.stopKeepingFiles()
+        second.directory.remove()
+        #expect(outcome.status == 0)
+        #expect(
+            accountsAfter.map { $0["account_id"] as? String } == accounts.map { $0["account_id"] as? String }
+                && connectionAfter["broker_connection_id"] as? String == connection["broker_connection_id"] as? String)
+        for projection in ["orders", "automations", "broker_connections", "broker_accounts"] {
+            #expect(
+                outcome.errors.split(separator: "\n").contains {
+                    $0.contains("read model rebuilt") && $0.contains("projection.name=\(projection) ")
+                }, "the log says \(projection) was rebuilt: \(outcome.errors)")
+        }
+
+        let refused = try ChildProcess.run(
+            "tradecore-server", ["--port", "0", "--admin-port", "0"],
+            environment: ["TRADECORE_REBUILD_READ_MODELS": "maybe"])
+        #expect(refused.status != 0 && refused.errors.contains("must be true or false, not \"maybe\""))
     }
 
     @Test func exitCodesFollowTheStatus() async throws {

@@ -28,6 +28,7 @@ struct BalanceProjection: Projection {
 
     let name = "balances"
     let collections = [Self.balances, Self.applied]
+    var version = 1
     var fault = Fault()
 
     func handles(_ event: RecordedEvent) -> Bool { event.stream.type == Account.streamType }
