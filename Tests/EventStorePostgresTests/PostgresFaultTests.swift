@@ -12,8 +12,10 @@ struct PostgresFaultTests {
     private func open(_ url: String, schema: String = TestDatabase.freshSchema()) async throws -> PostgresEventStore {
         var logger = Logger(label: "tradecore.test.postgres.faults")
         logger.logLevel = .critical
+        // Generous: opening a fresh schema runs its migrations, which take seconds when the whole
+        // suite creates schemas at once on a small machine; no test here waits for this timeout.
         return try await PostgresEventStore.open(
-            .init(url: url, schema: schema, operationTimeout: .seconds(5), logger: logger))
+            .init(url: url, schema: schema, operationTimeout: .seconds(30), logger: logger))
     }
 
     private func refusal(_ url: String, schema: String = TestDatabase.freshSchema()) async throws -> EventStoreError {
