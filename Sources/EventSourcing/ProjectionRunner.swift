@@ -75,7 +75,10 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// events as they commit. After a rebuild (or another runner) moves the checkpoint, it starts
     /// again from there.
     ///
+    /// First, a read model built by an older ``Projection/version`` is rebuilt (see ``rebuild()``).
+    ///
     /// - Throws: ``ProjectionFailure`` when the projection throws (its batch is rolled back);
+    ///   ``ProjectionVersionTooNew`` when a newer version of the projection built the read model;
     ///   the store's errors. Cancellation ends it without an error.
     public func run() async throws {
         try await prepare()
@@ -120,7 +123,8 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     }
 
     /// Rebuilds the read model from position 0: empties its collections and checkpoint in one
-    /// transaction, then replays the whole log; returns the position reached. A concurrent
+    /// transaction, records this ``Projection/version`` as the one building it (whatever built it
+    /// before), then replays the whole log; returns the position reached. A concurrent
     /// ``run()`` notices the reset and continues from the rebuilt state.
     @discardableResult
     public func rebuild() async throws -> Int64 {
