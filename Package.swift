@@ -386,6 +386,10 @@ let package = Package(
             name: "TradeCoreCLITests",
             dependencies: [
                 "ProcessTesting",
+                // To change a stopped server's read models as another version of it would.
+                "EventSourcing",
+                "EventSourcingSQLite",
+                "EventStoreSQLite",
                 // Built before the tests, which run them as child processes.
                 "tradecore",
                 "tradecore-server",

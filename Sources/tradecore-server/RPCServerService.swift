@@ -5,7 +5,10 @@ import TradeCoreDomain
 
 /// Runs the RPC server under swift-service-lifecycle: SERVING once bound. On SIGTERM/SIGINT health
 /// turns NOT_SERVING, long calls (subscriptions) are told the server drains and send their last
-/// checkpoint, then every connection gets GOAWAY and the calls in flight finish.
+/// checkpoint, then every connection gets GOAWAY and the calls in flight finish. When the group
+/// cancels it instead (another service failed: the domain cannot run), the server shuts down the
+/// same way, without the pause for subscribers, so the process ends with that service's error
+/// rather than listening on with nothing behind it.
 struct RPCServerService: Service {
     let server: RPCServer
     let health: HealthStatus
@@ -15,7 +18,12 @@ struct RPCServerService: Service {
         try await server.start()
         health.set(.serving)
         try await withGracefulShutdownHandler {
-            try await server.waitUntilClosed()
+            try await withTaskCancellationHandler {
+                try await server.waitUntilClosed()
+            } onCancel: {
+                health.setAllNotServing()
+                server.beginShutdown()
+            }
         } onGracefulShutdown: {
             health.setAllNotServing()
             shutdown.trigger()

@@ -1,3 +1,6 @@
+import EventSourcing
+import EventSourcingSQLite
+import EventStoreSQLite
 import Foundation
 import ProcessTesting
 import Testing
@@ -201,6 +204,33 @@ struct CLITests {
             "tradecore-server", ["--port", "0", "--admin-port", "0"],
             environment: ["TRADECORE_REBUILD_READ_MODELS": "maybe"])
         #expect(refused.status != 0 && refused.errors.contains("must be true or false, not \"maybe\""))
+    }
+
+    @Test func aServerOlderThanItsReadModelsStopsAndSaysWhyUntilItRebuildsThem() async throws {
+        let first = try Server()
+        let (user, _) = try onboard(first)
+        #expect(first.stopKeepingFiles().status == 0)
+        defer { first.directory.remove() }
+        // The orders read model as a newer server, with version 9 of its projection, leaves it.
+        let store = try await SQLiteEventStore.open(.init(directory: first.directory.url))
+        try await SQLiteProjectionStore(store: store).write { writer in
+            try writer.put(Data("9".utf8), in: ProjectionRunner.versionsCollection, key: "orders")
+        }
+        await store.close()
+
+        // The domain cannot run, so the server must not stay up without it: it stops, and says why.
+        let refused = try ChildProcess.run(
+            "tradecore-server",
+            ["--port", "\(try freePort())", "--admin-port", "0", "--data-directory", first.directory.url.path],
+            timeout: .seconds(30))
+        #expect(refused.status != 0)
+        #expect(
+            refused.errors.contains("projection orders was built by version 9 of it, but this server runs version 1"),
+            "\(refused.errors)")
+
+        let rebuilt = try Server(["--rebuild-read-models"], directory: first.directory)
+        #expect(try jsonLines(rebuilt, "account", "list", "--user", user).count == 2, "the accounts are back")
+        #expect(rebuilt.stopKeepingFiles().status == 0, "it serves, and stops cleanly")
     }
 
     @Test func exitCodesFollowTheStatus() async throws {
