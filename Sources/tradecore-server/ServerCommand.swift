@@ -103,7 +103,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Empty every read model and rebuild it from the event log before serving (after a damaged read model, or to go back to an older server). Calls wait until it is done."
+            "Empty every read model and rebuild it from the event log before serving (after a damaged read model, or to go back to an older server); the server listens once it is done."
     )
     var rebuildReadModels = false
 
