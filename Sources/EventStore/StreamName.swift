@@ -46,9 +46,12 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     public static func < (lhs: StreamName, rhs: StreamName) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public static func == (lhs: StreamName, rhs: StreamName) -> Bool { lhs.rawValue == rhs.rawValue }
+    // Equality and hashing use the parts, which the raw value spells one way (a type has no '-',
+    // the id is in lowercase): comparing 16 bytes and a short type is cheaper than the text, and
+    // every append looks its stream up by name.
+    public static func == (lhs: StreamName, rhs: StreamName) -> Bool { lhs.id == rhs.id && lhs.type == rhs.type }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     /// Whether `type` is a valid aggregate type (see the type's documentation).
     public static func isValidType(_ type: String) -> Bool {

@@ -10,20 +10,23 @@ enum Rules {
     /// A ticker as exchanges and brokers write it: 1 to 16 characters, uppercase letters and digits,
     /// with `.`, `-` or `/` between them (`AAPL`, `BRK.B`, `BTC-USD`, `ETH/USD`).
     static func symbol(_ symbol: String, field: String = "symbol") throws(DomainError) {
-        let bytes = Array(symbol.utf8)
+        let bytes = symbol.utf8
         guard !bytes.isEmpty else { throw .invalid(field, "a symbol is required") }
         guard bytes.count <= 16 else { throw .invalid(field, "a symbol has at most 16 characters") }
-        let separators: Set<UInt8> = [UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "/")]
-        for (index, byte) in bytes.enumerated() {
+        // Checked byte by byte without copying: this runs for every order command.
+        var index = 0
+        for byte in bytes {
             let isAlphanumeric =
                 (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-            let isInnerSeparator = separators.contains(byte) && index > 0 && index < bytes.count - 1
+            let isSeparator = byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "/")
+            let isInnerSeparator = isSeparator && index > 0 && index < bytes.count - 1
             guard isAlphanumeric || isInnerSeparator else {
                 throw .invalid(
                     field, "\"\(symbol)\" is not a symbol: use uppercase letters and digits, with . - or / between them"
                 )
             }
+            index += 1
         }
     }
 
