@@ -26,6 +26,8 @@ enum DomainBenchmark {
         var p99Microseconds: Double
         /// CPU time (user + system, all threads) per command.
         var cpuMicrosecondsPerCommand: Double
+        /// Commands per store transaction during the run: how many shared each fsync.
+        var commandsPerCommit: Double
     }
 
     static func run(directory: URL, command: Command, callers: Int, seconds: Double) async throws -> Result {
@@ -47,6 +49,7 @@ enum DomainBenchmark {
             limitPrice: ExactDecimal(151), accountID: account)
         let clock = ContinuousClock()
         var cpuBefore = processCPUTime()
+        var transactionsBefore = 0
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
             // Each caller's order for AddFill is made and placed before the clock starts.
             var orders: [UUID] = []
@@ -58,6 +61,7 @@ enum DomainBenchmark {
                 }
             }
             cpuBefore = processCPUTime()
+            transactionsBefore = store.writerStatistics.transactions
             let deadline = clock.now + .milliseconds(Int64(seconds * 1_000))
             for caller in 0..<callers {
                 let target = orders.isEmpty ? nil : orders[caller]
@@ -84,6 +88,7 @@ enum DomainBenchmark {
             return (all, clock.now - start)
         }
         let cpu = processCPUTime() - cpuBefore
+        let transactions = store.writerStatistics.transactions - transactionsBefore
         await store.close()
         let (all, elapsed) = latencies
         let sorted = all.sorted()
@@ -94,6 +99,7 @@ enum DomainBenchmark {
         return Result(
             commands: sorted.count, commandsPerSecond: Double(sorted.count) / elapsed.seconds,
             p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
-            cpuMicrosecondsPerCommand: sorted.isEmpty ? 0 : cpu / Double(sorted.count) * 1_000_000)
+            cpuMicrosecondsPerCommand: sorted.isEmpty ? 0 : cpu / Double(sorted.count) * 1_000_000,
+            commandsPerCommit: Double(sorted.count) / Double(max(transactions, 1)))
     }
 }

@@ -164,11 +164,12 @@ struct StoreBenchmark: AsyncParsableCommand {
                 print(
                     String(
                         format:
-                            "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs) | store %@ "
-                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs) | ratio %.2f (rounds: %@)",
+                            "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs, %5.1f/commit) | store %@ "
+                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs, %5.1f/commit) | ratio %.2f (rounds: %@)",
                         command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
-                        domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, command.baseline.rawValue as NSString,
-                        store.eventsPerSecond, store.p50Microseconds, store.cpuMicrosecondsPerEvent, ratio,
+                        domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, domain.commandsPerCommit,
+                        command.baseline.rawValue as NSString, store.eventsPerSecond, store.p50Microseconds,
+                        store.cpuMicrosecondsPerEvent, Double(store.events) / Double(max(store.transactions, 1)), ratio,
                         all as NSString))
             }
         }
