@@ -42,7 +42,14 @@ public final class SQLiteEventStore: EventStore {
         /// The most appends gathered into one transaction.
         public var maxAppendsPerTransaction: Int
         /// How long, from its start, a transaction keeps taking in the appends that arrive while
-        /// it is being written, before it commits. Zero commits what was queued when it started.
+        /// it is being written, before it commits. Zero, the default, commits what was queued when
+        /// it started: the appends that arrive meanwhile share the next commit.
+        ///
+        /// Gathering waits for stragglers in 50 µs sleeps, and every wake-up of the writer queues
+        /// behind the threads that are running commands. With commands behind the appends (the
+        /// domain benchmark, 256 callers on two cores) a 5 ms gather left the writer waiting on
+        /// the run queue a quarter of the time and cut commands per second by a fifth, while the
+        /// store's own append rate was the same with or without it.
         public var maxGatherDelay: Duration
         /// The check run when the store opens.
         public var integrityCheck: IntegrityCheck
@@ -66,7 +73,7 @@ public final class SQLiteEventStore: EventStore {
             fileName: String = "events.sqlite",
             options: EventStoreOptions = EventStoreOptions(),
             maxAppendsPerTransaction: Int = 1_024,
-            maxGatherDelay: Duration = .milliseconds(5),
+            maxGatherDelay: Duration = .zero,
             integrityCheck: IntegrityCheck = .quick,
             maximumSize: Int64? = nil,
             walCheckpointPages: Int = 10_000,
