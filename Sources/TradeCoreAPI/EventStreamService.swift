@@ -117,6 +117,7 @@ public struct EventStreamService: RPCService {
         let (start, filter, resumeAfter) = try Self.subscription(of: message)
         let interval = try checkpointInterval(message.checkpointIntervalMs)
         let owner: UUID? = if case .user(let id) = principal { id } else { nil }
+        try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
         let progress = Progress(position: resumeAfter)
         metrics.subscriberOpened()
@@ -149,6 +150,42 @@ public struct EventStreamService: RPCService {
             .unavailable, reason: "SHUTTING_DOWN",
             "the server is shutting down: subscribe again after position \(position)",
             facts: ["resume_after_position": "\(position)"])
+    }
+
+    /// Refuses a start after what is committed. A subscription after a position past the head (or
+    /// a version past its stream's end) would wait for the events that come to take the numbers in
+    /// between and skip them: a client that mistyped its resume point would lose events unawares.
+    /// A user principal is not told the version of a stream (it may be another user's).
+    private func checkCommitted(_ start: SubscriptionStart, showingStreamVersion: Bool) async throws {
+        switch start {
+        case .beginning, .end:
+            return
+        case .position(let next):
+            let head = try await store.headPosition()
+            guard next - 1 <= head else {
+                throw APIErrors.error(
+                    .outOfRange, reason: "AFTER_THE_HEAD",
+                    "after_position \(next - 1) is past the head of the log (\(head)): subscribe after a position "
+                        + "you have seen, or from the start",
+                    facts: ["after_position": "\(next - 1)", "head_position": "\(head)"],
+                    fields: [BadRequest.FieldViolation(field: "after_position", description: "past the head \(head)")])
+            }
+        case .stream(let stream, version: let next):
+            let current = try await store.streamVersion(stream)
+            guard next - 1 <= current ?? -1 else {
+                let end = current.map { "its version is \($0)" } ?? "it has no events"
+                throw APIErrors.error(
+                    .outOfRange, reason: "AFTER_THE_STREAM_END",
+                    "after_stream_version.version \(next - 1) is past the end of \(stream)"
+                        + (showingStreamVersion ? " (\(end))" : ""),
+                    facts: showingStreamVersion
+                        ? ["after_version": "\(next - 1)", "stream_version": current.map { "\($0)" } ?? "none"]
+                        : ["after_version": "\(next - 1)"],
+                    fields: [
+                        BadRequest.FieldViolation(field: "after_stream_version.version", description: "past the end")
+                    ])
+            }
+        }
     }
 
     /// The start and filter of a request; the position a subscriber has handled when it starts.

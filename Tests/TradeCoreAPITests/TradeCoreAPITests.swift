@@ -237,4 +237,50 @@ struct TradeCoreAPITests {
             }
         }
     }
+
+    @Test func aSubscriptionAfterWhatIsCommittedIsRefusedInsteadOfSkippingWhatComesNext() async throws {
+        try await withAPI { api in
+            let connected = try await api.connect(api.alice, metadata: api.asAlice)
+            let head = try await api.store.headPosition()
+            let stream = "broker_account-\(connected.accountID.lowercasedText)"
+            let version = try await api.store.streamVersion(try StreamName(stream)) ?? -1
+            let path = APIHarness.path("EventStreamService", "Subscribe")
+            let refused: [(SubscribeRequest, String, String)] = [
+                // Far enough ahead that the onboarding saga, still at work, cannot reach them meanwhile.
+                (SubscribeRequest(start: .afterPosition(UInt64(head) + 1_000)), "AFTER_THE_HEAD", "after_position"),
+                (
+                    SubscribeRequest(
+                        start: .afterStreamVersion(StreamVersion(stream: stream, version: UInt64(version + 1_000)))),
+                    "AFTER_THE_STREAM_END", "after_stream_version.version"
+                ),
+            ]
+            for (request, reason, field) in refused {
+                do {
+                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) {
+                        response in
+                        for try await _ in response.messages {}
+                    }
+                    Issue.record("accepted a subscription after what is committed: \(reason)")
+                } catch let error as RPCError {
+                    #expect(error.code == .outOfRange, "\(error)")
+                    #expect(error.details?.errorInfo?.reason == reason)
+                    #expect(error.details?.badRequest?.fieldViolations.first?.field == field)
+                }
+            }
+            // At the head (or the stream's last version) is where a caught-up subscriber resumes:
+            // accepted, and the next event arrives.
+            let atHead = SubscribeRequest(checkpointIntervalMs: 100, start: .afterPosition(UInt64(head)))
+            let next = try await api.client.serverStreaming(path, atHead.protoBytes, metadata: api.asService) {
+                response in
+                _ = try await api.connect(api.bob, metadata: api.asBob)
+                for try await bytes in response.messages {
+                    if case .event(let event)? = try SubscribeResponse(protoBytes: bytes).message {
+                        return event.globalPosition
+                    }
+                }
+                return UInt64(0)
+            }
+            #expect(next == UInt64(head) + 1)
+        }
+    }
 }
