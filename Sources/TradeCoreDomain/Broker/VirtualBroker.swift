@@ -14,10 +14,13 @@ import TradeCoreMessages
 /// - API keys: a key starting with `vbk_`, of at least 12 characters, with a secret.
 /// - Accounts: two per identity (token or key), a cash (`…-C`) and a margin (`…-M`) account in USD,
 ///   each starting with ``Configuration/startingCash``; fills move their cash and positions.
-/// - Orders: refused above 1,000,000 units, or when a cash account cannot pay for a buy at the
-///   current price. Market orders execute at the price table's price; limit orders when the price
-///   reaches the limit; stop orders once the price crosses the stop; stop-limit orders when both
-///   hold. At most ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts.
+/// - Orders: refused above 1,000,000 units, when a cash account cannot pay for a buy at the
+///   current price, or when a cash account sells more than it holds (it cannot sell short). Market
+///   orders execute at the price table's price; limit orders when the price reaches the limit; stop
+///   orders once the price crosses the stop; stop-limit orders when both hold. At most
+///   ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts. Only the
+///   orders it accepted execute: an order placed with a broker order id it did not issue (by hand,
+///   or another broker's) is not at this broker and never fills here.
 /// - Prices: from the table (``Configuration/prices``, changed by ``setPrice(_:_:)``), or for a
 ///   symbol not in it a price derived from the symbol and the seed.
 public final class VirtualBroker: BrokerAdapter {
@@ -197,15 +200,28 @@ public final class VirtualBroker: BrokerAdapter {
                 return .rejected(reason: "insufficient buying power: \(cost) needed, \(cash) in cash")
             }
         }
-        return .accepted(
-            brokerOrderID: "VB-\(hex("order/\(order.clientOrderID.lowercasedText)").prefix(16).uppercased())")
+        if order.side == .sell, order.accountNumber.hasSuffix("-C") {
+            let held = state.withLock { $0.ledgers[order.accountNumber]?.holdings[order.symbol]?.quantity } ?? .zero
+            if order.quantity > held {
+                return .rejected(
+                    reason:
+                        "a cash account cannot sell short: selling \(order.quantity) \(order.symbol), holding \(held)")
+            }
+        }
+        return .accepted(brokerOrderID: brokerOrderID(for: order.clientOrderID))
+    }
+
+    /// The id it gives the order it accepts: derived from our order id, so after a restart it still
+    /// knows which orders are its own.
+    private func brokerOrderID(for orderID: UUID) -> String {
+        "VB-\(hex("order/\(orderID.lowercasedText)").prefix(16).uppercased())"
     }
 
     public func executions(
         of order: WorkingOrder, credentials: BrokerCredentials, environment: BrokerEnvironment
     ) async throws(BrokerError) -> [BrokerExecution] {
         let remaining = order.remainingQuantity
-        guard remaining > .zero else { return [] }
+        guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else { return [] }
         let price = price(of: order.symbol)
         guard Self.executes(order, at: price) else { return [] }
         let quantity = min(remaining, configuration.maxFillQuantity)
