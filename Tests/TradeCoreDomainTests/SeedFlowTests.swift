@@ -1,6 +1,8 @@
 import EventSourcing
+import EventSourcingTesting
 import EventStore
 import Foundation
+import Logging
 import Testing
 import TradeCoreMessages
 import WireFormat
@@ -51,6 +53,71 @@ struct SeedFlowTests {
             let saga = OrderExecutionSaga.instanceID(order: orderID)
             let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
             #expect(finished.status == .completed)
+        }
+    }
+
+    @Test func theVirtualBrokerFillsOnlyOrdersItAcceptedAndACashAccountCannotSellShort() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            _ = try await domain.connectThroughOAuth(user: user)
+            let cash = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+
+            // Placed by hand with an id the broker never issued: a market order, yet nothing fills.
+            let byHand = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(10), orderType: .market,
+                    accountID: cash.accountID)
+            ).result.orderID
+            let placed = try await domain.commands.send(
+                PlaceOrder(orderID: byHand, userID: user, brokerOrderID: "FAKE-1"))
+            _ = try await domain.queries.ask(
+                GetOrder(orderID: byHand, userID: user), consistency: .atLeast(placed.position ?? 0))
+            #expect(await domain.app.fills.pollOnce() == 0)
+            let unfilled = try await domain.queries.ask(GetOrder(orderID: byHand, userID: user))
+            #expect(unfilled.status == .placed)
+            #expect(unfilled.fillCount == 0)
+
+            // Selling what the cash account does not hold is refused by the broker, with its reason.
+            let short = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .sell, quantity: ExactDecimal(5), orderType: .market,
+                    accountID: cash.accountID, autoSubmit: true)
+            ).result.orderID
+            try await domain.eventually("the short sale is rejected") {
+                let view = try? await domain.queries.ask(GetOrder(orderID: short, userID: user))
+                return view?.status == .rejected
+            }
+            let rejected = try await domain.queries.ask(GetOrder(orderID: short, userID: user))
+            #expect(rejected.statusReason.contains("cannot sell short"), "\(rejected.statusReason)")
+            #expect(rejected.fillCount == 0)
+        }
+    }
+
+    @Test func anExecutionTheOrderRefusesIsLoggedOnceAndNotSentAgain() async throws {
+        let logs = CapturedLogs()
+        try await withDomain(logs: logs) { domain in
+            let user = UUID()
+            _ = try await domain.connectThroughOAuth(user: user)
+            let cash = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            domain.broker.setPrice("AAPL", ExactDecimal(200))
+            // 35 decimal places: the broker executes it, but quantity × price needs 39 digits.
+            let quantity = try #require(ExactDecimal("1.00000000000000000000000000000000001"))
+            let orderID = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: quantity, orderType: .market,
+                    accountID: cash.accountID, autoSubmit: true)
+            ).result.orderID
+            let refusal = "refuses an execution its broker reported"
+            try await domain.eventually("the refused execution is logged") {
+                logs.contains(level: .error, refusal)
+            }
+            for _ in 0..<3 { #expect(await domain.app.fills.pollOnce() == 0) }
+            #expect(logs.all.filter { $0.text.contains(refusal) }.count == 1)
+            let order = try await domain.queries.ask(GetOrder(orderID: orderID, userID: user))
+            #expect(order.status == .placed)
+            #expect(order.fillCount == 0)
         }
     }
 

@@ -2,6 +2,7 @@ import EventSourcing
 import EventStore
 import Foundation
 import Logging
+import Synchronization
 import TradeCoreMessages
 
 /// Brings brokers' executions to the orders: every ``interval`` (and as soon as an order is placed
@@ -11,6 +12,10 @@ import TradeCoreMessages
 /// An AddFill's command id derives from the execution's fill id, and the order ignores a fill id
 /// it has, so a poller that restarts — or asks again before the read model shows the last fill —
 /// fills nothing twice. The fills carry the saga id of the execution saga that placed the order.
+///
+/// An execution the order refuses (a domain rejection, not a passing failure) is logged once as an
+/// error and not sent again by this process: the broker reports it at every poll, and sending it
+/// ten times a second would only repeat the refusal and flood the log. The order needs a person.
 public final class BrokerFillPoller: Sendable {
     private let commands: CommandBus
     private let queries: QueryBus
@@ -18,6 +23,9 @@ public final class BrokerFillPoller: Sendable {
     private let services: DomainServices
     private let interval: Duration
     private let logger: Logger
+    /// Fill ids whose AddFill the domain refused; bounded, as a safeguard.
+    private let refused = Mutex<Set<UUID>>([])
+    private static let refusedKept = 10_000
 
     public init(
         commands: CommandBus, queries: QueryBus, store: any EventStore, services: DomainServices,
@@ -91,23 +99,46 @@ public final class BrokerFillPoller: Sendable {
                 reference: BrokerConnection.credentialsReference(order.connectionID))
             let executions = try await adapter.executions(
                 of: order, credentials: credentials, environment: order.environment)
+            var recorded = 0
             for execution in executions {
-                let fill = AddFill(
-                    orderID: order.orderID, userID: order.userID, fillID: execution.fillID,
-                    quantity: execution.quantity, price: execution.price, filledAt: execution.executedAt,
-                    sagaID: order.sagaID)
-                _ = try await commands.send(
-                    fill,
-                    options: CommandOptions(
-                        commandID: NameBasedUUID.make(namespace: execution.fillID, name: "AddFill"),
-                        userID: order.userID, sagaID: order.sagaID))
+                if try await record(execution, of: order) { recorded += 1 }
             }
-            return executions.count
+            return recorded
         } catch {
             logger.warning(
                 "could not record an order's executions",
                 metadata: ["order.id": "\(order.orderID.lowercasedText)", "error": "\(error)"])
             return 0
         }
+    }
+
+    /// Sends one execution as an AddFill. False when it was not sent: refused before, or now.
+    private func record(_ execution: BrokerExecution, of order: WorkingOrder) async throws -> Bool {
+        if refused.withLock({ $0.contains(execution.fillID) }) { return false }
+        let fill = AddFill(
+            orderID: order.orderID, userID: order.userID, fillID: execution.fillID, quantity: execution.quantity,
+            price: execution.price, filledAt: execution.executedAt, sagaID: order.sagaID)
+        let options = CommandOptions(
+            commandID: NameBasedUUID.make(namespace: execution.fillID, name: "AddFill"), userID: order.userID,
+            sagaID: order.sagaID)
+        let failure: CommandBusError
+        do {
+            _ = try await commands.send(fill, options: options)
+            return true
+        } catch {
+            failure = error
+        }
+        guard failure.code == .rejected else { throw failure }
+        refused.withLock { refused in
+            if refused.count >= Self.refusedKept { refused.removeAll() }
+            refused.insert(execution.fillID)
+        }
+        logger.error(
+            "the order refuses an execution its broker reported; it is not sent again",
+            metadata: [
+                "order.id": "\(order.orderID.lowercasedText)", "fill.id": "\(execution.fillID.lowercasedText)",
+                "error": "\(failure.message)",
+            ])
+        return false
     }
 }

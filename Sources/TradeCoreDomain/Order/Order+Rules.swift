@@ -112,7 +112,10 @@ extension AggregateRoot where State == Order {
         guard let product = quantity.multiplied(by: price), let notional = state.filledNotional.adding(product),
             let average = notional.divided(by: filled, scale: Order.averagePriceScale)
         else {
-            throw .invalid("price", "quantity × price is too large to keep exactly")
+            throw .invalid(
+                "price",
+                "quantity × price, added to what is filled, needs more than \(ExactDecimal.maxDigits) digits "
+                    + "(or \(ExactDecimal.maxScale) decimal places) to be kept exactly")
         }
         let complete = filled == state.quantity
         emit(
