@@ -45,6 +45,10 @@ struct BrokerCommand: AsyncParsableCommand {
             }
             guard let code = authorizeWithCode, started.status == .awaitingOAuth else {
                 try options.output.print(started)
+                if started.status == .failed {
+                    // Refused API keys: a failure, as a refused authorization below is.
+                    throw CLIError("the connection failed: \(started.statusReason)", exitCode: 9)
+                }
                 return
             }
             let connected = try await calling {

@@ -109,6 +109,26 @@ enum MessagePrinter {
         return name
     }
 
+    /// Every field name of every message the CLI prints: a `--field` outside it is a typo.
+    static let fieldNames: Set<String> = Set(messages.values.joined().map(\.name))
+
+    /// The tree of `message` with `field` only; a field the message has but did not send (proto3
+    /// leaves out zero, empty and false) is given its default value. Nil: the message has no
+    /// such field.
+    static func field(_ field: String, of message: any ProtoMessage) -> Value? {
+        let name = type(of: message).protoMessageName
+        guard let descriptor = messages[name]?.first(where: { $0.name == field }) else { return nil }
+        if let value = value(of: message)[field] { return value }
+        if descriptor.label == .repeated { return .list([]) }
+        switch descriptor.type {
+        case .string, .bytes: return .text("")
+        case .bool: return .literal("false")
+        case .enumeration(let name): return .text(enums[name]?[0] ?? "0")
+        case .message, .map: return .object([])
+        default: return .literal("0")
+        }
+    }
+
     /// The tree of `message`.
     static func value(of message: any ProtoMessage) -> Value {
         let bytes = message.protoBytes

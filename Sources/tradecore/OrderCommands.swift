@@ -193,17 +193,22 @@ struct OrderCommand: AsyncParsableCommand {
         @OptionGroup var options: QueryOptions
         @Option var user: UUID
         @Option(help: "Only orders in this status (repeatable).") var status: [Choice<OrderStatus>] = []
-        @Option(help: "At most this many (default 100).") var limit: UInt32 = 0
-        @Option(help: "Start after this order.") var after: UUID?
+        @Option(help: "At most this many; the server's default is 100.") var limit: UInt32?
+        @Option(help: "Start after this order (the last one of the page before).") var after: UUID?
 
         func run() async throws {
             let list = try await options.connection.call { client in
                 try await client.listOrders(
                     ListOrders(
-                        userID: user, statuses: status.map(\.value), pageSize: limit, afterOrderID: after,
+                        userID: user, statuses: status.map(\.value), pageSize: limit ?? 0, afterOrderID: after,
                         minPosition: options.minPosition))
             }
             try printEach(list.orders, options.output)
+            if let next = list.nextAfterOrderID {
+                // On stderr, so the page on stdout stays one object per line.
+                FileHandle.standardError.write(
+                    Data("more orders follow: list them with --after \(next.uuidString.lowercased())\n".utf8))
+            }
         }
     }
 }

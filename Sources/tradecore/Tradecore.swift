@@ -34,6 +34,10 @@ struct Tradecore: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as CLIError {
+            // Thrown outside `calling` (after a call, about its result): the same line and code.
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            Foundation.exit(error.exitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
@@ -70,7 +74,12 @@ struct ConnectionOptions: ParsableArguments {
     func validate() throws {
         _ = try endpoint()
         guard timeout > 0, timeout <= 3_600 else {
-            throw ValidationError("--timeout must be between 0 and 3600 seconds")
+            throw ValidationError("--timeout must be more than 0 and at most 3600 seconds")
+        }
+        if let file = caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"],
+            !FileManager.default.isReadableFile(atPath: file)
+        {
+            throw ValidationError("--ca-file (or TRADECORE_CA_FILE): cannot read \(file)")
         }
     }
 
@@ -105,15 +114,33 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Print only this field of the result (its name in the .proto file, e.g. order_id).")
     var field: String?
 
+    /// Refuses a `--field` that no result has before anything is sent: a typo must not be found
+    /// only after the command was applied.
+    func validate() throws {
+        if let field, !MessagePrinter.fieldNames.contains(field) {
+            throw ValidationError(
+                "--field: no result has a field named \"\(field)\" (use its .proto name, e.g. order_id)")
+        }
+    }
+
     /// Prints a message as asked.
     func print(_ message: some ProtoMessage) throws {
+        if let field {
+            guard let found = MessagePrinter.field(field, of: message) else {
+                throw CLIError(
+                    "the call succeeded, but its result (\(type(of: message).protoMessageName)) has no field \(field)",
+                    exitCode: 64)
+            }
+            Swift.print(json ? found.json : found.plain)
+            return
+        }
         try print(MessagePrinter.value(of: message))
     }
 
     func print(_ value: Value) throws {
         if let field {
             guard let found = value[field] else {
-                throw CLIError("the result has no field \(field)", exitCode: 1)
+                throw CLIError("the result has no field \(field)", exitCode: 64)
             }
             Swift.print(json ? found.json : found.plain)
         } else if json {

@@ -47,6 +47,12 @@ struct CLITests {
     /// Runs `tradecore` with the arguments against `server`.
     @discardableResult
     func cli(_ server: Server?, _ arguments: String..., token: String? = nil) throws -> ChildProcess.Outcome {
+        try cli(server, arguments, token: token)
+    }
+
+    /// Runs `tradecore` with the arguments against `server`.
+    @discardableResult
+    func cli(_ server: Server?, _ arguments: [String], token: String? = nil) throws -> ChildProcess.Outcome {
         var environment: [String: String] = [:]
         if let server { environment["TRADECORE_SERVER"] = server.address }
         if let token { environment["TRADECORE_TOKEN"] = token }
@@ -231,6 +237,42 @@ struct CLITests {
         let rebuilt = try Server(["--rebuild-read-models"], directory: first.directory)
         #expect(try jsonLines(rebuilt, "account", "list", "--user", user).count == 2, "the accounts are back")
         #expect(rebuilt.stopKeepingFiles().status == 0, "it serves, and stops cleanly")
+    }
+
+    @Test func aMistypedFieldIsRefusedBeforeTheCommandRunsAndAZeroFieldPrintsItsValue() async throws {
+        let server = try Server()
+        defer { #expect(server.stop() == 0, "the server exits cleanly") }
+        let (user, account) = try onboard(server)
+        let order = ["order", "create", "--user", user, "--account", account, "--symbol", "AAPL", "--side", "buy"]
+        let typo = try cli(server, order + ["--quantity", "1", "--type", "market", "--field", "ordr_id"])
+        #expect(typo.status == 64 && typo.errors.contains("--field"), "\(typo.errors)")
+        #expect(try jsonLines(server, "order", "list", "--user", user).isEmpty, "nothing was created")
+        // A new order's version is 0, which proto3 leaves off the wire: printed all the same.
+        let version = try cli(server, order + ["--quantity", "1", "--type", "market", "--field", "version"])
+        #expect(version.status == 0, "\(version.errors)")
+        #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // A page that is not the last says how to get the next one, on stderr.
+        let second = try cli(server, order + ["--quantity", "2", "--type", "market", "--field", "order_id"])
+        #expect(second.status == 0, "\(second.errors)")
+        let page = try cli(server, "order", "list", "--user", user, "--limit", "1", "--field", "order_id")
+        #expect(page.status == 0 && page.errors.contains("more orders follow: list them with --after"), "\(page)")
+        let last = try cli(server, "order", "list", "--user", user, "--limit", "5", "--field", "order_id")
+        #expect(last.status == 0 && !last.errors.contains("more orders follow"), "\(last.errors)")
+        // A tail after a position past the head is refused rather than left waiting to skip events.
+        let ahead = try cli(server, "events", "tail", "--from", "1000000000")
+        #expect(ahead.status == 11 && ahead.errors.contains("past the head"), "\(ahead.errors)")
+        // Refused API keys fail the command as a refused authorization does (for a user without a connection).
+        let newcomer = try cli(nil, "id").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = try cli(
+            server, "broker", "connect", "--user", newcomer, "--auth", "api-key", "--api-key", "wrong", "--api-secret",
+            "s")
+        #expect(refused.status == 9 && refused.errors.contains("the connection failed"), "\(refused.errors)")
+        let other = try cli(nil, "id").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let denied = try cli(server, "broker", "connect", "--user", other, "--authorize-with-code", "denied-by-user")
+        #expect(denied.status == 9 && denied.errors.contains("the connection failed"), "\(denied.errors)")
+        // A CA file that cannot be read is a mistake on the command line, not an unreachable server.
+        let ca = try cli(server, "health", "--tls", "--ca-file", "/nonexistent/ca.pem")
+        #expect(ca.status == 64 && ca.errors.contains("cannot read /nonexistent/ca.pem"), "\(ca.errors)")
     }
 
     @Test func exitCodesFollowTheStatus() async throws {
