@@ -1,4 +1,6 @@
+import Glibc
 import HTTP2RPC
+import NIOCore
 import ServiceLifecycle
 import TradeCoreAPI
 import TradeCoreDomain
@@ -13,9 +15,11 @@ struct RPCServerService: Service {
     let server: RPCServer
     let health: HealthStatus
     let shutdown: ShutdownSignal
+    /// Where it listens, and the settings that chose it, for the error when it cannot.
+    let address: String
 
     func run() async throws {
-        try await server.start()
+        try await listening(on: address) { try await server.start() }
         health.set(.serving)
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
@@ -50,10 +54,34 @@ struct DomainService: Service {
 /// Serves the admin endpoint until the graceful shutdown.
 struct AdminService: Service {
     let admin: AdminServer
+    /// Where it listens, and the settings that chose it.
+    let address: String
 
     func run() async throws {
-        _ = try await admin.start()
+        _ = try await listening(on: address) { try await admin.start() }
         try? await gracefulShutdown()
         await admin.stop()
+    }
+}
+
+/// The server could not listen: the address, the settings that chose it and why.
+struct ListenError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs `bind`; a socket error becomes a ``ListenError`` naming `address` (NIO's own names only
+/// the system call).
+func listening<Result>(on address: String, _ bind: () async throws -> Result) async throws -> Result {
+    do {
+        return try await bind()
+    } catch let error as IOError {
+        let reason =
+            switch error.errnoCode {
+            case EADDRINUSE: "the address is already in use (another server, or another process, listens there)"
+            case EACCES: "permission denied (ports below 1024 need privileges)"
+            case EADDRNOTAVAIL: "this machine has no such address"
+            default: "\(error)"
+            }
+        throw ListenError(description: "cannot listen on \(address): \(reason)")
     }
 }

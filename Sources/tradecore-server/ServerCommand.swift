@@ -207,11 +207,18 @@ struct ServerCommand: AsyncParsableCommand {
                     .init(
                         service: AdminService(
                             admin: AdminServer(
-                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger))
+                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger),
+                            address: "\(settings.adminHost):\(settings.adminPort) (--admin-host and --admin-port, "
+                                + "TRADECORE_ADMIN_HOST and TRADECORE_ADMIN_PORT)")
                     ))
             }
             services.append(
-                .init(service: RPCServerService(server: server, health: health, shutdown: shutdown)))
+                .init(
+                    service: RPCServerService(
+                        server: server, health: health, shutdown: shutdown,
+                        address:
+                            "\(settings.host):\(settings.port) (--host and --port, TRADECORE_HOST and TRADECORE_PORT)"
+                    )))
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

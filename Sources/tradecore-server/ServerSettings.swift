@@ -81,6 +81,7 @@ struct ServerSettings: Sendable {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw ConfigurationError("the configuration file \(file) does not exist")
             }
+            try checkFile(file)
             do {
                 providers.append(
                     try await FileProvider<JSONSnapshot>(
@@ -91,6 +92,71 @@ struct ServerSettings: Sendable {
             }
         }
         return try ServerSettings(reading: ConfigReader(providers: providers))
+    }
+
+    /// A JSON value of the settings file, as written: a number is not read as a flag, nor `true`
+    /// as a port.
+    private enum FileValue: Decodable {
+        case bool(Bool), integer(Int64), number(Double), text(String), texts([String]), other
+
+        init(from decoder: any Decoder) throws {
+            let value = try decoder.singleValueContainer()
+            if let bool = try? value.decode(Bool.self) {
+                self = .bool(bool)
+            } else if let integer = try? value.decode(Int64.self) {
+                self = .integer(integer)
+            } else if let number = try? value.decode(Double.self) {
+                self = .number(number)
+            } else if let text = try? value.decode(String.self) {
+                self = .text(text)
+            } else if let texts = try? value.decode([String].self) {
+                self = .texts(texts)
+            } else {
+                self = .other
+            }
+        }
+    }
+
+    /// Checks the file before the configuration library reads it, which would take a key it does
+    /// not know as absent (a misspelt setting silently keeping its default) and `true` as the
+    /// number 1: every key must be a setting, and every value of the setting's kind (a string is
+    /// always accepted and parsed as the flag's text would be).
+    private static func checkFile(_ file: String) throws {
+        let values: [String: FileValue]
+        do {
+            values = try JSONDecoder().decode(
+                [String: FileValue].self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+        } catch {
+            throw ConfigurationError("the configuration file \(file) is not a JSON object of settings")
+        }
+        let numbers: Set<Key> = [
+            .port, .maxConcurrentStreams, .maxMessageSize, .shutdownGraceSeconds, .adminPort, .virtualBrokerSeed,
+            .fillPollMilliseconds,
+        ]
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+            guard let key = Key(rawValue: name) else {
+                throw ConfigurationError(
+                    "the configuration file \(file) sets \"\(name)\", which is not a setting; the settings are "
+                        + Key.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            let fits: Bool
+            let kind: String
+            switch value {
+            case .text: (fits, kind) = (true, "")
+            case .integer: (fits, kind) = (numbers.contains(key), "a whole number")
+            case .bool: (fits, kind) = (key == .rebuildReadModels, "true or false")
+            case .texts: (fits, kind) = (key == .apiTokens, "a list")
+            case .number: (fits, kind) = (false, "a number with a fraction")
+            case .other: (fits, kind) = (false, "neither text, a number nor true or false")
+            }
+            guard fits else {
+                throw ConfigurationError(
+                    "\(name) in the configuration file \(file) is \(kind), which it cannot be; "
+                        + (numbers.contains(key)
+                            ? "it takes a whole number"
+                            : key == .rebuildReadModels ? "it takes true or false" : "it takes text"))
+            }
+        }
     }
 
     private init(reading config: ConfigReader) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import ProcessTesting
 import Testing
 
@@ -80,6 +81,55 @@ struct ServerStartTests {
 
         (status, output) = try runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
         #expect(status != 0 && output.contains("does not exist"), "\(output)")
+    }
+
+    @Test func aSettingsFileWithAnUnknownKeyOrAValueOfTheWrongKindStopsTheStartSayingWhy() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.url.appendingPathComponent("settings.json")
+        for (json, fragment) in [
+            (#"{"prot": 50552}"#, #""prot", which is not a setting"#),
+            (#"{"port": true}"#, "port in the configuration file"),
+            (#"{"port": 50554.5}"#, "a number with a fraction"),
+            (#"{"rebuildReadModels": 1}"#, "it takes true or false"),
+            (#"[1, 2]"#, "is not a JSON object of settings"),
+        ] {
+            try Data(json.utf8).write(to: file)
+            let (status, output) = try runServer(["--config", file.path, "--data-directory", directory.url.path])
+            #expect(status != 0 && output.contains(fragment), "\(json): \(output)")
+        }
+    }
+
+    @Test func aPortInUseStopsTheStartNamingTheAddressAndTheSetting() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // A listener of our own on a free port of loopback.
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(socket >= 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(socket, generic, length) == 0 && listen(socket, 1) == 0
+                    && getsockname(socket, generic, &length) == 0
+            }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var (status, output) = try runServer([
+            "--port", "\(port)", "--admin-port", "0", "--data-directory", directory.url.path,
+        ])
+        #expect(status != 0)
+        #expect(output.contains("cannot listen on 127.0.0.1:\(port) (--host and --port"), "\(output)")
+        #expect(output.contains("already in use"), "\(output)")
+        (status, output) = try runServer([
+            "--port", "0", "--admin-port", "\(port)", "--data-directory", directory.url.path,
+        ])
+        #expect(status != 0)
+        #expect(output.contains("cannot listen on 127.0.0.1:\(port) (--admin-host and --admin-port"), "\(output)")
     }
 
     @Test func anAPITokenThatDoesNotParseStopsTheStartSayingWhy() throws {
