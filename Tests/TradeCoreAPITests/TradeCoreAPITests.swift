@@ -225,10 +225,7 @@ struct TradeCoreAPITests {
             ]
             for (request, field) in bad {
                 do {
-                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) {
-                        response in
-                        for try await _ in response.messages {}
-                    }
+                    try await api.subscribeToTheEnd(path, request)
                     Issue.record("accepted a subscription with a bad \(field)")
                 } catch let error as RPCError {
                     #expect(error.code == .invalidArgument)
@@ -256,10 +253,7 @@ struct TradeCoreAPITests {
             ]
             for (request, reason, field) in refused {
                 do {
-                    try await api.client.serverStreaming(path, request.protoBytes, metadata: api.asService) {
-                        response in
-                        for try await _ in response.messages {}
-                    }
+                    try await api.subscribeToTheEnd(path, request)
                     Issue.record("accepted a subscription after what is committed: \(reason)")
                 } catch let error as RPCError {
                     #expect(error.code == .outOfRange, "\(error)")
@@ -281,6 +275,15 @@ struct TradeCoreAPITests {
                 return UInt64(0)
             }
             #expect(next == UInt64(head) + 1)
+        }
+    }
+}
+
+extension APIHarness {
+    /// Subscribes as the service and reads until the call ends; throws the call's status.
+    func subscribeToTheEnd(_ path: String, _ request: SubscribeRequest) async throws {
+        try await client.serverStreaming(path, request.protoBytes, metadata: asService) { response in
+            for try await _ in response.messages {}
         }
     }
 }

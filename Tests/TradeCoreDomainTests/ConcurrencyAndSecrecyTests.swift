@@ -13,9 +13,7 @@ struct ConcurrencyTests {
     @Test func fiftyConcurrentCancelsAndFillsLeaveAValidOrder() async throws {
         try await withDomain { domain in
             let user = UUID()
-            _ = try await domain.connectThroughOAuth(user: user)
-            let cash = try #require(
-                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let cash = try await domain.connectedCashAccount(user: user)
             let created = try await domain.commands.send(
                 CreateOrder(
                     userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(100), orderType: .limit,

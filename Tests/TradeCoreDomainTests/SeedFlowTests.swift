@@ -59,9 +59,7 @@ struct SeedFlowTests {
     @Test func theVirtualBrokerFillsOnlyOrdersItAcceptedAndACashAccountCannotSellShort() async throws {
         try await withDomain { domain in
             let user = UUID()
-            _ = try await domain.connectThroughOAuth(user: user)
-            let cash = try #require(
-                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let cash = try await domain.connectedCashAccount(user: user)
 
             // Placed by hand with an id the broker never issued: a market order, yet nothing fills.
             let byHand = try await domain.commands.send(
@@ -98,9 +96,7 @@ struct SeedFlowTests {
         let logs = CapturedLogs()
         try await withDomain(logs: logs) { domain in
             let user = UUID()
-            _ = try await domain.connectThroughOAuth(user: user)
-            let cash = try #require(
-                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let cash = try await domain.connectedCashAccount(user: user)
             domain.broker.setPrice("AAPL", ExactDecimal(200))
             // 35 decimal places: the broker executes it, but quantity × price needs 39 digits.
             let quantity = try #require(ExactDecimal("1.00000000000000000000000000000000001"))
@@ -124,9 +120,7 @@ struct SeedFlowTests {
     @Test func anOrderFilledInManySlicesShowsItsLatestHundredFillsAndCountsThemAll() async throws {
         try await withDomain { domain in
             let user = UUID()
-            _ = try await domain.connectThroughOAuth(user: user)
-            let cash = try #require(
-                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            let cash = try await domain.connectedCashAccount(user: user)
             let orderID = try await domain.commands.send(
                 CreateOrder(
                     userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1_000), orderType: .limit,
@@ -329,6 +323,14 @@ extension DomainHarness {
             return accounts.count == count && accounts.allSatisfy { $0.lastSyncedAt > 0 }
         }
         return accounts
+    }
+
+    /// Connects the virtual broker through OAuth for `user` and returns its cash account, once
+    /// both accounts are linked and refreshed.
+    func connectedCashAccount(user: UUID) async throws -> BrokerAccountView {
+        _ = try await connectThroughOAuth(user: user)
+        return try #require(
+            try await linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
     }
 }
 
