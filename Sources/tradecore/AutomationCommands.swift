@@ -12,23 +12,25 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Settings: ParsableArguments {
         @Option(help: "How orders are sized: fixed-quantity, fixed-amount, percent-of-equity, risk-percent.")
         var sizing: Choice<PositionSizingMethod>?
-        @Option(help: "The sizing's value: a quantity, an amount or a percentage.") var size: ExactDecimal?
+        @Option(parsing: .unconditional, help: "The sizing's value: a quantity, an amount or a percentage.") var size:
+            ExactDecimal?
         @Option(help: "stock, option, future or crypto.") var assetType: Choice<AssetType>?
         @Option(help: "Option: call or put.") var optionType: Choice<OptionType>?
-        @Option(help: "Option: the strike price.") var strikePrice: ExactDecimal?
+        @Option(parsing: .unconditional, help: "Option: the strike price.") var strikePrice: ExactDecimal?
         @Option(help: "Option or future: the expiration date, YYYY-MM-DD.") var expirationDate: String?
         @Option(help: "Future: the contract symbol, e.g. ESZ5.") var contractSymbol: String?
         @Option(help: "both, long-only or short-only.") var sidePreference: Choice<SidePreference>?
-        @Option(help: "Stop loss distance.") var stopLoss: ExactDecimal?
+        @Option(parsing: .unconditional, help: "Stop loss distance.") var stopLoss: ExactDecimal?
         @Option(help: "How the stop loss is given: percent or amount (default: percent).")
         var stopLossType: Choice<PriceOffsetType>?
         @Flag(help: "The stop loss trails the price.") var trailingStop = false
-        @Option(help: "Take profit distance.") var takeProfit: ExactDecimal?
+        @Option(parsing: .unconditional, help: "Take profit distance.") var takeProfit: ExactDecimal?
         @Option(help: "How the take profit is given: percent or amount (default: percent).")
         var takeProfitType: Choice<PriceOffsetType>?
         @Option(help: "The orders' type: market, limit, stop or stop-limit.") var orderType: Choice<OrderType>?
         @Option(help: "The orders' time in force: day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
-        @Option(help: "For limit orders: the distance from the signal price.") var limitOffset: ExactDecimal?
+        @Option(parsing: .unconditional, help: "For limit orders: the distance from the signal price.") var limitOffset:
+            ExactDecimal?
 
         var positionSizing: PositionSizing? {
             guard let sizing, let size else { return nil }

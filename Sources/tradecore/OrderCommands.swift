@@ -40,10 +40,10 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The automation it comes from, if any.") var automation: UUID?
         @Option(help: "The ticker, e.g. AAPL.") var symbol: String
         @Option(help: "buy or sell.") var side: Choice<OrderSide>
-        @Option(help: "How much, e.g. 100 or 0.5.") var quantity: ExactDecimal
+        @Option(parsing: .unconditional, help: "How much, e.g. 100 or 0.5.") var quantity: ExactDecimal
         @Option(name: .customLong("type"), help: "market, limit, stop or stop-limit.") var orderType: Choice<OrderType>
-        @Option(help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?
-        @Option(help: "For stop and stop-limit orders.") var stopPrice: ExactDecimal?
+        @Option(parsing: .unconditional, help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?
+        @Option(parsing: .unconditional, help: "For stop and stop-limit orders.") var stopPrice: ExactDecimal?
         @Option(help: "day, gtc, ioc or fok (default: day).") var timeInForce: Choice<TimeInForce>?
         @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
         @Option(help: "The saga it runs for.") var sagaID: UUID?
@@ -85,8 +85,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var order: UUID
         @Option var user: UUID
         @Option(help: "The execution's id (default: a new one); a fill sent twice is recorded once.") var fillID: UUID?
-        @Option var quantity: ExactDecimal
-        @Option var price: ExactDecimal
+        @Option(parsing: .unconditional) var quantity: ExactDecimal
+        @Option(parsing: .unconditional) var price: ExactDecimal
 
         func run() async throws {
             let client = try options.connection.client()
@@ -107,9 +107,9 @@ struct OrderCommand: AsyncParsableCommand {
         @OptionGroup var options: CommandOptions
         @Option var order: UUID
         @Option var user: UUID
-        @Option var quantity: ExactDecimal?
-        @Option var limitPrice: ExactDecimal?
-        @Option var stopPrice: ExactDecimal?
+        @Option(parsing: .unconditional) var quantity: ExactDecimal?
+        @Option(parsing: .unconditional) var limitPrice: ExactDecimal?
+        @Option(parsing: .unconditional) var stopPrice: ExactDecimal?
         @Option(help: "day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
 
         func run() async throws {

@@ -298,6 +298,11 @@ struct CLITests {
             server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
             "--quantity", "1e3", "--type", "market")
         #expect(decimal.status == 64 && decimal.errors.contains("--quantity"), "\(decimal.errors)")
+        // A negative number is a value for the option, refused by the rule, not "a missing value".
+        let negative = try cli(
+            server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
+            "--quantity", "-1", "--type", "market", token: service)
+        #expect(negative.status == 3 && negative.errors.contains("quantity"), "\(negative.errors)")
         #expect(server.stop() == 0)
         let unreachable = try cli(server, "health")
         #expect(
