@@ -56,6 +56,16 @@ struct ServerSettings: Sendable {
             return words
         }
 
+        /// Whether it is a whole number (read with `number(_:_:)`).
+        var isWholeNumber: Bool {
+            switch self {
+            case .port, .maxConcurrentStreams, .maxMessageSize, .shutdownGraceSeconds, .adminPort, .virtualBrokerSeed,
+                .fillPollMilliseconds:
+                true
+            default: false
+            }
+        }
+
         /// Values kept out of logs and messages: tokens, and the database URL (it may hold a password).
         var isSecret: Bool { self == .apiTokens || self == .postgresURL }
     }
@@ -97,30 +107,44 @@ struct ServerSettings: Sendable {
     /// A JSON value of the settings file, as written: a number is not read as a flag, nor `true`
     /// as a port.
     private enum FileValue: Decodable {
-        case bool(Bool), integer(Int64), number(Double), text(String), texts([String]), other
+        case bool, integer, fraction, text, texts, other
 
         init(from decoder: any Decoder) throws {
             let value = try decoder.singleValueContainer()
-            if let bool = try? value.decode(Bool.self) {
-                self = .bool(bool)
-            } else if let integer = try? value.decode(Int64.self) {
-                self = .integer(integer)
-            } else if let number = try? value.decode(Double.self) {
-                self = .number(number)
-            } else if let text = try? value.decode(String.self) {
-                self = .text(text)
-            } else if let texts = try? value.decode([String].self) {
-                self = .texts(texts)
-            } else {
-                self = .other
+            // In this order: JSON's true is not a number here, nor 1 a Bool.
+            let kinds: [(any Decodable.Type, FileValue)] = [
+                (Bool.self, .bool), (Int64.self, .integer), (Double.self, .fraction), (String.self, .text),
+                ([String].self, .texts),
+            ]
+            self = kinds.first { type, _ in (try? value.decode(type)) != nil }?.1 ?? .other
+        }
+
+        var kind: String {
+            switch self {
+            case .bool: "true or false"
+            case .integer: "a whole number"
+            case .fraction: "a number with a fraction"
+            case .text: "text"
+            case .texts: "a list"
+            case .other: "neither text, a number nor true or false"
+            }
+        }
+
+        /// Whether a setting of `key` may be written so (text always: it is parsed as the flag's).
+        func fits(_ key: Key) -> Bool {
+            switch self {
+            case .text: true
+            case .integer: key.isWholeNumber
+            case .bool: key == .rebuildReadModels
+            case .texts: key == .apiTokens
+            case .fraction, .other: false
             }
         }
     }
 
     /// Checks the file before the configuration library reads it, which would take a key it does
     /// not know as absent (a misspelt setting silently keeping its default) and `true` as the
-    /// number 1: every key must be a setting, and every value of the setting's kind (a string is
-    /// always accepted and parsed as the flag's text would be).
+    /// number 1: every key must be a setting, and every value of a kind the setting takes.
     private static func checkFile(_ file: String) throws {
         let values: [String: FileValue]
         do {
@@ -129,32 +153,17 @@ struct ServerSettings: Sendable {
         } catch {
             throw ConfigurationError("the configuration file \(file) is not a JSON object of settings")
         }
-        let numbers: Set<Key> = [
-            .port, .maxConcurrentStreams, .maxMessageSize, .shutdownGraceSeconds, .adminPort, .virtualBrokerSeed,
-            .fillPollMilliseconds,
-        ]
         for (name, value) in values.sorted(by: { $0.key < $1.key }) {
             guard let key = Key(rawValue: name) else {
                 throw ConfigurationError(
                     "the configuration file \(file) sets \"\(name)\", which is not a setting; the settings are "
                         + Key.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            let fits: Bool
-            let kind: String
-            switch value {
-            case .text: (fits, kind) = (true, "")
-            case .integer: (fits, kind) = (numbers.contains(key), "a whole number")
-            case .bool: (fits, kind) = (key == .rebuildReadModels, "true or false")
-            case .texts: (fits, kind) = (key == .apiTokens, "a list")
-            case .number: (fits, kind) = (false, "a number with a fraction")
-            case .other: (fits, kind) = (false, "neither text, a number nor true or false")
-            }
-            guard fits else {
+            guard value.fits(key) else {
+                let takes =
+                    key.isWholeNumber ? "a whole number" : key == .rebuildReadModels ? "true or false" : "text"
                 throw ConfigurationError(
-                    "\(name) in the configuration file \(file) is \(kind), which it cannot be; "
-                        + (numbers.contains(key)
-                            ? "it takes a whole number"
-                            : key == .rebuildReadModels ? "it takes true or false" : "it takes text"))
+                    "\(name) in the configuration file \(file) is \(value.kind), which it cannot be; it takes \(takes)")
             }
         }
     }

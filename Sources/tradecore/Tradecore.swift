@@ -35,7 +35,7 @@ struct Tradecore: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as CLIError {
-            // Thrown outside `calling` (after a call, about its result): the same line and code.
+            // A failure the CLI itself found, during a call or after it: one line and its code.
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             Foundation.exit(error.exitCode)
         } catch {
@@ -177,16 +177,14 @@ extension ConnectionOptions {
     }
 }
 
-/// Runs a call and turns its failure into one line on stderr and the status as the exit code.
+/// Runs a call and turns its failure into one line on stderr and the status as the exit code
+/// (a ``CLIError`` goes through to `main`, which does the same with its own code).
 func calling<Result>(_ body: () async throws -> Result) async throws -> Result {
     do {
         return try await body()
     } catch let error as TradeCoreError {
         FileHandle.standardError.write(Data("error: \(explain(error))\n".utf8))
         throw ExitCode(Int32(error.code.rawValue))
-    } catch let error as CLIError {
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-        throw ExitCode(error.exitCode)
     }
 }
 

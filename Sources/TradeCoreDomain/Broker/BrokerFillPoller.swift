@@ -121,6 +121,8 @@ public final class BrokerFillPoller: Sendable {
         let options = CommandOptions(
             commandID: NameBasedUUID.make(namespace: execution.fillID, name: "AddFill"), userID: order.userID,
             sagaID: order.sagaID)
+        // The failure is taken out of the catch before it is looked at: a `catch … where` on this
+        // typed throw crashes Swift 6.3.1's compiler (SILGen ownership verifier).
         let failure: CommandBusError
         do {
             _ = try await commands.send(fill, options: options)
