@@ -3,8 +3,10 @@
 /// It first catches up by reading from storage in pages, then delivers live events as they commit.
 /// The switch has no gap and no duplicate: the subscription is registered with the hub (recording
 /// live events) before each storage read, and live events already delivered by a read are skipped.
-/// When the subscriber does not keep up, its live buffer is released, it gets ``SubscriptionMessage/fellBehind``
-/// and catches up from storage again, then ``SubscriptionMessage/caughtUp``.
+/// When the subscriber falls further behind than the hub's live log holds, it gets
+/// ``SubscriptionMessage/fellBehind`` and catches up from storage again, then
+/// ``SubscriptionMessage/caughtUp``. Subscriptions of the whole log share their catch-up reads
+/// (see ``SubscriptionHub/Configuration/sharedCatchUpPages``).
 ///
 /// Iterate a subscription once, from one task. Cancelling that task ends the iteration (`next()`
 /// returns `nil`) and frees the subscription; so does dropping the subscription. When the store
@@ -31,6 +33,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
         let registration: Registration
         let start: SubscriptionStart
         let filter: EventFilter
+        /// The filter live events are checked against (for a stream subscription, narrowed to it).
+        let liveFilter: EventFilter
         let reader: any EventStore
         /// The hub's head when the subscription registered: where a subscription from the end starts.
         let headAtRegistration: Int64
@@ -63,19 +67,18 @@ public struct EventSubscription: AsyncSequence, Sendable {
 
         private var registration: Registration?
         private let filter: EventFilter
+        private let liveFilter: EventFilter?
         private let reader: any EventStore
         private let pageSize: Int
         private var mode: Mode
         private var cursor: Cursor
-        private var pending: [RecordedEvent] = []
-        private var pendingIndex = 0
-        /// Events from a storage read are delivered as read; live events are checked against the cursor.
-        private var pendingIsLive = false
+        private var pending = Pending()
         private var announceCaughtUp = false
 
         init(_ setup: Setup) {
             registration = setup.registration
             filter = setup.filter
+            liveFilter = setup.liveFilter.acceptsEverything ? nil : setup.liveFilter
             reader = setup.reader
             pageSize = setup.pageSize
             switch setup.start {
@@ -103,16 +106,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     finish()
                     return nil
                 }
-                while pendingIndex < pending.count {
-                    let event = pending[pendingIndex]
-                    pendingIndex += 1
-                    if !pendingIsLive || isAfterCursor(event) {
+                while let event = pending.next() {
+                    if delivers(event) {
                         advance(past: event)
                         return .event(event)
                     }
                 }
-                pending = []
-                pendingIndex = 0
+                pending = Pending()
                 if announceCaughtUp {
                     announceCaughtUp = false
                     return .caughtUp
@@ -136,9 +136,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     }
                 case .live:
                     switch registration.hub.take(registration.id) {
-                    case .events(let events):
-                        pending = events
-                        pendingIsLive = true
+                    case .events(let slices):
+                        pending = Pending(slices, isLive: true)
                     case .overflowed:
                         mode = .catchingUp
                         return .fellBehind
@@ -164,10 +163,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// got an event from ``next()`` take the ones right behind it as one batch.
         public mutating func nextBufferedEvent() -> RecordedEvent? {
             guard registration != nil, mode != .finished, !Task.isCancelled else { return nil }
-            while pendingIndex < pending.count {
-                let event = pending[pendingIndex]
-                pendingIndex += 1
-                if !pendingIsLive || isAfterCursor(event) {
+            while let event = pending.next() {
+                if delivers(event) {
                     advance(past: event)
                     return event
                 }
@@ -178,21 +175,35 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// Reads the next page from storage into `pending` and moves the cursor past it. Returns
         /// whether the read reached the head of the log.
         private mutating func readPage() async throws -> Bool {
-            pendingIsLive = false
             switch cursor {
             case .position(let position):
-                let page = try await reader.readAll(from: position, filter: filter, limit: pageSize)
-                pending = page
+                let page =
+                    if filter.acceptsEverything, let hub = registration?.hub {
+                        try await hub.catchUpPages.read(from: position, limit: pageSize) { [reader] from, limit in
+                            try await reader.readAll(from: from, filter: .all, limit: limit)
+                        }
+                    } else {
+                        try await reader.readAll(from: position, filter: filter, limit: pageSize)
+                    }
+                pending = Pending([page[...]], isLive: false)
                 if let last = page.last { cursor = .position(last.position + 1) }
                 return page.count < pageSize
             case .stream(let stream, let version):
                 let page = try await reader.readStream(stream, from: version, direction: .forward, limit: pageSize)
                 // Filter here, after moving the cursor past every event read, so a page with no
                 // matching event still makes progress.
-                pending = page.filter(filter.matches)
+                pending = Pending([page.filter(filter.matches)[...]], isLive: false)
                 if let last = page.last { cursor = .stream(stream, version: last.version + 1) }
                 return page.count < pageSize
             }
+        }
+
+        /// Whether an event taken from `pending` is delivered: events from a storage read are
+        /// delivered as read; live events are unfiltered and may overlap what a read delivered.
+        private func delivers(_ event: RecordedEvent) -> Bool {
+            guard pending.isLive else { return true }
+            if let liveFilter, !liveFilter.matches(event) { return false }
+            return isAfterCursor(event)
         }
 
         private func isAfterCursor(_ event: RecordedEvent) -> Bool {
@@ -212,11 +223,37 @@ public struct EventSubscription: AsyncSequence, Sendable {
 
         private mutating func finish() {
             mode = .finished
-            pending = []
+            pending = Pending()
             if let registration {
                 registration.hub.remove(registration.id)
             }
             registration = nil
         }
+    }
+}
+
+/// Events taken and not yet delivered: a page read from storage, or slices of the hub's live log.
+private struct Pending {
+    private var slices: [ArraySlice<RecordedEvent>]
+    private var slice = 0
+    private var index: Int
+    let isLive: Bool
+
+    init(_ slices: [ArraySlice<RecordedEvent>] = [], isLive: Bool = false) {
+        self.slices = slices
+        self.index = slices.first?.startIndex ?? 0
+        self.isLive = isLive
+    }
+
+    mutating func next() -> RecordedEvent? {
+        while slice < slices.count {
+            if index < slices[slice].endIndex {
+                defer { index += 1 }
+                return slices[slice][index]
+            }
+            slice += 1
+            if slice < slices.count { index = slices[slice].startIndex }
+        }
+        return nil
     }
 }

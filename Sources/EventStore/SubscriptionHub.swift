@@ -3,23 +3,31 @@ import Synchronization
 
 /// Hands committed events to live subscribers, in commit order, with bounded memory.
 ///
-/// A backend calls ``publish(_:)`` after each commit, in commit order. Each subscriber has a buffer
-/// bounded in events and bytes. A subscriber that lets its buffer fill is not allowed to grow it: the
-/// buffer is released and the subscriber is switched back to reading from storage, from where it
-/// left off, until it catches up again (see ``EventSubscription``). So the hub's memory stays within
-/// `subscribers × bufferCapacity` whatever the subscribers do, and nothing is dropped.
+/// A backend calls ``publish(_:)`` after each commit, in commit order. The hub keeps one live log of
+/// the recent commits, shared by every subscriber: a publish costs the same for a hundred
+/// subscribers as for one (the events are not copied per subscriber), and each subscriber keeps
+/// only its place in that log. The log is bounded in events and bytes. A subscriber that falls so
+/// far behind that the events it has not taken would be dropped is switched back to reading from
+/// storage, from where it left off, until it catches up again (see ``EventSubscription``). So the
+/// hub's memory stays within one bound whatever the subscribers do, and nothing is lost. Commits no
+/// subscriber still needs are released at once.
 ///
 /// Subscribers that receive nothing for ``Configuration/checkpointInterval`` get a checkpoint message
 /// carrying the head position.
 public final class SubscriptionHub: Sendable {
     /// Buffers, page size and checkpoint interval.
     public struct Configuration: Sendable, Hashable {
-        /// The most events one subscriber's live buffer holds before it is switched to catch-up reads.
+        /// The most events the live log holds; a subscriber further behind than that is switched to
+        /// catch-up reads.
         public var bufferCapacity: Int
-        /// The most bytes (see ``RecordedEvent/approximateByteCount``) one subscriber's buffer holds.
+        /// The most bytes (see ``RecordedEvent/approximateByteCount``) the live log holds.
         public var bufferByteCapacity: Int
         /// Events read from storage per catch-up read.
         public var catchUpPageSize: Int
+        /// Full pages of the log kept in memory for subscribers catching up, which share their
+        /// reads (see ``CatchUpPages``); 0 turns the sharing off. Memory: this many pages of
+        /// ``catchUpPageSize`` events.
+        public var sharedCatchUpPages: Int
         /// How long a subscriber may go without a message before it gets a checkpoint.
         public var checkpointInterval: Duration
 
@@ -28,11 +36,13 @@ public final class SubscriptionHub: Sendable {
             bufferCapacity: Int = 4_096,
             bufferByteCapacity: Int = 16 << 20,
             catchUpPageSize: Int = 512,
+            sharedCatchUpPages: Int = 32,
             checkpointInterval: Duration = .seconds(5)
         ) {
             self.bufferCapacity = max(bufferCapacity, 1)
             self.bufferByteCapacity = max(bufferByteCapacity, 1)
             self.catchUpPageSize = max(catchUpPageSize, 1)
+            self.sharedCatchUpPages = max(sharedCatchUpPages, 0)
             self.checkpointInterval = checkpointInterval
         }
     }
@@ -41,23 +51,24 @@ public final class SubscriptionHub: Sendable {
     public struct Statistics: Sendable, Hashable {
         /// Registered subscriptions.
         public var subscribers = 0
-        /// Events held in all live buffers now.
+        /// Events the live log holds now.
         public var bufferedEvents = 0
-        /// Bytes held in all live buffers now.
+        /// Bytes the live log holds now.
         public var bufferedBytes = 0
-        /// The most events the live buffers ever held at once.
+        /// The most events the live log ever held at once.
         public var peakBufferedEvents = 0
-        /// The most bytes the live buffers ever held at once.
+        /// The most bytes the live log ever held at once.
         public var peakBufferedBytes = 0
-        /// How many times a subscriber's buffer overflowed and was released.
+        /// How many times a subscriber fell behind the live log and was switched to storage reads.
         public var overflows = 0
         /// The position of the last published event.
         public var headPosition: Int64 = 0
     }
 
-    /// What a subscriber finds when it looks at its buffer.
+    /// What a subscriber finds when it looks at the live log.
     package enum Take: Sendable {
-        case events([RecordedEvent])
+        /// The events published since the subscriber last took (not filtered), in order.
+        case events([ArraySlice<RecordedEvent>])
         case overflowed
         case checkpoint(Int64)
         case empty
@@ -65,17 +76,28 @@ public final class SubscriptionHub: Sendable {
         case removed
     }
 
+    /// The events of one publish, shared by the subscribers that have not taken them yet.
+    private struct Chunk {
+        /// The sequence number of `events[0]`: how many events were published before it.
+        let first: Int64
+        let events: [RecordedEvent]
+        let bytes: Int
+
+        var end: Int64 { first + Int64(events.count) }
+    }
+
     private struct Subscriber {
         let filter: EventFilter
-        var buffer: [RecordedEvent] = []
-        var bytes = 0
+        /// The sequence number of the first published event this subscriber has not taken.
+        var next: Int64
+        /// Events it had not taken were dropped from the live log; it reads from storage next.
         var overflowed = false
         var checkpointDue = false
         var deliveredSinceTick = false
         var cancelled = false
         var waiter: CheckedContinuation<Void, Never>?
 
-        var hasWork: Bool { !buffer.isEmpty || overflowed || checkpointDue || cancelled }
+        var isFollowing: Bool { !overflowed && !cancelled }
     }
 
     private struct State {
@@ -84,12 +106,59 @@ public final class SubscriptionHub: Sendable {
         var statistics = Statistics()
         var ticker: Task<Void, Never>?
         var isClosed = false
+        /// The live log: `chunks[firstChunk...]`, oldest first.
+        var chunks: [Chunk] = []
+        var firstChunk = 0
+        /// The sequence number the next published event gets.
+        var end: Int64 = 0
 
-        mutating func dropBuffer(at index: Dictionary<UInt64, Subscriber>.Index) {
-            statistics.bufferedEvents -= subscribers.values[index].buffer.count
-            statistics.bufferedBytes -= subscribers.values[index].bytes
-            subscribers.values[index].buffer = []
-            subscribers.values[index].bytes = 0
+        /// The sequence number of the oldest event the live log holds.
+        var start: Int64 { firstChunk < chunks.count ? chunks[firstChunk].first : end }
+
+        func hasWork(_ subscriber: Subscriber) -> Bool {
+            subscriber.next < end || subscriber.overflowed || subscriber.checkpointDue || subscriber.cancelled
+        }
+
+        mutating func dropOldestChunk() {
+            statistics.bufferedEvents -= chunks[firstChunk].events.count
+            statistics.bufferedBytes -= chunks[firstChunk].bytes
+            chunks[firstChunk] = Chunk(first: 0, events: [], bytes: 0)
+            firstChunk += 1
+            if firstChunk == chunks.count {
+                chunks.removeAll(keepingCapacity: true)
+                firstChunk = 0
+            } else if firstChunk >= 64 && firstChunk * 2 >= chunks.count {
+                chunks.removeFirst(firstChunk)
+                firstChunk = 0
+            }
+        }
+
+        /// Drops the chunks every following subscriber has taken.
+        mutating func releaseTaken() {
+            var oldest = end
+            for subscriber in subscribers.values where subscriber.isFollowing { oldest = min(oldest, subscriber.next) }
+            while firstChunk < chunks.count && chunks[firstChunk].end <= oldest { dropOldestChunk() }
+        }
+
+        mutating func dropAllChunks() {
+            while firstChunk < chunks.count { dropOldestChunk() }
+        }
+
+        /// The live log from sequence number `next` to its end, as slices of its chunks.
+        func slices(from next: Int64) -> [ArraySlice<RecordedEvent>] {
+            // The chunk holding `next`: the last one that starts at or before it.
+            var low = firstChunk
+            var high = chunks.count
+            while high - low > 1 {
+                let middle = low + (high - low) / 2
+                if chunks[middle].first <= next { low = middle } else { high = middle }
+            }
+            var slices: [ArraySlice<RecordedEvent>] = []
+            slices.reserveCapacity(chunks.count - low)
+            let offset = Int(next - chunks[low].first)
+            slices.append(chunks[low].events[offset...])
+            for index in (low + 1)..<chunks.count { slices.append(chunks[index].events[...]) }
+            return slices
         }
     }
 
@@ -97,6 +166,8 @@ public final class SubscriptionHub: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let state: Mutex<State>
+    /// Catch-up reads of the whole log, shared by the subscribers.
+    let catchUpPages: CatchUpPages
 
     /// Makes a hub whose log currently ends at `headPosition`.
     public init(
@@ -106,6 +177,8 @@ public final class SubscriptionHub: Sendable {
     ) {
         self.configuration = configuration
         self.logger = logger
+        catchUpPages = CatchUpPages(
+            blockSize: configuration.catchUpPageSize, capacity: configuration.sharedCatchUpPages)
         var state = State()
         state.statistics.headPosition = headPosition
         self.state = Mutex(state)
@@ -118,43 +191,68 @@ public final class SubscriptionHub: Sendable {
     public var headPosition: Int64 { state.withLock { $0.statistics.headPosition } }
 
     /// Hands committed events to the subscribers. Call once per commit, in commit order, with the
-    /// events in position order. Never blocks on a subscriber.
+    /// events in position order. Never blocks on a subscriber, and never copies the events per
+    /// subscriber.
     public func publish(_ events: [RecordedEvent]) {
         guard let last = events.last else { return }
+        var bytes = 0
+        for event in events { bytes += event.approximateByteCount }
         let capacity = configuration.bufferCapacity
         let byteCapacity = configuration.bufferByteCapacity
         var toWake: [CheckedContinuation<Void, Never>] = []
         var overflowed = 0
         state.withLock { state in
             state.statistics.headPosition = max(state.statistics.headPosition, last.position)
-            for index in state.subscribers.indices {
-                if state.subscribers.values[index].overflowed || state.subscribers.values[index].cancelled { continue }
-                let filter = state.subscribers.values[index].filter
-                var added = false
-                for event in events where filter.matches(event) {
-                    let size = event.approximateByteCount
-                    // Read the two numbers, not a copy of the subscriber: a copy would share the
-                    // buffer's storage and make the append below copy the whole buffer.
-                    let count = state.subscribers.values[index].buffer.count
-                    let bytes = state.subscribers.values[index].bytes
-                    if count >= capacity || bytes + size > byteCapacity {
-                        // Too slow: release the buffer; the subscriber re-reads from storage.
-                        state.dropBuffer(at: index)
-                        state.subscribers.values[index].overflowed = true
-                        state.statistics.overflows += 1
-                        overflowed += 1
-                        added = true
-                        break
-                    }
-                    state.subscribers.values[index].buffer.append(event)
-                    state.subscribers.values[index].bytes += size
-                    state.statistics.bufferedEvents += 1
-                    state.statistics.bufferedBytes += size
-                    added = true
+            let chunk = Chunk(first: state.end, events: events, bytes: bytes)
+            state.end = chunk.end
+            var wanted = false
+            var oldest = state.end
+            for index in state.subscribers.indices where state.subscribers.values[index].isFollowing {
+                let subscriber = state.subscribers.values[index]
+                // A subscriber that has taken everything and whose filter takes none of these
+                // events skips them here, rather than holding them in the log for nothing.
+                if subscriber.next == chunk.first, !subscriber.filter.acceptsEverything,
+                    !events.contains(where: subscriber.filter.matches)
+                {
+                    state.subscribers.values[index].next = chunk.end
+                    continue
                 }
-                if added, let waiter = state.subscribers.values[index].waiter {
+                wanted = true
+                oldest = min(oldest, subscriber.next)
+                if let waiter = subscriber.waiter {
                     state.subscribers.values[index].waiter = nil
                     toWake.append(waiter)
+                }
+            }
+            if wanted {
+                state.chunks.append(chunk)
+                state.statistics.bufferedEvents += events.count
+                state.statistics.bufferedBytes += bytes
+            }
+            // Release what every subscriber has taken, then whatever is past the bounds.
+            while state.firstChunk < state.chunks.count && state.chunks[state.firstChunk].end <= oldest {
+                state.dropOldestChunk()
+            }
+            var trimmed = false
+            while state.firstChunk < state.chunks.count
+                && (state.statistics.bufferedEvents > capacity || state.statistics.bufferedBytes > byteCapacity)
+            {
+                state.dropOldestChunk()
+                trimmed = true
+            }
+            if trimmed {
+                // Too slow: whoever still needed a dropped event re-reads from storage.
+                let start = state.start
+                for index in state.subscribers.indices {
+                    let subscriber = state.subscribers.values[index]
+                    guard subscriber.isFollowing, subscriber.next < start else { continue }
+                    state.subscribers.values[index].overflowed = true
+                    state.statistics.overflows += 1
+                    overflowed += 1
+                    if let waiter = subscriber.waiter {
+                        state.subscribers.values[index].waiter = nil
+                        toWake.append(waiter)
+                    }
                 }
             }
             state.statistics.peakBufferedEvents = max(
@@ -177,8 +275,8 @@ public final class SubscriptionHub: Sendable {
             let waiters = state.subscribers.values.compactMap(\.waiter)
             for index in state.subscribers.indices {
                 state.subscribers.values[index].waiter = nil
-                state.dropBuffer(at: index)
             }
+            state.dropAllChunks()
             defer { state.ticker = nil }
             return (waiters, state.ticker)
         }
@@ -200,7 +298,7 @@ public final class SubscriptionHub: Sendable {
         let (id, head) = state.withLock { state -> (UInt64, Int64) in
             let id = state.nextID
             state.nextID += 1
-            state.subscribers[id] = Subscriber(filter: liveFilter)
+            state.subscribers[id] = Subscriber(filter: liveFilter, next: state.end)
             state.statistics.subscribers = state.subscribers.count
             if state.ticker == nil && !state.isClosed {
                 state.ticker = makeTicker()
@@ -212,6 +310,7 @@ public final class SubscriptionHub: Sendable {
                 registration: EventSubscription.Registration(hub: self, id: id),
                 start: start,
                 filter: filter,
+                liveFilter: liveFilter,
                 reader: reader,
                 headAtRegistration: head,
                 pageSize: configuration.catchUpPageSize
@@ -220,33 +319,34 @@ public final class SubscriptionHub: Sendable {
     }
 
     /// Starts (again) recording live events for a subscriber that is about to read from storage:
-    /// whatever is published from now on is buffered, so the read and the buffer overlap with no gap.
+    /// whatever is published from now on is kept for it, so the read and the live events overlap
+    /// with no gap.
     package func beginRecording(_ id: UInt64) {
         state.withLock { state in
             guard let index = state.subscribers.index(forKey: id) else { return }
-            state.dropBuffer(at: index)
+            state.subscribers.values[index].next = state.end
             state.subscribers.values[index].overflowed = false
             state.subscribers.values[index].checkpointDue = false
         }
     }
 
-    /// Takes what the subscriber's buffer holds.
+    /// Takes what was published since the subscriber last took, as slices of the live log.
     package func take(_ id: UInt64) -> Take {
         state.withLock { state in
             if state.isClosed { return .closed }
             guard let index = state.subscribers.index(forKey: id) else { return .removed }
             let subscriber = state.subscribers.values[index]
             if subscriber.cancelled { return .removed }
-            if !subscriber.buffer.isEmpty {
-                let events = subscriber.buffer
-                state.dropBuffer(at: index)
+            if subscriber.overflowed { return .overflowed }
+            if subscriber.next < state.end {
+                let slices = state.slices(from: subscriber.next)
+                state.subscribers.values[index].next = state.end
                 state.subscribers.values[index].deliveredSinceTick = true
                 state.subscribers.values[index].checkpointDue = false
-                return .events(events)
+                return .events(slices)
             }
-            if subscriber.overflowed { return .overflowed }
             if subscriber.checkpointDue {
-                // The buffer is empty and did not overflow since recording began, and the iterator
+                // Everything published since recording began has been taken, and the iterator
                 // holds nothing undelivered: every matching event up to the head has been delivered.
                 state.subscribers.values[index].checkpointDue = false
                 state.subscribers.values[index].deliveredSinceTick = true
@@ -256,14 +356,14 @@ public final class SubscriptionHub: Sendable {
         }
     }
 
-    /// Waits until the subscriber's buffer has something, it is due a checkpoint, the task is
+    /// Waits until the live log has something the subscriber has not taken, it is due a checkpoint, the task is
     /// cancelled or the hub closes.
     package func waitForWork(_ id: UInt64) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let parked = state.withLock { state -> Bool in
                     guard !state.isClosed, let index = state.subscribers.index(forKey: id),
-                        !state.subscribers.values[index].hasWork
+                        !state.hasWork(state.subscribers.values[index])
                     else { return false }
                     state.subscribers.values[index].waiter = continuation
                     return true
@@ -281,14 +381,14 @@ public final class SubscriptionHub: Sendable {
         }
     }
 
-    /// Forgets a subscriber and frees its buffer.
+    /// Forgets a subscriber, and releases the live events only it still needed.
     package func remove(_ id: UInt64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let index = state.subscribers.index(forKey: id) else { return nil }
-            state.dropBuffer(at: index)
             let waiter = state.subscribers.values[index].waiter
             state.subscribers.remove(at: index)
             state.statistics.subscribers = state.subscribers.count
+            state.releaseTaken()
             return waiter
         }
         waiter?.resume()
@@ -319,7 +419,7 @@ public final class SubscriptionHub: Sendable {
             var waiters: [CheckedContinuation<Void, Never>] = []
             for index in state.subscribers.indices {
                 let subscriber = state.subscribers.values[index]
-                if !subscriber.deliveredSinceTick && subscriber.buffer.isEmpty && !subscriber.overflowed {
+                if !subscriber.deliveredSinceTick && subscriber.next >= state.end && !subscriber.overflowed {
                     state.subscribers.values[index].checkpointDue = true
                     if let waiter = subscriber.waiter {
                         state.subscribers.values[index].waiter = nil

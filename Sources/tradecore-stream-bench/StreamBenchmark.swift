@@ -43,6 +43,9 @@ struct StreamBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of the latency measurement.")
     var seconds: Double = 5
 
+    @Option(parsing: .upToNextOption, help: "Measurements to make: latency, tailing, catch-up.")
+    var measurements: [String] = ["latency", "tailing", "catch-up"]
+
     @Option(help: "Subscribers of the fan-out measurement.")
     var subscribers: Int = 100
 
@@ -51,6 +54,12 @@ struct StreamBenchmark: AsyncParsableCommand {
 
     @Option(help: "Events in the log the fan-out subscribers read.")
     var events: Int = 200_000
+
+    func validate() throws {
+        for name in measurements where !["latency", "tailing", "catch-up"].contains(name) {
+            throw ValidationError("unknown measurement '\(name)': latency, tailing or catch-up")
+        }
+    }
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -63,9 +72,9 @@ struct StreamBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: root) }
         let bench = try await Bench.start(directory: root)
         do {
-            try await latency(bench)
-            try await fanOutTailing(bench)
-            try await fanOut(bench)
+            if measurements.contains("latency") { try await latency(bench) }
+            if measurements.contains("tailing") { try await fanOutTailing(bench) }
+            if measurements.contains("catch-up") { try await fanOut(bench) }
         } catch {
             await bench.stop()
             throw error

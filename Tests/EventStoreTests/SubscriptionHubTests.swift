@@ -32,7 +32,7 @@ struct SubscriptionHubTests {
         await store.close()
     }
 
-    @Test func eachSubscriberHasItsOwnBound() async throws {
+    @Test func onlyTheSubscriberBehindTheBoundIsSwitchedToStorage() async throws {
         let options = EventStoreOptions(subscriptions: .init(bufferCapacity: 10, checkpointInterval: .seconds(3_600)))
         let store = InMemoryEventStore(options: options)
         let reading = store.subscribe(.end)
@@ -50,9 +50,51 @@ struct SubscriptionHubTests {
         }
         let statistics = store.subscriptions.statistics
         #expect(statistics.overflows == 1, "only the idle subscriber overflowed; the reading one stayed live")
-        #expect(statistics.peakBufferedEvents <= 10 + 1, "the idle buffer never passed its bound")
+        #expect(statistics.peakBufferedEvents <= 10, "the live log never passed its bound")
+        #expect(statistics.bufferedEvents <= 1, "what the reading subscriber took was released")
         #expect(statistics.subscribers == 2)
         _ = idle
+        await store.close()
+    }
+
+    @Test func aCommitIsHeldOnceHoweverManySubscribersWaitForIt() async throws {
+        let store = InMemoryEventStore(options: .init(subscriptions: .init(checkpointInterval: .seconds(3_600))))
+        let subscriptions = (0..<5).map { _ in store.subscribe(.end) }
+        var iterators = subscriptions.map { $0.makeAsyncIterator() }
+        for index in iterators.indices { #expect(try await iterators[index].next() == .caughtUp) }
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        try await store.append(
+            to: stream, expected: .noStream, events: (0..<4).map { _ in NewEvent(type: "Tested", data: Data()) })
+        #expect(store.subscriptions.statistics.bufferedEvents == 4, "one copy for five subscribers")
+        for index in iterators.indices {
+            var positions: [Int64] = []
+            for _ in 0..<4 {
+                if case .event(let event) = try await iterators[index].next() { positions.append(event.position) }
+            }
+            #expect(positions == [1, 2, 3, 4], "subscriber \(index)")
+        }
+        try await store.append(to: stream, expected: .exact(3), events: [NewEvent(type: "Tested", data: Data())])
+        #expect(store.subscriptions.statistics.bufferedEvents == 1, "every subscriber took the first commit: released")
+        await store.close()
+    }
+
+    @Test func aFilteredSubscriberDoesNotHoldTheEventsItSkips() async throws {
+        let options = EventStoreOptions(subscriptions: .init(bufferCapacity: 10, checkpointInterval: .seconds(3_600)))
+        let store = InMemoryEventStore(options: options)
+        var iterator = store.subscribe(.end, filter: EventFilter(eventTypes: ["Rare"])).makeAsyncIterator()
+        #expect(try await iterator.next() == .caughtUp)
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        for _ in 0..<30 {
+            try await store.append(to: stream, expected: .any, events: [NewEvent(type: "Common", data: Data())])
+        }
+        #expect(store.subscriptions.statistics.overflows == 0, "none of those events was for it")
+        #expect(store.subscriptions.statistics.bufferedEvents == 0)
+        try await store.append(to: stream, expected: .any, events: [NewEvent(type: "Rare", data: Data())])
+        guard case .event(let rare) = try await iterator.next() else {
+            Issue.record("expected the rare event")
+            return
+        }
+        #expect(rare.position == 31)
         await store.close()
     }
 }
