@@ -25,22 +25,51 @@ public struct NewEvent: Sendable, Hashable {
 }
 
 /// A committed event, as read back from the store.
+///
+/// Its fields live in one shared, immutable box: a copy (into a subscriber's page, a batch, a
+/// cache) costs one reference count, not one per string and payload it holds.
 public struct RecordedEvent: Sendable, Hashable {
+    /// The fields. Immutable, so sharing one between copies and threads is safe.
+    private final class Fields: Sendable {
+        let id: UUID
+        let stream: StreamName
+        let version: Int64
+        let position: Int64
+        let type: String
+        let data: Data
+        let metadata: EventMetadata
+
+        init(
+            id: UUID, stream: StreamName, version: Int64, position: Int64, type: String, data: Data,
+            metadata: EventMetadata
+        ) {
+            self.id = id
+            self.stream = stream
+            self.version = version
+            self.position = position
+            self.type = type
+            self.data = data
+            self.metadata = metadata
+        }
+    }
+
+    private let fields: Fields
+
     /// The event's unique id.
-    public let id: UUID
+    public var id: UUID { fields.id }
     /// The stream the event belongs to.
-    public let stream: StreamName
+    public var stream: StreamName { fields.stream }
     /// The event's version in its stream: 0 for the first event, then 1, 2, … without holes.
-    public let version: Int64
+    public var version: Int64 { fields.version }
     /// The event's position in the global log: 1 for the first event ever committed, strictly
     /// increasing in commit order, without holes.
-    public let position: Int64
+    public var position: Int64 { fields.position }
     /// The event type.
-    public let type: String
+    public var type: String { fields.type }
     /// The encoded event.
-    public let data: Data
+    public var data: Data { fields.data }
     /// Causation, correlation, saga, user, command type, time and extra metadata.
-    public let metadata: EventMetadata
+    public var metadata: EventMetadata { fields.metadata }
 
     /// Makes a recorded event; backends use this when they read events back.
     public init(
@@ -52,13 +81,25 @@ public struct RecordedEvent: Sendable, Hashable {
         data: Data,
         metadata: EventMetadata
     ) {
-        self.id = id
-        self.stream = stream
-        self.version = version
-        self.position = position
-        self.type = type
-        self.data = data
-        self.metadata = metadata
+        fields = Fields(
+            id: id, stream: stream, version: version, position: position, type: type, data: data, metadata: metadata)
+    }
+
+    public static func == (left: RecordedEvent, right: RecordedEvent) -> Bool {
+        if left.fields === right.fields { return true }
+        return left.id == right.id && left.stream == right.stream && left.version == right.version
+            && left.position == right.position && left.type == right.type && left.data == right.data
+            && left.metadata == right.metadata
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(stream)
+        hasher.combine(version)
+        hasher.combine(position)
+        hasher.combine(type)
+        hasher.combine(data)
+        hasher.combine(metadata)
     }
 
     /// A rough count of the memory the event holds, for bounding buffers.
