@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 import WireFormat
@@ -430,6 +431,70 @@ struct SocketTests {
             #expect(try await client.unary(TestMethod.echo, [2]).message == [2])
             #expect(server.stats.snapshot.openConnections == 1)
         }
+    }
+}
+
+extension SocketTests {
+    @Test("a server that does not speak HTTP/2 fails the call at once, saying what it answered")
+    func notHTTP2() async throws {
+        // An HTTP/1.1 server that answers 400 and keeps the connection open, as a metrics port does.
+        let group = MultiThreadedEventLoopGroup.singleton
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HTTP1Refuser()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { listener.close(promise: nil) }
+        let port = try #require(listener.localAddress?.port)
+        let client = RPCClient(host: "127.0.0.1", port: port)
+        defer { Task { await client.close() } }
+        let began = ContinuousClock.now
+        do {
+            _ = try await client.unary(TestMethod.echo, [1], timeout: .seconds(20))
+            Issue.record("an HTTP/1.1 server answered the call")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("does not speak HTTP/2"), "\(error.message)")
+            #expect(error.message.contains("\"HTTP/1.1 400 Bad Request\""), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - began < .seconds(10), "it failed without waiting for the deadline")
+
+        // A TLS server, called in plain text.
+        let certificate = try TestCertificate.make()
+        defer { certificate.remove() }
+        try await withServer(
+            router: router(),
+            configure: {
+                $0.tls = TLSConfiguration(
+                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+            }
+        ) { _, port in
+            let plain = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await plain.close() } }
+            do throws(RPCError) {
+                _ = try await plain.unary(TestMethod.echo, [1], timeout: .seconds(20))
+                Issue.record("a TLS server answered a plain-text call")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect(error.message.contains("does not speak HTTP/2"), "\(error.message)")
+                #expect(error.message.contains("TLS"), "\(error.message)")
+            }
+        }
+    }
+}
+
+/// Answers anything with an HTTP/1.1 400 and keeps the connection open.
+private final class HTTP1Refuser: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var answered = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        answered = true
+        let answer = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer)), promise: nil)
     }
 }
 

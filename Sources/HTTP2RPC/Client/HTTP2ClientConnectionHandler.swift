@@ -38,6 +38,11 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     private var keepaliveTimer: Scheduled<Void>?
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
+    /// Whether the server's SETTINGS arrived, which every HTTP/2 server sends first.
+    private var serverSpokeHTTP2 = false
+    /// The first bytes the server sent, kept until its SETTINGS arrive: what to show when it
+    /// turns out to speak something else.
+    private var firstBytes: [UInt8] = []
 
     init(configuration: RPCClientConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -66,18 +71,51 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let core, !closed else { return }
         lastReceiveTime = .now()
+        let buffer = unwrapInboundIn(data)
+        if !serverSpokeHTTP2 && firstBytes.count < 32 {
+            firstBytes += buffer.readableBytesView.prefix(32 - firstBytes.count)
+        }
         do {
-            try core.receive(unwrapInboundIn(data))
+            try core.receive(buffer)
         } catch {
             logger.debug("HTTP/2 protocol error from the server", metadata: ["error": "\(error)"])
-            failAll(RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
+            failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
             context.close(promise: nil)
         }
+    }
+
+    /// Closes the connection once its session is over. nghttp2 ends a session whose peer broke
+    /// the protocol by queueing a GOAWAY, without reporting an error; once that is sent the
+    /// session wants neither to read nor to write, and nothing more will happen on it.
+    private func closeIfSessionEnded(_ context: ChannelHandlerContext) {
+        guard !closed, let session, !session.wantsRead, !session.wantsWrite else { return }
+        failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "the server ended the HTTP/2 session"))
+        context.close(promise: nil)
+    }
+
+    /// The error for a server that answered without its HTTP/2 SETTINGS: another protocol on
+    /// this port (an HTTP/1.1 server, TLS, ...). `nil` once the server has spoken HTTP/2.
+    private func notHTTP2Error(_ context: ChannelHandlerContext) -> RPCError? {
+        guard !serverSpokeHTTP2 else { return nil }
+        let address = context.channel.remoteAddress.map { " at \($0.ipAddress ?? "\($0)"):\($0.port ?? 0)" } ?? ""
+        let answer: String
+        if firstBytes.isEmpty {
+            answer = "it closed the connection without a word (a TLS port called in plain text does)"
+        } else if let first = firstBytes.first, first == 0x15 || first == 0x16 {
+            answer = "it answered with TLS (give the CLI --ca-file, or the client TLS settings)"
+        } else if firstBytes.allSatisfy({ (0x20..<0x7F).contains($0) || $0 == 0x0D || $0 == 0x0A }) {
+            let text = String(decoding: firstBytes.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
+            answer = "it answered \"\(text)\""
+        } else {
+            answer = "it answered bytes \(firstBytes.prefix(8).map { String($0, radix: 16) }.joined(separator: " "))"
+        }
+        return RPCError(.unavailable, "the server\(address) does not speak HTTP/2: \(answer); is this its gRPC port?")
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         core?.readCompleted()
         flush()
+        closeIfSessionEnded(context)
         context.fireChannelReadComplete()
     }
 
@@ -91,7 +129,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         keepaliveTimer?.cancel()
         keepaliveTimer = nil
         // The session stays until this handler goes: this may run inside an nghttp2 call.
-        failAll(RPCError(.unavailable, "the connection to the server closed"))
+        failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "the connection to the server closed"))
         context.fireChannelInactive()
     }
 
@@ -396,11 +434,14 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
             }
         case .trailers, .data:
             if frame.endStream, let stream = streams[frame.streamID] { responseEnded(stream) }
+        case .settings:
+            serverSpokeHTTP2 = true
+            firstBytes = []
         case .goaway:
             isGoingAway = true
         case .ping(let ack):
             if ack { keepalivePingSentAt = nil }
-        case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .settings, .windowUpdate, .other:
+        case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .windowUpdate, .other:
             break
         }
     }
