@@ -45,7 +45,7 @@ public final class TradeCoreApplication: Sendable {
         CreateAutomation.self, UpdateAutomation.self, ActivateAutomation.self, DeactivateAutomation.self,
         DeleteAutomation.self,
         InitiateBrokerConnection.self, CompleteOAuth.self, DisconnectBroker.self, SyncBrokerAccounts.self,
-        LinkBrokerAccount.self, RefreshAccountDataFromBroker.self, RefreshAllAccounts.self,
+        LinkBrokerAccount.self, UnlinkBrokerAccount.self, RefreshAccountDataFromBroker.self, RefreshAllAccounts.self,
     ]
 
     /// Every query the bus answers.
@@ -114,8 +114,8 @@ public final class TradeCoreApplication: Sendable {
                 CreateAutomationHandler(), UpdateAutomationHandler(), ActivateAutomationHandler(),
                 DeactivateAutomationHandler(), DeleteAutomationHandler(),
                 InitiateBrokerConnectionHandler(), CompleteOAuthHandler(), DisconnectBrokerHandler(),
-                SyncBrokerAccountsHandler(), LinkBrokerAccountHandler(), RefreshAccountDataFromBrokerHandler(),
-                RefreshAllAccountsHandler(),
+                SyncBrokerAccountsHandler(), LinkBrokerAccountHandler(), UnlinkBrokerAccountHandler(),
+                RefreshAccountDataFromBrokerHandler(), RefreshAllAccountsHandler(),
             ],
             commands: Self.commandTypes, dependencies: dependencies, interceptors: interceptors,
             configuration: CommandBus.Configuration(retry: configuration.retry, logger: logger))

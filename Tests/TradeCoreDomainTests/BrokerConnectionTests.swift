@@ -204,6 +204,20 @@ import TradeCoreMessages
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "broker_account_number") }
     }
 
+    @Test func unlinkingStopsTheAccountOnceAndNeedsItsOwner() throws {
+        let unlinked = BrokerAccountEvent.unlinked(
+            BrokerAccountUnlinked(accountID: id, reason: "disconnected", unlinkedAt: now))
+        let state = try scenario.given([linked]).when { try $0.unlink(reason: "disconnected", user: user, now: now) }
+            .then([unlinked])
+        #expect(!state.isLinked)
+        #expect(throws: DomainError.self) { try state.requireTradable() }
+        try scenario.given([linked, unlinked]).when { try $0.unlink(reason: "again", user: user, now: now) }.then([])
+        try scenario.given([linked]).when { try $0.unlink(reason: "", user: UUID(), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ACCOUNT_NOT_OWNED") }
+        try scenario.when { try $0.unlink(reason: "", user: user, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.notFound, "ACCOUNT_NOT_FOUND") }
+    }
+
     @Test func refreshesRecordBalancesOrTheFailure() throws {
         let balances = BrokerAccountBalances(
             cash: Fixtures.decimal("10"), equity: Fixtures.decimal("12"), buyingPower: Fixtures.decimal("24"),

@@ -174,6 +174,43 @@ struct SeedFlowTests {
         }
     }
 
+    @Test func disconnectingUnlinksTheAccountsAndReconnectingLinksThemAgain() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let account = try await domain.connectedCashAccount(user: user)
+            let order = CreateOrder(
+                userID: user, symbol: "AAPL", side: .buy, quantity: Fixtures.decimal("1"), orderType: .market,
+                accountID: account.accountID)
+            _ = try await domain.commands.send(order)
+            let connection = account.brokerConnectionID
+            _ = try await domain.commands.send(DisconnectBroker(brokerConnectionID: connection, userID: user))
+            for id in try await domain.events(of: StreamName(type: "broker_connection", id: connection))
+                .compactMap({ event -> [UUID]? in
+                    guard case .accountsSynced(let synced)? = try? event.domainEvent(BrokerConnectionEvent.self)
+                    else { return nil }
+                    return synced.accountIDs
+                }).joined()
+            {
+                let types = try await domain.events(of: StreamName(type: "broker_account", id: id)).map(\.type)
+                #expect(types.last == "BrokerAccountUnlinked", "account \(id): \(types)")
+            }
+            do {
+                _ = try await domain.commands.send(order)
+                Issue.record("an order was accepted on an account whose connection is disconnected")
+            } catch {
+                #expect("\(error)".contains("not linked"), "\(error)")
+            }
+            // Connecting again links the same accounts again, and they take orders.
+            _ = try await domain.connectThroughOAuth(user: user)
+            try await domain.eventually("the account is linked again") {
+                let types = try await domain.events(of: StreamName(type: "broker_account", id: account.accountID))
+                    .map(\.type).filter { $0 == "BrokerAccountLinked" || $0 == "BrokerAccountUnlinked" }
+                return types == ["BrokerAccountLinked", "BrokerAccountUnlinked", "BrokerAccountLinked"]
+            }
+            _ = try await domain.commands.send(order)
+        }
+    }
+
     @Test func refreshAllAccountsReportsAFailingAccountCarriesOnAndRecordsItsRun() async throws {
         try await withDomain { domain in
             let user = UUID()

@@ -175,6 +175,17 @@ extension AggregateRoot where State == BrokerAccount {
                     currency: description.currency, linkedAt: now)))
     }
 
+    /// Unlinks the account from its connection (the connection was disconnected): it takes no
+    /// orders until it is linked again. Unlinking an unlinked account changes nothing; the reason
+    /// is free text of at most the usual length.
+    public mutating func unlink(reason: String, user: UUID, now: Int64) throws(DomainError) {
+        guard state.exists else { throw .notFound("account", id, reason: "ACCOUNT_NOT_FOUND") }
+        try Rules.owner(state.userID, is: user, "account", id, reason: "ACCOUNT_NOT_OWNED")
+        try Rules.text(reason, field: "reason")
+        guard state.isLinked else { return }
+        emit(.unlinked(BrokerAccountUnlinked(accountID: id, reason: reason, unlinkedAt: now)))
+    }
+
     /// The account can be refreshed by `user`: it exists, is theirs and is linked.
     public func requireRefreshable(by user: UUID) throws(DomainError) {
         guard state.exists else { throw .notFound("account", id, reason: "ACCOUNT_NOT_FOUND") }

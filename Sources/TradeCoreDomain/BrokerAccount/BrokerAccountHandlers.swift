@@ -43,6 +43,38 @@ struct LinkBrokerAccountHandler: CommandHandler {
     }
 }
 
+/// Unlinks one account from its connection: it takes no more orders and is no longer refreshed.
+/// Unlinking an unlinked account changes nothing. Sent by DisconnectBroker for each account of
+/// the connection; InitiateBrokerConnection and its onboarding link them again.
+public struct UnlinkBrokerAccount: Command {
+    public typealias Result = BrokerAccountResult
+    public static var commandType: String { "UnlinkBrokerAccount" }
+
+    public var accountID: UUID
+    public var userID: UUID
+    public var reason: String
+    public var sagaID: UUID?
+    public var actingUserID: UUID? { userID }
+
+    public init(accountID: UUID, userID: UUID, reason: String, sagaID: UUID?) {
+        self.accountID = accountID
+        self.userID = userID
+        self.reason = reason
+        self.sagaID = sagaID
+    }
+}
+
+struct UnlinkBrokerAccountHandler: CommandHandler {
+    func handle(_ command: UnlinkBrokerAccount, context: CommandContext) async throws -> BrokerAccountResult {
+        var account = try await context.existing(
+            BrokerAccount.self, command.accountID, nil,
+            or: .notFound("account", command.accountID, reason: "ACCOUNT_NOT_FOUND"))
+        try account.unlink(reason: command.reason, user: command.userID, now: context.now)
+        try context.save(account)
+        return account.result()
+    }
+}
+
 /// Reads one account's balances from its broker. A broker that fails is recorded on the account
 /// (BrokerAccountRefreshFailed) and reported in the result's `refresh_error`: not lost, and not a
 /// refusal of the command.

@@ -114,11 +114,21 @@ struct CompleteOAuthHandler: CommandHandler {
     }
 }
 
-/// Disconnects a connection and forgets its credentials.
+/// Disconnects a connection, unlinks its accounts (one UnlinkBrokerAccount each, so they take no
+/// more orders) and forgets its credentials.
 struct DisconnectBrokerHandler: CommandHandler {
     func handle(_ command: DisconnectBroker, context: CommandContext) async throws -> BrokerConnectionResult {
         var connection = try await context.connection(command.brokerConnectionID, command.expectedVersion)
         try connection.disconnect(reason: command.reason, user: command.userID, now: context.now)
+        // Before the save, as the credentials below: a disconnect that fails after this is sent
+        // again and finds the accounts unlinked, where one saved first and interrupted would leave
+        // them taking orders for a connection that is gone.
+        let reason = command.reason.isEmpty ? "the broker connection was disconnected" : command.reason
+        for accountID in connection.accountIDs {
+            _ = try await context.send(
+                UnlinkBrokerAccount(
+                    accountID: accountID, userID: command.userID, reason: reason, sagaID: command.sagaID))
+        }
         if !connection.credentialsReference.isEmpty {
             // Before the save: a secret outliving its connection is worse than a connection that
             // must be initiated again because its save failed.
