@@ -43,6 +43,9 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// The first bytes the server sent, kept until its SETTINGS arrive: what to show when it
     /// turns out to speak something else.
     private var firstBytes: [UInt8] = []
+    /// Set when the server turned out not to speak HTTP/2; every call on this connection fails
+    /// with it (a retry on a new connection would meet the same server).
+    private var notHTTP2Error: RPCError?
 
     init(configuration: RPCClientConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -79,7 +82,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
             try core.receive(buffer)
         } catch {
             logger.debug("HTTP/2 protocol error from the server", metadata: ["error": "\(error)"])
-            failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
+            failAll(notHTTP2(context) ?? RPCError(.unavailable, "HTTP/2 protocol error: \(error)"))
             context.close(promise: nil)
         }
     }
@@ -89,19 +92,19 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// session wants neither to read nor to write, and nothing more will happen on it.
     private func closeIfSessionEnded(_ context: ChannelHandlerContext) {
         guard !closed, let session, !session.wantsRead, !session.wantsWrite else { return }
-        failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "the server ended the HTTP/2 session"))
+        failAll(notHTTP2(context) ?? RPCError(.unavailable, "the server ended the HTTP/2 session"))
         context.close(promise: nil)
     }
 
-    /// The error for a server that answered without its HTTP/2 SETTINGS: another protocol on
-    /// this port (an HTTP/1.1 server, TLS, ...). `nil` once the server has spoken HTTP/2.
-    private func notHTTP2Error(_ context: ChannelHandlerContext) -> RPCError? {
-        guard !serverSpokeHTTP2 else { return nil }
-        let address = context.channel.remoteAddress.map { " at \($0.ipAddress ?? "\($0)"):\($0.port ?? 0)" } ?? ""
+    /// The error for a server that answered something else than its HTTP/2 SETTINGS: another
+    /// protocol on this port (an HTTP/1.1 server, TLS, ...). `nil` while it has said nothing,
+    /// and once it has spoken HTTP/2. Remembered: a call that starts after the connection closed
+    /// gets it too.
+    private func notHTTP2(_ context: ChannelHandlerContext) -> RPCError? {
+        if let notHTTP2Error { return notHTTP2Error }
+        guard !serverSpokeHTTP2, !firstBytes.isEmpty else { return nil }
         let answer: String
-        if firstBytes.isEmpty {
-            answer = "it closed the connection without a word (a TLS port called in plain text does)"
-        } else if let first = firstBytes.first, first == 0x15 || first == 0x16 {
+        if let first = firstBytes.first, first == 0x15 || first == 0x16 {
             answer = "it answered with TLS (give the CLI --ca-file, or the client TLS settings)"
         } else if firstBytes.allSatisfy({ (0x20..<0x7F).contains($0) || $0 == 0x0D || $0 == 0x0A }) {
             let text = String(decoding: firstBytes.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
@@ -109,7 +112,13 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         } else {
             answer = "it answered bytes \(firstBytes.prefix(8).map { String($0, radix: 16) }.joined(separator: " "))"
         }
-        return RPCError(.unavailable, "the server\(address) does not speak HTTP/2: \(answer); is this its gRPC port?")
+        notHTTP2Error = RPCError(
+            .unavailable, "the server\(Self.address(context)) does not speak HTTP/2: \(answer); is this its gRPC port?")
+        return notHTTP2Error
+    }
+
+    private static func address(_ context: ChannelHandlerContext) -> String {
+        context.channel.remoteAddress.map { " at \($0.ipAddress ?? "\($0)"):\($0.port ?? 0)" } ?? ""
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -129,13 +138,32 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         keepaliveTimer?.cancel()
         keepaliveTimer = nil
         // The session stays until this handler goes: this may run inside an nghttp2 call.
-        failAll(notHTTP2Error(context) ?? RPCError(.unavailable, "the connection to the server closed"))
+        var error = notHTTP2(context) ?? RPCError(.unavailable, "the connection to the server closed")
+        if notHTTP2Error == nil && !serverSpokeHTTP2 {
+            // Closed without a word. A server on its way down does that too, so a call that
+            // starts on this connection is still retried; the hint goes along.
+            error = RPCError(
+                .unavailable,
+                "the server\(Self.address(context)) closed the connection before speaking HTTP/2 "
+                    + "(a TLS port called in plain text does that)")
+            if closeCause == nil { closeCause = error }
+        }
+        failAll(error)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if closeCause == nil { closeCause = error }
-        failAll(RPCError(.unavailable, "connection error: \(error)", cause: error))
+        var failure = RPCError(.unavailable, "connection error: \(error)", cause: error)
+        var cause: any Error = error
+        if error is IOError && !serverSpokeHTTP2 && notHTTP2Error == nil {
+            failure = RPCError(
+                .unavailable,
+                "the server\(Self.address(context)) dropped the connection before speaking HTTP/2 "
+                    + "(a TLS port called in plain text does that): \(error)", cause: error)
+            cause = failure
+        }
+        if closeCause == nil { closeCause = cause }
+        failAll(failure)
         context.close(promise: nil)
     }
 
@@ -207,6 +235,7 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         if cancelledCalls.remove(request.callID) != nil {
             return complete(stream, with: .failure(RPCError(.cancelled, "the call was cancelled")))
         }
+        if let notHTTP2Error { return complete(stream, with: .failure(notHTTP2Error)) }
         guard let session, !closed else {
             let reason = closeCause.map { ": \($0)" } ?? ""
             var error = RPCError.notProcessed("the connection to the server is closed\(reason)")
