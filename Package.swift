@@ -91,11 +91,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Asks Linux for a short time slice for latency-sensitive threads (event loops).
+        .target(name: "CThreadScheduling"),
+
         // HTTP/2 on nghttp2 + NIO, TLS on OpenSSL, and the gRPC-compatible RPC core.
         .target(
             name: "HTTP2RPC",
             dependencies: [
                 "CNGHTTP2",
+                "CThreadScheduling",
                 "COpenSSL",
                 "CZlib",
                 "WireFormat",

@@ -500,6 +500,25 @@ extension SocketTests {
     }
 }
 
+extension SocketTests {
+    @Test("the server's event loop threads ask Linux for the configured time slice")
+    func eventLoopTimeSlice() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopTimeSlice = .microseconds(250)
+        let server = RPCServer(configuration: configuration, router: try router(), group: group)
+        try await server.start()
+        // Runs after the server's request on the same loop: a loop runs its tasks in order.
+        let scheduling = try await group.next().submit {
+            (try? String(contentsOfFile: "/proc/thread-self/sched", encoding: .utf8)) ?? ""
+        }.get()
+        await server.shutdown()
+        try await group.shutdownGracefully()
+        let slice = try #require(scheduling.split(separator: "\n").first { $0.hasPrefix("se.slice") })
+        #expect(slice.split(separator: " ").last == "250000", "\(slice)")
+    }
+}
+
 /// Answers an HTTP/1.1 400, on connect or to the first bytes read, and keeps the connection open.
 private final class HTTP1Refuser: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer

@@ -1,3 +1,4 @@
+import CThreadScheduling
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -70,6 +71,19 @@ public final class RPCServer: Sendable {
     /// Binds the listening socket. Throws if the address is taken or TLS files are unusable.
     public func start() async throws {
         let tlsContext = try configuration.tls.map { try OpenSSLContext.server($0) }
+        if let slice = configuration.eventLoopTimeSlice {
+            let logger = self.logger
+            for loop in group.makeIterator() {
+                loop.execute {
+                    let failure = tradecore_set_time_slice(UInt64(max(slice.nanoseconds, 0)))
+                    if failure != 0 {
+                        logger.debug(
+                            "the event loop keeps the kernel's time slice",
+                            metadata: ["errno": "\(failure)"])
+                    }
+                }
+            }
+        }
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
