@@ -306,15 +306,7 @@ struct SocketTests {
 
     @Test("calls over TLS with ALPN h2, verified against the certificate's CA")
     func tls() async throws {
-        let certificate = try TestCertificate.make()
-        defer { certificate.remove() }
-        try await withServer(
-            router: router(),
-            configure: {
-                $0.tls = TLSConfiguration(
-                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
-            }
-        ) { _, port in
+        try await withTLSServer(router: router()) { port, certificate in
             for host in ["localhost", "127.0.0.1"] {
                 let client = RPCClient(
                     host: host, port: port, tls: TLSClientConfiguration(trustRootsFile: certificate.certificate))
@@ -344,15 +336,7 @@ struct SocketTests {
             (trusted: true, name: "127.0.0.2", reason: "IP address mismatch"),
         ])
     func tlsRefusedCertificate(trusted: Bool, name: String, reason: String) async throws {
-        let certificate = try TestCertificate.make()
-        defer { certificate.remove() }
-        try await withServer(
-            router: router(),
-            configure: {
-                $0.tls = TLSConfiguration(
-                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
-            }
-        ) { _, port in
+        try await withTLSServer(router: router()) { port, certificate in
             // An address, not a name to resolve: the failure must be the certificate's.
             let client = RPCClient(
                 host: "127.0.0.1", port: port,
@@ -381,15 +365,7 @@ struct SocketTests {
 
     @Test("a TLS client that does not offer h2 is refused during the handshake")
     func tlsWithoutH2() async throws {
-        let certificate = try TestCertificate.make()
-        defer { certificate.remove() }
-        try await withServer(
-            router: router(),
-            configure: {
-                $0.tls = TLSConfiguration(
-                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
-            }
-        ) { _, port in
+        try await withTLSServer(router: router()) { port, certificate in
             let refused = try run(
                 "/usr/bin/openssl",
                 ["s_client", "-connect", "127.0.0.1:\(port)", "-alpn", "http/1.1", "-CAfile", certificate.certificate])
@@ -477,15 +453,7 @@ extension SocketTests {
         }
 
         // A TLS server, called in plain text.
-        let certificate = try TestCertificate.make()
-        defer { certificate.remove() }
-        try await withServer(
-            router: router(),
-            configure: {
-                $0.tls = TLSConfiguration(
-                    certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
-            }
-        ) { _, port in
+        try await withTLSServer(router: router()) { port, _ in
             let plain = RPCClient(host: "127.0.0.1", port: port)
             defer { Task { await plain.close() } }
             do throws(RPCError) {

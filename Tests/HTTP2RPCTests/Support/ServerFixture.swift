@@ -29,6 +29,21 @@ func withServer<Result>(
     }
 }
 
+/// Runs `body` against a TLS server on a throwaway certificate for localhost and 127.0.0.1.
+func withTLSServer<Result>(
+    router: RPCRouter,
+    _ body: (_ port: Int, _ certificate: TestCertificate) async throws -> Result
+) async throws -> Result {
+    let certificate = try TestCertificate.make()
+    defer { certificate.remove() }
+    return try await withServer(
+        router: router,
+        configure: {
+            $0.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: certificate.key)
+        }
+    ) { _, port in try await body(port, certificate) }
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
