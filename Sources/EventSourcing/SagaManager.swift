@@ -196,7 +196,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
 
     private func handle(_ event: RecordedEvent, cursor: inout Int64) async throws {
         let position = event.position
-        guard event.stream.type != SagaStepRecord.streamType, saga.handles(event) else {
+        guard event.stream.type != SagaManagerStreams.streamType, saga.handles(event) else {
             try await skip(position, cursor: &cursor)
             return
         }
@@ -432,7 +432,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     private func append(
         _ record: SagaStepRecord, state: S.State, to loaded: LoadedSaga<S.State>?, id: UUID
     ) async throws -> LoadedSaga<S.State> {
-        let stream = try StreamName(type: SagaStepRecord.streamType, id: id)
+        let stream = try StreamName(type: SagaManagerStreams.streamType, id: id)
         let expected = loaded.map { ExpectedVersion.exact($0.version) } ?? .noStream
         var event = try record.encoded()
         event.metadata.sagaID = id
@@ -506,7 +506,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     ///   step failed), `.failed` (its compensation failed too), or `.stillRunning` when `timeout`
     ///   passes first; the store's errors.
     public func waitUntilFinished(_ sagaID: UUID, timeout: Duration) async throws -> SagaInstance<S.State> {
-        let stream = try StreamName(type: SagaStepRecord.streamType, id: sagaID)
+        let stream = try StreamName(type: SagaManagerStreams.streamType, id: sagaID)
         let store = self.store
         let finished = try await withThrowingTaskGroup(of: SagaInstance<S.State>?.self) { group in
             group.addTask {

@@ -2,6 +2,12 @@ import EventStore
 import Foundation
 
 /// The events of a saga instance's own stream, `saga-<id>`: one per step, as JSON.
+/// Where saga managers record their instances.
+public enum SagaManagerStreams {
+    /// The type of the streams that hold the saga instances' steps, one stream per instance.
+    public static let streamType = "saga"
+}
+
 struct SagaStepRecord: Codable, Sendable {
     /// What caused the step.
     enum Cause: Codable, Sendable, Hashable {
@@ -23,8 +29,6 @@ struct SagaStepRecord: Codable, Sendable {
             }
         }
     }
-
-    static let streamType = "saga"
 
     var sagaType: String
     var cause: Cause
@@ -66,7 +70,7 @@ struct LoadedSaga<State: Codable & Sendable>: Sendable {
 
     /// Reads the steps; `nil` when the stream does not exist, or belongs to another saga type.
     static func load(_ id: UUID, sagaType: String, from store: any EventStore) async throws -> LoadedSaga? {
-        let stream = try StreamName(type: SagaStepRecord.streamType, id: id)
+        let stream = try StreamName(type: SagaManagerStreams.streamType, id: id)
         var steps: [Step] = []
         var next: Int64 = 0
         let decoder = JSONDecoder()

@@ -28,6 +28,8 @@ public struct EventStreamService: RPCService {
         /// Events per ReadStream page when the request does not say, and the most it may ask for.
         public var defaultPageSize: UInt32 = 100
         public var maxPageSize: UInt32 = 1_000
+        /// The stream types a subscription may filter on; `nil` accepts any.
+        public var streamTypes: Set<String>?
 
         public init() {}
     }
@@ -115,6 +117,15 @@ public struct EventStreamService: RPCService {
             throw APIErrors.malformed(error, message: SubscribeRequest.protoMessageName)
         }
         let (start, filter, resumeAfter) = try Self.subscription(of: message)
+        if let known = settings.streamTypes,
+            let unknown = filter.streamTypes?.subtracting(known).sorted().first
+        {
+            // A misspelt type would otherwise match nothing, silently, for ever.
+            throw APIErrors.invalidArgument(
+                "filter.stream_types",
+                "\"\(unknown.prefix(80))\" is not a stream type of this server: "
+                    + known.sorted().joined(separator: ", "))
+        }
         let interval = try checkpointInterval(message.checkpointIntervalMs)
         let owner: UUID? = if case .user(let id) = principal { id } else { nil }
         try await checkCommitted(start, showingStreamVersion: owner == nil)

@@ -28,6 +28,8 @@ public struct TradeCoreAPI: RPCService {
         self.authenticator = authenticator
         self.metrics = metrics
         self.logger = logger
+        var subscription = subscription
+        if subscription.streamTypes == nil { subscription.streamTypes = TradeCoreApplication.streamTypes }
         self.subscriptions = EventStreamService(
             store: app.store, authenticator: authenticator, metrics: metrics, shutdown: shutdown,
             settings: subscription, logger: logger)

@@ -38,6 +38,12 @@ public final class TradeCoreApplication: Sendable {
         }
     }
 
+    /// The types of the streams this application writes: what a subscription may filter on.
+    public static let streamTypes: Set<String> = [
+        Order.streamType, Automation.streamType, BrokerConnection.streamType, BrokerAccount.streamType,
+        AccountRefreshRun.streamType, SagaManagerStreams.streamType,
+    ]
+
     /// Every command the bus handles: the API's and the sagas' own.
     public static let commandTypes: [any Command.Type] = [
         CreateOrder.self, PlaceOrder.self, AddFill.self, UpdateOrder.self, CancelOrder.self, RejectOrder.self,

@@ -217,6 +217,8 @@ struct TradeCoreAPITests {
             let path = APIHarness.path("EventStreamService", "Subscribe")
             let bad: [(SubscribeRequest, String)] = [
                 (SubscribeRequest(filter: SubscriptionFilter(streams: ["not a stream"])), "filter.streams"),
+                // A misspelt stream type, which would match nothing for ever.
+                (SubscribeRequest(filter: SubscriptionFilter(streamTypes: ["order", "ordr"])), "filter.stream_types"),
                 (
                     SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: "order-x"))),
                     "after_stream_version.stream"
@@ -232,6 +234,18 @@ struct TradeCoreAPITests {
                     #expect(error.details?.badRequest?.fieldViolations.first?.field == field, "\(error)")
                 }
             }
+            // Every type the server writes is accepted: the subscription catches up.
+            let known = SubscribeRequest(
+                filter: SubscriptionFilter(streamTypes: TradeCoreApplication.streamTypes.sorted()),
+                start: .afterPosition(UInt64(try await api.store.headPosition())))
+            let caughtUp = try await api.client.serverStreaming(path, known.protoBytes, metadata: api.asService) {
+                response in
+                for try await bytes in response.messages {
+                    if case .caughtUp? = try SubscribeResponse(protoBytes: bytes).message { return true }
+                }
+                return false
+            }
+            #expect(caughtUp)
         }
     }
 
