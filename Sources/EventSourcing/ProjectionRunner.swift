@@ -195,6 +195,9 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// reads every 25 ms while it waits.
     public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
         let deadline = ContinuousClock.now + timeout
+        if progress.read({ $0.position }) < target {
+            try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
+        }
         var reached = false
         while !reached && !Task.isCancelled {
             let left = deadline - ContinuousClock.now

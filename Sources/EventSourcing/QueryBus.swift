@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 
 /// Why ``QueryBus/ask(_:consistency:)`` did not return an answer.
@@ -8,6 +9,7 @@ public struct QueryBusError: Error, Sendable, CustomStringConvertible {
             case noHandler = "no handler"
             case rejected = "rejected"
             case readModelBehind = "read model behind"
+            case positionNotCommitted = "position not committed"
             case handlerFailed = "handler failed"
             case cancelled = "cancelled"
         }
@@ -22,6 +24,9 @@ public struct QueryBusError: Error, Sendable, CustomStringConvertible {
         public static let rejected = Code(.rejected)
         /// A read model did not reach the query's minimum position in time.
         public static let readModelBehind = Code(.readModelBehind)
+        /// The query's minimum position is past the end of the log: no commit has it, so no read
+        /// model can reach it (a position from another store, or a typo).
+        public static let positionNotCommitted = Code(.positionNotCommitted)
         /// The handler failed.
         public static let handlerFailed = Code(.handlerFailed)
         /// The caller's task was cancelled.
@@ -54,6 +59,17 @@ public struct QueryBusError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(queryType): \(code): \(message)" }
+}
+
+extension QueryBusError {
+    /// Throws ``Code/positionNotCommitted`` when `target` is past the end of `store`'s log: a
+    /// read model waiting for it would wait for ever. Read from the store itself, not from what
+    /// this process has seen published, so a position another server committed counts.
+    static func requireCommitted(_ target: Int64, in store: any EventStore, by name: String) async throws(Self) {
+        guard let head = try? await store.headPosition(), target > head else { return }
+        throw QueryBusError(
+            .positionNotCommitted, queryType: name, message: "the log has no position \(target): nothing committed it")
+    }
 }
 
 /// Routes each query to its one handler, optionally waiting for read models to catch up first.

@@ -545,6 +545,7 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     public var position: Int64 { handled.read { $0 } }
 
     public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
+        if position < target { try await QueryBusError.requireCommitted(target, in: store, by: projectionName) }
         let reached = await handled.wait(until: { $0 >= target }) { try? await Task.sleep(for: timeout) }
         guard !reached else { return }
         throw QueryBusError(

@@ -143,6 +143,10 @@ enum APIErrors {
             return error(
                 .deadlineExceeded, reason: "READ_MODEL_BEHIND",
                 "the read model did not reach the requested position in time: \(failure.message)")
+        case .positionNotCommitted:
+            return error(
+                .outOfRange, reason: "POSITION_NOT_COMMITTED",
+                "min_position is past the end of the log: \(failure.message)")
         case .cancelled:
             return RPCError(.cancelled, "the call was cancelled")
         case .noHandler:

@@ -58,17 +58,26 @@ struct ProjectionTests {
         }
     }
 
-    @Test func aQueryForAPositionNotReachedFailsAfterItsTimeout() async throws {
+    @Test func aQueryForAPositionNotReachedFailsAfterItsTimeoutAndOnePastTheLogAtOnce() async throws {
         try await withEnvironment(.memory) { environment in
             let runner = ProjectionRunner(
                 BalanceProjection(), events: environment.store, readModels: environment.readModels)
             let queries = try QueryBus(
                 handlers: [GetBalanceHandler()], readModels: environment.readModels, progress: [runner])
+            // Five events committed; the projection, not running, never reaches them.
+            try await environment.store.append(
+                to: try StreamName(type: "other", id: UUID()), expected: .noStream,
+                events: (0..<5).map { _ in NewEvent(type: "Other", data: Data()) })
             let error = try await #require(throws: QueryBusError.self) {
                 try await queries.ask(
                     GetBalance(accountID: UUID()), consistency: .atLeast(position: 5, timeout: .milliseconds(20)))
             }
             #expect(error.code == .readModelBehind && error.message.contains("balances"))
+            let past = try await #require(throws: QueryBusError.self) {
+                try await queries.ask(
+                    GetBalance(accountID: UUID()), consistency: .atLeast(position: 6, timeout: .seconds(30)))
+            }
+            #expect(past.code == .positionNotCommitted, "\(past)")
             #expect(try await queries.ask(GetBalance(accountID: UUID())) == nil, "an eventual read answers at once")
             let unknown = try #require(throws: HandlerRegistrationError.self) {
                 try QueryBus(handlers: [GetBalanceHandler()], readModels: environment.readModels)
