@@ -14,8 +14,8 @@ final class UnaryCallObserver: ClientCallObserver {
         self.metadata = metadata
     }
 
-    func callReceivedMessage(_ message: [UInt8]) -> Bool {
-        self.message = message
+    func callReceivedMessages(_ messages: [[UInt8]]) -> Bool {
+        if let last = messages.last { message = last }
         return true
     }
 
@@ -52,8 +52,8 @@ final class StreamingCallObserver: ClientCallObserver {
         headers = nil
     }
 
-    func callReceivedMessage(_ message: [UInt8]) -> Bool {
-        switch source.yield(message) {
+    func callReceivedMessages(_ messages: [[UInt8]]) -> Bool {
+        switch source.yield(contentsOf: messages) {
         case .produceMore: true
         case .stopProducing: false
         case .dropped: true

@@ -46,9 +46,10 @@ final class ClientStream {
 protocol ClientCallObserver: AnyObject {
     /// The response headers arrived (not called for a trailers-only response).
     func callReceivedHeaders(_ metadata: RPCMetadata)
-    /// A response message arrived. Returns false while the reader wants no more for now;
-    /// the connection then withholds flow-control credit until `resumeReading`.
-    func callReceivedMessage(_ message: [UInt8]) -> Bool
+    /// Response messages arrived, in order (those of one received chunk). Returns false while the
+    /// reader wants no more for now; the connection then withholds flow-control credit until
+    /// `resumeReading`.
+    func callReceivedMessages(_ messages: [[UInt8]]) -> Bool
     /// The call ended: with the trailers on success, with the error otherwise. Called once.
     func callFinished(_ result: Result<RPCMetadata, RPCError>)
 }

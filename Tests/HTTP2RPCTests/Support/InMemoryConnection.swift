@@ -121,8 +121,8 @@ final class RecordingObserver: ClientCallObserver {
 
     func callReceivedHeaders(_ metadata: RPCMetadata) { headers = metadata }
 
-    func callReceivedMessage(_ message: [UInt8]) -> Bool {
-        messages.append(message)
+    func callReceivedMessages(_ messages: [[UInt8]]) -> Bool {
+        self.messages += messages
         return wantsMore
     }
 
