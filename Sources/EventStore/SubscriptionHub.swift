@@ -206,7 +206,6 @@ public final class SubscriptionHub: Sendable {
             let chunk = Chunk(first: state.end, events: events, bytes: bytes)
             state.end = chunk.end
             var wanted = false
-            var oldest = state.end
             for index in state.subscribers.indices where state.subscribers.values[index].isFollowing {
                 let subscriber = state.subscribers.values[index]
                 // A subscriber that has taken everything and whose filter takes none of these
@@ -218,7 +217,6 @@ public final class SubscriptionHub: Sendable {
                     continue
                 }
                 wanted = true
-                oldest = min(oldest, subscriber.next)
                 if let waiter = subscriber.waiter {
                     state.subscribers.values[index].waiter = nil
                     toWake.append(waiter)
@@ -230,9 +228,7 @@ public final class SubscriptionHub: Sendable {
                 state.statistics.bufferedBytes += bytes
             }
             // Release what every subscriber has taken, then whatever is past the bounds.
-            while state.firstChunk < state.chunks.count && state.chunks[state.firstChunk].end <= oldest {
-                state.dropOldestChunk()
-            }
+            state.releaseTaken()
             var trimmed = false
             while state.firstChunk < state.chunks.count
                 && (state.statistics.bufferedEvents > capacity || state.statistics.bufferedBytes > byteCapacity)
