@@ -16,6 +16,12 @@ public struct CommandOptions: Sendable {
     public var sagaID: UUID?
     /// Extra metadata for the command's events (never a secret).
     public var extraMetadata: [String: String]
+    /// A digest of the command's content (at most 64 bytes), recorded with its outcome when
+    /// ``commandID`` is set. The id then belongs to that content: sent again with another
+    /// fingerprint, the command fails with ``CommandBusError/Code/commandIDReused`` instead of
+    /// returning the first outcome for a command it did not run. `nil`: only the command type is
+    /// compared. Make it a keyed digest (an HMAC) when the command carries a secret.
+    public var fingerprint: [UInt8]?
 
     /// Makes options.
     public init(
@@ -23,13 +29,15 @@ public struct CommandOptions: Sendable {
         correlationID: UUID? = nil,
         userID: UUID? = nil,
         sagaID: UUID? = nil,
-        extraMetadata: [String: String] = [:]
+        extraMetadata: [String: String] = [:],
+        fingerprint: [UInt8]? = nil
     ) {
         self.commandID = commandID
         self.correlationID = correlationID
         self.userID = userID
         self.sagaID = sagaID
         self.extraMetadata = extraMetadata
+        self.fingerprint = fingerprint
     }
 }
 
@@ -185,7 +193,9 @@ public final class CommandBus: Sendable {
             correlationID: options.correlationID ?? commandID,
             sagaID: command.sagaID ?? options.sagaID,
             userID: command.actingUserID ?? options.userID,
-            extraMetadata: options.extraMetadata
+            extraMetadata: options.extraMetadata,
+            fingerprint: options.commandID == nil
+                ? nil : options.fingerprint.map { Array($0.prefix(OutcomeCoding.maxFingerprintBytes)) }
         )
         do {
             if interceptors.isEmpty {
@@ -232,7 +242,7 @@ public final class CommandBus: Sendable {
         let id = invocation.commandID
         if case .follower(let shared) = await inFlight.enter(id) {
             counters.withLock { $0.replayed += 1 }
-            return try replay(shared, as: C.self, commandID: id)
+            return try replay(shared, as: C.self, commandID: id, fingerprint: invocation.fingerprint)
         }
         let outcome: Result<CommandOutcome<C.Result>, CommandBusError>
         do throws(CommandBusError) {
@@ -240,7 +250,8 @@ public final class CommandBus: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        inFlight.finish(id, with: SharedOutcome(outcome, commandType: invocation.commandType))
+        inFlight.finish(
+            id, with: SharedOutcome(outcome, commandType: invocation.commandType, fingerprint: invocation.fingerprint))
         return try outcome.get()
     }
 
@@ -256,7 +267,7 @@ public final class CommandBus: Sendable {
         }
         if let recorded {
             counters.withLock { $0.replayed += 1 }
-            return try replay(recorded, as: C.self)
+            return try replay(recorded, as: C.self, fingerprint: invocation.fingerprint)
         }
         return try await attempt(command, handler: handler, invocation: invocation)
     }
@@ -296,7 +307,8 @@ public final class CommandBus: Sendable {
                         commandID: invocation.commandID,
                         commandType: invocation.commandType,
                         outcome: OutcomeCoding.encodeCompleted(
-                            try result.encodeCommandResult(), position: hasStaged ? nil : context.lastPosition),
+                            try result.encodeCommandResult(), position: hasStaged ? nil : context.lastPosition,
+                            fingerprint: invocation.fingerprint),
                         time: context.now
                     ) : nil
                 let position: Int64?
@@ -332,7 +344,7 @@ public final class CommandBus: Sendable {
             } catch let duplicate as DuplicateCommand {
                 // Another process ran the same command id first; its outcome is the one.
                 counters.withLock { $0.replayed += 1 }
-                return try replay(duplicate.existing, as: C.self)
+                return try replay(duplicate.existing, as: C.self, fingerprint: invocation.fingerprint)
             } catch let error as any CommandRejectionConvertible {
                 return try await reject(error.rejection, as: C.self, invocation, context: context, attempts: attempt)
             } catch let error as QueryBusError where error.rejection != nil {
@@ -356,7 +368,7 @@ public final class CommandBus: Sendable {
             let record = CommandRecord(
                 commandID: invocation.commandID,
                 commandType: invocation.commandType,
-                outcome: OutcomeCoding.encodeRejected(rejection),
+                outcome: OutcomeCoding.encodeRejected(rejection, fingerprint: invocation.fingerprint),
                 time: context.now
             )
             do {
@@ -364,7 +376,7 @@ public final class CommandBus: Sendable {
             } catch let duplicate as DuplicateCommand {
                 // Recorded first by another process: answer with that outcome, whatever it was.
                 counters.withLock { $0.replayed += 1 }
-                return try replay(duplicate.existing, as: C.self)
+                return try replay(duplicate.existing, as: C.self, fingerprint: invocation.fingerprint)
             } catch {
                 // The rejection stands even when it cannot be recorded; a retry will run the handler again.
                 configuration.logger.warning(
@@ -425,7 +437,9 @@ public final class CommandBus: Sendable {
         } catch {
             throw CommandBusError.wrapping(error, commandType: C.commandType, commandID: commandID, attempts: 0)
         }
-        return try recorded.map { (recorded) throws(CommandBusError) in try replay(recorded, as: C.self) }
+        return try recorded.map { (recorded) throws(CommandBusError) in
+            try replay(recorded, as: C.self, fingerprint: nil)
+        }
     }
 
     /// Deletes outcomes older than ``Configuration/outcomeRetention``; their ids are then no longer
@@ -457,40 +471,37 @@ public final class CommandBus: Sendable {
         }
     }
 
+    /// Answers with a recorded outcome, if it is the outcome of this command (see
+    /// ``CommandOptions/fingerprint``).
     private func replay<C: Command>(
-        _ recorded: RecordedCommand, as type: C.Type
+        _ recorded: RecordedCommand, as type: C.Type, fingerprint: [UInt8]?
     ) throws(CommandBusError) -> CommandOutcome<C.Result> {
         let id = recorded.record.commandID
-        let outcome = try replayStatus(recorded, commandType: C.commandType)
-        return try replay(
-            SharedOutcome(.success(outcome), commandType: recorded.record.commandType), as: type, commandID: id)
-    }
-
-    /// Reads a record, refusing one of another command type.
-    private func replayStatus(
-        _ recorded: RecordedCommand, commandType: String
-    ) throws(CommandBusError) -> RecordedOutcome {
-        let id = recorded.record.commandID
-        guard recorded.record.commandType == commandType else {
-            throw CommandBusError(
-                .commandIDReused, commandType: commandType, commandID: id,
-                message: "the command id was used before by a \(recorded.record.commandType) command")
-        }
+        let outcome: RecordedOutcome
         do {
-            return try RecordedOutcome(recorded)
+            outcome = try RecordedOutcome(recorded)
         } catch {
-            throw CommandBusError.wrapping(error, commandType: commandType, commandID: id, attempts: 0)
+            throw CommandBusError.wrapping(error, commandType: C.commandType, commandID: id, attempts: 0)
         }
+        return try replay(
+            SharedOutcome(.success(outcome), commandType: outcome.commandType, fingerprint: outcome.fingerprint),
+            as: type, commandID: id, fingerprint: fingerprint)
     }
 
     private func replay<C: Command>(
-        _ shared: SharedOutcome, as type: C.Type, commandID: UUID
+        _ shared: SharedOutcome, as type: C.Type, commandID: UUID, fingerprint: [UInt8]?
     ) throws(CommandBusError) -> CommandOutcome<C.Result> {
         let commandType = C.commandType
         guard shared.commandType == commandType else {
             throw CommandBusError(
                 .commandIDReused, commandType: commandType, commandID: commandID,
-                message: "the command id is in use by a \(shared.commandType) command")
+                message: "the command id was used before by a \(shared.commandType) command")
+        }
+        if let fingerprint, let first = shared.fingerprint, fingerprint != first {
+            throw CommandBusError(
+                .commandIDReused, commandType: commandType, commandID: commandID,
+                message: "the command id was used before by a \(commandType) command with other content; "
+                    + "a retry must send the same command, and a new command needs a new id")
         }
         switch shared.result {
         case .failure(let error):

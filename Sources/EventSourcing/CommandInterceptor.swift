@@ -22,6 +22,9 @@ public struct CommandInvocation: Sendable {
     public var userID: UUID?
     /// Extra metadata for the command's events; an interceptor may add to it.
     public var extraMetadata: [String: String]
+    /// The digest of the command's content its id is recorded with (``CommandOptions/fingerprint``);
+    /// `nil` without a client-supplied id.
+    public let fingerprint: [UInt8]?
 }
 
 /// Wraps every command the bus sends: logging, metrics, authorisation.

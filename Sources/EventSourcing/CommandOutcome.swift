@@ -56,48 +56,57 @@ public struct RecordedOutcome: Sendable, Hashable {
     public let position: Int64?
     /// When the outcome was recorded, in Unix nanoseconds.
     public let recordedAt: Int64
+    /// The ``CommandOptions/fingerprint`` the command was sent with, if it had one.
+    let fingerprint: [UInt8]?
 
-    init(commandID: UUID, commandType: String, status: Status, position: Int64?, recordedAt: Int64) {
+    init(
+        commandID: UUID, commandType: String, status: Status, position: Int64?, recordedAt: Int64,
+        fingerprint: [UInt8]?
+    ) {
         self.commandID = commandID
         self.commandType = commandType
         self.status = status
         self.position = position
         self.recordedAt = recordedAt
+        self.fingerprint = fingerprint
     }
 
     /// Reads a stored record.
     init(_ recorded: RecordedCommand) throws {
         let record = recorded.record
-        let (status, position) = try OutcomeCoding.decode(record.outcome)
+        let decoded = try OutcomeCoding.decode(record.outcome)
         self.commandID = record.commandID
         self.commandType = record.commandType
-        self.status = status
-        self.position = recorded.append?.lastPosition ?? position
+        self.status = decoded.status
+        self.position = recorded.append?.lastPosition ?? decoded.position
         self.recordedAt = record.time
+        self.fingerprint = decoded.fingerprint
     }
 }
 
-/// The bytes of ``CommandRecord/outcome``: a format byte, a kind byte, then for a result the
-/// position (8 bytes, big-endian, -1 for none) and the result's bytes; for a rejection its code,
-/// message and details as length-prefixed UTF-8 strings.
+/// The bytes of ``CommandRecord/outcome``: a format byte (2; 1 before fingerprints, still read), a
+/// kind byte, then (format 2) the fingerprint's length (one byte, 0 for none) and bytes; then for a
+/// result the position (8 bytes, big-endian, -1 for none) and the result's bytes; for a rejection
+/// its code, message and details as length-prefixed UTF-8 strings.
 enum OutcomeCoding {
-    private static let format: UInt8 = 1
+    private static let formatWithoutFingerprint: UInt8 = 1
+    private static let format: UInt8 = 2
     private static let completed: UInt8 = 0
     private static let rejected: UInt8 = 1
+    /// The longest fingerprint recorded; a longer one is cut to this (a digest needs no more).
+    static let maxFingerprintBytes = 64
 
     /// A completed outcome. `position` is set for a record written on its own after earlier appends;
     /// a record riding on an append takes its position from the append.
-    static func encodeCompleted(_ result: Data, position: Int64?) -> Data {
-        var bytes = Data(capacity: 10 + result.count)
-        bytes.append(format)
-        bytes.append(completed)
+    static func encodeCompleted(_ result: Data, position: Int64?, fingerprint: [UInt8]?) -> Data {
+        var bytes = header(completed, fingerprint: fingerprint, capacity: 8 + result.count)
         append(position ?? -1, to: &bytes)
         bytes.append(result)
         return bytes
     }
 
-    static func encodeRejected(_ rejection: CommandRejection) -> Data {
-        var bytes = Data([format, rejected])
+    static func encodeRejected(_ rejection: CommandRejection, fingerprint: [UInt8]?) -> Data {
+        var bytes = header(rejected, fingerprint: fingerprint, capacity: 64)
         append(rejection.code.rawValue, to: &bytes)
         append(rejection.message, to: &bytes)
         append(Int64(rejection.details.count), to: &bytes)
@@ -108,13 +117,31 @@ enum OutcomeCoding {
         return bytes
     }
 
-    static func decode(_ bytes: Data) throws -> (RecordedOutcome.Status, Int64?) {
+    private static func header(_ kind: UInt8, fingerprint: [UInt8]?, capacity: Int) -> Data {
+        let fingerprint = (fingerprint ?? []).prefix(maxFingerprintBytes)
+        var bytes = Data(capacity: 3 + fingerprint.count + capacity)
+        bytes.append(format)
+        bytes.append(kind)
+        bytes.append(UInt8(fingerprint.count))
+        bytes.append(contentsOf: fingerprint)
+        return bytes
+    }
+
+    static func decode(
+        _ bytes: Data
+    ) throws -> (status: RecordedOutcome.Status, position: Int64?, fingerprint: [UInt8]?) {
         var reader = Reader(bytes: bytes)
-        guard try reader.byte() == format else { throw OutcomeDecodingError(reason: "unknown format") }
-        switch try reader.byte() {
+        let version = try reader.byte()
+        guard version == format || version == formatWithoutFingerprint else {
+            throw OutcomeDecodingError(reason: "unknown format")
+        }
+        let kind = try reader.byte()
+        let fingerprint = version == format ? try reader.take(Int(try reader.byte())) : []
+        let recorded = fingerprint.isEmpty ? nil : fingerprint
+        switch kind {
         case completed:
             let position = try reader.int64()
-            return (.completed(reader.rest()), position >= 0 ? position : nil)
+            return (.completed(reader.rest()), position >= 0 ? position : nil, recorded)
         case rejected:
             let code = try reader.string()
             let message = try reader.string()
@@ -125,7 +152,7 @@ enum OutcomeCoding {
                 let key = try reader.string()
                 details[key] = try reader.string()
             }
-            return (.rejected(CommandRejection(.init(rawValue: code), message, details: details)), nil)
+            return (.rejected(CommandRejection(.init(rawValue: code), message, details: details)), nil, recorded)
         default:
             throw OutcomeDecodingError(reason: "unknown kind")
         }
@@ -154,6 +181,12 @@ enum OutcomeCoding {
             guard offset < bytes.endIndex else { throw OutcomeDecodingError(reason: "truncated") }
             defer { offset += 1 }
             return bytes[offset]
+        }
+
+        mutating func take(_ count: Int) throws -> [UInt8] {
+            guard count <= bytes.endIndex - offset else { throw OutcomeDecodingError(reason: "truncated") }
+            defer { offset += count }
+            return Array(bytes[offset..<(offset + count)])
         }
 
         mutating func int64() throws -> Int64 {

@@ -4,15 +4,19 @@ import Synchronization
 /// An outcome handed from the send that ran a command to the sends of the same id that waited.
 struct SharedOutcome: Sendable {
     let commandType: String
+    /// The fingerprint the command was sent with (``CommandOptions/fingerprint``).
+    let fingerprint: [UInt8]?
     let result: Result<RecordedOutcome, CommandBusError>
 
-    init(_ result: Result<RecordedOutcome, CommandBusError>, commandType: String) {
+    init(_ result: Result<RecordedOutcome, CommandBusError>, commandType: String, fingerprint: [UInt8]?) {
         self.commandType = commandType
+        self.fingerprint = fingerprint
         self.result = result
     }
 
-    init<R>(_ outcome: Result<CommandOutcome<R>, CommandBusError>, commandType: String) {
+    init<R>(_ outcome: Result<CommandOutcome<R>, CommandBusError>, commandType: String, fingerprint: [UInt8]?) {
         self.commandType = commandType
+        self.fingerprint = fingerprint
         switch outcome {
         case .failure(let error):
             result = .failure(error)
@@ -22,7 +26,7 @@ struct SharedOutcome: Sendable {
                     RecordedOutcome(
                         commandID: outcome.commandID, commandType: commandType,
                         status: .completed(try outcome.result.encodeCommandResult()), position: outcome.position,
-                        recordedAt: 0))
+                        recordedAt: 0, fingerprint: fingerprint))
             } catch {
                 result = .failure(
                     CommandBusError.wrapping(error, commandType: commandType, commandID: outcome.commandID, attempts: 0)

@@ -90,7 +90,7 @@ enum APIErrors {
         case .commandIDReused:
             return error(
                 .invalidArgument, reason: "COMMAND_ID_REUSED",
-                "the tradecore-command-id was used before by another kind of command: \(failure.message)",
+                "the tradecore-command-id was used before by another command: \(failure.message)",
                 fields: [
                     BadRequest.FieldViolation(field: "tradecore-command-id", description: "used by another command")
                 ])

@@ -125,7 +125,7 @@ public struct TradeCoreAPI: RPCService {
         }
     }
 
-    private func order<C: Command>(
+    private func order<C: Command & ProtoMessage>(
         _ command: C, _ user: UUID, _ call: APICall
     ) async throws -> OrderResult where C.Result == OrderResult {
         try call.authorize(user)
@@ -135,7 +135,7 @@ public struct TradeCoreAPI: RPCService {
         return result
     }
 
-    private func automation<C: Command>(
+    private func automation<C: Command & ProtoMessage>(
         _ command: C, _ user: UUID, _ call: APICall
     ) async throws -> AutomationResult where C.Result == AutomationResult {
         try call.authorize(user)
@@ -145,7 +145,7 @@ public struct TradeCoreAPI: RPCService {
         return result
     }
 
-    private func connection<C: Command>(
+    private func connection<C: Command & ProtoMessage>(
         _ command: C, _ user: UUID, _ call: APICall
     ) async throws -> BrokerConnectionResult where C.Result == BrokerConnectionResult {
         try call.authorize(user)
@@ -155,10 +155,18 @@ public struct TradeCoreAPI: RPCService {
         return result
     }
 
-    /// Sends a command through the bus with the call's command id and request id.
-    private func send<C: Command>(_ command: C, _ call: APICall) async throws -> CommandOutcome<C.Result> {
+    /// Sends a command through the bus with the call's command id and request id. A command id
+    /// is bound to the command's content by a fingerprint: the same id with another command is
+    /// refused (COMMAND_ID_REUSED), not answered with the first command's result.
+    private func send<C: Command & ProtoMessage>(
+        _ command: C, _ call: APICall
+    ) async throws -> CommandOutcome<C.Result> {
+        let commandID = try call.commandID()
         let options = CommandOptions(
-            commandID: try call.commandID(), correlationID: call.correlationID, userID: command.actingUserID)
+            commandID: commandID, correlationID: call.correlationID, userID: command.actingUserID,
+            fingerprint: commandID.map { _ in
+                app.services.secrets.commandFingerprint(commandType: C.commandType, content: command.protoBytes)
+            })
         do {
             let outcome = try await app.commands.send(command, options: options)
             if outcome.position != nil, !outcome.replayed { metrics.commandCommitted() }

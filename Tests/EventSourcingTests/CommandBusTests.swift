@@ -322,6 +322,59 @@ struct CommandBusTests {
         }
     }
 
+    @Test(arguments: Backend.available)
+    func anIDSentAgainWithAnotherFingerprintIsRefused(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus, deposit: 100)
+            func options(_ id: UUID, _ fingerprint: [UInt8]?) -> CommandOptions {
+                CommandOptions(commandID: id, fingerprint: fingerprint)
+            }
+            // A completed outcome: the same fingerprint replays it, another is refused and runs nothing.
+            let completed = UUIDv7.next()
+            let first = try await bus.send(Withdraw(accountID: account, amount: 30), options: options(completed, [1]))
+            let replayed = try await bus.send(
+                Withdraw(accountID: account, amount: 30), options: options(completed, [1]))
+            #expect(replayed.replayed && replayed.result == first.result)
+            let refused = try await #require(throws: CommandBusError.self) {
+                try await bus.send(Withdraw(accountID: account, amount: 40), options: options(completed, [2]))
+            }
+            #expect(refused.code == .commandIDReused && refused.message.contains("other content"))
+            #expect(environment.probe.runCount(Withdraw.commandType) == 1)
+            // A send without a fingerprint is compared by type only, as before fingerprints.
+            #expect(try await bus.send(Withdraw(accountID: account, amount: 30), options: options(completed, nil)).replayed)
+
+            // A recorded rejection is bound to its content the same way.
+            let rejected = UUIDv7.next()
+            let rejection = try await #require(throws: CommandBusError.self) {
+                try await bus.send(Withdraw(accountID: account, amount: 500), options: options(rejected, [3]))
+            }
+            #expect(rejection.code == .rejected)
+            let reused = try await #require(throws: CommandBusError.self) {
+                try await bus.send(Withdraw(accountID: account, amount: 5), options: options(rejected, [4]))
+            }
+            #expect(reused.code == .commandIDReused)
+
+            // A send that waits for a concurrent one of the same id compares with the leader's.
+            let concurrent = UUIDv7.next()
+            let gate = Gate()
+            environment.probe.setHook(Withdraw.commandType) { _ in try await gate.pass() }
+            let leader = Task {
+                try await bus.send(Withdraw(accountID: account, amount: 10), options: options(concurrent, [5]))
+            }
+            await gate.waitForArrivals(1)
+            let follower = Task {
+                try await bus.send(Withdraw(accountID: account, amount: 20), options: options(concurrent, [6]))
+            }
+            while bus.sendsWaiting(for: concurrent) < 1 { try await Task.sleep(for: .milliseconds(1)) }
+            gate.open()
+            #expect(try await leader.value.result == 60)
+            let followed = try await #require(throws: CommandBusError.self) { try await follower.value }
+            #expect(followed.code == .commandIDReused)
+            #expect(environment.probe.runCount(Withdraw.commandType) == 2, "the follower did not run")
+        }
+    }
+
     @Test func expiredOutcomesArePurged() async throws {
         let clock = ManualClock()
         try await withEnvironment(.memory, clock: clock) { environment in

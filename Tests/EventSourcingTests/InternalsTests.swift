@@ -30,14 +30,25 @@ import Testing
     }
 
     @Test func outcomesRoundTrip() throws {
-        let result = OutcomeCoding.encodeCompleted(Data([1, 2, 3]), position: 42)
-        #expect(try OutcomeCoding.decode(result) == (.completed(Data([1, 2, 3])), 42))
+        func decoded(_ bytes: Data) throws -> (RecordedOutcome.Status, Int64?, [UInt8]?) {
+            let outcome = try OutcomeCoding.decode(bytes)
+            return (outcome.status, outcome.position, outcome.fingerprint)
+        }
+        let fingerprint: [UInt8] = Array(0..<32)
         #expect(
-            try OutcomeCoding.decode(OutcomeCoding.encodeCompleted(Data(), position: nil)) == (.completed(Data()), nil))
+            try decoded(OutcomeCoding.encodeCompleted(Data([1, 2, 3]), position: 42, fingerprint: fingerprint))
+                == (.completed(Data([1, 2, 3])), 42, fingerprint))
+        #expect(
+            try decoded(OutcomeCoding.encodeCompleted(Data(), position: nil, fingerprint: nil))
+                == (.completed(Data()), nil, nil))
         let rejection = CommandRejection(
             .failedPrecondition, "wrong state: ünïcode", details: ["field": "amount", "a": ""])
-        #expect(try OutcomeCoding.decode(OutcomeCoding.encodeRejected(rejection)) == (.rejected(rejection), nil))
-        for bad in [Data(), Data([9]), Data([1, 7]), Data([1, 1, 0, 0, 0, 0, 0, 0, 0, 99])] {
+        #expect(
+            try decoded(OutcomeCoding.encodeRejected(rejection, fingerprint: fingerprint))
+                == (.rejected(rejection), nil, fingerprint))
+        // Records of format 1, written before fingerprints, are still read.
+        #expect(try decoded(Data([1, 0, 0, 0, 0, 0, 0, 0, 0, 7, 5])) == (.completed(Data([5])), 7, nil))
+        for bad in [Data(), Data([9]), Data([1, 7]), Data([1, 1, 0, 0, 0, 0, 0, 0, 0, 99]), Data([2, 0, 5, 1, 2])] {
             #expect(throws: OutcomeDecodingError.self) { try OutcomeCoding.decode(bad) }
         }
     }

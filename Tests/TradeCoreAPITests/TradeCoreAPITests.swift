@@ -131,6 +131,17 @@ struct TradeCoreAPITests {
                 bytes: CancelOrder(orderID: first.orderID, userID: api.alice).protoBytes,
                 metadata: withID)
             #expect(error?.code == .invalidArgument && error?.details?.errorInfo?.reason == "COMMAND_ID_REUSED")
+            // The same id for another command of the same kind: refused, not answered with the
+            // first order, which the caller did not ask for.
+            var other = create
+            other.quantity = ExactDecimal(6)
+            error = await api.failure("CommandService", "CreateOrder", bytes: other.protoBytes, metadata: withID)
+            #expect(error?.code == .invalidArgument && error?.details?.errorInfo?.reason == "COMMAND_ID_REUSED")
+            #expect(error?.message.contains("other content") == true)
+            // And the first command, sent again after that, still gets its result.
+            #expect(
+                try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
+                    == first)
             var badID = api.asAlice
             badID.add("tradecore-command-id", "not-a-uuid")
             error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: badID)

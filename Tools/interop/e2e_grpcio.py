@@ -7,8 +7,9 @@ waits for the onboarding saga to link and refresh the accounts, creates and acti
 automation, creates an order the execution saga submits and the virtual broker fills, and then
 checks the API's promises: field violations for invalid commands, PERMISSION_DENIED for another
 user's order, ABORTED with both versions for a stale expected version (read with
-grpc_status.rpc_status.from_call), the first result for a repeated command id, read-your-writes
-with min_position, and a subscriber that saw every event exactly once and in order.
+grpc_status.rpc_status.from_call), the first result for a repeated command id (and INVALID_ARGUMENT
+for that id with another command), read-your-writes with min_position, and a subscriber that saw
+every event exactly once and in order.
 
 Usage: e2e_grpcio.py --target HOST:PORT --generated DIR --service-token T --user USER:T --user USER:T
 """
@@ -297,6 +298,14 @@ def main():
     listed = queries.ListOrders(order.ListOrders(user_id=alice.bytes, min_position=twice.position),
                                 metadata=as_alice, timeout=10)
     check("and created one order", [o.symbol for o in listed.orders].count("TSLA") == 1)
+    other = order.CreateOrder()
+    other.CopyFrom(request)
+    other.quantity = "4"
+    error = expect_error("the id with another order is INVALID_ARGUMENT", grpc.StatusCode.INVALID_ARGUMENT,
+                         commands.CreateOrder, other, metadata=as_alice + command_id, timeout=10)
+    if error is not None:
+        _, info, _ = rich_status(error)
+        check("reason COMMAND_ID_REUSED", info is not None and info.reason == "COMMAND_ID_REUSED", str(info))
 
     print("the event stream")
     head = twice.position

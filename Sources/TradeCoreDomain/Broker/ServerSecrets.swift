@@ -13,6 +13,7 @@ public struct ServerSecrets: Sendable {
     private let webhookKeyBytes: [UInt8]
     private let oauthStateKeyBytes: [UInt8]
     private let vaultKeyBytes: [UInt8]
+    private let fingerprintKeyBytes: [UInt8]
 
     private var webhookKey: SymmetricKey { SymmetricKey(data: webhookKeyBytes) }
     private var oauthStateKey: SymmetricKey { SymmetricKey(data: oauthStateKeyBytes) }
@@ -36,6 +37,7 @@ public struct ServerSecrets: Sendable {
         webhookKeyBytes = derive("webhook token")
         oauthStateKeyBytes = derive("oauth state")
         vaultKeyBytes = derive("credential vault")
+        fingerprintKeyBytes = derive("command fingerprint")
     }
 
     /// Derives the keys from the bytes of a master key (at least ``minimumMasterKeyBytes``).
@@ -57,6 +59,16 @@ public struct ServerSecrets: Sendable {
     public func oauthState(connection connectionID: UUID, command commandID: UUID) -> String {
         Self.base64URL(
             HMAC<SHA256>.authenticationCode(for: connectionID.bytes + commandID.bytes, using: oauthStateKey))
+    }
+
+    /// The fingerprint of a command sent with a command id (see `CommandOptions.fingerprint`): an
+    /// HMAC of its type and encoded content, keyed so that a recorded outcome says nothing about a
+    /// secret the command carried.
+    public func commandFingerprint(commandType: String, content: [UInt8]) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: fingerprintKeyBytes))
+        hmac.update(data: Array(commandType.utf8) + [0])
+        hmac.update(data: content)
+        return Array(hmac.finalize())
     }
 
     /// The SHA-256 digest of a secret: what events keep to check it later.
