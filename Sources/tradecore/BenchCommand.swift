@@ -51,7 +51,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     private struct Figures: Sendable {
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
-        var errors: [String: Int] = [:]
+        var failures: [RPCStatus.Code: Int] = [:]
+
+        /// The failures by status name, in name order.
+        var namedFailures: [(name: String, count: Int)] {
+            failures.map { (name: "\($0.key)", count: $0.value) }.sorted { $0.name < $1.name }
+        }
     }
 
     func run() async throws {
@@ -82,7 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
                                     let elapsed = clock.now - began
                                     _ = figures.histogram.record(UInt64(max(elapsed / .nanoseconds(1), 1)))
                                 } catch {
-                                    figures.errors["\(TradeCoreError(error).code)", default: 0] += 1
+                                    figures.failures[TradeCoreError(error).code, default: 0] += 1
                                 }
                                 _ = done.take()
                             }
@@ -90,7 +95,7 @@ struct BenchCommand: AsyncParsableCommand {
                         }
                     } catch {
                         var figures = Figures()
-                        figures.errors["\(TradeCoreError(error).code)", default: 0] += 1
+                        figures.failures[TradeCoreError(error).code, default: 0] += 1
                         return figures
                     }
                 }
@@ -98,7 +103,7 @@ struct BenchCommand: AsyncParsableCommand {
             var all = Figures()
             for await figures in group {
                 all.histogram.add(figures.histogram)
-                all.errors.merge(figures.errors, uniquingKeysWith: +)
+                all.failures.merge(figures.failures, uniquingKeysWith: +)
             }
             return all
         }
@@ -106,6 +111,13 @@ struct BenchCommand: AsyncParsableCommand {
         progress?.cancel()
         if progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         report(figures, elapsed: elapsed)
+        // Figures are printed whatever happened; a run with failed calls still fails, with the
+        // status most of them ended with, so a script sees it.
+        if let (code, count) = figures.failures.max(by: { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }) {
+            let failed = figures.failures.values.reduce(0, +)
+            throw CLIError(
+                "\(failed) of \(requests) calls failed (the most, \(count), with \(code))", exitCode: Int32(code.rawValue))
+        }
     }
 
     private func call(_ client: TradeCoreClient, payload: [UInt8]) async throws {
@@ -147,7 +159,7 @@ struct BenchCommand: AsyncParsableCommand {
         func microseconds(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1_000 }
         let rate = Double(succeeded) / elapsed
         if json {
-            let errors = figures.errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(
+            let errors = figures.namedFailures.map { "\"\($0.name)\":\($0.count)" }.joined(
                 separator: ",")
             print(
                 String(
@@ -165,12 +177,12 @@ struct BenchCommand: AsyncParsableCommand {
                 format: "  latency  p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs",
                 microseconds(50),
                 microseconds(90), microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000))
-        if figures.errors.isEmpty {
+        if figures.failures.isEmpty {
             print("  errors: none")
         } else {
             print(
                 "  errors: "
-                    + figures.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                    + figures.namedFailures.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
         }
     }
 }

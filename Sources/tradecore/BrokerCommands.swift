@@ -186,6 +186,11 @@ struct AccountCommand: AsyncParsableCommand {
                     commandID: options.commandID)
             }
             try options.output.print(result)
+            if result.failed > 0 {
+                // The call went through, but the broker refused some accounts: a script must see it.
+                let first = result.errors.first.map { ": \($0.accountID.uuidString.lowercased()): \($0.error)" } ?? ""
+                throw CLIError("\(result.failed) of \(result.total) accounts failed to refresh\(first)", exitCode: 9)
+            }
         }
     }
 

@@ -180,6 +180,12 @@ struct CLITests {
         let benchJSON = try json(
             server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
         #expect(benchJSON["succeeded"] as? Int == 50 && benchJSON["p99_us"] != nil)
+        // Calls that fail still give the figures, and the run fails with their status.
+        let missing = try cli(
+            server, "bench", "--method", "get-order", "--user", user, "--order", UUID().uuidString, "-n", "20")
+        #expect(missing.status == 5, "NOT_FOUND: \(missing.errors)")
+        #expect(missing.output.contains("errors: NOT_FOUND 20"), "\(missing.output)")
+        #expect(missing.errors.contains("20 of 20 calls failed"), "\(missing.errors)")
     }
 
     @Test func aServerStartedWithRebuildReadModelsRebuildsThemAndAnswersAsBefore() async throws {
