@@ -113,10 +113,12 @@ struct BenchCommand: AsyncParsableCommand {
         report(figures, elapsed: elapsed)
         // Figures are printed whatever happened; a run with failed calls still fails, with the
         // status most of them ended with, so a script sees it.
-        if let (code, count) = figures.failures.max(by: { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }) {
+        let commonest = figures.failures.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }
+        if let (code, count) = commonest {
             let failed = figures.failures.values.reduce(0, +)
             throw CLIError(
-                "\(failed) of \(requests) calls failed (the most, \(count), with \(code))", exitCode: Int32(code.rawValue))
+                "\(failed) of \(requests) calls failed (the most, \(count), with \(code))",
+                exitCode: Int32(code.rawValue))
         }
     }
 
