@@ -6,6 +6,22 @@ import Foundation
 public enum SagaManagerStreams {
     /// The type of the streams that hold the saga instances' steps, one stream per instance.
     public static let streamType = "saga"
+
+    /// The types of the events in those streams, one per kind of step.
+    public static let eventTypes: Set<String> = [
+        EventType.started, EventType.advanced, EventType.closing, EventType.compensating, EventType.completed,
+        EventType.compensated, EventType.failed,
+    ]
+
+    enum EventType {
+        static let started = "SagaStarted"
+        static let advanced = "SagaAdvanced"
+        static let closing = "SagaClosing"
+        static let compensating = "SagaCompensating"
+        static let completed = "SagaCompleted"
+        static let compensated = "SagaCompensated"
+        static let failed = "SagaFailed"
+    }
 }
 
 struct SagaStepRecord: Codable, Sendable {
@@ -43,12 +59,12 @@ struct SagaStepRecord: Codable, Sendable {
 
     var eventType: String {
         switch (cause, status) {
-        case (.start, _): "SagaStarted"
-        case (.compensation, _) where closing != nil: "SagaCompensating"
-        case (_, .completed): "SagaCompleted"
-        case (_, .compensated): "SagaCompensated"
-        case (_, .failed): "SagaFailed"
-        case (_, .active): closing == nil ? "SagaAdvanced" : "SagaClosing"
+        case (.start, _): SagaManagerStreams.EventType.started
+        case (.compensation, _) where closing != nil: SagaManagerStreams.EventType.compensating
+        case (_, .completed): SagaManagerStreams.EventType.completed
+        case (_, .compensated): SagaManagerStreams.EventType.compensated
+        case (_, .failed): SagaManagerStreams.EventType.failed
+        case (_, .active): closing == nil ? SagaManagerStreams.EventType.advanced : SagaManagerStreams.EventType.closing
         }
     }
 

@@ -30,6 +30,8 @@ public struct EventStreamService: RPCService {
         public var maxPageSize: UInt32 = 1_000
         /// The stream types a subscription may filter on; `nil` accepts any.
         public var streamTypes: Set<String>?
+        /// The event types a subscription may filter on; `nil` accepts any.
+        public var eventTypes: Set<String>?
 
         public init() {}
     }
@@ -108,6 +110,16 @@ public struct EventStreamService: RPCService {
         }
     }
 
+    /// Refuses the first of `requested` that `known` lacks (INVALID_ARGUMENT on `field`, naming the
+    /// known ones); `nil` known accepts any.
+    private static func refuseUnknown(
+        _ requested: Set<String>?, of known: Set<String>?, _ field: String, _ what: String
+    ) throws(RPCError) {
+        guard let known, let unknown = requested?.subtracting(known).sorted().first else { return }
+        throw APIErrors.invalidArgument(
+            field, "\"\(unknown.prefix(80))\" is not \(what) of this server: " + known.sorted().joined(separator: ", "))
+    }
+
     private func subscribe(_ request: RPCServerRequest, _ writer: RPCResponseWriter) async throws -> RPCMetadata {
         let principal = try authenticator.principal(of: request.context.metadata)
         let message: SubscribeRequest
@@ -117,15 +129,9 @@ public struct EventStreamService: RPCService {
             throw APIErrors.malformed(error, message: SubscribeRequest.protoMessageName)
         }
         let (start, filter, resumeAfter) = try Self.subscription(of: message)
-        if let known = settings.streamTypes,
-            let unknown = filter.streamTypes?.subtracting(known).sorted().first
-        {
-            // A misspelt type would otherwise match nothing, silently, for ever.
-            throw APIErrors.invalidArgument(
-                "filter.stream_types",
-                "\"\(unknown.prefix(80))\" is not a stream type of this server: "
-                    + known.sorted().joined(separator: ", "))
-        }
+        // A misspelt type would otherwise match nothing, silently, for ever.
+        try Self.refuseUnknown(filter.streamTypes, of: settings.streamTypes, "filter.stream_types", "a stream type")
+        try Self.refuseUnknown(filter.eventTypes, of: settings.eventTypes, "filter.event_types", "an event type")
         let interval = try checkpointInterval(message.checkpointIntervalMs)
         let owner: UUID? = if case .user(let id) = principal { id } else { nil }
         try await checkCommitted(start, showingStreamVersion: owner == nil)

@@ -30,6 +30,7 @@ public struct TradeCoreAPI: RPCService {
         self.logger = logger
         var subscription = subscription
         if subscription.streamTypes == nil { subscription.streamTypes = TradeCoreApplication.streamTypes }
+        if subscription.eventTypes == nil { subscription.eventTypes = TradeCoreApplication.eventTypes }
         self.subscriptions = EventStreamService(
             store: app.store, authenticator: authenticator, metrics: metrics, shutdown: shutdown,
             settings: subscription, logger: logger)

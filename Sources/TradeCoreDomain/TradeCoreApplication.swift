@@ -44,6 +44,11 @@ public final class TradeCoreApplication: Sendable {
         AccountRefreshRun.streamType, SagaManagerStreams.streamType,
     ]
 
+    /// The types of the events this application writes: the domain's (`Schemas/events.proto`) and
+    /// the saga managers' step records. What a subscription may filter on.
+    public static let eventTypes: Set<String> = Set(TradeCoreSchema.domainEventTypesByName.keys)
+        .union(SagaManagerStreams.eventTypes)
+
     /// Every command the bus handles: the API's and the sagas' own.
     public static let commandTypes: [any Command.Type] = [
         CreateOrder.self, PlaceOrder.self, AddFill.self, UpdateOrder.self, CancelOrder.self, RejectOrder.self,

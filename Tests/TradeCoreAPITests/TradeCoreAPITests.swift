@@ -233,6 +233,11 @@ struct TradeCoreAPITests {
                 (SubscribeRequest(filter: SubscriptionFilter(streams: ["not a stream"])), "filter.streams"),
                 // A misspelt stream type, which would match nothing for ever.
                 (SubscribeRequest(filter: SubscriptionFilter(streamTypes: ["order", "ordr"])), "filter.stream_types"),
+                // And a misspelt event type.
+                (
+                    SubscribeRequest(filter: SubscriptionFilter(eventTypes: ["OrderCreated", "OrderFiled"])),
+                    "filter.event_types"
+                ),
                 (
                     SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: "order-x"))),
                     "after_stream_version.stream"
@@ -250,7 +255,9 @@ struct TradeCoreAPITests {
             }
             // Every type the server writes is accepted: the subscription catches up.
             let known = SubscribeRequest(
-                filter: SubscriptionFilter(streamTypes: TradeCoreApplication.streamTypes.sorted()),
+                filter: SubscriptionFilter(
+                    streamTypes: TradeCoreApplication.streamTypes.sorted(),
+                    eventTypes: TradeCoreApplication.eventTypes.sorted()),
                 start: .afterPosition(UInt64(try await api.store.headPosition())))
             let caughtUp = try await api.client.serverStreaming(path, known.protoBytes, metadata: api.asService) {
                 response in
