@@ -469,6 +469,31 @@ extension SocketTests {
 }
 
 extension SocketTests {
+    @Test("a server that accepts the connection and says nothing fails the call after the handshake timeout")
+    func silentServer() async throws {
+        // Accepts, then neither reads nor writes.
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.autoRead, value: false)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { listener.close(promise: nil) }
+        let port = try #require(listener.localAddress?.port)
+        var configuration = RPCClientConfiguration()
+        configuration.handshakeTimeout = .milliseconds(300)
+        let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+        defer { Task { await client.close() } }
+        let began = ContinuousClock.now
+        do throws(RPCError) {
+            _ = try await client.unary(TestMethod.echo, [1], timeout: .seconds(30))
+            Issue.record("a silent server answered the call")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("sent no HTTP/2 SETTINGS in 300 ms"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - began < .seconds(20), "it failed without waiting for the deadline")
+    }
+}
+
+extension SocketTests {
     @Test("the server's event loop threads ask Linux for the configured time slice")
     func eventLoopTimeSlice() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

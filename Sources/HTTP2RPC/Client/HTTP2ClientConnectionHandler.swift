@@ -36,6 +36,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// When the unanswered keepalive PING was sent, if one is out.
     private var keepalivePingSentAt: NIODeadline?
     private var keepaliveTimer: Scheduled<Void>?
+    /// Fires when the server has not sent its SETTINGS in time (``RPCClientConfiguration/handshakeTimeout``).
+    private var handshakeTimer: Scheduled<Void>?
     /// Set once the server sent GOAWAY: no new calls on this connection.
     private(set) var isGoingAway = false
     /// Whether the server's SETTINGS arrived, which every HTTP/2 server sends first.
@@ -68,7 +70,27 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         flush()
         lastReceiveTime = .now()
         scheduleKeepalive()
+        let timeout = configuration.handshakeTimeout
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            handshakeTimedOut(after: timeout)
+        }
         context.fireChannelActive()
+    }
+
+    /// The server accepted the connection but sent no SETTINGS in time: not an HTTP/2 server, or
+    /// one too stuck to serve. Every call on the connection fails now, saying so.
+    private func handshakeTimedOut(after timeout: TimeAmount) {
+        guard let context, !closed, !serverSpokeHTTP2 else { return }
+        let error =
+            notHTTP2(context)
+            ?? RPCError(
+                .unavailable,
+                "the server\(Self.address(context)) accepted the connection but sent no HTTP/2 SETTINGS in "
+                    + "\(timeout.nanoseconds / 1_000_000) ms; is this its gRPC port, and is it serving?")
+        notHTTP2Error = error
+        if closeCause == nil { closeCause = error }
+        failAll(error)
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -137,6 +159,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
         closed = true
         keepaliveTimer?.cancel()
         keepaliveTimer = nil
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
         // The session stays until this handler goes: this may run inside an nghttp2 call.
         var error = notHTTP2(context) ?? RPCError(.unavailable, "the connection to the server closed")
         if notHTTP2Error == nil && !serverSpokeHTTP2 {
@@ -474,6 +498,8 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         case .settings:
             serverSpokeHTTP2 = true
             firstBytes = []
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
         case .goaway:
             isGoingAway = true
         case .ping(let ack):

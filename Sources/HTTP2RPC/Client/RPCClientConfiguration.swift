@@ -9,6 +9,10 @@ public struct RPCClientConfiguration: Sendable {
     public var connectionWindowSize: Int32 = 16 << 20
     public var maxHeaderListSize: UInt32 = 16_384
     public var connectTimeout: TimeAmount = .seconds(10)
+    /// How long a connected server may take to send its HTTP/2 SETTINGS (after the TLS handshake,
+    /// with TLS). A server that accepts the connection and says nothing fails the calls on it
+    /// with UNAVAILABLE once this has passed, rather than leaving each to its deadline.
+    public var handshakeTimeout: TimeAmount = .seconds(5)
     /// Messages of a streaming response buffered ahead of the reader.
     public var streamingBufferHighWatermark: Int = 16
     /// Keepalive: after this long without a frame from the server while calls are open, send a
