@@ -175,7 +175,9 @@ struct ServerCommand: AsyncParsableCommand {
                 atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let secrets = try ServerSecrets(
                 masterKeyBytes: try MasterKey.load(settings: settings, logger: logger))
-            let broker = VirtualBroker(configuration: .init(seed: settings.virtualBrokerSeed))
+            let broker = VirtualBroker(
+                configuration: .init(seed: settings.virtualBrokerSeed),
+                books: StoredVirtualBrokerBooks(storage: backend.readModels))
             let app = try TradeCoreApplication(
                 store: store, readModels: backend.readModels, secrets: secrets,
                 brokers: BrokerRegistry([broker]),

@@ -92,6 +92,43 @@ struct SeedFlowTests {
         }
     }
 
+    @Test func theVirtualBrokersBooksOutliveARestart() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let cash = try await domain.connectedCashAccount(user: user)
+            func filled(_ side: OrderSide) async throws -> UUID {
+                let order = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "MSFT", side: side, quantity: ExactDecimal(10), orderType: .market,
+                        accountID: cash.accountID, autoSubmit: true)
+                ).result.orderID
+                try await domain.eventually("the \(side) order is filled") {
+                    let view = try? await domain.queries.ask(GetOrder(orderID: order, userID: user))
+                    return view?.status == .filled
+                }
+                return order
+            }
+            let bought = try await filled(.buy)
+            let purchase = try await domain.queries.ask(GetOrder(orderID: bought, userID: user))
+            let price = try #require(purchase.averageFillPrice)
+
+            try await domain.restart()
+            // The account's cash and position are the broker's, as booked before the restart.
+            let refresh = try await domain.commands.send(
+                RefreshAccountDataFromBroker(accountID: cash.accountID, userID: user))
+            let account = try #require(
+                try await domain.queries.ask(
+                    GetAccountsByUser(userID: user), consistency: .atLeast(refresh.position ?? 0)
+                ).accounts.first { $0.accountID == cash.accountID })
+            #expect(account.positions.map(\.symbol) == ["MSFT"])
+            #expect(account.positions.first?.quantity == ExactDecimal(10))
+            let spent = try #require(price.multiplied(by: ExactDecimal(10)))
+            #expect(account.cash == ExactDecimal(100_000).subtracting(spent))
+            // So the cash account may sell what it bought before the restart.
+            _ = try await filled(.sell)
+        }
+    }
+
     @Test func anExecutionTheOrderRefusesIsLoggedOnceAndNotSentAgain() async throws {
         let logs = CapturedLogs()
         try await withDomain(logs: logs) { domain in

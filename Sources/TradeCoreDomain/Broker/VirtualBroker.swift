@@ -23,6 +23,9 @@ import TradeCoreMessages
 ///   or another broker's) is not at this broker and never fills here.
 /// - Prices: from the table (``Configuration/prices``, changed by ``setPrice(_:_:)``), or for a
 ///   symbol not in it a price derived from the symbol and the seed.
+/// - Books: each account's cash and positions, and every fill executed, in its
+///   ``VirtualBrokerBooks``: stored beside the read models by the server, so a restart keeps them
+///   (a fill is booked once, and executed again after a restart it is the same fill).
 public final class VirtualBroker: BrokerAdapter {
     /// The broker's settings.
     public struct Configuration: Sendable {
@@ -59,20 +62,8 @@ public final class VirtualBroker: BrokerAdapter {
     /// The largest order it takes.
     public static let maxOrderQuantity = ExactDecimal(1_000_000)
 
-    private struct Holding {
-        var quantity = ExactDecimal.zero
-        var cost = ExactDecimal.zero
-    }
-
-    private struct Ledger {
-        var cash: ExactDecimal
-        var holdings: [String: Holding] = [:]
-    }
-
     private struct State {
         var prices: [String: ExactDecimal]
-        var ledgers: [String: Ledger] = [:]
-        var executed: Set<UUID> = []
         var failingAccounts: Set<String> = []
     }
 
@@ -80,11 +71,17 @@ public final class VirtualBroker: BrokerAdapter {
     public let defaultAuthMethod = AuthMethod.oauth
     private let configuration: Configuration
     private let clock: any EventSourcingClock
+    private let books: any VirtualBrokerBooks
     private let state: Mutex<State>
 
-    public init(configuration: Configuration = Configuration(), clock: any EventSourcingClock = SystemClock()) {
+    /// A broker whose books are `books` (in memory unless given).
+    public init(
+        configuration: Configuration = Configuration(), clock: any EventSourcingClock = SystemClock(),
+        books: any VirtualBrokerBooks = InMemoryVirtualBrokerBooks()
+    ) {
         self.configuration = configuration
         self.clock = clock
+        self.books = books
         self.state = Mutex(State(prices: configuration.prices))
     }
 
@@ -159,13 +156,13 @@ public final class VirtualBroker: BrokerAdapter {
     public func balances(
         accountNumber: String, credentials: BrokerCredentials, environment: BrokerEnvironment
     ) async throws(BrokerError) -> BrokerAccountBalances {
-        let (failing, ledger, prices) = state.withLock { state in
-            (state.failingAccounts.contains(accountNumber), state.ledgers[accountNumber], state.prices)
+        let (failing, prices) = state.withLock { state in
+            (state.failingAccounts.contains(accountNumber), state.prices)
         }
         guard !failing else {
             throw BrokerError(.unavailable, "the virtual broker did not answer for account \(accountNumber)")
         }
-        let account = ledger ?? Ledger(cash: configuration.startingCash)
+        let account = try await ledger(of: accountNumber)
         var equity = account.cash
         var positions: [BrokerPosition] = []
         for (symbol, holding) in account.holdings.sorted(by: { $0.key < $1.key }) where !holding.quantity.isZero {
@@ -195,13 +192,13 @@ public final class VirtualBroker: BrokerAdapter {
         }
         if order.side == .buy, order.accountNumber.hasSuffix("-C") {
             let price = order.limitPrice ?? price(of: order.symbol)
-            let cash = state.withLock { $0.ledgers[order.accountNumber]?.cash } ?? configuration.startingCash
+            let cash = try await ledger(of: order.accountNumber).cash
             if let cost = order.quantity.multiplied(by: price), cost > cash {
                 return .rejected(reason: "insufficient buying power: \(cost) needed, \(cash) in cash")
             }
         }
         if order.side == .sell, order.accountNumber.hasSuffix("-C") {
-            let held = state.withLock { $0.ledgers[order.accountNumber]?.holdings[order.symbol]?.quantity } ?? .zero
+            let held = try await ledger(of: order.accountNumber).holdings[order.symbol]?.quantity ?? .zero
             if order.quantity > held {
                 return .rejected(
                     reason:
@@ -222,12 +219,29 @@ public final class VirtualBroker: BrokerAdapter {
     ) async throws(BrokerError) -> [BrokerExecution] {
         let remaining = order.remainingQuantity
         guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else { return [] }
+        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
+        // An execution booked before (its AddFill never recorded: a restart in between) is reported
+        // as it was, whatever the price does now.
+        let earlier: VirtualBrokerFill?
+        do {
+            earlier = try await books.fill(fillID)
+        } catch {
+            throw BrokerError(.unavailable, "the virtual broker could not read its books: \(error)")
+        }
+        if let earlier {
+            return [
+                BrokerExecution(
+                    fillID: fillID, quantity: earlier.quantity, price: earlier.price, executedAt: earlier.executedAt)
+            ]
+        }
         let price = price(of: order.symbol)
         guard Self.executes(order, at: price) else { return [] }
         let quantity = min(remaining, configuration.maxFillQuantity)
-        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
-        record(fillID, of: order, quantity: quantity, price: price)
-        return [BrokerExecution(fillID: fillID, quantity: quantity, price: price, executedAt: clock.now())]
+        let fill = try await book(
+            VirtualBrokerFill(quantity: quantity, price: price, executedAt: clock.now()), id: fillID, of: order)
+        return [
+            BrokerExecution(fillID: fillID, quantity: fill.quantity, price: fill.price, executedAt: fill.executedAt)
+        ]
     }
 
     /// Whether `order` executes at `price`.
@@ -243,26 +257,45 @@ public final class VirtualBroker: BrokerAdapter {
         }
     }
 
-    /// Books an execution on the account's ledger, once per fill id.
-    private func record(_ fillID: UUID, of order: WorkingOrder, quantity: ExactDecimal, price: ExactDecimal) {
-        let startingCash = configuration.startingCash
-        state.withLock { state in
-            guard state.executed.insert(fillID).inserted, let notional = quantity.multiplied(by: price) else { return }
-            var ledger = state.ledgers[order.accountNumber] ?? Ledger(cash: startingCash)
-            var holding = ledger.holdings[order.symbol] ?? Holding()
-            if order.side == .buy {
-                ledger.cash = ledger.cash.subtracting(notional) ?? ledger.cash
-                holding.quantity = holding.quantity.adding(quantity) ?? holding.quantity
-                holding.cost = holding.cost.adding(notional) ?? holding.cost
-            } else {
-                ledger.cash = ledger.cash.adding(notional) ?? ledger.cash
-                let average =
-                    holding.quantity.isZero ? price : holding.cost.divided(by: holding.quantity, scale: 8) ?? price
-                holding.quantity = holding.quantity.subtracting(quantity) ?? holding.quantity
-                holding.cost = holding.quantity.multiplied(by: average) ?? .zero
+    /// The account's ledger: as booked, or the opening one (``Configuration/startingCash``).
+    private func ledger(of account: String) async throws(BrokerError) -> VirtualBrokerLedger {
+        do {
+            return try await books.ledger(of: account) ?? VirtualBrokerLedger(cash: configuration.startingCash)
+        } catch {
+            throw BrokerError(.unavailable, "the virtual broker could not read its books: \(error)")
+        }
+    }
+
+    /// Books an execution on the account's ledger, once per fill id; returns the fill as booked
+    /// (the first execution under the id, when it was booked before).
+    private func book(
+        _ fill: VirtualBrokerFill, id fillID: UUID, of order: WorkingOrder
+    ) async throws(BrokerError) -> VirtualBrokerFill {
+        let symbol = order.symbol
+        let buying = order.side == .buy
+        do {
+            return try await books.book(
+                fill, id: fillID, on: order.accountNumber,
+                opening: VirtualBrokerLedger(cash: configuration.startingCash)
+            ) { ledger in
+                guard let notional = fill.quantity.multiplied(by: fill.price) else { return }
+                var holding = ledger.holdings[symbol] ?? VirtualBrokerLedger.Holding()
+                if buying {
+                    ledger.cash = ledger.cash.subtracting(notional) ?? ledger.cash
+                    holding.quantity = holding.quantity.adding(fill.quantity) ?? holding.quantity
+                    holding.cost = holding.cost.adding(notional) ?? holding.cost
+                } else {
+                    ledger.cash = ledger.cash.adding(notional) ?? ledger.cash
+                    let average =
+                        holding.quantity.isZero
+                        ? fill.price : holding.cost.divided(by: holding.quantity, scale: 8) ?? fill.price
+                    holding.quantity = holding.quantity.subtracting(fill.quantity) ?? holding.quantity
+                    holding.cost = holding.quantity.multiplied(by: average) ?? .zero
+                }
+                ledger.holdings[symbol] = holding
             }
-            ledger.holdings[order.symbol] = holding
-            state.ledgers[order.accountNumber] = ledger
+        } catch {
+            throw BrokerError(.unavailable, "the virtual broker could not book an execution: \(error)")
         }
     }
 

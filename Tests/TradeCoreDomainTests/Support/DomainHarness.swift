@@ -45,9 +45,11 @@ final class DomainHarness: @unchecked Sendable {
         var logger = logs?.logger(label: "tradecore.tests.domain") ?? Logger(label: "tradecore.tests.domain")
         logger.logLevel = logs == nil ? .warning : .trace
         let store = try await SQLiteEventStore.open(.init(directory: directory, integrityCheck: .none, logger: logger))
-        let broker = VirtualBroker(configuration: configuration)
+        let readModels = SQLiteProjectionStore(store: store)
+        // Its books beside the read models, as the server keeps them.
+        let broker = VirtualBroker(configuration: configuration, books: StoredVirtualBrokerBooks(storage: readModels))
         let app = try TradeCoreApplication(
-            store: store, readModels: SQLiteProjectionStore(store: store), secrets: secrets,
+            store: store, readModels: readModels, secrets: secrets,
             brokers: BrokerRegistry([broker]),
             configuration: .init(
                 fillPollInterval: .milliseconds(20), retry: RetryPolicy(initialDelay: .milliseconds(2)),
@@ -65,7 +67,8 @@ final class DomainHarness: @unchecked Sendable {
     }
 
     /// Stops, then opens the same files again and restarts the background parts. The virtual
-    /// broker starts afresh, as it would in a new process.
+    /// broker starts afresh, as it would in a new process: its price table as configured, its
+    /// books as stored.
     func restart() async throws {
         await stop()
         (store, broker, app) = try await Self.open(directory, secrets: secrets, broker: brokerConfiguration, logs: logs)

@@ -1,0 +1,196 @@
+import EventSourcing
+import EventStore
+import Foundation
+import Synchronization
+import TradeCoreMessages
+
+/// An account's books at the virtual broker: its cash and what it holds.
+public struct VirtualBrokerLedger: Sendable, Hashable {
+    /// A position: how much is held and what it cost in all.
+    public struct Holding: Sendable, Hashable {
+        public var quantity: ExactDecimal
+        public var cost: ExactDecimal
+
+        public init(quantity: ExactDecimal = .zero, cost: ExactDecimal = .zero) {
+            self.quantity = quantity
+            self.cost = cost
+        }
+    }
+
+    public var cash: ExactDecimal
+    /// Positions by symbol.
+    public var holdings: [String: Holding]
+
+    public init(cash: ExactDecimal, holdings: [String: Holding] = [:]) {
+        self.cash = cash
+        self.holdings = holdings
+    }
+}
+
+/// An execution the virtual broker booked: what its fill id stands for, once and for all.
+public struct VirtualBrokerFill: Sendable, Hashable {
+    public var quantity: ExactDecimal
+    public var price: ExactDecimal
+    /// When it executed, in Unix nanoseconds.
+    public var executedAt: Int64
+
+    public init(quantity: ExactDecimal, price: ExactDecimal, executedAt: Int64) {
+        self.quantity = quantity
+        self.price = price
+        self.executedAt = executedAt
+    }
+}
+
+/// Where the virtual broker keeps its books, as a real broker keeps its own: each account's
+/// ledger and every fill it executed.
+public protocol VirtualBrokerBooks: Sendable {
+    /// The account's ledger; `nil` before its first execution.
+    func ledger(of account: String) async throws -> VirtualBrokerLedger?
+
+    /// The fill booked under `fillID`, if one was.
+    func fill(_ fillID: UUID) async throws -> VirtualBrokerFill?
+
+    /// Books `fill` under `fillID` on `account` once: the first time, `update` changes the ledger
+    /// (`opening` when the account has none yet) and the fill is kept, in one step; after that,
+    /// nothing changes. Returns the fill as booked, which is the first one booked under the id.
+    func book(
+        _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
+    ) async throws -> VirtualBrokerFill
+}
+
+/// Books in memory, gone when the process ends: for tests and demos.
+public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
+    private struct Contents {
+        var ledgers: [String: VirtualBrokerLedger] = [:]
+        var fills: [UUID: VirtualBrokerFill] = [:]
+    }
+
+    private let contents = Mutex(Contents())
+
+    public init() {}
+
+    public func ledger(of account: String) async throws -> VirtualBrokerLedger? {
+        contents.withLock { $0.ledgers[account] }
+    }
+
+    public func fill(_ fillID: UUID) async throws -> VirtualBrokerFill? {
+        contents.withLock { $0.fills[fillID] }
+    }
+
+    public func book(
+        _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
+    ) async throws -> VirtualBrokerFill {
+        contents.withLock { contents in
+            if let booked = contents.fills[fillID] { return booked }
+            contents.fills[fillID] = fill
+            update(&contents.ledgers[account, default: opening])
+            return fill
+        }
+    }
+}
+
+/// Books beside the read models, in collections no projection owns (a rebuild keeps them): they
+/// outlive a restart, and servers that share a database share them. A fill and the ledger it
+/// changes are written in one transaction.
+public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
+    static let ledgers = "virtual_broker.ledgers"
+    static let fills = "virtual_broker.fills"
+
+    private let storage: any ProjectionStore
+
+    public init(storage: any ProjectionStore) {
+        self.storage = storage
+    }
+
+    public func ledger(of account: String) async throws -> VirtualBrokerLedger? {
+        let data = try await storage.read { reader in try reader.value(in: Self.ledgers, key: account) }
+        return try data.map(LedgerCoding.decodeLedger)
+    }
+
+    public func fill(_ fillID: UUID) async throws -> VirtualBrokerFill? {
+        let data = try await storage.read { reader in try reader.value(in: Self.fills, key: fillID.lowercasedText) }
+        return try data.map(LedgerCoding.decodeFill)
+    }
+
+    public func book(
+        _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
+    ) async throws -> VirtualBrokerFill {
+        let booked = Mutex(fill)
+        try await storage.write { writer in
+            let key = fillID.lowercasedText
+            if let data = try writer.value(in: Self.fills, key: key) {
+                let earlier = try LedgerCoding.decodeFill(data)
+                booked.withLock { $0 = earlier }
+                return
+            }
+            var ledger = try writer.value(in: Self.ledgers, key: account).map(LedgerCoding.decodeLedger) ?? opening
+            update(&ledger)
+            try writer.put(try LedgerCoding.encode(fill), in: Self.fills, key: key)
+            try writer.put(try LedgerCoding.encode(ledger), in: Self.ledgers, key: account)
+        }
+        return booked.withLock { $0 }
+    }
+}
+
+/// The stored form of ledgers and fills: JSON, amounts as decimal strings (exact).
+enum LedgerCoding {
+    private struct StoredLedger: Codable {
+        var cash: String
+        var holdings: [String: StoredHolding]
+    }
+
+    private struct StoredHolding: Codable {
+        var quantity: String
+        var cost: String
+    }
+
+    private struct StoredFill: Codable {
+        var quantity: String
+        var price: String
+        var executedAt: Int64
+    }
+
+    struct Unreadable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func encode(_ ledger: VirtualBrokerLedger) throws -> Data {
+        try JSONEncoder().encode(
+            StoredLedger(
+                cash: ledger.cash.description,
+                holdings: ledger.holdings.mapValues {
+                    StoredHolding(quantity: $0.quantity.description, cost: $0.cost.description)
+                }))
+    }
+
+    static func encode(_ fill: VirtualBrokerFill) throws -> Data {
+        try JSONEncoder().encode(
+            StoredFill(quantity: fill.quantity.description, price: fill.price.description, executedAt: fill.executedAt))
+    }
+
+    static func decodeLedger(_ data: Data) throws -> VirtualBrokerLedger {
+        let stored = try JSONDecoder().decode(StoredLedger.self, from: data)
+        var holdings: [String: VirtualBrokerLedger.Holding] = [:]
+        for (symbol, holding) in stored.holdings {
+            holdings[symbol] = VirtualBrokerLedger.Holding(
+                quantity: try amount(holding.quantity), cost: try amount(holding.cost))
+        }
+        return VirtualBrokerLedger(cash: try amount(stored.cash), holdings: holdings)
+    }
+
+    static func decodeFill(_ data: Data) throws -> VirtualBrokerFill {
+        let stored = try JSONDecoder().decode(StoredFill.self, from: data)
+        return VirtualBrokerFill(
+            quantity: try amount(stored.quantity), price: try amount(stored.price), executedAt: stored.executedAt)
+    }
+
+    private static func amount(_ text: String) throws -> ExactDecimal {
+        guard let value = ExactDecimal(text) else {
+            throw Unreadable(description: "the virtual broker's books hold an amount that is not a decimal: \(text)")
+        }
+        return value
+    }
+}
