@@ -53,7 +53,7 @@ struct RPCServerExecutorTests {
 
     private func requests(_ messages: [[UInt8]]) -> RPCRequestStream {
         let made = RPCMessageSequence.make(lowWatermark: 1, highWatermark: 16, demand: {}, terminated: {})
-        _ = made.source.yield(contentsOf: messages)
+        _ = made.source.yield(messages)
         made.source.finish()
         return made.sequence
     }

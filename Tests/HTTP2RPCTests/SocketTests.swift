@@ -128,7 +128,8 @@ struct SocketTests {
                     expected += 1
                     if expected % 1000 == 0 {
                         // Flow control keeps the server from running far ahead of a slow reader:
-                        // one window, the server's 64 KiB send buffer and our 16-message buffer.
+                        // one window, the server's 64 KiB send buffer and our buffer of four
+                        // DATA frames' messages.
                         let ahead = probe.written.load(ordering: .sequentiallyConsistent) - expected
                         #expect(ahead < 3000, "the server ran \(ahead) messages ahead")
                         try await Task.sleep(for: .milliseconds(20))

@@ -53,7 +53,7 @@ final class StreamingCallObserver: ClientCallObserver {
     }
 
     func callReceivedMessages(_ messages: [[UInt8]]) -> Bool {
-        switch source.yield(contentsOf: messages) {
+        switch source.yield(messages) {
         case .produceMore: true
         case .stopProducing: false
         case .dropped: true

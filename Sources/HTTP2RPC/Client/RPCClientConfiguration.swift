@@ -13,8 +13,10 @@ public struct RPCClientConfiguration: Sendable {
     /// with TLS). A server that accepts the connection and says nothing fails the calls on it
     /// with UNAVAILABLE once this has passed, rather than leaving each to its deadline.
     public var handshakeTimeout: TimeAmount = .seconds(5)
-    /// Messages of a streaming response buffered ahead of the reader.
-    public var streamingBufferHighWatermark: Int = 16
+    /// Batches of messages of a streaming response (the messages of one received DATA frame
+    /// each, at most 16 KiB) buffered ahead of the reader before the client stops reading from
+    /// the server.
+    public var streamingBufferHighWatermark: Int = 4
     /// Keepalive: after this long without a frame from the server while calls are open, send a
     /// PING; `nil` never does. A connection whose PING goes unanswered for ``keepaliveTimeout`` is
     /// closed, failing its calls with UNAVAILABLE, so a dead peer (or a silent network) is noticed

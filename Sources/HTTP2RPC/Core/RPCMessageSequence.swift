@@ -8,17 +8,29 @@ import NIOCore
 /// ``RPCError`` when the call fails (the peer resets it, a deadline passes, a message is bad).
 public struct RPCMessageSequence: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
+    /// The producer's elements are batches: the messages that arrived together (one DATA frame's
+    /// worth, say) go in and come out as one, so the reader pays for one handover per batch (a
+    /// lock, a cancellation handler, maybe a task switch) rather than per message.
     typealias Producer = NIOThrowingAsyncSequenceProducer<
-        [UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, FlowDelegate
+        [[UInt8]], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, FlowDelegate
     >
 
     let producer: Producer
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Producer.AsyncIterator
+        /// The batch being read, and the index of its next message.
+        var batch: [[UInt8]] = []
+        var index = 0
 
         public mutating func next() async throws -> [UInt8]? {
-            try await base.next()
+            while index == batch.count {
+                guard let fetched = try await base.next() else { return nil }
+                batch = fetched
+                index = 0
+            }
+            defer { index += 1 }
+            return batch[index]
         }
     }
 
@@ -27,7 +39,7 @@ public struct RPCMessageSequence: AsyncSequence, Sendable {
     }
 
     /// Creates a sequence whose buffer asks for more between `lowWatermark` and
-    /// `highWatermark` messages. `demand` is called (on any thread) when the reader wants more,
+    /// `highWatermark` batches. `demand` is called (on any thread) when the reader wants more,
     /// `terminated` when it has stopped reading for good.
     static func make(
         lowWatermark: Int,

@@ -322,7 +322,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func deliverRequestMessage(_ message: [UInt8], wireLength: Int, to stream: ServerStream) {
         if let source = stream.requestSource {
             releaseRequestBytes(wireLength, of: stream)
-            if case .stopProducing = source.yield(message) { stream.readingPaused = true }
+            if case .stopProducing = source.yield([message]) { stream.readingPaused = true }
         } else if case .awaitingRequest(let call, nil) = stream.phase {
             stream.phase = .awaitingRequest(call, message: message)
         } else {
