@@ -25,7 +25,9 @@ import TradeCoreMessages
         let ledger = try #require(try await books.ledger(of: "A-1"))
         #expect(ledger.cash == ExactDecimal(800))
         #expect(ledger.holdings["AAPL"]?.quantity == ExactDecimal(2))
-        #expect(try await books.fill(fillID) == first)
-        #expect(try await books.fill(UUID()) == nil)
+        // Another fill id is booked.
+        let second = VirtualBrokerFill(quantity: ExactDecimal(1), price: ExactDecimal(100), executedAt: 3)
+        #expect(try await books.book(second, id: UUID(), on: "A-1", opening: opening, spend) == second)
+        #expect(try await books.ledger(of: "A-1")?.cash == ExactDecimal(600))
     }
 }

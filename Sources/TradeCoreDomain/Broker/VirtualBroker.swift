@@ -25,7 +25,7 @@ import TradeCoreMessages
 ///   symbol not in it a price derived from the symbol and the seed.
 /// - Books: each account's cash and positions, and every fill executed, in its
 ///   ``VirtualBrokerBooks``: stored beside the read models by the server, so a restart keeps them
-///   (a fill is booked once, and executed again after a restart it is the same fill).
+///   (a fill is booked once; executed again after a restart, it is the fill first booked).
 public final class VirtualBroker: BrokerAdapter {
     /// The broker's settings.
     public struct Configuration: Sendable {
@@ -220,23 +220,12 @@ public final class VirtualBroker: BrokerAdapter {
         let remaining = order.remainingQuantity
         guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else { return [] }
         let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
-        // An execution booked before (its AddFill never recorded: a restart in between) is reported
-        // as it was, whatever the price does now.
-        let earlier: VirtualBrokerFill?
-        do {
-            earlier = try await books.fill(fillID)
-        } catch {
-            throw BrokerError(.unavailable, "the virtual broker could not read its books: \(error)")
-        }
-        if let earlier {
-            return [
-                BrokerExecution(
-                    fillID: fillID, quantity: earlier.quantity, price: earlier.price, executedAt: earlier.executedAt)
-            ]
-        }
         let price = price(of: order.symbol)
         guard Self.executes(order, at: price) else { return [] }
         let quantity = min(remaining, configuration.maxFillQuantity)
+        // The books are read only when the order executes, not at every poll of a working order.
+        // An execution booked before a restart whose AddFill was never recorded has the same fill
+        // id: booking it again returns it as first booked.
         let fill = try await book(
             VirtualBrokerFill(quantity: quantity, price: price, executedAt: clock.now()), id: fillID, of: order)
         return [

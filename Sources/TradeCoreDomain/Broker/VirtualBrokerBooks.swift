@@ -47,9 +47,6 @@ public protocol VirtualBrokerBooks: Sendable {
     /// The account's ledger; `nil` before its first execution.
     func ledger(of account: String) async throws -> VirtualBrokerLedger?
 
-    /// The fill booked under `fillID`, if one was.
-    func fill(_ fillID: UUID) async throws -> VirtualBrokerFill?
-
     /// Books `fill` under `fillID` on `account` once: the first time, `update` changes the ledger
     /// (`opening` when the account has none yet) and the fill is kept, in one step; after that,
     /// nothing changes. Returns the fill as booked, which is the first one booked under the id.
@@ -72,10 +69,6 @@ public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
 
     public func ledger(of account: String) async throws -> VirtualBrokerLedger? {
         contents.withLock { $0.ledgers[account] }
-    }
-
-    public func fill(_ fillID: UUID) async throws -> VirtualBrokerFill? {
-        contents.withLock { $0.fills[fillID] }
     }
 
     public func book(
@@ -107,11 +100,6 @@ public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
     public func ledger(of account: String) async throws -> VirtualBrokerLedger? {
         let data = try await storage.read { reader in try reader.value(in: Self.ledgers, key: account) }
         return try data.map(LedgerCoding.decodeLedger)
-    }
-
-    public func fill(_ fillID: UUID) async throws -> VirtualBrokerFill? {
-        let data = try await storage.read { reader in try reader.value(in: Self.fills, key: fillID.lowercasedText) }
-        return try data.map(LedgerCoding.decodeFill)
     }
 
     public func book(
