@@ -26,6 +26,65 @@ enum AppendBenchmark {
         var cpuMicrosecondsPerEvent: Double
     }
 
+    /// The appenders of one measurement. They keep their streams and expected versions from one
+    /// ``run(until:)`` to the next, so a measurement can be cut into slices of time interleaved
+    /// with another's.
+    struct Appenders {
+        let store: any EventStore
+        let workload: Workload
+        private var streams: [StreamName]
+        private var expected: [ExpectedVersion]
+
+        init(_ store: any EventStore, workload: Workload, count: Int) throws {
+            self.store = store
+            self.workload = workload
+            streams = try (0..<count).map { _ in try StreamName(type: "order", id: UUIDv7.next()) }
+            expected = Array(repeating: .noStream, count: count)
+        }
+
+        /// Appends from every appender until `deadline`; the latencies of all appends, the last
+        /// ones finishing after it.
+        mutating func run(until deadline: ContinuousClock.Instant) async throws -> [Duration] {
+            let payload = Data(repeating: 0x42, count: 100)
+            let clock = ContinuousClock()
+            let (store, workload) = (self.store, self.workload)
+            let finished = try await withThrowingTaskGroup(
+                of: (appender: Int, expected: ExpectedVersion, latencies: [Duration]).self
+            ) { group in
+                for (appender, stream) in streams.enumerated() {
+                    let start = expected[appender]
+                    group.addTask {
+                        let metadata = EventMetadata(
+                            causationID: UUIDv7.next(), correlationID: UUIDv7.next(), userID: UUIDv7.next(),
+                            commandType: "PlaceOrder")
+                        var expected = start
+                        var latencies: [Duration] = []
+                        while clock.now < deadline {
+                            let began = clock.now
+                            let target =
+                                workload == .hotStreams ? stream : try StreamName(type: "order", id: UUIDv7.next())
+                            let result = try await store.append(
+                                to: target, expected: workload == .hotStreams ? expected : .noStream,
+                                events: [NewEvent(type: "OrderPlaced", data: payload, metadata: metadata)])
+                            latencies.append(clock.now - began)
+                            expected = .exact(result.version)
+                        }
+                        return (appender, expected, latencies)
+                    }
+                }
+                var all: [(appender: Int, expected: ExpectedVersion, latencies: [Duration])] = []
+                for try await one in group { all.append(one) }
+                return all
+            }
+            var latencies: [Duration] = []
+            for one in finished {
+                expected[one.appender] = one.expected
+                latencies += one.latencies
+            }
+            return latencies
+        }
+    }
+
     static func run(directory: URL, workload: Workload, appenders: Int, seconds: Double) async throws -> Result {
         let store = try await SQLiteEventStore.open(.init(directory: directory))
         return try await run(
@@ -38,60 +97,69 @@ enum AppendBenchmark {
         _ store: any EventStore, workload: Workload, appenders: Int, seconds: Double,
         transactions: @escaping @Sendable () -> Int = { 0 }
     ) async throws -> Result {
-        let payload = Data(repeating: 0x42, count: 100)
+        var appending = try Appenders(store, workload: workload, count: appenders)
+        let tally = try await Tally.measure(transactions: transactions) {
+            try await appending.run(until: .now + .milliseconds(Int64(seconds * 1_000)))
+        }
+        await store.close()
+        return Result(
+            events: tally.count,
+            transactions: tally.transactions,
+            eventsPerSecond: tally.perSecond,
+            meanMicroseconds: tally.meanMicroseconds,
+            p50Microseconds: tally.percentileMicroseconds(0.5),
+            p99Microseconds: tally.percentileMicroseconds(0.99),
+            cpuMicrosecondsPerEvent: tally.cpuMicrosecondsEach
+        )
+    }
+}
+
+/// What a measurement, or the slices of one, add up to: the latency of every operation, the wall
+/// time from the start to the last operation's end, the process's CPU time and the store's
+/// commits over that time.
+struct Tally {
+    private(set) var latencies: [Duration] = []
+    private(set) var elapsed = Duration.zero
+    private(set) var cpuSeconds = 0.0
+    private(set) var transactions = 0
+
+    var count: Int { latencies.count }
+    var perSecond: Double { elapsed > .zero ? Double(count) / elapsed.seconds : 0 }
+    var cpuMicrosecondsEach: Double { count > 0 ? cpuSeconds / Double(count) * 1_000_000 : 0 }
+    var operationsPerCommit: Double { Double(count) / Double(max(transactions, 1)) }
+    var meanMicroseconds: Double {
+        count > 0 ? latencies.reduce(Duration.zero, +).seconds / Double(count) * 1_000_000 : 0
+    }
+
+    /// The latency below which `fraction` of the operations finished, in µs (0 for none).
+    func percentileMicroseconds(_ fraction: Double) -> Double {
+        guard !latencies.isEmpty else { return 0 }
+        let sorted = latencies.sorted()
+        return sorted[min(Int(Double(sorted.count) * fraction), sorted.count - 1)].seconds * 1_000_000
+    }
+
+    /// Adds another slice of the same measurement.
+    mutating func add(_ other: Tally) {
+        latencies += other.latencies
+        elapsed += other.elapsed
+        cpuSeconds += other.cpuSeconds
+        transactions += other.transactions
+    }
+
+    /// Runs `body`, which returns its operations' latencies, and tallies it.
+    static func measure(
+        transactions: () -> Int = { 0 }, _ body: () async throws -> [Duration]
+    ) async rethrows -> Tally {
         let clock = ContinuousClock()
         let cpuBefore = processCPUTime()
+        let transactionsBefore = transactions()
         let start = clock.now
-        let deadline = start + .milliseconds(Int64(seconds * 1_000))
-        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
-            for _ in 0..<appenders {
-                group.addTask {
-                    let stream = try StreamName(type: "order", id: UUIDv7.next())
-                    let metadata = EventMetadata(
-                        causationID: UUIDv7.next(),
-                        correlationID: UUIDv7.next(),
-                        userID: UUIDv7.next(),
-                        commandType: "PlaceOrder"
-                    )
-                    var expected = ExpectedVersion.noStream
-                    var latencies: [Duration] = []
-                    while clock.now < deadline {
-                        let began = clock.now
-                        let target = workload == .hotStreams ? stream : try StreamName(type: "order", id: UUIDv7.next())
-                        let result = try await store.append(
-                            to: target,
-                            expected: expected,
-                            events: [NewEvent(type: "OrderPlaced", data: payload, metadata: metadata)]
-                        )
-                        latencies.append(clock.now - began)
-                        if workload == .hotStreams { expected = .exact(result.version) }
-                    }
-                    return latencies
-                }
-            }
-            var all: [Duration] = []
-            for try await latencies in group { all += latencies }
-            return all
-        }
-        let elapsed = (clock.now - start).seconds
-        let cpu = processCPUTime() - cpuBefore
-        let transactions = transactions()
-        await store.close()
-        let sorted = latencies.sorted()
-        func percentile(_ fraction: Double) -> Double {
-            guard !sorted.isEmpty else { return 0 }
-            return sorted[min(Int(Double(sorted.count) * fraction), sorted.count - 1)].seconds * 1_000_000
-        }
-        let total = sorted.reduce(Duration.zero, +)
-        return Result(
-            events: sorted.count,
-            transactions: transactions,
-            eventsPerSecond: Double(sorted.count) / elapsed,
-            meanMicroseconds: sorted.isEmpty ? 0 : total.seconds / Double(sorted.count) * 1_000_000,
-            p50Microseconds: percentile(0.5),
-            p99Microseconds: percentile(0.99),
-            cpuMicrosecondsPerEvent: sorted.isEmpty ? 0 : cpu / Double(sorted.count) * 1_000_000
-        )
+        var tally = Tally()
+        tally.latencies = try await body()
+        tally.elapsed = clock.now - start
+        tally.cpuSeconds = processCPUTime() - cpuBefore
+        tally.transactions = transactions() - transactionsBefore
+        return tally
     }
 }
 

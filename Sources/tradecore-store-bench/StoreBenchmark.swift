@@ -49,9 +49,9 @@ struct StoreBenchmark: AsyncParsableCommand {
 
     @Option(
         help:
-            "With --domain: rounds of each measurement, each the store's appends then the commands; the round with the median ratio is reported."
+            "With --domain: seconds of each slice; the store's appends and the commands take turns, a slice each, for --seconds each."
     )
-    var rounds: Int = 3
+    var slice: Double = 0.5
 
     @Option(help: "Instead: appends on the PostgreSQL database at this URL beside SQLite, at the same concurrency.")
     var postgresURL: String?
@@ -132,45 +132,67 @@ struct StoreBenchmark: AsyncParsableCommand {
         for line in load { print(line) }
     }
 
-    /// Each command at each concurrency right after the store's appends of the same shape, in
-    /// `rounds` pairs: one pair's ratio moves by a tenth or more from run to run (the disk's fsync
-    /// times, when the WAL is checkpointed), so the pair with the median ratio is reported beside
-    /// every pair's ratio.
+    /// Each command at each concurrency beside the store's appends of the same shape, the two
+    /// taking turns in slices of `slice` seconds until each has run `seconds`. The disk's fsync
+    /// times drift by a third or more over seconds (the host's other I/O, the WAL's checkpoints), so
+    /// a measurement made after another compares two disks; in turns, both see the same one. A
+    /// first pair of slices warms both up and is not counted. The ratio is of the totals; the
+    /// spread of the pairs' ratios is printed beside it.
     private func compareDomain(_ root: URL) async throws {
-        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
-        print("commands through the bus (no client command id) beside the store's appends at the same concurrency")
+        guard slice > 0, seconds >= slice else {
+            throw ValidationError("--slice must be above 0 and at most --seconds")
+        }
+        print(
+            "commands through the bus (no client command id) beside the store's appends at the same concurrency, "
+                + "in turns of \(slice) s for \(seconds) s each")
         let chosen = try commands.map { name in
             guard let command = DomainBenchmark.Command(rawValue: name) else {
                 throw ValidationError("unknown command \(name); choose from CreateOrder, AddFill")
             }
             return command
         }
+        let slices = max(Int((seconds / slice).rounded()), 1)
+        let sliceDuration = Duration.milliseconds(Int64(slice * 1_000))
         for command in chosen {
             for count in appenders {
-                var pairs: [(store: AppendBenchmark.Result, domain: DomainBenchmark.Result, ratio: Double)] = []
-                for round in 1...rounds {
-                    let storeDirectory = root.appendingPathComponent("store-\(command.rawValue)-\(count)-\(round)")
-                    let domainDirectory = root.appendingPathComponent("domain-\(command.rawValue)-\(count)-\(round)")
-                    let store = try await AppendBenchmark.run(
-                        directory: storeDirectory, workload: command.baseline, appenders: count, seconds: seconds)
-                    let domain = try await DomainBenchmark.run(
-                        directory: domainDirectory, command: command, callers: count, seconds: seconds)
-                    try? FileManager.default.removeItem(at: storeDirectory)
-                    try? FileManager.default.removeItem(at: domainDirectory)
-                    pairs.append((store, domain, domain.commandsPerSecond / store.eventsPerSecond))
+                let storeDirectory = root.appendingPathComponent("store-\(command.rawValue)-\(count)")
+                let domainDirectory = root.appendingPathComponent("domain-\(command.rawValue)-\(count)")
+                let store = try await SQLiteEventStore.open(.init(directory: storeDirectory))
+                var appending = try AppendBenchmark.Appenders(store, workload: command.baseline, count: count)
+                let callers = try await DomainBenchmark.Callers.open(
+                    directory: domainDirectory, command: command, callers: count)
+                var appends = Tally()
+                var commands = Tally()
+                var ratios: [Double] = []
+                for turn in 0...slices {
+                    let appended = try await Tally.measure(transactions: { store.writerStatistics.transactions }) {
+                        try await appending.run(until: .now + sliceDuration)
+                    }
+                    let sent = try await Tally.measure(transactions: { callers.store.writerStatistics.transactions }) {
+                        try await callers.run(until: .now + sliceDuration)
+                    }
+                    guard turn > 0 else { continue }
+                    appends.add(appended)
+                    commands.add(sent)
+                    ratios.append(sent.perSecond / max(appended.perSecond, 1))
                 }
-                let (store, domain, ratio) = pairs.sorted { $0.ratio < $1.ratio }[(pairs.count - 1) / 2]
-                let all = pairs.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
+                await store.close()
+                await callers.store.close()
+                try? FileManager.default.removeItem(at: storeDirectory)
+                try? FileManager.default.removeItem(at: domainDirectory)
+                ratios.sort()
                 print(
                     String(
                         format:
                             "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs, %5.1f/commit) | store %@ "
-                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs, %5.1f/commit) | ratio %.2f (rounds: %@)",
-                        command.rawValue as NSString, count, domain.commandsPerSecond, domain.p50Microseconds,
-                        domain.p99Microseconds, domain.cpuMicrosecondsPerCommand, domain.commandsPerCommit,
-                        command.baseline.rawValue as NSString, store.eventsPerSecond, store.p50Microseconds,
-                        store.cpuMicrosecondsPerEvent, Double(store.events) / Double(max(store.transactions, 1)), ratio,
-                        all as NSString))
+                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs, %5.1f/commit) | ratio %.2f "
+                            + "(%d turns: lowest %.2f, median %.2f, highest %.2f)",
+                        command.rawValue as NSString, count, commands.perSecond, commands.percentileMicroseconds(0.5),
+                        commands.percentileMicroseconds(0.99), commands.cpuMicrosecondsEach,
+                        commands.operationsPerCommit, command.baseline.rawValue as NSString, appends.perSecond,
+                        appends.percentileMicroseconds(0.5), appends.cpuMicrosecondsEach, appends.operationsPerCommit,
+                        commands.perSecond / max(appends.perSecond, 1), ratios.count, ratios.first ?? 0,
+                        ratios.isEmpty ? 0 : ratios[ratios.count / 2], ratios.last ?? 0))
             }
         }
     }
