@@ -14,22 +14,24 @@ import TradeCoreDomain
 struct RPCServerService: Service {
     let server: RPCServer
     let health: HealthStatus
+    /// The methods served, whose services health reports by name.
+    let paths: [String]
     let shutdown: ShutdownSignal
     /// Where it listens, and the settings that chose it, for the error when it cannot.
     let address: String
 
     func run() async throws {
         try await listening(on: address) { try await server.start() }
-        health.set(.serving)
+        health.setServing(paths: paths)
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
                 try await server.waitUntilClosed()
             } onCancel: {
-                health.setAllNotServing()
+                health.shutDown()
                 server.beginShutdown()
             }
         } onGracefulShutdown: {
-            health.setAllNotServing()
+            health.shutDown()
             shutdown.trigger()
             Task {
                 await shutdown.waitUntilDrained(timeout: .seconds(2))

@@ -217,7 +217,7 @@ struct ServerCommand: AsyncParsableCommand {
             services.append(
                 .init(
                     service: RPCServerService(
-                        server: server, health: health, shutdown: shutdown,
+                        server: server, health: health, paths: router.methods, shutdown: shutdown,
                         address:
                             "\(settings.host):\(settings.port) (--host and --port, TRADECORE_HOST and TRADECORE_PORT)"
                     )))

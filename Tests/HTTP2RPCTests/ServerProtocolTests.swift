@@ -168,6 +168,15 @@ struct ServerProtocolTests {
         #expect(connection.isOpen)
     }
 
+    @Test("white space around a metadata value is trimmed, not a stream reset")
+    func metadataValuesAreTrimmed() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        try request(connection, stream: 1, path: TestMethod.metadata, extra: [("x-key", "  Bearer abc \t")])
+        #expect(connection.statusCode(stream: 1) == .ok)
+        let echoed = connection.headerBlocks(stream: 1).first?.first { $0.0 == "echo-x-key" }?.1
+        #expect(echoed == "Bearer abc")
+    }
+
     @Test("a header list over the limit is refused on that stream only")
     func oversizedHeaders() throws {
         var configuration = RPCServerConfiguration()

@@ -56,6 +56,68 @@ struct SocketTests {
         }
     }
 
+    @Test("health names each served service: SERVING by name, NOT_FOUND for others")
+    func healthByServiceName() async throws {
+        let health = HealthStatus()
+        let router = try router(health: health)
+        health.setServing(paths: router.methods)
+        try await withServer(router: router) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            for service in ["", "grpc.health.v1.Health", "tradecore.diagnostics.v1.Diagnostics"] {
+                let response = try await client.unary(
+                    HealthService.checkPath, HealthCheckRequest(service: service).protoBytes)
+                #expect(try HealthCheckResponse(protoBytes: response.message).status == .serving, "\(service)")
+            }
+            do throws(RPCError) {
+                _ = try await client.unary(
+                    HealthService.checkPath, HealthCheckRequest(service: "grpc.health.v1").protoBytes)
+                Issue.record("a package was reported as a service")
+            } catch {
+                #expect(error.code == .notFound)
+            }
+        }
+    }
+
+    @Test("a health Watch ends with UNAVAILABLE after NOT_SERVING when the server shuts down, not at its grace period")
+    func healthWatchEndsOnShutdown() async throws {
+        let health = HealthStatus()
+        health.set(.serving)
+        try await withServer(router: router(health: health)) { _, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            let statuses = Mutex<[HealthCheckResponse.ServingStatus?]>([])
+            let began = ContinuousClock.now
+            do {
+                try await client.serverStreaming(HealthService.watchPath, [], timeout: .seconds(20)) { response in
+                    for try await message in response.messages {
+                        let status = try HealthCheckResponse(protoBytes: message).status
+                        let count = statuses.withLock {
+                            $0.append(status); return $0.count
+                        }
+                        if count == 1 { health.shutDown() }
+                    }
+                }
+                Issue.record("the watch ended without a status")
+            } catch let error as RPCError {
+                #expect(error.code == .unavailable, "\(error)")
+            }
+            #expect(statuses.withLock { $0 } == [.serving, .notServing])
+            #expect(ContinuousClock.now - began < .seconds(10))
+            // A watch that starts after the shutdown hears the status and ends.
+            do {
+                try await client.serverStreaming(HealthService.watchPath, [], timeout: .seconds(20)) { response in
+                    for try await message in response.messages {
+                        #expect(try HealthCheckResponse(protoBytes: message).status == .notServing)
+                    }
+                }
+                Issue.record("a watch after the shutdown ended without a status")
+            } catch let error as RPCError {
+                #expect(error.code == .unavailable, "\(error)")
+            }
+        }
+    }
+
     @Test("Ping echoes its payload with the server's time; malformed input is INVALID_ARGUMENT")
     func ping() async throws {
         try await withServer(router: router()) { _, port in

@@ -127,6 +127,9 @@ final class NGHTTP2Session {
         nghttp2_option_set_max_outbound_ack(option, options.maxOutboundAcks)
         if role == .server {
             nghttp2_option_set_stream_reset_rate_limit(option, options.streamResetBurst, options.streamResetRate)
+            // Values with white space at either end reach the handler, which trims it, instead of
+            // nghttp2 resetting the stream (grpc's servers accept them too).
+            nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(option, 1)
         }
 
         let userData = Unmanaged.passUnretained(self).toOpaque()

@@ -769,11 +769,15 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
     }
 
     private func receivedHeader(
-        name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, into head: inout RequestHead
+        name: UnsafeBufferPointer<UInt8>, value untrimmed: UnsafeBufferPointer<UInt8>, into head: inout RequestHead
     ) {
-        head.listBytes += HTTP2ConnectionCore.headerFieldSize(name: name, value: value)
+        head.listBytes += HTTP2ConnectionCore.headerFieldSize(name: name, value: untrimmed)
         if head.listBytes > Int(configuration.maxHeaderListSize) { head.tooLarge = true }
         if head.tooLarge { return }
+        // White space around a value is not part of it (RFC 9110, 5.5). nghttp2 is told to let it
+        // through rather than reset the stream, as grpc's own servers do: a token pasted with a
+        // trailing space should work, not fail with a bare PROTOCOL_ERROR.
+        let value = Self.trimmingWhiteSpace(untrimmed)
 
         // Protocol fields are recognised on their bytes; only what a handler sees becomes a String.
         if Self.matches(name, ":path") {
@@ -801,6 +805,16 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
             head.metadata.addReceived(
                 name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
+    }
+
+    /// `value` without the spaces and tabs at either end.
+    static func trimmingWhiteSpace(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        func isWhiteSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = value.startIndex
+        var end = value.endIndex
+        while start < end, isWhiteSpace(value[start]) { start += 1 }
+        while end > start, isWhiteSpace(value[end - 1]) { end -= 1 }
+        return UnsafeBufferPointer(rebasing: value[start..<end])
     }
 
     private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {

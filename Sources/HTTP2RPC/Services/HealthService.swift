@@ -11,6 +11,7 @@ public final class HealthStatus: Sendable {
         var watchers:
             [Int: (service: String, continuation: AsyncStream<HealthCheckResponse.ServingStatus>.Continuation)] = [:]
         var nextWatcher = 0
+        var shutDown = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -25,11 +26,34 @@ public final class HealthStatus: Sendable {
         for watcher in watchers { watcher.yield(status) }
     }
 
-    /// Marks the server and every named service NOT_SERVING.
-    public func setAllNotServing() {
-        let services = state.withLockedValue { Array($0.statuses.keys) + [""] }
-        for service in Set(services) { set(.notServing, for: service) }
+    /// Marks the server and every named service SERVING, naming each service of `paths` (the
+    /// router's `/package.Service/Method` paths), so that a probe may ask for a service by name.
+    public func setServing(paths: [String]) {
+        set(.serving)
+        for path in paths {
+            let parts = path.split(separator: "/")
+            if parts.count == 2 { set(.serving, for: String(parts[0])) }
+        }
     }
+
+    /// Marks the server and every named service NOT_SERVING for good, and ends every watch once
+    /// its watcher has that status: a watch left open would hold the drain until its grace period
+    /// ran out. A watch that starts afterwards gets the status and ends.
+    public func shutDown() {
+        let services = state.withLockedValue { state in
+            state.shutDown = true
+            return Array(state.statuses.keys) + [""]
+        }
+        for service in Set(services) { set(.notServing, for: service) }
+        let watchers = state.withLockedValue { state in
+            defer { state.watchers.removeAll() }
+            return state.watchers.values.map(\.continuation)
+        }
+        for watcher in watchers { watcher.finish() }
+    }
+
+    /// Whether ``shutDown()`` was called.
+    public var isShutDown: Bool { state.withLockedValue { $0.shutDown } }
 
     public func status(of service: String) -> HealthCheckResponse.ServingStatus? {
         state.withLockedValue { $0.statuses[service] }
@@ -44,6 +68,7 @@ public final class HealthStatus: Sendable {
             state.nextWatcher += 1
             state.watchers[id] = (service, continuation)
             continuation.yield(state.statuses[service] ?? .serviceUnknown)
+            if state.shutDown { continuation.finish() }
             return id
         }
         continuation.onTermination = { [weak self] _ in
@@ -77,6 +102,7 @@ public struct HealthService: RPCService {
             for await serving in status.watch(check.service) {
                 try await writer.write(HealthCheckResponse(status: serving).protoBytes)
             }
+            if status.isShutDown { throw RPCError(.unavailable, "the server is shutting down") }
             throw RPCError(.cancelled, "the watch ended")
         }
     }
