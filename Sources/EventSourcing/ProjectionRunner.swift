@@ -195,9 +195,9 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// reads every 25 ms while it waits.
     public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
         let deadline = ContinuousClock.now + timeout
-        if progress.read({ $0.position }) < target {
-            try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
-        }
+        // A read model already there answers, whatever time is left.
+        guard progress.read({ $0.position }) < target else { return }
+        try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
         var reached = false
         while !reached && !Task.isCancelled {
             let left = deadline - ContinuousClock.now
@@ -209,7 +209,8 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
                 reached = true
             }
         }
-        guard !reached else { return }
+        // The last look: the time may have run out just as the read model got there.
+        guard !reached, progress.read({ $0.position }) < target else { return }
         if Task.isCancelled {
             throw QueryBusError(.cancelled, queryType: projection.name, message: "cancelled while waiting")
         }

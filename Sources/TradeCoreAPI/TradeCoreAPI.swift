@@ -221,10 +221,16 @@ public struct TradeCoreAPI: RPCService {
     /// Asks the query bus; with a minimum position, waits (within the call's deadline) until the
     /// read model has reached it.
     private func ask<Q: Query>(_ query: Q, after minPosition: UInt64, _ call: APICall) async throws -> Q.Result {
-        let consistency: ReadConsistency =
-            minPosition == 0
-            ? .eventual
-            : .atLeast(position: Int64(clamping: minPosition), timeout: call.remaining ?? Self.defaultReadWait)
+        guard let position = Int64(exactly: minPosition) else {
+            throw APIErrors.error(
+                .outOfRange, reason: "POSITION_NOT_COMMITTED",
+                "min_position is past the end of the log: the log has no position \(minPosition), "
+                    + "nor can it (positions stop at \(Int64.max))")
+        }
+        // The wait ends a little before the caller's deadline, so that the caller hears that the
+        // read model is behind rather than only that its deadline passed.
+        let wait = call.remaining.map { $0 - min($0 / 10, .milliseconds(20)) } ?? Self.defaultReadWait
+        let consistency: ReadConsistency = position == 0 ? .eventual : .atLeast(position: position, timeout: wait)
         do {
             return try await app.queries.ask(query, consistency: consistency)
         } catch {

@@ -142,6 +142,29 @@ struct ProjectionTests {
     }
 
     @Test(arguments: Backend.available)
+    func aWaitForAPositionReachedAnswersWithNoTimeLeft(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let bus = try environment.bus()
+            let running = Task { try await runner.run() }
+            let accounts = try await fill(bus, accounts: 1, deposits: 3)
+            let head = try await environment.store.headPosition()
+            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            // Once there, a wait answers however little time it is given (it said "behind").
+            try await runner.waitUntil(position: head, timeout: .zero)
+            // A position the runner has not reached, with no time to wait: behind, at once.
+            running.cancel()
+            try? await running.value
+            _ = try await bus.send(Deposit(accountID: accounts[0], amount: 1))
+            let error = await #expect(throws: QueryBusError.self) {
+                try await runner.waitUntil(position: head + 1, timeout: .zero)
+            }
+            #expect(error?.code == .readModelBehind)
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func aRebuildEqualsTheIncrementalReadModel(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in
             let runner = ProjectionRunner(
