@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A subscription to committed events: an `AsyncSequence` of ``SubscriptionMessage``.
 ///
 /// It first catches up by reading from storage in pages, then delivers live events as they commit.
@@ -42,13 +44,56 @@ public struct EventSubscription: AsyncSequence, Sendable {
     }
 
     private let setup: Setup
+    private let passed: PassedPosition
 
     init(_ setup: Setup) {
         self.setup = setup
+        let before: Int64 =
+            switch setup.start {
+            case .beginning, .stream: 0
+            case .position(let position): Swift.max(position, 1) - 1
+            case .end: setup.headAtRegistration
+            }
+        passed = PassedPosition(before)
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(setup)
+        Iterator(setup, passed: passed)
+    }
+
+    /// The global position up to which every event that passes the filter has been handed out
+    /// and the iterator has been asked for more (so its consumer has dealt with them), including
+    /// events the filter left out: where a subscriber whose filter matched nothing for a while may
+    /// resume, which the last event it got does not say. Readable from any task; 0 for a
+    /// subscription to one stream, whose iterator follows versions, not positions.
+    ///
+    /// Two sources, either a safe bound: what the iterator passed (events a storage read or its
+    /// own filter left out), published each time it is asked for more; and, while it waits for
+    /// live events, the hub's head (the hub skips, without waking it, publishes its filter takes
+    /// none of).
+    public var passedPosition: Int64 {
+        if case .stream = setup.start { return 0 }
+        // A live subscriber waiting for work was not woken for publishes its filter takes none of.
+        if let waiting = setup.registration.hub.passedPosition(setup.registration.id) {
+            // Kept: once it stops waiting, the iterator knows no more than what it published.
+            passed.publish(waiting)
+        }
+        return passed.value
+    }
+
+    /// ``passedPosition``, shared by the sequence and its iterator.
+    final class PassedPosition: Sendable {
+        private let position: Atomic<Int64>
+
+        init(_ position: Int64) {
+            self.position = Atomic(position)
+        }
+
+        var value: Int64 { position.load(ordering: .acquiring) }
+
+        func publish(_ value: Int64) {
+            position.max(value, ordering: .releasing)
+        }
     }
 
     /// Iterates a subscription; see ``EventSubscription``.
@@ -66,6 +111,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
         }
 
         private var registration: Registration?
+        /// Every event up to here that passes the filter has been handed out (see
+        /// ``EventSubscription/passedPosition``); published when the consumer asks for more.
+        private var passed: Int64
+        /// Where `passed` gets to once `pending` is handed out: the head before a storage read
+        /// that reached it (a filtered read returns only what matches, so says nothing of the rest).
+        private var passedAfterPending: Int64?
+        private let published: PassedPosition
         private let filter: EventFilter
         private let liveFilter: EventFilter?
         private let reader: any EventStore
@@ -75,7 +127,9 @@ public struct EventSubscription: AsyncSequence, Sendable {
         private var pending = Pending()
         private var announceCaughtUp = false
 
-        init(_ setup: Setup) {
+        init(_ setup: Setup, passed published: PassedPosition) {
+            self.published = published
+            passed = published.value
             registration = setup.registration
             filter = setup.filter
             liveFilter = setup.liveFilter.acceptsEverything ? nil : setup.liveFilter
@@ -100,6 +154,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
         }
 
         public mutating func next() async throws -> SubscriptionMessage? {
+            // Asked for more: what was handed out before has been dealt with.
+            publishPassed()
             while true {
                 guard let registration, mode != .finished else { return nil }
                 if Task.isCancelled {
@@ -111,15 +167,23 @@ public struct EventSubscription: AsyncSequence, Sendable {
                         advance(past: event)
                         return .event(event)
                     }
+                    pass(event)
                 }
                 pending = Pending()
+                if let after = passedAfterPending {
+                    passed = Swift.max(passed, after)
+                    passedAfterPending = nil
+                }
                 if announceCaughtUp {
                     announceCaughtUp = false
+                    publishPassed()
                     return .caughtUp
                 }
                 switch mode {
                 case .catchingUp:
                     registration.hub.beginRecording(registration.id)
+                    // Committed before the read begins, so the read sees it.
+                    let headBeforeRead = registration.hub.headPosition
                     let reachedHead: Bool
                     do {
                         reachedHead = try await readPage()
@@ -133,17 +197,26 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     if reachedHead {
                         mode = .live
                         announceCaughtUp = true
+                        if case .position = cursor { passedAfterPending = headBeforeRead }
                     }
                 case .live:
                     switch registration.hub.take(registration.id) {
                     case .events(let slices):
+                        // What came before these was taken before, or skipped by the hub (its
+                        // filter takes none of it).
+                        if let first = slices.first?.first { passed = Swift.max(passed, first.position - 1) }
                         pending = Pending(slices, isLive: true)
                     case .overflowed:
                         mode = .catchingUp
+                        publishPassed()
                         return .fellBehind
                     case .checkpoint(let position):
+                        publishPassed()
                         return .checkpoint(position: position)
                     case .empty:
+                        // Events the filter left out may have moved `passed` on while nothing was
+                        // handed out: say so before waiting.
+                        publishPassed()
                         await registration.hub.waitForWork(registration.id)
                     case .removed:
                         finish()
@@ -168,6 +241,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     advance(past: event)
                     return event
                 }
+                pass(event)
             }
             return nil
         }
@@ -213,7 +287,18 @@ public struct EventSubscription: AsyncSequence, Sendable {
             }
         }
 
+        /// Notes an event that was not handed out (the filter left it out, or a storage read
+        /// delivered it already): everything before it that passes was handed out.
+        private mutating func pass(_ event: RecordedEvent) {
+            if case .position = cursor { passed = Swift.max(passed, event.position) }
+        }
+
+        private func publishPassed() {
+            if case .position = cursor { published.publish(passed) }
+        }
+
         private mutating func advance(past event: RecordedEvent) {
+            if case .position = cursor { passed = Swift.max(passed, event.position) }
             switch cursor {
             case .position(let position): cursor = .position(Swift.max(position, event.position + 1))
             case .stream(let stream, let version):

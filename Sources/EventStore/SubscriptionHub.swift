@@ -326,6 +326,18 @@ public final class SubscriptionHub: Sendable {
         }
     }
 
+    /// The head of the log, when the subscriber waits for work with nothing left to take: it has
+    /// dealt with every event up to there (taken it, or skipped a publish its filter takes none
+    /// of), and its consumer has asked for more. `nil` otherwise.
+    package func passedPosition(_ id: UInt64) -> Int64? {
+        state.withLock { state in
+            guard let subscriber = state.subscribers[id], subscriber.waiter != nil, subscriber.isFollowing,
+                subscriber.next == state.end
+            else { return nil }
+            return state.statistics.headPosition
+        }
+    }
+
     /// Takes what was published since the subscriber last took, as slices of the live log.
     package func take(_ id: UInt64) -> Take {
         state.withLock { state in

@@ -86,12 +86,15 @@ public struct EventStreamService: RPCService {
         }
 
         private let state: Mutex<State>
+        private let subscription: EventSubscription
 
-        init(position: Int64) {
+        init(position: Int64, of subscription: EventSubscription) {
             state = Mutex(State(position: position, lastWrite: .now))
+            self.subscription = subscription
         }
 
-        var position: Int64 { state.withLock { $0.position } }
+        /// Also past the events the store's filter left out, which the events written do not show.
+        var position: Int64 { max(state.withLock { $0.position }, subscription.passedPosition) }
 
         /// How long nothing was written.
         var idle: Duration { state.withLock { ContinuousClock.now - $0.lastWrite } }
@@ -136,7 +139,7 @@ public struct EventStreamService: RPCService {
         let owner: UUID? = if case .user(let id) = principal { id } else { nil }
         try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
-        let progress = Progress(position: resumeAfter)
+        let progress = Progress(position: resumeAfter, of: subscription)
         metrics.subscriberOpened()
         defer { metrics.subscriberClosed() }
 
@@ -381,10 +384,16 @@ public struct EventStreamService: RPCService {
         } catch {
             throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
         }
-        if case .user(let id) = principal,
-            let other = events.first(where: { $0.metadata.userID.map { $0 != id } ?? false })
-        {
-            throw APIErrors.permissionDenied(principal, user: other.metadata.userID ?? id)
+        // A user reads only its own events, as on Subscribe: a stream of no user's events (a
+        // saga's, whose payloads name the users it acts for) is not one of them.
+        if case .user(let id) = principal, let foreign = events.first(where: { $0.metadata.userID != id }) {
+            guard let other = foreign.metadata.userID else {
+                throw APIErrors.error(
+                    .permissionDenied, reason: "NOT_A_USER_STREAM",
+                    "\(principal) reads only its own events; stream \(stream) holds events of no user",
+                    facts: ["stream": "\(stream)"])
+            }
+            throw APIErrors.permissionDenied(principal, user: other)
         }
         let response = ReadStreamResponse(
             events: events.map(Self.envelope),

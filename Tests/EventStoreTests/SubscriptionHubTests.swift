@@ -5,6 +5,51 @@ import Testing
 /// Hub behaviour the backend-independent conformance suite does not pin down by itself.
 @Suite(.timeLimit(.minutes(1)))
 struct SubscriptionHubTests {
+    @Test func aFilteredSubscriptionPassesWhatItsFilterLeavesOutWithoutClaimingWhatItHasNotHandedOut() async throws {
+        let store = InMemoryEventStore(options: .init(subscriptions: .init(checkpointInterval: .seconds(3_600))))
+        let order = try StreamName(type: "order", id: UUIDv7.next())
+        let other = try StreamName(type: "automation", id: UUIDv7.next())
+        for _ in 0..<5 {
+            try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        }
+        try await store.append(to: order, expected: .any, events: [NewEvent(type: "Wanted", data: Data())])
+        for _ in 0..<3 {
+            try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        }
+        let subscription = store.subscribe(.beginning, filter: .streamTypes(["order"]))
+        var iterator = subscription.makeAsyncIterator()
+        guard case .event(let wanted) = try await iterator.next() else {
+            Issue.record("the matching event was not delivered first")
+            return
+        }
+        #expect(wanted.position == 6)
+        // Handed out, but its consumer has not asked for more: it may not be written yet.
+        #expect(subscription.passedPosition < 6)
+        #expect(try await iterator.next() == .caughtUp)
+        #expect(subscription.passedPosition == 9, "the catch-up read reached the head, past what it left out")
+        // Live events the filter leaves out move it on while the subscriber waits.
+        let live = store.subscribe(.end, filter: .streamTypes(["order"]))
+        let waiting = Task {
+            var iterator = live.makeAsyncIterator()
+            while let message = try await iterator.next() {
+                if case .event(let event) = message { return event.position }
+            }
+            return -1
+        }
+        for _ in 0..<4 {
+            try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while live.passedPosition < 13, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(live.passedPosition == 13)
+        try await store.append(to: order, expected: .any, events: [NewEvent(type: "Wanted", data: Data())])
+        #expect(try await waiting.value == 14)
+        #expect(live.passedPosition == 13, "not past an event handed out and not yet dealt with")
+        await store.close()
+    }
+
     @Test func byteBoundReleasesTheBufferBeforeTheEventBound() async throws {
         let options = EventStoreOptions(
             subscriptions: .init(bufferCapacity: 1_000, bufferByteCapacity: 50_000, checkpointInterval: .seconds(3_600))

@@ -85,6 +85,29 @@ struct TradeCoreAPITests {
                 metadata: api.asBob)
             #expect(error?.code == .permissionDenied)
             #expect(error?.details?.errorInfo?.reason == "ORDER_NOT_OWNED")
+            // On the event stream too: Alice reads her order's stream, Bob may not, and no user
+            // reads a saga's stream (its events belong to no user, though they name users).
+            let stream = "order-\(order.orderID.uuidString.lowercased())"
+            let own = try await api.call(
+                "EventStreamService", "ReadStream", ReadStreamRequest(stream: stream, fromVersion: 0, maxCount: 0),
+                as: ReadStreamResponse.self, metadata: api.asAlice)
+            #expect(own.events.map(\.eventType) == ["OrderCreated"])
+            error = await api.failure(
+                "EventStreamService", "ReadStream",
+                bytes: ReadStreamRequest(stream: stream, fromVersion: 0, maxCount: 0).protoBytes, metadata: api.asBob)
+            #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_YOUR_USER")
+            let saga = try #require(
+                try await api.store.readAll(from: 1, filter: .streamTypes(["saga"]), limit: 1).first?.stream)
+            error = await api.failure(
+                "EventStreamService", "ReadStream",
+                bytes: ReadStreamRequest(stream: saga.rawValue, fromVersion: 0, maxCount: 0).protoBytes,
+                metadata: api.asAlice)
+            #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
+            let bySevice = try await api.call(
+                "EventStreamService", "ReadStream",
+                ReadStreamRequest(stream: saga.rawValue, fromVersion: 0, maxCount: 0), as: ReadStreamResponse.self,
+                metadata: api.asService)
+            #expect(!bySevice.events.isEmpty)
             // The service acts for Alice.
             let cancelled = try await api.call(
                 "CommandService", "CancelOrder", CancelOrder(orderID: order.orderID, userID: api.alice),
@@ -179,6 +202,14 @@ struct TradeCoreAPITests {
             #expect(error?.code == .outOfRange)
             #expect(error?.details?.errorInfo?.reason == "POSITION_NOT_COMMITTED")
             #expect(ContinuousClock.now - began < .seconds(10))
+            // One no log can reach is named as sent, not as the largest position there can be.
+            error = await api.failure(
+                "QueryService", "GetOrder",
+                bytes: GetOrder(orderID: first.orderID, userID: api.alice, minPosition: .max).protoBytes,
+                metadata: api.asAlice)
+            #expect(
+                error?.code == .outOfRange && error?.message.contains("\(UInt64.max)") == true,
+                "\(String(describing: error))")
         }
     }
 
