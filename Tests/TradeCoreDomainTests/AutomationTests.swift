@@ -88,6 +88,7 @@ import TradeCoreMessages
         let ids = [account.id]
         let cases: [(CreateAutomation, String)] = [
             (command(accounts: ids, name: ""), "name"),
+            (command(accounts: ids, name: "   "), "name"),
             (
                 command(accounts: ids, sizing: PositionSizing(method: .fixedAmount, value: d("-1"))),
                 "position_sizing.value"

@@ -243,6 +243,15 @@ import TradeCoreMessages
         try scenario.given(partiallyFilled(fill))
             .when { try $0.addFill(fillID: fill, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
             .then([])
+        // The same id for another trade: refused, naming what was recorded.
+        try scenario.given(partiallyFilled(fill))
+            .when { try $0.addFill(fillID: fill, quantity: d("5"), price: d("10"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) {
+                $0.is(.alreadyExists, "FILL_ID_REUSED", field: "fill_id") && $0.facts["recorded_quantity"] == "40"
+            }
+        try scenario.given(partiallyFilled(fill))
+            .when { try $0.addFill(fillID: fill, quantity: d("40"), price: d("9.99"), filledAt: now, user: user) }
+            .thenRejects(DomainError.self) { $0.is(.alreadyExists, "FILL_ID_REUSED") && $0.message.contains("9.99") }
     }
 
     @Test func fillsNeverPassTheQuantityNorReachAnOrderThatIsNotPlaced() throws {
@@ -260,6 +269,11 @@ import TradeCoreMessages
         try scenario.given(partiallyFilled())
             .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("-1"), filledAt: now, user: user) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "price") }
+        try scenario.given(partiallyFilled())
+            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: -5, user: user) }
+            .thenRejects(DomainError.self) {
+                $0.is(.invalidArgument, "INVALID_FIELD", field: "filled_at") && $0.message.contains("-5")
+            }
         try scenario.given(partiallyFilled())
             .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: other) }
             .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }

@@ -1,6 +1,7 @@
 import EventSourcing
 import EventStore
 import Foundation
+import HashTreeCollections
 import TradeCoreMessages
 
 /// The business rules of an order. Each method checks its rules against the state and emits the
@@ -84,7 +85,10 @@ extension AggregateRoot where State == Order {
     /// Records one execution.
     ///
     /// - Only a placed or partially filled order takes fills.
-    /// - A fill id seen before changes nothing (the broker reported it twice).
+    /// - A fill id seen before with the same quantity and price changes nothing (the broker
+    ///   reported it twice); with another quantity or price it is refused (ALREADY_EXISTS,
+    ///   `FILL_ID_REUSED`): two different trades under one id is an error at their source, and
+    ///   dropping the second silently would hide it.
     /// - Quantity and price are above zero; the filled quantity never passes the order's.
     /// - The filled notional is kept exactly; the average is rounded (``Order/averagePriceScale``).
     /// - The fill that completes the order is followed by OrderFilled.
@@ -92,7 +96,20 @@ extension AggregateRoot where State == Order {
         fillID: UUID, quantity: ExactDecimal, price: ExactDecimal, filledAt: Int64, user: UUID
     ) throws(DomainError) {
         try requireOwned(by: user)
-        guard !state.fillIDs.contains(fillID) else { return }
+        if let recorded = state.fills[fillID] {
+            guard recorded.quantity == quantity, recorded.price == price else {
+                throw DomainError(
+                    .alreadyExists, reason: "FILL_ID_REUSED",
+                    "fill \(fillID.lowercasedText) was recorded as \(recorded.quantity) at \(recorded.price); "
+                        + "this one says \(quantity) at \(price)",
+                    fieldViolations: [.init(field: "fill_id", description: "was recorded with other terms")],
+                    facts: [
+                        "fill_id": fillID.lowercasedText, "recorded_quantity": "\(recorded.quantity)",
+                        "recorded_price": "\(recorded.price)",
+                    ])
+            }
+            return
+        }
         guard state.status == .placed || state.status == .partiallyFilled else {
             throw .wrongState(
                 "ORDER_NOT_FILLABLE",
@@ -101,7 +118,10 @@ extension AggregateRoot where State == Order {
         }
         try Rules.positive(quantity, field: "quantity")
         try Rules.positive(price, field: "price")
-        guard filledAt > 0 else { throw .invalid("filled_at", "is required") }
+        guard filledAt != 0 else { throw .invalid("filled_at", "is required") }
+        guard filledAt > 0 else {
+            throw .invalid("filled_at", "must be nanoseconds after 1970-01-01 (the Unix epoch), not \(filledAt)")
+        }
         guard let filled = state.filledQuantity.adding(quantity), filled <= state.quantity else {
             throw .wrongState(
                 "OVERFILL",

@@ -78,10 +78,17 @@ public struct Order: Aggregate {
     public private(set) var filledQuantity = ExactDecimal.zero
     /// The sum of quantity × price over the fills, exact.
     public private(set) var filledNotional = ExactDecimal.zero
-    /// The fills recorded, so a fill reported twice is recorded once. A persistent set: a command
-    /// works on a copy of the cached order, and adding to a copy shares all but one path of the
-    /// tree instead of copying every id, which would make each fill cost as much as all before it.
-    public private(set) var fillIDs: TreeSet<UUID> = []
+    /// The terms of each fill recorded, by fill id, so a fill reported twice is recorded once and
+    /// one reported again with other terms is told apart. A persistent map: a command works on a
+    /// copy of the cached order, and adding to a copy shares all but one path of the tree instead
+    /// of copying every fill, which would make each fill cost as much as all before it.
+    public private(set) var fills: TreeDictionary<UUID, FillTerms> = [:]
+
+    /// What a fill traded: its quantity at its price.
+    public struct FillTerms: Sendable, Hashable {
+        public var quantity: ExactDecimal
+        public var price: ExactDecimal
+    }
 
     public init(id: UUID) {
         self.id = id
@@ -119,7 +126,7 @@ public struct Order: Aggregate {
             status = .placed
             brokerOrderID = placed.brokerOrderID
         case .fillAdded(let fill):
-            fillIDs.insert(fill.fillID)
+            fills[fill.fillID] = FillTerms(quantity: fill.quantity, price: fill.price)
             filledQuantity = fill.filledQuantity
             // Folding the product keeps the notional exact; the event's average is rounded.
             if let product = fill.quantity.multiplied(by: fill.price), let sum = filledNotional.adding(product) {

@@ -67,7 +67,7 @@ struct GetOrderHandler: QueryHandler {
         let view = try await context.readModels.read {
             try $0.message(OrderView.self, in: OrdersProjection.collection, key: key)
         }
-        guard let view else { throw DomainError.notFound("order", query.orderID, reason: "ORDER_NOT_FOUND") }
+        guard let view else { throw DomainError.notInReadModel("order", query.orderID, reason: "ORDER_NOT_FOUND") }
         try Rules.owner(view.userID, is: query.userID, "order", query.orderID, reason: "ORDER_NOT_OWNED")
         return view
     }
@@ -119,7 +119,7 @@ struct GetAutomationHandler: QueryHandler {
             try $0.message(AutomationView.self, in: AutomationsProjection.collection, key: key)
         }
         guard let view else {
-            throw DomainError.notFound("automation", query.automationID, reason: "AUTOMATION_NOT_FOUND")
+            throw DomainError.notInReadModel("automation", query.automationID, reason: "AUTOMATION_NOT_FOUND")
         }
         try Rules.owner(view.userID, is: query.userID, "automation", query.automationID, reason: "AUTOMATION_NOT_OWNED")
         return view
@@ -150,9 +150,16 @@ struct FindBrokerConnectionHandler: QueryHandler {
     var projections: [String] { [BrokerConnectionsProjection.name] }
 
     func handle(_ query: FindBrokerConnection, context: QueryContext) async throws -> BrokerConnectionView {
-        let id = BrokerConnection.id(
-            user: query.userID, brokerID: query.brokerID, environment: query.environment ?? .paper)
-        return try await BrokerConnectionsProjection.view(id, for: query.userID, in: context.readModels)
+        let environment = query.environment ?? .paper
+        let id = BrokerConnection.id(user: query.userID, brokerID: query.brokerID, environment: environment)
+        do {
+            return try await BrokerConnectionsProjection.view(id, for: query.userID, in: context.readModels)
+        } catch let error as DomainError where error.code == .notFound {
+            // The id is derived: name what the caller asked for instead.
+            throw DomainError.notInReadModel(
+                "user \(query.userID.lowercasedText) has no connection to broker \(query.brokerID) (\(environment.name))",
+                reason: error.reason, facts: error.facts)
+        }
     }
 }
 
@@ -162,7 +169,9 @@ extension BrokerConnectionsProjection {
     ) async throws -> BrokerConnectionView {
         let key = "id/\(id.key)"
         let view = try await readModels.read { try $0.message(BrokerConnectionView.self, in: collection, key: key) }
-        guard let view else { throw DomainError.notFound("broker connection", id, reason: "CONNECTION_NOT_FOUND") }
+        guard let view else {
+            throw DomainError.notInReadModel("broker connection", id, reason: "CONNECTION_NOT_FOUND")
+        }
         try Rules.owner(view.userID, is: user, "broker connection", id, reason: "CONNECTION_NOT_OWNED")
         return view
     }
@@ -181,8 +190,10 @@ struct GetAccountsByUserHandler: QueryHandler {
 }
 
 struct GetAccountsByConnectionHandler: QueryHandler {
-    var projections: [String] { [BrokerAccountsProjection.name] }
+    var projections: [String] { [BrokerAccountsProjection.name, BrokerConnectionsProjection.name] }
 
+    /// A connection with no accounts yet lists none; one that does not exist (or is another
+    /// user's) is NOT_FOUND (or PERMISSION_DENIED), not an empty list that reads as "no accounts".
     func handle(_ query: GetAccountsByConnection, context: QueryContext) async throws -> BrokerAccountList {
         let prefix = "connection/\(query.brokerConnectionID.key)/"
         let views = try await context.readModels.read {
@@ -191,6 +202,10 @@ struct GetAccountsByConnectionHandler: QueryHandler {
         if let other = views.first(where: { $0.userID != query.userID }) {
             throw DomainError.notOwned(
                 "broker connection", other.brokerConnectionID, reason: "CONNECTION_NOT_OWNED")
+        }
+        if views.isEmpty {
+            _ = try await BrokerConnectionsProjection.view(
+                query.brokerConnectionID, for: query.userID, in: context.readModels)
         }
         return BrokerAccountList(accounts: views.filter { query.includeUnlinked || $0.status != .unlinked })
     }

@@ -66,6 +66,21 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
             .notFound, reason: reason, "\(kind) \(id.lowercasedText) does not exist", facts: [kind: id.lowercasedText])
     }
 
+    /// Something a query names is not in its read model. Read models follow the log just after
+    /// each commit, so the message says how to wait for a write the caller has just made.
+    public static func notInReadModel(_ kind: String, _ id: UUID, reason: String) -> DomainError {
+        notInReadModel("\(kind) \(id.lowercasedText) does not exist", reason: reason, facts: [kind: id.lowercasedText])
+    }
+
+    /// The same, saying what is missing in the caller's terms (`absence`, "… does not exist").
+    public static func notInReadModel(_ absence: String, reason: String, facts: [String: String]) -> DomainError {
+        DomainError(
+            .notFound, reason: reason,
+            "\(absence) (read models follow each commit shortly after it: to read a write of your own, "
+                + "pass the position its command returned as min_position)",
+            facts: facts)
+    }
+
     /// Something the command names belongs to another user.
     public static func notOwned(_ kind: String, _ id: UUID, reason: String) -> DomainError {
         DomainError(

@@ -36,11 +36,14 @@ enum Rules {
     }
 
     /// Free text: at most `maxLength` characters, no control characters; `required` also refuses
-    /// an empty one.
+    /// an empty one, or one of only white space (which reads as empty wherever it is shown).
     static func text(
         _ text: String, field: String, maxLength: Int = maxTextLength, required: Bool = false
     ) throws(DomainError) {
         if required && text.isEmpty { throw .invalid(field, "is required") }
+        if required && text.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+            throw .invalid(field, "is required: it holds only white space")
+        }
         guard text.count <= maxLength else { throw .invalid(field, "has at most \(maxLength) characters") }
         guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid(field, "must not contain control characters")
