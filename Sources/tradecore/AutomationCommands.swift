@@ -10,9 +10,14 @@ struct AutomationCommand: AsyncParsableCommand {
 
     /// The configuration flags shared by create and update.
     struct Settings: ParsableArguments {
-        @Option(help: "How orders are sized: fixed-quantity, fixed-amount, percent-of-equity, risk-percent.")
+        @Option(
+            help:
+                "How orders are sized: fixed-quantity, fixed-amount, percent-of-equity, risk-percent (create: required)."
+        )
         var sizing: Choice<PositionSizingMethod>?
-        @Option(parsing: .unconditional, help: "The sizing's value: a quantity, an amount or a percentage.") var size:
+        @Option(
+            parsing: .unconditional,
+            help: "The sizing's value: a quantity, an amount or a percentage (create: required).") var size:
             ExactDecimal?
         @Option(help: "stock, option, future or crypto.") var assetType: Choice<AssetType>?
         @Option(help: "Option: call or put.") var optionType: Choice<OptionType>?
@@ -72,13 +77,15 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var name: String
         @Option var symbol: String
-        @Option(help: "A broker account its orders go to (repeatable).") var account: [UUID] = []
+        @Option(help: "A broker account its orders go to (repeatable; at least one).") var account: [UUID] = []
         @OptionGroup var settings: Settings
         @Flag(help: "Send its orders to the broker without confirmation.") var autoSubmit = false
         @Option(help: "KEY=VALUE (repeatable).") var metadata: [String] = []
 
         func validate() throws {
+            try options.output.check(CreateAutomationResult.self)
             guard settings.sizing != nil else { throw ValidationError("--sizing and --size are required") }
+            guard !account.isEmpty else { throw ValidationError("--account is required: the account its orders go to") }
             for entry in metadata where !entry.contains("=") {
                 throw ValidationError("--metadata takes KEY=VALUE, not \"\(entry)\"")
             }
@@ -115,6 +122,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @OptionGroup var settings: Settings
         @Option(help: "true or false.") var autoSubmit: Bool?
 
+        func validate() throws { try options.output.check(AutomationResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.updateAutomation(
@@ -136,6 +145,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var automation: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(AutomationResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.activateAutomation(
@@ -153,6 +164,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var automation: UUID
         @Option var user: UUID
         @Option var reason: String = ""
+
+        func validate() throws { try options.output.check(AutomationResult.self) }
 
         func run() async throws {
             let result = try await options.connection.call { client in
@@ -172,6 +185,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var automation: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(AutomationResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.deleteAutomation(
@@ -188,6 +203,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option var automation: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(AutomationView.self) }
+
         func run() async throws {
             let view = try await options.connection.call { client in
                 try await client.getAutomation(
@@ -202,6 +219,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @OptionGroup var options: QueryOptions
         @Option var user: UUID
         @Flag var includeDeleted = false
+
+        func validate() throws { try options.output.check(AutomationView.self) }
 
         func run() async throws {
             let list = try await options.connection.call { client in

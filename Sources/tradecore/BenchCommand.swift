@@ -36,6 +36,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard requests > 0 else { throw ValidationError("--requests must be positive") }
+        // A ping's message carries at most 4 MiB, the server's limit.
+        guard (0...4_000_000).contains(payloadSize) else {
+            throw ValidationError("--payload-size must be 0 to 4000000 bytes, not \(payloadSize)")
+        }
         guard concurrency > 0, concurrency <= 10_000 else { throw ValidationError("--concurrency must be 1 to 10000") }
         guard connections > 0, connections <= concurrency else {
             throw ValidationError("--connections must be 1 to --concurrency")

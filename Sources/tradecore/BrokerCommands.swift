@@ -29,6 +29,16 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait for the accounts after --authorize-with-code.") var wait: Double = 15
 
         func validate() throws {
+            // With a code, the connection's result is printed (or the start's, for a broker that
+            // took API keys instead).
+            if authorizeWithCode != nil {
+                try options.output.check(BrokerConnectionResult.self, InitiateBrokerConnectionResult.self)
+            } else {
+                try options.output.check(InitiateBrokerConnectionResult.self)
+            }
+            guard wait >= 0, wait.isFinite else {
+                throw ValidationError("--wait must be 0 or more seconds, not \(wait)")
+            }
             if auth?.value == .apiKey, apiKey == nil { throw ValidationError("--auth api-key needs --api-key") }
         }
 
@@ -86,6 +96,8 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "The authorization code the broker gave the user.") var code: String
         @Option(help: "The state the connect call returned.") var state: String
 
+        func validate() throws { try options.output.check(BrokerConnectionResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.completeOAuth(
@@ -104,6 +116,8 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var reason: String = ""
 
+        func validate() throws { try options.output.check(BrokerConnectionResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.disconnectBroker(
@@ -121,6 +135,8 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option var connection: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(BrokerConnectionView.self) }
+
         func run() async throws {
             let view = try await options.connection.call { client in
                 try await client.getBrokerConnection(
@@ -136,6 +152,8 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var broker = "virtual"
         @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
+
+        func validate() throws { try options.output.check(BrokerConnectionView.self) }
 
         func run() async throws {
             let view = try await options.connection.call { client in
@@ -160,6 +178,8 @@ struct AccountCommand: AsyncParsableCommand {
         @Option var account: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(BrokerAccountResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.refreshAccountDataFromBroker(
@@ -178,6 +198,8 @@ struct AccountCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var connection: UUID?
         @Flag var force = false
+
+        func validate() throws { try options.output.check(RefreshAllAccountsResult.self) }
 
         func run() async throws {
             let result = try await options.connection.call { client in
@@ -201,6 +223,8 @@ struct AccountCommand: AsyncParsableCommand {
         @Option var connection: UUID?
         @Option(help: "Only accounts of this type: cash or margin.") var type: Choice<BrokerAccountType>?
         @Flag var includeUnlinked = false
+
+        func validate() throws { try options.output.check(BrokerAccountView.self) }
 
         func run() async throws {
             let list = try await options.connection.call { client in

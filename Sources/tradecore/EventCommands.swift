@@ -43,6 +43,10 @@ struct EventsCommand: AsyncParsableCommand {
         @Option(help: "Stop after this many events.") var count: Int?
         @Flag(help: "Print checkpoints and caught-up notices too.") var verbose = false
 
+        func validate() throws {
+            if let count, count < 1 { throw ValidationError("--count must be at least 1, not \(count)") }
+        }
+
         func run() async throws {
             let client = try connection.client()
             defer { Task { await client.close() } }
@@ -56,8 +60,9 @@ struct EventsCommand: AsyncParsableCommand {
                     switch message {
                     case .event(let event):
                         position.advance(to: event.globalPosition)
-                        FileHandle.standardOutput.write(
-                            Data(((json ? eventValue(event).json : eventLine(event)) + "\n").utf8))
+                        // A reader that went away (`| head`) ends the tail; nobody is left to tell.
+                        guard (try? writeOut((json ? eventValue(event).json : eventLine(event)) + "\n")) != nil
+                        else { return }
                         seen += 1
                         if let count, seen >= count { return }
                     case .checkpoint(let checkpoint):
@@ -81,6 +86,10 @@ struct EventsCommand: AsyncParsableCommand {
                 note("stopped; resume with --from \(position.value)")
                 return
             }
+            if case .failure = outcome, position.value > (from ?? 0) {
+                // Lost mid-way (the server went away): say where to pick up, then why.
+                note("the tail ended; resume with --from \(position.value)")
+            }
             try await calling { try outcome.get() }
         }
 
@@ -88,6 +97,12 @@ struct EventsCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((text + "\n").utf8))
         }
     }
+}
+
+/// Writes `text` to standard output, throwing when it cannot (the reader closed the pipe):
+/// `FileHandle.write(_:)` would stop the process with a crash report instead.
+func writeOut(_ text: String) throws {
+    try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
 }
 
 /// The position a tail has reached, shared with the Ctrl-C handler.
@@ -116,6 +131,10 @@ struct StreamCommand: AsyncParsableCommand {
         @Argument(help: "The stream, e.g. order-<uuid>.") var stream: String
         @Option(help: "The first version to print.") var fromVersion: UInt64 = 0
         @Option(help: "At most this many events (default: all).") var maxCount: Int?
+
+        func validate() throws {
+            if let maxCount, maxCount < 1 { throw ValidationError("--max-count must be at least 1, not \(maxCount)") }
+        }
 
         func run() async throws {
             let client = try connection.client()
@@ -146,6 +165,8 @@ struct HealthCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws { try output.check(HealthCheckResponse.self) }
+
     func run() async throws {
         let client = try connection.client(attempts: 1)
         defer { Task { await client.close() } }
@@ -163,6 +184,8 @@ struct ServerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Connections and calls, as the server counts them.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
+
+        func validate() throws { try output.check(ServerStatsMessage.self) }
 
         func run() async throws {
             let client = try connection.client()

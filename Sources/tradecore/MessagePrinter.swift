@@ -109,22 +109,31 @@ enum MessagePrinter {
         return name
     }
 
-    /// Every field name of every message the CLI prints: a `--field` outside it is a typo.
+    /// Every field name of every message the CLI prints.
     static let fieldNames: Set<String> = Set(messages.values.joined().map(\.name))
 
     /// The tree of `message` with `field` only; a field the message has but did not send (proto3
     /// leaves out zero, empty and false) is given its default value. Nil: the message has no
     /// such field.
     static func field(_ field: String, of message: any ProtoMessage) -> Value? {
-        let name = type(of: message).protoMessageName
-        guard let descriptor = messages[name]?.first(where: { $0.name == field }) else { return nil }
-        if let value = value(of: message)[field] { return value }
+        guard let descriptor = fields(of: type(of: message))?.first(where: { $0.name == field }) else { return nil }
+        return value(of: message)[field] ?? defaultValue(of: descriptor)
+    }
+
+    /// The fields of a message type the CLI prints; nil for a type it does not know.
+    static func fields(of type: any ProtoMessage.Type) -> [ProtoFieldDescriptor]? {
+        messages[type.protoMessageName]
+    }
+
+    /// What a field that was not sent holds: proto3 leaves zero, empty and false off the wire.
+    private static func defaultValue(of descriptor: ProtoFieldDescriptor) -> Value {
         if descriptor.label == .repeated { return .list([]) }
         switch descriptor.type {
         case .string, .bytes: return .text("")
         case .bool: return .literal("false")
         case .enumeration(let name): return .text(enums[name]?[0] ?? "0")
         case .message, .map: return .object([])
+        case let type where type.isSixtyFourBit: return .text("0")
         default: return .literal("0")
         }
     }
@@ -174,7 +183,16 @@ enum MessagePrinter {
         }
         var out: [(String, Value)] = []
         for field in fields {
-            guard let found = values[field.number] else { continue }
+            guard let found = values[field.number] else {
+                // Every field is printed, so each object has the same names: a field without
+                // presence that was not sent holds its zero value. One with presence (optional, or
+                // a message) that was not sent is absent, and is left out.
+                switch (field.label, field.type) {
+                case (.optional, _), (.singular, .message): break
+                default: out.append((field.name, defaultValue(of: field)))
+                }
+                continue
+            }
             if case .map = field.type {
                 let entries = found.compactMap { value -> (String, Value)? in
                     if case .object(let pairs) = value { pairs.first } else { nil }
@@ -203,16 +221,29 @@ enum MessagePrinter {
             return .text(Data(bytes).base64EncodedString())
         case .bool:
             return .literal(try reader.readBool() ? "true" : "false")
-        case .int32, .int64:
-            return .literal(String(Int64(bitPattern: try reader.readVarint())))
-        case .uint32, .uint64:
-            return .literal(String(try reader.readVarint()))
-        case .sint32, .sint64:
-            return .literal(String(try reader.readSInt64()))
-        case .fixed32, .sfixed32:
+        // 64-bit integers are JSON strings, as in protobuf's JSON mapping: a JSON number is read
+        // as a double by most tools (jq, JavaScript), which keeps 53 bits, and times in
+        // nanoseconds need 61. Text output shows them the same either way.
+        case .int32:
+            return .literal(String(Int32(truncatingIfNeeded: Int64(bitPattern: try reader.readVarint()))))
+        case .int64:
+            return .text(String(Int64(bitPattern: try reader.readVarint())))
+        case .uint32:
+            return .literal(String(UInt32(truncatingIfNeeded: try reader.readVarint())))
+        case .uint64:
+            return .text(String(try reader.readVarint()))
+        case .sint32:
+            return .literal(String(Int32(truncatingIfNeeded: try reader.readSInt64())))
+        case .sint64:
+            return .text(String(try reader.readSInt64()))
+        case .fixed32:
             return .literal(String(try reader.readFixed32()))
-        case .fixed64, .sfixed64:
-            return .literal(String(try reader.readFixed64()))
+        case .sfixed32:
+            return .literal(String(Int32(bitPattern: try reader.readFixed32())))
+        case .fixed64:
+            return .text(String(try reader.readFixed64()))
+        case .sfixed64:
+            return .text(String(Int64(bitPattern: try reader.readFixed64())))
         case .double:
             return .literal(String(Double(bitPattern: try reader.readFixed64())))
         case .float:
@@ -232,6 +263,14 @@ enum MessagePrinter {
 }
 
 extension ProtoFieldType {
+    /// Whether the type is a 64-bit integer (printed as a JSON string).
+    var isSixtyFourBit: Bool {
+        switch self {
+        case .int64, .uint64, .sint64, .fixed64, .sfixed64: true
+        default: false
+        }
+    }
+
     /// Whether a repeated field of this type may be packed.
     var isPackable: Bool {
         switch self {

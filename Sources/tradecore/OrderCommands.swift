@@ -48,6 +48,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
         @Option(help: "The saga it runs for.") var sagaID: UUID?
 
+        func validate() throws { try options.output.check(OrderResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.createOrder(
@@ -68,6 +70,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option(help: "The broker's id of the order.") var brokerOrderID: String
 
+        func validate() throws { try options.output.check(OrderResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.placeOrder(
@@ -87,6 +91,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The execution's id (default: a new one); a fill sent twice is recorded once.") var fillID: UUID?
         @Option(parsing: .unconditional) var quantity: ExactDecimal
         @Option(parsing: .unconditional) var price: ExactDecimal
+
+        func validate() throws { try options.output.check(OrderResult.self) }
 
         func run() async throws {
             let client = try options.connection.client()
@@ -112,6 +118,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional) var stopPrice: ExactDecimal?
         @Option(help: "day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
 
+        func validate() throws { try options.output.check(OrderResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.updateOrder(
@@ -131,6 +139,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var reason: String = ""
 
+        func validate() throws { try options.output.check(OrderResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.cancelOrder(
@@ -148,6 +158,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var user: UUID
         @Option var reason: String
 
+        func validate() throws { try options.output.check(OrderResult.self) }
+
         func run() async throws {
             let result = try await options.connection.call { client in
                 try await client.rejectOrder(
@@ -163,6 +175,8 @@ struct OrderCommand: AsyncParsableCommand {
         @OptionGroup var options: CommandOptions
         @Option var order: UUID
         @Option var user: UUID
+
+        func validate() throws { try options.output.check(OrderResult.self) }
 
         func run() async throws {
             let result = try await options.connection.call { client in
@@ -180,6 +194,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option var order: UUID
         @Option var user: UUID
 
+        func validate() throws { try options.output.check(OrderView.self) }
+
         func run() async throws {
             let view = try await options.connection.call { client in
                 try await client.getOrder(GetOrder(orderID: order, userID: user, minPosition: options.minPosition))
@@ -195,6 +211,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "Only orders in this status (repeatable).") var status: [Choice<OrderStatus>] = []
         @Option(help: "At most this many; the server's default is 100.") var limit: UInt32?
         @Option(help: "Start after this order (the last one of the page before).") var after: UUID?
+
+        func validate() throws { try options.output.check(OrderView.self) }
 
         func run() async throws {
             let list = try await options.connection.call { client in

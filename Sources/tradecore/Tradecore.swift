@@ -73,6 +73,7 @@ struct ConnectionOptions: ParsableArguments {
 
     func validate() throws {
         _ = try endpoint()
+        _ = try bearerToken()
         guard timeout > 0, timeout <= 3_600 else {
             throw ValidationError("--timeout must be more than 0 and at most 3600 seconds")
         }
@@ -80,6 +81,13 @@ struct ConnectionOptions: ParsableArguments {
             !FileManager.default.isReadableFile(atPath: file)
         {
             throw ValidationError("--ca-file (or TRADECORE_CA_FILE): cannot read \(file)")
+        }
+        if let file = caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"],
+            let contents = FileManager.default.contents(atPath: file),
+            !String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+        {
+            throw ValidationError(
+                "--ca-file (or TRADECORE_CA_FILE): \(file) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         }
     }
 
@@ -95,12 +103,33 @@ struct ConnectionOptions: ParsableArguments {
         return (host, port)
     }
 
+    /// The token to send: `--token`, else TRADECORE_TOKEN unless it is empty (unset, in effect),
+    /// without white space at its ends. One that cannot go in an HTTP header, or an empty
+    /// `--token`, is refused here rather than by the server as a malformed call.
+    func bearerToken() throws -> String? {
+        let given =
+            token.map { ("--token", $0) }
+            ?? ProcessInfo.processInfo.environment["TRADECORE_TOKEN"].map {
+                ("TRADECORE_TOKEN", $0)
+            }
+        guard let (source, raw) = given else { return nil }
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty {
+            guard source == "--token" else { return nil }
+            throw ValidationError("--token is empty; leave it out to send no token")
+        }
+        guard trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ValidationError("\(source): a token is printable ASCII without spaces")
+        }
+        return trimmed
+    }
+
     func client(attempts: Int = 3) throws -> TradeCoreClient {
         let (host, port) = try endpoint()
         let environment = ProcessInfo.processInfo.environment
         return TradeCoreClient(
             configuration: .init(
-                host: host, port: port, token: token ?? environment["TRADECORE_TOKEN"],
+                host: host, port: port, token: try bearerToken(),
                 caFile: caFile ?? environment["TRADECORE_CA_FILE"], serverName: serverName, useTLS: tls,
                 timeout: .milliseconds(Int64(timeout * 1_000)), attempts: attempts))
     }
@@ -120,6 +149,18 @@ struct OutputOptions: ParsableArguments {
         if let field, !MessagePrinter.fieldNames.contains(field) {
             throw ValidationError(
                 "--field: no result has a field named \"\(field)\" (use its .proto name, e.g. order_id)")
+        }
+    }
+
+    /// Refuses a `--field` that the command's result (one of `types`) does not have, before
+    /// anything is sent: a command that ran must not then fail for a typo in how to print it.
+    func check(_ types: any ProtoMessage.Type...) throws {
+        guard let field else { return }
+        let names = Set(types.flatMap { MessagePrinter.fields(of: $0)?.map(\.name) ?? [] })
+        guard names.contains(field) else {
+            throw ValidationError(
+                "--field: this command's result has no field named \"\(field)\"; it has "
+                    + names.sorted().joined(separator: ", "))
         }
     }
 

@@ -120,7 +120,7 @@ struct CLITests {
         #expect((automation["webhook_token"] as? String)?.hasPrefix("whk_") == true)
         #expect(
             try json(server, "automation", "update", "--user", user, "--automation", automationID, "--name", "Renamed")[
-                "version"] as? Int == 1)
+                "version"] as? String == "1")
         #expect(
             try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"]
                 as? String == "ACTIVE")
@@ -139,10 +139,11 @@ struct CLITests {
             server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "buy",
             "--quantity", "10", "--type", "limit", "--limit-price", "100.50")
         let order = try #require(created["order_id"] as? String)
-        let position = try #require(created["position"] as? Int)
+        // 64-bit integers are JSON strings (protobuf's JSON mapping), so no digit is lost.
+        let position = try #require((created["position"] as? String).flatMap { Int($0) })
         #expect(
             try json(server, "order", "update", "--user", user, "--order", order, "--limit-price", "101")["version"]
-                as? Int == 1)
+                as? String == "1")
         #expect(
             try json(server, "order", "place", "--user", user, "--order", order, "--broker-order-id", "B-1")["status"]
                 as? String == "PLACED")
@@ -172,7 +173,7 @@ struct CLITests {
             ])
         #expect((events.first?["payload"] as? [String: Any])?["symbol"] as? String == "MSFT")
         #expect(try json(server, "health")["status"] as? String == "SERVING")
-        #expect((try json(server, "server", "stats")["total_calls"] as? Int ?? 0) > 10)
+        #expect((try json(server, "server", "stats")["total_calls"] as? String).flatMap { Int($0) } ?? 0 > 10)
 
         let bench = try cli(server, "bench", "-n", "200", "-c", "4", "-m", "2")
         #expect(bench.status == 0, "\(bench.errors)")
@@ -332,8 +333,9 @@ struct CLITests {
             first.errors.split(separator: " ").last.flatMap {
                 UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines))
             })
-        let seen = first.output.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? Int
+        let seen = first.output.split(separator: "\n").compactMap { line -> Int? in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? String)
+                .flatMap { Int($0) }
         }
         #expect(seen.last.map(UInt64.init) == resume, "it resumes after the last event it printed")
         // More events after the interruption.
@@ -341,8 +343,9 @@ struct CLITests {
         let rest = try ChildProcess.run(
             "tradecore", ["events", "tail", "--json", "--from", "\(resume)", "--count", "5"],
             environment: ["TRADECORE_SERVER": server.address])
-        let resumed = rest.output.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? Int
+        let resumed = rest.output.split(separator: "\n").compactMap { line -> Int? in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["global_position"] as? String)
+                .flatMap { Int($0) }
         }
         let all = seen + resumed
         #expect(resumed.count == 5)
