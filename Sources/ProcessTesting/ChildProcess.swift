@@ -38,7 +38,8 @@ public struct ChildProcess: Sendable {
         return process.terminationStatus
     }
 
-    /// Starts a built executable; ``Running/finish()`` collects its outcome.
+    /// Starts a built executable, or a program of the system given by its path (such as
+    /// `/bin/sh`); ``Running/finish()`` collects its outcome.
     public static func start(
         _ name: String, _ arguments: [String], environment: [String: String] = [:]
     ) throws -> Running {
@@ -47,7 +48,7 @@ public struct ChildProcess: Sendable {
         let errors = directory.appendingPathComponent("child-\(UUID().uuidString).err")
         for file in [output, errors] { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
         let process = Process()
-        process.executableURL = try builtExecutable(name)
+        process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name) : try builtExecutable(name)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRADECORE_") }
             .merging(environment) { _, given in given }

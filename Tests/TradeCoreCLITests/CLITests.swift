@@ -317,6 +317,34 @@ struct CLITests {
         #expect(!unreachable.errors.contains("Fatal error") && unreachable.errors.split(separator: "\n").count == 1)
     }
 
+    @Test func outOfRangeOptionsAndAClosedPipeEndCleanlyAndAFieldOfAnotherResultRunsNothing() async throws {
+        let server = try Server()
+        defer { #expect(server.stop() == 0) }
+        let (user, account) = try onboard(server)
+        // A reader that goes away ends the tail quietly (it crashed on the broken pipe).
+        let tradecore = try builtExecutable("tradecore").path
+        let piped = try ChildProcess.run(
+            "/bin/sh", ["-c", "'\(tradecore)' events tail | head -1"], environment: ["TRADECORE_SERVER": server.address])
+        #expect(piped.status == 0 && !piped.errors.contains("Fatal error"), "\(piped.errors)")
+        #expect(piped.output.split(separator: "\n").count == 1)
+        for arguments in [
+            ["stream", "read", "order-\(UUID().uuidString.lowercased())", "--max-count=-1"],
+            ["events", "tail", "--count", "0"], ["bench", "--payload-size=-1", "-n", "10"],
+            ["health", "--token", ""], ["health", "--token", "t\u{f6}ken"],
+        ] {
+            let outcome = try cli(server, arguments)
+            #expect(outcome.status == 64 && !outcome.errors.contains("Fatal error"), "\(arguments): \(outcome.errors)")
+        }
+        // An empty TRADECORE_TOKEN is no token.
+        #expect(try cli(server, "health", token: "").status == 0)
+        // A field that another result has, but not this command's: refused before it runs.
+        let automation = try cli(
+            server, "automation", "create", "--user", user, "--name", "F", "--symbol", "MSFT", "--sizing",
+            "fixed-quantity", "--size", "5", "--account", account, "--field", "symbol")
+        #expect(automation.status == 64 && automation.errors.contains("--field"), "\(automation.errors)")
+        #expect(try jsonLines(server, "automation", "list", "--user", user).isEmpty, "nothing was created")
+    }
+
     @Test func aTailInterruptedAndResumedWithFromSeesEveryEventOnce() async throws {
         let server = try Server()
         defer { #expect(server.stop() == 0) }
