@@ -324,7 +324,8 @@ struct CLITests {
         // A reader that goes away ends the tail quietly (it crashed on the broken pipe).
         let tradecore = try builtExecutable("tradecore").path
         let piped = try ChildProcess.run(
-            "/bin/sh", ["-c", "'\(tradecore)' events tail | head -1"], environment: ["TRADECORE_SERVER": server.address])
+            "/bin/sh", ["-c", "'\(tradecore)' events tail | head -1"], environment: ["TRADECORE_SERVER": server.address]
+        )
         #expect(piped.status == 0 && !piped.errors.contains("Fatal error"), "\(piped.errors)")
         #expect(piped.output.split(separator: "\n").count == 1)
         for arguments in [
