@@ -122,11 +122,18 @@ struct Tally {
     private(set) var elapsed = Duration.zero
     private(set) var cpuSeconds = 0.0
     private(set) var transactions = 0
+    /// Bytes the process asked the kernel to write (`wchar` of /proc/self/io): the WAL's frames,
+    /// checkpoints and the rest.
+    private(set) var writtenBytes = 0
+    /// Context switches of the process's threads (voluntary: a thread waited), from getrusage.
+    private(set) var contextSwitches = 0
 
     var count: Int { latencies.count }
     var perSecond: Double { elapsed > .zero ? Double(count) / elapsed.seconds : 0 }
     var cpuMicrosecondsEach: Double { count > 0 ? cpuSeconds / Double(count) * 1_000_000 : 0 }
     var operationsPerCommit: Double { Double(count) / Double(max(transactions, 1)) }
+    var writtenBytesEach: Double { count > 0 ? Double(writtenBytes) / Double(count) : 0 }
+    var contextSwitchesEach: Double { count > 0 ? Double(contextSwitches) / Double(count) : 0 }
     var meanMicroseconds: Double {
         count > 0 ? latencies.reduce(Duration.zero, +).seconds / Double(count) * 1_000_000 : 0
     }
@@ -144,6 +151,8 @@ struct Tally {
         elapsed += other.elapsed
         cpuSeconds += other.cpuSeconds
         transactions += other.transactions
+        writtenBytes += other.writtenBytes
+        contextSwitches += other.contextSwitches
     }
 
     /// Runs `body`, which returns its operations' latencies, and tallies it.
@@ -153,12 +162,16 @@ struct Tally {
         let clock = ContinuousClock()
         let cpuBefore = processCPUTime()
         let transactionsBefore = transactions()
+        let writtenBefore = processWrittenBytes()
+        let switchesBefore = processContextSwitches()
         let start = clock.now
         var tally = Tally()
         tally.latencies = try await body()
         tally.elapsed = clock.now - start
         tally.cpuSeconds = processCPUTime() - cpuBefore
         tally.transactions = transactions() - transactionsBefore
+        tally.writtenBytes = processWrittenBytes() - writtenBefore
+        tally.contextSwitches = processContextSwitches() - switchesBefore
         return tally
     }
 }
@@ -169,4 +182,21 @@ func processCPUTime() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Voluntary context switches of the whole process so far.
+func processContextSwitches() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_nvcsw
+}
+
+/// Bytes this process has passed to write system calls so far (`wchar` of /proc/self/io); 0 where
+/// there is no such file.
+func processWrittenBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("wchar:") {
+        return Int(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+    }
+    return 0
 }

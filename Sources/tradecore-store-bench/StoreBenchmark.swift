@@ -184,13 +184,19 @@ struct StoreBenchmark: AsyncParsableCommand {
                 print(
                     String(
                         format:
-                            "%-11@ %4d callers: %7.0f commands/s (p50 %7.1f µs, p99 %8.1f, CPU %5.1f µs, %5.1f/commit) | store %@ "
-                            + "%7.0f appends/s (p50 %7.1f µs, CPU %5.1f µs, %5.1f/commit) | ratio %.2f "
+                            "%-11@ %4d callers: %7.0f commands/s (mean %7.1f µs, p50 %7.1f, p99 %8.1f, CPU %5.1f µs, %5.1f/commit, "
+                            + "%5.0f B written, %4.1f waits) | store %@ %7.0f appends/s (mean %7.1f µs, p50 %7.1f, "
+                            + "p99 %8.1f, CPU %5.1f µs, %5.1f/commit, %5.0f B written, %4.1f waits) "
+                            + "| ratio %.2f "
                             + "(%d turns: lowest %.2f, median %.2f, highest %.2f)",
-                        command.rawValue as NSString, count, commands.perSecond, commands.percentileMicroseconds(0.5),
-                        commands.percentileMicroseconds(0.99), commands.cpuMicrosecondsEach,
-                        commands.operationsPerCommit, command.baseline.rawValue as NSString, appends.perSecond,
-                        appends.percentileMicroseconds(0.5), appends.cpuMicrosecondsEach, appends.operationsPerCommit,
+                        command.rawValue as NSString, count, commands.perSecond, commands.meanMicroseconds,
+                        commands.percentileMicroseconds(0.5), commands.percentileMicroseconds(0.99),
+                        commands.cpuMicrosecondsEach, commands.operationsPerCommit, commands.writtenBytesEach,
+                        commands.contextSwitchesEach, command.baseline.rawValue as NSString, appends.perSecond,
+                        appends.meanMicroseconds,
+                        appends.percentileMicroseconds(0.5), appends.percentileMicroseconds(0.99),
+                        appends.cpuMicrosecondsEach, appends.operationsPerCommit, appends.writtenBytesEach,
+                        appends.contextSwitchesEach,
                         commands.perSecond / max(appends.perSecond, 1), ratios.count, ratios.first ?? 0,
                         ratios.isEmpty ? 0 : ratios[ratios.count / 2], ratios.last ?? 0))
             }
