@@ -192,6 +192,23 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Why the data directory could not be made, in words a person can act on, rather than the
+    /// Foundation error's dump: the nearest existing ancestor is a file, or is not writable.
+    private static func reason(_ error: any Error, making directory: URL) -> String {
+        var ancestor = directory.deletingLastPathComponent()
+        while ancestor.path != "/" && !FileManager.default.fileExists(atPath: ancestor.path) {
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "\(ancestor.path) is a file, not a directory"
+        }
+        if !FileManager.default.isWritableFile(atPath: ancestor.path) {
+            return "permission denied: \(ancestor.path) is not writable"
+        }
+        return (error as NSError).localizedDescription
+    }
+
     private static func openBlocking(_ configuration: Configuration) throws -> SQLiteEventStore {
         let path = configuration.path
         do {
@@ -199,7 +216,7 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw EventStoreError(
                 code: .storageFailure,
-                message: "cannot create the data directory \(configuration.directory.path): \(error)"
+                message: "cannot create the data directory \(configuration.directory.path): \(Self.reason(error, making: configuration.directory))"
             )
         }
         let lock = try StoreLock(path: path + ".lock")

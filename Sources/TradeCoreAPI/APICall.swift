@@ -14,6 +14,8 @@ struct APICall: Sendable {
     let method: String
     let principal: Principal
     let requestID: String
+    /// The request id as a correlation id, when it is a UUID (parsed once: the API reads it per call).
+    let correlationID: UUID?
     let context: RPCServerContext
     private let baseLogger: Logger
 
@@ -35,8 +37,11 @@ struct APICall: Sendable {
             given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
         {
             requestID = given
+            correlationID = UUID(canonicalText: given)
         } else {
-            requestID = UUIDv7.next().lowercasedText
+            let made = UUIDv7.next()
+            requestID = made.lowercasedText
+            correlationID = made
         }
         baseLogger = logger
     }
@@ -49,14 +54,15 @@ struct APICall: Sendable {
     /// The command id the caller chose, if any.
     func commandID() throws(RPCError) -> UUID? {
         guard let text = context.metadata.first(Self.commandIDKey) else { return nil }
+        guard context.metadata.count(of: Self.commandIDKey) == 1 else {
+            throw APIErrors.invalidArgument(Self.commandIDKey, "is given more than once; a command has one id")
+        }
         guard let id = UUID(canonicalText: text) else {
             throw APIErrors.invalidArgument(Self.commandIDKey, "\"\(text.prefix(64))\" is not a UUID")
         }
         return id
     }
 
-    /// The request id as a correlation id, when it is a UUID.
-    var correlationID: UUID? { UUID(canonicalText: requestID) }
 
     /// How long the caller still waits; `nil` without a deadline.
     var remaining: Duration? {

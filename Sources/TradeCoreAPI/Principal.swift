@@ -85,6 +85,10 @@ public struct Authenticator: Sendable {
     /// - Throws: UNAUTHENTICATED when tokens are configured and the call has none, or an unknown one.
     public func principal(of metadata: RPCMetadata) throws(RPCError) -> Principal {
         guard requiresTokens else { return Self.anonymous }
+        // Which of two tokens would be meant is anyone's guess: refuse rather than pick one.
+        guard metadata.count(of: "authorization") <= 1 else {
+            throw APIErrors.unauthenticated("the call has more than one authorization header; send one")
+        }
         guard let header = metadata.first("authorization") else {
             throw APIErrors.unauthenticated("the call has no token: send `authorization: Bearer <token>`")
         }

@@ -107,7 +107,7 @@ struct ServerCommand: AsyncParsableCommand {
     )
     var rebuildReadModels = false
 
-    @Option(help: "A JSON file of settings (see above).")
+    @Option(help: "A JSON file of settings (see above). [env: TRADECORE_CONFIG]")
     var config: String?
 
     private var flags: [ServerSettings.Key: String] {

@@ -192,6 +192,13 @@ struct ServerSettings: Sendable {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ConfigurationError("tlsCert and tlsKey (--tls-cert, --tls-key) go together")
         }
+        // Checked before the store opens and a master key is made: a start that cannot serve
+        // should leave nothing behind.
+        for (file, name) in [(tlsCert, "tlsCert (--tls-cert)"), (tlsKey, "tlsKey (--tls-key)")] {
+            if let file, !FileManager.default.isReadableFile(atPath: file) {
+                throw ConfigurationError("\(name): cannot read \(file)")
+            }
+        }
         maxConcurrentStreams = try number(.maxConcurrentStreams, 1...UInt32.max) ?? maxConcurrentStreams
         maxMessageSize = try number(.maxMessageSize, 1...Int(UInt32.max)) ?? maxMessageSize
         shutdownGraceSeconds = try number(.shutdownGraceSeconds, 0...86_400) ?? shutdownGraceSeconds

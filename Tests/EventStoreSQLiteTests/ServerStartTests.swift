@@ -62,6 +62,23 @@ struct ServerStartTests {
         #expect(output.contains("refusing to serve on 0.0.0.0 without API tokens"), "\(output)")
     }
 
+    @Test func aDataDirectoryUnderAFileOrMissingTLSFilesStopTheStartSayingWhyAndLeaveNothing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.url.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        var (status, output) = try runServer(["--data-directory", file.appendingPathComponent("data").path])
+        #expect(status != 0 && output.contains("is a file, not a directory"), "\(output)")
+        #expect(!output.contains("NSCocoaErrorDomain") && !output.contains("UserInfo"), "\(output)")
+        let data = directory.url.appendingPathComponent("data")
+        (status, output) = try runServer([
+            "--data-directory", data.path, "--tls-cert", directory.url.appendingPathComponent("missing.pem").path,
+            "--tls-key", directory.url.appendingPathComponent("missing.key").path,
+        ])
+        #expect(status != 0 && output.contains("--tls-cert") && output.contains("cannot read"), "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: data.path), "no store, no master key made")
+    }
+
     @Test func settingsComeFromFlagsThenTheEnvironmentThenTheFile() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

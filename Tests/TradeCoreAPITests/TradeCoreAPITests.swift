@@ -165,6 +165,15 @@ struct TradeCoreAPITests {
             #expect(
                 try await api.call("CommandService", "CreateOrder", create, as: OrderResult.self, metadata: withID)
                     == first)
+            // Two ids, or two tokens: which one is meant is not guessed.
+            var twoIDs = withID
+            twoIDs.add("tradecore-command-id", UUID().uuidString)
+            error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: twoIDs)
+            #expect(error?.code == .invalidArgument && error?.message.contains("more than once") == true)
+            var twoTokens = api.asAlice
+            twoTokens.add("authorization", "Bearer \(api.bobToken)")
+            error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: twoTokens)
+            #expect(error?.code == .unauthenticated, "\(String(describing: error))")
             var badID = api.asAlice
             badID.add("tradecore-command-id", "not-a-uuid")
             error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: badID)

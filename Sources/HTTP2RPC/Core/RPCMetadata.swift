@@ -67,6 +67,12 @@ public struct RPCMetadata: Sendable, Hashable, Sequence, ExpressibleByDictionary
         return nil
     }
 
+    /// How many entries `key` has.
+    public func count(of key: String) -> Int {
+        let lowered = key.lowercased()
+        return entries.reduce(0) { $0 + ($1.key == lowered ? 1 : 0) }
+    }
+
     /// The first binary value of `key` (which must end in `-bin`), if any.
     public func firstBinary(_ key: String) -> [UInt8]? {
         let lowered = key.lowercased()
