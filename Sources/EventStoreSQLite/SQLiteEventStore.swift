@@ -216,7 +216,8 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw EventStoreError(
                 code: .storageFailure,
-                message: "cannot create the data directory \(configuration.directory.path): \(Self.reason(error, making: configuration.directory))"
+                message:
+                    "cannot create the data directory \(configuration.directory.path): \(Self.reason(error, making: configuration.directory))"
             )
         }
         let lock = try StoreLock(path: path + ".lock")

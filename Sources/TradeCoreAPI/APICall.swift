@@ -63,7 +63,6 @@ struct APICall: Sendable {
         return id
     }
 
-
     /// How long the caller still waits; `nil` without a deadline.
     var remaining: Duration? {
         guard let deadline = context.deadline else { return nil }
