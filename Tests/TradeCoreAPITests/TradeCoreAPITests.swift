@@ -266,6 +266,35 @@ struct TradeCoreAPITests {
         }
     }
 
+    @Test func aFilteredSubscriptionThatMatchesNothingIsCheckpointedAtTheHead() async throws {
+        try await withAPI { api in
+            _ = try await api.connect(api.alice, metadata: api.asAlice)
+            let head = try await api.store.headPosition()
+            let path = APIHarness.path("EventStreamService", "Subscribe")
+            // No automation was deleted: nothing matches, and the subscriber still learns that
+            // everything up to the head is behind it (it was told 0, and re-read the log on resume).
+            let request = SubscribeRequest(
+                filter: SubscriptionFilter(eventTypes: ["AutomationDeleted"]), checkpointIntervalMs: 100)
+            let (caughtUp, checkpoint) = try await api.client.serverStreaming(
+                path, request.protoBytes, metadata: api.asService, timeout: .seconds(20)
+            ) { response -> (UInt64?, UInt64?) in
+                var caughtUp: UInt64?
+                for try await bytes in response.messages {
+                    let message = try SubscribeResponse(protoBytes: bytes)
+                    switch message.message {
+                    case .caughtUp(let point)?: caughtUp = point.position
+                    case .checkpoint(let point)?: return (caughtUp, point.position)
+                    default: break
+                    }
+                }
+                return (caughtUp, nil)
+            }
+            // At or past the head read before (the onboarding saga may still be committing).
+            #expect(caughtUp.map { $0 >= UInt64(head) } == true, "\(String(describing: caughtUp))")
+            #expect(checkpoint.map { $0 >= UInt64(head) } == true, "\(String(describing: checkpoint))")
+        }
+    }
+
     @Test func subscriptionRequestsAreChecked() async throws {
         try await withAPI { api in
             let path = APIHarness.path("EventStreamService", "Subscribe")
