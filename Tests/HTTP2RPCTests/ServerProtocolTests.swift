@@ -273,6 +273,24 @@ struct ServerProtocolTests {
         #expect(probe.started.load(ordering: .sequentiallyConsistent) == 0)
     }
 
+    @Test("a client whose calls time out by the thousand (each reset) keeps its connection")
+    func cancelledCallsAreNotAnAttack() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        var stream: UInt32 = 1
+        for _ in 0..<3 {
+            var bytes: [UInt8] = []
+            for _ in 0..<1_000 {
+                bytes += RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)).bytes
+                bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
+                stream += 2
+            }
+            try connection.send(bytes: bytes)
+        }
+        #expect(connection.frames(.goaway).isEmpty)
+        try request(connection, stream: stream)
+        #expect(connection.statusCode(stream: stream) == .ok)
+    }
+
     @Test("a CONTINUATION flood closes the connection")
     func continuationFlood() throws {
         let connection = try RawServerConnection(router: makeTestRouter())

@@ -51,9 +51,15 @@ public struct RPCServerConfiguration: Sendable {
     /// for abuse (headers over the limit, a request that never arrived) costs ten of them.
     public var controlFrameBurst: Int = 1000
     public var controlFramesPerSecond: Int = 100
-    /// RST_STREAM frames a client may send in a burst and per second (rapid reset defence).
-    public var streamResetBurst: UInt64 = 1000
-    public var streamResetsPerSecond: UInt64 = 33
+    /// RST_STREAM frames a client may send in a burst and per second (rapid reset defence); past
+    /// them nghttp2 closes the connection (GOAWAY). A gRPC client resets every call whose deadline
+    /// passes, so under load an honest client can reset hundreds a second: nghttp2's own budget
+    /// (1000, then 33 a second) cut such clients off, every call on the connection failing with
+    /// it. An attack resets tens of thousands a second; a reset call costs this server less than a
+    /// call it answers, so allowing a thousand a second gives an attacker nothing a client that
+    /// sends calls does not already have.
+    public var streamResetBurst: UInt64 = 10_000
+    public var streamResetsPerSecond: UInt64 = 1_000
 
     public init(host: String = "127.0.0.1", port: Int = 50051, tls: TLSConfiguration? = nil) {
         self.host = host
