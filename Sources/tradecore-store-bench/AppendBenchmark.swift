@@ -32,12 +32,16 @@ enum AppendBenchmark {
     struct Appenders {
         let store: any EventStore
         let workload: Workload
+        /// CPU work (a busy wait) each appender does between its appends, as a command's own work
+        /// would: zero appends back to back.
+        let think: Duration
         private var streams: [StreamName]
         private var expected: [ExpectedVersion]
 
-        init(_ store: any EventStore, workload: Workload, count: Int) throws {
+        init(_ store: any EventStore, workload: Workload, count: Int, think: Duration = .zero) throws {
             self.store = store
             self.workload = workload
+            self.think = think
             streams = try (0..<count).map { _ in try StreamName(type: "order", id: UUIDv7.next()) }
             expected = Array(repeating: .noStream, count: count)
         }
@@ -47,7 +51,7 @@ enum AppendBenchmark {
         mutating func run(until deadline: ContinuousClock.Instant) async throws -> [Duration] {
             let payload = Data(repeating: 0x42, count: 100)
             let clock = ContinuousClock()
-            let (store, workload) = (self.store, self.workload)
+            let (store, workload, think) = (self.store, self.workload, self.think)
             let finished = try await withThrowingTaskGroup(
                 of: (appender: Int, expected: ExpectedVersion, latencies: [Duration]).self
             ) { group in
@@ -68,6 +72,10 @@ enum AppendBenchmark {
                                 events: [NewEvent(type: "OrderPlaced", data: payload, metadata: metadata)])
                             latencies.append(clock.now - began)
                             expected = .exact(result.version)
+                            if think > .zero {
+                                let until = clock.now + think
+                                while clock.now < until {}
+                            }
                         }
                         return (appender, expected, latencies)
                     }

@@ -53,6 +53,12 @@ struct StoreBenchmark: AsyncParsableCommand {
     )
     var slice: Double = 0.5
 
+    @Option(
+        help:
+            "With --domain: microseconds of CPU work (a busy wait) the store's appenders do between appends, as a command's own work would (default: none, back to back)."
+    )
+    var think: Int = 0
+
     @Option(help: "Instead: appends on the PostgreSQL database at this URL beside SQLite, at the same concurrency.")
     var postgresURL: String?
 
@@ -142,9 +148,11 @@ struct StoreBenchmark: AsyncParsableCommand {
         guard slice > 0, seconds >= slice else {
             throw ValidationError("--slice must be above 0 and at most --seconds")
         }
+        guard (0...1_000_000).contains(think) else { throw ValidationError("--think must be 0 to 1000000 µs") }
         print(
             "commands through the bus (no client command id) beside the store's appends at the same concurrency, "
-                + "in turns of \(slice) s for \(seconds) s each")
+                + "in turns of \(slice) s for \(seconds) s each"
+                + (think > 0 ? "; the appenders work \(think) µs between appends" : ""))
         let chosen = try commands.map { name in
             guard let command = DomainBenchmark.Command(rawValue: name) else {
                 throw ValidationError("unknown command \(name); choose from CreateOrder, AddFill")
@@ -158,7 +166,8 @@ struct StoreBenchmark: AsyncParsableCommand {
                 let storeDirectory = root.appendingPathComponent("store-\(command.rawValue)-\(count)")
                 let domainDirectory = root.appendingPathComponent("domain-\(command.rawValue)-\(count)")
                 let store = try await SQLiteEventStore.open(.init(directory: storeDirectory))
-                var appending = try AppendBenchmark.Appenders(store, workload: command.baseline, count: count)
+                var appending = try AppendBenchmark.Appenders(
+                    store, workload: command.baseline, count: count, think: .microseconds(think))
                 let callers = try await DomainBenchmark.Callers.open(
                     directory: domainDirectory, command: command, callers: count)
                 var appends = Tally()
