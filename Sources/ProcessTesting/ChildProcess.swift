@@ -73,6 +73,16 @@ public struct ChildProcess: Sendable {
             self.errorFile = errorFile
         }
 
+        /// A child still running when its test lets go of it (the test failed, or threw, before
+        /// stopping it) is killed, not left to outlive the test run.
+        deinit {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: outputFile)
+            try? FileManager.default.removeItem(at: errorFile)
+        }
+
         /// What it wrote so far.
         public var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
         public var errors: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
