@@ -209,8 +209,10 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
                 reached = true
             }
         }
-        // The last look: the time may have run out just as the read model got there.
+        // The last look: the time may have run out just as the read model got there (here, or on
+        // the server that runs the projection).
         guard !reached, progress.read({ $0.position }) < target else { return }
+        if let stored = try? await readModels.checkpoint(of: projection.name), stored >= target { return }
         if Task.isCancelled {
             throw QueryBusError(.cancelled, queryType: projection.name, message: "cancelled while waiting")
         }

@@ -159,9 +159,11 @@ public final class QueryBus: Sendable {
                 .noHandler, queryType: queryType, message: "no handler is registered for \(queryType)")
         }
         if case .atLeast(let position, let timeout) = consistency {
+            // One deadline for all the read models the query reads, not a full timeout each.
+            let deadline = ContinuousClock.now + timeout
             for name in registration.projections {
                 guard let progress = progress[name] else { continue }
-                try await progress.waitUntil(position: position, timeout: timeout)
+                try await progress.waitUntil(position: position, timeout: max(deadline - ContinuousClock.now, .zero))
             }
         }
         do {

@@ -193,9 +193,10 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Why the data directory could not be made, in words a person can act on, rather than the
-    /// Foundation error's dump: the nearest existing ancestor is a file, or is not writable.
+    /// Foundation error's dump: the directory, or its nearest existing ancestor, is a file, or is
+    /// not writable.
     private static func reason(_ error: any Error, making directory: URL) -> String {
-        var ancestor = directory.deletingLastPathComponent()
+        var ancestor = directory
         while ancestor.path != "/" && !FileManager.default.fileExists(atPath: ancestor.path) {
             ancestor = ancestor.deletingLastPathComponent()
         }

@@ -32,7 +32,9 @@ struct BrokerCommand: AsyncParsableCommand {
             // With a code, the connection's result is printed (or the start's, for a broker that
             // took API keys instead).
             if authorizeWithCode != nil {
-                try options.output.check(BrokerConnectionResult.self, InitiateBrokerConnectionResult.self)
+                // Either may be printed, so the field must be one both have.
+                try options.output.check(BrokerConnectionResult.self)
+                try options.output.check(InitiateBrokerConnectionResult.self)
             } else {
                 try options.output.check(InitiateBrokerConnectionResult.self)
             }
@@ -77,7 +79,9 @@ struct BrokerCommand: AsyncParsableCommand {
             while Date() < deadline {
                 accounts = try await calling {
                     try await client.accountsByConnection(
-                        GetAccountsByConnection(brokerConnectionID: started.brokerConnectionID, userID: user))
+                        GetAccountsByConnection(
+                            brokerConnectionID: started.brokerConnectionID, userID: user,
+                            minPosition: connected.position))
                 }.accounts
                 if !accounts.isEmpty, accounts.allSatisfy({ $0.lastSyncedAt > 0 }) { break }
                 try await Task.sleep(for: .milliseconds(50))

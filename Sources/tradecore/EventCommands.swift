@@ -59,10 +59,15 @@ struct EventsCommand: AsyncParsableCommand {
                 for try await message in client.subscribe(request) {
                     switch message {
                     case .event(let event):
+                        let line = (json ? eventValue(event).json : eventLine(event)) + "\n"
+                        if let failure = writeOut(line) {
+                            // A reader that went away (`| head`) ends the tail; nobody is left to tell.
+                            if failure == EPIPE { return }
+                            throw CLIError(
+                                "cannot write the event: \(String(cString: strerror(failure))); "
+                                    + "resume with --from \(position.value)", exitCode: 74)
+                        }
                         position.advance(to: event.globalPosition)
-                        // A reader that went away (`| head`) ends the tail; nobody is left to tell.
-                        guard (try? writeOut((json ? eventValue(event).json : eventLine(event)) + "\n")) != nil
-                        else { return }
                         seen += 1
                         if let count, seen >= count { return }
                     case .checkpoint(let checkpoint):
@@ -86,7 +91,7 @@ struct EventsCommand: AsyncParsableCommand {
                 note("stopped; resume with --from \(position.value)")
                 return
             }
-            if case .failure = outcome, position.value > (from ?? 0) {
+            if case .failure(let error) = outcome, error is TradeCoreError, position.value > (from ?? 0) {
                 // Lost mid-way (the server went away): say where to pick up, then why.
                 note("the tail ended; resume with --from \(position.value)")
             }
@@ -99,10 +104,19 @@ struct EventsCommand: AsyncParsableCommand {
     }
 }
 
-/// Writes `text` to standard output, throwing when it cannot (the reader closed the pipe):
+/// Writes `text` to standard output; the errno when it cannot (EPIPE: the reader closed the pipe).
 /// `FileHandle.write(_:)` would stop the process with a crash report instead.
-func writeOut(_ text: String) throws {
-    try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+func writeOut(_ text: String) -> Int32? {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return errno
+        }
+        bytes = bytes.dropFirst(written)
+    }
+    return nil
 }
 
 /// The position a tail has reached, shared with the Ctrl-C handler.

@@ -67,11 +67,13 @@ struct ServerStartTests {
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("a-file")
         try Data("x".utf8).write(to: file)
-        var (status, output) = try runServer(["--data-directory", file.appendingPathComponent("data").path])
-        #expect(status != 0 && output.contains("is a file, not a directory"), "\(output)")
-        #expect(!output.contains("NSCocoaErrorDomain") && !output.contains("UserInfo"), "\(output)")
+        for data in [file.appendingPathComponent("data"), file] {
+            let (status, output) = try runServer(["--data-directory", data.path])
+            #expect(status != 0 && output.contains("\(file.path) is a file, not a directory"), "\(output)")
+            #expect(!output.contains("NSCocoaErrorDomain") && !output.contains("UserInfo"), "\(output)")
+        }
         let data = directory.url.appendingPathComponent("data")
-        (status, output) = try runServer([
+        let (status, output) = try runServer([
             "--data-directory", data.path, "--tls-cert", directory.url.appendingPathComponent("missing.pem").path,
             "--tls-key", directory.url.appendingPathComponent("missing.key").path,
         ])

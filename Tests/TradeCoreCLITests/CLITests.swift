@@ -299,6 +299,9 @@ struct CLITests {
         #expect(denied.status == 7 && denied.errors.contains("PERMISSION_DENIED"), "\(denied.errors)")
         let wrongToken = try cli(server, "account", "list", "--user", user, token: "not-a-token-of-this-server")
         #expect(wrongToken.status == 16 && wrongToken.errors.contains("--token"), "\(wrongToken.errors)")
+        // An empty TRADECORE_TOKEN is no token: the server says the call has none.
+        let emptyToken = try cli(server, "account", "list", "--user", user, token: "")
+        #expect(emptyToken.status == 16 && emptyToken.errors.contains("no token"), "\(emptyToken.errors)")
         let usage = try cli(server, "order", "create", "--user", "not-a-uuid")
         #expect(usage.status == 64 && usage.errors.split(separator: "\n").count == 1, "\(usage.errors)")
         let decimal = try cli(
@@ -323,9 +326,10 @@ struct CLITests {
         let (user, account) = try onboard(server)
         // A reader that goes away ends the tail quietly (it crashed on the broken pipe).
         let tradecore = try builtExecutable("tradecore").path
+        // pipefail: the status is the tail's own, not head's.
         let piped = try ChildProcess.run(
-            "/bin/sh", ["-c", "'\(tradecore)' events tail | head -1"], environment: ["TRADECORE_SERVER": server.address]
-        )
+            "/bin/bash", ["-c", "set -o pipefail; '\(tradecore)' events tail | head -1"],
+            environment: ["TRADECORE_SERVER": server.address])
         #expect(piped.status == 0 && !piped.errors.contains("Fatal error"), "\(piped.errors)")
         #expect(piped.output.split(separator: "\n").count == 1)
         for arguments in [
@@ -336,8 +340,6 @@ struct CLITests {
             let outcome = try cli(server, arguments)
             #expect(outcome.status == 64 && !outcome.errors.contains("Fatal error"), "\(arguments): \(outcome.errors)")
         }
-        // An empty TRADECORE_TOKEN is no token.
-        #expect(try cli(server, "health", token: "").status == 0)
         // A field that another result has, but not this command's: refused before it runs.
         let automation = try cli(
             server, "automation", "create", "--user", user, "--name", "F", "--symbol", "MSFT", "--sizing",

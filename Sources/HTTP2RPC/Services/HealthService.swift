@@ -40,16 +40,17 @@ public final class HealthStatus: Sendable {
     /// its watcher has that status: a watch left open would hold the drain until its grace period
     /// ran out. A watch that starts afterwards gets the status and ends.
     public func shutDown() {
-        let services = state.withLockedValue { state in
-            state.shutDown = true
-            return Array(state.statuses.keys) + [""]
-        }
-        for service in Set(services) { set(.notServing, for: service) }
+        // One lock: a watch that starts meanwhile sees NOT_SERVING, never SERVING and then the end.
         let watchers = state.withLockedValue { state in
+            state.shutDown = true
+            for service in Array(state.statuses.keys) + [""] { state.statuses[service] = .notServing }
             defer { state.watchers.removeAll() }
             return state.watchers.values.map(\.continuation)
         }
-        for watcher in watchers { watcher.finish() }
+        for watcher in watchers {
+            watcher.yield(.notServing)
+            watcher.finish()
+        }
     }
 
     /// Whether ``shutDown()`` was called.
@@ -63,13 +64,18 @@ public final class HealthStatus: Sendable {
     func watch(_ service: String) -> AsyncStream<HealthCheckResponse.ServingStatus> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: HealthCheckResponse.ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLockedValue { state -> Int in
+        let id = state.withLockedValue { state -> Int? in
+            continuation.yield(state.statuses[service] ?? .serviceUnknown)
+            // After the shutdown a watch hears the status and ends; nothing is left to tell it.
+            guard !state.shutDown else { return nil }
             let id = state.nextWatcher
             state.nextWatcher += 1
             state.watchers[id] = (service, continuation)
-            continuation.yield(state.statuses[service] ?? .serviceUnknown)
-            if state.shutDown { continuation.finish() }
             return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
         }
         continuation.onTermination = { [weak self] _ in
             self?.state.withLockedValue { _ = $0.watchers.removeValue(forKey: id) }
