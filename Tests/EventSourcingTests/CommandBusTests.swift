@@ -212,7 +212,7 @@ struct CommandBusTests {
                 // The handler holds at the gate until the nine other sends are waiting for it:
                 // they are concurrent with it, not answered later from the store.
                 await gate.waitForArrivals(1)
-                while bus.sendsWaiting(for: commandID) < 9 { try await Task.sleep(for: .milliseconds(1)) }
+                try await waitUntil("nine sends wait for the first") { bus.sendsWaiting(for: commandID) == 9 }
                 gate.open()
                 var outcomes: [CommandOutcome<Int64>] = []
                 for try await outcome in group { outcomes.append(outcome) }
@@ -367,7 +367,7 @@ struct CommandBusTests {
             let follower = Task {
                 try await bus.send(Withdraw(accountID: account, amount: 20), options: options(concurrent, [6]))
             }
-            while bus.sendsWaiting(for: concurrent) < 1 { try await Task.sleep(for: .milliseconds(1)) }
+            try await waitUntil("the second send waits for the first") { bus.sendsWaiting(for: concurrent) == 1 }
             gate.open()
             #expect(try await leader.value.result == 60)
             let followed = try await #require(throws: CommandBusError.self) { try await follower.value }

@@ -40,17 +40,6 @@ struct PostgresLeadershipTests {
         }
     }
 
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting until \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     private var logger: Logger {
         var logger = Logger(label: "tradecore.tests.leadership")
         logger.logLevel = .critical
