@@ -80,7 +80,9 @@ struct ListOrdersHandler: QueryHandler {
     var projections: [String] { [OrdersProjection.name] }
 
     /// Oldest first, filtered by status (every status but DELETED when none is named), a page at a
-    /// time: `next_after_order_id` is set when the page is full.
+    /// time: `next_after_order_id` is set when the page is full. An `after_order_id` must be one of
+    /// the user's orders (a page's `next_after_order_id` always is): a mistyped or another user's id
+    /// is refused, where it would otherwise read as a page past the end.
     func handle(_ query: ListOrders, context: QueryContext) async throws -> OrderList {
         let size = query.pageSize == 0 ? Self.defaultPageSize : Int(query.pageSize)
         guard size <= Self.maxPageSize else {
@@ -90,7 +92,8 @@ struct ListOrdersHandler: QueryHandler {
         let wanted = Set(query.statuses)
         let start = query.afterOrderID.map { prefix + $0.key }
         let collection = OrdersProjection.collection
-        return try await context.readModels.read { reader in
+        let list = try await context.readModels.read { reader -> OrderList? in
+            if let start, try reader.message(OrderView.self, in: collection, key: start) == nil { return nil }
             var orders: [OrderView] = []
             var after = start
             scan: while true {
@@ -107,6 +110,14 @@ struct ListOrdersHandler: QueryHandler {
             }
             return OrderList(orders: orders, nextAfterOrderID: orders.count == size ? orders.last?.orderID : nil)
         }
+        guard let list else {
+            throw DomainError.invalid(
+                "after_order_id",
+                "\(query.afterOrderID?.lowercasedText ?? "") is not one of the user's orders "
+                    + "(pass the previous page's next_after_order_id)",
+                reason: "UNKNOWN_PAGE_CURSOR")
+        }
+        return list
     }
 }
 

@@ -255,7 +255,8 @@ public struct ListOrders: Sendable, Hashable {
     /// At most this many; absent: 100. At most 1000.
     /// Field 3, `page_size`.
     public var pageSize: UInt32
-    /// Start after this order (the previous page's `next_after_order_id`).
+    /// Start after this order (the previous page's `next_after_order_id`). An id that is not one
+    /// of the user's orders is INVALID_ARGUMENT (`UNKNOWN_PAGE_CURSOR`).
     /// Field 4, `after_order_id`.
     public var afterOrderID: UUID?
     /// Field 5, `min_position`.
