@@ -26,10 +26,12 @@ struct BenchCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print the figures as one JSON object.") var json = false
     @Option(help: "ping, create-order or get-order.") var method: Method = .ping
-    @Option(name: [.customShort("n"), .long], help: "Calls in all.") var requests = 10_000
-    @Option(name: [.customShort("c"), .long], help: "Calls in flight at once.") var concurrency = 32
-    @Option(name: [.customShort("m"), .long], help: "Connections the calls share.") var connections = 4
-    @Option(help: "Bytes of the ping's payload.") var payloadSize = 100
+    @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Calls in all.") var requests = 10_000
+    @Option(name: [.customShort("c"), .long], parsing: .unconditional, help: "Calls in flight at once.")
+    var concurrency = 32
+    @Option(name: [.customShort("m"), .long], parsing: .unconditional, help: "Connections the calls share.")
+    var connections = 4
+    @Option(parsing: .unconditional, help: "Bytes of the ping's payload.") var payloadSize = 100
     @Option var user: UUID?
     @Option var account: UUID?
     @Option var order: UUID?

@@ -26,7 +26,8 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "With --auth api-key. [env: TRADECORE_API_SECRET]") var apiSecret: String?
         @Option(help: "Where the broker sends the user back after authorizing.") var redirectURI: String = ""
         @Option(help: "Finish the OAuth flow at once with this authorization code.") var authorizeWithCode: String?
-        @Option(help: "Seconds to wait for the accounts after --authorize-with-code.") var wait: Double = 15
+        @Option(parsing: .unconditional, help: "Seconds to wait for the accounts after --authorize-with-code.")
+        var wait: Double = 15
 
         func validate() throws {
             // With a code, the connection's result is printed (or the start's, for a broker that

@@ -35,12 +35,14 @@ struct EventsCommand: AsyncParsableCommand {
             abstract: "Print events as they commit, catching up first; Ctrl-C prints the position to resume from.")
         @OptionGroup var connection: ConnectionOptions
         @Flag(help: "Print JSON, one object per line.") var json = false
-        @Option(help: "Start after this log position (the last one you saw).") var from: UInt64?
+        @Option(parsing: .unconditional, help: "Start after this log position (the last one you saw).")
+        var from: UInt64?
         @Option(help: "Only streams of this type, e.g. order (repeatable).") var streamType: [String] = []
         @Option(help: "Only this stream, e.g. order-<uuid> (repeatable).") var stream: [String] = []
         @Option(help: "Only this event type, e.g. OrderFilled (repeatable).") var eventType: [String] = []
-        @Option(help: "Milliseconds between checkpoints while idle.") var checkpointInterval: UInt32 = 0
-        @Option(help: "Stop after this many events.") var count: Int?
+        @Option(parsing: .unconditional, help: "Milliseconds between checkpoints while idle.")
+        var checkpointInterval: UInt32 = 0
+        @Option(parsing: .unconditional, help: "Stop after this many events.") var count: Int?
         @Flag(help: "Print checkpoints and caught-up notices too.") var verbose = false
 
         func validate() throws {
@@ -143,8 +145,8 @@ struct StreamCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Flag(help: "Print JSON, one object per line.") var json = false
         @Argument(help: "The stream, e.g. order-<uuid>.") var stream: String
-        @Option(help: "The first version to print.") var fromVersion: UInt64 = 0
-        @Option(help: "At most this many events (default: all).") var maxCount: Int?
+        @Option(parsing: .unconditional, help: "The first version to print.") var fromVersion: UInt64 = 0
+        @Option(parsing: .unconditional, help: "At most this many events (default: all).") var maxCount: Int?
 
         func validate() throws {
             if let maxCount, maxCount < 1 { throw ValidationError("--max-count must be at least 1, not \(maxCount)") }

@@ -12,7 +12,9 @@ struct CommandOptions: ParsableArguments {
     @Option(help: "The command's tradecore-command-id: send it again with the same id to get its first result.")
     var commandID: UUID?
 
-    @Option(help: "The version of the aggregate you read: the command fails with ABORTED if it has moved on.")
+    @Option(
+        parsing: .unconditional,
+        help: "The version of the aggregate you read: the command fails with ABORTED if it has moved on.")
     var expectedVersion: UInt64?
 }
 
@@ -21,7 +23,9 @@ struct QueryOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(help: "Wait until the read model has reached this log position (a command's `position`).")
+    @Option(
+        parsing: .unconditional,
+        help: "Wait until the read model has reached this log position (a command's `position`).")
     var minPosition: UInt64 = 0
 }
 
@@ -209,7 +213,7 @@ struct OrderCommand: AsyncParsableCommand {
         @OptionGroup var options: QueryOptions
         @Option var user: UUID
         @Option(help: "Only orders in this status (repeatable).") var status: [Choice<OrderStatus>] = []
-        @Option(help: "At most this many; the server's default is 100.") var limit: UInt32?
+        @Option(parsing: .unconditional, help: "At most this many; the server's default is 100.") var limit: UInt32?
         @Option(help: "Start after this order (the last one of the page before).") var after: UUID?
 
         func validate() throws { try options.output.check(OrderView.self) }

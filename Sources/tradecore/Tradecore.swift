@@ -27,6 +27,11 @@ struct Tradecore: AsyncParsableCommand {
     /// Runs the command line; a line that does not parse is reported in one line (what is wrong, and
     /// where to look) with exit status 64, help and completions as the parser prints them.
     static func main() async {
+        if let unknown = unknownHelpTopic(Array(CommandLine.arguments.dropFirst())) {
+            // The parser would print the top-level help for it and exit 0.
+            FileHandle.standardError.write(Data("error: \(unknown) (see tradecore --help)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
@@ -51,6 +56,23 @@ struct Tradecore: AsyncParsableCommand {
     }
 }
 
+extension Tradecore {
+    /// For `tradecore help NAME...`: what is wrong when a name is not a command under the one before.
+    static func unknownHelpTopic(_ arguments: [String]) -> String? {
+        guard arguments.first == "help" else { return nil }
+        var command: any ParsableCommand.Type = Tradecore.self
+        var path = "tradecore"
+        for name in arguments.dropFirst() where !name.hasPrefix("-") {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == name }) else {
+                return "'\(name)' is not a command of \(path)"
+            }
+            command = next
+            path += " \(name)"
+        }
+        return nil
+    }
+}
+
 /// Where the server is and how to reach it.
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "The server, HOST:PORT. [env: TRADECORE_SERVER] (default: 127.0.0.1:50051)")
@@ -68,7 +90,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The name to verify the server's certificate against (default: the host).")
     var serverName: String?
 
-    @Option(help: "Seconds each call may take.")
+    @Option(parsing: .unconditional, help: "Seconds each call may take.")
     var timeout: Double = 10
 
     func validate() throws {

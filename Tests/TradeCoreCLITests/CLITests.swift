@@ -336,10 +336,18 @@ struct CLITests {
             ["stream", "read", "order-\(UUID().uuidString.lowercased())", "--max-count=-1"],
             ["events", "tail", "--count", "0"], ["bench", "--payload-size=-1", "-n", "10"],
             ["health", "--token", ""], ["health", "--token", "t\u{f6}ken"],
+            // A negative number as its own argument is the option's value, refused by its rule.
+            ["health", "--timeout", "-1"], ["events", "tail", "--count", "-3"],
+            ["stream", "read", "order-\(UUID().uuidString.lowercased())", "--max-count", "-1"],
+            // Help for a command that does not exist (the parser printed the top-level help, exit 0).
+            ["help", "nosuch"], ["help", "order", "nosuch"],
         ] {
             let outcome = try cli(server, arguments)
             #expect(outcome.status == 64 && !outcome.errors.contains("Fatal error"), "\(arguments): \(outcome.errors)")
+            #expect(!outcome.errors.contains("Missing value"), "\(arguments): \(outcome.errors)")
         }
+        let help = try cli(server, "help", "order", "create")
+        #expect(help.status == 0 && help.output.contains("--quantity"), "\(help.errors)")
         // A field that another result has, but not this command's: refused before it runs.
         let automation = try cli(
             server, "automation", "create", "--user", user, "--name", "F", "--symbol", "MSFT", "--sizing",
