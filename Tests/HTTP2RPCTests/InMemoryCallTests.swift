@@ -313,6 +313,49 @@ struct InMemoryCallTests {
         #expect(pair.serverHandler.bufferedRequestBytes == 0)
     }
 
+    @Test(
+        "large requests interleaved on one connection all finish, however many partial messages the budget could hold")
+    func largeInterleavedRequestsAllFinish() throws {
+        var configuration = RPCServerConfiguration()
+        // Each message is larger than a stream window, and six partial ones fill the budget:
+        // counting bytes alone, every call stalled until its receive timeout.
+        configuration.initialStreamWindowSize = 8_192
+        configuration.maxReceiveMessageSize = 32_768
+        configuration.maxBufferedRequestBytesPerConnection = 65_536
+        let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
+        let calls = (0..<8).map { index in
+            pair.call(TestMethod.echo, [UInt8](repeating: UInt8(index), count: 30_000))
+        }
+        try pair.pump()
+        for (index, call) in calls.enumerated() {
+            #expect(call.error == nil, "call \(index): \(String(describing: call.error))")
+            #expect(call.messages == [[UInt8](repeating: UInt8(index), count: 30_000)], "call \(index)")
+        }
+        #expect(pair.serverHandler.bufferedRequestBytes == 0)
+        #expect(pair.serverHandler.reservedRequestBytes == 0)
+    }
+
+    @Test("past the large requests that may wait for room, a call is refused at once with RESOURCE_EXHAUSTED")
+    func tooManyWaitingRequestsAreRefused() throws {
+        var configuration = RPCServerConfiguration()
+        // One 40 KB message at a time fits; two stream windows' worth of callers may wait.
+        configuration.initialStreamWindowSize = 16_384
+        configuration.connectionWindowSize = 32_768
+        configuration.maxReceiveMessageSize = 65_536
+        configuration.maxBufferedRequestBytesPerConnection = 65_536
+        let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
+        let calls = (0..<8).map { _ in pair.call(TestMethod.echo, [UInt8](repeating: 7, count: 40_000)) }
+        try pair.pump()
+        let answered = calls.filter { $0.messages == [[UInt8](repeating: 7, count: 40_000)] }
+        let refused = calls.filter { $0.error?.code == .resourceExhausted }
+        #expect(answered.count + refused.count == calls.count, "every call ends, none stalls")
+        #expect(answered.count >= 3, "the one with room and the two waiting finish")
+        #expect(!refused.isEmpty)
+        #expect(refused.allSatisfy { $0.error?.message.contains("fewer at once") == true })
+        #expect(pair.serverHandler.bufferedRequestBytes == 0)
+        #expect(pair.serverHandler.reservedRequestBytes == 0)
+    }
+
     @Test("a response over the client's limit ends with RESOURCE_EXHAUSTED")
     func oversizedResponse() throws {
         var configuration = RPCClientConfiguration()

@@ -26,6 +26,10 @@ struct GRPCMessageDeframer {
     /// Bytes received but not yet returned as messages (a read prefix excluded).
     var bufferedBytes: Int { buffer.count - readIndex }
 
+    /// The bytes on the wire (prefix included) of the message being received, once its prefix
+    /// has been read and until the message is complete.
+    var messageInProgressWireLength: Int? { pendingLength.map { $0 + Self.prefixLength } }
+
     /// Whether no partial message is pending (the stream may end here cleanly).
     var isAtMessageBoundary: Bool { bufferedBytes == 0 && pendingLength == nil }
 

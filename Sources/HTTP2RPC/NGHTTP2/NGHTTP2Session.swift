@@ -283,6 +283,13 @@ final class NGHTTP2Session {
         _ = nghttp2_session_consume(session, streamID.rawValue, count)
     }
 
+    /// Returns `count` received bytes of `streamID` to the stream's window only, their connection
+    /// window having been returned when they arrived.
+    func consumeStream(streamID: HTTP2StreamID, count: Int) {
+        guard count > 0 else { return }
+        _ = nghttp2_session_consume_stream(session, streamID.rawValue, count)
+    }
+
     /// Returns `count` bytes to the connection window only: for bytes of a stream that has
     /// closed before we consumed them (nghttp2 does not give those back on its own).
     func consumeConnection(count: Int) {

@@ -40,10 +40,18 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Streams whose handler can start once the current input has been processed.
     private var readyStreams: [HTTP2StreamID] = []
 
-    /// Request bytes held by this connection (partial and undelivered messages).
     /// Request bytes received and not yet handed on (the sum of every open stream's
-    /// `heldRequestBytes`); over the configured budget, the peer's windows stop being reopened.
+    /// `heldRequestBytes`).
     private(set) var bufferedRequestBytes = 0
+    /// The request budget (`maxBufferedRequestBytesPerConnection`) set aside for messages being
+    /// received, each stream's `requestRoom`. A message larger than what its stream window lets
+    /// through at once is only taken in while its whole length fits, so the calls holding room can
+    /// always finish and free it for the next: a budget counting bytes alone stalls every call
+    /// once partial messages fill it.
+    private(set) var reservedRequestBytes = 0
+    /// Streams whose message in progress waits for room, oldest first. Their stream windows stay
+    /// closed; their connection window is returned, so that the calls holding room keep receiving.
+    private var streamsWaitingForRoom: [HTTP2StreamID] = []
     /// Response bytes framed and not yet handed to nghttp2, over every stream.
     private(set) var bufferedResponseBytes = 0
     /// Serving, draining or closing, and the keepalive, idle, slow-request and flood decisions.
@@ -302,11 +310,6 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         bufferedRequestBytes += bytes.count
         stream.heldRequestBytes += bytes.count
-        if bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection && !stream.readingPaused {
-            session?.consume(streamID: stream.id, count: bytes.count)
-        } else {
-            stream.unconsumedBytes += bytes.count
-        }
         do {
             try stream.deframer.process(bytes) { message, wireLength in
                 deliverRequestMessage(message, wireLength: wireLength, to: stream)
@@ -315,6 +318,90 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         } catch {
             finish(stream, error: error)
         }
+        if stream.acceptsRequestData { makeRoom(for: stream) }
+        if !stream.acceptsRequestData {
+            session?.consume(streamID: stream.id, count: bytes.count)
+        } else if stream.readingPaused {
+            stream.unconsumedBytes += bytes.count
+        } else if stream.waitingForRoom {
+            session?.consumeConnection(count: bytes.count)
+            stream.unconsumedStreamBytes += bytes.count
+        } else {
+            session?.consume(streamID: stream.id, count: bytes.count)
+        }
+    }
+
+    /// At most this many streams wait for room: each holds up to a stream window of unread bytes.
+    private var maxStreamsWaitingForRoom: Int {
+        max(1, Int(configuration.connectionWindowSize) / max(Int(configuration.initialStreamWindowSize), 1))
+    }
+
+    /// Sets room aside for the message `stream` is receiving, once its length is known; without
+    /// room it waits (or, when too many wait already, the call is refused).
+    private func makeRoom(for stream: ServerStream) {
+        guard stream.requestRoom == 0, !stream.waitingForRoom,
+            let needed = stream.deframer.messageInProgressWireLength
+        else { return }
+        if fitsInBudget(needed) {
+            reservedRequestBytes += needed
+            stream.requestRoom = needed
+        } else if streamsWaitingForRoom.count < maxStreamsWaitingForRoom {
+            stream.waitingForRoom = true
+            streamsWaitingForRoom.append(stream.id)
+        } else {
+            finish(
+                stream,
+                error: RPCError(
+                    .resourceExhausted,
+                    "this connection is already receiving \(reservedRequestBytes) bytes of requests and "
+                        + "\(streamsWaitingForRoom.count) more large requests wait: send fewer at once, or over "
+                        + "more connections"))
+        }
+    }
+
+    /// Whether a message of `wireLength` bytes may be taken in now. One always may, whatever the
+    /// budget, so that a connection never stops receiving altogether.
+    private func fitsInBudget(_ wireLength: Int) -> Bool {
+        reservedRequestBytes == 0
+            || reservedRequestBytes + wireLength <= configuration.maxBufferedRequestBytesPerConnection
+    }
+
+    /// The message `stream` was receiving is complete, or the stream is gone: its room goes to
+    /// the streams waiting, oldest first.
+    private func releaseRoom(of stream: ServerStream) {
+        if stream.waitingForRoom {
+            stream.waitingForRoom = false
+            streamsWaitingForRoom.removeAll { $0 == stream.id }
+            returnStreamWindow(of: stream)
+        }
+        guard stream.requestRoom > 0 else { return }
+        reservedRequestBytes -= stream.requestRoom
+        stream.requestRoom = 0
+        while let id = streamsWaitingForRoom.first {
+            guard let waiting = streams[id], waiting.waitingForRoom, waiting.acceptsRequestData,
+                let needed = waiting.deframer.messageInProgressWireLength
+            else {
+                streamsWaitingForRoom.removeFirst()
+                if let waiting = streams[id] {
+                    waiting.waitingForRoom = false
+                    returnStreamWindow(of: waiting)
+                }
+                continue
+            }
+            guard fitsInBudget(needed) else { break }
+            streamsWaitingForRoom.removeFirst()
+            waiting.waitingForRoom = false
+            waiting.requestRoom = needed
+            reservedRequestBytes += needed
+            returnStreamWindow(of: waiting)
+        }
+    }
+
+    private func returnStreamWindow(of stream: ServerStream) {
+        guard stream.unconsumedStreamBytes > 0 else { return }
+        session?.consumeStream(streamID: stream.id, count: stream.unconsumedStreamBytes)
+        stream.unconsumedStreamBytes = 0
+        scheduleFlush()
     }
 
     /// `wireLength`: the bytes the message took in the request body, which the connection's
@@ -330,20 +417,13 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Request bytes of `stream` have left our buffers: the peer may send as many again.
+    /// A message of `stream` (`count` bytes of it) has left our buffers, or the stream has closed:
+    /// the room it took goes to the next.
     private func releaseRequestBytes(_ count: Int, of stream: ServerStream) {
         let released = min(count, stream.heldRequestBytes)
-        let wasOverBudget = bufferedRequestBytes > configuration.maxBufferedRequestBytesPerConnection
         stream.heldRequestBytes -= released
         bufferedRequestBytes -= released
-        guard wasOverBudget, bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection else {
-            return
-        }
-        for stream in streams.values where stream.unconsumedBytes > 0 && !stream.readingPaused {
-            session?.consume(streamID: stream.id, count: stream.unconsumedBytes)
-            stream.unconsumedBytes = 0
-        }
-        scheduleFlush()
+        releaseRoom(of: stream)
     }
 
     // MARK: Handlers
@@ -363,13 +443,15 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func resumeReading(streamID: HTTP2StreamID) {
         guard let stream = streams[streamID], stream.readingPaused else { return }
         stream.readingPaused = false
-        if stream.unconsumedBytes > 0
-            && bufferedRequestBytes <= configuration.maxBufferedRequestBytesPerConnection
-        {
+        guard stream.unconsumedBytes > 0 else { return }
+        if stream.waitingForRoom {
+            session?.consumeConnection(count: stream.unconsumedBytes)
+            stream.unconsumedStreamBytes += stream.unconsumedBytes
+        } else {
             session?.consume(streamID: streamID, count: stream.unconsumedBytes)
-            stream.unconsumedBytes = 0
-            scheduleFlush()
         }
+        stream.unconsumedBytes = 0
+        scheduleFlush()
     }
 
     private func startHandler(_ stream: ServerStream) {
@@ -631,7 +713,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         stream.deadlineTimer?.cancel()
         // Everything the stream still counts, whether buffered, half-parsed or dropped after an
         // error: a closed stream holds nothing against the connection's budget.
-        if stream.heldRequestBytes > 0 { releaseRequestBytes(stream.heldRequestBytes, of: stream) }
+        releaseRequestBytes(stream.heldRequestBytes, of: stream)
         bufferedResponseBytes -= stream.outbound.readableBytes
         stream.outbound.clear()
         core?.creditClosedStream(bytes: stream.unconsumedBytes)
@@ -696,8 +778,10 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             case .resetStream, .resetStreamAndTerminate:
                 logger.debug(
                     "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
+                // The status goes out as a trailers-only response; once it is sent, the client is
+                // told to stop sending (RST_STREAM NO_ERROR, `sessionDidSendEndStream`). A reset
+                // submitted now would go out instead of the status.
                 finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
-                session.submitReset(streamID: stream.id, errorCode: .cancel)
                 scheduleFlush()
                 if case .resetStreamAndTerminate(let code) = verdict {
                     logger.warning("closing a connection that keeps opening calls whose requests never arrive")

@@ -68,6 +68,13 @@ final class ServerStream {
     var requestEnded = false
     /// Bytes received but not yet returned to the peer's flow-control windows.
     var unconsumedBytes = 0
+    /// Bytes received whose connection window was returned at once, but not yet their stream's:
+    /// they arrived while the message waited for room in the connection's request budget.
+    var unconsumedStreamBytes = 0
+    /// The part of the connection's request budget set aside for the message being received.
+    var requestRoom = 0
+    /// Set while the message being received waits for room in the connection's request budget.
+    var waitingForRoom = false
     /// Bytes received and counted against the connection's request budget, not yet released
     /// (released as messages are handed to the handler, and all at once when the stream closes).
     var heldRequestBytes = 0
