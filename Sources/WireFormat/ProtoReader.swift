@@ -19,6 +19,11 @@ public struct ProtoReader {
     /// The default limit on nesting of messages and groups, the same as the reference
     /// implementations use.
     public static let defaultMaxDepth = 100
+    /// The deepest message whose repeated message fields are merged (see
+    /// ``ProtoSchema/decode(into:from:)``); deeper, a repeated message field is an error. Each
+    /// level that merges decodes its first occurrence once more and holds a copy of its bytes:
+    /// the bound keeps hostile nesting from multiplying either.
+    public static let mergeDepthLimit = 4
 
     @usableFromInline let buffer: UnsafeRawBufferPointer
     @usableFromInline var position: Int

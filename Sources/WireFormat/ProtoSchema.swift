@@ -14,6 +14,9 @@ public struct ProtoSchema<Message>: Sendable {
     /// Bit i set: `fields[i]` is required. Schemas hold at most 64 fields (checked by a test), so
     /// one word covers them; fields past 64 could not be marked required.
     @usableFromInline let requiredMask: UInt64
+    /// Bit i set: `fields[i]` holds one message (not a list or a map of them), whose occurrences
+    /// protobuf merges.
+    @usableFromInline let singularMessageMask: UInt64
 
     /// Creates a schema. Field numbers must be distinct; the drift test checks every schema
     /// against its `.proto` file.
@@ -26,6 +29,7 @@ public struct ProtoSchema<Message>: Sendable {
         let largest = sorted.last.map { min($0.descriptor.number, 4096) } ?? 0
         var index = [UInt8](repeating: 0, count: largest + 1)
         var mask: UInt64 = 0
+        var messages: UInt64 = 0
         for (position, field) in sorted.enumerated() where position < 255 {
             if field.descriptor.number <= largest {
                 index[field.descriptor.number] = UInt8(position + 1)
@@ -33,9 +37,13 @@ public struct ProtoSchema<Message>: Sendable {
             if field.descriptor.isRequired && position < 64 {
                 mask |= 1 << UInt64(position)
             }
+            if case .message = field.descriptor.type, field.descriptor.label != .repeated, position < 64 {
+                messages |= 1 << UInt64(position)
+            }
         }
         self.indexByNumber = index
         self.requiredMask = mask
+        self.singularMessageMask = messages
     }
 
     @inlinable
@@ -61,10 +69,12 @@ public struct ProtoSchema<Message>: Sendable {
     /// A known field arriving with a wire type its declared type cannot have is rejected, where
     /// the reference implementations would keep it as an unknown field: a peer sending one is
     /// broken, and letting the field vanish would hide that. A message field that occurs twice
-    /// keeps the last occurrence (protobuf would merge the two; no encoder splits a message).
+    /// is an error here; ``ProtoSchemaMessage/init(from:)`` then decodes the message again with
+    /// the occurrences merged, as protobuf reads them (``joiningRepeatedMessageFields(_:)``).
     @inlinable
     public func decode(into message: inout Message, from reader: inout ProtoReader) throws(ProtoDecodingError) {
         var present: UInt64 = 0
+        var messagesSeen: UInt64 = 0
         while true {
             let tag: ProtoTag
             do throws(ProtoDecodingError) {
@@ -82,6 +92,13 @@ public struct ProtoSchema<Message>: Sendable {
                 continue
             }
             do throws(ProtoDecodingError) {
+                if index < 64 && singularMessageMask & (1 << UInt64(index)) != 0 {
+                    let bit: UInt64 = 1 << UInt64(index)
+                    guard messagesSeen & bit == 0 else {
+                        throw ProtoDecodingError(.invalidValue("a message field occurs more than once"))
+                    }
+                    messagesSeen |= bit
+                }
                 let isSet = try decoders[index](&message, &reader, tag)
                 if index < 64 {
                     let bit: UInt64 = 1 << UInt64(index)
@@ -99,6 +116,71 @@ public struct ProtoSchema<Message>: Sendable {
                 .missingRequiredField,
                 path: [.init(message: messageName, fieldNumber: field.number, fieldName: field.name)])
         }
+    }
+}
+
+/// One field occurrence in a message's bytes, for ``ProtoSchema/joiningRepeatedMessageFields(_:)``.
+private struct ProtoFieldOccurrence {
+    var number: Int
+    var bytes: Range<Int>
+    /// The payload of a message field's occurrence; nil for any other field.
+    var payload: Range<Int>?
+}
+
+extension ProtoSchema {
+    /// The bytes left in `reader` (one message's fields) with each message field that occurs more
+    /// than once written once, at the place of its last occurrence, its payload the occurrences'
+    /// payloads back to back. Protobuf merges such occurrences, and merging them in order is
+    /// reading their payloads as one (a field set again keeps the last value, a list grows): so
+    /// a peer that concatenates encoded messages, as protobuf allows, is read as it meant.
+    /// Nil when no message field repeats, or the bytes do not parse.
+    func joiningRepeatedMessageFields(_ reader: ProtoReader) -> [UInt8]? {
+        var scan = reader
+        var occurrences: [ProtoFieldOccurrence] = []
+        var counts: [Int: Int] = [:]
+        do throws(ProtoDecodingError) {
+            while true {
+                let begin = scan.position
+                guard let tag = try scan.nextTag() else { break }
+                if let index = fieldIndex(tag.fieldNumber), index < 64,
+                    singularMessageMask & (1 << UInt64(index)) != 0, tag.wireType == .lengthDelimited
+                {
+                    let length = try scan.readVarint()
+                    guard length <= UInt64(scan.remainingCount) else { return nil }
+                    let payload = scan.position..<(scan.position + Int(length))
+                    scan.position = payload.upperBound
+                    occurrences.append(
+                        ProtoFieldOccurrence(number: tag.fieldNumber, bytes: begin..<scan.position, payload: payload))
+                    counts[tag.fieldNumber, default: 0] += 1
+                } else {
+                    try scan.skip(tag)
+                    occurrences.append(
+                        ProtoFieldOccurrence(number: tag.fieldNumber, bytes: begin..<scan.position, payload: nil))
+                }
+            }
+        } catch {
+            return nil
+        }
+        guard counts.values.contains(where: { $0 > 1 }) else { return nil }
+        var last: [Int: Int] = [:]
+        for (position, occurrence) in occurrences.enumerated() where occurrence.payload != nil {
+            last[occurrence.number] = position
+        }
+        var writer = ProtoWriter(reservingCapacity: reader.remainingCount)
+        for (position, occurrence) in occurrences.enumerated() {
+            guard occurrence.payload != nil, counts[occurrence.number, default: 0] > 1 else {
+                writer.storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: reader.buffer[occurrence.bytes]))
+                continue
+            }
+            guard last[occurrence.number] == position else { continue }
+            let payloads = occurrences.compactMap { $0.number == occurrence.number ? $0.payload : nil }
+            writer.writeTag(fieldNumber: occurrence.number, wireType: .lengthDelimited)
+            writer.writeVarint(UInt64(payloads.reduce(0) { $0 + $1.count }))
+            for payload in payloads {
+                writer.storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: reader.buffer[payload]))
+            }
+        }
+        return writer.bytes
     }
 }
 
@@ -134,8 +216,17 @@ extension ProtoSchemaMessage {
 
     @inlinable
     public init(from reader: inout ProtoReader) throws(ProtoDecodingError) {
+        let start = reader
         var message = Self(protoPlaceholder: ProtoPlaceholder())
-        try Self.protoSchema.decode(into: &message, from: &reader)
+        do throws(ProtoDecodingError) {
+            try Self.protoSchema.decode(into: &message, from: &reader)
+        } catch {
+            // A message field that occurs more than once fails the decode; read the message
+            // again with its occurrences merged. Only failures pay for the look.
+            guard let joined = try Self.decodeJoiningRepeatedMessageFields(start) else { throw error }
+            message = joined
+            reader.position = reader.end
+        }
         do throws(ProtoDecodingError) {
             try message.validateDecoded()
         } catch {
@@ -147,5 +238,25 @@ extension ProtoSchemaMessage {
     @inlinable
     public func encode(to writer: inout ProtoWriter) {
         Self.protoSchema.encode(self, to: &writer)
+    }
+
+    /// The message in `reader` decoded with the occurrences of each repeated message field
+    /// merged; nil when no message field repeats, or the message is nested deeper than
+    /// ``ProtoReader/mergeDepthLimit``.
+    @usableFromInline
+    static func decodeJoiningRepeatedMessageFields(_ reader: ProtoReader) throws(ProtoDecodingError) -> Self? {
+        guard reader.depth < ProtoReader.mergeDepthLimit,
+            let joined = protoSchema.joiningRepeatedMessageFields(reader)
+        else { return nil }
+        let decoded = joined.withUnsafeBytes { buffer in
+            Result { () throws(ProtoDecodingError) -> Self in
+                var message = Self(protoPlaceholder: ProtoPlaceholder())
+                var rereader = ProtoReader(
+                    buffer: buffer, position: 0, end: buffer.count, depth: reader.depth, maxDepth: reader.maxDepth)
+                try protoSchema.decode(into: &message, from: &rereader)
+                return message
+            }
+        }
+        return try decoded.get()
     }
 }

@@ -60,6 +60,81 @@ private struct Sample: ProtoSchemaMessage, Equatable {
         ])
 }
 
+/// A message with required fields, a list and a nested message, held by ``Holder``: for the
+/// merging of a message field that occurs more than once.
+private struct Sizing: ProtoSchemaMessage, Equatable {
+    var method = ""
+    var value = ""
+    var notes: [String] = []
+    var inner: Inner?
+
+    init(method: String = "", value: String = "", notes: [String] = [], inner: Inner? = nil) {
+        (self.method, self.value, self.notes, self.inner) = (method, value, notes, inner)
+    }
+    init(protoPlaceholder: ProtoPlaceholder) {}
+
+    static let protoSchema = ProtoSchema<Sizing>(
+        "test.Sizing",
+        [
+            .field("method", 1, ProtoString.self, \.method, required: true),
+            .field("value", 2, ProtoString.self, \.value, required: true),
+            .repeated("notes", 3, ProtoString.self, \.notes),
+            .field("inner", 4, ProtoMessageCodec<Inner>.self, \.inner),
+        ])
+}
+
+private struct Holder: ProtoSchemaMessage, Equatable {
+    var sizing: Sizing?
+    var name = ""
+    var items: [Inner] = []
+
+    init(sizing: Sizing? = nil, name: String = "", items: [Inner] = []) {
+        (self.sizing, self.name, self.items) = (sizing, name, items)
+    }
+    init(protoPlaceholder: ProtoPlaceholder) {}
+
+    static let protoSchema = ProtoSchema<Holder>(
+        "test.Holder",
+        [
+            .field("sizing", 1, ProtoMessageCodec<Sizing>.self, \.sizing),
+            .field("name", 2, ProtoString.self, \.name),
+            .repeated("items", 3, ProtoMessageCodec<Inner>.self, \.items),
+        ])
+}
+
+/// A message holding one of its own kind (through a box, as a struct cannot hold itself).
+private struct Chain: ProtoSchemaMessage, Equatable {
+    final class Box: Sendable, Equatable {
+        let chain: Chain
+        init(_ chain: Chain) { self.chain = chain }
+        static func == (lhs: Box, rhs: Box) -> Bool { lhs.chain == rhs.chain }
+    }
+
+    var label = ""
+    var next: Box?
+
+    init(label: String = "", next: Chain? = nil) { (self.label, self.next) = (label, next.map(Box.init)) }
+    init(protoPlaceholder: ProtoPlaceholder) {}
+
+    // Its own, so that building the schema, which names the field's message type, does not
+    // ask for the schema being built.
+    static let protoMessageName = "test.Chain"
+    static let protoSchema = ProtoSchema<Chain>(
+        "test.Chain",
+        [
+            .field("label", 1, ProtoString.self, \.label),
+            .oneof(
+                "link", "next", 2, ProtoMessageCodec<Chain>.self, get: { $0.next?.chain }, set: { $0.next = Box($1) }),
+        ])
+}
+
+/// The encoding of `fields` written by `body`, for messages a schema would not write.
+private func bytes(_ body: (inout ProtoWriter) -> Void) -> [UInt8] {
+    var writer = ProtoWriter()
+    body(&writer)
+    return writer.bytes
+}
+
 private func decodeFailure(_ bytes: [UInt8]) -> ProtoDecodingError? {
     do {
         _ = try Sample(protoBytes: bytes)
@@ -198,6 +273,65 @@ private func decodeFailure(_ bytes: [UInt8]) -> ProtoDecodingError? {
         let sample = try Sample(protoBytes: writer.bytes)
         #expect(sample.choice == .inner(Inner(label: "second")))
         #expect(sample.colour == .green)
+    }
+
+    @Test func aMessageFieldThatOccursMoreThanOnceIsMergedAsProtobufDoes() throws {
+        // Two encoded messages back to back, as protobuf allows ("merging by concatenation"):
+        // the first holds the sizing's method, the second its value. Each occurrence alone lacks
+        // a required field; merged, none is missing. Lists grow, a nested message merges again
+        // (its label set twice keeps the last), and scalars keep their last value.
+        let first = bytes { writer in
+            writer.writeMessageField(1) { sizing in
+                sizing.writeStringField(1, "fixed")
+                sizing.writeStringField(3, "a")
+                sizing.writeMessageField(4, Inner(label: "x"))
+            }
+            writer.writeStringField(2, "first")
+            writer.writeMessageField(3, Inner(label: "one"))
+        }
+        let second = bytes { writer in
+            writer.writeMessageField(1) { sizing in
+                sizing.writeStringField(2, "10")
+                sizing.writeStringField(3, "b")
+                sizing.writeMessageField(4, Inner(label: "y"))
+            }
+            writer.writeMessageField(3, Inner(label: "two"))
+            writer.writeStringField(2, "second")
+        }
+        let merged = try Holder(protoBytes: first + second)
+        #expect(
+            merged
+                == Holder(
+                    sizing: Sizing(method: "fixed", value: "10", notes: ["a", "b"], inner: Inner(label: "y")),
+                    name: "second", items: [Inner(label: "one"), Inner(label: "two")]))
+
+        // Nothing repeats: a missing required field is still that error, named.
+        let error = #expect(throws: ProtoDecodingError.self) { try Holder(protoBytes: first) }
+        #expect(error?.reason == .missingRequiredField)
+        #expect(error?.path.map(\.fieldName) == ["sizing", "value"])
+    }
+
+    @Test func repeatedMessageFieldsAreMergedDownToADepthAndRefusedBelowIt() throws {
+        // `depth` links down, a `next` written twice: its labels merge to the last.
+        func chain(repeatingAt depth: Int) -> [UInt8] {
+            bytes { writer in
+                if depth == 0 {
+                    writer.writeMessageField(2, Chain(label: "a"))
+                    writer.writeMessageField(2, Chain(label: "b"))
+                } else {
+                    writer.writeStringField(1, "level")
+                    writer.writeBytesField(2, chain(repeatingAt: depth - 1))
+                }
+            }
+        }
+        var expected = Chain(label: "", next: Chain(label: "b"))
+        for _ in 0..<(ProtoReader.mergeDepthLimit - 1) { expected = Chain(label: "level", next: expected) }
+        #expect(try Chain(protoBytes: chain(repeatingAt: ProtoReader.mergeDepthLimit - 1)) == expected)
+
+        let error = #expect(throws: ProtoDecodingError.self) {
+            try Chain(protoBytes: chain(repeatingAt: ProtoReader.mergeDepthLimit))
+        }
+        #expect(error?.description.contains("occurs more than once") == true, "\(String(describing: error))")
     }
 
     @Test func errorsInsideNestedMessagesCarryTheFullPath() {
