@@ -5,8 +5,12 @@ import TradeCoreDomain
 
 /// The server's master key: read from `--master-key-file`, or from `master.key` in the data
 /// directory, made there (readable by its owner only) the first time the server starts.
-enum MasterKey {
-    static func load(settings: ServerSettings, logger: Logger) throws -> [UInt8] {
+struct MasterKey {
+    let bytes: [UInt8]
+    /// Where the key was just made, when it was.
+    let madeAt: String?
+
+    static func load(settings: ServerSettings, logger: Logger) throws -> MasterKey {
         let path =
             settings.masterKeyFile
             ?? URL(fileURLWithPath: settings.dataDirectory, isDirectory: true).appendingPathComponent("master.key").path
@@ -17,7 +21,7 @@ enum MasterKey {
                     "the master key file \(path) must hold the base64 of at least \(ServerSecrets.minimumMasterKeyBytes) bytes"
                 )
             }
-            return Array(bytes)
+            return MasterKey(bytes: Array(bytes), madeAt: nil)
         }
         guard settings.masterKeyFile == nil else {
             throw ConfigurationError("the master key file \(path) does not exist")
@@ -28,6 +32,6 @@ enum MasterKey {
             attributes: [.posixPermissions: 0o600])
         guard created else { throw ConfigurationError("could not write a new master key to \(path)") }
         logger.notice("made a new master key", metadata: ["key.path": "\(path)"])
-        return bytes
+        return MasterKey(bytes: bytes, madeAt: path)
     }
 }

@@ -173,8 +173,19 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(
                 atPath: settings.dataDirectory, withIntermediateDirectories: true)
-            let secrets = try ServerSecrets(
-                masterKeyBytes: try MasterKey.load(settings: settings, logger: logger))
+            let key = try MasterKey.load(settings: settings, logger: logger)
+            let secrets = try ServerSecrets(masterKeyBytes: key.bytes)
+            do {
+                try await secrets.checkMasterKey(in: backend.readModels)
+            } catch let mismatch as MasterKeyMismatch {
+                guard let made = key.madeAt else { throw ValidationError(mismatch.description) }
+                // Not left behind: the next start would take the wrong key for the right one.
+                try? FileManager.default.removeItem(atPath: made)
+                throw ValidationError(
+                    "the master key file \(made) is missing, and this store was used with a key (key check "
+                        + "\(mismatch.recorded)): put that key back there, or name its file with --master-key-file. "
+                        + "A new key would not open the credentials the store holds.")
+            }
             let broker = VirtualBroker(
                 configuration: .init(seed: settings.virtualBrokerSeed),
                 books: StoredVirtualBrokerBooks(storage: backend.readModels))

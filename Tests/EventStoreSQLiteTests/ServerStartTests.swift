@@ -52,6 +52,46 @@ struct ServerStartTests {
             "the file is left as it was")
     }
 
+    @Test func aMasterKeyOtherThanTheOneTheStoreWasUsedWithStopsTheStart() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = directory.url.appendingPathComponent("data").path
+        func startAndStop(_ extra: [String] = []) throws -> ChildProcess.Outcome {
+            let port = try freePort()
+            let server = try ChildProcess.start(
+                "tradecore-server", ["--data-directory", data, "--port", "\(port)", "--admin-port", "0"] + extra)
+            try waitForPort(port)
+            server.signal(SIGTERM)
+            return server.finish()
+        }
+        let first = try startAndStop()
+        #expect(first.status == 0, "\(first.errors)")
+        let keyFile = directory.url.appendingPathComponent("data/master.key")
+        let key = try Data(contentsOf: keyFile)
+
+        // The key file lost: a new key would not open the vault's credentials, and is not kept.
+        try FileManager.default.removeItem(at: keyFile)
+        let lost = try runServer(["--data-directory", data, "--port", "0", "--admin-port", "0"])
+        #expect(lost.status == 64, "\(lost.output)")
+        #expect(lost.output.contains("master key file \(keyFile.path) is missing"), "\(lost.output)")
+        #expect(!FileManager.default.fileExists(atPath: keyFile.path))
+
+        // Another server's key, as a second server on a shared store given the wrong file.
+        let other = directory.url.appendingPathComponent("other.key")
+        try Data((Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() + "\n").utf8)
+            .write(to: other)
+        let wrong = try runServer([
+            "--data-directory", data, "--port", "0", "--admin-port", "0", "--master-key-file", other.path,
+        ])
+        #expect(wrong.status == 64, "\(wrong.output)")
+        #expect(wrong.output.contains("this store was first used with another master key"), "\(wrong.output)")
+
+        // Its own key back: it starts.
+        try key.write(to: keyFile)
+        let restored = try startAndStop()
+        #expect(restored.status == 0, "\(restored.errors)")
+    }
+
     @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -1,4 +1,5 @@
 import Crypto
+import EventSourcing
 import Foundation
 
 /// The keys the server derives its secrets from, all from one master key in its configuration.
@@ -14,6 +15,9 @@ public struct ServerSecrets: Sendable {
     private let oauthStateKeyBytes: [UInt8]
     private let vaultKeyBytes: [UInt8]
     private let fingerprintKeyBytes: [UInt8]
+    /// Names the master key without revealing it: a store keeps it, to refuse a server started
+    /// with another key (see ``checkMasterKey(in:)``).
+    let keyCheck: String
 
     private var webhookKey: SymmetricKey { SymmetricKey(data: webhookKeyBytes) }
     private var oauthStateKey: SymmetricKey { SymmetricKey(data: oauthStateKeyBytes) }
@@ -38,6 +42,7 @@ public struct ServerSecrets: Sendable {
         oauthStateKeyBytes = derive("oauth state")
         vaultKeyBytes = derive("credential vault")
         fingerprintKeyBytes = derive("command fingerprint")
+        keyCheck = derive("key check").prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Derives the keys from the bytes of a master key (at least ``minimumMasterKeyBytes``).
@@ -85,6 +90,49 @@ public struct ServerSecrets: Sendable {
         Data(code).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+extension ServerSecrets {
+    static let keyCheckCollection = "server"
+    static let keyCheckKey = "master-key-check"
+
+    /// Refuses a master key other than the one the store was first used with, and records this
+    /// one in a store that has none. Under another key the credentials in the vault do not open
+    /// and the fingerprints of recorded command ids do not match: a server started with it (a
+    /// second server given none, a lost key file made anew) would cancel orders it cannot submit
+    /// and refuse the retries of commands it ran.
+    public func checkMasterKey(in store: any ProjectionStore) async throws {
+        let check = keyCheck
+        func recorded() async throws -> String? {
+            try await store.read { try $0.value(in: Self.keyCheckCollection, key: Self.keyCheckKey) }
+                .map { String(decoding: $0, as: UTF8.self) }
+        }
+        var stored = try await recorded()
+        if stored == nil {
+            // Of servers starting together on a new store, the first to write is the one kept.
+            try await store.write { writer in
+                guard try writer.value(in: Self.keyCheckCollection, key: Self.keyCheckKey) == nil else { return }
+                try writer.put(Data(check.utf8), in: Self.keyCheckCollection, key: Self.keyCheckKey)
+            }
+            stored = try await recorded()
+        }
+        if let recorded = stored, recorded != check {
+            throw MasterKeyMismatch(recorded: recorded, given: check)
+        }
+    }
+}
+
+/// The master key a server was started with is not the one its store was first used with.
+public struct MasterKeyMismatch: Error, Sendable, CustomStringConvertible {
+    /// The store's key check, and that of the key given.
+    public let recorded: String
+    public let given: String
+
+    public var description: String {
+        "this store was first used with another master key (key check \(recorded); this server's is \(given)): "
+            + "servers sharing a store must share the master key (--master-key-file), and a lost key file cannot "
+            + "be made anew. Start with the key the store was used with."
     }
 }
 
