@@ -165,6 +165,15 @@ public final class TradeCoreApplication: Sendable {
     /// onboarding saga, and *execution*: the order execution saga with the fill poller, together,
     /// because an order's fills come from the broker connection that placed it.
     public func run() async throws {
+        do {
+            try await runParts()
+        } catch is CancellationError where Task.isCancelled {
+            // Stopped while a part was still starting (a read it awaited saw the cancellation):
+            // that is the stop asked for, not a failure.
+        }
+    }
+
+    private func runParts() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for runner in projections {
                 group.addTask { try await self.lead("projection:\(runner.projectionName)") { try await runner.run() } }

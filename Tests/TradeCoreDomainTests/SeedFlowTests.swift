@@ -56,6 +56,19 @@ struct SeedFlowTests {
         }
     }
 
+    @Test func stoppingTheBackgroundPartsWhileTheyStartIsAStopNotAFailure() async throws {
+        try await withDomain { domain in
+            _ = try await domain.connectedCashAccount(user: UUID())
+            for attempt in 0..<20 {
+                try await domain.restart()
+                if attempt % 2 == 1 { try await Task.sleep(for: .milliseconds(attempt)) }
+                let ended = await domain.stop()
+                if case .failure(let error) = ended { Issue.record("attempt \(attempt): the parts threw \(error)") }
+                try await domain.restart()
+            }
+        }
+    }
+
     @Test func theVirtualBrokerFillsOnlyOrdersItAcceptedAndACashAccountCannotSellShort() async throws {
         try await withDomain { domain in
             let user = UUID()

@@ -58,12 +58,15 @@ final class DomainHarness: @unchecked Sendable {
         return (store, broker, app)
     }
 
-    /// Stops the background parts and closes the store, as a process that exits.
-    func stop() async {
+    /// Stops the background parts and closes the store, as a process that exits; how the parts
+    /// ended (a stop is not a failure).
+    @discardableResult
+    func stop() async -> Result<Void, any Error>? {
         running?.cancel()
-        _ = await running?.result
+        let ended = await running?.result
         running = nil
         await store.close()
+        return ended
     }
 
     /// Stops, then opens the same files again and restarts the background parts. The virtual
@@ -76,7 +79,7 @@ final class DomainHarness: @unchecked Sendable {
     }
 
     func close() async {
-        await stop()
+        _ = await stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
