@@ -204,8 +204,10 @@ public final class SQLiteEventStore: EventStore {
         if FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             return "\(ancestor.path) is a file, not a directory"
         }
-        if !FileManager.default.isWritableFile(atPath: ancestor.path) {
-            return "permission denied: \(ancestor.path) is not writable"
+        if access(ancestor.path, W_OK) != 0 {
+            return errno == EROFS
+                ? "\(ancestor.path) is on a read-only file system"
+                : "permission denied: \(ancestor.path) is not writable"
         }
         return (error as NSError).localizedDescription
     }

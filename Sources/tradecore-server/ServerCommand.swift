@@ -41,7 +41,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on. (default: 127.0.0.1)")
     var host: String?
 
-    @Option(help: "Port to listen on; 0 picks a free one. (default: 50051)")
+    @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one. (default: 50051)")
     var port: String?
 
     @Option(help: "PEM certificate chain: serve TLS (ALPN h2) instead of plain h2c.")
@@ -50,13 +50,13 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "PEM private key for --tls-cert.")
     var tlsKey: String?
 
-    @Option(help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection. (default: 256)")
+    @Option(parsing: .unconditional, help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection. (default: 256)")
     var maxConcurrentStreams: String?
 
-    @Option(help: "Largest request message, in bytes. (default: 4194304)")
+    @Option(parsing: .unconditional, help: "Largest request message, in bytes. (default: 4194304)")
     var maxMessageSize: String?
 
-    @Option(help: "Seconds a graceful shutdown waits for calls in flight. (default: 10)")
+    @Option(parsing: .unconditional, help: "Seconds a graceful shutdown waits for calls in flight. (default: 10)")
     var shutdownGraceSeconds: String?
 
     @Option(
@@ -83,13 +83,17 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Address of the admin endpoint (Prometheus metrics over HTTP/1.1). (default: 127.0.0.1)")
     var adminHost: String?
 
-    @Option(help: "Port of the admin endpoint; 0 turns it off. (default: 9464)")
+    @Option(parsing: .unconditional, help: "Port of the admin endpoint; 0 turns it off. (default: 9464)")
     var adminPort: String?
 
-    @Option(help: "Seed of the virtual broker: its tokens, account numbers and unlisted prices. (default: 42)")
+    @Option(
+        parsing: .unconditional,
+        help: "Seed of the virtual broker: its tokens, account numbers and unlisted prices. (default: 42)")
     var virtualBrokerSeed: String?
 
-    @Option(help: "How often the fill poller asks brokers for executions, in milliseconds. (default: 100)")
+    @Option(
+        parsing: .unconditional,
+        help: "How often the fill poller asks brokers for executions, in milliseconds. (default: 100)")
     var fillPollMilliseconds: String?
 
     @Option(
@@ -160,7 +164,15 @@ struct ServerCommand: AsyncParsableCommand {
 
         var configuration = RPCServerConfiguration(host: settings.host, port: settings.port)
         if let certificate = settings.tlsCert, let key = settings.tlsKey {
-            configuration.tls = TLSConfiguration(certificateChainFile: certificate, privateKeyFile: key)
+            let tls = TLSConfiguration(certificateChainFile: certificate, privateKeyFile: key)
+            // Before the store opens and a master key is made: a start that cannot serve leaves
+            // nothing behind.
+            do {
+                try tls.check()
+            } catch {
+                throw ValidationError("--tls-cert and --tls-key (TRADECORE_TLS_CERT, TRADECORE_TLS_KEY): \(error)")
+            }
+            configuration.tls = tls
         }
         configuration.maxConcurrentStreams = settings.maxConcurrentStreams
         configuration.maxReceiveMessageSize = settings.maxMessageSize

@@ -91,12 +91,30 @@ struct ServerSettings: Sendable {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw ConfigurationError("the configuration file \(file) does not exist")
             }
-            try checkFile(file)
+            // Read once, so that what is checked is what is used, and a pipe (`--config
+            // /dev/stdin`, `<(...)`) can be read at all: the library is given a private copy.
+            let contents: Data
+            do {
+                contents = try FileHandle(forReadingFrom: URL(fileURLWithPath: file)).readToEnd() ?? Data()
+            } catch {
+                throw ConfigurationError("cannot read the configuration file \(file): \(error.localizedDescription)")
+            }
+            try checkFile(file, contents)
+            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-config-\(UUID()).json")
+            guard
+                FileManager.default.createFile(
+                    atPath: copy.path, contents: contents, attributes: [.posixPermissions: 0o600])
+            else {
+                throw ConfigurationError("cannot copy the configuration file \(file) to \(copy.path)")
+            }
+            defer { try? FileManager.default.removeItem(at: copy) }
             do {
                 providers.append(
                     try await FileProvider<JSONSnapshot>(
                         config: ConfigReader(
-                            provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))))
+                            provider: InMemoryProvider(values: [
+                                "filePath": .init(.string(copy.path), isSecret: false)
+                            ]))))
             } catch {
                 throw ConfigurationError("the configuration file \(file) is not a JSON object of settings: \(error)")
             }
@@ -145,13 +163,21 @@ struct ServerSettings: Sendable {
     /// Checks the file before the configuration library reads it, which would take a key it does
     /// not know as absent (a misspelt setting silently keeping its default) and `true` as the
     /// number 1: every key must be a setting, and every value of a kind the setting takes.
-    private static func checkFile(_ file: String) throws {
+    private static func checkFile(_ file: String, _ contents: Data) throws {
         let values: [String: FileValue]
         do {
-            values = try JSONDecoder().decode(
-                [String: FileValue].self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+            values = try JSONDecoder().decode([String: FileValue].self, from: contents)
         } catch {
-            throw ConfigurationError("the configuration file \(file) is not a JSON object of settings")
+            // The decoder does not say where JSON goes wrong; the parser does.
+            var problem = "not a JSON object of settings"
+            do {
+                _ = try JSONSerialization.jsonObject(with: contents)
+            } catch {
+                let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+                problem =
+                    "not valid JSON" + (detail.map { " (\($0.trimmingCharacters(in: .punctuationCharacters)))" } ?? "")
+            }
+            throw ConfigurationError("the configuration file \(file) is \(problem)")
         }
         for (name, value) in values.sorted(by: { $0.key < $1.key }) {
             guard let key = Key(rawValue: name) else {
@@ -223,6 +249,11 @@ struct ServerSettings: Sendable {
         }
         adminHost = text(.adminHost) ?? adminHost
         adminPort = try number(.adminPort, 0...65_535) ?? adminPort
+        guard adminPort == 0 || adminPort != port else {
+            throw ConfigurationError(
+                "adminPort (--admin-port, TRADECORE_ADMIN_PORT) and port (--port, TRADECORE_PORT) are both "
+                    + "\(port): the metrics endpoint needs a port of its own (0 turns it off)")
+        }
         virtualBrokerSeed = try number(.virtualBrokerSeed, 0...UInt64.max) ?? virtualBrokerSeed
         fillPollMilliseconds = try number(.fillPollMilliseconds, 5...60_000) ?? fillPollMilliseconds
         postgresURL = text(.postgresURL).flatMap { $0.isEmpty ? nil : $0 }

@@ -92,6 +92,33 @@ struct ServerStartTests {
         #expect(restored.status == 0, "\(restored.errors)")
     }
 
+    @Test func aTLSKeyThatIsNotTheCertificatesStopsTheStartBeforeTheStoreOpens() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let certificate = directory.url.appendingPathComponent("cert.pem").path
+        let key = directory.url.appendingPathComponent("key.pem").path
+        let otherKey = directory.url.appendingPathComponent("other.pem").path
+        let made = try ChildProcess.runSystem(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-keyout", key, "-out", certificate,
+            ])
+        let madeOther = try ChildProcess.runSystem(
+            "/usr/bin/openssl",
+            ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKey])
+        #expect(made == 0 && madeOther == 0)
+        let data = directory.url.appendingPathComponent("data")
+        for (certificateFile, keyFile) in [(certificate, otherKey), (key, certificate)] {
+            let (status, output) = try runServer([
+                "--data-directory", data.path, "--port", "0", "--admin-port", "0", "--tls-cert", certificateFile,
+                "--tls-key", keyFile,
+            ])
+            #expect(status == 64 && output.contains("--tls-cert and --tls-key"), "\(output)")
+            #expect(!FileManager.default.fileExists(atPath: data.path), "nothing is made for a start that cannot serve")
+        }
+    }
+
     @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -140,6 +167,12 @@ struct ServerStartTests {
 
         (status, output) = try runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
         #expect(status != 0 && output.contains("does not exist"), "\(output)")
+        // The metrics endpoint on the gRPC port: refused before anything binds, naming both.
+        (status, output) = try runServer(["--port", "50999", "--admin-port", "50999"])
+        #expect(status == 64 && output.contains("--admin-port") && output.contains("--port"), "\(output)")
+        // A negative number as its own argument is the value judged, not "a missing value".
+        (status, output) = try runServer(["--shutdown-grace-seconds", "-1"])
+        #expect(status == 64 && output.contains(#"not "-1""#), "\(output)")
     }
 
     @Test func aSettingsFileWithAnUnknownKeyOrAValueOfTheWrongKindStopsTheStartSayingWhy() throws {
@@ -152,11 +185,21 @@ struct ServerStartTests {
             (#"{"port": 50554.5}"#, "a number with a fraction"),
             (#"{"rebuildReadModels": 1}"#, "it takes true or false"),
             (#"[1, 2]"#, "is not a JSON object of settings"),
+            (#"{"port": 5,, }"#, "is not valid JSON (Invalid value around character 11)"),
         ] {
             try Data(json.utf8).write(to: file)
             let (status, output) = try runServer(["--config", file.path, "--data-directory", directory.url.path])
             #expect(status != 0 && output.contains(fragment), "\(json): \(output)")
         }
+        // A file that is a pipe is read too: the port it sets is the one judged.
+        let server = try builtExecutable("tradecore-server").path
+        let piped = try ChildProcess.run(
+            "/bin/bash",
+            [
+                "-c", #"echo '{"port": 70000}' | "$0" --config /dev/stdin --data-directory "$1""#, server,
+                directory.url.path,
+            ])
+        #expect(piped.status == 64 && piped.errors.contains("70000"), "\(piped.errors)")
     }
 
     @Test func aPortInUseStopsTheStartNamingTheAddressAndTheSetting() throws {

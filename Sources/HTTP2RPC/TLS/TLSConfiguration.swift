@@ -9,6 +9,12 @@ public struct TLSConfiguration: Sendable {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
     }
+
+    /// Loads the certificate chain and the key as the server will, and checks that they belong
+    /// together: a server can refuse a bad pair before it does anything else.
+    public func check() throws {
+        _ = try OpenSSLContext.server(self)
+    }
 }
 
 /// TLS settings of a client.
