@@ -69,8 +69,9 @@ enum APIErrors {
         }
     }
 
-    /// A command that did not go through.
-    static func command(_ failure: CommandBusError) -> RPCError {
+    /// A command that did not go through; `hadCommandID`: it was sent with a
+    /// `tradecore-command-id`, which tells how to learn the outcome of one that may have applied.
+    static func command(_ failure: CommandBusError, hadCommandID: Bool = true) -> RPCError {
         switch failure.code {
         case .rejected:
             return rejected(failure.rejection ?? CommandRejection(.failedPrecondition, failure.message))
@@ -99,10 +100,20 @@ enum APIErrors {
         case .cancelled:
             return RPCError(.cancelled, "the call was cancelled")
         case .storeFailure:
+            if let store = failure.underlying as? EventStoreError, store.code == .storageFull {
+                return error(
+                    .unavailable, reason: "STORE_UNAVAILABLE",
+                    "the event store is full, so nothing of the command was written: send it again once there is "
+                        + "room (\(failure.message))")
+            }
+            let findOut =
+                hadCommandID
+                ? "send it again with the same tradecore-command-id to find out"
+                : "it had no tradecore-command-id, so read what it acts on to find out (a command id makes a "
+                    + "retry safe)"
             return error(
                 .unavailable, reason: "STORE_UNAVAILABLE",
-                "the event store failed, so the command may or may not be applied: send it again with the same "
-                    + "tradecore-command-id to find out (\(failure.message))")
+                "the event store failed, so the command may or may not be applied: \(findOut) (\(failure.message))")
         default:
             return underlying(failure.underlying, failure: failure.message)
         }

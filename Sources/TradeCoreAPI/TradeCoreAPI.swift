@@ -173,7 +173,7 @@ public struct TradeCoreAPI: RPCService {
             if outcome.position != nil, !outcome.replayed { metrics.commandCommitted() }
             return outcome
         } catch {
-            throw APIErrors.command(error)
+            throw APIErrors.command(error, hadCommandID: commandID != nil)
         }
     }
 
