@@ -29,8 +29,13 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Calls in all.") var requests = 10_000
     @Option(name: [.customShort("c"), .long], parsing: .unconditional, help: "Calls in flight at once.")
     var concurrency = 32
-    @Option(name: [.customShort("m"), .long], parsing: .unconditional, help: "Connections the calls share.")
-    var connections = 4
+    @Option(
+        name: [.customShort("m"), .long], parsing: .unconditional,
+        help: "Connections the calls share (default: 4, or --concurrency when that is less).")
+    var connections: Int?
+
+    /// The connections to open: as asked, else 4 but never more than calls in flight.
+    private var connectionCount: Int { connections ?? min(4, concurrency) }
     @Option(parsing: .unconditional, help: "Bytes of the ping's payload.") var payloadSize = 100
     @Option var user: UUID?
     @Option var account: UUID?
@@ -43,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--payload-size must be 0 to 4000000 bytes, not \(payloadSize)")
         }
         guard concurrency > 0, concurrency <= 10_000 else { throw ValidationError("--concurrency must be 1 to 10000") }
-        guard connections > 0, connections <= concurrency else {
+        guard connectionCount > 0, connectionCount <= concurrency else {
             throw ValidationError("--connections must be 1 to --concurrency")
         }
         switch method {
@@ -66,7 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let clients = try (0..<connections).map { _ in try connection.client(attempts: 1) }
+        let clients = try (0..<connectionCount).map { _ in try connection.client(attempts: 1) }
         defer { Task { for client in clients { await client.close() } } }
         // One warm-up call per connection, so the figures do not count connecting.
         for client in clients {
@@ -178,7 +183,7 @@ struct BenchCommand: AsyncParsableCommand {
                     microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000, errors))
             return
         }
-        print("\(method.rawValue): \(requests) calls, concurrency \(concurrency), \(connections) connection(s)")
+        print("\(method.rawValue): \(requests) calls, concurrency \(concurrency), \(connectionCount) connection(s)")
         print(String(format: "  %.2f s, %.0f calls/s, %d succeeded", elapsed, rate, succeeded))
         print(
             String(

@@ -82,12 +82,15 @@ struct EventsCommand: AsyncParsableCommand {
                     }
                 }
             }
-            // Ctrl-C ends the tail, saying where to resume.
-            signal(SIGINT, SIG_IGN)
-            let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
-            interrupt.setEventHandler { tail.cancel() }
-            interrupt.resume()
-            defer { interrupt.cancel() }
+            // Ctrl-C, or SIGTERM (kill, timeout, systemd), ends the tail, saying where to resume.
+            let stops = [SIGINT, SIGTERM].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number)
+                source.setEventHandler { tail.cancel() }
+                source.resume()
+                return source
+            }
+            defer { for source in stops { source.cancel() } }
             let outcome = await tail.result
             if tail.isCancelled {
                 note("stopped; resume with --from \(position.value)")

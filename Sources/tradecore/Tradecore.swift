@@ -253,9 +253,13 @@ func calling<Result>(_ body: () async throws -> Result) async throws -> Result {
 
 /// A status as a person can act on it.
 func explain(_ error: TradeCoreError) -> String {
+    // Only a failure to connect is ours to explain; an UNAVAILABLE the server sent says why itself.
+    let connecting = error.message.hasPrefix("cannot connect to")
     switch error.code {
-    case .unavailable where error.message.contains("connect") || error.message.contains("refused"):
-        return "UNAVAILABLE: cannot reach the server (\(error.message)); is it running, and is --server right?"
+    case .unavailable where error.message.contains("certificate was refused"):
+        return "UNAVAILABLE: \(error.message); check --ca-file (or TRADECORE_CA_FILE) and --server-name"
+    case .unavailable where connecting:
+        return "UNAVAILABLE: \(error.message); is the server running, and is --server right?"
     case .unauthenticated:
         return "UNAUTHENTICATED: \(error.message) (give a token with --token or TRADECORE_TOKEN)"
     default:

@@ -178,6 +178,9 @@ struct CLITests {
         let bench = try cli(server, "bench", "-n", "200", "-c", "4", "-m", "2")
         #expect(bench.status == 0, "\(bench.errors)")
         #expect(bench.output.contains("p99") && bench.output.contains("p99.9") && bench.output.contains("errors: none"))
+        // One call at a time needs no --connections: the default follows --concurrency down.
+        let single = try cli(server, "bench", "-n", "5", "-c", "1")
+        #expect(single.status == 0 && single.output.contains("1 connection(s)"), "\(single.errors)")
         let benchJSON = try json(
             server, "bench", "--method", "create-order", "--user", user, "--account", account, "-n", "50")
         #expect(benchJSON["succeeded"] as? Int == 50 && benchJSON["p99_us"] != nil)
@@ -316,7 +319,9 @@ struct CLITests {
         #expect(server.stop() == 0)
         let unreachable = try cli(server, "health")
         #expect(
-            unreachable.status == 14 && unreachable.errors.contains("cannot reach the server"), "\(unreachable.errors)")
+            unreachable.status == 14 && unreachable.errors.contains("connection refused")
+                && unreachable.errors.contains("is the server running"), "\(unreachable.errors)")
+        #expect(!unreachable.errors.contains("SingleConnectionFailure"), "\(unreachable.errors)")
         #expect(!unreachable.errors.contains("Fatal error") && unreachable.errors.split(separator: "\n").count == 1)
     }
 
@@ -389,6 +394,20 @@ struct CLITests {
         let all = seen + resumed
         #expect(resumed.count == 5)
         #expect(all == Array(1...all.count), "every position once and in order: \(all)")
+
+        // SIGTERM (kill, timeout, a service manager) stops it the same way.
+        let terminated = try ChildProcess.start(
+            "tradecore", ["events", "tail"], environment: ["TRADECORE_SERVER": server.address])
+        let until = ContinuousClock.now + .seconds(10)
+        while terminated.output.split(separator: "\n").count < all.count && ContinuousClock.now < until {
+            usleep(20_000)
+        }
+        terminated.signal(SIGTERM)
+        let ended = terminated.finish()
+        #expect(ended.status == 0, "\(ended.errors)")
+        let stoppedAt = ended.errors.components(separatedBy: "stopped; resume with --from ").last
+            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect((stoppedAt ?? 0) >= UInt64(all.count), "\(ended.errors)")
     }
 
     @Test func aTLSNameMismatchIsOneClearLine() async throws {
@@ -414,5 +433,6 @@ struct CLITests {
         #expect(
             wrong.errors.lowercased().contains("certificate") || wrong.errors.lowercased().contains("tls"),
             "\(wrong.errors)")
+        #expect(wrong.errors.contains("--server-name") && !wrong.errors.contains("running"), "\(wrong.errors)")
     }
 }

@@ -222,7 +222,29 @@ public final class RPCClient: Sendable {
             return try await future.get()
         } catch {
             state.withLockedValue { if $0.connecting === future { $0.connecting = nil } }
-            throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)", cause: error)
+            throw RPCError(
+                .unavailable, "cannot connect to \(host):\(port): \(Self.connectFailure(error))", cause: error)
+        }
+    }
+
+    /// Why a connection could not be made, in words: NIO's own description lists each address
+    /// tried as a Swift value.
+    static func connectFailure(_ error: any Error) -> String {
+        switch error {
+        case let failure as NIOConnectionError:
+            if failure.dnsAError != nil || failure.dnsAAAAError != nil {
+                return "the name \(failure.host) does not resolve"
+            }
+            let attempts = failure.connectionErrors
+            if attempts.count == 1 { return connectFailure(attempts[0].error) }
+            let reasons = attempts.map { "\(connectFailure($0.error)) at \($0.target.ipAddress ?? "\($0.target)")" }
+            return reasons.isEmpty ? "no address to connect to" : reasons.joined(separator: "; ")
+        case let io as IOError:
+            return String(cString: strerror(io.errnoCode)).lowercased()
+        case ChannelError.connectTimeout(let after):
+            return "no answer within \(after)"
+        default:
+            return "\(error)"
         }
     }
 
