@@ -32,6 +32,9 @@ public struct EventStreamService: RPCService {
         public var streamTypes: Set<String>?
         /// The event types a subscription may filter on; `nil` accepts any.
         public var eventTypes: Set<String>?
+        /// Stream types whose events name no user (the sagas' records): a user principal that
+        /// filters on these alone would wait for ever, and is told so instead.
+        public var userlessStreamTypes: Set<String> = []
 
         public init() {}
     }
@@ -137,6 +140,16 @@ public struct EventStreamService: RPCService {
         try Self.refuseUnknown(filter.eventTypes, of: settings.eventTypes, "filter.event_types", "an event type")
         let interval = try checkpointInterval(message.checkpointIntervalMs)
         let owner: UUID? = if case .user(let id) = principal { id } else { nil }
+        if owner != nil, let wanted = filter.streamTypes, !wanted.isEmpty,
+            wanted.isSubset(of: settings.userlessStreamTypes)
+        {
+            throw APIErrors.error(
+                .permissionDenied, reason: "NOT_A_USER_STREAM",
+                "\(principal) sees only its own events, and streams of type \(wanted.sorted().joined(separator: ", ")) "
+                    + "hold events of no user: this subscription would never deliver one",
+                fields: [BadRequest.FieldViolation(field: "filter.stream_types", description: "holds no user's events")]
+            )
+        }
         try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
         let progress = Progress(position: resumeAfter, of: subscription)

@@ -31,6 +31,7 @@ public struct TradeCoreAPI: RPCService {
         var subscription = subscription
         if subscription.streamTypes == nil { subscription.streamTypes = TradeCoreApplication.streamTypes }
         if subscription.eventTypes == nil { subscription.eventTypes = TradeCoreApplication.eventTypes }
+        subscription.userlessStreamTypes.insert(SagaManagerStreams.streamType)
         self.subscriptions = EventStreamService(
             store: app.store, authenticator: authenticator, metrics: metrics, shutdown: shutdown,
             settings: subscription, logger: logger)

@@ -103,6 +103,19 @@ struct TradeCoreAPITests {
                 bytes: ReadStreamRequest(stream: saga.rawValue, fromVersion: 0, maxCount: 0).protoBytes,
                 metadata: api.asAlice)
             #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
+            // Nor subscribes to saga streams alone: that would wait for ever without a word.
+            do {
+                try await api.client.serverStreaming(
+                    APIHarness.path("EventStreamService", "Subscribe"),
+                    SubscribeRequest(filter: SubscriptionFilter(streamTypes: ["saga"])).protoBytes,
+                    metadata: api.asAlice
+                ) { response in
+                    for try await _ in response.messages {}
+                }
+                Issue.record("a user's subscription to saga streams alone was accepted")
+            } catch let refusal as RPCError {
+                #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
+            }
             let bySevice = try await api.call(
                 "EventStreamService", "ReadStream",
                 ReadStreamRequest(stream: saga.rawValue, fromVersion: 0, maxCount: 0), as: ReadStreamResponse.self,
