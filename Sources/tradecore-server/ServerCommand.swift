@@ -68,7 +68,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
     var logLevel: String?
 
-    @Option(help: "API tokens, comma-separated: service:<name>=<token> or user:<uuid>=<token>.")
+    @Option(
+        help:
+            "API tokens, comma-separated: service:<name>=<token> or user:<uuid>=<token>, each token at least 16 characters (or sha256:<hex> of it)."
+    )
     var apiTokens: String?
 
     @Option(

@@ -42,6 +42,9 @@ struct ServerSettings: Sendable {
         /// The environment variable that sets it.
         var environmentName: String { "TRADECORE_" + words.joined(separator: "_").uppercased() }
 
+        /// The setting as an error names it: its key in a settings file, its flag and its variable.
+        var named: String { "\(rawValue) (--\(flag), \(environmentName))" }
+
         /// The words of the name, split where a lowercase letter meets an uppercase one, as
         /// swift-configuration splits keys (`webhookBaseURL`: webhook, Base, URL).
         var words: [String] {
@@ -206,7 +209,7 @@ struct ServerSettings: Sendable {
             guard let value = text(key) else { return nil }
             guard let number = N(value), range.contains(number) else {
                 throw ConfigurationError(
-                    "\(key.rawValue) (--\(key.flag), \(key.environmentName)) must be a whole number from "
+                    "\(key.named) must be a whole number from "
                         + "\(range.lowerBound) to \(range.upperBound), not \"\(value)\"")
             }
             return number
@@ -220,7 +223,7 @@ struct ServerSettings: Sendable {
         }
         // Checked before the store opens and a master key is made: a start that cannot serve
         // should leave nothing behind.
-        for (file, name) in [(tlsCert, "tlsCert (--tls-cert)"), (tlsKey, "tlsKey (--tls-key)")] {
+        for (file, name) in [(tlsCert, Key.tlsCert.named), (tlsKey, Key.tlsKey.named)] {
             if let file, !FileManager.default.isReadableFile(atPath: file) {
                 throw ConfigurationError("\(name): cannot read \(file)")
             }
@@ -232,7 +235,7 @@ struct ServerSettings: Sendable {
         if let level = text(.logLevel) {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(
-                    "logLevel (--log-level) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\""
+                    "\(Key.logLevel.named) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\""
                 )
             }
             logLevel = parsed
@@ -245,13 +248,13 @@ struct ServerSettings: Sendable {
         masterKeyFile = text(.masterKeyFile)
         webhookBaseURL = text(.webhookBaseURL) ?? webhookBaseURL
         guard webhookBaseURL.hasPrefix("https://") || webhookBaseURL.hasPrefix("http://") else {
-            throw ConfigurationError("webhookBaseURL (--webhook-base-url) must be an http:// or https:// URL")
+            throw ConfigurationError("\(Key.webhookBaseURL.named) must be an http:// or https:// URL")
         }
         adminHost = text(.adminHost) ?? adminHost
         adminPort = try number(.adminPort, 0...65_535) ?? adminPort
         guard adminPort == 0 || adminPort != port else {
             throw ConfigurationError(
-                "adminPort (--admin-port, TRADECORE_ADMIN_PORT) and port (--port, TRADECORE_PORT) are both "
+                "\(Key.adminPort.named) and \(Key.port.named) are both "
                     + "\(port): the metrics endpoint needs a port of its own (0 turns it off)")
         }
         virtualBrokerSeed = try number(.virtualBrokerSeed, 0...UInt64.max) ?? virtualBrokerSeed
