@@ -335,6 +335,26 @@ struct InMemoryCallTests {
         #expect(pair.serverHandler.reservedRequestBytes == 0)
     }
 
+    @Test("a unary call whose complete message is followed by the start of another is refused at once")
+    func aSecondUnaryMessageIsRefusedWhenItStarts() throws {
+        let pair = try InMemoryConnection(router: makeTestRouter())
+        let call = pair.call(TestMethod.echo, [1, 2, 3])
+        pair.loop.run()
+        var bytes: [UInt8] = []
+        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
+        var frames = RawFrame.parse(bytes)
+        let dataIndex = try #require(frames.firstIndex { $0.kind == .data })
+        // No END_STREAM, and after the message the prefix of a 1 MiB one and a little of it: the
+        // call would otherwise hold the start of a message nothing has set room aside for.
+        frames[dataIndex].flags &= ~RawFrame.endStream
+        frames[dataIndex].payload += [0, 0, 0x10, 0, 0] + [UInt8](repeating: 9, count: 1_000)
+        try pair.sendToServer(frames.flatMap(\.bytes))
+        try pair.pump()
+        #expect(call.error?.code == .internal)
+        #expect(call.error?.message.contains("more than one message") == true, "\(String(describing: call.error))")
+        #expect(pair.serverHandler.reservedRequestBytes == 0)
+    }
+
     @Test("past the large requests that may wait for room, a call is refused at once with RESOURCE_EXHAUSTED")
     func tooManyWaitingRequestsAreRefused() throws {
         var configuration = RPCServerConfiguration()

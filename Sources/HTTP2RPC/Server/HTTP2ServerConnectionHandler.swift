@@ -318,6 +318,13 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         } catch {
             finish(stream, error: error)
         }
+        if stream.acceptsRequestData, stream.requestSource == nil, case .awaitingRequest(_, _?) = stream.phase,
+            !stream.deframer.isAtMessageBoundary
+        {
+            // A unary call's message is complete and another begins: refused now, before its
+            // bytes pile up outside any room (the call holds room for its first until it starts).
+            finish(stream, error: RPCError(.internal, "a unary request carried more than one message"))
+        }
         if stream.acceptsRequestData { makeRoom(for: stream) }
         if !stream.acceptsRequestData {
             session?.consume(streamID: stream.id, count: bytes.count)
@@ -342,7 +349,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         guard stream.requestRoom == 0, !stream.waitingForRoom,
             let needed = stream.deframer.messageInProgressWireLength
         else { return }
-        if fitsInBudget(needed) {
+        // Behind any that wait, so that a stream of smaller messages cannot starve a large one.
+        if streamsWaitingForRoom.isEmpty && fitsInBudget(needed) {
             reservedRequestBytes += needed
             stream.requestRoom = needed
         } else if streamsWaitingForRoom.count < maxStreamsWaitingForRoom {
@@ -392,6 +400,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             streamsWaitingForRoom.removeFirst()
             waiting.waitingForRoom = false
             waiting.requestRoom = needed
+            waiting.receivingSince = now
             reservedRequestBytes += needed
             returnStreamWindow(of: waiting)
         }
@@ -765,9 +774,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             break
         }
 
-        for stream in streams.values where stream.isReceivingHeaders || stream.isAwaitingRequest {
+        // A message waiting for room is not the client's delay; its clock starts when it gets room.
+        for stream in streams.values
+        where stream.isReceivingHeaders || (stream.isAwaitingRequest && !stream.waitingForRoom) {
             let verdict = connection.requestOverdue(
-                openedAt: stream.openedAt, inHeaderBlock: stream.isReceivingHeaders, now: now)
+                openedAt: stream.receivingSince, inHeaderBlock: stream.isReceivingHeaders, now: now)
             switch verdict {
             case .wait:
                 continue

@@ -21,7 +21,10 @@ public struct RPCServerConfiguration: Sendable {
     public var maxReceiveMessageSize: Int = 4 << 20
     /// Largest response message a handler may send.
     public var maxSendMessageSize: Int = 4 << 20
-    /// Request bytes a connection may hold before we stop replenishing its window.
+    /// Request bytes a connection may be receiving at once: a message larger than its stream window
+    /// is read on only while its whole length fits (one always may); the others wait, their stream
+    /// windows closed, and past `connectionWindowSize / initialStreamWindowSize` waiting a call is
+    /// refused with RESOURCE_EXHAUSTED.
     public var maxBufferedRequestBytesPerConnection: Int = 32 << 20
     /// Response bytes a connection may hold unsent (the peer not reading, or its windows closed);
     /// a response that would go past it fails with RESOURCE_EXHAUSTED instead of being queued.

@@ -18,6 +18,9 @@ final class ServerStream {
 
     let id: HTTP2StreamID
     let openedAt: NIODeadline
+    /// Since when the request is overdue-checked: its opening, or the moment its message got room
+    /// after waiting for it (time the server held the window closed is not the client's).
+    var receivingSince: NIODeadline
     var phase: Phase = .receivingHeaders(RequestHead())
 
     var isReceivingHeaders: Bool {
@@ -104,6 +107,7 @@ final class ServerStream {
     init(id: HTTP2StreamID, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
         self.id = id
         self.openedAt = openedAt
+        self.receivingSince = openedAt
         self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize)
         self.outbound = emptyBuffer
     }
