@@ -14,8 +14,8 @@ public struct ProtoSchema<Message>: Sendable {
     /// Bit i set: `fields[i]` is required. Schemas hold at most 64 fields (checked by a test), so
     /// one word covers them; fields past 64 could not be marked required.
     @usableFromInline let requiredMask: UInt64
-    /// Bit i set: `fields[i]` holds one message (not a list or a map of them), whose occurrences
-    /// protobuf merges.
+    /// Bit i set: `fields[i]` holds one message (not a list or a map of them, nor a `oneof`
+    /// member), whose occurrences protobuf merges.
     @usableFromInline let singularMessageMask: UInt64
 
     /// Creates a schema. Field numbers must be distinct; the drift test checks every schema
@@ -37,7 +37,11 @@ public struct ProtoSchema<Message>: Sendable {
             if field.descriptor.isRequired && position < 64 {
                 mask |= 1 << UInt64(position)
             }
-            if case .message = field.descriptor.type, field.descriptor.label != .repeated, position < 64 {
+            // A `oneof` member is left out: another member between two of its occurrences would
+            // clear the first, which joining them cannot express; its last occurrence is kept.
+            if case .message = field.descriptor.type, field.descriptor.label != .repeated,
+                field.descriptor.oneof == nil, position < 64
+            {
                 messages |= 1 << UInt64(position)
             }
         }
@@ -119,68 +123,65 @@ public struct ProtoSchema<Message>: Sendable {
     }
 }
 
-/// One field occurrence in a message's bytes, for ``ProtoSchema/joiningRepeatedMessageFields(_:)``.
-private struct ProtoFieldOccurrence {
-    var number: Int
-    var bytes: Range<Int>
-    /// The payload of a message field's occurrence; nil for any other field.
-    var payload: Range<Int>?
-}
-
 extension ProtoSchema {
     /// The bytes left in `reader` (one message's fields) with each message field that occurs more
-    /// than once written once, at the place of its last occurrence, its payload the occurrences'
-    /// payloads back to back. Protobuf merges such occurrences, and merging them in order is
-    /// reading their payloads as one (a field set again keeps the last value, a list grows): so
-    /// a peer that concatenates encoded messages, as protobuf allows, is read as it meant.
-    /// Nil when no message field repeats, or the bytes do not parse.
+    /// than once written once, after the others, its payload the occurrences' payloads back to
+    /// back. Protobuf merges such occurrences, and merging them in order is reading their payloads
+    /// as one (a field set again keeps the last value, a list grows): so a peer that concatenates
+    /// encoded messages, as protobuf allows, is read as it meant. Nil when no message field
+    /// repeats, or the bytes do not parse.
+    ///
+    /// A first pass only counts, in two words, so a message that fails for another reason costs
+    /// one more scan and no memory; the second copies each byte once.
     func joiningRepeatedMessageFields(_ reader: ProtoReader) -> [UInt8]? {
+        var seen: UInt64 = 0
+        var repeated: UInt64 = 0
         var scan = reader
-        var occurrences: [ProtoFieldOccurrence] = []
-        var counts: [Int: Int] = [:]
+        do throws(ProtoDecodingError) {
+            while let tag = try scan.nextTag() {
+                if let bit = joinableBit(tag) {
+                    repeated |= seen & bit
+                    seen |= bit
+                }
+                try scan.skip(tag)
+            }
+        } catch {
+            return nil
+        }
+        guard repeated != 0 else { return nil }
+
+        var writer = ProtoWriter(reservingCapacity: reader.remainingCount)
+        var payloads: [Int: [UInt8]] = [:]
+        scan = reader
         do throws(ProtoDecodingError) {
             while true {
                 let begin = scan.position
                 guard let tag = try scan.nextTag() else { break }
-                if let index = fieldIndex(tag.fieldNumber), index < 64,
-                    singularMessageMask & (1 << UInt64(index)) != 0, tag.wireType == .lengthDelimited
-                {
-                    let length = try scan.readVarint()
-                    guard length <= UInt64(scan.remainingCount) else { return nil }
-                    let payload = scan.position..<(scan.position + Int(length))
-                    scan.position = payload.upperBound
-                    occurrences.append(
-                        ProtoFieldOccurrence(number: tag.fieldNumber, bytes: begin..<scan.position, payload: payload))
-                    counts[tag.fieldNumber, default: 0] += 1
+                if let bit = joinableBit(tag), repeated & bit != 0 {
+                    let payload = try scan.readLengthDelimited()
+                    payloads[bit.trailingZeroBitCount, default: []].append(contentsOf: payload)
                 } else {
                     try scan.skip(tag)
-                    occurrences.append(
-                        ProtoFieldOccurrence(number: tag.fieldNumber, bytes: begin..<scan.position, payload: nil))
+                    writer.storage.append(
+                        contentsOf: UnsafeRawBufferPointer(rebasing: reader.buffer[begin..<scan.position]))
                 }
             }
         } catch {
             return nil
         }
-        guard counts.values.contains(where: { $0 > 1 }) else { return nil }
-        var last: [Int: Int] = [:]
-        for (position, occurrence) in occurrences.enumerated() where occurrence.payload != nil {
-            last[occurrence.number] = position
-        }
-        var writer = ProtoWriter(reservingCapacity: reader.remainingCount)
-        for (position, occurrence) in occurrences.enumerated() {
-            guard occurrence.payload != nil, counts[occurrence.number, default: 0] > 1 else {
-                writer.storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: reader.buffer[occurrence.bytes]))
-                continue
-            }
-            guard last[occurrence.number] == position else { continue }
-            let payloads = occurrences.compactMap { $0.number == occurrence.number ? $0.payload : nil }
-            writer.writeTag(fieldNumber: occurrence.number, wireType: .lengthDelimited)
-            writer.writeVarint(UInt64(payloads.reduce(0) { $0 + $1.count }))
-            for payload in payloads {
-                writer.storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: reader.buffer[payload]))
-            }
+        for (index, payload) in payloads.sorted(by: { $0.key < $1.key }) {
+            writer.writeTag(fieldNumber: fields[index].descriptor.number, wireType: .lengthDelimited)
+            writer.writeLengthDelimited(payload)
         }
         return writer.bytes
+    }
+
+    /// The bit of a field whose occurrences are merged (a message field, not a list, a map or a
+    /// `oneof` member) when `tag` is one of it, as written.
+    private func joinableBit(_ tag: ProtoTag) -> UInt64? {
+        guard tag.wireType == .lengthDelimited, let index = fieldIndex(tag.fieldNumber), index < 64 else { return nil }
+        let bit: UInt64 = 1 << UInt64(index)
+        return singularMessageMask & bit != 0 ? bit : nil
     }
 }
 

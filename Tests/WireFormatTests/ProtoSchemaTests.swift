@@ -123,8 +123,14 @@ private struct Chain: ProtoSchemaMessage, Equatable {
         "test.Chain",
         [
             .field("label", 1, ProtoString.self, \.label),
-            .oneof(
-                "link", "next", 2, ProtoMessageCodec<Chain>.self, get: { $0.next?.chain }, set: { $0.next = Box($1) }),
+            ProtoField(
+                descriptor: ProtoFieldDescriptor(
+                    name: "next", number: 2, type: .message("test.Chain"), label: .singular),
+                encoder: { chain, writer in if let next = chain.next { writer.writeMessageField(2, next.chain) } },
+                decoder: { (chain, reader, tag) throws(ProtoDecodingError) in
+                    chain.next = Box(try reader.readMessage(tag, as: Chain.self))
+                    return true
+                }),
         ])
 }
 
@@ -312,19 +318,20 @@ private func decodeFailure(_ bytes: [UInt8]) -> ProtoDecodingError? {
     }
 
     @Test func repeatedMessageFieldsAreMergedDownToADepthAndRefusedBelowIt() throws {
-        // `depth` links down, a `next` written twice: its labels merge to the last.
+        // `depth` links down, a `next` written twice, each time with another field: merged, it
+        // has both (kept last, only the second).
         func chain(repeatingAt depth: Int) -> [UInt8] {
             bytes { writer in
                 if depth == 0 {
                     writer.writeMessageField(2, Chain(label: "a"))
-                    writer.writeMessageField(2, Chain(label: "b"))
+                    writer.writeMessageField(2, Chain(next: Chain(label: "b")))
                 } else {
                     writer.writeStringField(1, "level")
                     writer.writeBytesField(2, chain(repeatingAt: depth - 1))
                 }
             }
         }
-        var expected = Chain(label: "", next: Chain(label: "b"))
+        var expected = Chain(next: Chain(label: "a", next: Chain(label: "b")))
         for _ in 0..<(ProtoReader.mergeDepthLimit - 1) { expected = Chain(label: "level", next: expected) }
         #expect(try Chain(protoBytes: chain(repeatingAt: ProtoReader.mergeDepthLimit - 1)) == expected)
 
