@@ -191,15 +191,17 @@ struct ServerCommand: AsyncParsableCommand {
             let key = try MasterKey.load(settings: settings, logger: logger)
             let secrets = try ServerSecrets(masterKeyBytes: key.bytes)
             do {
-                try await secrets.checkMasterKey(in: backend.readModels)
-            } catch let mismatch as MasterKeyMismatch {
+                try await secrets.checkMasterKey(in: backend.readModels, lock: backend.lock)
+            } catch {
+                // A key made for a start that does not go through is not left behind: the next
+                // start would take it for the store's.
+                if let made = key.madeAt { try? FileManager.default.removeItem(atPath: made) }
+                guard let mismatch = error as? MasterKeyMismatch else { throw error }
                 guard let made = key.madeAt else { throw ValidationError(mismatch.description) }
-                // Not left behind: the next start would take the wrong key for the right one.
-                try? FileManager.default.removeItem(atPath: made)
                 throw ValidationError(
-                    "the master key file \(made) is missing, and this store was used with a key (key check "
-                        + "\(mismatch.recorded)): put that key back there, or name its file with --master-key-file. "
-                        + "A new key would not open the credentials the store holds.")
+                    "the master key file \(made) is missing, and this store was used with another key "
+                        + "(\(mismatch.recorded.map { "key check \($0)" } ?? "its credentials do not open with a new one")"
+                        + "): put that key back there, or name its file with --master-key-file.")
             }
             let broker = VirtualBroker(
                 configuration: .init(seed: settings.virtualBrokerSeed),

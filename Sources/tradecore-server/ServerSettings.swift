@@ -94,8 +94,6 @@ struct ServerSettings: Sendable {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw ConfigurationError("the configuration file \(file) does not exist")
             }
-            // Read once, so that what is checked is what is used, and a pipe (`--config
-            // /dev/stdin`, `<(...)`) can be read at all: the library is given a private copy.
             let contents: Data
             do {
                 contents = try FileHandle(forReadingFrom: URL(fileURLWithPath: file)).readToEnd() ?? Data()
@@ -103,26 +101,43 @@ struct ServerSettings: Sendable {
                 throw ConfigurationError("cannot read the configuration file \(file): \(error.localizedDescription)")
             }
             try checkFile(file, contents)
-            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-config-\(UUID()).json")
-            guard
-                FileManager.default.createFile(
-                    atPath: copy.path, contents: contents, attributes: [.posixPermissions: 0o600])
-            else {
-                throw ConfigurationError("cannot copy the configuration file \(file) to \(copy.path)")
-            }
-            defer { try? FileManager.default.removeItem(at: copy) }
+            // The library reads the file itself; a pipe (`--config /dev/stdin`, `<(...)`), already
+            // read, is given to it as a private copy of what was checked.
+            var path = file
+            let copy = try isRegularFile(file) ? nil : privateCopy(of: contents, from: file)
+            if let copy { path = copy.path }
+            defer { if let copy { try? FileManager.default.removeItem(at: copy) } }
             do {
                 providers.append(
                     try await FileProvider<JSONSnapshot>(
                         config: ConfigReader(
-                            provider: InMemoryProvider(values: [
-                                "filePath": .init(.string(copy.path), isSecret: false)
-                            ]))))
+                            provider: InMemoryProvider(values: ["filePath": .init(.string(path), isSecret: false)]))))
             } catch {
                 throw ConfigurationError("the configuration file \(file) is not a JSON object of settings: \(error)")
             }
         }
         return try ServerSettings(reading: ConfigReader(providers: providers))
+    }
+
+    private static func isRegularFile(_ path: String) throws -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the configuration file \(path)") }
+        return info.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// `contents` in a new file only its owner can read (it may hold tokens), made so from the start.
+    private static func privateCopy(of contents: Data, from file: String) throws -> URL {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-config-\(UUID()).json")
+        let descriptor = open(copy.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { throw ConfigurationError("cannot copy the configuration file \(file)") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: contents)
+        } catch {
+            try? FileManager.default.removeItem(at: copy)
+            throw ConfigurationError("cannot copy the configuration file \(file): \(error.localizedDescription)")
+        }
+        return copy
     }
 
     /// A JSON value of the settings file, as written: a number is not read as a flag, nor `true`
@@ -252,7 +267,10 @@ struct ServerSettings: Sendable {
         }
         adminHost = text(.adminHost) ?? adminHost
         adminPort = try number(.adminPort, 0...65_535) ?? adminPort
-        guard adminPort == 0 || adminPort != port else {
+        // The same port on the same address (or on every address) is taken twice.
+        let wildcards: Set<String> = ["0.0.0.0", "::", "[::]"]
+        let sameAddress = adminHost == host || wildcards.contains(adminHost) || wildcards.contains(host)
+        guard adminPort == 0 || adminPort != port || !sameAddress else {
             throw ConfigurationError(
                 "\(Key.adminPort.named) and \(Key.port.named) are both "
                     + "\(port): the metrics endpoint needs a port of its own (0 turns it off)")

@@ -102,37 +102,58 @@ extension ServerSecrets {
     /// and the fingerprints of recorded command ids do not match: a server started with it (a
     /// second server given none, a lost key file made anew) would cancel orders it cannot submit
     /// and refuse the retries of commands it ran.
-    public func checkMasterKey(in store: any ProjectionStore) async throws {
+    ///
+    /// `lock`, when servers share the store: held across the look and the write, so that of
+    /// servers starting together on a new store one records its key and the others compare.
+    public func checkMasterKey(in store: any ProjectionStore, lock: (any DistributedLock)? = nil) async throws {
+        guard let lock else { return try await checkMasterKeyAlone(in: store) }
+        try await lock.withLock(
+            Self.keyCheckCollection + "/" + Self.keyCheckKey, ttl: .seconds(60), timeout: .seconds(30)
+        ) {
+            _ in try await checkMasterKeyAlone(in: store)
+        }
+    }
+
+    private func checkMasterKeyAlone(in store: any ProjectionStore) async throws {
         let check = keyCheck
-        func recorded() async throws -> String? {
-            try await store.read { try $0.value(in: Self.keyCheckCollection, key: Self.keyCheckKey) }
-                .map { String(decoding: $0, as: UTF8.self) }
+        let recorded = try await store.read { try $0.value(in: Self.keyCheckCollection, key: Self.keyCheckKey) }
+            .map { String(decoding: $0, as: UTF8.self) }
+        if let recorded {
+            guard recorded == check else { throw MasterKeyMismatch(recorded: recorded, given: check) }
+            return
         }
-        var stored = try await recorded()
-        if stored == nil {
-            // Of servers starting together on a new store, the first to write is the one kept.
-            try await store.write { writer in
-                guard try writer.value(in: Self.keyCheckCollection, key: Self.keyCheckKey) == nil else { return }
-                try writer.put(Data(check.utf8), in: Self.keyCheckCollection, key: Self.keyCheckKey)
+        // A store from before the check: its vault, if it holds anything, tells whether this key
+        // is the one it was used with.
+        let sealed = try await store.read {
+            try $0.entries(in: CredentialVault.collection, prefix: "", after: nil, limit: 1).first?.key
+        }
+        if let sealed {
+            do {
+                _ = try await CredentialVault(storage: store, secrets: self).credentials(reference: sealed)
+            } catch VaultError.unreadable {
+                throw MasterKeyMismatch(recorded: nil, given: check)
             }
-            stored = try await recorded()
         }
-        if let recorded = stored, recorded != check {
-            throw MasterKeyMismatch(recorded: recorded, given: check)
+        try await store.write { writer in
+            try writer.put(Data(check.utf8), in: Self.keyCheckCollection, key: Self.keyCheckKey)
         }
     }
 }
 
 /// The master key a server was started with is not the one its store was first used with.
 public struct MasterKeyMismatch: Error, Sendable, CustomStringConvertible {
-    /// The store's key check, and that of the key given.
-    public let recorded: String
+    /// The store's key check (nil: the store has none, but its credentials do not open with
+    /// the key given), and that of the key given.
+    public let recorded: String?
     public let given: String
 
     public var description: String {
-        "this store was first used with another master key (key check \(recorded); this server's is \(given)): "
-            + "servers sharing a store must share the master key (--master-key-file), and a lost key file cannot "
-            + "be made anew. Start with the key the store was used with."
+        let which =
+            recorded.map { "key check \($0); this server's is \(given)" }
+            ?? "the credentials it holds do not open with this server's key, key check \(given)"
+        return "this store was first used with another master key (\(which)): servers sharing a store must share "
+            + "the master key (--master-key-file), and a lost key file cannot be made anew. Start with the key "
+            + "the store was used with."
     }
 }
 
