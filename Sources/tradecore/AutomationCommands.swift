@@ -33,7 +33,7 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(help: "How the take profit is given: percent or amount (default: percent).")
         var takeProfitType: Choice<PriceOffsetType>?
         @Option(help: "The orders' type: market, limit, stop or stop-limit.") var orderType: Choice<OrderType>?
-        @Option(help: "The orders' time in force: day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
+        @Option(help: "The orders' time in force; also takes gtc, ioc and fok.") var timeInForce: Choice<TimeInForce>?
         @Option(parsing: .unconditional, help: "For limit orders: the distance from the signal price.") var limitOffset:
             ExactDecimal?
 

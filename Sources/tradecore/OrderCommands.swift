@@ -48,7 +48,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(name: .customLong("type"), help: "market, limit, stop or stop-limit.") var orderType: Choice<OrderType>
         @Option(parsing: .unconditional, help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?
         @Option(parsing: .unconditional, help: "For stop and stop-limit orders.") var stopPrice: ExactDecimal?
-        @Option(help: "How long the order stands; gtc, ioc and fok name the last three too (default: day).")
+        @Option(help: "How long the order stands; also takes gtc, ioc and fok (default: day).")
         var timeInForce: Choice<TimeInForce>?
         @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
         @Option(help: "The saga it runs for.") var sagaID: UUID?
@@ -121,8 +121,7 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional) var quantity: ExactDecimal?
         @Option(parsing: .unconditional) var limitPrice: ExactDecimal?
         @Option(parsing: .unconditional) var stopPrice: ExactDecimal?
-        @Option(help: "How long the order stands; gtc, ioc and fok name the last three too.") var timeInForce:
-            Choice<TimeInForce>?
+        @Option(help: "How long the order stands; also takes gtc, ioc and fok.") var timeInForce: Choice<TimeInForce>?
 
         func validate() throws { try options.output.check(OrderResult.self) }
 

@@ -62,7 +62,8 @@ extension Tradecore {
         guard arguments.first == "help" else { return nil }
         var command: any ParsableCommand.Type = Tradecore.self
         var path = "tradecore"
-        for name in arguments.dropFirst() where !name.hasPrefix("-") {
+        // The names before the first option (after it, a word may be an option's value).
+        for name in arguments.dropFirst().prefix(while: { !$0.hasPrefix("-") }) {
             guard let next = command.configuration.subcommands.first(where: { $0._commandName == name }) else {
                 return "'\(name)' is not a command of \(path)"
             }

@@ -232,10 +232,11 @@ public final class RPCClient: Sendable {
     static func connectFailure(_ error: any Error) -> String {
         switch error {
         case let failure as NIOConnectionError:
-            if failure.dnsAError != nil || failure.dnsAAAAError != nil {
+            let attempts = failure.connectionErrors
+            // One family may fail to resolve while the other's addresses were tried: those say why.
+            if attempts.isEmpty, failure.dnsAError != nil || failure.dnsAAAAError != nil {
                 return "the name \(failure.host) does not resolve"
             }
-            let attempts = failure.connectionErrors
             if attempts.count == 1 { return connectFailure(attempts[0].error) }
             let reasons = attempts.map { "\(connectFailure($0.error)) at \($0.target.ipAddress ?? "\($0.target)")" }
             return reasons.isEmpty ? "no address to connect to" : reasons.joined(separator: "; ")
