@@ -297,10 +297,7 @@ struct InMemoryCallTests {
 
         // A unary call with a second message is refused after the first; the second is dropped.
         let twice = pair.call(TestMethod.echo, [1, 2, 3])
-        pair.loop.run()
-        var bytes: [UInt8] = []
-        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
-        var frames = RawFrame.parse(bytes)
+        var frames = try pair.takeClientFrames()
         let dataIndex = try #require(frames.firstIndex { $0.kind == .data })
         frames[dataIndex].payload += [0, 0, 0, 0, 4, 4, 5, 6, 7]
         try pair.sendToServer(frames.flatMap(\.bytes))
@@ -339,10 +336,7 @@ struct InMemoryCallTests {
     func aSecondUnaryMessageIsRefusedWhenItStarts() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())
         let call = pair.call(TestMethod.echo, [1, 2, 3])
-        pair.loop.run()
-        var bytes: [UInt8] = []
-        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
-        var frames = RawFrame.parse(bytes)
+        var frames = try pair.takeClientFrames()
         let dataIndex = try #require(frames.firstIndex { $0.kind == .data })
         // No END_STREAM, and after the message the prefix of a 1 MiB one and a little of it: the
         // call would otherwise hold the start of a message nothing has set room aside for.
@@ -421,10 +415,7 @@ struct InMemoryCallTests {
     func compressedFlag() throws {
         let pair = try InMemoryConnection(router: makeTestRouter())
         let call = pair.call(TestMethod.echo, [1, 2, 3])
-        pair.loop.run()
-        var bytes: [UInt8] = []
-        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
-        var frames = RawFrame.parse(bytes)
+        var frames = try pair.takeClientFrames()
         let dataIndex = try #require(frames.firstIndex { $0.kind == .data })
         frames[dataIndex].payload[0] = 1
         try pair.sendToServer(frames.flatMap(\.bytes))
@@ -485,10 +476,7 @@ struct InMemoryCallTests {
         let pair = try InMemoryConnection(router: makeTestRouter(), server: configuration)
         // A unary call whose request never ends: the server gives up on it.
         let call = pair.call(TestMethod.echo, [1])
-        pair.loop.run()
-        var bytes: [UInt8] = []
-        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
-        var frames = RawFrame.parse(bytes)
+        var frames = try pair.takeClientFrames()
         for index in frames.indices where frames[index].kind == .data { frames[index].flags &= ~RawFrame.endStream }
         try pair.sendToServer(frames.flatMap(\.bytes))
         try pair.pump()

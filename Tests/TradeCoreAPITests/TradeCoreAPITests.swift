@@ -296,7 +296,8 @@ struct TradeCoreAPITests {
                     let message = try SubscribeResponse(protoBytes: bytes)
                     switch message.message {
                     case .caughtUp(let point)?: caughtUp = point.position
-                    case .checkpoint(let point)?: return (caughtUp, point.position)
+                    // The first checkpoint after catching up (a slow catch-up has some on the way).
+                    case .checkpoint(let point)? where caughtUp != nil: return (caughtUp, point.position)
                     default: break
                     }
                 }

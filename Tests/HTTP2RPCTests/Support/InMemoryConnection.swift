@@ -75,6 +75,15 @@ final class InMemoryConnection {
         }
     }
 
+    /// The frames the client has written, parsed and not delivered: a test alters them and sends
+    /// them on with ``sendToServer(_:)``.
+    func takeClientFrames() throws -> [RawFrame] {
+        loop.run()
+        var bytes: [UInt8] = []
+        while let buffer = try client.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytesView }
+        return RawFrame.parse(bytes)
+    }
+
     /// Sends raw bytes to the server as if the client had written them.
     func sendToServer(_ bytes: [UInt8]) throws {
         try deliver(ByteBuffer(bytes: bytes), to: server, chunkSize: nil)
