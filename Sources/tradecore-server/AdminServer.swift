@@ -1,3 +1,4 @@
+import HTTP2RPC
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -9,13 +10,19 @@ import Synchronization
 /// the Prometheus text exposition of every metric; `GET /healthz` answers `ok`.
 final class AdminServer: Sendable {
     private let registry: PrometheusCollectorRegistry
+    private let transport: TransportMetrics?
     private let host: String
     private let port: Int
     private let logger: Logger
     private let channel = Mutex<(any Channel)?>(nil)
 
-    init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) {
+    /// `transport`: the HTTP/2 server's own figures, brought up to date at each scrape.
+    init(
+        registry: PrometheusCollectorRegistry, transport: TransportMetrics? = nil, host: String, port: Int,
+        logger: Logger
+    ) {
         self.registry = registry
+        self.transport = transport
         self.host = host
         self.port = port
         self.logger = logger
@@ -23,14 +30,15 @@ final class AdminServer: Sendable {
 
     /// Binds the endpoint; returns the port it listens on.
     func start() async throws -> Int {
-        let registry = self.registry
+        let (registry, transport) = (self.registry, self.transport)
         let bound = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHandler(registry: registry, transport: transport))
                 }
             }
             .bind(host: host, port: port).get()
@@ -55,9 +63,11 @@ private final class MetricsHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let registry: PrometheusCollectorRegistry
+    private let transport: TransportMetrics?
 
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry, transport: TransportMetrics?) {
         self.registry = registry
+        self.transport = transport
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,6 +78,7 @@ private final class MetricsHandler: ChannelInboundHandler {
         switch (request.method, request.uri.split(separator: "?").first ?? "") {
         case (.GET, "/metrics"):
             status = .ok
+            transport?.update()
             body = registry.emitToBuffer()
             contentType = "text/plain; version=0.0.4; charset=utf-8"
         case (.GET, "/healthz"):
@@ -93,5 +104,44 @@ private final class MetricsHandler: ChannelInboundHandler {
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             done.whenComplete { _ in loopBound.value.close(promise: nil) }
         }
+    }
+}
+
+/// What the HTTP/2 server counts itself, as metrics: every call it received, the API's and the
+/// others (health, diagnostics, reflection) and those refused before any handler (an unknown
+/// method, an oversized message, a draining server), which the API's per-method metrics cannot see.
+final class TransportMetrics: Sendable {
+    private let stats: RPCServerStats
+    private let calls: Counter
+    private let failedCalls: Counter
+    private let activeCalls: Gauge
+    private let openConnections: Gauge
+    /// The totals the counters were last brought to.
+    private let reported = Mutex((calls: 0, failedCalls: 0))
+
+    init(stats: RPCServerStats, registry: PrometheusCollectorRegistry) {
+        self.stats = stats
+        calls = registry.makeCounter(
+            name: "tradecore_transport_calls_total",
+            help: "Calls the HTTP/2 server received: the API's, the others, and those refused before a handler.")
+        failedCalls = registry.makeCounter(
+            name: "tradecore_transport_failed_calls_total",
+            help: "Of those, the calls that ended with a status other than OK.")
+        activeCalls = registry.makeGauge(name: "tradecore_transport_active_calls", help: "Calls in progress.")
+        openConnections = registry.makeGauge(
+            name: "tradecore_transport_open_connections", help: "Open HTTP/2 connections.")
+    }
+
+    /// Brings the metrics to the server's figures now.
+    func update() {
+        let now = stats.snapshot
+        let (newCalls, newFailures) = reported.withLock { reported in
+            defer { reported = (now.totalCalls, now.failedCalls) }
+            return (now.totalCalls - reported.calls, now.failedCalls - reported.failedCalls)
+        }
+        if newCalls > 0 { calls.increment(by: Int64(newCalls)) }
+        if newFailures > 0 { failedCalls.increment(by: Int64(newFailures)) }
+        activeCalls.set(Int64(now.activeCalls))
+        openConnections.set(Int64(now.openConnections))
     }
 }

@@ -237,7 +237,8 @@ struct ServerCommand: AsyncParsableCommand {
                     .init(
                         service: AdminService(
                             admin: AdminServer(
-                                registry: registry, host: settings.adminHost, port: settings.adminPort, logger: logger),
+                                registry: registry, transport: TransportMetrics(stats: stats, registry: registry),
+                                host: settings.adminHost, port: settings.adminPort, logger: logger),
                             address: "\(settings.adminHost):\(settings.adminPort) (--admin-host and --admin-port, "
                                 + "TRADECORE_ADMIN_HOST and TRADECORE_ADMIN_PORT)")
                     ))

@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
 ensure_build_dependencies
+ensure_debian_packages nghttp2-client
 ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
 generate_python_stubs
 server="$(server_binary "${1:-}")"
@@ -37,9 +38,18 @@ curl -sf "http://127.0.0.1:$admin_port/metrics" >"$work/metrics.txt"
 for expected in 'tradecore_rpc_calls_total{method="CreateOrder",code="OK"}' \
     'tradecore_rpc_calls_total{method="UpdateOrder",code="ABORTED"}' \
     'tradecore_rpc_duration_seconds_bucket{method="GetOrder"' 'tradecore_store_commit_seconds_count' \
-    'tradecore_store_appends_total' 'tradecore_commands_committed_total' 'tradecore_subscribers'; do
+    'tradecore_store_appends_total' 'tradecore_commands_committed_total' 'tradecore_subscribers' \
+    '# HELP tradecore_transport_calls_total' 'tradecore_transport_failed_calls_total' \
+    'tradecore_transport_open_connections'; do
     grep -qF "$expected" "$work/metrics.txt" || { log "the metrics endpoint lacks $expected"; cat "$work/metrics.txt" >&2; exit 1; }
 done
+# The transport counts what the API never sees: a call to a method no service has.
+before="$(sed -n 's/^tradecore_transport_failed_calls_total \([0-9]*\).*/\1/p' "$work/metrics.txt")"
+nghttp -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$SERVER_PORT/tradecore.api.v1.NoSuchService/Nothing" >/dev/null 2>&1 || true
+after="$(curl -sf "http://127.0.0.1:$admin_port/metrics" | sed -n 's/^tradecore_transport_failed_calls_total \([0-9]*\).*/\1/p')"
+[ "${after:-0}" -gt "${before:-0}" ] || { log "a call to an unknown method was not counted ($before, then $after)"; exit 1; }
 log "metrics endpoint: $(grep -c '^tradecore_' "$work/metrics.txt") tradecore series"
+
 stop_server
 log "end-to-end flows over grpcio passed"
