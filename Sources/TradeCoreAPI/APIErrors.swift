@@ -71,7 +71,7 @@ enum APIErrors {
 
     /// A command that did not go through; `hadCommandID`: it was sent with a
     /// `tradecore-command-id`, which tells how to learn the outcome of one that may have applied.
-    static func command(_ failure: CommandBusError, hadCommandID: Bool = true) -> RPCError {
+    static func command(_ failure: CommandBusError, hadCommandID: Bool) -> RPCError {
         switch failure.code {
         case .rejected:
             return rejected(failure.rejection ?? CommandRejection(.failedPrecondition, failure.message))

@@ -259,13 +259,7 @@ struct ServerProtocolTests {
         let probe = HandlerProbe()
         let connection = try RawServerConnection(router: makeTestRouter(probe: probe), configuration: configuration)
         var stream: UInt32 = 1
-        var bytes: [UInt8] = []
-        for _ in 0..<300 {
-            bytes += RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)).bytes
-            bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
-            stream += 2
-        }
-        try connection.send(bytes: bytes)
+        try connection.send(bytes: openedAndCancelled(300, from: &stream))
         // nghttp2's limiter answers GOAWAY(INTERNAL_ERROR) once the reset budget is spent.
         #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.internalError.rawValue)
         #expect(!connection.isOpen)
@@ -273,19 +267,23 @@ struct ServerProtocolTests {
         #expect(probe.started.load(ordering: .sequentiallyConsistent) == 0)
     }
 
+    /// `count` calls opened and at once reset with CANCEL (8), as a client does with calls whose
+    /// deadline passed, from stream `stream` on.
+    private func openedAndCancelled(_ count: Int, from stream: inout UInt32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for _ in 0..<count {
+            bytes += RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)).bytes
+            bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
+            stream += 2
+        }
+        return bytes
+    }
+
     @Test("a client whose calls time out by the thousand (each reset) keeps its connection")
     func cancelledCallsAreNotAnAttack() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
         var stream: UInt32 = 1
-        for _ in 0..<3 {
-            var bytes: [UInt8] = []
-            for _ in 0..<1_000 {
-                bytes += RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.hang)).bytes
-                bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
-                stream += 2
-            }
-            try connection.send(bytes: bytes)
-        }
+        for _ in 0..<3 { try connection.send(bytes: openedAndCancelled(1_000, from: &stream)) }
         #expect(connection.frames(.goaway).isEmpty)
         try request(connection, stream: stream)
         #expect(connection.statusCode(stream: stream) == .ok)

@@ -59,6 +59,14 @@ struct CLITests {
         return try ChildProcess.run("tradecore", arguments, environment: environment)
     }
 
+    /// Waits (at most 10 s) until `process` has printed `count` lines: what a tail has read.
+    func waitForLines(of process: ChildProcess.Running, _ count: Int) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.output.split(separator: "\n").count < count && ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+    }
+
     /// Runs `tradecore … --json` and parses its one line.
     func json(_ server: Server, _ arguments: String..., token: String? = nil) throws -> [String: Any] {
         var environment = ["TRADECORE_SERVER": server.address]
@@ -368,8 +376,7 @@ struct CLITests {
         let tail = try ChildProcess.start(
             "tradecore", ["events", "tail", "--json"], environment: ["TRADECORE_SERVER": server.address])
         // Let it read what is there, then interrupt it as Ctrl-C does.
-        let deadline = ContinuousClock.now + .seconds(10)
-        while tail.output.split(separator: "\n").count < 5 && ContinuousClock.now < deadline { usleep(20_000) }
+        waitForLines(of: tail, 5)
         tail.signal(SIGINT)
         let first = tail.finish()
         #expect(first.status == 0, "\(first.errors)")
@@ -398,10 +405,7 @@ struct CLITests {
         // SIGTERM (kill, timeout, a service manager) stops it the same way.
         let terminated = try ChildProcess.start(
             "tradecore", ["events", "tail"], environment: ["TRADECORE_SERVER": server.address])
-        let until = ContinuousClock.now + .seconds(10)
-        while terminated.output.split(separator: "\n").count < all.count && ContinuousClock.now < until {
-            usleep(20_000)
-        }
+        waitForLines(of: terminated, all.count)
         terminated.signal(SIGTERM)
         let ended = terminated.finish()
         #expect(ended.status == 0, "\(ended.errors)")

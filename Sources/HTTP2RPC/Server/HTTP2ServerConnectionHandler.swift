@@ -318,8 +318,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         } catch {
             finish(stream, error: error)
         }
-        if stream.acceptsRequestData, stream.requestSource == nil, case .awaitingRequest(_, _?) = stream.phase,
-            !stream.deframer.isAtMessageBoundary
+        // The cheap test first: on most DATA frames the deframer is at a boundary.
+        if !stream.deframer.isAtMessageBoundary, stream.acceptsRequestData, stream.requestSource == nil,
+            case .awaitingRequest(_, _?) = stream.phase
         {
             // A unary call's message is complete and another begins: refused now, before its
             // bytes pile up outside any room (the call holds room for its first until it starts).

@@ -17,7 +17,6 @@ final class ServerStream {
     }
 
     let id: HTTP2StreamID
-    let openedAt: NIODeadline
     /// Since when the request is overdue-checked: its opening, or the moment its message got room
     /// after waiting for it (time the server held the window closed is not the client's).
     var receivingSince: NIODeadline
@@ -106,7 +105,6 @@ final class ServerStream {
     /// own storage when it first buffers response bytes, so a call that never does allocates none.
     init(id: HTTP2StreamID, openedAt: NIODeadline, maxMessageSize: Int, emptyBuffer: ByteBuffer) {
         self.id = id
-        self.openedAt = openedAt
         self.receivingSince = openedAt
         self.deframer = GRPCMessageDeframer(maximumMessageSize: maxMessageSize)
         self.outbound = emptyBuffer
