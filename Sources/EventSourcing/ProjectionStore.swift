@@ -50,6 +50,12 @@ public protocol ProjectionStore: Sendable {
     /// (the projection's writes), and sets the checkpoint to `position`. When `body` throws, or
     /// the checkpoint is not `expected` (``CheckpointMismatch``: another runner or a rebuild moved
     /// it), nothing is changed.
+    ///
+    /// The commit need not be durable when this returns, only atomic and in order with the
+    /// store's other commits: what it wrote is derived from the log, so after a power loss that
+    /// takes it back, the runner finds the earlier checkpoint with the rows that go with it and
+    /// applies the events after it again, as after a crash between two batches. A backend may
+    /// therefore leave its sync to the next durable commit.
     func commit(
         _ projection: String,
         from expected: Int64,

@@ -8,8 +8,9 @@ import GRDB
 ///
 /// Each commit is one SQLite transaction on the store's writer connection: the checkpoint check,
 /// the projection's rows (table `read_models`, keys as UTF-8 blobs so they order by bytes) and the
-/// new checkpoint (table `projection_checkpoints`) commit together, durably (`synchronous = FULL`),
-/// or not at all. The tables belong to the store's schema (its migration v2), so the store's own
+/// new checkpoint (table `projection_checkpoints`) commit together, or not at all. That commit is
+/// not synced on its own: the store's next synced commit makes it durable (see
+/// ``ProjectionStore/commit(_:from:to:_:)``), so a projection costs no fsync per batch. The tables belong to the store's schema (its migration v2), so the store's own
 /// checks on open cover them. Writes share SQLite's one writer with the store's appends, between
 /// the writer thread's batches; reads run on the store's reader connections.
 public final class SQLiteProjectionStore: ProjectionStore {
@@ -32,7 +33,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
         to position: Int64,
         _ body: @escaping @Sendable (any ReadModelWriter) throws -> Void
     ) async throws {
-        try await store.write("applying events to projection \(projection)") { db in
+        try await store.write("applying events to projection \(projection)", synced: false) { db in
             let found = try Self.checkpoint(db, projection)
             guard found == expected else {
                 throw PassThroughError(CheckpointMismatch(projection: projection, expected: expected, found: found))

@@ -216,11 +216,12 @@ extension SQLiteEventStore {
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back on any error (unless SQLite did
     /// already). The three statements are prepared once per connection: GRDB's `inTransaction`
     /// parses BEGIN and COMMIT anew each time, a measurable share of a one-append transaction.
-    private static func inImmediateTransaction(_ db: Database, _ body: () throws -> Void) throws {
+    static func inImmediateTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
         try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
         do {
-            try body()
+            let result = try body()
             try db.cachedStatement(sql: "COMMIT").execute()
+            return result
         } catch {
             if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
             throw error

@@ -515,16 +515,25 @@ public final class SQLiteEventStore: EventStore {
 
 extension SQLiteEventStore {
     /// Runs `body` in a write transaction on the store's writer connection (between the writer
-    /// thread's batches; GRDB serialises them), durably committed before it returns. For writes
-    /// outside appends: command records, fencing tokens, and the read models of modules of this
-    /// package. Refused once the store is closed or has stopped after a storage failure.
+    /// thread's batches; GRDB serialises them). For writes outside appends: command records,
+    /// fencing tokens, and the read models of modules of this package. Refused once the store is
+    /// closed or has stopped after a storage failure.
+    ///
+    /// With `synced` (the default) the commit is durable before this returns. Without it, the
+    /// commit is written to the WAL but not synced: it is atomic and ordered as any other (a
+    /// process that dies loses nothing, as the WAL is in the operating system's hands), and the
+    /// next synced commit, or the next checkpoint of the WAL, makes it durable with its own; only
+    /// a power loss or a crash of the operating system before then takes it back, whole. For
+    /// writes that can be derived again from what is synced, such as a projection's rows with
+    /// its checkpoint: they then cost no fsync of their own.
     package func write<T: Sendable>(
-        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+        _ operation: String, synced: Bool = true, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         try checkOpen()
         if let failure = writer.withLock({ $0.failure }) { throw failure }
         do {
-            return try await pool.write(body)
+            if synced { return try await pool.write(body) }
+            return try await pool.writeWithoutTransaction { db in try self.writeUnsynced(db, body) }
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as DuplicateCommand {
@@ -538,7 +547,33 @@ extension SQLiteEventStore {
     }
 }
 
-/// Wraps an error thrown by the body of ``SQLiteEventStore/read(_:_:)`` or ``SQLiteEventStore/write(_:_:)``
+extension SQLiteEventStore {
+    /// Commits `body`'s transaction with `synchronous = NORMAL`, then sets the connection back to
+    /// `FULL` before anything else can use it. Should that fail, the connection might no longer
+    /// sync appends, so appends stop, as after a failed sync.
+    private func writeUnsynced<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
+        let outcome = Result { try Self.inImmediateTransaction(db) { try body(db) } }
+        do {
+            try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+        } catch {
+            let mapped = StorageErrors.map(error, doing: "restoring synchronous=FULL", path: configuration.path)
+            writer.withLock { state in
+                state.failure = EventStoreError(
+                    code: .storageFailure,
+                    message: "the event store stopped accepting appends: \(mapped.message); restart it",
+                    underlying: mapped.underlying)
+            }
+            logger.critical(
+                "event store could not restore synced commits; appends stopped",
+                metadata: ["eventstore.error": "\(mapped)"])
+            throw mapped
+        }
+        return try outcome.get()
+    }
+}
+
+/// Wraps an error thrown by the body of ``SQLiteEventStore/read(_:_:)`` or ``SQLiteEventStore/write(_:synced:_:)``
 /// that is the caller's own, not the storage's: it reaches the caller unchanged, where any other
 /// error becomes an ``EventStoreError``.
 package struct PassThroughError: Error {

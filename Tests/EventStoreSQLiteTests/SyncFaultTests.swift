@@ -2,6 +2,7 @@ import CSQLiteFaultVFS
 import EventSourcingTesting
 import EventStore
 import Foundation
+import GRDB
 import Logging
 import ProcessTesting
 import Testing
@@ -38,6 +39,36 @@ struct SyncFaultTests {
                 to: stream, expected: version == 0 ? .noStream : .exact(Int64(version - 1)), events: event())
             #expect(tradecore_fault_vfs_syncs() > before, "append \(version) was acknowledged without a sync")
         }
+        await store.close()
+    }
+
+    @Test("an unsynced write costs no sync, leaves the connection syncing, and the next append makes it durable")
+    func unsyncedWriteIsSyncedByTheNextCommit() async throws {
+        let store = try await open()
+        try await store.write("creating a table") { db in try db.execute(sql: "CREATE TABLE derived (n INTEGER)") }
+        for n in 0..<3 {
+            let before = tradecore_fault_vfs_syncs()
+            try await store.write("writing a derived row", synced: false) { db in
+                try db.execute(sql: "INSERT INTO derived (n) VALUES (?)", arguments: [n])
+            }
+            #expect(tradecore_fault_vfs_syncs() == before, "an unsynced write synced")
+        }
+        let mode = try await store.withWriterConnectionForTesting { db in
+            try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        #expect(mode == 2, "the writer connection is back to synchronous=FULL")
+
+        let before = tradecore_fault_vfs_syncs()
+        try await store.append(
+            to: try StreamName(type: "order", id: UUIDv7.next()), expected: .noStream, events: event())
+        #expect(tradecore_fault_vfs_syncs() > before, "the append after unsynced writes synced")
+        let synced = try await store.write("writing a row", synced: true) { db in
+            try db.execute(sql: "INSERT INTO derived (n) VALUES (3)")
+            return tradecore_fault_vfs_syncs()
+        }
+        #expect(tradecore_fault_vfs_syncs() > synced, "a synced write syncs")
+        let rows = try await store.read("counting") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM derived") }
+        #expect(rows == 4)
         await store.close()
     }
 
