@@ -81,6 +81,7 @@ extension SQLiteEventStore {
             let started = ContinuousClock.now
             let (results, committed) = commit(&batch)
             metrics.commit.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            configuration.afterCommit?(committed)
             committedVersions.withLock { $0.note(committed) }
             // Published before anyone is acknowledged, and by this one thread, so subscribers see
             // commits in commit order.

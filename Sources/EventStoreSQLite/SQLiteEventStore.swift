@@ -66,6 +66,11 @@ public final class SQLiteEventStore: EventStore {
         public var readerCount: Int
         /// Where the store logs.
         public var logger: Logger
+        /// Called on the writer thread with the events of each commit, in position order, right
+        /// after its COMMIT returned and before any subscriber or appender hears of it: the commit
+        /// instant, for benchmarks that time what follows. It delays every commit, so keep it to
+        /// taking the time. `nil`, the default, for none.
+        public var afterCommit: (@Sendable ([RecordedEvent]) -> Void)? = nil
 
         /// Makes a configuration for a store in `directory`.
         public init(

@@ -18,9 +18,9 @@ import WireFormat
 ///
 /// 1. Commit → subscriber latency: CreateOrder commands at a fixed rate through the command bus,
 ///    while a subscriber reads the event stream over a real HTTP/2 connection. The commit instant
-///    of each event is taken by an in-process subscription to the store's hub, which the writer
-///    hands each commit to right after its COMMIT returns; the latency is the time from there to
-///    the wire subscriber reading the event.
+///    of each event is taken on the store's writer thread right after its COMMIT returns, before
+///    the hub hears of it (``SQLiteEventStore/Configuration/afterCommit``); the latency is the time
+///    from there to the wire subscriber reading the event.
 /// 2. Fan-out, tailing: many subscribers over the wire wait at the end of the log, caught up; then
 ///    events are appended as fast as the store takes them (batches of 100 per append), and the
 ///    subscribers read every one. The events they receive per second, in all, from the first append
@@ -90,7 +90,6 @@ struct StreamBenchmark: AsyncParsableCommand {
             userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
             limitPrice: ExactDecimal(1), accountID: account)
         let start = try await bench.store.headPosition()
-        let committed = Mutex<[Int64: ContinuousClock.Instant]>([:])
         let received = Mutex<[Int64: ContinuousClock.Instant]>([:])
         let clock = ContinuousClock()
         let total = Int(Double(rate) * seconds)
@@ -98,29 +97,14 @@ struct StreamBenchmark: AsyncParsableCommand {
         // warm-up is over.
         let measuredAfter = Shared<Int64>(.max)
 
-        // The two observers run on a thread of their own, as a subscriber in another process would:
-        // on the cooperative pool, each instant they take would also wait behind the thousands of
+        // The wire subscriber runs on a thread of its own, as a subscriber in another process would:
+        // on the cooperative pool, each instant it takes would also wait behind the thousands of
         // command tasks this process itself starts, which no real subscriber does.
-        let observers = DedicatedExecutor()
-        defer { observers.shutdown() }
-        // The commit instants, from the hub in process.
-        let hub = Task(executorPreference: observers) {
-            for try await message in bench.store.subscribe(.position(start + 1), filter: .eventTypes(["OrderCreated"]))
-            {
-                guard case .event(let event) = message else { continue }
-                let now = clock.now
-                guard event.position > measuredAfter.value.load(ordering: .acquiring) else { continue }
-                let count = committed.withLock { committed in
-                    committed[event.position] = now
-                    return committed.count
-                }
-                if count == total { return }
-            }
-        }
-        // The wire subscriber.
+        let observer = DedicatedExecutor()
+        defer { observer.shutdown() }
         let request = SubscribeRequest(
             filter: SubscriptionFilter(eventTypes: ["OrderCreated"]), start: .afterPosition(UInt64(start)))
-        let wire = Task(executorPreference: observers) {
+        let wire = Task(executorPreference: observer) {
             try await bench.client.serverStreaming(Bench.subscribePath, request.protoBytes) { response in
                 for try await bytes in response.messages {
                     guard case .event(let event)? = try SubscribeResponse(protoBytes: bytes).message else { continue }
@@ -137,11 +121,12 @@ struct StreamBenchmark: AsyncParsableCommand {
         // Half a second at the rate first, not measured: the subscriber's first deliveries and the
         // caches filling are not the steady state.
         _ = try await send(order, count: rate / 2, through: bench)
-        measuredAfter.value.store(try await bench.store.headPosition(), ordering: .releasing)
+        let measured = try await bench.store.headPosition()
+        measuredAfter.value.store(measured, ordering: .releasing)
+        bench.commits.time(after: measured, type: "OrderCreated")
         let sending = try await send(order, count: total, through: bench)
-        try await hub.value
         try await wire.value
-        let commits = committed.withLock { $0 }
+        let commits = bench.commits.taken()
         let arrivals = received.withLock { $0 }
         let latencies = arrivals.compactMap { position, arrival in commits[position].map { arrival - $0 } }.sorted()
         func percentile(_ fraction: Double) -> Double {
@@ -281,6 +266,7 @@ struct Bench: Sendable {
     static let subscribePath = "/tradecore.api.v1.EventStreamService/Subscribe"
 
     let store: SQLiteEventStore
+    let commits: CommitInstants
     let app: TradeCoreApplication
     let server: RPCServer
     let client: RPCClient
@@ -290,7 +276,10 @@ struct Bench: Sendable {
     static func start(directory: URL) async throws -> Bench {
         var logger = Logger(label: "tradecore.bench.stream")
         logger.logLevel = .warning
-        let store = try await SQLiteEventStore.open(.init(directory: directory, logger: logger))
+        let commits = CommitInstants()
+        var configuration = SQLiteEventStore.Configuration(directory: directory, logger: logger)
+        configuration.afterCommit = { events in commits.note(events) }
+        let store = try await SQLiteEventStore.open(configuration)
         let app = try TradeCoreApplication(
             store: store, readModels: SQLiteProjectionStore(store: store),
             secrets: try ServerSecrets(masterKeyBytes: ServerSecrets.generateMasterKeyBytes()),
@@ -303,7 +292,8 @@ struct Bench: Sendable {
         guard let port = server.localAddress?.port else { throw BenchError("the server reported no port") }
         let running = Task { try await app.run() }
         return Bench(
-            store: store, app: app, server: server, client: RPCClient(host: "127.0.0.1", port: port), port: port,
+            store: store, commits: commits, app: app, server: server, client: RPCClient(host: "127.0.0.1", port: port),
+            port: port,
             running: running)
     }
 
@@ -324,6 +314,34 @@ struct Bench: Sendable {
         _ = await running.result
         await store.close()
     }
+}
+
+/// The commit instants of the events of one type after a position, taken on the store's writer
+/// thread; none until ``time(after:type:)`` says which.
+final class CommitInstants: Sendable {
+    private struct Timing {
+        var after: Int64 = .max
+        var type = ""
+        var instants: [Int64: ContinuousClock.Instant] = [:]
+    }
+
+    private let timing = Mutex(Timing())
+
+    func time(after position: Int64, type: String) {
+        timing.withLock { $0 = Timing(after: position, type: type) }
+    }
+
+    /// Called with each commit's events, right after it.
+    func note(_ events: [RecordedEvent]) {
+        let now = ContinuousClock.now
+        timing.withLock { timing in
+            for event in events where event.position > timing.after && event.type == timing.type {
+                timing.instants[event.position] = now
+            }
+        }
+    }
+
+    func taken() -> [Int64: ContinuousClock.Instant] { timing.withLock { $0.instants } }
 }
 
 /// A value shared between tasks: a log position, a count.

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Logging
 import ProcessTesting
+import Synchronization
 import Testing
 
 @testable import EventStoreSQLite
@@ -93,6 +94,26 @@ struct SQLiteEventStoreTests {
             try Int.fetchOne(db, sql: "PRAGMA synchronous")
         }
         #expect(mode == 2, "synchronous=FULL: a commit is fsynced before it returns")
+        await store.close()
+    }
+
+    @Test("afterCommit sees each commit's events, in order, before their appender is acknowledged")
+    func afterCommitSeesCommitsBeforeAcknowledgement() async throws {
+        defer { directory.remove() }
+        let seen = Mutex<[Int64]>([])
+        var settings = configuration()
+        settings.afterCommit = { events in seen.withLock { $0 += events.map(\.position) } }
+        let store = try await SQLiteEventStore.open(settings)
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        var acknowledged: [Int64] = []
+        for version in 0..<3 {
+            let result = try await store.append(
+                to: stream, expected: version == 0 ? .noStream : .exact(Int64(2 * version - 1)),
+                events: [NewEvent(type: "A", data: Data([1])), NewEvent(type: "B", data: Data([2]))])
+            acknowledged += result.positions
+            #expect(
+                seen.withLock { $0 } == acknowledged, "append \(version) was acknowledged before afterCommit saw it")
+        }
         await store.close()
     }
 
