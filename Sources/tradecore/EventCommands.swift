@@ -91,7 +91,22 @@ struct EventsCommand: AsyncParsableCommand {
                 return source
             }
             defer { for source in stops { source.cancel() } }
+            // A reader that went away is otherwise noticed only at the next write, which an idle
+            // tail may never make: `tradecore events tail | head -1` would wait for ever.
+            let readerGone = OneWayFlag()
+            let watcher = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    if outputReaderIsGone() {
+                        readerGone.raise()
+                        tail.cancel()
+                        return
+                    }
+                }
+            }
+            defer { watcher.cancel() }
             let outcome = await tail.result
+            if readerGone.isRaised { return }
             if tail.isCancelled {
                 note("stopped; resume with --from \(position.value)")
                 return
@@ -122,6 +137,24 @@ func writeOut(_ text: String) -> Int32? {
         bytes = bytes.dropFirst(written)
     }
     return nil
+}
+
+/// Whether standard output is a pipe or socket whose reading end has closed. Asks without
+/// writing (`poll` reports the error of a pipe with no reader even when no event was asked for);
+/// a terminal or a file never answers yes.
+func outputReaderIsGone() -> Bool {
+    var descriptor = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
+    guard poll(&descriptor, 1, 0) == 1 else { return false }
+    return Int32(descriptor.revents) & (POLLERR | POLLHUP) != 0
+}
+
+/// Raised once by one task, seen by another.
+final class OneWayFlag: Sendable {
+    private let raised = Atomic(false)
+
+    func raise() { raised.store(true, ordering: .relaxed) }
+
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
 }
 
 /// The position a tail has reached, shared with the Ctrl-C handler.

@@ -345,6 +345,15 @@ struct CLITests {
             environment: ["TRADECORE_SERVER": server.address])
         #expect(piped.status == 0 && !piped.errors.contains("Fatal error"), "\(piped.errors)")
         #expect(piped.output.split(separator: "\n").count == 1)
+        // The same when the tail has nothing to print, so it never writes to find out.
+        let idle = try ChildProcess.run(
+            "/bin/bash",
+            [
+                "-c",
+                "set -o pipefail; '\(tradecore)' events tail --stream order-\(UUID().uuidString.lowercased()) | true",
+            ],
+            environment: ["TRADECORE_SERVER": server.address])
+        #expect(idle.status == 0 && idle.errors.isEmpty, "\(idle.errors)")
         for arguments in [
             ["stream", "read", "order-\(UUID().uuidString.lowercased())", "--max-count=-1"],
             ["events", "tail", "--count", "0"], ["bench", "--payload-size=-1", "-n", "10"],
