@@ -19,7 +19,9 @@ public struct ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
         if process.process.isRunning {
-            process.process.terminate()
+            // SIGKILL: a child may have been started with SIGTERM ignored (the test process's own
+            // ignored signals are inherited), and then a polite stop would wait for ever.
+            process.signal(SIGKILL)
             process.process.waitUntilExit()
             throw ChildProcessError("\(name) \(arguments.joined(separator: " ")) did not end within \(timeout)")
         }
