@@ -33,6 +33,22 @@ struct ServerConnectionStateMachineTests {
         #expect(step3 == ServerConnectionStateMachine.Action.none)
     }
 
+    @Test("a PING that follows a HEADERS or DATA frame we sent costs nothing; the next one without costs one")
+    func pingAfterSending() {
+        var connection = machine {
+            $0.controlFrameBurst = 3
+            $0.controlFramesPerSecond = 1
+        }
+        for _ in 0..<10 {
+            connection.sentStreamFrame()
+            #expect(connection.receivedPing(now: Self.start) == ServerConnectionStateMachine.Action.none)
+        }
+        for _ in 0..<3 {
+            #expect(connection.receivedPing(now: Self.start) == ServerConnectionStateMachine.Action.none)
+        }
+        #expect(connection.receivedPing(now: Self.start) == .terminate(.enhanceYourCalm))
+    }
+
     @Test("the budget refills at its rate, in steps of at least 10 ms, never above the burst")
     func refill() {
         var connection = machine {

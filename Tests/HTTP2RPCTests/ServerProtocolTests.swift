@@ -312,6 +312,26 @@ struct ServerProtocolTests {
         #expect(!connection.isOpen)
     }
 
+    @Test(
+        "a PING after each answer is free (a client sizing its window, as grpc-go does); PINGs with nothing sent between them are not"
+    )
+    func pingAfterEachAnswer() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 20
+        configuration.controlFramesPerSecond = 1
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        for call in 0..<60 {
+            let stream = UInt32(2 * call + 1)
+            try request(connection, stream: stream)
+            #expect(connection.statusCode(stream: stream) == .ok)
+            try connection.send(RawFrame.ping(UInt8(call % 256)))
+        }
+        #expect(connection.isOpen && connection.frames(.goaway).isEmpty, "60 PINGs, each after an answer")
+        try connection.send(bytes: (0..<30).flatMap { _ in RawFrame.ping().bytes })
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        #expect(!connection.isOpen)
+    }
+
     @Test("a connection whose last frames cannot be written (the peer stopped reading) closes after a grace")
     func stalledFinalWrite() throws {
         var configuration = RPCServerConfiguration()

@@ -547,5 +547,5 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         return .end(count: count, trailers: false)
     }
 
-    func sessionDidSendEndStream(streamID: HTTP2StreamID) {}
+    func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool) {}
 }

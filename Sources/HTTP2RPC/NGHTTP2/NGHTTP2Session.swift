@@ -69,8 +69,8 @@ protocol NGHTTP2SessionDelegate: AnyObject {
     func sessionReadBody(
         streamID: HTTP2StreamID, into buffer: UnsafeMutableRawBufferPointer
     ) -> NGHTTP2DataSourceResult
-    /// A frame that ends our side of a stream (END_STREAM) has been serialised.
-    func sessionDidSendEndStream(streamID: HTTP2StreamID)
+    /// A HEADERS or DATA frame has been serialised; `endsStream` when it ends our side (END_STREAM).
+    func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool)
 }
 
 /// Settings and limits applied to a new session.
@@ -383,10 +383,10 @@ private let onFrameSent: nghttp2_on_frame_send_callback = { _, frame, userData i
     guard let frame, let session = owner(userData) else { return 0 }
     let header = frame.pointee.hd
     let type = UInt32(header.type)
-    if (type == NGHTTP2_DATA.rawValue || type == NGHTTP2_HEADERS.rawValue),
-        header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    {
-        session.delegate.sessionDidSendEndStream(streamID: HTTP2StreamID(rawValue: header.stream_id))
+    if type == NGHTTP2_DATA.rawValue || type == NGHTTP2_HEADERS.rawValue {
+        session.delegate.sessionDidSendStreamFrame(
+            streamID: HTTP2StreamID(rawValue: header.stream_id),
+            endsStream: header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0)
     }
     return 0
 }

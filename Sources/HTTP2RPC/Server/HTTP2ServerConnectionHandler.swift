@@ -791,7 +791,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 logger.debug(
                     "resetting a call whose request did not arrive in time", metadata: ["rpc.stream": "\(stream.id)"])
                 // The status goes out as a trailers-only response; once it is sent, the client is
-                // told to stop sending (RST_STREAM NO_ERROR, `sessionDidSendEndStream`). A reset
+                // told to stop sending (RST_STREAM NO_ERROR, `sessionDidSendStreamFrame`). A reset
                 // submitted now would go out instead of the status.
                 finish(stream, error: RPCError(.cancelled, "the request did not arrive in time"))
                 scheduleFlush()
@@ -807,9 +807,12 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// Spends `cost` of the control-frame budget; past it, the session is terminated with
     /// ENHANCE_YOUR_CALM and the connection closes once the current input is processed.
     private func spendControlFrameBudget(cost: Int = 1) {
-        guard case .terminate(let code) = connection.spendControlFrameBudget(cost: cost, now: now), let session else {
-            return
-        }
+        guard case .terminate(let code) = connection.spendControlFrameBudget(cost: cost, now: now) else { return }
+        terminateForFlood(code)
+    }
+
+    private func terminateForFlood(_ code: HTTP2ErrorCode) {
+        guard let session else { return }
         logger.warning("closing a connection that floods control frames or abusive streams")
         session.terminate(errorCode: code)
     }
@@ -943,7 +946,11 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
                 spendControlFrameBudget()
             }
         case .ping(let ack):
-            if ack { connection.receivedPingAck() } else { spendControlFrameBudget() }
+            if ack {
+                connection.receivedPingAck()
+            } else if case .terminate(let code) = connection.receivedPing(now: now) {
+                terminateForFlood(code)
+            }
         case .settings(let ack):
             if !ack { spendControlFrameBudget() }
         case .priority:
@@ -996,9 +1003,10 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         return .bytes(count)
     }
 
-    func sessionDidSendEndStream(streamID: HTTP2StreamID) {
+    func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool) {
+        connection.sentStreamFrame()
         // We answered before the client finished sending (an early error): tell it to stop.
-        guard let stream = streams[streamID], !stream.requestEnded else { return }
+        guard endsStream, let stream = streams[streamID], !stream.requestEnded else { return }
         session?.submitReset(streamID: streamID, errorCode: .noError)
     }
 }

@@ -87,6 +87,8 @@ struct ServerConnectionStateMachine {
 
     let limits: Limits
     private(set) var state: State
+    /// Whether a HEADERS or DATA frame went out since the peer's last PING (see ``receivedPing(now:)``).
+    private var sentStreamFrameSincePing = false
 
     init(limits: Limits, now: NIODeadline) {
         self.limits = limits
@@ -150,6 +152,24 @@ struct ServerConnectionStateMachine {
     /// The keepalive PING was answered.
     mutating func receivedPingAck() {
         updateLiveness { $0.pingSentAt = nil }
+    }
+
+    /// A HEADERS or DATA frame was sent.
+    mutating func sentStreamFrame() {
+        sentStreamFrameSincePing = true
+    }
+
+    /// The peer sent a PING (not an answer to ours). One that follows something we sent is free: a
+    /// client that sizes its window from the round trip of the data it receives (grpc-go sends such
+    /// a PING whenever data arrives and none is outstanding) pings about once per response, and
+    /// would otherwise spend the budget of a busy connection. Pings with nothing sent between them
+    /// cost the budget, as a flood does.
+    mutating func receivedPing(now: NIODeadline) -> Action {
+        guard !sentStreamFrameSincePing else {
+            sentStreamFrameSincePing = false
+            return .none
+        }
+        return spendControlFrameBudget(now: now)
     }
 
     /// A frame that costs the peer nothing and us work arrived (PING, SETTINGS, PRIORITY, an
