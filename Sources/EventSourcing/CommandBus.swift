@@ -250,8 +250,14 @@ public final class CommandBus: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        inFlight.finish(
-            id, with: SharedOutcome(outcome, commandType: invocation.commandType, fingerprint: invocation.fingerprint))
+        if case .failure(let error) = outcome, error.code == .cancelled {
+            // This caller gave up (a deadline, a client gone); one that waited runs the command.
+            inFlight.passLead(id)
+        } else {
+            inFlight.finish(
+                id,
+                with: SharedOutcome(outcome, commandType: invocation.commandType, fingerprint: invocation.fingerprint))
+        }
         return try outcome.get()
     }
 

@@ -76,4 +76,20 @@ final class InFlightCommands: Sendable {
         let shared = outcome()
         for waiter in waiting { waiter.resume(returning: .follower(shared)) }
     }
+
+    /// Ends the leader's turn without an outcome to share (its own caller went away, which says
+    /// nothing of the command): the first send that waited leads in its place, and the others
+    /// wait on for that one.
+    func passLead(_ id: UUID) {
+        let next = waiters.withLock { waiters -> CheckedContinuation<Admission, Never>? in
+            guard var waiting = waiters[id], !waiting.isEmpty else {
+                waiters[id] = nil
+                return nil
+            }
+            let next = waiting.removeFirst()
+            waiters[id] = waiting
+            return next
+        }
+        next?.resume(returning: .leader)
+    }
 }

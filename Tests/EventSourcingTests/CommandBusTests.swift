@@ -236,6 +236,42 @@ struct CommandBusTests {
         }
     }
 
+    @Test("a send of an id that waited for one whose caller gave up runs the command itself")
+    func aWaitingSendLeadsWhenTheFirstIsCancelled() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus, deposit: 100)
+            let commandID = UUIDv7.next()
+            let gate = Gate()
+            environment.probe.setHook(Withdraw.commandType) { _ in try await gate.pass() }
+            let first = Task {
+                try await bus.send(
+                    Withdraw(accountID: account, amount: 30), options: CommandOptions(commandID: commandID))
+            }
+            await gate.waitForArrivals(1)
+            let waiting = (0..<2).map { _ in
+                Task {
+                    try await bus.send(
+                        Withdraw(accountID: account, amount: 30), options: CommandOptions(commandID: commandID))
+                }
+            }
+            try await waitUntil("two sends wait for the first") { bus.sendsWaiting(for: commandID) == 2 }
+            first.cancel()
+            let cancelled = try await #require(throws: CommandBusError.self) { try await first.value }
+            #expect(cancelled.code == .cancelled)
+            // The first waiting send now leads and holds at the gate; the other waits for it.
+            try await waitUntil("a waiting send runs the command") { gate.arrivals == 2 }
+            #expect(bus.sendsWaiting(for: commandID) == 1)
+            gate.open()
+            let outcomes = [try await waiting[0].value, try await waiting[1].value]
+            #expect(outcomes.allSatisfy { $0.result == 70 && $0.commandID == commandID })
+            #expect(outcomes.filter { !$0.replayed }.count == 1, "one ran; the other shared its outcome")
+            #expect(environment.probe.runCount(Withdraw.commandType) == 2, "the cancelled run and one more")
+            let stream = try environment.accountStream(account)
+            #expect(try await environment.events(of: stream).filter { $0.type == "Withdrawn" }.count == 1)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func twoBusesRacingOneCreateLeaveOneAggregate(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in

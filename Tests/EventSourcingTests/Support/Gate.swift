@@ -51,6 +51,9 @@ final class Gate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// How many tasks have arrived at the gate.
+    var arrivals: Int { state.withLock { $0.arrived } }
+
     /// Returns once `count` tasks have arrived at the gate.
     func waitForArrivals(_ count: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
