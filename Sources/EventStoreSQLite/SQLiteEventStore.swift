@@ -538,7 +538,10 @@ extension SQLiteEventStore {
         if let failure = writer.withLock({ $0.failure }) { throw failure }
         do {
             if synced { return try await pool.write(body) }
-            return try await pool.writeWithoutTransaction { db in try self.writeUnsynced(db, body) }
+            // GRDB's blocking call, on a thread of its own: its async one refuses statements once
+            // the task is cancelled, and the one that restores `synchronous = FULL` must run.
+            let pool = self.pool
+            return try await runBlocking { try pool.writeWithoutTransaction { db in try self.writeUnsynced(db, body) } }
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as DuplicateCommand {

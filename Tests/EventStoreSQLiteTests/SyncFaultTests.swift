@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import Logging
 import ProcessTesting
+import Synchronization
 import Testing
 
 @testable import EventStoreSQLite
@@ -69,6 +70,32 @@ struct SyncFaultTests {
         #expect(tradecore_fault_vfs_syncs() > synced, "a synced write syncs")
         let rows = try await store.read("counting") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM derived") }
         #expect(rows == 4)
+        await store.close()
+    }
+
+    @Test("an unsynced write whose task is cancelled midway still leaves the connection syncing and appends going")
+    func cancelledUnsyncedWrite() async throws {
+        let store = try await open()
+        try await store.write("creating a table") { db in try db.execute(sql: "CREATE TABLE derived (n INTEGER)") }
+        let started = Mutex(false)
+        let write = Task {
+            try await store.write("writing a derived row", synced: false) { db in
+                started.withLock { $0 = true }
+                usleep(100_000)
+                try db.execute(sql: "INSERT INTO derived (n) VALUES (1)")
+            }
+        }
+        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        write.cancel()
+        _ = await write.result
+        let mode = try await store.withWriterConnectionForTesting { db in
+            try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        #expect(mode == 2, "the writer connection is back to synchronous=FULL")
+        let before = tradecore_fault_vfs_syncs()
+        try await store.append(
+            to: try StreamName(type: "order", id: UUIDv7.next()), expected: .noStream, events: event())
+        #expect(tradecore_fault_vfs_syncs() > before)
         await store.close()
     }
 
