@@ -27,6 +27,12 @@ public struct QueryContext: Sendable {
     public let readModels: any ProjectionStore
     /// The domain's services.
     public let services: HandlerServices
+
+    /// Makes a context; the query bus makes one for each query (tests may call a handler directly).
+    public init(readModels: any ProjectionStore, services: HandlerServices) {
+        self.readModels = readModels
+        self.services = services
+    }
 }
 
 /// How fresh a query's answer must be.

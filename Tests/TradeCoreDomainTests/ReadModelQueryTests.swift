@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Testing
 import TradeCoreMessages
+import WireFormat
 
 @testable import TradeCoreDomain
 
@@ -67,6 +68,43 @@ struct ReadModelQueryTests {
                 #expect(refusal.is(.invalidArgument, "UNKNOWN_PAGE_CURSOR", field: "after_order_id"))
                 #expect(refusal.message.contains(cursor.lowercasedText))
             }
+        }
+    }
+
+    @Test func aPageOfOrdersStopsAtItsByteLimitAndTheNextPageGoesOn() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let cash = try await domain.connectedCashAccount(user: user)
+            var created: [UUID] = []
+            var last: Int64 = 0
+            for _ in 0..<5 {
+                let outcome = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                        limitPrice: ExactDecimal(1), accountID: cash.accountID))
+                created.append(outcome.result.orderID)
+                last = try #require(outcome.position)
+            }
+            let all = try await domain.queries.ask(ListOrders(userID: user), consistency: .atLeast(last))
+            #expect(all.orders.map(\.orderID) == created)
+            let viewBytes = try #require(all.orders.map { $0.protoBytes.count }.max())
+            let context = QueryContext(readModels: domain.app.readModels, services: HandlerServices())
+
+            // Room for two orders but not three: pages of two, each naming where the next starts.
+            let byTwo = ListOrdersHandler(maxPageBytes: 2 * (viewBytes + 6) + viewBytes / 2)
+            var pages: [[UUID]] = []
+            var after: UUID?
+            repeat {
+                let page = try await byTwo.handle(ListOrders(userID: user, afterOrderID: after), context: context)
+                pages.append(page.orders.map(\.orderID))
+                after = page.nextAfterOrderID
+            } while after != nil && pages.count < 10
+            #expect(pages == [Array(created[0..<2]), Array(created[2..<4]), [created[4]]])
+
+            // A limit below one order still returns one at a time: a page always moves on.
+            let tiny = ListOrdersHandler(maxPageBytes: 1)
+            let first = try await tiny.handle(ListOrders(userID: user), context: context)
+            #expect(first.orders.map(\.orderID) == [created[0]] && first.nextAfterOrderID == created[0])
         }
     }
 }

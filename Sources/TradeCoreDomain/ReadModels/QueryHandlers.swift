@@ -77,12 +77,17 @@ struct ListOrdersHandler: QueryHandler {
     static let defaultPageSize = 100
     static let maxPageSize = 1_000
 
+    /// The most bytes of orders a page holds: half the server's default response limit (4 MiB).
+    /// An order's view keeps up to a hundred fills, so a thousand orders can pass that limit.
+    var maxPageBytes = 2 << 20
+
     var projections: [String] { [OrdersProjection.name] }
 
     /// Oldest first, filtered by status (every status but DELETED when none is named), a page at a
-    /// time: `next_after_order_id` is set when the page is full. An `after_order_id` must be one of
-    /// the user's orders (a page's `next_after_order_id` always is): a mistyped or another user's id
-    /// is refused, where it would otherwise read as a page past the end.
+    /// time: `next_after_order_id` is set when the page is full, by count (`page_size`) or by size
+    /// (``maxPageBytes``; a page always holds at least one order). An `after_order_id` must be one
+    /// of the user's orders (a page's `next_after_order_id` always is): a mistyped or another
+    /// user's id is refused, where it would otherwise read as a page past the end.
     func handle(_ query: ListOrders, context: QueryContext) async throws -> OrderList {
         let size = query.pageSize == 0 ? Self.defaultPageSize : Int(query.pageSize)
         guard size <= Self.maxPageSize else {
@@ -92,23 +97,34 @@ struct ListOrdersHandler: QueryHandler {
         let wanted = Set(query.statuses)
         let start = query.afterOrderID.map { prefix + $0.key }
         let collection = OrdersProjection.collection
+        let maxPageBytes = self.maxPageBytes
         let list = try await context.readModels.read { reader -> OrderList? in
             if let start, try reader.message(OrderView.self, in: collection, key: start) == nil { return nil }
             var orders: [OrderView] = []
+            var bytes = 0
+            var full = false
             var after = start
             scan: while true {
                 let page = try reader.entries(in: collection, prefix: prefix, after: after, limit: size)
                 for entry in page {
                     let view = try OrderView(decoding: entry.value)
-                    if wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) {
-                        orders.append(view)
-                        if orders.count == size { break scan }
+                    guard wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) else { continue }
+                    // Each order in the list costs its bytes and at most 6 of field tag and length.
+                    bytes += entry.value.count + 6
+                    if bytes > maxPageBytes, !orders.isEmpty {
+                        full = true
+                        break scan
+                    }
+                    orders.append(view)
+                    if orders.count == size {
+                        full = true
+                        break scan
                     }
                 }
                 guard page.count == size, let last = page.last else { break }
                 after = last.key
             }
-            return OrderList(orders: orders, nextAfterOrderID: orders.count == size ? orders.last?.orderID : nil)
+            return OrderList(orders: orders, nextAfterOrderID: full ? orders.last?.orderID : nil)
         }
         guard let list else {
             throw DomainError.invalid(
