@@ -86,17 +86,27 @@ public final class BrokerFillPoller: Sendable {
                     "could not list working orders", metadata: ["broker": "\(brokerID)", "error": "\(error)"])
                 continue
             }
+            // A connection's credentials are read and opened once a poll, not once per order.
+            var credentials: [UUID: BrokerCredentials] = [:]
             for order in working {
-                recorded += await poll(order, adapter: adapter)
+                recorded += await poll(order, adapter: adapter, credentials: &credentials)
             }
         }
         return recorded
     }
 
-    private func poll(_ order: WorkingOrder, adapter: any BrokerAdapter) async -> Int {
+    private func poll(
+        _ order: WorkingOrder, adapter: any BrokerAdapter, credentials opened: inout [UUID: BrokerCredentials]
+    ) async -> Int {
         do {
-            let credentials = try await services.vault.credentials(
-                reference: BrokerConnection.credentialsReference(order.connectionID))
+            let credentials: BrokerCredentials
+            if let known = opened[order.connectionID] {
+                credentials = known
+            } else {
+                credentials = try await services.vault.credentials(
+                    reference: BrokerConnection.credentialsReference(order.connectionID))
+                opened[order.connectionID] = credentials
+            }
             let executions = try await adapter.executions(
                 of: order, credentials: credentials, environment: order.environment)
             var recorded = 0

@@ -1,6 +1,7 @@
 import Crypto
 import EventSourcing
 import Foundation
+import WireFormat
 
 /// The keys the server derives its secrets from, all from one master key in its configuration.
 ///
@@ -42,7 +43,7 @@ public struct ServerSecrets: Sendable {
         oauthStateKeyBytes = derive("oauth state")
         vaultKeyBytes = derive("credential vault")
         fingerprintKeyBytes = derive("command fingerprint")
-        keyCheck = derive("key check").prefix(16).map { String(format: "%02x", $0) }.joined()
+        keyCheck = Hex.encode(derive("key check").prefix(16))
     }
 
     /// Derives the keys from the bytes of a master key (at least ``minimumMasterKeyBytes``).

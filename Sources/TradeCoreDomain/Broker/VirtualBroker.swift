@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import Synchronization
 import TradeCoreMessages
+import WireFormat
 
 /// The built-in paper-trading broker, id `virtual`: everything a real broker does, simulated and
 /// deterministic given its seed.
@@ -218,10 +219,12 @@ public final class VirtualBroker: BrokerAdapter {
         of order: WorkingOrder, credentials: BrokerCredentials, environment: BrokerEnvironment
     ) async throws(BrokerError) -> [BrokerExecution] {
         let remaining = order.remainingQuantity
-        guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else { return [] }
-        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
         let price = price(of: order.symbol)
-        guard Self.executes(order, at: price) else { return [] }
+        // Asked of every working order at every poll: the cheap test first.
+        guard remaining > .zero, Self.executes(order, at: price),
+            order.brokerOrderID == brokerOrderID(for: order.orderID)
+        else { return [] }
+        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
         let quantity = min(remaining, configuration.maxFillQuantity)
         // The books are read only when the order executes, not at every poll of a working order.
         // An execution booked before a restart whose AddFill was never recorded has the same fill
@@ -299,6 +302,6 @@ public final class VirtualBroker: BrokerAdapter {
 
     /// Hex of SHA-256 over the seed and `text`.
     private func hex(_ text: String) -> String {
-        SHA256.hash(data: Data("\(configuration.seed)/\(text)".utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data("\(configuration.seed)/\(text)".utf8)))
     }
 }
