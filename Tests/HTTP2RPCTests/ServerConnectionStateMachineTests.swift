@@ -33,19 +33,26 @@ struct ServerConnectionStateMachineTests {
         #expect(step3 == ServerConnectionStateMachine.Action.none)
     }
 
-    @Test("a PING that follows a HEADERS or DATA frame we sent costs nothing; the next one without costs one")
+    @Test("a PING that follows a HEADERS or DATA frame we sent spends an allowance of its own, larger, but bounded")
     func pingAfterSending() {
+        let factor = ServerConnectionStateMachine.pingsAfterSendingFactor
         var connection = machine {
             $0.controlFrameBurst = 3
             $0.controlFramesPerSecond = 1
         }
-        for _ in 0..<10 {
+        // The allowance, then the budget's own three: each PING after a sent frame takes from the
+        // first, each PING without one from the second.
+        for _ in 0..<(3 * factor) {
             connection.sentStreamFrame()
             #expect(connection.receivedPing(now: Self.start) == ServerConnectionStateMachine.Action.none)
         }
         for _ in 0..<3 {
             #expect(connection.receivedPing(now: Self.start) == ServerConnectionStateMachine.Action.none)
         }
+        var flooding = connection
+        #expect(flooding.receivedPing(now: Self.start) == .terminate(.enhanceYourCalm))
+        // Past the allowance, PINGs after sent frames end the connection too.
+        connection.sentStreamFrame()
         #expect(connection.receivedPing(now: Self.start) == .terminate(.enhanceYourCalm))
     }
 

@@ -332,6 +332,24 @@ struct ServerProtocolTests {
         #expect(!connection.isOpen)
     }
 
+    @Test("PINGs bought by opening a window a byte at a time, each making the server send one byte, end the connection")
+    func pingsBoughtByATrickleWindow() throws {
+        var configuration = RPCServerConfiguration()
+        configuration.controlFrameBurst = 5
+        configuration.controlFramesPerSecond = 1
+        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        // A window of one byte, then a call whose answer is larger.
+        try connection.send(RawFrame.settings([(4, 1)]))
+        try request(connection, stream: 1, body: RawFrame.grpcMessage(Array(repeating: 7, count: 4_000)))
+        let allowance = 5 * ServerConnectionStateMachine.pingsAfterSendingFactor
+        for _ in 0..<(allowance + 10) {
+            guard connection.isOpen else { break }
+            try connection.send(RawFrame.windowUpdate(stream: 1, increment: 1), RawFrame.ping())
+        }
+        #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        #expect(!connection.isOpen)
+    }
+
     @Test("a connection whose last frames cannot be written (the peer stopped reading) closes after a grace")
     func stalledFinalWrite() throws {
         var configuration = RPCServerConfiguration()

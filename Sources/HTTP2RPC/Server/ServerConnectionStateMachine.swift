@@ -36,6 +36,8 @@ struct ServerConnectionStateMachine {
         /// The keepalive PING in flight, if any.
         var pingSentAt: NIODeadline?
         var controlFrames: TokenBucket
+        /// The allowance of PINGs that follow something we sent (see ``receivedPing(now:)``).
+        var pingsAfterSending: TokenBucket
     }
 
     enum State {
@@ -96,7 +98,10 @@ struct ServerConnectionStateMachine {
             Liveness(
                 lastReceive: now, lastStreamActivity: now, pingSentAt: nil,
                 controlFrames: TokenBucket(
-                    capacity: limits.controlFrameBurst, refillPerSecond: limits.controlFramesPerSecond, now: now)))
+                    capacity: limits.controlFrameBurst, refillPerSecond: limits.controlFramesPerSecond, now: now),
+                pingsAfterSending: TokenBucket(
+                    capacity: limits.controlFrameBurst * Self.pingsAfterSendingFactor,
+                    refillPerSecond: limits.controlFramesPerSecond * Self.pingsAfterSendingFactor, now: now)))
     }
 
     /// Whether input and output are still processed (false once the channel is closing).
@@ -159,17 +164,27 @@ struct ServerConnectionStateMachine {
         sentStreamFrameSincePing = true
     }
 
-    /// The peer sent a PING (not an answer to ours). One that follows something we sent is free: a
+    /// How many times the control-frame budget the allowance of PINGs after sent frames is.
+    static let pingsAfterSendingFactor = 20
+
+    /// The peer sent a PING (not an answer to ours). One that follows something we sent is taken
+    /// from an allowance of its own, ``pingsAfterSendingFactor`` times the control-frame budget: a
     /// client that sizes its window from the round trip of the data it receives (grpc-go sends such
-    /// a PING whenever data arrives and none is outstanding) pings about once per response, and
-    /// would otherwise spend the budget of a busy connection. Pings with nothing sent between them
-    /// cost the budget, as a flood does.
+    /// a PING whenever data arrives and none is outstanding) pings about once per response, 750 a
+    /// second on a busy loopback connection here, which would spend the budget in seconds. The
+    /// allowance still has an end: a peer that makes us send (a window opened a byte at a time)
+    /// cannot buy PINGs without bound. Pings with nothing sent between them cost the budget, as a
+    /// flood does.
     mutating func receivedPing(now: NIODeadline) -> Action {
-        guard !sentStreamFrameSincePing else {
-            sentStreamFrameSincePing = false
-            return .none
+        guard sentStreamFrameSincePing else { return spendControlFrameBudget(now: now) }
+        sentStreamFrameSincePing = false
+        guard var liveness else { return .none }
+        guard liveness.pingsAfterSending.spend(1, now: now) else {
+            state = .closeRequested
+            return .terminate(.enhanceYourCalm)
         }
-        return spendControlFrameBudget(now: now)
+        updateLiveness { $0.pingsAfterSending = liveness.pingsAfterSending }
+        return .none
     }
 
     /// A frame that costs the peer nothing and us work arrived (PING, SETTINGS, PRIORITY, an

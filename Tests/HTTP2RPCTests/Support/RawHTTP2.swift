@@ -108,6 +108,15 @@ struct RawFrame: Equatable {
             payload: [UInt8(code >> 24), UInt8(code >> 16 & 0xFF), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)])
     }
 
+    static func windowUpdate(stream: UInt32, increment: UInt32) -> RawFrame {
+        RawFrame(
+            .windowUpdate, stream: stream,
+            payload: [
+                UInt8(increment >> 24), UInt8(increment >> 16 & 0xFF), UInt8(increment >> 8 & 0xFF),
+                UInt8(increment & 0xFF),
+            ])
+    }
+
     static func ping(_ opaque: UInt8 = 0) -> RawFrame {
         RawFrame(.ping, payload: [UInt8](repeating: opaque, count: 8))
     }
