@@ -250,8 +250,10 @@ public final class CommandBus: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        if case .failure(let error) = outcome, error.code == .cancelled {
-            // This caller gave up (a deadline, a client gone); one that waited runs the command.
+        if case .failure(let error) = outcome, error.code == .cancelled, Task.isCancelled {
+            // This caller gave up (a deadline, a client gone); one that waited runs the command. A
+            // cancellation from inside the handler, its caller still waiting, is shared as any
+            // other failure.
             inFlight.passLead(id)
         } else {
             inFlight.finish(

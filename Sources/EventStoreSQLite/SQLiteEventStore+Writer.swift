@@ -150,6 +150,9 @@ extension SQLiteEventStore {
         do {
             // Synchronous: this is the writer thread, and GRDB runs the block right here.
             try pool.writeWithoutTransaction { db in
+                // Looked at again where nothing else can use the connection: a write queued before
+                // this batch may have stopped appends (see `writeUnsynced`).
+                if let failure = writer.withLock({ $0.failure }) { throw AppendsStopped(failure: failure) }
                 try streamCache.withLock { streams in
                     do {
                         var head: Int64 = 0
@@ -184,6 +187,8 @@ extension SQLiteEventStore {
                 state.statistics.largestTransaction = max(state.statistics.largestTransaction, batch.count)
             }
             return (results, committed)
+        } catch let stopped as AppendsStopped {
+            return (batch.map { _ in .failure(stopped.failure) }, [])
         } catch {
             let mapped = StorageErrors.map(
                 error,
@@ -252,4 +257,10 @@ extension SQLiteEventStore {
             results.append(.failure(error))
         }
     }
+}
+
+/// Thrown inside the writer's transaction when appends stopped while the batch waited for the
+/// connection: the batch fails with that failure, written nowhere.
+struct AppendsStopped: Error {
+    let failure: EventStoreError
 }

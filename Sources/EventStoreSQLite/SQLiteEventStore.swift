@@ -537,7 +537,12 @@ extension SQLiteEventStore {
         try checkOpen()
         if let failure = writer.withLock({ $0.failure }) { throw failure }
         do {
-            if synced { return try await pool.write(body) }
+            if synced {
+                return try await pool.write { db in
+                    try self.checkAppendsGoOn()
+                    return try body(db)
+                }
+            }
             // GRDB's blocking call, on a thread of its own: its async one refuses statements once
             // the task is cancelled, and the one that restores `synchronous = FULL` must run.
             let pool = self.pool
@@ -560,6 +565,9 @@ extension SQLiteEventStore {
     /// `FULL` before anything else can use it. Should that fail, the connection might no longer
     /// sync appends, so appends stop, as after a failed sync.
     private func writeUnsynced<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try checkAppendsGoOn()
+        // Cached, yet applied at each use: SQLite prepares a pragma statement anew whenever it runs
+        // (the unsynced-write test writes three times to see it).
         try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
         let outcome = Result { try Self.inImmediateTransaction(db) { try body(db) } }
         do {
@@ -578,6 +586,12 @@ extension SQLiteEventStore {
             throw mapped
         }
         return try outcome.get()
+    }
+
+    /// Throws the failure that stopped appends, if any; called where nothing else can use the
+    /// writer connection, which may no longer sync its commits after such a failure.
+    private func checkAppendsGoOn() throws {
+        if let failure = writer.withLock({ $0.failure }) { throw PassThroughError(failure) }
     }
 }
 

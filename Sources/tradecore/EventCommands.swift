@@ -106,8 +106,15 @@ struct EventsCommand: AsyncParsableCommand {
             }
             defer { watcher.cancel() }
             let outcome = await tail.result
-            if readerGone.isRaised { return }
-            if tail.isCancelled {
+            if readerGone.isRaised {
+                // Nobody is left to read a message; a failure of the tail itself still says so.
+                switch outcome {
+                case .success: return
+                case .failure(let error) where TradeCoreError(error).code == .cancelled: return
+                case .failure: break
+                }
+            }
+            if tail.isCancelled, !readerGone.isRaised {
                 note("stopped; resume with --from \(position.value)")
                 return
             }
@@ -139,9 +146,9 @@ func writeOut(_ text: String) -> Int32? {
     return nil
 }
 
-/// Whether standard output is a pipe or socket whose reading end has closed. Asks without
-/// writing (`poll` reports the error of a pipe with no reader even when no event was asked for);
-/// a terminal or a file never answers yes.
+/// Whether standard output is a pipe whose reading end has closed, or a terminal that hung up.
+/// Asks without writing (`poll` reports the error of a pipe with no reader even when no event was
+/// asked for); a file, `/dev/null` or an open terminal never answers yes.
 func outputReaderIsGone() -> Bool {
     var descriptor = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
     guard poll(&descriptor, 1, 0) == 1 else { return false }

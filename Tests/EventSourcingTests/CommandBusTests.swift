@@ -272,6 +272,36 @@ struct CommandBusTests {
         }
     }
 
+    @Test("a cancellation from inside the handler, its caller still waiting, is shared like any failure")
+    func aHandlersOwnCancellationIsShared() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus, deposit: 100)
+            let commandID = UUIDv7.next()
+            let gate = Gate()
+            environment.probe.setHook(Withdraw.commandType) { _ in
+                try await gate.pass()
+                throw CancellationError()
+            }
+            let send = {
+                Task {
+                    try await bus.send(
+                        Withdraw(accountID: account, amount: 30), options: CommandOptions(commandID: commandID))
+                }
+            }
+            let first = send()
+            await gate.waitForArrivals(1)
+            let second = send()
+            try await waitUntil("the second send waits for the first") { bus.sendsWaiting(for: commandID) == 1 }
+            gate.open()
+            for task in [first, second] {
+                let error = try await #require(throws: CommandBusError.self) { try await task.value }
+                #expect(error.code == .cancelled)
+            }
+            #expect(environment.probe.runCount(Withdraw.commandType) == 1, "the waiting send did not run it again")
+        }
+    }
+
     @Test(arguments: Backend.available)
     func twoBusesRacingOneCreateLeaveOneAggregate(_ backend: Backend) async throws {
         try await withEnvironment(backend) { environment in

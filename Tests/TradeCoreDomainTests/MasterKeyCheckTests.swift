@@ -10,6 +10,13 @@ struct MasterKeyCheckTests {
         try ServerSecrets(masterKeyBytes: (0..<32).map { UInt8($0) &+ seed })
     }
 
+    @Test("the key check is HKDF-SHA256's first 16 bytes in hex (stored: it must never change)")
+    func theKeyCheckIsStable() throws {
+        // Computed apart from this code, with Python's hmac: HKDF (RFC 5869, no salt) of the bytes
+        // 0...31 with info "tradecore key check v1".
+        #expect(try secrets(0).keyCheck == "d82ed0bcb72c6d188a13f3e00dfa3ffc")
+    }
+
     @Test func ofServersStartingTogetherOnANewStoreOneKeyIsRecordedAndTheOthersAreRefused() async throws {
         let store = InMemoryProjectionStore()
         let lock = InProcessLock(store: InMemoryEventStore())
