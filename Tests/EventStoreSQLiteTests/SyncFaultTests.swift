@@ -28,6 +28,18 @@ struct SyncFaultTests {
         try await SQLiteEventStore.open(.init(directory: directory.url, logger: logs.logger()))
     }
 
+    /// After unsynced writes: the writer connection is at synchronous=FULL, and an append syncs.
+    private func expectSyncingAgain(_ store: SQLiteEventStore) async throws {
+        let mode = try await store.withWriterConnectionForTesting { db in
+            try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        #expect(mode == 2, "the writer connection is back to synchronous=FULL")
+        let before = tradecore_fault_vfs_syncs()
+        try await store.append(
+            to: try StreamName(type: "order", id: UUIDv7.next()), expected: .noStream, events: event())
+        #expect(tradecore_fault_vfs_syncs() > before, "the append after unsynced writes synced")
+    }
+
     private func event() -> [NewEvent] { [NewEvent(type: "Tested", data: Data(repeating: 7, count: 10))] }
 
     @Test("every acknowledged append was preceded by a sync of the store's files")
@@ -54,15 +66,7 @@ struct SyncFaultTests {
             }
             #expect(tradecore_fault_vfs_syncs() == before, "an unsynced write synced")
         }
-        let mode = try await store.withWriterConnectionForTesting { db in
-            try Int.fetchOne(db, sql: "PRAGMA synchronous")
-        }
-        #expect(mode == 2, "the writer connection is back to synchronous=FULL")
-
-        let before = tradecore_fault_vfs_syncs()
-        try await store.append(
-            to: try StreamName(type: "order", id: UUIDv7.next()), expected: .noStream, events: event())
-        #expect(tradecore_fault_vfs_syncs() > before, "the append after unsynced writes synced")
+        try await expectSyncingAgain(store)
         let synced = try await store.write("writing a row", synced: true) { db in
             try db.execute(sql: "INSERT INTO derived (n) VALUES (3)")
             return tradecore_fault_vfs_syncs()
@@ -89,14 +93,7 @@ struct SyncFaultTests {
         write.cancel()
         // The write is not cancellable: it commits, as a projection's commit does once begun.
         try await write.value
-        let mode = try await store.withWriterConnectionForTesting { db in
-            try Int.fetchOne(db, sql: "PRAGMA synchronous")
-        }
-        #expect(mode == 2, "the writer connection is back to synchronous=FULL")
-        let before = tradecore_fault_vfs_syncs()
-        try await store.append(
-            to: try StreamName(type: "order", id: UUIDv7.next()), expected: .noStream, events: event())
-        #expect(tradecore_fault_vfs_syncs() > before)
+        try await expectSyncingAgain(store)
         let rows = try await store.read("counting") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM derived") }
         #expect(rows == 1)
         await store.close()

@@ -10,20 +10,27 @@ import WireFormat
 /// The list queries of the read models, through the query bus on the real SQLite store.
 @Suite(.timeLimit(.minutes(2)))
 struct ReadModelQueryTests {
+    /// Five limit orders of `user`, oldest first, and the position of the last.
+    private func fiveOrders(of user: UUID, in domain: DomainHarness) async throws -> ([UUID], Int64) {
+        let cash = try await domain.connectedCashAccount(user: user)
+        var created: [UUID] = []
+        var last: Int64 = 0
+        for _ in 0..<5 {
+            let outcome = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                    limitPrice: ExactDecimal(1), accountID: cash.accountID))
+            created.append(outcome.result.orderID)
+            last = try #require(outcome.position)
+        }
+        return (created, last)
+    }
+
     @Test func listOrdersPagesOldestFirstLeavesDeletedOutAndRefusesACursorThatIsNotTheUsers() async throws {
         try await withDomain { domain in
             let user = UUID()
-            let cash = try await domain.connectedCashAccount(user: user)
-            var created: [UUID] = []
-            var last: Int64 = 0
-            for _ in 0..<5 {
-                let outcome = try await domain.commands.send(
-                    CreateOrder(
-                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
-                        limitPrice: ExactDecimal(1), accountID: cash.accountID))
-                created.append(outcome.result.orderID)
-                last = try #require(outcome.position)
-            }
+            let (created, fifth) = try await fiveOrders(of: user, in: domain)
+            var last = fifth
             // The second is cancelled, the third cancelled and deleted.
             for id in created[1...2] {
                 last = try #require(
@@ -74,17 +81,7 @@ struct ReadModelQueryTests {
     @Test func aPageOfOrdersStopsAtItsByteLimitAndTheNextPageGoesOn() async throws {
         try await withDomain { domain in
             let user = UUID()
-            let cash = try await domain.connectedCashAccount(user: user)
-            var created: [UUID] = []
-            var last: Int64 = 0
-            for _ in 0..<5 {
-                let outcome = try await domain.commands.send(
-                    CreateOrder(
-                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
-                        limitPrice: ExactDecimal(1), accountID: cash.accountID))
-                created.append(outcome.result.orderID)
-                last = try #require(outcome.position)
-            }
+            let (created, last) = try await fiveOrders(of: user, in: domain)
             let all = try await domain.queries.ask(ListOrders(userID: user), consistency: .atLeast(last))
             #expect(all.orders.map(\.orderID) == created)
             let viewBytes = try #require(all.orders.map { $0.protoBytes.count }.max())
