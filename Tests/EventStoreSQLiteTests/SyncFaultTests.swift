@@ -1,11 +1,11 @@
 import CSQLiteFaultVFS
+import Dispatch
 import EventSourcingTesting
 import EventStore
 import Foundation
 import GRDB
 import Logging
 import ProcessTesting
-import Synchronization
 import Testing
 
 @testable import EventStoreSQLite
@@ -81,16 +81,19 @@ struct SyncFaultTests {
     func cancelledUnsyncedWrite() async throws {
         let store = try await open()
         try await store.write("creating a table") { db in try db.execute(sql: "CREATE TABLE derived (n INTEGER)") }
-        let started = Mutex(false)
+        // The write holds inside its transaction until the test has cancelled its task.
+        let (started, writing) = AsyncStream.makeStream(of: Void.self)
+        let cancelled = DispatchSemaphore(value: 0)
         let write = Task {
             try await store.write("writing a derived row", synced: false) { db in
-                started.withLock { $0 = true }
-                usleep(100_000)
+                writing.yield()
+                _ = cancelled.wait(timeout: .now() + 10)
                 try db.execute(sql: "INSERT INTO derived (n) VALUES (1)")
             }
         }
-        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        for await _ in started { break }
         write.cancel()
+        cancelled.signal()
         // The write is not cancellable: it commits, as a projection's commit does once begun.
         try await write.value
         try await expectSyncingAgain(store)
