@@ -2,6 +2,7 @@ import Crypto
 import EventStore
 import Foundation
 import HTTP2RPC
+import WireFormat
 
 /// Who a call acts as.
 public enum Principal: Sendable, Hashable, CustomStringConvertible {
@@ -61,10 +62,10 @@ public struct Authenticator: Sendable {
             }
             let digest: Data
             if secret.hasPrefix("sha256:") {
-                guard let bytes = Self.hex(String(secret.dropFirst("sha256:".count))), bytes.count == 32 else {
+                guard let bytes = Hex.decode(secret.dropFirst("sha256:".count)), bytes.count == 32 else {
                     throw ConfigurationError("\(label): sha256: must be followed by 64 hex digits")
                 }
-                digest = bytes
+                digest = Data(bytes)
             } else {
                 guard secret.count >= 16 else {
                     throw ConfigurationError("\(label) is too short: a token has at least 16 characters")
@@ -103,25 +104,6 @@ public struct Authenticator: Sendable {
     }
 
     static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
-
-    private static func hex(_ text: String) -> Data? {
-        var bytes = Data()
-        var iterator = text.utf8.makeIterator()
-        while let high = iterator.next() {
-            guard let low = iterator.next(), let h = nibble(high), let l = nibble(low) else { return nil }
-            bytes.append(h << 4 | l)
-        }
-        return bytes
-    }
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
 
 /// A setting the server cannot start with, said in words.
