@@ -196,19 +196,7 @@ extension SQLiteEventStore {
                 path: configuration.path
             )
             if StorageErrors.isFatal(mapped) {
-                writer.withLock { state in
-                    state.failure = EventStoreError(
-                        code: mapped.code,
-                        message:
-                            "the event store stopped accepting appends after a storage failure (\(mapped.message)); "
-                            + "restart it once the disk is healthy",
-                        underlying: mapped.underlying
-                    )
-                }
-                logger.critical(
-                    "event store storage failure; appends stopped",
-                    metadata: ["eventstore.error": "\(mapped)", "eventstore.appends": "\(batch.count)"]
-                )
+                stopAppends(after: mapped, metadata: ["eventstore.appends": "\(batch.count)"])
             } else {
                 logger.error(
                     "event store transaction failed; its appends were not acknowledged",
@@ -217,6 +205,23 @@ extension SQLiteEventStore {
             }
             return (batch.map { _ in .failure(mapped) }, [])
         }
+    }
+
+    /// Stops appends for good after `failure`, a storage failure that leaves the file's state
+    /// unknown (a failed sync, a connection that may no longer sync); logged once, critical.
+    func stopAppends(after failure: EventStoreError, metadata: Logger.Metadata = [:]) {
+        writer.withLock { state in
+            state.failure = EventStoreError(
+                code: failure.code,
+                message:
+                    "the event store stopped accepting appends after a storage failure (\(failure.message)); "
+                    + "restart it once the disk is healthy",
+                underlying: failure.underlying
+            )
+        }
+        logger.critical(
+            "event store storage failure; appends stopped",
+            metadata: metadata.merging(["eventstore.error": "\(failure)"]) { given, _ in given })
     }
 
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back on any error (unless SQLite did

@@ -574,15 +574,7 @@ extension SQLiteEventStore {
             try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
         } catch {
             let mapped = StorageErrors.map(error, doing: "restoring synchronous=FULL", path: configuration.path)
-            writer.withLock { state in
-                state.failure = EventStoreError(
-                    code: .storageFailure,
-                    message: "the event store stopped accepting appends: \(mapped.message); restart it",
-                    underlying: mapped.underlying)
-            }
-            logger.critical(
-                "event store could not restore synced commits; appends stopped",
-                metadata: ["eventstore.error": "\(mapped)"])
+            stopAppends(after: mapped)
             throw mapped
         }
         return try outcome.get()
