@@ -1,7 +1,8 @@
-import HTTP2RPC
 import Testing
 import TradeCoreMessages
 import WireFormat
+
+@testable import HTTP2RPC
 
 /// Server reflection over the schema descriptors embedded in the build.
 @Suite struct ReflectionTests {
@@ -61,7 +62,60 @@ import WireFormat
             return
         }
         #expect(
-            list.service.map(\.name) == ["grpc.reflection.v1.ServerReflection", "tradecore.diagnostics.v1.Diagnostics"])
+            list.service.map(\.name) == [
+                "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+                "tradecore.diagnostics.v1.Diagnostics",
+            ])
+    }
+
+    /// grpcurl and protobuf's descriptor pools ask for the file of a field, a oneof or an enum value
+    /// as well as of a type; an enum value lives in the scope of its enum's parent.
+    @Test func fieldsOneofsAndEnumValuesNameTheirFile() throws {
+        for (symbol, file) in [
+            ("tradecore.order.v1.CreateOrder.quantity", "order.proto"),
+            ("tradecore.events.v1.SubscribeRequest.start", "events.proto"),
+            ("tradecore.common.v1.ORDER_SIDE_BUY", "common.proto"),
+            ("grpc.health.v1.HealthCheckResponse.SERVING", "health.proto"),
+        ] {
+            #expect(try fileNames(ask(.fileContainingSymbol(symbol))).first == file, "\(symbol)")
+        }
+        // Values are not members of their enum, and a field is not a message type.
+        #expect(index.file(declaring: "tradecore.common.v1.OrderSide.ORDER_SIDE_BUY") == nil)
+        #expect(!index.isMessageType("tradecore.order.v1.CreateOrder.quantity"))
+        #expect(index.isMessageType("tradecore.order.v1.CreateOrder"))
+    }
+
+    /// v1alpha is the v1 file under another package: the service, its method and every type it
+    /// names resolve to that copy, and nothing else in it differs.
+    @Test func theV1alphaServiceIsDescribedByARenamedCopy() throws {
+        let files = try fileNames(ask(.fileContainingSymbol("grpc.reflection.v1alpha.ServerReflection")))
+        #expect(files == [ReflectionService.alphaFileName])
+        #expect(
+            try fileNames(ask(.fileContainingSymbol("grpc.reflection.v1alpha.ServerReflectionRequest")))
+                == [ReflectionService.alphaFileName])
+        guard case .fileDescriptorResponse(let alpha) = ask(.fileByFilename(ReflectionService.alphaFileName)),
+            case .fileDescriptorResponse(let v1) = ask(.fileByFilename("reflection.proto"))
+        else {
+            Issue.record("a reflection file is missing")
+            return
+        }
+        let copy = String(decoding: alpha.fileDescriptorProto[0], as: UTF8.self)
+        let original = String(decoding: v1.fileDescriptorProto[0], as: UTF8.self)
+        #expect(copy.contains(".grpc.reflection.v1alpha.ServerReflectionRequest"))
+        #expect(!copy.contains(".grpc.reflection.v1."), "a type name still points into v1")
+        // Renaming back gives the original bytes: only the names changed.
+        let back = try PackageRenaming(
+            from: "grpc.reflection.v1alpha", to: "grpc.reflection.v1", fileName: "reflection.proto"
+        ).file(alpha.fileDescriptorProto[0])
+        #expect(String(decoding: back, as: UTF8.self) == original)
+        // Asking for a service is not asking for a message type's extensions.
+        guard
+            case .errorResponse(let error) = ask(.allExtensionNumbersOfType("grpc.reflection.v1alpha.ServerReflection"))
+        else {
+            Issue.record("a service was answered as a message type")
+            return
+        }
+        #expect(error.errorCode == 5)
     }
 
     @Test func aFileComesWithEveryFileItImportsOnce() throws {

@@ -130,6 +130,17 @@ def run(channel):
         "/tradecore.diagnostics.v1.Diagnostics/Ping",
         request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString)
     check("a call made from reflected descriptors", reflected_ping(request_class(payload=b"r"), timeout=5).payload == b"r")
+    check("v1alpha reflection is listed", "grpc.reflection.v1alpha.ServerReflection" in services, str(services))
+    alpha = pool.FindServiceByName("grpc.reflection.v1alpha.ServerReflection")
+    check("and described in its own package",
+          alpha.FindMethodByName("ServerReflectionInfo").input_type.full_name
+          == "grpc.reflection.v1alpha.ServerReflectionRequest")
+    # A fresh pool asks for the file of a field, a oneof or an enum value directly.
+    fresh = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+    check("a field is found by its name", fresh.FindFieldByName("tradecore.order.v1.CreateOrder.quantity").number > 0)
+    fresh = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+    check("a oneof is found by its name",
+          fresh.FindOneofByName("tradecore.events.v1.SubscribeRequest.start").name == "start")
     try:
         pool.FindMessageTypeByName("tradecore.order.v1.Nothing")
         check("an unknown symbol is not found", False, "it was found")
