@@ -135,6 +135,17 @@ import WireFormat
                 == ["health.proto"])
     }
 
+    /// The rules of the schemas are in their comments, which tools show from the descriptors.
+    @Test func theDescriptorsCarryTheSchemasComments() throws {
+        guard case .fileDescriptorResponse(let files) = ask(.fileContainingSymbol("tradecore.order.v1.CreateOrder"))
+        else {
+            Issue.record("no file for CreateOrder")
+            return
+        }
+        let order = String(decoding: files.fileDescriptorProto[0], as: UTF8.self)
+        #expect(order.contains("Creates an order in PENDING state. The server assigns the order id."))
+    }
+
     @Test func unknownNamesAndExtensionsAreErrorsOnTheStream() {
         for request: ServerReflectionRequest.Request in [
             .fileByFilename("nothing.proto"), .fileContainingSymbol("tradecore.Nothing"),
