@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -257,12 +258,16 @@ struct ServerProtocolTests {
         configuration.streamResetBurst = 100
         configuration.streamResetsPerSecond = 10
         let probe = HandlerProbe()
-        let connection = try RawServerConnection(router: makeTestRouter(probe: probe), configuration: configuration)
+        let logs = LogLines()
+        let connection = try RawServerConnection(
+            router: makeTestRouter(probe: probe), configuration: configuration, logger: logs.logger)
         var stream: UInt32 = 1
         try connection.send(bytes: openedAndCancelled(300, from: &stream))
-        // nghttp2's limiter answers GOAWAY(INTERNAL_ERROR) once the reset budget is spent.
+        // nghttp2's limiter answers GOAWAY(INTERNAL_ERROR) once the reset budget is spent, and the
+        // operator is told.
         #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.internalError.rawValue)
         #expect(!connection.isOpen)
+        #expect(logs.contains(level: .warning, "rapid reset budget"))
         // Streams reset in the same read never start a handler.
         #expect(probe.started.load(ordering: .sequentiallyConsistent) == 0)
     }
@@ -306,10 +311,15 @@ struct ServerProtocolTests {
     func pingFlood() throws {
         var configuration = RPCServerConfiguration()
         configuration.controlFrameBurst = 200
-        let connection = try RawServerConnection(router: makeTestRouter(), configuration: configuration)
+        let logs = LogLines()
+        let connection = try RawServerConnection(
+            router: makeTestRouter(), configuration: configuration, logger: logs.logger)
         try connection.send(bytes: (0..<500).flatMap { _ in RawFrame.ping().bytes })
         #expect(connection.frames(.goaway).last?.errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
         #expect(!connection.isOpen)
+        // Said once, with our own reason.
+        #expect(logs.contains(level: .warning, "floods control frames"))
+        #expect(!logs.contains(level: .warning, "nghttp2 closed the connection"))
     }
 
     @Test(

@@ -548,4 +548,6 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
     }
 
     func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool) {}
+
+    func sessionDidSendGoaway(lastStreamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {}
 }

@@ -71,6 +71,9 @@ protocol NGHTTP2SessionDelegate: AnyObject {
     ) -> NGHTTP2DataSourceResult
     /// A HEADERS or DATA frame has been serialised; `endsStream` when it ends our side (END_STREAM).
     func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool)
+    /// A GOAWAY has been serialised: one the delegate asked for, or one nghttp2 queued itself (a
+    /// connection error it found, or one of its limits, such as the rapid reset budget).
+    func sessionDidSendGoaway(lastStreamID: HTTP2StreamID, errorCode: HTTP2ErrorCode)
 }
 
 /// Settings and limits applied to a new session.
@@ -387,6 +390,10 @@ private let onFrameSent: nghttp2_on_frame_send_callback = { _, frame, userData i
         session.delegate.sessionDidSendStreamFrame(
             streamID: HTTP2StreamID(rawValue: header.stream_id),
             endsStream: header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0)
+    } else if type == NGHTTP2_GOAWAY.rawValue {
+        session.delegate.sessionDidSendGoaway(
+            lastStreamID: HTTP2StreamID(rawValue: frame.pointee.goaway.last_stream_id),
+            errorCode: HTTP2ErrorCode(rawValue: frame.pointee.goaway.error_code))
     }
     return 0
 }

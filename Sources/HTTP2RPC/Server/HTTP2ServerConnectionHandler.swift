@@ -68,6 +68,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private var writersAwaitingPoll: [HTTP2StreamID] = []
     private var pollTimer: Scheduled<Void>?
     private var housekeepingTimer: Scheduled<Void>?
+    /// Whether the reason this connection is being closed with an error has been logged.
+    private var closeExplained = false
 
     init(
         configuration: RPCServerConfiguration,
@@ -127,6 +129,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
             try core.receive(buffer)
         } catch {
             logger.debug("closing the connection after a protocol error", metadata: ["error": "\(error)"])
+            closeExplained = true
             // nghttp2 queues no GOAWAY for an error it cannot go on from; one is queued here, which
             // it skips when it has already sent its own.
             core.session.terminate(errorCode: error.goawayCode)
@@ -785,6 +788,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 continue
             case .terminate(let code):
                 logger.debug("closing a connection stuck in an unfinished header block")
+                closeExplained = true
                 session.terminate(errorCode: code)
                 return closeAfterFlush()
             case .resetStream, .resetStreamAndTerminate:
@@ -797,6 +801,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
                 scheduleFlush()
                 if case .resetStreamAndTerminate(let code) = verdict {
                     logger.warning("closing a connection that keeps opening calls whose requests never arrive")
+                    closeExplained = true
                     session.terminate(errorCode: code)
                     return closeAfterFlush()
                 }
@@ -814,6 +819,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func terminateForFlood(_ code: HTTP2ErrorCode) {
         guard let session else { return }
         logger.warning("closing a connection that floods control frames or abusive streams")
+        closeExplained = true
         session.terminate(errorCode: code)
     }
 
@@ -1001,6 +1007,18 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
             resumeWriters(of: stream)
         }
         return .bytes(count)
+    }
+
+    /// Our own GOAWAYs with an error are logged, with their reason, where they are queued; one that
+    /// nobody here queued is nghttp2's: a connection error it found in the client's frames, or one
+    /// of its limits. Its rapid reset limit (``RPCServerConfiguration/streamResetsPerSecond``) ends
+    /// the connection with INTERNAL_ERROR, which would otherwise leave no trace.
+    func sessionDidSendGoaway(lastStreamID: HTTP2StreamID, errorCode: HTTP2ErrorCode) {
+        guard errorCode != .noError, !closeExplained else { return }
+        closeExplained = true
+        logger.warning(
+            "nghttp2 closed the connection (a connection error in the client's frames, or more stream resets than the rapid reset budget allows)",
+            metadata: ["h2.error": "\(errorCode)", "h2.last_stream": "\(lastStreamID.rawValue)"])
     }
 
     func sessionDidSendStreamFrame(streamID: HTTP2StreamID, endsStream: Bool) {

@@ -220,10 +220,11 @@ final class RawServerConnection {
     /// has stopped reading and whose socket buffer is full.
     init(
         router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true,
-        stallWrites: Bool = false
+        stallWrites: Bool = false, logger: Logger? = nil
     ) throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let logger = logger ?? quiet
         handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
         stall = stallWrites ? WriteStall() : nil
         var handlers: [any ChannelHandler] = [handler]
