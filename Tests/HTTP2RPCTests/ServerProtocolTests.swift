@@ -284,6 +284,32 @@ struct ServerProtocolTests {
         return bytes
     }
 
+    @Test("DATA a client sends after its own RST_STREAM is ignored, not a connection error (grpc-java does this)")
+    func dataAfterTheClientsReset() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        // The message each client had queued before it cancelled, in frames of 15,000 bytes: 300
+        // of them are more than the connection's window of 16 MiB, so the call after them only
+        // gets through if the ignored bytes were credited back.
+        let message = RawFrame.grpcMessage(Array(repeating: 1, count: 60_000))
+        var stream: UInt32 = 1
+        for _ in 0..<300 {
+            var bytes = RawFrame.headers(stream: stream, RawFrame.grpcRequestFields(path: TestMethod.echo)).bytes
+            bytes += RawFrame.rstStream(stream: stream, code: 8).bytes
+            for start in stride(from: 0, to: message.count, by: 15_000) {
+                let end = min(start + 15_000, message.count)
+                bytes +=
+                    RawFrame.data(stream: stream, Array(message[start..<end]), endStream: end == message.count)
+                    .bytes
+            }
+            try connection.send(bytes: bytes)
+            stream += 2
+        }
+        #expect(connection.frames(.goaway).isEmpty)
+        #expect(connection.isOpen)
+        try request(connection, stream: stream, body: RawFrame.grpcMessage(Array(repeating: 2, count: 1_000)))
+        #expect(connection.statusCode(stream: stream) == .ok)
+    }
+
     @Test("a client whose calls time out by the thousand (each reset) keeps its connection")
     func cancelledCallsAreNotAnAttack() throws {
         let connection = try RawServerConnection(router: makeTestRouter())

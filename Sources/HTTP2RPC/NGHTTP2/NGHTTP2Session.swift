@@ -133,6 +133,13 @@ final class NGHTTP2Session {
             // Values with white space at either end reach the handler, which trims it, instead of
             // nghttp2 resetting the stream (grpc's servers accept them too).
             nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(option, 1)
+            // A closed stream is forgotten at once instead of kept for the RFC 7540 priority tree,
+            // which gRPC does not use. Kept, it made DATA that a client sends after its own
+            // RST_STREAM a connection error (STREAM_CLOSED): grpc-java sends the message it had
+            // queued after cancelling a call, and every other call on the connection failed with
+            // it. RFC 9113 has such frames ignored (section 5.1, "closed"); nghttp2 does that,
+            // crediting their bytes to the connection's window, for a stream it no longer has.
+            nghttp2_option_set_no_closed_streams(option, 1)
         }
 
         let userData = Unmanaged.passUnretained(self).toOpaque()
