@@ -359,12 +359,36 @@ struct SocketTests {
             }
             try? await sent
             try await eventually { !attacker.isActive }
-            // The GOAWAY may not reach a peer that is still sending when the socket closes (its
-            // kernel answers the unread bytes with a reset); when it does, it carries an error.
-            if let goaway = attacker.received.last(where: { $0.kind == .goaway }) {
-                #expect(goaway.errorCode != 0, "closed with an error code")
-            }
+            // The GOAWAY reaches the attacker although it was still sending: the server ends its
+            // side and drops what comes after, instead of closing on unread bytes (which makes the
+            // kernel answer with a reset that throws the GOAWAY away unread).
+            let goaway = attacker.received.last(where: { $0.kind == .goaway })
+            #expect(goaway != nil, "the attacker was told why")
+            #expect(goaway.map { $0.errorCode != 0 } ?? false, "closed with an error code")
             #expect(try await client.unary(TestMethod.echo, [9]).message == [9])
+        }
+    }
+
+    @Test(
+        "a connection closed for abuse ends the server's side after the GOAWAY and drops what the client still sends, instead of resetting it"
+    )
+    func closeLingersAfterTheGoaway() async throws {
+        try await withServer(router: router(), configure: { $0.controlFrameBurst = 500 }) { _, port in
+            let attacker = try await RawSocket(port: port, halfOpen: true)
+            try await attacker.send(
+                RawFrame.preface + RawFrame.settings().bytes + (0..<600).flatMap { _ in RawFrame.ping().bytes })
+            try await eventually { attacker.serverEndedItsSide }
+            #expect(
+                attacker.received.last(where: { $0.kind == .goaway })?.errorCode
+                    == HTTP2ErrorCode.enhanceYourCalm.rawValue)
+            // A client that has not read the GOAWAY yet keeps sending. A closed socket would answer
+            // with a reset, and the client's next write would fail (and, with it, often its read of
+            // the GOAWAY); a lingering one takes the bytes.
+            for _ in 0..<10 {
+                try await attacker.send(Array(repeating: 0, count: 64 << 10))
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await attacker.close()
         }
     }
 

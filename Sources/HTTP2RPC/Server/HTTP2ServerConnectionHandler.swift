@@ -227,12 +227,32 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             grace.cancel()
-            context.close(promise: nil)
+            Self.lingeringClose(context)
         }
     }
 
     /// How long the last frames (a GOAWAY, typically) may take to be written before the close.
     static let finalWriteGrace: TimeAmount = .seconds(2)
+    /// How long a connection whose last frames are written keeps reading (and dropping) what the
+    /// peer still sends, at most.
+    static let closeLinger: TimeAmount = .seconds(1)
+
+    /// Ends our side (FIN after the last frames), drops what the peer still sends, and closes when
+    /// the peer closes its side or after ``closeLinger``. Closing the socket at once while the
+    /// peer's frames sit unread in it makes the kernel answer with a TCP reset, and the peer's
+    /// kernel then throws away our GOAWAY unread: the client learns only "connection reset", not
+    /// why. A channel that cannot half-close (an in-memory one) closes at once.
+    private static func lingeringClose(_ context: ChannelHandlerContext) {
+        let halfClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: halfClosed)
+        halfClosed.futureResult.assumeIsolated().whenComplete { result in
+            guard case .success = result else { return context.close(promise: nil) }
+            let linger = context.eventLoop.assumeIsolated().scheduleTask(in: closeLinger) {
+                context.close(promise: nil)
+            }
+            context.channel.closeFuture.assumeIsolated().whenComplete { _ in linger.cancel() }
+        }
+    }
 
     private func closeNow() {
         guard let context, connection.closeStarted() else { return }

@@ -99,23 +99,35 @@ func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, out
 final class RawSocket: Sendable {
     private let channel: any Channel
     private let inbox = NIOLockedValueBox<[UInt8]>([])
+    private let inputEnded = NIOLockedValueBox(false)
 
     private final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let inbox: NIOLockedValueBox<[UInt8]>
-        init(inbox: NIOLockedValueBox<[UInt8]>) { self.inbox = inbox }
+        let inputEnded: NIOLockedValueBox<Bool>
+        init(inbox: NIOLockedValueBox<[UInt8]>, inputEnded: NIOLockedValueBox<Bool>) {
+            self.inbox = inbox
+            self.inputEnded = inputEnded
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let bytes = unwrapInboundIn(data).readableBytesView
             inbox.withLockedValue { $0 += bytes }
         }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { inputEnded.withLockedValue { $0 = true } }
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
-    init(port: Int) async throws {
+    /// `halfOpen`: the connection stays open for sending after the server has ended its side.
+    init(port: Int, halfOpen: Bool = false) async throws {
         let inbox = self.inbox
+        let inputEnded = self.inputEnded
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: halfOpen)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox, inputEnded: inputEnded))
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
@@ -123,6 +135,8 @@ final class RawSocket: Sendable {
 
     var received: [RawFrame] { RawFrame.parse(inbox.withLockedValue { $0 }) }
     var isActive: Bool { channel.isActive }
+    /// Whether the server has ended its side (with `halfOpen`).
+    var serverEndedItsSide: Bool { inputEnded.withLockedValue { $0 } }
 
     func send(_ bytes: [UInt8]) async throws {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
