@@ -93,11 +93,13 @@ public struct Authenticator: Sendable {
         guard let header = metadata.first("authorization") else {
             throw APIErrors.unauthenticated("the call has no token: send `authorization: Bearer <token>`")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        // The scheme, one or more spaces, the token (RFC 9110 section 11.4); the scheme in any case.
+        let scheme = header.prefix { $0 != " " }
+        let token = header.dropFirst(scheme.count).drop { $0 == " " }
+        guard scheme.lowercased() == "bearer", !token.isEmpty else {
             throw APIErrors.unauthenticated("the authorization header must be `Bearer <token>`")
         }
-        guard let principal = principals[Self.digest(String(parts[1]))] else {
+        guard let principal = principals[Self.digest(String(token))] else {
             throw APIErrors.unauthenticated("the token is not one this server accepts")
         }
         return principal
