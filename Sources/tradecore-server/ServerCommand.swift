@@ -53,7 +53,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection. (default: 256)")
     var maxConcurrentStreams: String?
 
-    @Option(parsing: .unconditional, help: "Largest request message, in bytes. (default: 4194304)")
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Largest request message, in bytes; responses stay within 4 MiB (a page of ListOrders, for one). (default: 4194304)"
+    )
     var maxMessageSize: String?
 
     @Option(parsing: .unconditional, help: "Seconds a graceful shutdown waits for calls in flight. (default: 10)")

@@ -182,6 +182,14 @@ public final class RPCServer: Sendable {
         state.withLockedValue { $0.shutdownBegun = begun }
         let timer = loop.scheduleTask(in: configuration.shutdownGracePeriod) { [self] in
             let remaining = state.withLockedValue { Array($0.connections.values) }
+            if !remaining.isEmpty {
+                logger.warning(
+                    "the shutdown grace period ended with connections open: closing them, cancelling their calls",
+                    metadata: [
+                        "connections": "\(remaining.count)",
+                        "grace": "\(configuration.shutdownGracePeriod.nanoseconds / 1_000_000_000) s",
+                    ])
+            }
             for connection in remaining {
                 connection.channel.eventLoop.execute { connection.handler.value.forceClose() }
             }
