@@ -32,6 +32,9 @@ bash Tools/interop/run_grpcio_interop.sh "$bin/tradecore-server"
 log "the seed's flows end to end over grpcio and generated stubs"
 bash Tools/interop/run_e2e.sh "$bin/tradecore-server"
 
+log "interop with grpc-java over Netty"
+bash Tools/interop/run_java_interop.sh "$bin/tradecore-server"
+
 log "SIGKILL and restart, 20 times, under a full-speed client"
 bash Tools/interop/crash_loop.sh "$bin/tradecore-server"
 
