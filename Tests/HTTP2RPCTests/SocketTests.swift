@@ -373,7 +373,14 @@ struct SocketTests {
         "a connection closed for abuse ends the server's side after the GOAWAY and drops what the client still sends, instead of resetting it"
     )
     func closeLingersAfterTheGoaway() async throws {
-        try await withServer(router: router(), configure: { $0.controlFrameBurst = 500 }) { _, port in
+        // A linger longer than any test machine's pause: the writes below come within it.
+        try await withServer(
+            router: router(),
+            configure: {
+                $0.controlFrameBurst = 500
+                $0.closeLinger = .seconds(60)
+            }
+        ) { _, port in
             let attacker = try await RawSocket(port: port, halfOpen: true)
             try await attacker.send(
                 RawFrame.preface + RawFrame.settings().bytes + (0..<600).flatMap { _ in RawFrame.ping().bytes })

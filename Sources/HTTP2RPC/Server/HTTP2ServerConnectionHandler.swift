@@ -220,6 +220,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func closeAfterFlush() {
         guard let context, connection.closeStarted() else { return }
         let buffer = core?.remainingOutput(allocator: context.channel.allocator) ?? ByteBuffer()
+        let linger = configuration.closeLinger
         // A peer that has stopped reading would keep the connection (and its socket) open behind a
         // write that never completes: past a short grace, it is closed without waiting.
         let grace = context.eventLoop.assumeIsolated().scheduleTask(in: Self.finalWriteGrace) {
@@ -227,30 +228,28 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             grace.cancel()
-            Self.lingeringClose(context)
+            Self.lingeringClose(context, linger: linger)
         }
     }
 
     /// How long the last frames (a GOAWAY, typically) may take to be written before the close.
     static let finalWriteGrace: TimeAmount = .seconds(2)
-    /// How long a connection whose last frames are written keeps reading (and dropping) what the
-    /// peer still sends, at most.
-    static let closeLinger: TimeAmount = .seconds(1)
 
     /// Ends our side (FIN after the last frames), drops what the peer still sends, and closes when
-    /// the peer closes its side or after ``closeLinger``. Closing the socket at once while the
-    /// peer's frames sit unread in it makes the kernel answer with a TCP reset, and the peer's
-    /// kernel then throws away our GOAWAY unread: the client learns only "connection reset", not
-    /// why. A channel that cannot half-close (an in-memory one) closes at once.
-    private static func lingeringClose(_ context: ChannelHandlerContext) {
+    /// the peer closes its side or after ``RPCServerConfiguration/closeLinger``. Closing the socket
+    /// at once while the peer's frames sit unread in it makes the kernel answer with a TCP reset,
+    /// and the peer's next write fails, often before it has read our GOAWAY: the client learns only
+    /// "connection reset", not why. A channel that cannot half-close (an in-memory one) closes at
+    /// once.
+    private static func lingeringClose(_ context: ChannelHandlerContext, linger: TimeAmount) {
         let halfClosed = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: halfClosed)
         halfClosed.futureResult.assumeIsolated().whenComplete { result in
             guard case .success = result else { return context.close(promise: nil) }
-            let linger = context.eventLoop.assumeIsolated().scheduleTask(in: closeLinger) {
+            let timer = context.eventLoop.assumeIsolated().scheduleTask(in: linger) {
                 context.close(promise: nil)
             }
-            context.channel.closeFuture.assumeIsolated().whenComplete { _ in linger.cancel() }
+            context.channel.closeFuture.assumeIsolated().whenComplete { _ in timer.cancel() }
         }
     }
 

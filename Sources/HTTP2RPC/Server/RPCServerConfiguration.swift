@@ -45,6 +45,11 @@ public struct RPCServerConfiguration: Sendable {
     public var eventLoopTimeSlice: TimeAmount? = .microseconds(100)
     /// Reset a unary or server-streaming call whose request has not fully arrived by then.
     public var requestReceiveTimeout: TimeAmount = .seconds(30)
+    /// How long a connection closed with a GOAWAY keeps reading, and dropping, what the peer still
+    /// sends after our side has ended, before the socket is closed (sooner when the peer closes):
+    /// closing on unread bytes would make the kernel reset the connection, and the peer could
+    /// lose the GOAWAY unread.
+    public var closeLinger: TimeAmount = .seconds(1)
     /// How long a graceful shutdown waits for calls in flight before cancelling them.
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
 
