@@ -169,6 +169,35 @@ struct SeedFlowTests {
         }
     }
 
+    /// A connection disconnected under working orders takes its credentials with it: the poller
+    /// says so once, not for every order at every poll (ten times a second).
+    @Test func workingOrdersWhoseCredentialsAreGoneAreLoggedOnceNotAtEveryPoll() async throws {
+        let logs = CapturedLogs()
+        try await withDomain(logs: logs) { domain in
+            let user = UUID()
+            let connectionID = try await domain.connectThroughOAuth(user: user)
+            let cash = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-C") })
+            domain.broker.setPrice("AAPL", ExactDecimal(200))
+            for _ in 0..<3 {
+                let orderID = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                        limitPrice: ExactDecimal(100), accountID: cash.accountID, autoSubmit: true)
+                ).result.orderID
+                try await domain.eventually("the order works at its broker") {
+                    let view = try? await domain.queries.ask(GetOrder(orderID: orderID, userID: user))
+                    return view?.status == .placed
+                }
+            }
+            _ = try await domain.commands.send(DisconnectBroker(brokerConnectionID: connectionID, userID: user))
+            let gone = "cannot open a broker connection's credentials"
+            for _ in 0..<4 { #expect(await domain.app.fills.pollOnce() == 0) }
+            #expect(logs.all.filter { $0.text.contains(gone) }.count == 1, "\(logs.all.map(\.text))")
+            #expect(logs.all.filter { $0.text.contains("could not record") }.isEmpty)
+        }
+    }
+
     @Test func anOrderFilledInManySlicesShowsItsLatestHundredFillsAndCountsThemAll() async throws {
         try await withDomain { domain in
             let user = UUID()

@@ -16,6 +16,9 @@ import TradeCoreMessages
 /// An execution the order refuses (a domain rejection, not a passing failure) is logged once as an
 /// error and not sent again by this process: the broker reports it at every poll, and sending it
 /// ten times a second would only repeat the refusal and flood the log. The order needs a person.
+/// A failure that lasts — credentials that no longer open (the connection was disconnected under
+/// working orders), a broker that cannot be reached — is logged as a warning when it starts or
+/// changes, not at every poll, and its end is logged too; polling goes on.
 public final class BrokerFillPoller: Sendable {
     private let commands: CommandBus
     private let queries: QueryBus
@@ -26,6 +29,8 @@ public final class BrokerFillPoller: Sendable {
     /// Fill ids whose AddFill the domain refused; bounded, as a safeguard.
     private let refused = Mutex<Set<UUID>>([])
     private static let refusedKept = 10_000
+    /// The failure last logged for a connection (its credentials) or an order (its executions).
+    private let failing = Mutex<[UUID: String]>([:])
 
     public init(
         commands: CommandBus, queries: QueryBus, store: any EventStore, services: DomainServices,
@@ -86,8 +91,9 @@ public final class BrokerFillPoller: Sendable {
                     "could not list working orders", metadata: ["broker": "\(brokerID)", "error": "\(error)"])
                 continue
             }
-            // A connection's credentials are read and opened once a poll, not once per order.
-            var credentials: [UUID: BrokerCredentials] = [:]
+            // A connection's credentials are read and opened once a poll, not once per order; one
+            // that failed is not tried again in the same poll.
+            var credentials: [UUID: BrokerCredentials?] = [:]
             for order in working {
                 recorded += await poll(order, adapter: adapter, credentials: &credentials)
             }
@@ -96,30 +102,59 @@ public final class BrokerFillPoller: Sendable {
     }
 
     private func poll(
-        _ order: WorkingOrder, adapter: any BrokerAdapter, credentials opened: inout [UUID: BrokerCredentials]
+        _ order: WorkingOrder, adapter: any BrokerAdapter, credentials opened: inout [UUID: BrokerCredentials?]
     ) async -> Int {
-        do {
-            let credentials: BrokerCredentials
-            if let known = opened[order.connectionID] {
-                credentials = known
-            } else {
+        let credentials: BrokerCredentials
+        let connection: Logger.Metadata = ["broker_connection.id": "\(order.connectionID.lowercasedText)"]
+        if let known = opened[order.connectionID] {
+            guard let known else { return 0 }
+            credentials = known
+        } else {
+            do {
                 credentials = try await services.vault.credentials(
                     reference: BrokerConnection.credentialsReference(order.connectionID))
                 opened[order.connectionID] = credentials
+                ended(order.connectionID, "a broker connection's credentials open again", connection)
+            } catch {
+                opened[order.connectionID] = .some(nil)
+                failed(
+                    order.connectionID,
+                    "cannot open a broker connection's credentials: its working orders' executions are not read",
+                    error, connection)
+                return 0
             }
+        }
+        let about: Logger.Metadata = ["order.id": "\(order.orderID.lowercasedText)"]
+        do {
             let executions = try await adapter.executions(
                 of: order, credentials: credentials, environment: order.environment)
             var recorded = 0
             for execution in executions {
                 if try await record(execution, of: order) { recorded += 1 }
             }
+            ended(order.orderID, "an order's executions are recorded again", about)
             return recorded
         } catch {
-            logger.warning(
-                "could not record an order's executions",
-                metadata: ["order.id": "\(order.orderID.lowercasedText)", "error": "\(error)"])
+            failed(order.orderID, "could not record an order's executions", error, about)
             return 0
         }
+    }
+
+    /// Logs a failure of `key` (a connection or an order) unless the same failure was logged last.
+    private func failed(_ key: UUID, _ message: Logger.Message, _ error: any Error, _ metadata: Logger.Metadata) {
+        let description = "\(error)"
+        let isNew = failing.withLock { failing in
+            guard failing[key] != description else { return false }
+            if failing.count >= Self.refusedKept { failing.removeAll() }
+            failing[key] = description
+            return true
+        }
+        if isNew { logger.warning(message, metadata: metadata.merging(["error": "\(description)"]) { $1 }) }
+    }
+
+    /// Logs that a failure logged for `key` is over.
+    private func ended(_ key: UUID, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        if failing.withLock({ $0.removeValue(forKey: key) != nil }) { logger.info(message, metadata: metadata) }
     }
 
     /// Sends one execution as an AddFill. False when it was not sent: refused before, or now.
