@@ -9,9 +9,12 @@ import Synchronization
 /// ``Leadership`` among the servers sharing a PostgreSQL store: a role is led by the server whose
 /// connection holds the role's session advisory lock.
 ///
-/// One keeper task per server holds one connection and, every `interval`, tries the locks of the
-/// roles this server wants and does not lead (`pg_try_advisory_lock`, keyed by schema and role),
-/// and checks that the connection is alive. PostgreSQL releases a session's advisory locks when
+/// One keeper task per server holds one connection of its own (never one of the pool: a lock
+/// request left unanswered by a frozen database could be granted later to a pooled connection
+/// that nobody watches) and, every `interval`, tries the locks of the roles this server wants and
+/// does not lead (`pg_try_advisory_lock`, keyed by schema and role), and checks that the
+/// connection is alive. A round that fails or does not answer in time closes the connection. The
+/// session shows as `tradecore leadership` in `pg_stat_activity`. PostgreSQL releases a session's advisory locks when
 /// the session ends, so when a server dies (or its connection breaks) its roles become free and
 /// another server takes them at its next try; a server whose connection broke knows it lost every
 /// lead and stops those parts at once, before it could have been replaced. A role this server no
@@ -147,8 +150,8 @@ public final class PostgresLeadership: Leadership {
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
-                try await store.withHeldConnection { connection, logger in
-                    try await self.keep(on: connection, logger)
+                try await store.withOwnConnection("leadership") { connection, logger in
+                    try await self.keepLeads(on: connection, logger)
                 }
             } catch {
                 setLeading([])
@@ -163,30 +166,6 @@ public final class PostgresLeadership: Leadership {
                 }
                 try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5_000)))
             }
-        }
-    }
-
-    private func keep(on connection: PostgresConnection, _ logger: Logger) async throws {
-        do {
-            try await keepLeads(on: connection, logger)
-        } catch {
-            // The session may have survived the error: its locks must not go back to the pool. If
-            // it does not answer, it is closed (which ends the session and its locks).
-            do {
-                try await Deadline.run(.seconds(2)) {
-                    try await connection.execute("SELECT pg_advisory_unlock_all()", logger: logger)
-                } timedOut: {
-                    EventStoreError(
-                        code: .storageFailure, message: "the connection holding the leads stopped answering")
-                }
-            } catch {
-                _ = try? await Deadline.run(.seconds(2)) {
-                    try await connection.close()
-                } timedOut: {
-                    error
-                }
-            }
-            throw error
         }
     }
 

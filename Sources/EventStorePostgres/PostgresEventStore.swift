@@ -565,15 +565,37 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Runs `body` on a connection of the store's pool for as long as it takes (no operation
-    /// timeout): for sessions that live long, such as the one holding a server's leads.
-    package func withHeldConnection<T: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    /// Runs `body` on a connection of its own, opened for it and closed after it whatever happens:
+    /// for a session that lives long and holds session state, such as the advisory locks of a
+    /// server's leads. Such a session must never go back to the pool: a lock request that PostgreSQL
+    /// had not answered when the body gave up (the database froze) would be granted later to a
+    /// pooled connection that nobody watches, and the lock held for ever.
+    ///
+    /// - Parameter purpose: what the session is for, shown to operators as its `application_name`
+    ///   (`tradecore <purpose>` in `pg_stat_activity`).
+    package func withOwnConnection<T: Sendable>(
+        _ purpose: String, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
         try checkOpen()
         let logger = self.logger
+        let configuration = self.configuration
         do {
-            return try await client.withConnection { connection in try await body(connection, logger) }
+            var single = try configuration.singleConnectionConfiguration()
+            single.options.additionalStartupParameters.removeAll { $0.0 == "application_name" }
+            single.options.additionalStartupParameters.append(("application_name", "tradecore \(purpose)"))
+            let connection = try await PostgresConnection.connect(
+                on: PostgresClient.defaultEventLoopGroup.any(), configuration: single, id: 0, logger: logger
+            ).get()
+            do {
+                let result = try await body(connection, logger)
+                try? await connection.close()
+                return result
+            } catch {
+                // Closing ends the session (and its locks) at once on our side; PostgreSQL ends it
+                // when it next reads the socket, even after answering what was still queued.
+                try? await connection.close()
+                throw error
+            }
         } catch {
             if isClosed.load(ordering: .acquiring) { throw EventStoreError.closed }
             throw Self.map(error, doing: "holding a connection", configuration)

@@ -72,6 +72,45 @@ struct PostgresLeadershipTests {
         }
     }
 
+    /// The application names of the sessions holding this schema's role locks.
+    private func lockHolders(_ store: PostgresEventStore) async throws -> [String] {
+        try await store.withConnection("reading who holds the leads") { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+                AND l.classid = (hashtext(\(store.configuration.schema))::bigint & 4294967295)::oid
+                """, logger: logger)
+            var names: [String] = []
+            for try await name in rows.decode(String.self) { names.append(name) }
+            return names
+        }
+    }
+
+    /// A lock request that a frozen database left unanswered is granted when it wakes: on a pooled
+    /// connection, the lock would then be held by a session nobody watches, and the role stopped
+    /// on every server. The leads are held by a session of their own, also after it was cut off.
+    @Test func theLeadsAreHeldByASessionOfTheirOwnNeverAPooledOne() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let store = try #require(environment.store as? PostgresEventStore)
+            let leadership = PostgresLeadership(store: store, interval: .milliseconds(50), logger: logger)
+            let runs = Runs()
+            let leading = Task { try await leadership.whileLeading("projection:own", body("a", runs)) }
+            try await waitUntil("it leads") { runs.running == ["a"] }
+            #expect(try await lockHolders(store) == ["tradecore leadership"])
+            _ = try await store.withConnection("ending the leader's session") { connection, logger in
+                try await connection.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tradecore leadership'",
+                    logger: logger)
+            }
+            try await eventually("it leads again") { (try? await lockHolders(store)) == ["tradecore leadership"] }
+            leading.cancel()
+            try await leading.value
+            await leadership.stop()
+            try await eventually("the lead is given up") { (try? await lockHolders(store))?.isEmpty == true }
+        }
+    }
+
     @Test func aServerWhoseConnectionBreaksStopsItsRolesAndTheOtherTakesThem() async throws {
         try await withEnvironment(.postgres) { environment in
             let storeA = try #require(environment.store as? PostgresEventStore)
