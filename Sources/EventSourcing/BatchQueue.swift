@@ -39,10 +39,11 @@ final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     /// Takes up to `limit` elements, oldest first, waiting while the queue is empty. Returns `nil`
-    /// once the queue is finished without an error and drained.
+    /// once the queue is finished without an error and drained; with `idle`, an empty batch when
+    /// nothing arrived for that long.
     ///
     /// - Throws: the error the queue was finished with, or `CancellationError`.
-    func take(upTo limit: Int) async throws -> [Element]? {
+    func take(upTo limit: Int, idle: Duration? = nil) async throws -> [Element]? {
         while true {
             let taken = try monitor.update { state throws -> [Element]?? in
                 if let failure = state.failure { throw failure }
@@ -54,9 +55,13 @@ final class BatchQueue<Element: Sendable>: Sendable {
                 return state.isFinished ? .some(nil) : nil
             }
             if let taken { return taken }
-            guard await monitor.wait(until: { !$0.buffer.isEmpty || $0.isFinished }) else {
-                throw CancellationError()
+            let ready: @Sendable (State) -> Bool = { !$0.buffer.isEmpty || $0.isFinished }
+            if let idle {
+                if await monitor.wait(until: ready, orUntil: { try? await Task.sleep(for: idle) }) { continue }
+                if Task.isCancelled { throw CancellationError() }
+                return []
             }
+            guard await monitor.wait(until: ready) else { throw CancellationError() }
         }
     }
 
@@ -76,11 +81,13 @@ final class BatchQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// Hands batches of up to `limit` elements to `body` until the queue is finished; if `body`
-    /// throws, finishes the queue with the error (so the producer stops too) and rethrows it.
-    func drain(upTo limit: Int, _ body: ([Element]) async throws -> Void) async throws {
+    /// Hands batches of up to `limit` elements to `body` until the queue is finished (and an empty
+    /// batch when nothing arrived for as long as `idle` says before each wait); if `body` throws, finishes the queue with the error (so the producer stops too) and rethrows it.
+    func drain(
+        upTo limit: Int, idle: () -> Duration? = { nil }, _ body: ([Element]) async throws -> Void
+    ) async throws {
         do {
-            while let batch = try await take(upTo: limit) {
+            while let batch = try await take(upTo: limit, idle: idle()) {
                 try await body(batch)
             }
         } catch {

@@ -8,9 +8,12 @@ import Logging
 /// Events arrive through a subscription to the whole log into a bounded queue; the runner takes
 /// whatever has gathered (up to a batch) and applies it in one transaction with the checkpoint,
 /// so under load many events share one commit, and a restart resumes exactly after the last
-/// committed batch. A batch with no event the projection handles is not written at all; its
-/// position is kept in memory (queries waiting for it are answered) and the checkpoint catches up
-/// with the next write, or after ``Configuration/checkpointInterval`` skipped positions.
+/// committed batch. A batch with no event the projection handles is not written at once; its
+/// position is kept in memory (queries waiting for it here are answered) and the checkpoint catches
+/// up with the next write, or after ``Configuration/checkpointInterval`` skipped positions, or
+/// ``Configuration/skippedCheckpointDelay`` after the last write, whichever comes first (also when
+/// no further event comes): servers that share the read models and do not run the projection see
+/// its progress only in the stored checkpoint, and their queries wait for it.
 public final class ProjectionRunner: ReadModelProgress, Sendable {
     /// Batching and checkpointing.
     public struct Configuration: Sendable {
@@ -21,12 +24,18 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         /// The most positions skipped (events the projection does not handle) before the
         /// checkpoint is written anyway, bounding the re-reading after a restart.
         public var checkpointInterval: Int64
+        /// How long skipped positions may stay unwritten after the last write of the checkpoint.
+        public var skippedCheckpointDelay: Duration
 
         /// Makes a configuration.
-        public init(batchSize: Int = 256, bufferCapacity: Int = 2_048, checkpointInterval: Int64 = 4_096) {
+        public init(
+            batchSize: Int = 256, bufferCapacity: Int = 2_048, checkpointInterval: Int64 = 4_096,
+            skippedCheckpointDelay: Duration = .milliseconds(50)
+        ) {
             self.batchSize = max(batchSize, 1)
             self.bufferCapacity = max(bufferCapacity, 1)
             self.checkpointInterval = max(checkpointInterval, 1)
+            self.skippedCheckpointDelay = max(skippedCheckpointDelay, .milliseconds(1))
         }
     }
 
@@ -41,6 +50,16 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     private struct Cursor {
         var persisted: Int64
         var generation: UInt64
+        /// When the checkpoint was last written (or the loop started).
+        var persistedAt = ContinuousClock.now
+        /// The last position applied or skipped.
+        var reached: Int64
+
+        init(persisted: Int64, generation: UInt64) {
+            self.persisted = persisted
+            self.generation = generation
+            self.reached = persisted
+        }
     }
 
     /// The projection run.
@@ -198,7 +217,8 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         // A read model already there answers, whatever time is left.
         guard progress.read({ $0.position }) < target else { return }
         try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
-        var reached = false
+        // The stored checkpoint first (another server may run the projection), then every 25 ms.
+        var reached = (try? await readModels.checkpoint(of: projection.name)).map { $0 >= target } ?? false
         while !reached && !Task.isCancelled {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { break }
@@ -244,7 +264,12 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
             }
             group.addTask {
                 var cursor = start
-                try await queue.drain(upTo: self.configuration.batchSize) { batch in
+                let delay = self.configuration.skippedCheckpointDelay
+                try await queue.drain(
+                    upTo: self.configuration.batchSize,
+                    // Skipped positions not yet written: wake to write them if nothing else comes.
+                    idle: { cursor.reached > cursor.persisted ? delay : nil }
+                ) { batch in
                     try await self.apply(batch, cursor: &cursor, force: false)
                 }
             }
@@ -255,9 +280,12 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     }
 
     /// Applies one batch in one transaction with the checkpoint, or only notes its position when
-    /// the projection handles none of its events.
+    /// the projection handles none of its events and the checkpoint was written lately. An empty
+    /// batch writes the checkpoint of the positions skipped since the last write.
     private func apply(_ batch: [RecordedEvent], cursor: inout Cursor, force: Bool) async throws {
-        guard let last = batch.last?.position else { return }
+        guard let last = batch.last?.position ?? (cursor.reached > cursor.persisted ? cursor.reached : nil) else {
+            return
+        }
         let projection = self.projection
         let generation = progress.read(\.generation)
         guard generation == cursor.generation else {
@@ -265,7 +293,10 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
             throw CheckpointMismatch(projection: projection.name, expected: cursor.persisted, found: 0)
         }
         let handled = batch.filter(projection.handles)
-        if handled.isEmpty && !force && last - cursor.persisted < configuration.checkpointInterval {
+        if handled.isEmpty && !force && !batch.isEmpty && last - cursor.persisted < configuration.checkpointInterval
+            && ContinuousClock.now - cursor.persistedAt < configuration.skippedCheckpointDelay
+        {
+            cursor.reached = last
             advance(to: last, generation: cursor.generation)
             return
         }
@@ -285,6 +316,8 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
             }
         }
         cursor.persisted = last
+        cursor.reached = last
+        cursor.persistedAt = .now
         advance(to: last, generation: cursor.generation)
     }
 

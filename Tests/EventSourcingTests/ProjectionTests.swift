@@ -290,7 +290,8 @@ struct ProjectionTests {
                     to: other, expected: .any, events: [NewEvent(type: "Noise", data: Data())])
             }
             let runner = ProjectionRunner(
-                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+                BalanceProjection(), events: environment.store, readModels: environment.readModels,
+                configuration: .init(skippedCheckpointDelay: .seconds(3600)))
             let running = Task { try await runner.run() }
             try await runner.waitUntil(position: 5, timeout: .seconds(10))
             #expect(try await environment.readModels.checkpoint(of: "balances") == 0, "nothing was written")
@@ -299,6 +300,31 @@ struct ProjectionTests {
             try await running.value
             #expect(try await runner.catchUp() == 5)
             #expect(try await environment.readModels.checkpoint(of: "balances") == 5, "a catch-up records where it got")
+        }
+    }
+
+    /// Another server sharing the read models, which does not run the projection, sees its
+    /// progress only in the stored checkpoint: positions the projection skips get there soon,
+    /// without waiting for a later event (its read-your-writes queries waited out their deadline).
+    @Test(arguments: Backend.available)
+    func skippedPositionsReachTheStoredCheckpointSoonForOtherServers(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let leader = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let follower = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let bus = try environment.bus()
+            let running = Task { try await leader.run() }
+            _ = try await fill(bus, accounts: 1, deposits: 1)
+            let other = try StreamName(type: "other", id: UUID())
+            try await environment.store.append(
+                to: other, expected: .noStream, events: [NewEvent(type: "Noise", data: Data())])
+            let head = try await environment.store.headPosition()
+            // The last event is one the projection skips, and nothing follows it.
+            try await follower.waitUntil(position: head, timeout: .seconds(5))
+            #expect(try await environment.readModels.checkpoint(of: "balances") == head)
+            running.cancel()
+            try await running.value
         }
     }
 }
