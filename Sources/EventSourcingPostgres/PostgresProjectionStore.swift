@@ -12,14 +12,16 @@ import PostgresNIO
 /// A projection's rows and its checkpoint commit in one transaction, after the checkpoint row is
 /// locked and checked, as on SQLite. The read-model protocols are synchronous (a projection is a
 /// plain function of an event and the rows it reads) while PostgreSQL is reached asynchronously, so
-/// a body is *replayed*: it runs against the rows fetched so far, and the first row or range it
-/// asks for that has not been fetched yet stops the run (the read throws); the row is fetched and
-/// the body runs again from the start. Only a run that missed nothing counts: its result or its
-/// error is the call's, its writes are applied. A body that catches the read's error and goes on
-/// does not count either: the miss is noted all the same. Bodies must therefore be deterministic
-/// and touch nothing but the reader or writer they are given, which projections and query
-/// handlers are; a run stopped at a miss has done nothing else. All the fetches of one call run
-/// in one transaction (REPEATABLE READ for reads), so a body sees one consistent state.
+/// a body is *replayed*: it runs against the rows fetched so far, and a row or range it asks for
+/// that has not been fetched yet is noted and reads as absent (empty) for the rest of that run,
+/// which goes on to find what else it needs; then everything it missed is fetched (the points in
+/// one query, each range in one) and the body runs again from the start. Only a run that missed
+/// nothing counts: its result or its error is the call's, its writes are applied; a run that
+/// missed a row is only a probe, whatever it returned, threw or wrote. So a batch whose events read
+/// a hundred different rows takes two runs, not a hundred. Bodies must therefore be deterministic,
+/// touch nothing but the reader or writer they are given, and cope with rows that are absent,
+/// which projections and query handlers do. All the fetches of one call run in one transaction
+/// (REPEATABLE READ for reads), so a body sees one consistent state.
 public final class PostgresProjectionStore: ProjectionStore {
     private let store: PostgresEventStore
     /// The most runs of one body before it is given up (a body that asks for new rows on every run).
@@ -313,15 +315,13 @@ final class FetchedReadModels: ReadModelWriter {
 
     func fetched(_ range: Range, limit: Int, entries: [ReadModelEntry]) { ranges[range] = (limit, entries) }
 
-    /// Stops a run at a row that has not been fetched.
-    struct Miss: Error {}
-
+    /// A row not fetched yet: noted, and absent for the rest of the run (which only probes now).
     func value(in collection: String, key: String) throws -> Data? {
         if let change = changes[collection]?[key] { return change }
         let point = Point(collection: collection, key: key)
         if let fetched = points[point] { return fetched }
         missingPoints.insert(point)
-        throw Miss()
+        return nil
     }
 
     func entries(in collection: String, prefix: String, after: String?, limit: Int) throws -> [ReadModelEntry] {
@@ -338,7 +338,7 @@ final class FetchedReadModels: ReadModelWriter {
         let range = Range(collection: collection, prefix: prefix, after: after)
         guard let fetched = ranges[range], fetched.entries.count < fetched.limit || fetched.limit >= needed else {
             missingRanges[range] = max(missingRanges[range] ?? 0, needed, ranges[range]?.limit ?? 0)
-            throw Miss()
+            return []
         }
         var merged: [String: Data] = [:]
         for entry in fetched.entries { merged[entry.key] = entry.value }
