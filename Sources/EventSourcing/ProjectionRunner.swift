@@ -44,6 +44,13 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         var position: Int64 = 0
         /// Bumped by a reset, so a loop started before it cannot move the position.
         var generation: UInt64 = 0
+        /// Whether ``run()`` is following the log: only then is `position` this read model's, as
+        /// far as queries go. A runner that stopped (another server leads the projection now) may
+        /// be behind a reset made elsewhere; queries then go by the stored checkpoint.
+        var following = false
+
+        /// Whether queries may take `position` as the read model's.
+        func reached(_ target: Int64) -> Bool { following && position >= target }
     }
 
     /// Where one loop stands.
@@ -101,6 +108,8 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     ///   the store's errors. Cancellation ends it without an error.
     public func run() async throws {
         try await prepare()
+        progress.update { $0.following = true }
+        defer { progress.update { $0.following = false } }
         while !Task.isCancelled {
             let cursor = try await start()
             do {
@@ -110,6 +119,13 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
                 logger.info(
                     "projection checkpoint moved; starting again from it",
                     metadata: ["projection.name": "\(projection.name)", "projection.checkpoint": "\(mismatch.found)"])
+                // Moved back: the read model was reset under this runner (by another server); what
+                // this runner had reached is gone with it.
+                progress.update { progress in
+                    guard mismatch.found < progress.position else { return }
+                    progress.position = mismatch.found
+                    progress.generation += 1
+                }
             } catch is CancellationError {
                 return
             } catch let error as EventStoreError where error.code == .closed {
@@ -208,21 +224,21 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         try await readModels.write { writer in try writer.put(version, in: Self.versionsCollection, key: name) }
     }
 
-    /// Returns once this runner, or the stored checkpoint, has reached `target`. When several
-    /// servers share the read models, one of them runs the projection: a server that does not
-    /// (its runner waits for the lead) sees the others' progress in the stored checkpoint, which it
-    /// reads every 25 ms while it waits.
+    /// Returns once this runner (while it follows the log), or the stored checkpoint, has reached
+    /// `target`. When several servers share the read models, one of them runs the projection: a
+    /// server that does not (its runner waits for the lead) sees the others' progress in the stored
+    /// checkpoint, which it reads at once and then every 25 ms while it waits.
     public func waitUntil(position target: Int64, timeout: Duration) async throws(QueryBusError) {
         let deadline = ContinuousClock.now + timeout
         // A read model already there answers, whatever time is left.
-        guard progress.read({ $0.position }) < target else { return }
+        guard !progress.read({ $0.reached(target) }) else { return }
         try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
         // The stored checkpoint first (another server may run the projection), then every 25 ms.
         var reached = (try? await readModels.checkpoint(of: projection.name)).map { $0 >= target } ?? false
         while !reached && !Task.isCancelled {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { break }
-            reached = await progress.wait(until: { $0.position >= target }) {
+            reached = await progress.wait(until: { $0.reached(target) }) {
                 try? await Task.sleep(for: min(left, .milliseconds(25)))
             }
             if !reached, let stored = try? await readModels.checkpoint(of: projection.name), stored >= target {
@@ -231,7 +247,7 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         }
         // The last look: the time may have run out just as the read model got there (here, or on
         // the server that runs the projection).
-        guard !reached, progress.read({ $0.position }) < target else { return }
+        guard !reached, !progress.read({ $0.reached(target) }) else { return }
         if let stored = try? await readModels.checkpoint(of: projection.name), stored >= target { return }
         if Task.isCancelled {
             throw QueryBusError(.cancelled, queryType: projection.name, message: "cancelled while waiting")

@@ -2,6 +2,7 @@ import EventSourcing
 import EventStore
 import Foundation
 import Logging
+import Synchronization
 import TradeCoreMessages
 
 /// The whole domain over one event store: the command bus with every handler, the query bus over
@@ -22,19 +23,24 @@ public final class TradeCoreApplication: Sendable {
         public var projections: ProjectionRunner.Configuration
         /// Retries of the sagas' commands.
         public var sagas: SagaManager<OrderExecutionSaga>.Configuration
+        /// How long a rebuild of the read models waits to lead a projection's role before it gives
+        /// up (another server runs the projection).
+        public var rebuildLeadWait: Duration
 
         public init(
             webhookBaseURL: String = "https://hooks.tradecore.invalid",
             fillPollInterval: Duration = .milliseconds(100),
             retry: RetryPolicy = RetryPolicy(),
             projections: ProjectionRunner.Configuration = ProjectionRunner.Configuration(),
-            sagas: SagaManager<OrderExecutionSaga>.Configuration = SagaManager<OrderExecutionSaga>.Configuration()
+            sagas: SagaManager<OrderExecutionSaga>.Configuration = SagaManager<OrderExecutionSaga>.Configuration(),
+            rebuildLeadWait: Duration = .seconds(10)
         ) {
             self.webhookBaseURL = webhookBaseURL
             self.fillPollInterval = fillPollInterval
             self.retry = retry
             self.projections = projections
             self.sagas = sagas
+            self.rebuildLeadWait = rebuildLeadWait
         }
     }
 
@@ -75,6 +81,7 @@ public final class TradeCoreApplication: Sendable {
     public let onboarding: SagaManager<ConnectionOnboardingSaga>
     public let fills: BrokerFillPoller
     private let leadership: any Leadership
+    private let rebuildLeadWait: Duration
     private let logger: Logger
 
     /// Wires the domain over `store`, its read models in `readModels`.
@@ -95,6 +102,7 @@ public final class TradeCoreApplication: Sendable {
         self.store = store
         self.readModels = readModels
         self.leadership = leadership
+        self.rebuildLeadWait = configuration.rebuildLeadWait
         self.logger = logger
         let services = DomainServices(
             brokers: brokers, vault: CredentialVault(storage: readModels, secrets: secrets), secrets: secrets,
@@ -146,16 +154,49 @@ public final class TradeCoreApplication: Sendable {
     }
 
     /// Empties every read model and rebuilds it from the whole log, one projection after another,
-    /// each recorded as built by its projection's current version. A ``run()`` going on meanwhile
-    /// (here or on another server) starts again from the rebuilt checkpoints; every event is
-    /// applied once.
+    /// each recorded as built by its projection's current version, each while this server leads
+    /// the projection's role (see ``Leadership``), so no other server applies events to it meanwhile.
+    ///
+    /// - Throws: ``ReadModelsInUse`` when another server has led a projection's role for
+    ///   ``Configuration/rebuildLeadWait``: servers sharing the database must be stopped before a rebuild, whose
+    ///   reset they would not see (their queries would answer from rows that are gone).
     public func rebuildReadModels() async throws {
         for runner in projections {
-            let reached = try await runner.rebuild()
+            let role = "projection:\(runner.projectionName)"
+            let reached = try await leadingSoon(role) { try await runner.rebuild() }
             logger.notice(
                 "read model rebuilt",
                 metadata: ["projection.name": "\(runner.projectionName)", "projection.position": "\(reached)"])
         }
+    }
+
+    /// Runs `body` once, as soon as this server leads `role`, if it does within the configured wait.
+    private func leadingSoon(
+        _ role: String, _ body: @escaping @Sendable () async throws -> Int64
+    ) async throws -> Int64 {
+        let turn = LeadTurn()
+        let wait = rebuildLeadWait
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.leadership.whileLeading(role) {
+                    guard turn.start() else { return }
+                    turn.finish(try await body())
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: wait)
+                // Once the body runs, it runs to its end; only a wait is given up.
+                return !turn.giveUp()
+            }
+            defer { group.cancelAll() }
+            while let ended = try await group.next() {
+                if ended { return }
+                if turn.gaveUp { throw ReadModelsInUse(role: role, waited: wait) }
+            }
+        }
+        guard let position = turn.result else { throw CancellationError() }
+        return position
     }
 
     /// Runs the projections, the sagas and the fill poller until the task is cancelled (or the
@@ -216,5 +257,47 @@ public final class TradeCoreApplication: Sendable {
                 }
             }
         }
+    }
+}
+
+/// Whether a body waiting for a lead has started, or its wait was given up: one or the other.
+private final class LeadTurn: Sendable {
+    private enum State { case waiting, started, gaveUp }
+    private let state = Mutex((State.waiting, Int64?.none))
+
+    /// Starts the body, unless its wait was given up.
+    func start() -> Bool {
+        state.withLock { state in
+            guard state.0 == .waiting else { return false }
+            state.0 = .started
+            return true
+        }
+    }
+
+    /// Gives up the wait, unless the body started.
+    func giveUp() -> Bool {
+        state.withLock { state in
+            guard state.0 == .waiting else { return false }
+            state.0 = .gaveUp
+            return true
+        }
+    }
+
+    func finish(_ result: Int64) { state.withLock { $0.1 = result } }
+
+    var gaveUp: Bool { state.withLock { $0.0 == .gaveUp } }
+    var result: Int64? { state.withLock { $0.1 } }
+}
+
+/// Another server runs a projection whose read model a rebuild would reset.
+public struct ReadModelsInUse: Error, Sendable, CustomStringConvertible {
+    /// The role another server leads.
+    public let role: String
+    /// How long this server waited for it.
+    public let waited: Duration
+
+    public var description: String {
+        "another server sharing the database runs \(role) (it led that role for the \(waited) this server waited): "
+            + "stop every other server before rebuilding the read models"
     }
 }

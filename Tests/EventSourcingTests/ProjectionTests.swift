@@ -351,4 +351,26 @@ struct ProjectionTests {
             #expect(try await environment.readModels.checkpoint(of: "wide") == 1)
         }
     }
+
+    /// A runner that no longer follows the log (another server leads the projection now) does not
+    /// answer from what it had reached: the read model may have been reset since, elsewhere.
+    @Test(arguments: Backend.available)
+    func aRunnerThatStoppedAnswersFromTheStoredCheckpoint(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let runner = ProjectionRunner(
+                BalanceProjection(), events: environment.store, readModels: environment.readModels)
+            let running = Task { try await runner.run() }
+            _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
+            let head = try await environment.store.headPosition()
+            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            running.cancel()
+            try await running.value
+            // Another server resets the read model (a rebuild there).
+            try await environment.readModels.reset("balances", collections: BalanceProjection().collections)
+            let error = await #expect(throws: QueryBusError.self) {
+                try await runner.waitUntil(position: head, timeout: .milliseconds(50))
+            }
+            #expect(error?.code == .readModelBehind)
+        }
+    }
 }

@@ -1,0 +1,42 @@
+import EventSourcing
+import EventSourcingSQLite
+import EventStore
+import EventStoreSQLite
+import Foundation
+import Testing
+
+@testable import TradeCoreDomain
+
+/// A server under which another server leads every role, as when the servers sharing a database
+/// were not stopped.
+private struct AnotherServerLeads: Leadership {
+    func whileLeading(_ role: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
+}
+
+@Suite struct RebuildTests {
+    /// A rebuild resets a read model under the lead of its projection's role: one reset while
+    /// another server runs the projection would go unseen there, and its queries would answer from
+    /// rows that are gone. So it refuses, and resets nothing.
+    @Test func aRebuildWhileAnotherServerRunsAProjectionRefusesAndResetsNothing() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-rebuild-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteEventStore.open(.init(directory: directory, integrityCheck: .none))
+        let readModels = SQLiteProjectionStore(store: store)
+        let app = try TradeCoreApplication(
+            store: store, readModels: readModels, secrets: try ServerSecrets(masterKeyBytes: DomainHarness.masterKey),
+            brokers: BrokerRegistry([VirtualBroker()]), configuration: .init(rebuildLeadWait: .milliseconds(200)),
+            leadership: AnotherServerLeads())
+        let first = try #require(app.projections.first).projectionName
+        try await readModels.commit(first, from: 0, to: 7) { writer in
+            try writer.put(Data("kept".utf8), in: "probe", key: "row")
+        }
+        let error = await #expect(throws: ReadModelsInUse.self) { try await app.rebuildReadModels() }
+        #expect(error?.role == "projection:\(first)")
+        #expect(error?.description.contains("stop every other server") == true)
+        #expect(try await readModels.checkpoint(of: first) == 7, "nothing was reset")
+        #expect(try await readModels.read { try $0.value(in: "probe", key: "row") } == Data("kept".utf8))
+        await store.close()
+    }
+}
