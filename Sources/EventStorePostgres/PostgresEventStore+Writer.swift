@@ -79,6 +79,7 @@ extension PostgresEventStore {
             return
         }
         let outcomes: [(written: Bool, firstVersion: Int64?, firstPosition: Int64?)]
+        let started = ContinuousClock.now
         do {
             outcomes = try await run("appending \(batch.count) append(s)") { client, logger in
                 var outcomes: [(written: Bool, firstVersion: Int64?, firstPosition: Int64?)] = []
@@ -133,6 +134,7 @@ extension PostgresEventStore {
             }
             answers.append((append, result))
         }
+        metrics.committed(answers.count, in: ContinuousClock.now - started)
         // Published before anyone is acknowledged, so a caller that subscribes after its append
         // returns sees it (or reads it from storage).
         offerCommitted(committed)

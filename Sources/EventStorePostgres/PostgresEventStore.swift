@@ -36,6 +36,8 @@ public final class PostgresEventStore: EventStore {
     let logger: Logger
     /// This store's name in the notifications of its batches (see ``listenForCommits()``).
     let origin = UUIDv7.next().lowercasedText
+    /// What the writer reports through swift-metrics.
+    let metrics = StoreWriterMetrics()
     /// The pool's own logger: notices and worse only.
     let backgroundLogger: Logger
     let schema: String

@@ -3,7 +3,6 @@ import EventStore
 import Foundation
 import GRDB
 import Logging
-import Metrics
 import Synchronization
 
 /// The single writer: group commit of concurrent appends.
@@ -80,7 +79,7 @@ extension SQLiteEventStore {
             }
             let started = ContinuousClock.now
             let (results, committed) = commit(&batch)
-            metrics.commit.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            let took = ContinuousClock.now - started
             configuration.afterCommit?(committed)
             committedVersions.withLock { $0.note(committed) }
             // Published before anyone is acknowledged, and by this one thread, so subscribers see
@@ -88,8 +87,7 @@ extension SQLiteEventStore {
             subscriptions.publish(committed)
             let succeeded = results.reduce(0) { count, result in if case .success = result { count + 1 } else { count }
             }
-            metrics.appends.increment(by: succeeded)
-            metrics.appendsPerCommit.record(succeeded)
+            metrics.committed(succeeded, in: took)
             writer.withLock { state in
                 for result in results {
                     switch result {

@@ -3,7 +3,6 @@ import EventStore
 import Foundation
 import GRDB
 import Logging
-import Metrics
 import Synchronization
 
 /// The embedded event store: one SQLite file under a data directory, through GRDB.
@@ -145,7 +144,7 @@ public final class SQLiteEventStore: EventStore {
     /// Touched only by the writer, inside its transactions (GRDB runs them one at a time).
     let streamCache = Mutex(StreamCache(capacity: 50_000))
     /// What the writer reports through swift-metrics.
-    let metrics = WriterMetrics()
+    let metrics = StoreWriterMetrics()
     /// The versions of recently committed streams, set by the writer after each commit: every
     /// append goes through this store's one writer, so a version found here is the stream's
     /// committed version (or, while a commit is between its COMMIT and this update, the one before,
@@ -605,16 +604,6 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
             continuation.resume(with: Result { try body() })
         }
     }
-}
-
-/// The writer's metrics, through swift-metrics (the server exposes them as Prometheus text):
-/// `tradecore_store_commit_seconds` (how long each transaction took to write and make durable),
-/// `tradecore_store_appends_total` (appends committed) and `tradecore_store_appends_per_commit`
-/// (how many appends shared a commit).
-struct WriterMetrics: Sendable {
-    let commit = Timer(label: "tradecore_store_commit_seconds")
-    let appends = Counter(label: "tradecore_store_appends_total")
-    let appendsPerCommit = Recorder(label: "tradecore_store_appends_per_commit")
 }
 
 /// Stream versions by stream, bounded: two generations of at most `capacity` streams each.

@@ -38,6 +38,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,7 +46,7 @@ import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from scenario import check, fail, link_virtual_broker, run_scenario  # noqa: E402
-from server_process import Server  # noqa: E402
+from server_process import Server, free_port  # noqa: E402
 
 
 
@@ -104,7 +105,7 @@ def main():
     for name in ("node-a", "node-b"):
         data = os.path.join(arguments.work, name)
         os.makedirs(data, exist_ok=True)
-        servers.append(Server(arguments.server, data, arguments.work, name=name, extra_args=[
+        servers.append(Server(arguments.server, data, arguments.work, name=name, admin_port=free_port(), extra_args=[
             "--postgres-url", arguments.postgres_url, "--postgres-schema", schema, "--master-key-file", key_file]))
     run_scenario(lambda: run(arguments, servers, random.Random(seed)), servers)
 
@@ -270,6 +271,12 @@ def run(arguments, servers, rng):
     on_b.call.cancel()
 
     # ---- node B stops cleanly ----
+    # The store's metrics on PostgreSQL as on SQLite.
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server_b.admin_port, timeout=10) as response:
+        metrics = response.read().decode()
+    for name in ("tradecore_store_appends_total", "tradecore_store_commit_seconds_count",
+                 "tradecore_store_appends_per_commit"):
+        check("node B's /metrics has %s" % name, name in metrics)
     running, status = server_b.terminate()
     check("node B exits 0 on SIGTERM", running and status == 0, "running=%s status=%s" % (running, status))
 

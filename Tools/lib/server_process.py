@@ -25,8 +25,9 @@ def accepts(port):
 class Server:
     """tradecore-server on one data directory, started and stopped again and again."""
 
-    def __init__(self, binary, data_directory, work, extra_args=(), name="server"):
+    def __init__(self, binary, data_directory, work, extra_args=(), name="server", admin_port=0):
         self.binary = binary
+        self.admin_port = admin_port
         self.data_directory = data_directory
         self.work = work
         self.extra_args = list(extra_args)
@@ -42,7 +43,7 @@ class Server:
             self.log_path = os.path.join(self.work, "%s-%02d.log" % (self.name, self.runs))
             with open(self.log_path, "wb") as log:
                 self.process = subprocess.Popen(
-                    [self.binary, "--port", str(self.port), "--admin-port", "0", "--log-level", "info",
+                    [self.binary, "--port", str(self.port), "--admin-port", str(self.admin_port), "--log-level", "info",
                      "--data-directory", self.data_directory] + self.extra_args,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             deadline = time.time() + 30
