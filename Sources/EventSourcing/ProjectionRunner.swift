@@ -252,9 +252,13 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         if Task.isCancelled {
             throw QueryBusError(.cancelled, queryType: projection.name, message: "cancelled while waiting")
         }
+        let at = max(
+            progress.read { $0.following ? $0.position : 0 },
+            (try? await readModels.checkpoint(of: projection.name)) ?? 0)
         throw QueryBusError(
             .readModelBehind, queryType: projection.name,
-            message: "projection \(projection.name) reached position \(position), not \(target), within \(timeout)")
+            message: "projection \(projection.name) reached position \(at), not \(target), within \(timeout)",
+            facts: ["projection": projection.name, "min_position": "\(target)", "read_model_position": "\(at)"])
     }
 
     // MARK: - Loops

@@ -45,17 +45,21 @@ public struct QueryBusError: Error, Sendable, CustomStringConvertible {
     public let rejection: CommandRejection?
     /// The error underneath, if any.
     public let underlying: (any Error)?
+    /// The facts of the failure, by name (for a read model behind: the position asked for and the
+    /// one reached), for callers to act on without reading the message.
+    public let facts: [String: String]
 
     /// Makes an error.
     public init(
         _ code: Code, queryType: String, message: String, rejection: CommandRejection? = nil,
-        underlying: (any Error)? = nil
+        underlying: (any Error)? = nil, facts: [String: String] = [:]
     ) {
         self.code = code
         self.queryType = queryType
         self.message = message
         self.rejection = rejection
         self.underlying = underlying
+        self.facts = facts
     }
 
     public var description: String { "\(queryType): \(code): \(message)" }
@@ -68,7 +72,8 @@ extension QueryBusError {
     static func requireCommitted(_ target: Int64, in store: any EventStore, by name: String) async throws(Self) {
         guard let head = try? await store.headPosition(), target > head else { return }
         throw QueryBusError(
-            .positionNotCommitted, queryType: name, message: "the log has no position \(target): nothing committed it")
+            .positionNotCommitted, queryType: name, message: "the log has no position \(target): nothing committed it",
+            facts: ["min_position": "\(target)", "head_position": "\(head)"])
     }
 }
 

@@ -92,6 +92,7 @@ enum APIErrors {
             return error(
                 .invalidArgument, reason: "COMMAND_ID_REUSED",
                 "the tradecore-command-id was used before by another command: \(failure.message)",
+                facts: ["command_id": failure.commandID?.lowercasedText ?? "", "command_type": failure.commandType],
                 fields: [
                     BadRequest.FieldViolation(field: "tradecore-command-id", description: "used by another command")
                 ])
@@ -153,11 +154,12 @@ enum APIErrors {
         case .readModelBehind:
             return error(
                 .deadlineExceeded, reason: "READ_MODEL_BEHIND",
-                "the read model did not reach the requested position in time: \(failure.message)")
+                "the read model did not reach the requested position in time: \(failure.message)",
+                facts: failure.facts)
         case .positionNotCommitted:
             return error(
                 .outOfRange, reason: "POSITION_NOT_COMMITTED",
-                "min_position is past the end of the log: \(failure.message)")
+                "min_position is past the end of the log: \(failure.message)", facts: failure.facts)
         case .cancelled:
             return RPCError(.cancelled, "the call was cancelled")
         case .noHandler:

@@ -73,6 +73,7 @@ struct ProjectionTests {
                     GetBalance(accountID: UUID()), consistency: .atLeast(position: 5, timeout: .milliseconds(20)))
             }
             #expect(error.code == .readModelBehind && error.message.contains("balances"))
+            #expect(error.facts == ["projection": "balances", "min_position": "5", "read_model_position": "0"])
             let past = try await #require(throws: QueryBusError.self) {
                 try await queries.ask(
                     GetBalance(accountID: UUID()), consistency: .atLeast(position: 6, timeout: .seconds(30)))

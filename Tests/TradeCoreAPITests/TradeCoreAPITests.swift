@@ -167,6 +167,8 @@ struct TradeCoreAPITests {
                 bytes: CancelOrder(orderID: first.orderID, userID: api.alice).protoBytes,
                 metadata: withID)
             #expect(error?.code == .invalidArgument && error?.details?.errorInfo?.reason == "COMMAND_ID_REUSED")
+            #expect(error?.details?.errorInfo?.metadata["command_type"] == "CancelOrder")
+            #expect(error?.details?.errorInfo?.metadata["command_id"]?.isEmpty == false)
             // The same id for another command of the same kind: refused, not answered with the
             // first order, which the caller did not ask for.
             var other = create
@@ -223,6 +225,8 @@ struct TradeCoreAPITests {
                 metadata: api.asAlice, timeout: .seconds(20))
             #expect(error?.code == .outOfRange)
             #expect(error?.details?.errorInfo?.reason == "POSITION_NOT_COMMITTED")
+            #expect(error?.details?.errorInfo?.metadata["min_position"] == "1000000")
+            #expect(error?.details?.errorInfo?.metadata["head_position"].flatMap { Int64($0) } ?? 0 > 0)
             #expect(ContinuousClock.now - began < .seconds(10))
             // One no log can reach is named as sent, not as the largest position there can be.
             error = await api.failure(
