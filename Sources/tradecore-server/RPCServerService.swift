@@ -1,5 +1,7 @@
+import EventStore
 import Glibc
 import HTTP2RPC
+import Logging
 import NIOCore
 import ServiceLifecycle
 import TradeCoreAPI
@@ -85,5 +87,47 @@ func listening<Result>(on address: String, _ bind: () async throws -> Result) as
             default: "\(error)"
             }
         throw ListenError(description: "cannot listen on \(address): \(reason)")
+    }
+}
+
+/// Asks the event store for its head every second, once the server serves: while the store cannot
+/// be reached (PostgreSQL down), health says NOT_SERVING for the server and its services — every
+/// command would only fail with UNAVAILABLE — and SERVING again once it answers, so a load
+/// balancer's probe sees what the calls see.
+struct StoreHealthService: Service {
+    let store: any EventStore
+    let health: HealthStatus
+    /// The methods served, whose services health reports by name.
+    let paths: [String]
+    let logger: Logger
+    var interval: Duration = .seconds(1)
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                // Not yet serving, or shutting down: health is the server's to say.
+                guard let current = health.status(of: ""), !health.isShutDown else { continue }
+                let reachable: Bool
+                do {
+                    _ = try await store.headPosition()
+                    reachable = true
+                } catch {
+                    reachable = false
+                    if current == .serving {
+                        logger.warning(
+                            "the event store cannot be reached: health says NOT_SERVING until it answers",
+                            metadata: ["eventstore.error": "\(error)"])
+                    }
+                }
+                if reachable && current == .notServing {
+                    logger.notice("the event store answers again: health says SERVING")
+                    health.setServing(paths: paths)
+                } else if !reachable && current == .serving {
+                    health.setNotServing(paths: paths)
+                }
+            }
+        }
     }
 }

@@ -235,7 +235,10 @@ struct ServerCommand: AsyncParsableCommand {
 
             let server = RPCServer(configuration: configuration, router: router, logger: logger, stats: stats)
             // Stopped in reverse order: the RPC server drains first, while the domain still runs.
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: DomainService(app: app))]
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: DomainService(app: app)),
+                .init(service: StoreHealthService(store: store, health: health, paths: router.methods, logger: logger)),
+            ]
             if settings.adminPort > 0 {
                 services.append(
                     .init(

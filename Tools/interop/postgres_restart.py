@@ -14,6 +14,7 @@ Checks:
     with its id, succeeds once (and the user's orders are then exactly those we know of);
   - a subscriber that follows the stream sees every event once, in order (resuming after its last
     position when the stream breaks);
+  - health (grpc.health.v1 Check) says NOT_SERVING while the database is down, SERVING after;
   - the server, still running, exits 0 on SIGTERM.
 
 Usage: postgres_restart.py --server BINARY --generated DIR --work DIR --postgres-url URL
@@ -98,6 +99,25 @@ def run(arguments, server):
     subscriber = threading.Thread(target=subscribe, daemon=True)
     subscriber.start()
 
+    # What a load balancer's probe sees: grpc.health.v1 Check, ten times a second.
+    import health_pb2
+    import health_pb2_grpc
+    health = health_pb2_grpc.HealthStub(channel)
+    probes = []  # (time, status name)
+    stop_probe = threading.Event()
+
+    def probe():
+        while not stop_probe.is_set():
+            try:
+                status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
+                probes.append((time.time(), health_pb2.HealthCheckResponse.ServingStatus.Name(status)))
+            except grpc.RpcError as error:
+                probes.append((time.time(), error.code().name))
+            time.sleep(0.1)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+
     acknowledged = {}  # command id -> result
     unknown = []  # command ids
     statuses = {}
@@ -132,7 +152,8 @@ def run(arguments, server):
         print("restarting PostgreSQL")
         began = time.time()
         subprocess.run(arguments.restart_command, shell=True, check=True)
-        print("PostgreSQL back after %.1f s" % (time.time() - began))
+        back = time.time()
+        print("PostgreSQL back after %.1f s" % (back - began))
         restarted.set()
         time.sleep(arguments.seconds * 2 / 3)
         stop.set()
@@ -145,6 +166,12 @@ def run(arguments, server):
     vague = [m for m in down_messages if "store" not in m.lower() and "postgres" not in m.lower()]
     check("each UNAVAILABLE says what failed", not vague, "e.g. %r" % vague[:2])
     check("calls succeed again after the restart, the server never restarted", after_restart[0] > 0)
+    time.sleep(1.5)  # the server probes its store once a second
+    stop_probe.set()
+    prober.join()
+    during = [status for at, status in probes if began <= at <= back]
+    check("health said NOT_SERVING while the database was down", "NOT_SERVING" in during, str(sorted(set(during))))
+    check("and SERVING again after", probes and probes[-1][1] == "SERVING", str(probes[-3:]))
 
     highest = max(result.position for result in acknowledged.values())
     for command_id, result in acknowledged.items():

@@ -18,8 +18,10 @@ public final class HealthStatus: Sendable {
 
     public init() {}
 
+    /// Sets a status; after ``shutDown()`` nothing changes any more.
     public func set(_ status: HealthCheckResponse.ServingStatus, for service: String = "") {
-        let watchers = state.withLockedValue { state in
+        let watchers = state.withLockedValue { state -> [AsyncStream<HealthCheckResponse.ServingStatus>.Continuation] in
+            guard !state.shutDown else { return [] }
             state.statuses[service] = status
             return state.watchers.values.filter { $0.service == service }.map(\.continuation)
         }
@@ -29,10 +31,20 @@ public final class HealthStatus: Sendable {
     /// Marks the server and every named service SERVING, naming each service of `paths` (the
     /// router's `/package.Service/Method` paths), so that a probe may ask for a service by name.
     public func setServing(paths: [String]) {
-        set(.serving)
+        setAll(.serving, paths: paths)
+    }
+
+    /// Marks the server and every named service NOT_SERVING for now (what they need cannot be
+    /// reached), without ending watches: ``setServing(paths:)`` turns them back.
+    public func setNotServing(paths: [String]) {
+        setAll(.notServing, paths: paths)
+    }
+
+    private func setAll(_ status: HealthCheckResponse.ServingStatus, paths: [String]) {
+        set(status)
         for path in paths {
             let parts = path.split(separator: "/")
-            if parts.count == 2 { set(.serving, for: String(parts[0])) }
+            if parts.count == 2 { set(status, for: String(parts[0])) }
         }
     }
 
