@@ -133,6 +133,13 @@ struct ServerCommand: AsyncParsableCommand {
         return given.compactMapValues { $0 }
     }
 
+    /// Refuses to start: says why on standard error, without the usage text (the flags parsed; a
+    /// value, or what it names, is what is wrong), and ends with status 64, as a usage error does.
+    static func refusal(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        return ExitCode(64)
+    }
+
     func run() async throws {
         let settings: ServerSettings
         let authenticator: Authenticator
@@ -140,7 +147,7 @@ struct ServerCommand: AsyncParsableCommand {
             settings = try await ServerSettings.load(flags: flags, configFile: config)
             authenticator = try Authenticator(tokens: settings.apiTokens)
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw Self.refusal(error.description)
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -150,7 +157,7 @@ struct ServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "tradecore.server")
         if !authenticator.requiresTokens {
             guard Self.isLoopback(settings.host) else {
-                throw ValidationError(
+                throw Self.refusal(
                     "refusing to serve on \(settings.host) without API tokens: anyone who reaches it could act for "
                         + "every user. Set --api-tokens (or TRADECORE_API_TOKENS), or listen on 127.0.0.1.")
             }
@@ -177,7 +184,7 @@ struct ServerCommand: AsyncParsableCommand {
             do {
                 try tls.check()
             } catch {
-                throw ValidationError("--tls-cert and --tls-key (TRADECORE_TLS_CERT, TRADECORE_TLS_KEY): \(error)")
+                throw Self.refusal("--tls-cert and --tls-key (TRADECORE_TLS_CERT, TRADECORE_TLS_KEY): \(error)")
             }
             configuration.tls = tls
         }
@@ -201,8 +208,8 @@ struct ServerCommand: AsyncParsableCommand {
                 // start would take it for the store's.
                 if let made = key.madeAt { try? FileManager.default.removeItem(atPath: made) }
                 guard let mismatch = error as? MasterKeyMismatch else { throw error }
-                guard let made = key.madeAt else { throw ValidationError(mismatch.description) }
-                throw ValidationError(
+                guard let made = key.madeAt else { throw Self.refusal(mismatch.description) }
+                throw Self.refusal(
                     "the master key file \(made) is missing, and this store was used with another key "
                         + "(\(mismatch.recorded.map { "key check \($0)" } ?? "its credentials do not open with a new one")"
                         + "): put that key back there, or name its file with --master-key-file.")
@@ -262,7 +269,7 @@ struct ServerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             await backend.close()
-            if let error = error as? SecretsError { throw ValidationError(error.description) }
+            if let error = error as? SecretsError { throw Self.refusal(error.description) }
             throw error
         }
         // After the calls in flight have finished and the domain has stopped: nothing appends any more.
@@ -293,7 +300,7 @@ struct ServerCommand: AsyncParsableCommand {
                 store = try await PostgresEventStore.open(
                     .init(url: url, schema: settings.postgresSchema, logger: Logger(label: "tradecore.eventstore")))
             } catch let error as EventStoreError where error.code == .invalidArgument {
-                throw ValidationError(error.message)
+                throw ServerCommand.refusal(error.message)
             }
             let leadership = PostgresLeadership(store: store, logger: Logger(label: "tradecore.leadership"))
             logger.info(

@@ -85,6 +85,8 @@ struct ServerStartTests {
         ])
         #expect(wrong.status == 64, "\(wrong.output)")
         #expect(wrong.output.contains("this store was first used with another master key"), "\(wrong.output)")
+        // The flags were right; what they name is not: no usage text.
+        #expect(!wrong.output.contains("Usage:"), "\(wrong.output)")
 
         // Its own key back: it starts.
         try key.write(to: keyFile)
