@@ -95,7 +95,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(
         parsing: .unconditional,
-        help: "Seed of the virtual broker: its tokens, account numbers and unlisted prices. (default: 42)")
+        help:
+            "Seed of the virtual broker: its tokens, account numbers, order ids and unlisted prices; recorded with its books, which a server with another seed refuses. (default: 42)"
+    )
     var virtualBrokerSeed: String?
 
     @Option(
@@ -214,9 +216,13 @@ struct ServerCommand: AsyncParsableCommand {
                         + "(\(mismatch.recorded.map { "key check \($0)" } ?? "its credentials do not open with a new one")"
                         + "): put that key back there, or name its file with --master-key-file.")
             }
-            let broker = VirtualBroker(
-                configuration: .init(seed: settings.virtualBrokerSeed),
-                books: StoredVirtualBrokerBooks(storage: backend.readModels))
+            let books = StoredVirtualBrokerBooks(storage: backend.readModels)
+            do {
+                try await books.checkSeed(settings.virtualBrokerSeed)
+            } catch let mismatch as VirtualBrokerSeedMismatch {
+                throw Self.refusal(mismatch.description)
+            }
+            let broker = VirtualBroker(configuration: .init(seed: settings.virtualBrokerSeed), books: books)
             let app = try TradeCoreApplication(
                 store: store, readModels: backend.readModels, secrets: secrets,
                 brokers: BrokerRegistry([broker]),

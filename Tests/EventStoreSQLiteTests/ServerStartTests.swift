@@ -52,6 +52,26 @@ struct ServerStartTests {
             "the file is left as it was")
     }
 
+    /// The virtual broker knows its orders by ids derived from its seed: a server started with
+    /// another seed than its books were kept with would never fill them, so it does not start.
+    @Test func aVirtualBrokerSeedOtherThanTheBooksStopsTheStart() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = directory.url.appendingPathComponent("data").path
+        let port = try freePort()
+        let first = try ChildProcess.start(
+            "tradecore-server",
+            ["--data-directory", data, "--port", "\(port)", "--admin-port", "0", "--virtual-broker-seed", "7"])
+        try waitForPort(port)
+        first.signal(SIGTERM)
+        #expect(first.finish().status == 0)
+        let other = try runServer([
+            "--data-directory", data, "--port", "0", "--admin-port", "0", "--virtual-broker-seed", "8",
+        ])
+        #expect(other.status == 64, "\(other.output)")
+        #expect(other.output.contains("kept with seed 7, not 8"), "\(other.output)")
+    }
+
     @Test func aMasterKeyOtherThanTheOneTheStoreWasUsedWithStopsTheStart() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -102,6 +102,26 @@ public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
         return try data.map(LedgerCoding.decodeLedger)
     }
 
+    static let settings = "virtual_broker.settings"
+
+    /// Records the broker's seed with its books the first time; afterwards, throws
+    /// ``VirtualBrokerSeedMismatch`` for another one. The broker knows the orders it accepted by ids
+    /// derived from its seed: with another seed, a restarted server (or another server sharing the
+    /// books) would not recognise them and never fill them.
+    public func checkSeed(_ seed: UInt64) async throws {
+        let recorded = Mutex<UInt64?>(nil)
+        try await storage.write { writer in
+            if let data = try writer.value(in: Self.settings, key: "seed") {
+                recorded.withLock { $0 = UInt64(String(decoding: data, as: UTF8.self)) ?? 0 }
+            } else {
+                try writer.put(Data(String(seed).utf8), in: Self.settings, key: "seed")
+            }
+        }
+        if let recorded = recorded.withLock({ $0 }), recorded != seed {
+            throw VirtualBrokerSeedMismatch(recorded: recorded, given: seed)
+        }
+    }
+
     public func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
         _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
@@ -180,5 +200,17 @@ enum LedgerCoding {
             throw Unreadable(description: "the virtual broker's books hold an amount that is not a decimal: \(text)")
         }
         return value
+    }
+}
+
+/// The virtual broker was started with another seed than the one its books were kept with.
+public struct VirtualBrokerSeedMismatch: Error, Sendable, CustomStringConvertible {
+    public let recorded: UInt64
+    public let given: UInt64
+
+    public var description: String {
+        "the virtual broker's books were kept with seed \(recorded), not \(given): the orders it accepted are known by "
+            + "ids derived from the seed, so start with --virtual-broker-seed \(recorded) (every server sharing the "
+            + "database must use the same)"
     }
 }
