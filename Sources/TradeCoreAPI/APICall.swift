@@ -1,3 +1,4 @@
+import EventSourcing
 import EventStore
 import Foundation
 import HTTP2RPC
@@ -14,8 +15,10 @@ struct APICall: Sendable {
     let method: String
     let principal: Principal
     let requestID: String
-    /// The request id as a correlation id, when it is a UUID (parsed once: the API reads it per call).
-    let correlationID: UUID?
+    /// The correlation id of the events the call causes: the request id when it is a UUID, else a
+    /// UUID derived from it (version 5), so a proxy's request id (nginx's 32 hex digits, say) also
+    /// ties the events to the request. Computed once: the API reads it per call.
+    let correlationID: UUID
     let context: RPCServerContext
     private let baseLogger: Logger
 
@@ -25,6 +28,7 @@ struct APICall: Sendable {
         var logger = baseLogger
         logger[metadataKey: "request.id"] = "\(requestID)"
         logger[metadataKey: "rpc.method"] = "\(method)"
+        logger[metadataKey: "rpc.peer"] = "\(context.peer)"
         return logger
     }
 
@@ -32,18 +36,24 @@ struct APICall: Sendable {
         self.method = method
         self.principal = principal
         self.context = context
-        // A caller's request id is kept if it is short printable text; otherwise one is made.
+        requestID = Self.requestID(of: context)
+        correlationID =
+            UUID(canonicalText: requestID) ?? NameBasedUUID.make(namespace: Self.requestIDNamespace, name: requestID)
+        baseLogger = logger
+    }
+
+    /// The namespace of correlation ids derived from request ids that are not UUIDs.
+    static let requestIDNamespace = UUID(
+        uuid: (0x2C, 0x8E, 0x51, 0x07, 0xB4, 0x6A, 0x4F, 0x93, 0x9E, 0x12, 0x7A, 0xD0, 0x3B, 0x65, 0xC4, 0x1F))
+
+    /// The caller's request id if it is short printable text; otherwise a new one.
+    static func requestID(of context: RPCServerContext) -> String {
         if let given = context.metadata.first(Self.requestIDKey), !given.isEmpty, given.utf8.count <= 128,
             given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
         {
-            requestID = given
-            correlationID = UUID(canonicalText: given)
-        } else {
-            let made = UUIDv7.next()
-            requestID = made.lowercasedText
-            correlationID = made
+            return given
         }
-        baseLogger = logger
+        return UUIDv7.next().lowercasedText
     }
 
     /// Refuses a request for another user than the principal may act for.

@@ -258,7 +258,19 @@ public struct TradeCoreAPI: RPCService {
                 principal = try authenticator.principal(of: request.context.metadata)
             } catch {
                 metrics.call(method, code: error.code, since: started)
-                throw error
+                // Said at info: who knocks without a valid token is the operator's to know. The
+                // peer is the proxy's address behind one, which then names the client.
+                var refused = error
+                let requestID = APICall.requestID(of: request.context)
+                refused.metadata.replace(APICall.requestIDKey, .string(requestID))
+                logger.info(
+                    "call refused: not authenticated",
+                    metadata: [
+                        "request.id": "\(requestID)", "rpc.method": "\(method)", "rpc.peer": "\(request.context.peer)",
+                        "rpc.forwarded_for": "\(request.context.metadata.first("x-forwarded-for") ?? "")",
+                        "error": "\(error.message)",
+                    ])
+                throw refused
             }
             let call = APICall(method: method, principal: principal, context: request.context, logger: logger)
             do {

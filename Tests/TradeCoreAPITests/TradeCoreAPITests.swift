@@ -147,6 +147,41 @@ struct TradeCoreAPITests {
         }
     }
 
+    /// A proxy's request id (nginx's is 32 hex digits) still ties the events to the request: a
+    /// request id that is not a UUID becomes the correlation id through a UUID derived from it. A
+    /// call refused for its token still gets its request id back, to find it in the log.
+    @Test func requestIDsThatAreNotUUIDsCorrelateAndRefusedCallsGetTheirs() async throws {
+        try await withAPI { api in
+            let refused = await api.failure(
+                "QueryService", "GetOrder", bytes: [], metadata: ["x-request-id": .string("probe-42")])
+            #expect(refused?.code == .unauthenticated)
+            #expect(refused?.metadata.first("x-request-id") == "probe-42")
+
+            let cash = try await api.connect(api.alice, metadata: api.asAlice)
+            let requestID = "0123456789abcdef0123456789abcdef"
+            var metadata = api.asAlice
+            metadata.add("x-request-id", requestID)
+            var orders: [UUID] = []
+            for _ in 0..<2 {
+                orders.append(
+                    try await api.call(
+                        "CommandService", "CreateOrder",
+                        CreateOrder(
+                            userID: api.alice, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                            limitPrice: ExactDecimal(10), accountID: cash.accountID),
+                        as: OrderResult.self, metadata: metadata
+                    ).orderID)
+            }
+            var correlations: [UUID?] = []
+            for order in orders {
+                let events = try await api.store.readStream(
+                    try StreamName(type: "order", id: order), from: 0, direction: .forward, limit: 1)
+                correlations.append(events.first?.metadata.correlationID)
+            }
+            #expect(correlations[0] != nil && correlations[0] == correlations[1], "one request id, one correlation")
+        }
+    }
+
     @Test func commandIDsStaleVersionsAndReadYourWrites() async throws {
         try await withAPI { api in
             let cash = try await api.connect(api.alice, metadata: api.asAlice)
