@@ -108,7 +108,17 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
     ///   the store's errors. Cancellation ends it without an error.
     public func run() async throws {
         try await prepare()
-        progress.update { $0.following = true }
+        // What this runner reached before (it led the projection earlier, here) may be gone: the
+        // read model may have been reset and rebuilt elsewhere since. It starts from the stored
+        // checkpoint, as a runner that never ran would.
+        let checkpoint = try await readModels.checkpoint(of: projection.name)
+        progress.update { progress in
+            if progress.position != checkpoint {
+                progress.position = checkpoint
+                progress.generation += 1
+            }
+            progress.following = true
+        }
         defer { progress.update { $0.following = false } }
         while !Task.isCancelled {
             let cursor = try await start()
@@ -233,8 +243,12 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         // A read model already there answers, whatever time is left.
         guard !progress.read({ $0.reached(target) }) else { return }
         try await QueryBusError.requireCommitted(target, in: events, by: projection.name)
-        // The stored checkpoint first (another server may run the projection), then every 25 ms.
-        var reached = (try? await readModels.checkpoint(of: projection.name)).map { $0 >= target } ?? false
+        // A runner that does not follow the log reads the stored checkpoint at once (another
+        // server may run the projection); then it and the runner's progress are looked at every 25 ms.
+        var reached = false
+        if !progress.read(\.following) {
+            reached = (try? await readModels.checkpoint(of: projection.name)).map { $0 >= target } ?? false
+        }
         while !reached && !Task.isCancelled {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { break }

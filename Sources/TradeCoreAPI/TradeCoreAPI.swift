@@ -18,6 +18,8 @@ public struct TradeCoreAPI: RPCService {
     let metrics: APIMetrics
     let subscriptions: EventStreamService
     let logger: Logger
+    /// Calls refused for their token: logged ten a second at most.
+    let refusals = LogAllowance(perSecond: 10)
 
     public init(
         app: TradeCoreApplication, authenticator: Authenticator, metrics: APIMetrics = APIMetrics(),
@@ -251,6 +253,7 @@ public struct TradeCoreAPI: RPCService {
         let authenticator = self.authenticator
         let metrics = self.metrics
         let logger = self.logger
+        let refusals = self.refusals
         try router.unary(path) { request in
             let started = ContinuousClock.now
             let principal: Principal
@@ -263,13 +266,18 @@ public struct TradeCoreAPI: RPCService {
                 var refused = error
                 let requestID = APICall.requestID(of: request.context)
                 refused.metadata.replace(APICall.requestIDKey, .string(requestID))
-                logger.info(
-                    "call refused: not authenticated",
-                    metadata: [
-                        "request.id": "\(requestID)", "rpc.method": "\(method)", "rpc.peer": "\(request.context.peer)",
-                        "rpc.forwarded_for": "\(request.context.metadata.first("x-forwarded-for") ?? "")",
-                        "error": "\(error.message)",
-                    ])
+                // At most a few lines a second, so that a stream of tokenless calls cannot flood
+                // the log; the ones left out are counted in the next line.
+                if let unlogged = refusals.admit() {
+                    logger.info(
+                        "call refused: not authenticated",
+                        metadata: [
+                            "request.id": "\(requestID)", "rpc.method": "\(method)",
+                            "rpc.peer": "\(request.context.peer)",
+                            "rpc.forwarded_for": "\(request.context.metadata.first("x-forwarded-for") ?? "")",
+                            "error": "\(error.message)", "refusals.unlogged_before": "\(unlogged)",
+                        ])
+                }
                 throw refused
             }
             let call = APICall(method: method, principal: principal, context: request.context, logger: logger)

@@ -187,12 +187,14 @@ public final class TradeCoreApplication: Sendable {
             group.addTask {
                 try? await Task.sleep(for: wait)
                 // Once the body runs, it runs to its end; only a wait is given up.
-                return !turn.giveUp()
+                _ = turn.giveUp()
+                return false
             }
             defer { group.cancelAll() }
             while let ended = try await group.next() {
                 if ended { return }
                 if turn.gaveUp { throw ReadModelsInUse(role: role, waited: wait) }
+                // The timer, once the body had started: wait for the body.
             }
         }
         guard let position = turn.result else { throw CancellationError() }

@@ -374,4 +374,25 @@ struct ProjectionTests {
             #expect(error?.code == .readModelBehind)
         }
     }
+
+    /// A runner that leads again after a reset elsewhere starts from the stored checkpoint, not
+    /// from what it had reached before.
+    @Test(arguments: Backend.available)
+    func aRunnerThatRunsAgainStartsFromTheStoredCheckpoint(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let projection = BalanceProjection()
+            let runner = ProjectionRunner(projection, events: environment.store, readModels: environment.readModels)
+            let running = Task { try await runner.run() }
+            _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
+            let head = try await environment.store.headPosition()
+            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            running.cancel()
+            try await running.value
+            try await environment.readModels.reset("balances", collections: projection.collections)
+            // Run again; the first event now fails, so it never gets past the reset.
+            projection.fault.arm(at: 1)
+            await #expect(throws: ProjectionFailure.self) { try await runner.run() }
+            #expect(runner.position == 0, "not \(head), which the read model no longer reflects")
+        }
+    }
 }

@@ -39,4 +39,28 @@ private struct AnotherServerLeads: Leadership {
         #expect(try await readModels.read { try $0.value(in: "probe", key: "row") } == Data("kept".utf8))
         await store.close()
     }
+
+    /// The wait for the lead is given up only while it is a wait: a rebuild that runs longer than
+    /// it runs to its end.
+    @Test func aRebuildLongerThanTheWaitForTheLeadRunsToItsEnd() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tradecore-rebuild-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteEventStore.open(.init(directory: directory, integrityCheck: .none))
+        let readModels = SQLiteProjectionStore(store: store)
+        let app = try TradeCoreApplication(
+            store: store, readModels: readModels, secrets: try ServerSecrets(masterKeyBytes: DomainHarness.masterKey),
+            brokers: BrokerRegistry([VirtualBroker()]), configuration: .init(rebuildLeadWait: .milliseconds(1)))
+        let other = try StreamName(type: "other", id: UUID())
+        for _ in 0..<20 {
+            try await store.append(
+                to: other, expected: .any, events: (0..<100).map { _ in NewEvent(type: "Noise", data: Data()) })
+        }
+        let started = ContinuousClock.now
+        try await app.rebuildReadModels()
+        #expect(ContinuousClock.now - started > .milliseconds(1), "the rebuild outlasted the wait")
+        for runner in app.projections {
+            #expect(try await readModels.checkpoint(of: runner.projectionName) == 2_000)
+        }
+        await store.close()
+    }
 }
