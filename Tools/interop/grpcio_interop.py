@@ -195,6 +195,52 @@ def run(channel):
     check("a final ping", diagnostics.Ping(Ping(payload=b"bye"), timeout=5).payload == b"bye")
 
 
+def tls_flood_ends_cleanly(target, ca):
+    """A TLS connection that floods PINGs is told why (GOAWAY), then its TLS session is ended with
+    close_notify (Python's ssl raises SSLEOFError for a FIN alone) while the server still takes
+    what the client sends for a moment (the close linger)."""
+    import socket
+    import ssl
+    host, port = target.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=ca)
+    context.set_alpn_protocols(["h2"])
+    raw = socket.create_connection((host, int(port)), timeout=10)
+    with context.wrap_socket(raw, server_hostname=host) as connection:
+        ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + bytes(8)
+        connection.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                           + ping * 3000)
+        received = b""
+        ending = "clean"
+        try:
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except ssl.SSLEOFError:
+            ending = "TCP FIN without close_notify"
+        except OSError as error:
+            ending = "reset (%s)" % error
+        # A client that has not read the GOAWAY yet goes on sending: the server drops what comes
+        # for a while instead of resetting the connection (which would fail these writes).
+        written = "ok"
+        try:
+            for _ in range(5):
+                connection.sendall(bytes(65536))
+                time.sleep(0.02)
+        except OSError as error:
+            written = "%s: %s" % (type(error).__name__, error)
+    types = []
+    index = 0
+    while index + 9 <= len(received):
+        length = int.from_bytes(received[index:index + 3], "big")
+        types.append(received[index + 3])
+        index += 9 + length
+    check("a PING flood over TLS is told why (GOAWAY)", 7 in types, str(types[-5:]))
+    check("and the TLS connection ends with close_notify", ending == "clean", ending)
+    check("and what the client still sends is taken, not answered with a reset", written == "ok", written)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
@@ -216,6 +262,9 @@ def main():
     with channel:
         grpc.channel_ready_future(channel).result(timeout=10)
         run(channel)
+    if arguments.ca:
+        print("a PING flood over TLS")
+        tls_flood_ends_cleanly(arguments.target, arguments.ca)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         sys.exit(1)

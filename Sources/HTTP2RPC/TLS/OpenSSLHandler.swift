@@ -123,8 +123,11 @@ final class OpenSSLHandler: ChannelDuplexHandler {
         writeCiphertext(context: context, flush: true)
     }
 
+    /// Sends close_notify before the connection ends, also when only our side ends (`.output`,
+    /// a server's lingering close): a peer that sees the TCP FIN without it may take it for a
+    /// truncation. Reading goes on while closing.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        guard mode == .all, state == .established else {
+        guard mode != .input, state == .established else {
             context.close(mode: mode, promise: promise)
             return
         }
