@@ -353,6 +353,18 @@ struct ProjectionTests {
         }
     }
 
+    /// Runs `runner` over a few account events until it reaches the head, then stops it (as a
+    /// server that loses the lead); returns the head.
+    private func runToTheHeadAndStop(_ runner: ProjectionRunner, _ environment: TestEnvironment) async throws -> Int64 {
+        let running = Task { try await runner.run() }
+        _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
+        let head = try await environment.store.headPosition()
+        try await runner.waitUntil(position: head, timeout: .seconds(10))
+        running.cancel()
+        try await running.value
+        return head
+    }
+
     /// A runner that no longer follows the log (another server leads the projection now) does not
     /// answer from what it had reached: the read model may have been reset since, elsewhere.
     @Test(arguments: Backend.available)
@@ -360,12 +372,7 @@ struct ProjectionTests {
         try await withEnvironment(backend) { environment in
             let runner = ProjectionRunner(
                 BalanceProjection(), events: environment.store, readModels: environment.readModels)
-            let running = Task { try await runner.run() }
-            _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
-            let head = try await environment.store.headPosition()
-            try await runner.waitUntil(position: head, timeout: .seconds(10))
-            running.cancel()
-            try await running.value
+            let head = try await runToTheHeadAndStop(runner, environment)
             // Another server resets the read model (a rebuild there).
             try await environment.readModels.reset("balances", collections: BalanceProjection().collections)
             let error = await #expect(throws: QueryBusError.self) {
@@ -382,12 +389,7 @@ struct ProjectionTests {
         try await withEnvironment(backend) { environment in
             let projection = BalanceProjection()
             let runner = ProjectionRunner(projection, events: environment.store, readModels: environment.readModels)
-            let running = Task { try await runner.run() }
-            _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
-            let head = try await environment.store.headPosition()
-            try await runner.waitUntil(position: head, timeout: .seconds(10))
-            running.cancel()
-            try await running.value
+            let head = try await runToTheHeadAndStop(runner, environment)
             try await environment.readModels.reset("balances", collections: projection.collections)
             // Run again; the first event now fails, so it never gets past the reset.
             projection.fault.arm(at: 1)
