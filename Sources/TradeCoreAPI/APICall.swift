@@ -36,9 +36,15 @@ struct APICall: Sendable {
         self.method = method
         self.principal = principal
         self.context = context
-        requestID = Self.requestID(of: context)
-        correlationID =
-            UUID(canonicalText: requestID) ?? NameBasedUUID.make(namespace: Self.requestIDNamespace, name: requestID)
+        if let given = Self.givenRequestID(of: context) {
+            requestID = given
+            correlationID =
+                UUID(canonicalText: given) ?? NameBasedUUID.make(namespace: Self.requestIDNamespace, name: given)
+        } else {
+            let made = UUIDv7.next()
+            requestID = made.lowercasedText
+            correlationID = made
+        }
         baseLogger = logger
     }
 
@@ -46,14 +52,12 @@ struct APICall: Sendable {
     static let requestIDNamespace = UUID(
         uuid: (0x2C, 0x8E, 0x51, 0x07, 0xB4, 0x6A, 0x4F, 0x93, 0x9E, 0x12, 0x7A, 0xD0, 0x3B, 0x65, 0xC4, 0x1F))
 
-    /// The caller's request id if it is short printable text; otherwise a new one.
-    static func requestID(of context: RPCServerContext) -> String {
-        if let given = context.metadata.first(Self.requestIDKey), !given.isEmpty, given.utf8.count <= 128,
+    /// The caller's request id, if it is short printable text.
+    static func givenRequestID(of context: RPCServerContext) -> String? {
+        guard let given = context.metadata.first(Self.requestIDKey), !given.isEmpty, given.utf8.count <= 128,
             given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
-        {
-            return given
-        }
-        return UUIDv7.next().lowercasedText
+        else { return nil }
+        return given
     }
 
     /// Refuses a request for another user than the principal may act for.

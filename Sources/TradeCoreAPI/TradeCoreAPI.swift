@@ -264,7 +264,7 @@ public struct TradeCoreAPI: RPCService {
                 // Said at info: who knocks without a valid token is the operator's to know. The
                 // peer is the proxy's address behind one, which then names the client.
                 var refused = error
-                let requestID = APICall.requestID(of: request.context)
+                let requestID = APICall.givenRequestID(of: request.context) ?? UUIDv7.next().lowercasedText
                 refused.metadata.replace(APICall.requestIDKey, .string(requestID))
                 // At most a few lines a second, so that a stream of tokenless calls cannot flood
                 // the log; the ones left out are counted in the next line.
