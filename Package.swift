@@ -152,12 +152,19 @@ let package = Package(
             name: "EventStoreSQLite",
             dependencies: [
                 "EventStore",
+                "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
+        ),
+
+        // Process-wide SQLite settings made through sqlite3_config (variadic, so not callable from Swift).
+        .target(
+            name: "CSQLiteTuning",
+            linkerSettings: [.linkedLibrary("sqlite3")]
         ),
 
         // The store for several servers: PostgreSQL through postgres-nio.

@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import Dispatch
 import EventStore
 import Foundation
@@ -216,7 +217,16 @@ public final class SQLiteEventStore: EventStore {
         return (error as NSError).localizedDescription
     }
 
+    /// SQLite's memory statistics off, once, before the process's first connection: they take a
+    /// process-wide mutex around each of SQLite's allocations and frees, a tenth of the writer's
+    /// CPU per append. When SQLite was initialised before (another library opened a database
+    /// first), the statistics stay on and nothing else changes.
+    private static let memoryStatisticsOff: Void = {
+        _ = tradecore_sqlite_disable_memory_statistics()
+    }()
+
     private static func openBlocking(_ configuration: Configuration) throws -> SQLiteEventStore {
+        Self.memoryStatisticsOff
         let path = configuration.path
         do {
             try FileManager.default.createDirectory(at: configuration.directory, withIntermediateDirectories: true)

@@ -23,19 +23,28 @@ enum DomainBenchmark {
     /// the command again as soon as the last one returns. For AddFill each caller fills an order of
     /// its own, made and placed when the callers are opened.
     struct Callers {
-        let store: SQLiteEventStore
+        let store: any EventStore
         private let app: TradeCoreApplication
         private let user: UUID
         private let order: CreateOrder
         private let orders: [UUID]?
         private let count: Int
 
-        static func open(directory: URL, command: Command, callers: Int) async throws -> Callers {
+        /// - Parameter directory: where the SQLite store lives; `nil`: the in-memory store, to see
+        ///   the domain's own CPU cost without a disk's.
+        static func open(directory: URL?, command: Command, callers: Int) async throws -> Callers {
             var logger = Logger(label: "tradecore.bench.domain")
             logger.logLevel = .warning
-            let store = try await SQLiteEventStore.open(.init(directory: directory, logger: logger))
+            let store: any EventStore
+            let readModels: any ProjectionStore
+            if let directory {
+                let sqlite = try await SQLiteEventStore.open(.init(directory: directory, logger: logger))
+                (store, readModels) = (sqlite, SQLiteProjectionStore(store: sqlite))
+            } else {
+                (store, readModels) = (InMemoryEventStore(), InMemoryProjectionStore())
+            }
             let app = try TradeCoreApplication(
-                store: store, readModels: SQLiteProjectionStore(store: store),
+                store: store, readModels: readModels,
                 secrets: try ServerSecrets(masterKeyBytes: ServerSecrets.generateMasterKeyBytes()),
                 brokers: BrokerRegistry([VirtualBroker()]), logger: logger)
             let user = UUIDv7.next()
@@ -61,7 +70,7 @@ enum DomainBenchmark {
         }
 
         private init(
-            store: SQLiteEventStore, app: TradeCoreApplication, user: UUID, order: CreateOrder, orders: [UUID]?,
+            store: any EventStore, app: TradeCoreApplication, user: UUID, order: CreateOrder, orders: [UUID]?,
             count: Int
         ) {
             self.store = store

@@ -47,6 +47,12 @@ struct StoreBenchmark: AsyncParsableCommand {
     @Option(help: "With --domain: the commands to measure (CreateOrder, AddFill).")
     var commands: [String] = DomainBenchmark.Command.allCases.map(\.rawValue)
 
+    @Flag(
+        help:
+            "With --domain: the commands on the in-memory store instead, alone: the domain's CPU per command without a disk's."
+    )
+    var inMemory = false
+
     @Option(
         help:
             "With --domain: seconds of each slice; the store's appends and the commands take turns, a slice each, for --seconds each."
@@ -73,6 +79,10 @@ struct StoreBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
         print("directory: \(root.path)")
+        if domain, inMemory {
+            try await measureDomainInMemory()
+            return
+        }
         if domain {
             try await compareDomain(root)
             return
@@ -138,6 +148,36 @@ struct StoreBenchmark: AsyncParsableCommand {
         for line in load { print(line) }
     }
 
+    /// Each command at each concurrency on the in-memory store, for `seconds`: the rate and the CPU
+    /// per command of the bus, the handler, the aggregate and the codecs, with no disk to wait for.
+    private func measureDomainInMemory() async throws {
+        print("commands through the bus (no client command id) on the in-memory store, \(seconds) s each")
+        for command in try chosenCommands() {
+            for count in appenders {
+                let callers = try await DomainBenchmark.Callers.open(directory: nil, command: command, callers: count)
+                // A first slice warms up and is not counted.
+                _ = try await callers.run(until: .now + .milliseconds(300))
+                let sent = try await Tally.measure {
+                    try await callers.run(until: .now + .milliseconds(Int64(seconds * 1_000)))
+                }
+                print(
+                    String(
+                        format: "%-11@ %4d callers: %8.0f commands/s (p50 %6.1f µs, CPU %5.1f µs)",
+                        command.rawValue as NSString, count, sent.perSecond, sent.percentileMicroseconds(0.5),
+                        sent.cpuMicrosecondsEach))
+            }
+        }
+    }
+
+    private func chosenCommands() throws -> [DomainBenchmark.Command] {
+        try commands.map { name in
+            guard let command = DomainBenchmark.Command(rawValue: name) else {
+                throw ValidationError("unknown command \(name); choose from CreateOrder, AddFill")
+            }
+            return command
+        }
+    }
+
     /// Each command at each concurrency beside the store's appends of the same shape, the two
     /// taking turns in slices of `slice` seconds until each has run `seconds`. The disk's fsync
     /// times drift by a third or more over seconds (the host's other I/O, the WAL's checkpoints), so
@@ -153,12 +193,7 @@ struct StoreBenchmark: AsyncParsableCommand {
             "commands through the bus (no client command id) beside the store's appends at the same concurrency, "
                 + "in turns of \(slice) s for \(seconds) s each"
                 + (think > 0 ? "; the appenders work \(think) µs between appends" : ""))
-        let chosen = try commands.map { name in
-            guard let command = DomainBenchmark.Command(rawValue: name) else {
-                throw ValidationError("unknown command \(name); choose from CreateOrder, AddFill")
-            }
-            return command
-        }
+        let chosen = try chosenCommands()
         let slices = max(Int((seconds / slice).rounded()), 1)
         let sliceDuration = Duration.milliseconds(Int64(slice * 1_000))
         for command in chosen {
@@ -170,6 +205,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                     store, workload: command.baseline, count: count, think: .microseconds(think))
                 let callers = try await DomainBenchmark.Callers.open(
                     directory: domainDirectory, command: command, callers: count)
+                guard let domainStore = callers.store as? SQLiteEventStore else { return }
                 var appends = Tally()
                 var commands = Tally()
                 var ratios: [Double] = []
@@ -177,7 +213,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                     let appended = try await Tally.measure(transactions: { store.writerStatistics.transactions }) {
                         try await appending.run(until: .now + sliceDuration)
                     }
-                    let sent = try await Tally.measure(transactions: { callers.store.writerStatistics.transactions }) {
+                    let sent = try await Tally.measure(transactions: { domainStore.writerStatistics.transactions }) {
                         try await callers.run(until: .now + sliceDuration)
                     }
                     guard turn > 0 else { continue }
@@ -186,7 +222,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                     ratios.append(sent.perSecond / max(appended.perSecond, 1))
                 }
                 await store.close()
-                await callers.store.close()
+                await domainStore.close()
                 try? FileManager.default.removeItem(at: storeDirectory)
                 try? FileManager.default.removeItem(at: domainDirectory)
                 ratios.sort()
