@@ -45,6 +45,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// The position of the last committed event; 0 when the store is empty.
     func headPosition() async throws -> Int64
 
+    /// Whether the store can take appends now, for health checks: returns when it can, throws the
+    /// error an append would fail with when it cannot (the database cannot be reached, or appends
+    /// stopped after a storage failure). The default reads the head position.
+    func checkAppendable() async throws
+
     /// Saves a snapshot, unless one at a later version of the same stream and shape is already
     /// stored. The snapshot's version must be a committed version of the stream.
     func saveSnapshot(_ snapshot: Snapshot) async throws
@@ -87,6 +92,10 @@ public protocol EventStore: AnyObject, Sendable {
 }
 
 extension EventStore {
+    public func checkAppendable() async throws {
+        _ = try await headPosition()
+    }
+
     /// Appends `events` to `stream` if it is at the `expected` version.
     @discardableResult
     public func append(

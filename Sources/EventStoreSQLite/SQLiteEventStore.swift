@@ -320,6 +320,14 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Throws the error appends fail with once they stopped after a storage failure (a failed
+    /// fsync, a full disk): the store still answers reads then, but takes no write until it is
+    /// reopened.
+    public func checkAppendable() async throws {
+        if let failure = writer.withLock({ $0.failure }) { throw failure }
+        _ = try await headPosition()
+    }
+
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
         if let version = committedVersions.withLock({ $0.version(of: stream) }) { return version }
         return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version

@@ -90,10 +90,10 @@ func listening<Result>(on address: String, _ bind: () async throws -> Result) as
     }
 }
 
-/// Asks the event store for its head every second, once the server serves: while the store cannot
-/// be reached (PostgreSQL down), health says NOT_SERVING for the server and its services — every
-/// command would only fail with UNAVAILABLE — and SERVING again once it answers, so a load
-/// balancer's probe sees what the calls see.
+/// Asks the event store every second, once the server serves, whether it can take appends: while
+/// it cannot (PostgreSQL down, or SQLite's appends stopped after a failed fsync), health says
+/// NOT_SERVING for the server and its services — every command would only fail — and SERVING
+/// again once it can, so a load balancer's probe sees what the calls see.
 struct StoreHealthService: Service {
     let store: any EventStore
     let health: HealthStatus
@@ -111,18 +111,18 @@ struct StoreHealthService: Service {
                 guard let current = health.status(of: ""), !health.isShutDown else { continue }
                 let reachable: Bool
                 do {
-                    _ = try await store.headPosition()
+                    try await store.checkAppendable()
                     reachable = true
                 } catch {
                     reachable = false
                     if current == .serving {
                         logger.warning(
-                            "the event store cannot be reached: health says NOT_SERVING until it answers",
+                            "the event store cannot take appends: health says NOT_SERVING until it can",
                             metadata: ["eventstore.error": "\(error)"])
                     }
                 }
                 if reachable && current == .notServing {
-                    logger.notice("the event store answers again: health says SERVING")
+                    logger.notice("the event store takes appends again: health says SERVING")
                     health.setServing(paths: paths)
                 } else if !reachable && current == .serving {
                     health.setNotServing(paths: paths)

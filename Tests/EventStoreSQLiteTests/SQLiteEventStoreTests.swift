@@ -375,6 +375,7 @@ struct SQLiteEventStoreTests {
         let store = try await SQLiteEventStore.open(configuration(logs))
         let name = try stream()
         let first = try await store.append(to: name, expected: .noStream, events: events(1))
+        try await store.checkAppendable()
         store.injectFaultForTesting { throw DatabaseError(resultCode: .SQLITE_IOERR_FSYNC, message: "disk I/O error") }
         do {
             try await store.append(to: name, expected: .exact(0), events: events(1))
@@ -393,6 +394,8 @@ struct SQLiteEventStoreTests {
             #expect(error.code == .storageFailure)
             #expect(error.message.contains("stopped accepting appends"), "\(error)")
         }
+        // Health checks hear it too, though reads still answer.
+        await #expect(throws: EventStoreError.self) { try await store.checkAppendable() }
         #expect(try await store.readAll(from: 1, filter: .all, limit: 10).map(\.position) == first.positions)
         await store.close()
 
