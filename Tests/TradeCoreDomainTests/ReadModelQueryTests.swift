@@ -78,10 +78,11 @@ struct ReadModelQueryTests {
         }
     }
 
-    @Test func aPageOfOrdersStopsAtItsByteLimitAndTheNextPageGoesOn() async throws {
+    @Test func aPageOfOrdersStopsAtItsByteLimitOrItsReadLimitAndTheNextPageGoesOn() async throws {
         try await withDomain { domain in
             let user = UUID()
-            let (created, last) = try await fiveOrders(of: user, in: domain)
+            let (created, fifth) = try await fiveOrders(of: user, in: domain)
+            var last = fifth
             let all = try await domain.queries.ask(ListOrders(userID: user), consistency: .atLeast(last))
             #expect(all.orders.map(\.orderID) == created)
             let viewBytes = try #require(all.orders.map { $0.protoBytes.count }.max())
@@ -97,6 +98,26 @@ struct ReadModelQueryTests {
                 after = page.nextAfterOrderID
             } while after != nil && pages.count < 10
             #expect(pages == [Array(created[0..<2]), Array(created[2..<4]), [created[4]]])
+
+            // A status filter that few orders match reads a bounded number of pages per call; the
+            // cursor then names the last order looked at, and following it finds the rest.
+            last = try #require(
+                try await domain.commands.send(CancelOrder(orderID: created[4], userID: user, reason: "test")).position)
+            _ = try await domain.queries.ask(ListOrders(userID: user), consistency: .atLeast(last))
+            let twoReads = ListOrdersHandler(maxScannedPages: 2)
+            var found: [[UUID]] = []
+            var cursors: [UUID?] = []
+            after = nil
+            repeat {
+                let page = try await twoReads.handle(
+                    ListOrders(userID: user, statuses: [.cancelled], pageSize: 1, afterOrderID: after), context: context
+                )
+                found.append(page.orders.map(\.orderID))
+                cursors.append(page.nextAfterOrderID)
+                after = page.nextAfterOrderID
+            } while after != nil && found.count < 10
+            #expect(found == [[], [], [created[4]], []])
+            #expect(cursors == [created[1], created[3], created[4], nil])
 
             // A limit below one order still returns one at a time: a page always moves on.
             let tiny = ListOrdersHandler(maxPageBytes: 1)
