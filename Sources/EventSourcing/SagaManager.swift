@@ -114,8 +114,26 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
 
     /// Resumes from the checkpoint and runs until the task is cancelled (or the store closes).
     ///
+    /// When the checkpoint moved under the manager (``CheckpointMismatch``: another server ran the
+    /// saga meanwhile, around a lead that changed hands), it starts again from the stored checkpoint
+    /// and deadlines, as a projection runner does: what the other server did is done, and this
+    /// manager's commit of the same step wrote nothing.
+    ///
     /// - Throws: the store's errors (running again resumes where it stopped).
     public func run() async throws {
+        while !Task.isCancelled {
+            do {
+                try await runFromCheckpoint()
+                return
+            } catch let mismatch as CheckpointMismatch {
+                logger.info(
+                    "saga checkpoint moved; starting again from it",
+                    metadata: ["saga.type": "\(S.sagaType)", "saga.checkpoint": "\(mismatch.found)"])
+            }
+        }
+    }
+
+    private func runFromCheckpoint() async throws {
         let checkpoint = try await checkpoints.checkpoint(of: projectionName)
         let collection = deadlineCollection
         let stored = try await checkpoints.read { reader in try reader.entries(in: collection) }

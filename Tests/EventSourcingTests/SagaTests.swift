@@ -291,4 +291,42 @@ struct SagaTests {
             try await running.stop()
         }
     }
+
+    /// Another server ran the saga for a moment (a lead that changed hands) and moved the
+    /// checkpoint: this manager's next commit finds it moved, and the manager starts again from the
+    /// stored checkpoint instead of failing (which stopped the whole server).
+    @Test(arguments: Backend.available)
+    func aManagerWhoseCheckpointMovedStartsAgainFromIt(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let ids = try await accounts(bus, balances: [100, 0])
+            let running = run(TransferSaga(), environment, bus: bus)
+            let sagas = running.manager
+            let first = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 10)
+            _ = try await sagas.waitUntilFinished(first, timeout: .seconds(10))
+            // The other server: it handled everything up to the head, past an event this manager
+            // only noted in memory, and wrote its checkpoint there.
+            try await environment.store.append(
+                to: try StreamName(type: "noise", id: UUIDv7.next()), expected: .noStream,
+                events: [NewEvent(type: "Noise", data: Data(), metadata: EventMetadata())])
+            let head = try await environment.store.headPosition()
+            let name = sagas.projectionName
+            var moved = false
+            for _ in 0..<10 where !moved {
+                let stored = try await environment.readModels.checkpoint(of: name)
+                do {
+                    try await environment.readModels.commit(name, from: stored, to: head) { _ in }
+                    moved = true
+                } catch is CheckpointMismatch {
+                    // The manager wrote its own meanwhile: read it again.
+                }
+            }
+            #expect(moved)
+            let second = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 20)
+            let finished = try await sagas.waitUntilFinished(second, timeout: .seconds(10))
+            #expect(finished.status == .completed)
+            #expect(try await balance(environment, ids[1]) == 30)
+            try await running.stop()
+        }
+    }
 }
