@@ -20,6 +20,15 @@ import Synchronization
 /// lead and stops those parts at once, before it could have been replaced. A role this server no
 /// longer wants is unlocked, and on shutdown all are.
 ///
+/// A leader that stopped without its session ending (its process frozen by SIGSTOP, a paused VM
+/// or container, a keeper that no longer runs) would keep its roles for good: its connection stays
+/// open and PostgreSQL sees nothing wrong. A live keeper runs a query every `interval` (and closes
+/// its connection when a round does not answer within a few seconds), so a server that wants a role
+/// held by a session whose last query started more than `staleLeaderTimeout` ago ends that session
+/// (`pg_terminate_backend`; the servers must share a database role, or have `pg_signal_backend`)
+/// and takes the role at its next try. The frozen server, if it wakes, finds its connection gone
+/// and stops its parts.
+///
 /// Two leaders of one role can still overlap for a moment around a lost connection (the old one
 /// learns of the loss at its next check); the parts guard against that themselves: a projection's
 /// and a saga's commits check their checkpoint, and commands are idempotent by id.
@@ -33,20 +42,35 @@ public final class PostgresLeadership: Leadership {
     private struct State {
         var roles: [String: Role] = [:]
         var keeper: Task<Void, Never>?
+        /// Whether ending a frozen leader's session failed once (logged once, not every second).
+        var staleCheckFailed = false
     }
 
     private let store: PostgresEventStore
     private let interval: Duration
+    private let staleLeaderTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
 
-    /// Makes the leadership of this server among those sharing `store`'s schema; `interval` is how
-    /// often free roles are tried and the connection checked.
-    public init(store: PostgresEventStore, interval: Duration = .milliseconds(250), logger: Logger) {
+    /// Makes the leadership of this server among those sharing `store`'s schema.
+    ///
+    /// - Parameters:
+    ///   - interval: how often free roles are tried and the connection checked.
+    ///   - staleLeaderTimeout: how long the session holding a role this server wants may go without
+    ///     starting a query before it is ended as a frozen leader's. At least a round's own time
+    ///     limit plus an interval (a live keeper queries at least that often), whatever is given.
+    public init(
+        store: PostgresEventStore, interval: Duration = .milliseconds(250),
+        staleLeaderTimeout: Duration = .seconds(10), logger: Logger
+    ) {
         self.store = store
         self.interval = interval
+        self.staleLeaderTimeout = max(staleLeaderTimeout, Self.roundLimit(interval) + interval)
         self.logger = logger
     }
+
+    /// How long a round may take before its connection counts as broken.
+    private static func roundLimit(_ interval: Duration) -> Duration { max(interval * 4, .seconds(2)) }
 
     /// The roles this server leads now.
     public var leading: Set<String> {
@@ -173,13 +197,19 @@ public final class PostgresLeadership: Leadership {
         let schema = store.configuration.schema
         var held: Set<String> = []
         defer { setLeading([]) }
+        // Holders of wanted roles are checked for staleness about once a second, not every round.
+        let roundsPerStaleCheck = max(Int(Duration.seconds(1) / interval), 1)
+        var round = 0
         while !Task.isCancelled {
             let wanted = state.withLock { state in Set(state.roles.filter { $0.value.wanted > 0 }.keys) }
-            // One round: give up what is no longer wanted, try what is wanted and not held, and
-            // check the connection (a broken one throws, and its leads are gone). A round that does
-            // not answer in time counts as a broken connection.
+            round += 1
+            let checkStale = round % roundsPerStaleCheck == 0
+            // One round: give up what is no longer wanted, try what is wanted and not held (ending a
+            // frozen holder's session now and then), and check the connection (a broken one throws,
+            // and its leads are gone). A round that does not answer in time counts as a broken
+            // connection.
             let before = held
-            held = try await Deadline.run(max(interval * 4, .seconds(2))) {
+            held = try await Deadline.run(Self.roundLimit(interval)) {
                 var held = before
                 for role in held.subtracting(wanted) {
                     try await connection.execute(
@@ -190,6 +220,9 @@ public final class PostgresLeadership: Leadership {
                     let rows = try await connection.query(
                         "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
                     for try await taken in rows.decode(Bool.self) where taken { held.insert(role) }
+                    if checkStale, !held.contains(role) {
+                        await self.endStaleHolder(of: role, schema: schema, on: connection, logger)
+                    }
                 }
                 try await connection.execute("SELECT 1", logger: logger)
                 return held
@@ -204,6 +237,55 @@ public final class PostgresLeadership: Leadership {
             try await connection.execute("SELECT pg_advisory_unlock_all()", logger: logger)
         } timedOut: {
             EventStoreError(code: .storageFailure, message: "the connection holding the leads stopped answering")
+        }
+    }
+
+    /// Ends the session holding `role` if it started no query for ``staleLeaderTimeout``: a frozen
+    /// leader's. Its lock is then free for the next try. A failure (a holder that this database role
+    /// may not end, without `pg_signal_backend`) is logged, not thrown: the round goes on, and a
+    /// broken connection shows at its last check.
+    private func endStaleHolder(
+        of role: String, schema: String, on connection: PostgresConnection, _ logger: Logger
+    ) async {
+        do {
+            try await endStaleHolderOrThrow(of: role, schema: schema, on: connection, logger)
+        } catch {
+            let first = state.withLock { state in
+                defer { state.staleCheckFailed = true }
+                return !state.staleCheckFailed
+            }
+            if first {
+                self.logger.warning(
+                    "could not end the session of a role's frozen leader; the role stays with it",
+                    metadata: ["leadership.role": "\(role)", "leadership.error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+
+    private func endStaleHolderOrThrow(
+        of role: String, schema: String, on connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        let stale = Double(staleLeaderTimeout.nanoseconds) / 1e9
+        let rows = try await connection.query(
+            """
+            SELECT l.pid, COALESCE(a.application_name, ''), \
+            EXTRACT(EPOCH FROM now() - a.query_start)::float8, pg_terminate_backend(l.pid) \
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+            AND l.classid = (hashtext(\(schema))::bigint & 4294967295)::oid \
+            AND l.objid = (hashtext(\(role))::bigint & 4294967295)::oid \
+            AND l.pid <> pg_backend_pid() \
+            AND a.query_start < now() - \(stale) * interval '1 second'
+            """, logger: logger)
+        for try await (pid, name, idle, ended) in rows.decode((Int32, String, Double, Bool).self) {
+            self.logger.warning(
+                ended
+                    ? "the leader of a role started no query for too long (frozen?): ended its session"
+                    : "the leader of a role started no query for too long (frozen?), and its session could not be ended",
+                metadata: [
+                    "leadership.role": "\(role)", "leadership.holder_pid": "\(pid)",
+                    "leadership.holder": "\(name)", "leadership.idle_seconds": "\(Int(idle))",
+                ])
         }
     }
 }

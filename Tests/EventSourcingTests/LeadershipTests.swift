@@ -1,5 +1,6 @@
 import EventSourcing
 import EventSourcingPostgres
+import EventSourcingTesting
 import EventStore
 import EventStorePostgres
 import Foundation
@@ -133,6 +134,71 @@ struct PostgresLeadershipTests {
             try await waitUntil("b leads") { runs.running.contains("b") }
             try await waitUntil("a stopped") { !runs.running.contains("a") }
             #expect(runs.starts.first == "a" && runs.starts.contains("b"))
+            onA.cancel()
+            onB.cancel()
+            try await onA.value
+            try await onB.value
+            await a.stop()
+            await b.stop()
+            await second.close()
+        }
+    }
+
+    /// A leader whose process froze (SIGSTOP, a paused VM) keeps its session open, and with it the
+    /// role's lock: a server that wants the role ends that session once it has started no query for
+    /// the stale-leader timeout, then leads.
+    @Test func aFrozenLeadersSessionIsEndedAndAnotherServerTakesTheRole() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let store = try #require(environment.store as? PostgresEventStore)
+            let second = try await environment.secondServer()
+            let schema = store.configuration.schema
+            // The frozen leader: a session that took the role's lock and then ran nothing more.
+            let frozen = Task {
+                try await store.withOwnConnection("frozen leader") { connection, logger in
+                    _ = try await connection.query(
+                        "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext('execution'))", logger: logger)
+                    try? await Task.sleep(for: .seconds(3600))
+                }
+            }
+            try await eventually("the frozen session holds the lock") {
+                (try? await lockHolders(store)) == ["tradecore frozen leader"]
+            }
+            let logs = CapturedLogs()
+            // The shortest timeout it takes: a round's limit (2 s) and an interval.
+            let b = PostgresLeadership(
+                store: second.store, interval: .milliseconds(50), staleLeaderTimeout: .zero, logger: logs.logger())
+            let runs = Runs()
+            let started = ContinuousClock.now
+            let onB = Task { try await b.whileLeading("execution", body("b", runs)) }
+            try await waitUntil("b leads", timeout: .seconds(20)) { runs.running == ["b"] }
+            #expect(ContinuousClock.now - started >= .seconds(2), "not before the holder had been idle that long")
+            #expect(try await lockHolders(store) == ["tradecore leadership"])
+            #expect(logs.contains(level: .warning, "ended its session"))
+            frozen.cancel()
+            _ = await frozen.result
+            onB.cancel()
+            try await onB.value
+            await b.stop()
+            await second.close()
+        }
+    }
+
+    /// A live leader's keeper queries every interval: however long it leads, a server waiting for
+    /// the role with the shortest stale-leader timeout never ends its session.
+    @Test func aLiveLeaderIsNeverTakenForAFrozenOne() async throws {
+        try await withEnvironment(.postgres) { environment in
+            let storeA = try #require(environment.store as? PostgresEventStore)
+            let second = try await environment.secondServer()
+            let a = PostgresLeadership(store: storeA, interval: .milliseconds(50), logger: logger)
+            let b = PostgresLeadership(
+                store: second.store, interval: .milliseconds(50), staleLeaderTimeout: .zero, logger: logger)
+            let runs = Runs()
+            let onA = Task { try await a.whileLeading("projection:live", body("a", runs)) }
+            try await waitUntil("a leads") { runs.running == ["a"] }
+            let onB = Task { try await b.whileLeading("projection:live", body("b", runs)) }
+            // Twice the timeout b uses.
+            try await Task.sleep(for: .seconds(4.5))
+            #expect(runs.starts == ["a"], "a kept the role")
             onA.cancel()
             onB.cancel()
             try await onA.value

@@ -289,6 +289,39 @@ def run(arguments, servers, rng):
           "%d events on A" % len(on_a.ids))
     on_b.call.cancel()
 
+    # ---- a frozen leader: node B, leading every role, stopped with SIGSTOP ----
+    # Its sessions stay open, so PostgreSQL keeps its locks; node A, started again, ends the session
+    # of a leader that ran no query for 10 s and takes the roles: its sagas place and fill an order.
+    server_a.start()
+    a = Node(server_a, api)
+    server_b.process.send_signal(signal.SIGSTOP)
+    frozen_at = time.time()
+    try:
+        created = a.commands.CreateOrder(limit_order(auto_submit=True, price="1000"), timeout=10)
+        deadline = time.time() + 45
+        status = None
+        while time.time() < deadline:
+            try:
+                # Node A's read models move only once it leads their projections.
+                status = a.queries.GetOrder(order.GetOrder(order_id=created.order_id, user_id=user.bytes,
+                                                           min_position=created.position), timeout=5).status
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+            if status == order.ORDER_STATUS_FILLED:
+                break
+            time.sleep(0.2)
+        check("with node B frozen, node A took its roles and its sagas filled an order (%.0f s)"
+              % (time.time() - frozen_at), status == order.ORDER_STATUS_FILLED, "status %s" % status)
+        check("node A said it ended the frozen leader's session", "ended its session" in server_a.log())
+    finally:
+        server_b.process.send_signal(signal.SIGCONT)
+    # Node B wakes to a connection that was ended: it stops the parts it led.
+    deadline = time.time() + 15
+    while time.time() < deadline and "lost the lead of a role" not in server_b.log():
+        time.sleep(0.1)
+    check("node B, woken, stopped the roles it had lost", "lost the lead of a role" in server_b.log())
+
     # ---- node B stops cleanly ----
     # The store's metrics on PostgreSQL as on SQLite.
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server_b.admin_port, timeout=10) as response:
@@ -298,6 +331,8 @@ def run(arguments, servers, rng):
         check("node B's /metrics has %s" % name, name in metrics)
     running, status = server_b.terminate()
     check("node B exits 0 on SIGTERM", running and status == 0, "running=%s status=%s" % (running, status))
+    running, status = server_a.terminate()
+    check("node A exits 0 on SIGTERM", running and status == 0, "running=%s status=%s" % (running, status))
 
 
 if __name__ == "__main__":
