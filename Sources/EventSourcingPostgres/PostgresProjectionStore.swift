@@ -22,6 +22,12 @@ import PostgresNIO
 /// touch nothing but the reader or writer they are given, and cope with rows that are absent,
 /// which projections and query handlers do. All the fetches of one call run in one transaction
 /// (REPEATABLE READ for reads), so a body sees one consistent state.
+///
+/// Writes outside projections (``write(_:)``: a ledger's balance, a value recorded once) read and
+/// then write rows that another server may be writing too. Each holds a transaction lock of the
+/// schema's (`pg_advisory_xact_lock`) before its first fetch, so they decide one at a time, across
+/// servers, on what the one before committed. (A projection's commit is serialised by its
+/// checkpoint's row lock, and one server at a time runs it.)
 public final class PostgresProjectionStore: ProjectionStore {
     private let store: PostgresEventStore
     /// The most runs of one body before it is given up (a body that asks for new rows on every run).
@@ -67,8 +73,11 @@ public final class PostgresProjectionStore: ProjectionStore {
     }
 
     public func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws {
+        let schema = store.configuration.schema
         try await store.withConnection("writing read-model entries") { connection, logger in
             try await Self.transaction(connection, logger, readOnly: false) {
+                try await connection.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(\(schema)), hashtext('read-model writes'))", logger: logger)
                 let models = try await Self.replay(connection, logger) { try body($0) }.models
                 try await Self.apply(models, connection, logger)
             }

@@ -1,6 +1,8 @@
 import EventSourcing
+import EventSourcingPostgres
 import EventStore
 import Foundation
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -279,6 +281,51 @@ struct ProjectionTests {
             }
             #expect(try await runner(version: 2).catchUp() == head)
             #expect(try await BalanceProjection.rows(environment.readModels) == rebuilt)
+        }
+    }
+
+    /// Writes outside projections read and then write (a ledger's balance, a value recorded once):
+    /// concurrent ones, also from several servers, must not both decide on what they read. Of many
+    /// bodies that each record their own value where none is, exactly one records it, and every
+    /// other one reads that value.
+    @Test(arguments: Backend.available)
+    func concurrentReadThenWriteBodiesDecideOneAtATime(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            var stores: [any ProjectionStore] = [environment.readModels]
+            var closeSecond: (@Sendable () async -> Void)?
+            if backend == .postgres {
+                let second = try await environment.secondServer()
+                stores.append(PostgresProjectionStore(store: second.store))
+                closeSecond = second.close
+            }
+            let contenders = 12
+            let seen = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<contenders {
+                    let store = stores[index % stores.count]
+                    group.addTask {
+                        let found = Mutex<String?>(nil)
+                        try await store.write { writer in
+                            if let value = try writer.value(in: "settings", key: "once") {
+                                found.withLock { $0 = String(decoding: value, as: UTF8.self) }
+                            } else {
+                                try writer.put(Data("contender \(index)".utf8), in: "settings", key: "once")
+                            }
+                        }
+                        return found.withLock { $0 } ?? "recorded contender \(index)"
+                    }
+                }
+                var seen: [String] = []
+                for try await answer in group { seen.append(answer) }
+                return seen
+            }
+            let stored = try await environment.readModels.read { reader in
+                try reader.value(in: "settings", key: "once").map { String(decoding: $0, as: UTF8.self) }
+            }
+            let recorded = seen.filter { $0.hasPrefix("recorded ") }
+            #expect(recorded.count == 1, "\(recorded)")
+            #expect(recorded.first == "recorded \(stored ?? "nothing")")
+            #expect(seen.filter { $0 == stored }.count == contenders - 1, "\(seen)")
+            await closeSecond?()
         }
     }
 
