@@ -35,6 +35,9 @@ bash Tools/interop/run_e2e.sh "$bin/tradecore-server"
 log "interop with grpc-java over Netty"
 bash Tools/interop/run_java_interop.sh "$bin/tradecore-server"
 
+log "interop with grpc-go"
+bash Tools/interop/run_go_interop.sh "$bin/tradecore-server"
+
 log "SIGKILL and restart, 20 times, under a full-speed client"
 bash Tools/interop/crash_loop.sh "$bin/tradecore-server"
 
