@@ -89,7 +89,7 @@ struct InMemoryCallTests {
         try pair.pump()
         let refused = calls.filter { $0.error?.code == .resourceExhausted }
         #expect(refused.count == 1, "\(calls.map { $0.error.map { "\($0)" } ?? "ok" })")
-        #expect(refused.first?.error?.message.contains("has not read") == true)
+        #expect(refused.first?.error?.message.contains("responses not yet sent") == true)
         #expect(calls.filter { $0.messages.first?.count == 150 << 10 }.count == 2)
         #expect(pair.serverHandler.bufferedResponseBytes == 0)
     }

@@ -592,7 +592,9 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         }
         return RPCError(
             .resourceExhausted,
-            "the connection holds \(bufferedResponseBytes) bytes of responses the client has not read (limit \(limit))")
+            "the connection holds \(bufferedResponseBytes) bytes of responses not yet sent, waiting for the client "
+                + "to read or for its flow-control windows to open (limit \(limit)): read them, or send fewer large calls "
+                + "at once")
     }
 
     private func bufferResponse(_ message: [UInt8], on stream: ServerStream) {
@@ -1036,7 +1038,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         guard errorCode != .noError, !closeExplained else { return }
         closeExplained = true
         logger.warning(
-            "nghttp2 closed the connection (a connection error in the client's frames, or more stream resets than the rapid reset budget allows)",
+            "nghttp2 sent GOAWAY with an error: the connection takes no new calls (a connection error in the client's frames, or more stream resets than the rapid reset budget allows)",
             metadata: ["h2.error": "\(errorCode)", "h2.last_stream": "\(lastStreamID.rawValue)"])
     }
 
