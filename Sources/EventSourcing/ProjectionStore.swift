@@ -65,7 +65,8 @@ public protocol ProjectionStore: Sendable {
 
     /// In one transaction, durably: writes entries that no projection derives from the log (sealed
     /// secrets, say), moving no checkpoint. Keep them in collections no projection owns, so no
-    /// rebuild empties them.
+    /// rebuild empties them. Bodies run one at a time, also across servers sharing the store: one
+    /// that reads and then writes decides on what the one before it committed.
     func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws
 
     /// In one transaction: removes every entry of `collections` and the checkpoint of `projection`.

@@ -25,9 +25,11 @@ import PostgresNIO
 ///
 /// Writes outside projections (``write(_:)``: a ledger's balance, a value recorded once) read and
 /// then write rows that another server may be writing too. Each holds a transaction lock of the
-/// schema's (`pg_advisory_xact_lock`) before its first fetch, so they decide one at a time, across
-/// servers, on what the one before committed. (A projection's commit is serialised by its
-/// checkpoint's row lock, and one server at a time runs it.)
+/// schema's (`pg_advisory_xact_lock`, keyed apart from the leadership's locks) before its first
+/// fetch, so they decide one at a time, across servers, on what the one before committed; a write
+/// that waits 5 s for it fails (`lock_timeout`) rather than hold a pooled connection. (A
+/// projection's commit is serialised by its checkpoint's row lock, and one server at a time runs
+/// it.)
 public final class PostgresProjectionStore: ProjectionStore {
     private let store: PostgresEventStore
     /// The most runs of one body before it is given up (a body that asks for new rows on every run).
@@ -76,8 +78,10 @@ public final class PostgresProjectionStore: ProjectionStore {
         let schema = store.configuration.schema
         try await store.withConnection("writing read-model entries") { connection, logger in
             try await Self.transaction(connection, logger, readOnly: false) {
+                try await connection.execute("SET LOCAL lock_timeout = '5s'", logger: logger)
                 try await connection.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(\(schema)), hashtext('read-model writes'))", logger: logger)
+                    "SELECT pg_advisory_xact_lock(hashtextextended('tradecore read-model writes ' || \(schema), 0))",
+                    logger: logger)
                 let models = try await Self.replay(connection, logger) { try body($0) }.models
                 try await Self.apply(models, connection, logger)
             }

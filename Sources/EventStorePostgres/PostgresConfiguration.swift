@@ -117,9 +117,15 @@ extension PostgresEventStore {
 
         /// The startup parameters of every session: our schema first, and commits durable before
         /// they return whatever the server's default is (acknowledged appends must survive a crash
-        /// of the server).
+        /// of the server). A transaction left idle for 30 s is ended by PostgreSQL: ours never wait
+        /// that long between statements, so only a server frozen mid-transaction (SIGSTOP, a
+        /// paused VM) leaves one, and its row locks (the log head's, a checkpoint's) would
+        /// otherwise stop every server's appends or a projection's new leader for good.
         private var startupParameters: [(String, String)] {
-            [("search_path", schema), ("synchronous_commit", "on"), ("application_name", "tradecore")]
+            [
+                ("search_path", schema), ("synchronous_commit", "on"), ("application_name", "tradecore"),
+                ("idle_in_transaction_session_timeout", "30s"),
+            ]
         }
 
         /// The configuration of one connection to the same database, for a first attempt whose
