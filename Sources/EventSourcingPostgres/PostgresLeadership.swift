@@ -25,9 +25,11 @@ import Synchronization
 /// open and PostgreSQL sees nothing wrong. A live keeper runs a query every `interval` (and closes
 /// its connection when a round does not answer within a few seconds), so a server that wants a role
 /// held by a session whose last query started more than `staleLeaderTimeout` ago ends that session
-/// (`pg_terminate_backend`; the servers must share a database role, or have `pg_signal_backend`)
-/// and takes the role at its next try. The frozen server, if it wakes, finds its connection gone
-/// and stops its parts.
+/// (`pg_terminate_backend`, only a `tradecore leadership` session of the same database) and takes
+/// the role at its next try. The frozen server, if it wakes, finds its connection gone and stops
+/// its parts. Seeing another session's last query and ending it needs the servers to connect as
+/// one database role (or a role with `pg_read_all_stats` and `pg_signal_backend`); without, a
+/// warning says so now and then, and the role stays with the frozen server until it resumes.
 ///
 /// Two leaders of one role can still overlap for a moment around a lost connection (the old one
 /// learns of the loss at its next check); the parts guard against that themselves: a projection's
@@ -42,8 +44,8 @@ public final class PostgresLeadership: Leadership {
     private struct State {
         var roles: [String: Role] = [:]
         var keeper: Task<Void, Never>?
-        /// Whether ending a frozen leader's session failed once (logged once, not every second).
-        var staleCheckFailed = false
+        /// When a stale holder was last found that this server may not end (logged once a minute).
+        var staleCheckRefusedAt: ContinuousClock.Instant?
     }
 
     private let store: PostgresEventStore
@@ -63,6 +65,7 @@ public final class PostgresLeadership: Leadership {
         store: PostgresEventStore, interval: Duration = .milliseconds(250),
         staleLeaderTimeout: Duration = .seconds(10), logger: Logger
     ) {
+        let interval = max(interval, .milliseconds(1))
         self.store = store
         self.interval = interval
         self.staleLeaderTimeout = max(staleLeaderTimeout, Self.roundLimit(interval) + interval)
@@ -221,7 +224,7 @@ public final class PostgresLeadership: Leadership {
                         "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext(\(role)))", logger: logger)
                     for try await taken in rows.decode(Bool.self) where taken { held.insert(role) }
                     if checkStale, !held.contains(role) {
-                        await self.endStaleHolder(of: role, schema: schema, on: connection, logger)
+                        try await self.endStaleHolder(of: role, schema: schema, on: connection, logger)
                     }
                 }
                 try await connection.execute("SELECT 1", logger: logger)
@@ -241,51 +244,60 @@ public final class PostgresLeadership: Leadership {
     }
 
     /// Ends the session holding `role` if it started no query for ``staleLeaderTimeout``: a frozen
-    /// leader's. Its lock is then free for the next try. A failure (a holder that this database role
-    /// may not end, without `pg_signal_backend`) is logged, not thrown: the round goes on, and a
-    /// broken connection shows at its last check.
+    /// leader's. Its lock is then free for the next try. A holder this server may not see or end
+    /// (another database role, without `pg_read_all_stats` or `pg_signal_backend`) is logged once a
+    /// minute; any other failure fails the round, as a broken connection does.
     private func endStaleHolder(
-        of role: String, schema: String, on connection: PostgresConnection, _ logger: Logger
-    ) async {
-        do {
-            try await endStaleHolderOrThrow(of: role, schema: schema, on: connection, logger)
-        } catch {
-            let first = state.withLock { state in
-                defer { state.staleCheckFailed = true }
-                return !state.staleCheckFailed
-            }
-            if first {
-                self.logger.warning(
-                    "could not end the session of a role's frozen leader; the role stays with it",
-                    metadata: ["leadership.role": "\(role)", "leadership.error": "\(String(reflecting: error))"])
-            }
-        }
-    }
-
-    private func endStaleHolderOrThrow(
         of role: String, schema: String, on connection: PostgresConnection, _ logger: Logger
     ) async throws {
         let stale = Double(staleLeaderTimeout.nanoseconds) / 1e9
         let rows = try await connection.query(
             """
-            SELECT l.pid, COALESCE(a.application_name, ''), \
-            EXTRACT(EPOCH FROM now() - a.query_start)::float8, pg_terminate_backend(l.pid) \
-            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+            SELECT l.pid, EXTRACT(EPOCH FROM now() - a.query_start)::float8 FROM pg_locks l \
+            JOIN pg_stat_activity a ON a.pid = l.pid \
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
             AND l.classid = (hashtext(\(schema))::bigint & 4294967295)::oid \
             AND l.objid = (hashtext(\(role))::bigint & 4294967295)::oid \
-            AND l.pid <> pg_backend_pid() \
-            AND a.query_start < now() - \(stale) * interval '1 second'
+            AND l.pid <> pg_backend_pid() AND a.application_name = 'tradecore leadership' \
+            AND (a.query_start IS NULL OR a.query_start < now() - \(stale) * interval '1 second')
             """, logger: logger)
-        for try await (pid, name, idle, ended) in rows.decode((Int32, String, Double, Bool).self) {
+        var holders: [(pid: Int32, idle: Double?)] = []
+        for try await (pid, idle) in rows.decode((Int32, Double?).self) { holders.append((pid, idle)) }
+        for holder in holders {
+            guard let idle = holder.idle else {
+                refused(role, holder.pid, reason: "its last query cannot be seen (another database role)")
+                continue
+            }
+            do {
+                let rows = try await connection.query("SELECT pg_terminate_backend(\(holder.pid))", logger: logger)
+                for try await _ in rows.decode(Bool.self) {}
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+                refused(role, holder.pid, reason: "it may not be ended (another database role)")
+                continue
+            }
             self.logger.warning(
-                ended
-                    ? "the leader of a role started no query for too long (frozen?): ended its session"
-                    : "the leader of a role started no query for too long (frozen?), and its session could not be ended",
+                "the leader of a role started no query for too long (frozen?): ended its session",
                 metadata: [
-                    "leadership.role": "\(role)", "leadership.holder_pid": "\(pid)",
-                    "leadership.holder": "\(name)", "leadership.idle_seconds": "\(Int(idle))",
+                    "leadership.role": "\(role)", "leadership.holder_pid": "\(holder.pid)",
+                    "leadership.idle_seconds": "\(Int(idle))",
                 ])
         }
+    }
+
+    /// Logs, once a minute at most, a stale holder this server cannot end.
+    private func refused(_ role: String, _ pid: Int32, reason: String) {
+        let now = ContinuousClock.now
+        let due = state.withLock { state in
+            guard state.staleCheckRefusedAt.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            state.staleCheckRefusedAt = now
+            return true
+        }
+        guard due else { return }
+        let message =
+            "the session holding a role may be a frozen leader's, but this server cannot end it: \(reason); "
+            + "connect every server as one database role, or grant pg_read_all_stats and pg_signal_backend"
+        logger.warning(
+            "\(message)", metadata: ["leadership.role": "\(role)", "leadership.holder_pid": "\(pid)"])
     }
 }

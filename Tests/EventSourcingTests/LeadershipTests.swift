@@ -88,6 +88,20 @@ struct PostgresLeadershipTests {
         }
     }
 
+    /// The pids of the sessions holding this schema's role locks.
+    private func lockHolderPIDs(_ store: PostgresEventStore) async throws -> [Int32] {
+        try await store.withConnection("reading who holds the leads") { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+                AND l.classid = (hashtext(\(store.configuration.schema))::bigint & 4294967295)::oid
+                """, logger: logger)
+            var pids: [Int32] = []
+            for try await pid in rows.decode(Int32.self) { pids.append(pid) }
+            return pids
+        }
+    }
+
     /// A lock request that a frozen database left unanswered is granted when it wakes: on a pooled
     /// connection, the lock would then be held by a session nobody watches, and the role stopped
     /// on every server. The leads are held by a session of their own, also after it was cut off.
@@ -101,8 +115,11 @@ struct PostgresLeadershipTests {
             #expect(try await lockHolders(store) == ["tradecore leadership"])
             _ = try await store.withConnection("ending the leader's session") { connection, logger in
                 try await connection.query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tradecore leadership'",
-                    logger: logger)
+                    """
+                    SELECT pg_terminate_backend(pid) FROM pg_locks \
+                    WHERE locktype = 'advisory' AND granted AND objsubid = 2 \
+                    AND classid = (hashtext(\(store.configuration.schema))::bigint & 4294967295)::oid
+                    """, logger: logger)
             }
             try await eventually("it leads again") { (try? await lockHolders(store)) == ["tradecore leadership"] }
             leading.cancel()
@@ -152,27 +169,35 @@ struct PostgresLeadershipTests {
             let store = try #require(environment.store as? PostgresEventStore)
             let second = try await environment.secondServer()
             let schema = store.configuration.schema
-            // The frozen leader: a session that took the role's lock and then ran nothing more.
+            // The frozen leader: a leadership session that took the role's lock and then ran
+            // nothing more. Its pid, and the instant before its last query.
+            let frozenSession = Mutex<(pid: Int32, lastQuery: ContinuousClock.Instant)?>(nil)
             let frozen = Task {
-                try await store.withOwnConnection("frozen leader") { connection, logger in
+                try await store.withOwnConnection("leadership") { connection, logger in
+                    var pid: Int32 = 0
+                    for try await value in try await connection.query("SELECT pg_backend_pid()", logger: logger)
+                        .decode(Int32.self)
+                    { pid = value }
+                    let lastQuery = ContinuousClock.now
                     _ = try await connection.query(
                         "SELECT pg_try_advisory_lock(hashtext(\(schema)), hashtext('execution'))", logger: logger)
+                    frozenSession.withLock { $0 = (pid, lastQuery) }
                     try? await Task.sleep(for: .seconds(3600))
                 }
             }
-            try await eventually("the frozen session holds the lock") {
-                (try? await lockHolders(store)) == ["tradecore frozen leader"]
-            }
+            try await waitUntil("the frozen session holds the lock") { frozenSession.withLock { $0 } != nil }
+            let (frozenPID, lastQuery) = try #require(frozenSession.withLock { $0 })
+            #expect(try await lockHolderPIDs(store) == [frozenPID])
             let logs = CapturedLogs()
             // The shortest timeout it takes: a round's limit (2 s) and an interval.
             let b = PostgresLeadership(
                 store: second.store, interval: .milliseconds(50), staleLeaderTimeout: .zero, logger: logs.logger())
             let runs = Runs()
-            let started = ContinuousClock.now
             let onB = Task { try await b.whileLeading("execution", body("b", runs)) }
             try await waitUntil("b leads", timeout: .seconds(20)) { runs.running == ["b"] }
-            #expect(ContinuousClock.now - started >= .seconds(2), "not before the holder had been idle that long")
-            #expect(try await lockHolders(store) == ["tradecore leadership"])
+            #expect(ContinuousClock.now - lastQuery >= .seconds(2), "not before the holder had been idle that long")
+            let holders = try await lockHolderPIDs(store)
+            #expect(holders.count == 1 && !holders.contains(frozenPID), "b's own session holds it now")
             #expect(logs.contains(level: .warning, "ended its session"))
             frozen.cancel()
             _ = await frozen.result
