@@ -99,12 +99,12 @@ struct ReadModelQueryTests {
             } while after != nil && pages.count < 10
             #expect(pages == [Array(created[0..<2]), Array(created[2..<4]), [created[4]]])
 
-            // A status filter that few orders match reads a bounded number of pages per call; the
-            // cursor then names the last order looked at, and following it finds the rest.
+            // A status filter that few orders match looks at a bounded number of orders per call;
+            // the cursor then names the last order looked at, and following it finds the rest.
             last = try #require(
                 try await domain.commands.send(CancelOrder(orderID: created[4], userID: user, reason: "test")).position)
             _ = try await domain.queries.ask(ListOrders(userID: user), consistency: .atLeast(last))
-            let twoReads = ListOrdersHandler(maxScannedPages: 2)
+            let twoReads = ListOrdersHandler(maxScannedOrders: 2, scanChunk: 1)
             var found: [[UUID]] = []
             var cursors: [UUID?] = []
             after = nil

@@ -81,19 +81,21 @@ struct ListOrdersHandler: QueryHandler {
     /// An order's view keeps up to a hundred fills, so a thousand orders can pass that limit.
     var maxPageBytes = 2 << 20
 
-    /// The most reads of `page_size` orders one call makes. A status filter that few orders match
-    /// would otherwise read a user's whole history in one call: unbounded work for one request, and
-    /// on PostgreSQL a failure past 64 reads (each read of rows not fetched yet runs the read's body
-    /// again, and a body is given 64 runs).
-    var maxScannedPages = 32
+    /// The most orders one call looks at. A status filter that few orders match would otherwise
+    /// read a user's whole history in one call: unbounded work for one request, and on PostgreSQL
+    /// a failure past 64 reads (each read of rows not fetched yet runs the read's body again, and a
+    /// body is given 64 runs).
+    var maxScannedOrders = 4_096
+    /// Orders read at a time while looking (at least `page_size`): 16 reads at most per call.
+    var scanChunk = 256
 
     var projections: [String] { [OrdersProjection.name] }
 
     /// Oldest first, filtered by status (every status but DELETED when none is named), a page at a
     /// time: `next_after_order_id` is set when the page is full, by count (`page_size`) or by size
     /// (``maxPageBytes``; a page always holds at least one order), and when the call stopped after
-    /// ``maxScannedPages`` reads with orders left to look at — then it names the last order looked
-    /// at, and the page may hold fewer orders than asked, or none. An `after_order_id` must be one
+    /// looking at ``maxScannedOrders`` with more left — then it names the last order looked at, and
+    /// the page may hold fewer orders than asked, or none. An `after_order_id` must be one
     /// of the user's orders (a page's `next_after_order_id` always is): a mistyped or another
     /// user's id is refused, where it would otherwise read as a page past the end.
     func handle(_ query: ListOrders, context: QueryContext) async throws -> OrderList {
@@ -105,19 +107,19 @@ struct ListOrdersHandler: QueryHandler {
         let wanted = Set(query.statuses)
         let start = query.afterOrderID.map { prefix + $0.key }
         let collection = OrdersProjection.collection
-        let (maxPageBytes, maxScannedPages) = (self.maxPageBytes, max(self.maxScannedPages, 1))
+        let (maxPageBytes, maxScanned, chunk) = (self.maxPageBytes, max(maxScannedOrders, 1), max(size, scanChunk, 1))
         let list = try await context.readModels.read { reader -> OrderList? in
             if let start, try reader.message(OrderView.self, in: collection, key: start) == nil { return nil }
             var orders: [OrderView] = []
             var bytes = 0
             var full = false
             var after = start
-            var scannedPages = 0
+            var scanned = 0
             var lastScanned: UUID?
             scan: while true {
-                let page = try reader.entries(in: collection, prefix: prefix, after: after, limit: size)
-                scannedPages += 1
+                let page = try reader.entries(in: collection, prefix: prefix, after: after, limit: chunk)
                 for entry in page {
+                    scanned += 1
                     let view = try OrderView(decoding: entry.value)
                     lastScanned = view.orderID
                     guard wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) else { continue }
@@ -133,8 +135,8 @@ struct ListOrdersHandler: QueryHandler {
                         break scan
                     }
                 }
-                guard page.count == size, let last = page.last else { break }
-                if scannedPages == maxScannedPages {
+                guard page.count == chunk, let last = page.last else { break }
+                if scanned >= maxScanned {
                     // More may follow: the next call goes on after the last order looked at.
                     return OrderList(orders: orders, nextAfterOrderID: lastScanned)
                 }
