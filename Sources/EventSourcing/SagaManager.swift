@@ -129,6 +129,13 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 logger.info(
                     "saga checkpoint moved; starting again from it",
                     metadata: ["saga.type": "\(S.sagaType)", "saga.checkpoint": "\(mismatch.found)"])
+                // Two managers that keep moving it under each other (a lead held twice for a while)
+                // start again at most ten times a second.
+                do {
+                    try await Task.sleep(for: .milliseconds(100))
+                } catch {
+                    return
+                }
             }
         }
     }

@@ -45,9 +45,10 @@ public protocol EventStore: AnyObject, Sendable {
     /// The position of the last committed event; 0 when the store is empty.
     func headPosition() async throws -> Int64
 
-    /// Whether the store can take appends now, for health checks: returns when it can, throws the
-    /// error an append would fail with when it cannot (the database cannot be reached, or appends
-    /// stopped after a storage failure). The default reads the head position.
+    /// Whether the store can take appends now, as far as it knows without writing, for health
+    /// checks: throws the error an append would fail with when it cannot (the database cannot be
+    /// reached; on SQLite, appends stopped after a storage failure). The default reads the head
+    /// position.
     func checkAppendable() async throws
 
     /// Saves a snapshot, unless one at a later version of the same stream and shape is already

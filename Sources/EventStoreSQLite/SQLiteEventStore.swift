@@ -220,13 +220,15 @@ public final class SQLiteEventStore: EventStore {
     /// SQLite's memory statistics off, once, before the process's first connection: they take a
     /// process-wide mutex around each of SQLite's allocations and frees, a tenth of the writer's
     /// CPU per append. When SQLite was initialised before (another library opened a database
-    /// first), the statistics stay on and nothing else changes.
-    private static let memoryStatisticsOff: Void = {
-        _ = tradecore_sqlite_disable_memory_statistics()
-    }()
+    /// first), the statistics stay on and nothing else changes. SQLite's result code (0: off).
+    private static let memoryStatisticsOffResult: Int32 = tradecore_sqlite_disable_memory_statistics()
 
     private static func openBlocking(_ configuration: Configuration) throws -> SQLiteEventStore {
-        Self.memoryStatisticsOff
+        if Self.memoryStatisticsOffResult != 0 {  // SQLITE_OK
+            configuration.logger.debug(
+                "SQLite was initialised before this store's first connection: its memory statistics stay on",
+                metadata: ["sqlite.result": "\(Self.memoryStatisticsOffResult)"])
+        }
         let path = configuration.path
         do {
             try FileManager.default.createDirectory(at: configuration.directory, withIntermediateDirectories: true)
@@ -321,8 +323,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Throws the error appends fail with once they stopped after a storage failure (a failed
-    /// fsync, a full disk): the store still answers reads then, but takes no write until it is
-    /// reopened.
+    /// fsync, an I/O error): the store still answers reads then, but takes no write until it is
+    /// reopened. (A full disk fails each append, and stops none: it may pass.)
     public func checkAppendable() async throws {
         if let failure = writer.withLock({ $0.failure }) { throw failure }
         _ = try await headPosition()

@@ -205,7 +205,10 @@ struct StoreBenchmark: AsyncParsableCommand {
                     store, workload: command.baseline, count: count, think: .microseconds(think))
                 let callers = try await DomainBenchmark.Callers.open(
                     directory: domainDirectory, command: command, callers: count)
-                guard let domainStore = callers.store as? SQLiteEventStore else { return }
+                // Opened with a directory, so on SQLite.
+                guard let domainStore = callers.store as? SQLiteEventStore else {
+                    preconditionFailure("the domain's callers were opened on another store")
+                }
                 var appends = Tally()
                 var commands = Tally()
                 var ratios: [Double] = []

@@ -1038,7 +1038,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         guard errorCode != .noError, !closeExplained else { return }
         closeExplained = true
         logger.warning(
-            "nghttp2 sent GOAWAY with an error: the connection takes no new calls (a connection error in the client's frames, or more stream resets than the rapid reset budget allows)",
+            "nghttp2 closed the connection (a connection error in the client's frames, or more stream resets than the rapid reset budget allows)",
             metadata: ["h2.error": "\(errorCode)", "h2.last_stream": "\(lastStreamID.rawValue)"])
     }
 
