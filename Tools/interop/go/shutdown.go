@@ -41,15 +41,11 @@ func runShutdown(cfg *config, fs *flowState) {
 		return
 	}
 	defer conn.Close()
-	tp, err := newTap(cfg.target)
-	if !check("the relay listens", err == nil, err) {
+	tp, tconn, ok := dialThroughTap(cfg.target)
+	if !ok {
 		return
 	}
 	defer tp.close()
-	tconn, err := grpc.Dial(tp.addr(), grpc.WithInsecure(), grpc.WithBlock(), grpc.WithTimeout(5*time.Second))
-	if !check("a ClientConn through the relay", err == nil, err) {
-		return
-	}
 	defer tconn.Close()
 
 	// The subscriber starts at the head: what it must see are the events of the load.

@@ -12,6 +12,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 const (
@@ -56,6 +58,21 @@ func newTap(target string) (*tap, error) {
 	t.toServer.RstCodes, t.toClient.RstCodes = map[string]int{}, map[string]int{}
 	go t.accept()
 	return t, nil
+}
+
+// dialThroughTap opens a relay to target and a ClientConn through it, recording a failed check
+// and returning ok false when either cannot be had. The caller closes both.
+func dialThroughTap(target string) (tp *tap, conn *grpc.ClientConn, ok bool) {
+	tp, err := newTap(target)
+	if !check("the relay listens", err == nil, err) {
+		return nil, nil, false
+	}
+	conn, err = grpc.Dial(tp.addr(), grpc.WithInsecure(), grpc.WithBlock(), grpc.WithTimeout(5*time.Second))
+	if !check("a ClientConn through the relay", err == nil, err) {
+		tp.close()
+		return nil, nil, false
+	}
+	return tp, conn, true
 }
 
 func (t *tap) addr() string { return t.listener.Addr().String() }

@@ -318,15 +318,11 @@ func runReflection(conn *grpc.ClientConn) {
 // them back in large responses and as one long Subscribe from the start of the log, through the
 // frame-counting relay, so grpc-go's BDP pings and window updates go to the server.
 func runBulk(conn *grpc.ClientConn, cfg *config, fs *flowState) {
-	tp, err := newTap(cfg.target)
-	if !check("the relay listens", err == nil, err) {
+	tp, tconn, ok := dialThroughTap(cfg.target)
+	if !ok {
 		return
 	}
 	defer tp.close()
-	tconn, err := grpc.Dial(tp.addr(), grpc.WithInsecure(), grpc.WithBlock(), grpc.WithTimeout(5*time.Second))
-	if !check("a ClientConn through the relay", err == nil, err) {
-		return
-	}
 	defer tconn.Close()
 	diag := diagnostics.NewDiagnosticsClient(tconn)
 
