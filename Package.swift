@@ -462,6 +462,8 @@ let package = Package(
                 // Built before the tests, which run them as child processes.
                 "eventstore-crash-writer",
                 "tradecore-server",
+                // The server's health service over a store whose appends stopped.
+                "HTTP2RPC",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,0 +1,50 @@
+import EventSourcingTesting
+import EventStore
+import Foundation
+import GRDB
+import HTTP2RPC
+import Logging
+import ProcessTesting
+import Testing
+
+@testable import EventStoreSQLite
+@testable import tradecore_server
+
+/// The server's health follows what its store can take: once SQLite stopped its appends after an
+/// I/O error, health says NOT_SERVING for the server and its services, though reads still answer.
+@Suite(.timeLimit(.minutes(1)))
+struct StoreHealthTests {
+    @Test func healthSaysNotServingOnceTheStoreStoppedItsAppends() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let logs = CapturedLogs()
+        let store = try await SQLiteEventStore.open(.init(directory: directory.url, logger: logs.logger()))
+        let paths = ["/tradecore.api.v1.CommandService/CreateOrder"]
+        let health = HealthStatus()
+        health.setServing(paths: paths)
+        let service = StoreHealthService(
+            store: store, health: health, paths: paths, logger: logs.logger(), interval: .milliseconds(20))
+        let running = Task { try await service.run() }
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        try await store.append(to: stream, expected: .noStream, events: [NewEvent(type: "Created", data: Data())])
+        // Serving while appends go through.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(health.status(of: "") == .serving)
+
+        store.injectFaultForTesting { throw DatabaseError(resultCode: .SQLITE_IOERR_FSYNC, message: "disk I/O error") }
+        await #expect(throws: EventStoreError.self) {
+            try await store.append(to: stream, expected: .exact(0), events: [NewEvent(type: "Placed", data: Data())])
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while health.status(of: "") != .notServing, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(health.status(of: "") == .notServing)
+        #expect(health.status(of: "tradecore.api.v1.CommandService") == .notServing)
+        #expect(logs.contains(level: .warning, "cannot take appends"))
+        running.cancel()
+        _ = await running.result
+        store.injectFaultForTesting(nil)
+        await store.close()
+    }
+}
