@@ -304,7 +304,7 @@ public final class CommandBus: Sendable {
         while true {
             attempt += 1
             let context = CommandContext(
-                invocation: invocation, attempt: attempt, dependencies: dependencies, bus: self, leases: leases)
+                invocation: invocation, attempt: attempt, bus: self, leases: leases)
             do {
                 let result = try await handler.run(command, context: context)
                 let hasStaged = context.hasStagedWrites

@@ -28,8 +28,9 @@ public final class CommandContext: Sendable {
     public let attempt: Int
     /// The time stamped on the command's events (Unix nanoseconds), read once per attempt.
     public let now: Int64
-    /// Everything the handler may use.
-    public let dependencies: HandlerDependencies
+    /// Everything the handler may use: the bus's own, read in place (a copy per attempt would
+    /// retain each of its references).
+    public var dependencies: HandlerDependencies { bus.dependencies }
     let bus: CommandBus
     private let leases: CommandLeases
 
@@ -53,7 +54,6 @@ public final class CommandContext: Sendable {
     init(
         invocation: CommandInvocation,
         attempt: Int,
-        dependencies: HandlerDependencies,
         bus: CommandBus,
         leases: CommandLeases
     ) {
@@ -64,8 +64,7 @@ public final class CommandContext: Sendable {
         self.sagaID = invocation.sagaID
         self.extraMetadata = invocation.extraMetadata
         self.attempt = attempt
-        self.now = dependencies.clock.now()
-        self.dependencies = dependencies
+        self.now = bus.dependencies.clock.now()
         self.bus = bus
         self.leases = leases
     }
