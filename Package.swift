@@ -7,6 +7,13 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The server-side cores, in release builds, also make their generic code available to the modules
+// that use them, to be specialised there for the domain's own types (README, "What is here").
+// An unsafe flag: these products build from a path or branch dependency, not a versioned one; the
+// client's products (TradeCoreClient, TradeCoreMessages, WireFormat, HTTP2RPC) carry none.
+let crossModuleOptimized: [SwiftSetting] =
+    strictSettings + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "TradeCore",
     platforms: [.macOS(.v15)],
@@ -261,7 +268,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: crossModuleOptimized
         ),
 
         // Read models and projection checkpoints in the SQLite event store's own database.
