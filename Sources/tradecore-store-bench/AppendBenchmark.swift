@@ -35,13 +35,23 @@ enum AppendBenchmark {
         /// CPU work (a busy wait) each appender does between its appends, as a command's own work
         /// would: zero appends back to back.
         let think: Duration
+        /// The event each append writes (its type, data and metadata); `nil`: 100 bytes of data.
+        let event: NewEvent?
+        /// With hot streams: the events after which an appender moves on to a new stream of its
+        /// own; `nil`: never.
+        let streamLength: Int64?
         private var streams: [StreamName]
         private var expected: [ExpectedVersion]
 
-        init(_ store: any EventStore, workload: Workload, count: Int, think: Duration = .zero) throws {
+        init(
+            _ store: any EventStore, workload: Workload, count: Int, think: Duration = .zero, event: NewEvent? = nil,
+            streamLength: Int64? = nil
+        ) throws {
             self.store = store
             self.workload = workload
             self.think = think
+            self.event = event
+            self.streamLength = streamLength
             streams = try (0..<count).map { _ in try StreamName(type: "order", id: UUIDv7.next()) }
             expected = Array(repeating: .noStream, count: count)
         }
@@ -49,27 +59,35 @@ enum AppendBenchmark {
         /// Appends from every appender until `deadline`; the latencies of all appends, the last
         /// ones finishing after it.
         mutating func run(until deadline: ContinuousClock.Instant) async throws -> [Duration] {
-            let payload = Data(repeating: 0x42, count: 100)
             let clock = ContinuousClock()
-            let (store, workload, think) = (self.store, self.workload, self.think)
+            let (store, workload, think, event) = (self.store, self.workload, self.think, self.event)
+            let lastVersion = streamLength.map { $0 - 1 }
             let finished = try await withThrowingTaskGroup(
-                of: (appender: Int, expected: ExpectedVersion, latencies: [Duration]).self
+                of: (appender: Int, stream: StreamName, expected: ExpectedVersion, latencies: [Duration]).self
             ) { group in
-                for (appender, stream) in streams.enumerated() {
+                for (appender, first) in streams.enumerated() {
                     let start = expected[appender]
                     group.addTask {
-                        let metadata = EventMetadata(
-                            causationID: UUIDv7.next(), correlationID: UUIDv7.next(), userID: UUIDv7.next(),
-                            commandType: "PlaceOrder")
-                        var expected = start
+                        let (type, data, metadata) =
+                            event.map { ($0.type, $0.data, $0.metadata) }
+                            ?? (
+                                "OrderPlaced", Data(repeating: 0x42, count: 100),
+                                EventMetadata(
+                                    causationID: UUIDv7.next(), correlationID: UUIDv7.next(), userID: UUIDv7.next(),
+                                    commandType: "PlaceOrder")
+                            )
+                        var (stream, expected) = (first, start)
                         var latencies: [Duration] = []
                         while clock.now < deadline {
+                            if let lastVersion, expected == .exact(lastVersion) {
+                                (stream, expected) = (try StreamName(type: "order", id: UUIDv7.next()), .noStream)
+                            }
                             let began = clock.now
                             let target =
                                 workload == .hotStreams ? stream : try StreamName(type: "order", id: UUIDv7.next())
                             let result = try await store.append(
                                 to: target, expected: workload == .hotStreams ? expected : .noStream,
-                                events: [NewEvent(type: "OrderPlaced", data: payload, metadata: metadata)])
+                                events: [NewEvent(type: type, data: data, metadata: metadata)])
                             latencies.append(clock.now - began)
                             expected = .exact(result.version)
                             if think > .zero {
@@ -77,15 +95,16 @@ enum AppendBenchmark {
                                 while clock.now < until {}
                             }
                         }
-                        return (appender, expected, latencies)
+                        return (appender, stream, expected, latencies)
                     }
                 }
-                var all: [(appender: Int, expected: ExpectedVersion, latencies: [Duration])] = []
+                var all: [(appender: Int, stream: StreamName, expected: ExpectedVersion, latencies: [Duration])] = []
                 for try await one in group { all.append(one) }
                 return all
             }
             var latencies: [Duration] = []
             for one in finished {
+                streams[one.appender] = one.stream
                 expected[one.appender] = one.expected
                 latencies += one.latencies
             }

@@ -154,7 +154,7 @@ struct StoreBenchmark: AsyncParsableCommand {
         print("commands through the bus (no client command id) on the in-memory store, \(seconds) s each")
         for command in try chosenCommands() {
             for count in appenders {
-                let callers = try await DomainBenchmark.Callers.open(directory: nil, command: command, callers: count)
+                var callers = try await DomainBenchmark.Callers.open(directory: nil, command: command, callers: count)
                 // A first slice warms up and is not counted.
                 _ = try await callers.run(until: .now + .milliseconds(300))
                 let sent = try await Tally.measure {
@@ -201,10 +201,11 @@ struct StoreBenchmark: AsyncParsableCommand {
                 let storeDirectory = root.appendingPathComponent("store-\(command.rawValue)-\(count)")
                 let domainDirectory = root.appendingPathComponent("domain-\(command.rawValue)-\(count)")
                 let store = try await SQLiteEventStore.open(.init(directory: storeDirectory))
-                var appending = try AppendBenchmark.Appenders(
-                    store, workload: command.baseline, count: count, think: .microseconds(think))
-                let callers = try await DomainBenchmark.Callers.open(
+                var callers = try await DomainBenchmark.Callers.open(
                     directory: domainDirectory, command: command, callers: count)
+                var appending = try AppendBenchmark.Appenders(
+                    store, workload: command.baseline, count: count, think: .microseconds(think),
+                    event: try await callers.sampleEvent(), streamLength: Int64(DomainBenchmark.Callers.fillsPerOrder))
                 // Opened with a directory, so on SQLite.
                 guard let domainStore = callers.store as? SQLiteEventStore else {
                     preconditionFailure("the domain's callers were opened on another store")
