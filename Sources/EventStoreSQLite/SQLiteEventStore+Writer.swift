@@ -81,7 +81,7 @@ extension SQLiteEventStore {
             let (results, committed) = commit(&batch)
             let took = ContinuousClock.now - started
             configuration.afterCommit?(committed)
-            committedVersions.withLock { $0.note(committed) }
+            let retiredVersions = committedVersions.withLock { $0.note(committed) }
             // Published before anyone is acknowledged, and by this one thread, so subscribers see
             // commits in commit order.
             subscriptions.publish(committed)
@@ -99,6 +99,10 @@ extension SQLiteEventStore {
             }
             for (pending, result) in zip(batch, results) {
                 pending.continuation.resume(with: result)
+            }
+            if let retiredVersions {
+                // Freed on another thread: the next commit need not wait for it.
+                DispatchQueue.global(qos: .utility).async { withExtendedLifetime(retiredVersions) {} }
             }
         }
     }

@@ -634,34 +634,51 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 /// other streams are created, while one neither written nor read for two generations is forgotten.
 /// A version in the previous generation is the stream's latest: a commit would have put a newer one
 /// in the current generation, which lookups check first.
+///
+/// The writer notes each commit here between its COMMIT and its subscribers, so nothing here may
+/// take long: a generation has room for all its streams from the start (growing, a dictionary
+/// copies itself, milliseconds at tens of thousands of streams, which the commit's subscribers
+/// waited out), and the generation that falls out is handed back to be freed elsewhere.
 struct CommittedVersions {
-    private var current: [StreamName: Int64] = [:]
+    private var current: [StreamName: Int64]
     private var previous: [StreamName: Int64] = [:]
     private let capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
+        current = Dictionary(minimumCapacity: self.capacity)
     }
 
     /// The stream's committed version, if known; moves it into the current generation.
     mutating func version(of stream: StreamName) -> Int64? {
         if let version = current[stream] { return version }
         guard let version = previous.removeValue(forKey: stream) else { return nil }
-        set(version, for: stream)
+        // A generation this makes fall out is freed here, on the reader's thread.
+        _ = set(version, for: stream)
         return version
     }
 
     /// Notes the versions the committed `events` (in position order) leave their streams at.
-    mutating func note(_ events: [RecordedEvent]) {
-        for event in events { set(event.version, for: event.stream) }
+    ///
+    /// - Returns: the generation that fell out to make room, if one did, for the caller to free
+    ///   where it delays nobody (a hundred thousand entries take milliseconds to free).
+    @discardableResult
+    mutating func note(_ events: [RecordedEvent]) -> [StreamName: Int64]? {
+        var retired: [StreamName: Int64]?
+        for event in events {
+            if let fallen = set(event.version, for: event.stream) { retired = fallen }
+        }
+        return retired
     }
 
-    private mutating func set(_ version: Int64, for stream: StreamName) {
+    private mutating func set(_ version: Int64, for stream: StreamName) -> [StreamName: Int64]? {
+        var retired: [StreamName: Int64]?
         if current.count >= capacity && current[stream] == nil {
+            retired = previous.isEmpty ? nil : previous
             previous = current
-            current = [:]
-            current.reserveCapacity(capacity)
+            current = Dictionary(minimumCapacity: capacity)
         }
         current[stream] = version
+        return retired
     }
 }

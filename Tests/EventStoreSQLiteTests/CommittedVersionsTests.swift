@@ -42,4 +42,18 @@ struct CommittedVersionsTests {
         versions.note([committed(stream, at: 3), committed(stream, at: 4)])
         #expect(versions.version(of: stream) == 4)
     }
+
+    @Test func theGenerationThatFallsOutIsHandedBackToBeFreedElsewhere() throws {
+        var versions = CommittedVersions(capacity: 2)
+        let first = try newStream()
+        #expect(versions.note([committed(first, at: 0), committed(try newStream(), at: 0)]) == nil)
+        // The first rotation retires the empty generation: nothing to hand back.
+        #expect(versions.note([committed(try newStream(), at: 0)]) == nil)
+        #expect(versions.note([committed(try newStream(), at: 0)]) == nil)
+        // The second drops the generation that held `first`, and hands it back.
+        let retired = versions.note([committed(try newStream(), at: 0)])
+        #expect(retired?.count == 2)
+        #expect(retired?[first] == 0)
+        #expect(versions.version(of: first) == nil)
+    }
 }
