@@ -242,6 +242,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-stream-bench",
             dependencies: [
+                "CThreadScheduling",
                 "TradeCoreAPI",
                 "TradeCoreDomain",
                 "TradeCoreMessages",
