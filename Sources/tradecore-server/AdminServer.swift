@@ -122,14 +122,22 @@ final class TransportMetrics: Sendable {
     init(stats: RPCServerStats, registry: PrometheusCollectorRegistry) {
         self.stats = stats
         calls = registry.makeCounter(
-            name: "tradecore_transport_calls_total",
-            help: "Calls the HTTP/2 server received: the API's, the others, and those refused before a handler.")
+            descriptor: Self.metric(
+                "tradecore_transport_calls_total",
+                "Calls the HTTP/2 server received: the API's, the others, and those refused before a handler."))
         failedCalls = registry.makeCounter(
-            name: "tradecore_transport_failed_calls_total",
-            help: "Of those, the calls that ended with a status other than OK.")
-        activeCalls = registry.makeGauge(name: "tradecore_transport_active_calls", help: "Calls in progress.")
+            descriptor: Self.metric(
+                "tradecore_transport_failed_calls_total", "Of those, the calls that ended with a status other than OK.")
+        )
+        activeCalls = registry.makeGauge(
+            descriptor: Self.metric("tradecore_transport_active_calls", "Calls in progress."))
         openConnections = registry.makeGauge(
-            name: "tradecore_transport_open_connections", help: "Open HTTP/2 connections.")
+            descriptor: Self.metric("tradecore_transport_open_connections", "Open HTTP/2 connections."))
+    }
+
+    /// A metric's full name (no unit appended: it is in the name) and its help text.
+    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     /// Brings the metrics to the server's figures now.

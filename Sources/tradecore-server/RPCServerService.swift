@@ -103,7 +103,7 @@ struct StoreHealthService: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { return }
