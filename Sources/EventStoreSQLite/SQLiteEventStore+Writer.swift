@@ -100,10 +100,8 @@ extension SQLiteEventStore {
             for (pending, result) in zip(batch, results) {
                 pending.continuation.resume(with: result)
             }
-            if let retiredVersions {
-                // Freed on another thread: the next commit need not wait for it.
-                DispatchQueue.global(qos: .utility).async { withExtendedLifetime(retiredVersions) {} }
-            }
+            // Freed on another thread: the next commit need not wait for it.
+            if let retiredVersions { CommittedVersions.free(retiredVersions) }
         }
     }
 

@@ -331,7 +331,9 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
-        if let version = committedVersions.withLock({ $0.version(of: stream) }) { return version }
+        let (known, retired) = committedVersions.withLock { $0.version(of: stream) }
+        if let retired { CommittedVersions.free(retired) }
+        if let version = known { return version }
         return try await read("reading the version of \(stream)") { db in try StreamRows(db).state(of: stream)?.version
         }
     }
@@ -650,12 +652,13 @@ struct CommittedVersions {
     }
 
     /// The stream's committed version, if known; moves it into the current generation.
-    mutating func version(of stream: StreamName) -> Int64? {
-        if let version = current[stream] { return version }
-        guard let version = previous.removeValue(forKey: stream) else { return nil }
-        // A generation this makes fall out is freed here, on the reader's thread.
-        _ = set(version, for: stream)
-        return version
+    ///
+    /// - Returns: the version, and the generation that fell out to make room, if one did (see
+    ///   ``note(_:)``).
+    mutating func version(of stream: StreamName) -> (version: Int64?, retired: [StreamName: Int64]?) {
+        if let version = current[stream] { return (version, nil) }
+        guard let version = previous.removeValue(forKey: stream) else { return (nil, nil) }
+        return (version, set(version, for: stream))
     }
 
     /// Notes the versions the committed `events` (in position order) leave their streams at.
@@ -669,6 +672,23 @@ struct CommittedVersions {
             if let fallen = set(event.version, for: event.stream) { retired = fallen }
         }
         return retired
+    }
+
+    /// Frees a generation that fell out on a background thread: the one that calls this, the
+    /// writer or a reader holding the table's lock a moment before, does not wait for it.
+    static func free(_ retired: consuming [StreamName: Int64]) {
+        let handoff = Handoff(retired)
+        DispatchQueue.global(qos: .utility).async { handoff.take() }
+    }
+
+    /// Holds the one reference to a value until ``take()`` drops it, so that the value is freed
+    /// on the thread that takes it, whichever thread lets go of the holder last.
+    private final class Handoff: Sendable {
+        private let value: Mutex<[StreamName: Int64]?>
+
+        init(_ value: consuming [StreamName: Int64]) { self.value = Mutex(value) }
+
+        func take() { value.withLock { $0 = nil } }
     }
 
     private mutating func set(_ version: Int64, for stream: StreamName) -> [StreamName: Int64]? {
