@@ -101,9 +101,9 @@ struct StreamBenchmark: AsyncParsableCommand {
             userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
             limitPrice: ExactDecimal(1), accountID: account)
         let start = try await bench.store.headPosition()
-        let received = Mutex<[Int64: ContinuousClock.Instant]>(Dictionary(minimumCapacity: Int(Double(rate) * seconds)))
         let clock = ContinuousClock()
         let total = Int(Double(rate) * seconds)
+        let received = Mutex<[Int64: ContinuousClock.Instant]>(Dictionary(minimumCapacity: total))
         // Positions up to this one belong to the warm-up and are not measured; none is until the
         // warm-up is over.
         let measuredAfter = Shared<Int64>(.max)
@@ -113,7 +113,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         // command tasks this process itself starts, which no real subscriber does. Like the
         // server's event loops, it asks for a short time slice (see `--subscriber-slice`): woken by
         // an event, it then runs before a thread busy with commands has used up a long one.
-        let observer = DedicatedExecutor(timeSlice: .microseconds(Int64(subscriberSlice)))
+        let observer = try await DedicatedExecutor(timeSlice: .microseconds(Int64(subscriberSlice)))
         defer { observer.shutdown() }
         let request = SubscribeRequest(
             filter: SubscriptionFilter(eventTypes: ["OrderCreated"]), start: .afterPosition(UInt64(start)))
@@ -332,7 +332,7 @@ struct Bench: Sendable {
 }
 
 /// The commit instants of the events of one type after a position, taken on the store's writer
-/// thread; none until ``time(after:type:)`` says which.
+/// thread; none until ``time(after:type:expected:)`` says which.
 final class CommitInstants: Sendable {
     private struct Timing {
         var after: Int64 = .max
@@ -381,11 +381,14 @@ final class DedicatedExecutor: TaskExecutor {
     private let loop: any EventLoop
 
     /// - Parameter timeSlice: the kernel time slice its thread asks for; zero keeps the kernel's.
-    init(timeSlice: Duration = .zero) {
+    init(timeSlice: Duration = .zero) async throws {
         loop = group.next()
-        if timeSlice > .zero {
-            let nanoseconds = UInt64(timeSlice / .nanoseconds(1))
-            loop.execute { _ = tradecore_set_time_slice(nanoseconds) }
+        guard timeSlice > .zero else { return }
+        let nanoseconds = UInt64(timeSlice / .nanoseconds(1))
+        let failure = try await loop.submit { tradecore_set_time_slice(nanoseconds) }.get()
+        guard failure == 0 else {
+            group.shutdownGracefully { _ in }
+            throw BenchError("the subscriber's thread could not get a \(timeSlice) time slice (errno \(failure))")
         }
     }
 

@@ -9,16 +9,18 @@
 // connection's event loop → the client's event loop → the subscriber's thread).
 //
 // Background load stands in for the commands: every millisecond each load thread spins for the
-// given microseconds (at 10,000 commands/s and about 30 µs of CPU each, two threads spinning
-// 150 µs a millisecond). With a slice, the three receiving threads ask for that time slice, as
-// the server's event loops do.
+// given microseconds. The two loop threads ask for the loops' time slice, as the server's event
+// loops do (in tradecore-stream-bench the client's connection runs on the same loops); the
+// subscriber asks for its own (--subscriber-slice there). The first half second is not measured.
 //
-// Usage: wakeup_floor <messages per second> <seconds> <load threads> <load µs per ms> <slice µs, 0 = kernel's>
+// Usage: wakeup_floor <messages/s> <seconds> <load threads> <load µs per ms> <loops' slice µs>
+//        <subscriber's slice µs>    (a slice of 0 keeps the kernel's; otherwise 100 to 100000)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +41,8 @@ struct sched_attr_v1 {
     uint64_t runtime, deadline, period;
 };
 
-static uint64_t slice_ns;
-static volatile int running = 1;
+static uint64_t loop_slice_ns, subscriber_slice_ns;
+static atomic_int running = 1;
 static long total;
 static uint64_t *sent_at;
 static uint64_t *latency;
@@ -53,14 +55,17 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void ask_for_slice(void) {
+static void ask_for_slice(uint64_t slice_ns) {
     if (slice_ns == 0) return;
     struct sched_attr_v1 a;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
     a.nice = getpriority(PRIO_PROCESS, 0);
     a.runtime = slice_ns;
-    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) perror("sched_setattr");
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) {
+        perror("sched_setattr");
+        exit(1);
+    }
 }
 
 static void sleep_until(uint64_t t) {
@@ -70,7 +75,7 @@ static void sleep_until(uint64_t t) {
 
 static void *server_loop(void *unused) {
     (void)unused;
-    ask_for_slice();
+    ask_for_slice(loop_slice_ns);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN};
     epoll_ctl(ep, EPOLL_CTL_ADD, server_wake, &ev);
@@ -92,7 +97,7 @@ static void *server_loop(void *unused) {
 
 static void *client_loop(void *unused) {
     (void)unused;
-    ask_for_slice();
+    ask_for_slice(loop_slice_ns);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN};
     epoll_ctl(ep, EPOLL_CTL_ADD, client_socket, &ev);
@@ -119,7 +124,7 @@ static void *client_loop(void *unused) {
 
 static void *subscriber(void *unused) {
     (void)unused;
-    ask_for_slice();
+    ask_for_slice(subscriber_slice_ns);
     long seen = 0;
     while (seen < total) {
         uint64_t count;
@@ -133,7 +138,7 @@ static void *subscriber(void *unused) {
 static void *load(void *unused) {
     (void)unused;
     uint64_t next = now_ns();
-    while (running) {
+    while (atomic_load_explicit(&running, memory_order_relaxed)) {
         uint64_t until = now_ns() + (uint64_t)load_spin_us * 1000u;
         while (now_ns() < until) {}
         next += 1000000u;
@@ -147,19 +152,33 @@ static int compare(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int valid_slice(long microseconds) { return microseconds == 0 || (microseconds >= 100 && microseconds <= 100000); }
+
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <messages/s> <seconds> <load threads> <load µs per ms> <slice µs>\n", argv[0]);
+    if (argc != 7) {
+        fprintf(stderr,
+                "usage: %s <messages/s> <seconds> <load threads> <load µs per ms> <loops' slice µs> "
+                "<subscriber's slice µs>\n",
+                argv[0]);
         return 2;
     }
     long rate = atol(argv[1]);
     double seconds = atof(argv[2]);
     int loaders = atoi(argv[3]);
     load_spin_us = atol(argv[4]);
-    slice_ns = (uint64_t)atol(argv[5]) * 1000u;
+    long loop_slice = atol(argv[5]), subscriber_slice = atol(argv[6]);
+    if (rate <= 0 || rate > 1000000 || seconds <= 0.5 || seconds > 600 || loaders < 0 || loaders > 64 ||
+        load_spin_us < 0 || load_spin_us > 1000 || !valid_slice(loop_slice) || !valid_slice(subscriber_slice)) {
+        fprintf(stderr, "bad arguments: 1 to 1000000 messages/s, 0.5 to 600 s, 0 to 64 load threads, 0 to 1000 "
+                        "µs per ms, slices 0 or 100 to 100000 µs\n");
+        return 2;
+    }
+    loop_slice_ns = (uint64_t)loop_slice * 1000u;
+    subscriber_slice_ns = (uint64_t)subscriber_slice * 1000u;
     total = (long)(rate * seconds);
-    if (rate <= 0 || total <= 0 || loaders < 0 || load_spin_us < 0 || load_spin_us > 1000) {
-        fprintf(stderr, "bad arguments\n");
+    long warmup = rate / 2;
+    if (total - warmup < 1) {
+        fprintf(stderr, "bad arguments: nothing would be counted after the half-second warm-up\n");
         return 2;
     }
     sent_at = calloc((size_t)total, sizeof *sent_at);
@@ -188,7 +207,7 @@ int main(int argc, char **argv) {
     pthread_create(&threads[0], NULL, server_loop, NULL);
     pthread_create(&threads[1], NULL, client_loop, NULL);
     pthread_create(&threads[2], NULL, subscriber, NULL);
-    for (int i = 0; i < loaders && i < 64; i++) pthread_create(&loads[i], NULL, load, NULL);
+    for (int i = 0; i < loaders; i++) pthread_create(&loads[i], NULL, load, NULL);
 
     // The committer: commits come in groups (the store's group commit); one message per
     // scheduled instant here, each woken on its own.
@@ -200,15 +219,17 @@ int main(int argc, char **argv) {
         if (write(server_wake, &wake, sizeof wake) != sizeof wake) perror("write");
     }
     for (int i = 0; i < 3; i++) pthread_join(threads[i], NULL);
-    running = 0;
-    for (int i = 0; i < loaders && i < 64; i++) pthread_join(loads[i], NULL);
+    atomic_store_explicit(&running, 0, memory_order_relaxed);
+    for (int i = 0; i < loaders; i++) pthread_join(loads[i], NULL);
 
-    qsort(latency, (size_t)total, sizeof *latency, compare);
-    double p50 = latency[total / 2] / 1e3, p90 = latency[total * 9 / 10] / 1e3;
-    double p99 = latency[total * 99 / 100] / 1e3, p999 = latency[total * 999 / 1000] / 1e3;
-    printf("%ld messages at %ld/s, %d load threads spinning %ld µs/ms, slice %s: p50 %.0f µs, p90 %.0f µs, "
-           "p99 %.0f µs, p99.9 %.0f µs, max %.0f µs\n",
-           total, rate, loaders, load_spin_us, slice_ns ? argv[5] : "kernel's", p50, p90, p99, p999,
-           latency[total - 1] / 1e3);
+    // The first half second (the threads' first wake-ups, the socket's first writes) is not counted.
+    long counted = total - warmup;
+    uint64_t *measured = latency + warmup;
+    qsort(measured, (size_t)counted, sizeof *measured, compare);
+    printf("%ld messages at %ld/s (%ld counted), %d load threads spinning %ld µs/ms, slices %s/%s µs "
+           "(loops/subscriber, 0: the kernel's): p50 %.0f µs, p90 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs\n",
+           total, rate, counted, loaders, load_spin_us, argv[5], argv[6], measured[counted / 2] / 1e3,
+           measured[counted * 9 / 10] / 1e3, measured[counted * 99 / 100] / 1e3, measured[counted * 999 / 1000] / 1e3,
+           measured[counted - 1] / 1e3);
     return 0;
 }
