@@ -74,9 +74,9 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an automation (INACTIVE) with its webhook.")
         @OptionGroup var options: CommandOptions
-        @Option var user: UUID
-        @Option var name: String
-        @Option var symbol: String
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "The automation's name.") var name: String
+        @Option(help: "The instrument it trades, such as AAPL.") var symbol: String
         @Option(help: "A broker account its orders go to (repeatable; at least one).") var account: [UUID] = []
         @OptionGroup var settings: Settings
         @Flag(help: "Send its orders to the broker without confirmation.") var autoSubmit = false
@@ -116,9 +116,9 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change an automation's configuration.")
         @OptionGroup var options: CommandOptions
-        @Option var automation: UUID
-        @Option var user: UUID
-        @Option var name: String = ""
+        @Option(help: "The automation's id.") var automation: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "The automation's name.") var name: String = ""
         @OptionGroup var settings: Settings
         @Option(help: "true or false.") var autoSubmit: Bool?
 
@@ -142,8 +142,8 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Activate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start acting on signals.")
         @OptionGroup var options: CommandOptions
-        @Option var automation: UUID
-        @Option var user: UUID
+        @Option(help: "The automation's id.") var automation: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(AutomationResult.self) }
 
@@ -161,9 +161,9 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Deactivate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop acting on signals.")
         @OptionGroup var options: CommandOptions
-        @Option var automation: UUID
-        @Option var user: UUID
-        @Option var reason: String = ""
+        @Option(help: "The automation's id.") var automation: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Why, as recorded on the event.") var reason: String = ""
 
         func validate() throws { try options.output.check(AutomationResult.self) }
 
@@ -182,8 +182,8 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete an automation.")
         @OptionGroup var options: CommandOptions
-        @Option var automation: UUID
-        @Option var user: UUID
+        @Option(help: "The automation's id.") var automation: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(AutomationResult.self) }
 
@@ -200,8 +200,8 @@ struct AutomationCommand: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show an automation.")
         @OptionGroup var options: QueryOptions
-        @Option var automation: UUID
-        @Option var user: UUID
+        @Option(help: "The automation's id.") var automation: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(AutomationView.self) }
 
@@ -217,8 +217,8 @@ struct AutomationCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a user's automations.")
         @OptionGroup var options: QueryOptions
-        @Option var user: UUID
-        @Flag var includeDeleted = false
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Flag(help: "List deleted automations too.") var includeDeleted = false
 
         func validate() throws { try options.output.check(AutomationView.self) }
 

@@ -37,9 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     /// The connections to open: as asked, else 4 but never more than calls in flight.
     private var connectionCount: Int { connections ?? min(4, concurrency) }
     @Option(parsing: .unconditional, help: "Bytes of the ping's payload.") var payloadSize = 100
-    @Option var user: UUID?
-    @Option var account: UUID?
-    @Option var order: UUID?
+    @Option(help: "With create-order or get-order: the user (default: a new one, onboarded first).") var user: UUID?
+    @Option(help: "With create-order: the account to trade through (default: the onboarded user's).") var account: UUID?
+    @Option(help: "With get-order: the order to read (default: one made first).") var order: UUID?
 
     func validate() throws {
         guard requests > 0 else { throw ValidationError("--requests must be positive") }

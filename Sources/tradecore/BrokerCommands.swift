@@ -18,12 +18,13 @@ struct BrokerCommand: AsyncParsableCommand {
                 both steps and then waits until the connection's accounts are linked.
                 """)
         @OptionGroup var options: CommandOptions
-        @Option var user: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Option(help: "The broker's id.") var broker = "virtual"
         @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
-        @Option(help: "oauth or api-key (default: the broker's).") var auth: Choice<AuthMethod>?
-        @Option(help: "With --auth api-key.") var apiKey: String?
-        @Option(help: "With --auth api-key. [env: TRADECORE_API_SECRET]") var apiSecret: String?
+        @Option(help: "oauth or api-key (default: api-key with --api-key, else the broker's).") var auth:
+            Choice<AuthMethod>?
+        @Option(help: "The broker API key (the connection then authenticates with it).") var apiKey: String?
+        @Option(help: "The API key's secret. [env: TRADECORE_API_SECRET]") var apiSecret: String?
         @Option(help: "Where the broker sends the user back after authorizing.") var redirectURI: String = ""
         @Option(help: "Finish the OAuth flow at once with this authorization code.") var authorizeWithCode: String?
         @Option(parsing: .unconditional, help: "Seconds to wait for the accounts after --authorize-with-code.")
@@ -43,14 +44,19 @@ struct BrokerCommand: AsyncParsableCommand {
                 throw ValidationError("--wait must be 0 or more seconds, not \(wait)")
             }
             if auth?.value == .apiKey, apiKey == nil { throw ValidationError("--auth api-key needs --api-key") }
+            if auth?.value == .oauth, apiKey != nil {
+                throw ValidationError("--api-key goes with --auth api-key (or leave --auth out), not with --auth oauth")
+            }
         }
 
         func run() async throws {
             let client = try options.connection.client()
             defer { Task { await client.close() } }
             let secret = apiSecret ?? ProcessInfo.processInfo.environment["TRADECORE_API_SECRET"] ?? ""
+            // API keys given: they are how the connection authenticates, whatever the broker's default.
             let command = InitiateBrokerConnection(
-                userID: user, brokerID: broker, environment: environment?.value, authMethod: auth?.value,
+                userID: user, brokerID: broker, environment: environment?.value,
+                authMethod: auth?.value ?? (apiKey != nil ? .apiKey : nil),
                 apiKeyCredentials: apiKey.map { ApiKeyCredentials(apiKey: $0, apiSecret: secret) },
                 oauthRedirectURI: redirectURI)
             let started = try await calling {
@@ -96,8 +102,8 @@ struct BrokerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "complete-oauth", abstract: "Finish an OAuth flow with the broker's code.")
         @OptionGroup var options: CommandOptions
-        @Option var connection: UUID
-        @Option var user: UUID
+        @Option(help: "The broker connection's id.") var connection: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Option(help: "The authorization code the broker gave the user.") var code: String
         @Option(help: "The state the connect call returned.") var state: String
 
@@ -117,9 +123,9 @@ struct BrokerCommand: AsyncParsableCommand {
     struct Disconnect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disconnect a connection and forget its credentials.")
         @OptionGroup var options: CommandOptions
-        @Option var connection: UUID
-        @Option var user: UUID
-        @Option var reason: String = ""
+        @Option(help: "The broker connection's id.") var connection: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Why, as recorded on the event.") var reason: String = ""
 
         func validate() throws { try options.output.check(BrokerConnectionResult.self) }
 
@@ -137,8 +143,8 @@ struct BrokerCommand: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a connection.")
         @OptionGroup var options: QueryOptions
-        @Option var connection: UUID
-        @Option var user: UUID
+        @Option(help: "The broker connection's id.") var connection: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(BrokerConnectionView.self) }
 
@@ -154,8 +160,8 @@ struct BrokerCommand: AsyncParsableCommand {
     struct Find: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the connection of a user to a broker.")
         @OptionGroup var options: QueryOptions
-        @Option var user: UUID
-        @Option var broker = "virtual"
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "The broker's id.") var broker = "virtual"
         @Option(help: "paper or live (default: paper).") var environment: Choice<BrokerEnvironment>?
 
         func validate() throws { try options.output.check(BrokerConnectionView.self) }
@@ -180,8 +186,8 @@ struct AccountCommand: AsyncParsableCommand {
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Read one account's balances from its broker.")
         @OptionGroup var options: CommandOptions
-        @Option var account: UUID
-        @Option var user: UUID
+        @Option(help: "The broker account's id.") var account: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(BrokerAccountResult.self) }
 
@@ -200,9 +206,9 @@ struct AccountCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Refresh a user's accounts (or a connection's); recently synced ones unless forced.")
         @OptionGroup var options: CommandOptions
-        @Option var user: UUID
-        @Option var connection: UUID?
-        @Flag var force = false
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Only this broker connection's accounts.") var connection: UUID?
+        @Flag(help: "Refresh accounts synced in the last 300 s too.") var force = false
 
         func validate() throws { try options.output.check(RefreshAllAccountsResult.self) }
 
@@ -224,10 +230,10 @@ struct AccountCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a user's accounts, or a connection's.")
         @OptionGroup var options: QueryOptions
-        @Option var user: UUID
-        @Option var connection: UUID?
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Only this broker connection's accounts.") var connection: UUID?
         @Option(help: "Only accounts of this type: cash or margin.") var type: Choice<BrokerAccountType>?
-        @Flag var includeUnlinked = false
+        @Flag(help: "List unlinked accounts too.") var includeUnlinked = false
 
         func validate() throws { try options.output.check(BrokerAccountView.self) }
 

@@ -13,17 +13,25 @@ func eventValue(_ event: EventEnvelope) -> Value {
     if case .object(let envelope) = MessagePrinter.value(of: event) {
         fields = envelope.filter { $0.0 != "payload" }
     }
-    if let payload = try? event.decodedPayload() {
-        fields.append(("payload", MessagePrinter.value(of: payload)))
-    }
+    fields.append(("payload", payloadValue(event) ?? .text(Data(event.payload).base64EncodedString())))
     return .object(fields)
 }
 
 /// One line for an event, in text.
 func eventLine(_ event: EventEnvelope) -> String {
-    let payload =
-        (try? event.decodedPayload()).map { MessagePrinter.value(of: $0).json } ?? "\(event.payload.count) bytes"
+    let payload = payloadValue(event)?.json ?? "\(event.payload.count) bytes"
     return "\(event.globalPosition)  \(event.stream)  v\(event.version)  \(event.eventType)  \(payload)"
+}
+
+/// The payload read: a domain event by the schema, a saga's JSON as it is; nil for bytes that are
+/// neither (printed as their size in text, as base64 in JSON, as protobuf's JSON has bytes).
+private func payloadValue(_ event: EventEnvelope) -> Value? {
+    if let payload = try? event.decodedPayload() { return MessagePrinter.value(of: payload) }
+    guard let text = String(validating: event.payload, as: UTF8.self),
+        (try? JSONSerialization.jsonObject(with: Data(event.payload), options: [.fragmentsAllowed])) != nil
+    else { return nil }
+    // Valid JSON has line breaks only between its tokens: one line, with the same meaning.
+    return .literal(text.split(whereSeparator: \.isNewline).joined(separator: " "))
 }
 
 struct EventsCommand: AsyncParsableCommand {

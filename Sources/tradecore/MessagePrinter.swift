@@ -100,11 +100,15 @@ enum MessagePrinter {
         return enums
     }()
 
+    /// The schema's spelling of a case: a word starts at a capital after a small letter or a
+    /// digit, so a run of capitals stays one word (`awaitingOAuth` is `AWAITING_OAUTH`).
     static func constantName(of value: some ProtoEnum) -> String {
         var name = ""
+        var previous: Character?
         for character in String(describing: value) {
-            if character.isUppercase, !name.isEmpty { name.append("_") }
+            if character.isUppercase, let previous, previous.isLowercase || previous.isNumber { name.append("_") }
             name.append(character.uppercased())
+            previous = character
         }
         return name
     }

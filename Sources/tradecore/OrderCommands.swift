@@ -44,11 +44,13 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The automation it comes from, if any.") var automation: UUID?
         @Option(help: "The ticker, e.g. AAPL.") var symbol: String
         @Option(help: "buy or sell.") var side: Choice<OrderSide>
-        @Option(parsing: .unconditional, help: "How much, e.g. 100 or 0.5.") var quantity: ExactDecimal
+        @Option(
+            parsing: .unconditional, help: "How much, e.g. 100 or 0.5 (at most 38 digits, 38 of them after the point).")
+        var quantity: ExactDecimal
         @Option(name: .customLong("type"), help: "market, limit, stop or stop-limit.") var orderType: Choice<OrderType>
         @Option(parsing: .unconditional, help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?
         @Option(parsing: .unconditional, help: "For stop and stop-limit orders.") var stopPrice: ExactDecimal?
-        @Option(help: "How long the order stands; also takes gtc, ioc and fok (default: day).")
+        @Option(help: "How long the order stands: day (the default), gtc, ioc or fok.")
         var timeInForce: Choice<TimeInForce>?
         @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
         @Option(help: "The saga it runs for.") var sagaID: UUID?
@@ -71,8 +73,8 @@ struct OrderCommand: AsyncParsableCommand {
     struct Place: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record that the broker accepted an order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Option(help: "The broker's id of the order.") var brokerOrderID: String
 
         func validate() throws { try options.output.check(OrderResult.self) }
@@ -91,11 +93,11 @@ struct OrderCommand: AsyncParsableCommand {
     struct Fill: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record one execution of an order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Option(help: "The execution's id (default: a new one); a fill sent twice is recorded once.") var fillID: UUID?
-        @Option(parsing: .unconditional) var quantity: ExactDecimal
-        @Option(parsing: .unconditional) var price: ExactDecimal
+        @Option(parsing: .unconditional, help: "How much was executed.") var quantity: ExactDecimal
+        @Option(parsing: .unconditional, help: "At what price.") var price: ExactDecimal
 
         func validate() throws { try options.output.check(OrderResult.self) }
 
@@ -116,12 +118,15 @@ struct OrderCommand: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a working order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
-        @Option(parsing: .unconditional) var quantity: ExactDecimal?
-        @Option(parsing: .unconditional) var limitPrice: ExactDecimal?
-        @Option(parsing: .unconditional) var stopPrice: ExactDecimal?
-        @Option(help: "How long the order stands; also takes gtc, ioc and fok.") var timeInForce: Choice<TimeInForce>?
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(parsing: .unconditional, help: "The new quantity: not below what is filled.") var quantity:
+            ExactDecimal?
+        @Option(parsing: .unconditional, help: "The new limit price (limit and stop-limit orders).") var limitPrice:
+            ExactDecimal?
+        @Option(parsing: .unconditional, help: "The new stop price (stop and stop-limit orders).") var stopPrice:
+            ExactDecimal?
+        @Option(help: "How long the order stands: day, gtc, ioc or fok.") var timeInForce: Choice<TimeInForce>?
 
         func validate() throws { try options.output.check(OrderResult.self) }
 
@@ -140,9 +145,9 @@ struct OrderCommand: AsyncParsableCommand {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a working order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
-        @Option var reason: String = ""
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Why, as recorded on the event.") var reason: String = ""
 
         func validate() throws { try options.output.check(OrderResult.self) }
 
@@ -159,9 +164,9 @@ struct OrderCommand: AsyncParsableCommand {
     struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record that the broker refused an order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
-        @Option var reason: String
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
+        @Option(help: "Why, as recorded on the event.") var reason: String
 
         func validate() throws { try options.output.check(OrderResult.self) }
 
@@ -178,8 +183,8 @@ struct OrderCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a filled, cancelled or rejected order.")
         @OptionGroup var options: CommandOptions
-        @Option var order: UUID
-        @Option var user: UUID
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(OrderResult.self) }
 
@@ -196,8 +201,8 @@ struct OrderCommand: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show an order.")
         @OptionGroup var options: QueryOptions
-        @Option var order: UUID
-        @Option var user: UUID
+        @Option(help: "The order's id.") var order: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
 
         func validate() throws { try options.output.check(OrderView.self) }
 
@@ -212,7 +217,7 @@ struct OrderCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a user's orders, oldest first.")
         @OptionGroup var options: QueryOptions
-        @Option var user: UUID
+        @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Option(help: "Only orders in this status (repeatable).") var status: [Choice<OrderStatus>] = []
         @Option(parsing: .unconditional, help: "At most this many; the server's default is 100.") var limit: UInt32?
         @Option(help: "Start after this order (the last one of the page before).") var after: UUID?

@@ -46,9 +46,8 @@ struct Tradecore: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                let subcommand = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.joined(separator: " ")
-                FileHandle.standardError.write(
-                    Data("error: \(message(for: error)) (see tradecore \(subcommand) --help)\n".utf8))
+                let path = commandPath(Array(CommandLine.arguments.dropFirst()))
+                FileHandle.standardError.write(Data("error: \(message(for: error)) (see \(path) --help)\n".utf8))
                 Foundation.exit(code.rawValue)
             }
             exit(withError: error)
@@ -57,6 +56,20 @@ struct Tradecore: AsyncParsableCommand {
 }
 
 extension Tradecore {
+    /// The command the arguments name, as far as its leading words are commands: `tradecore order
+    /// create` for `order create --user …`, `tradecore` for a word that is not a command, so that
+    /// an error's hint points at help that exists.
+    static func commandPath(_ arguments: [String]) -> String {
+        var command: any ParsableCommand.Type = Tradecore.self
+        var path = "tradecore"
+        for name in arguments.prefix(while: { !$0.hasPrefix("-") }) {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == name }) else { break }
+            command = next
+            path += " " + name
+        }
+        return path
+    }
+
     /// For `tradecore help NAME...`: what is wrong when a name is not a command under the one before.
     static func unknownHelpTopic(_ arguments: [String]) -> String? {
         guard arguments.first == "help" else { return nil }

@@ -112,6 +112,20 @@ struct CLITests {
         let connection = try json(server, "broker", "find", "--user", user)
         #expect(connection["status"] as? String == "CONNECTED")
         let connectionID = try #require(connection["broker_connection_id"] as? String)
+        // A status spelled as the schema spells it (a run of capitals is one word).
+        let waiting = try cli(nil, "id").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try json(server, "broker", "connect", "--user", waiting)["status"] as? String == "AWAITING_OAUTH")
+        // API keys alone choose API-key authentication.
+        let keyed = try cli(nil, "id").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            try json(
+                server, "broker", "connect", "--user", keyed, "--api-key", "vbk_abcdefghijkl", "--api-secret", "s")[
+                    "status"] as? String == "CONNECTED")
+        // A saga's event carries JSON, which the event shows as it is.
+        let sagaEvent = try #require(
+            try jsonLines(server, "events", "tail", "--stream-type", "saga", "--count", "1").first)
+        let payload = try #require(sagaEvent["payload"] as? [String: Any], "\(sagaEvent)")
+        #expect(payload["sagaType"] as? String == "connection_onboarding")
         #expect(
             try json(server, "broker", "get", "--user", user, "--connection", connectionID)["broker_id"] as? String
                 == "virtual")
@@ -324,6 +338,12 @@ struct CLITests {
             server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
             "--quantity", "-1", "--type", "market", token: service)
         #expect(negative.status == 3 && negative.errors.contains("quantity"), "\(negative.errors)")
+        // An error's hint names help that exists: the command, not the words after it.
+        let hint = try cli(server, "stream", "read", "order-01a2", "--max-count", "0")
+        #expect(hint.status == 64 && hint.errors.contains("(see tradecore stream read --help)"), "\(hint.errors)")
+        // TLS to the plain HTTP/2 port says so.
+        let tls = try cli(server, "health", "--tls")
+        #expect(tls.status == 14 && tls.errors.contains("does not speak TLS"), "\(tls.errors)")
         #expect(server.stop() == 0)
         let unreachable = try cli(server, "health")
         #expect(
