@@ -70,7 +70,9 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
             writer.writeStringField(5, "1")
             writer.writeInt64Field(6, 1)
             let error = decodeError(AddFill.self, writer.bytes)
-            #expect(error?.reason == .invalidValue("not a canonical decimal string"), "\(text)")
+            #expect(
+                error?.reason == .invalidValue("not a decimal in canonical form: \(ExactDecimal.canonicalForm)"),
+                "\(text)")
             #expect(error?.fieldName == "quantity")
         }
     }
@@ -180,7 +182,7 @@ private func decodeError<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) -> P
             Issue.record("accepted a non-canonical decimal")
         } catch {
             #expect(error.fieldPath == "position_sizing.value")
-            #expect(error.reason.description == "not a canonical decimal string")
+            #expect(error.reason.description == "not a decimal in canonical form: \(ExactDecimal.canonicalForm)")
         }
         #expect(ProtoDecodingError(.truncated).fieldPath == nil)
     }

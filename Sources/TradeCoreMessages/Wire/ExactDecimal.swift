@@ -14,6 +14,10 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     public static let maxDigits = 38
     /// The largest number of fraction digits.
     public static let maxScale = 38
+    /// The canonical form in words, for the messages that refuse another.
+    public static let canonicalForm =
+        "decimal digits with an optional leading '-' and '.', no exponent, no leading zero or trailing "
+        + "fraction zero, at most \(maxDigits) significant digits and \(maxScale) after the point (such as 150.25)"
 
     /// The value times 10^scale. Never ends in a zero digit when `scale > 0`.
     public let coefficient: Int128
@@ -262,7 +266,8 @@ extension ExactDecimal: Codable {
         let text = try container.decode(String.self)
         guard let value = ExactDecimal(text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "\"\(text)\" is not a canonical decimal string")
+                in: container, debugDescription: "\"\(text)\" is not a decimal in canonical form: \(Self.canonicalForm)"
+            )
         }
         self = value
     }

@@ -48,7 +48,7 @@ public enum ProtoDecimal: ProtoPresenceCodec {
         let bytes = try reader.readLengthDelimited()
         if bytes.isEmpty { return nil }
         guard let value = ExactDecimal(canonicalUTF8: bytes) else {
-            throw ProtoDecodingError(.invalidValue("not a canonical decimal string"))
+            throw ProtoDecodingError(.invalidValue("not a decimal in canonical form: \(ExactDecimal.canonicalForm)"))
         }
         return value
     }
