@@ -134,7 +134,14 @@ final class OpenSSLConnection {
     /// Why the handshake failed: the certificate check's own verdict when that is what failed.
     private func handshakeFailure() -> TLSError {
         let verdict = SSL_get_verify_result(ssl)
-        guard verdict != X509_V_OK else { return TLSError(.handshake, "TLS handshake failed") }
+        guard verdict != X509_V_OK else {
+            // Bytes that are no TLS record at all: most often a plain HTTP/2 (h2c) port.
+            if ERR_GET_REASON(ERR_peek_error()) == SSL_R_WRONG_VERSION_NUMBER {
+                return TLSError(
+                    .handshake, "TLS handshake failed: the peer does not speak TLS (is it serving plain HTTP/2?)")
+            }
+            return TLSError(.handshake, "TLS handshake failed")
+        }
         let reason = X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
         return TLSError(.verification, "the server's certificate was refused (\(reason))")
     }
