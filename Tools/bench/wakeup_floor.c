@@ -73,12 +73,21 @@ static void sleep_until(uint64_t t) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
-static void *server_loop(void *unused) {
-    (void)unused;
+// An event loop's start: its time slice, and an epoll set watching `fd` for input.
+static int start_loop(int fd) {
     ask_for_slice(loop_slice_ns);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN};
-    epoll_ctl(ep, EPOLL_CTL_ADD, server_wake, &ev);
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        perror("epoll");
+        exit(1);
+    }
+    return ep;
+}
+
+static void *server_loop(void *unused) {
+    (void)unused;
+    int ep = start_loop(server_wake);
     long next = 0;
     while (next < total) {
         struct epoll_event got;
@@ -97,10 +106,7 @@ static void *server_loop(void *unused) {
 
 static void *client_loop(void *unused) {
     (void)unused;
-    ask_for_slice(loop_slice_ns);
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN};
-    epoll_ctl(ep, EPOLL_CTL_ADD, client_socket, &ev);
+    int ep = start_loop(client_socket);
     static char buffer[1 << 16];
     size_t held = 0;
     long received = 0;
