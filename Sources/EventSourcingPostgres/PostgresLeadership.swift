@@ -46,6 +46,8 @@ public final class PostgresLeadership: Leadership {
         var keeper: Task<Void, Never>?
         /// When a stale holder was last found that this server may not end (logged once a minute).
         var staleCheckRefusedAt: ContinuousClock.Instant?
+        /// When a check for a stale holder of a role this server wants last finished.
+        var lastStaleCheck: ContinuousClock.Instant?
     }
 
     private let store: PostgresEventStore
@@ -76,6 +78,10 @@ public final class PostgresLeadership: Leadership {
     private static func roundLimit(_ interval: Duration) -> Duration { max(interval * 4, .seconds(2)) }
 
     /// The roles this server leads now.
+    /// When this server last finished looking for a frozen holder of a role it wants (ending it if
+    /// it was one): what a test waits for to know the check was made, rather than for a time.
+    package var lastStaleCheck: ContinuousClock.Instant? { state.withLock { $0.lastStaleCheck } }
+
     public var leading: Set<String> {
         state.withLock { Set($0.roles.filter(\.value.leading).keys) }
     }
@@ -225,6 +231,7 @@ public final class PostgresLeadership: Leadership {
                     for try await taken in rows.decode(Bool.self) where taken { held.insert(role) }
                     if checkStale, !held.contains(role) {
                         try await self.endStaleHolder(of: role, schema: schema, on: connection, logger)
+                        self.state.withLock { $0.lastStaleCheck = .now }
                     }
                 }
                 try await connection.execute("SELECT 1", logger: logger)

@@ -58,10 +58,13 @@ struct PostgresLeadershipTests {
             let runs = Runs()
             let onA = Task { try await a.whileLeading("projection:test", body("a", runs)) }
             try await waitUntil("a leads") { runs.running == ["a"] }
+            let bStarted = ContinuousClock.now
             let onB = Task { try await b.whileLeading("projection:test", body("b", runs)) }
-            // ... and a live leader's keeper queries every interval: over twice that timeout, b
-            // waits and a keeps the role.
-            try await Task.sleep(for: .seconds(4.5))
+            // ... and a live leader's keeper queries every interval: b looks for a stale holder
+            // again after twice that timeout, and a keeps the role.
+            try await waitUntil("b checked a's session after twice the stale timeout", timeout: .seconds(30)) {
+                (b.lastStaleCheck ?? bStarted) > bStarted + .milliseconds(4_100)
+            }
             #expect(runs.starts == ["a"], "b waits while a leads")
             // a stops (its server shutting down): b takes the role.
             onA.cancel()
