@@ -114,51 +114,45 @@ func runShutdown(cfg *config, fs *flowState) {
 		outcomes = append(outcomes, outcome{what, at, err, pos})
 		mu.Unlock()
 	}
+	// Calls `call` again and again until the load stops, pausing a moment after a failed one.
+	untilStopped := func(call func() error) {
+		defer wg.Done()
+		for {
+			select {
+			case <-stopLoad:
+				return
+			default:
+			}
+			if call() != nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
 	for g := 0; g < 16; g++ {
 		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stopLoad:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				_, err := diag.Ping(ctx, &diagnostics.PingRequest{DelayMillis: 300})
-				cancel()
-				record("Ping", err, 0)
-				if err != nil {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stopLoad:
-					return
-				default:
-				}
-				ctx, cancel := within(cfg.aliceToken, 15*time.Second)
-				var pos uint64
-				var err error
-				if fs != nil {
-					var o *order.OrderResult
-					o, err = cmd.CreateOrder(ctx, &order.CreateOrder{UserId: cfg.alice, AccountId: fs.cash, Symbol: "DRAIN",
-						Side: common.OrderSide_ORDER_SIDE_BUY, Quantity: "1", OrderType: common.OrderType_ORDER_TYPE_LIMIT, LimitPrice: "2"})
-					if err == nil {
-						pos = o.Position
-					}
-				}
-				cancel()
-				record("CreateOrder", err, pos)
-				if err != nil {
-					time.Sleep(20 * time.Millisecond)
+		go untilStopped(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			_, err := diag.Ping(ctx, &diagnostics.PingRequest{DelayMillis: 300})
+			cancel()
+			record("Ping", err, 0)
+			return err
+		})
+		go untilStopped(func() error {
+			ctx, cancel := within(cfg.aliceToken, 15*time.Second)
+			var pos uint64
+			var err error
+			if fs != nil {
+				var o *order.OrderResult
+				o, err = cmd.CreateOrder(ctx, &order.CreateOrder{UserId: cfg.alice, AccountId: fs.cash, Symbol: "DRAIN",
+					Side: common.OrderSide_ORDER_SIDE_BUY, Quantity: "1", OrderType: common.OrderType_ORDER_TYPE_LIMIT, LimitPrice: "2"})
+				if err == nil {
+					pos = o.Position
 				}
 			}
-		}()
+			cancel()
+			record("CreateOrder", err, pos)
+			return err
+		})
 	}
 	time.Sleep(time.Second)
 	mu.Lock()

@@ -333,6 +333,12 @@ func runBulk(conn *grpc.ClientConn, cfg *config, fs *flowState) {
 	var okCount int64
 	errs := map[string]int{}
 	var errsMu sync.Mutex
+	// Counts a failed call by its status and message.
+	countFailure := func(err error) {
+		errsMu.Lock()
+		errs[fmt.Sprint(status.Code(err), ": ", status.Convert(err).Message())]++
+		errsMu.Unlock()
+	}
 	t0 := time.Now()
 	for i := 0; i < inFlight; i++ {
 		wg.Add(1)
@@ -344,9 +350,7 @@ func runBulk(conn *grpc.ClientConn, cfg *config, fs *flowState) {
 			if err == nil && string(res.Payload) == fmt.Sprint(i) {
 				atomic.AddInt64(&okCount, 1)
 			} else {
-				errsMu.Lock()
-				errs[fmt.Sprint(status.Code(err), ": ", status.Convert(err).Message())]++
-				errsMu.Unlock()
+				countFailure(err)
 			}
 		}(i)
 	}
@@ -409,9 +413,7 @@ func runBulk(conn *grpc.ClientConn, cfg *config, fs *flowState) {
 				}
 				posMu.Unlock()
 			} else {
-				errsMu.Lock()
-				errs[fmt.Sprint(status.Code(err), ": ", status.Convert(err).Message())]++
-				errsMu.Unlock()
+				countFailure(err)
 			}
 		}(i)
 	}
