@@ -64,6 +64,12 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The executables' malloc (CJemalloc.h says why); the libraries leave the choice to their user.
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
@@ -121,6 +127,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-server",
             dependencies: [
+                "CJemalloc",
                 "EventStorePostgres",
                 "EventSourcingPostgres",
                 "HTTP2RPC",
@@ -224,6 +231,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-store-bench",
             dependencies: [
+                "CJemalloc",
                 "EventStorePostgres",
                 "EventStore",
                 "EventStoreSQLite",
@@ -242,6 +250,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-stream-bench",
             dependencies: [
+                "CJemalloc",
                 "CThreadScheduling",
                 "TradeCoreAPI",
                 "TradeCoreDomain",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJemalloc
 import EventSourcing
 import EventSourcingPostgres
 import EventSourcingSQLite
@@ -157,6 +158,11 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "tradecore.server")
+        if let version = tradecore_jemalloc_version() {
+            logger.info("memory allocator: jemalloc", metadata: ["allocator.version": "\(String(cString: version))"])
+        } else {
+            logger.warning("jemalloc is linked but another malloc serves this process: every call costs more CPU")
+        }
         if !authenticator.requiresTokens {
             guard Self.isLoopback(settings.host) else {
                 throw Self.refusal(

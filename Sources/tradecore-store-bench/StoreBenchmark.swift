@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJemalloc
 import EventStore
 import EventStoreSQLite
 import Foundation
@@ -79,6 +80,7 @@ struct StoreBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
         print("directory: \(root.path)")
+        print("malloc: \(tradecore_jemalloc_version().map { "jemalloc " + String(cString: $0) } ?? "not jemalloc")")
         if domain, inMemory {
             try await measureDomainInMemory()
             return

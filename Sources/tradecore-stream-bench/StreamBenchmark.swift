@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJemalloc
 import CThreadScheduling
 import EventSourcing
 import EventSourcingSQLite
@@ -81,6 +82,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let root = URL(fileURLWithPath: directory, isDirectory: true)
         try? FileManager.default.removeItem(at: root)
         defer { try? FileManager.default.removeItem(at: root) }
+        print("malloc: \(tradecore_jemalloc_version().map { "jemalloc " + String(cString: $0) } ?? "not jemalloc")")
         let bench = try await Bench.start(directory: root)
         do {
             if measurements.contains("latency") { try await latency(bench) }

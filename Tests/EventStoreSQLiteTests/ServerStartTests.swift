@@ -52,6 +52,22 @@ struct ServerStartTests {
             "the file is left as it was")
     }
 
+    /// The server's allocations go to jemalloc, not to the C library's malloc it is linked beside
+    /// (README, "What is here"): it says so when it starts, from a check that allocates.
+    @Test func theServerAllocatesWithJemalloc() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = try freePort()
+        let server = try ChildProcess.start(
+            "tradecore-server",
+            ["--data-directory", directory.url.path, "--port", "\(port)", "--admin-port", "0"])
+        try waitForPort(port)
+        server.signal(SIGTERM)
+        let outcome = server.finish()
+        #expect(outcome.status == 0, "\(outcome.errors)")
+        #expect(outcome.errors.contains("memory allocator: jemalloc"), "\(outcome.errors)")
+    }
+
     /// The virtual broker knows its orders by ids derived from its seed: a server started with
     /// another seed than its books were kept with would never fill them, so it does not start.
     @Test func aVirtualBrokerSeedOtherThanTheBooksStopsTheStart() throws {

@@ -21,7 +21,7 @@ ensure_debian_packages() {
 # The packages every build and test needs: headers of the C libraries we link, and the
 # HTTP/2 tools the tests use as independent peers.
 ensure_build_dependencies() {
-    ensure_debian_packages pkg-config libnghttp2-dev libssl-dev libsqlite3-dev zlib1g-dev openssl
+    ensure_debian_packages pkg-config libnghttp2-dev libssl-dev libsqlite3-dev zlib1g-dev libjemalloc-dev openssl
 }
 
 # A Python virtual environment under Tools/.venv with the given PyPI packages.
