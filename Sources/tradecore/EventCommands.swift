@@ -84,6 +84,8 @@ struct EventsCommand: AsyncParsableCommand {
                         position.advance(to: checkpoint.position)
                         if verbose { note("checkpoint at \(checkpoint.position) (head \(checkpoint.headPosition))") }
                     case .caughtUp(let caughtUp):
+                        // Every event up to here was printed or left out by the filter.
+                        position.advance(to: caughtUp.position)
                         if verbose { note("caught up at \(caughtUp.position); live from here") }
                     case .fellBehind(let behind):
                         note("fell behind at \(behind.position); catching up again")

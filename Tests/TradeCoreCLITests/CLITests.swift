@@ -441,6 +441,26 @@ struct CLITests {
         let stoppedAt = ended.errors.components(separatedBy: "stopped; resume with --from ").last
             .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect((stoppedAt ?? 0) >= UInt64(all.count), "\(ended.errors)")
+
+        // A filtered tail that caught up resumes from where it caught up, not from the last event
+        // its filter let through: the events in between were filtered out, not missed.
+        let filtered = try ChildProcess.start(
+            "tradecore", ["events", "tail", "--verbose", "--event-type", "BrokerConnectionInitiated"],
+            environment: ["TRADECORE_SERVER": server.address])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !filtered.errors.contains("caught up at") && ContinuousClock.now < deadline { usleep(20_000) }
+        filtered.signal(SIGTERM)
+        let filteredEnd = filtered.finish()
+        func number(after marker: String, in text: String) -> UInt64? {
+            text.components(separatedBy: marker).dropFirst().first?.split(whereSeparator: { !$0.isNumber }).first
+                .flatMap { UInt64($0) }
+        }
+        let caughtUpAt = try #require(number(after: "caught up at ", in: filteredEnd.errors), "\(filteredEnd.errors)")
+        let lastPrinted = filteredEnd.output.split(separator: "\n").last?.split(separator: " ").first
+            .flatMap { UInt64($0) }
+        #expect(caughtUpAt >= UInt64(all.count))
+        #expect(lastPrinted.map { $0 < caughtUpAt } == true, "the filter left later events out: \(filteredEnd.output)")
+        #expect(number(after: "resume with --from ", in: filteredEnd.errors) == caughtUpAt, "\(filteredEnd.errors)")
     }
 
     @Test func aTLSNameMismatchIsOneClearLine() async throws {
