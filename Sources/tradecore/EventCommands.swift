@@ -134,11 +134,12 @@ struct EventsCommand: AsyncParsableCommand {
             }
             try await calling { try outcome.get() }
         }
-
-        private func note(_ text: String) {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-        }
     }
+}
+
+/// A line for the person at the terminal, on standard error, apart from the output.
+private func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
 /// Writes `text` to standard output; the errno when it cannot (EPIPE: the reader closed the pipe).
@@ -223,6 +224,10 @@ struct StreamCommand: AsyncParsableCommand {
                 printed += page.events.count
                 next = page.nextVersion
                 if page.endOfStream || page.events.isEmpty || maxCount.map({ printed >= $0 }) == true { break }
+            }
+            // Said, not left to an empty output: a mistyped stream name reads as an empty stream.
+            if printed == 0 {
+                note(fromVersion == 0 ? "\(stream) has no events" : "\(stream) has no events from version \(fromVersion)")
             }
         }
     }

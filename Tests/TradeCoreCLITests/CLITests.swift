@@ -320,6 +320,10 @@ struct CLITests {
         #expect(invalid.errors.hasPrefix("error: INVALID_ARGUMENT") && invalid.errors.split(separator: "\n").count == 1)
         let missing = try cli(server, "order", "get", "--user", user, "--order", other, token: service)
         #expect(missing.status == 5 && missing.errors.contains("NOT_FOUND"), "\(missing.errors)")
+        // A stream with no events is said so, on standard error, not left as an empty output.
+        let empty = try cli(server, "stream", "read", "order-\(other)", token: service)
+        #expect(empty.status == 0 && empty.output.isEmpty, "\(empty.output)")
+        #expect(empty.errors == "order-\(other) has no events\n", "\(empty.errors)")
         let denied = try cli(server, "order", "get", "--user", other, "--order", other, token: userToken)
         #expect(denied.status == 7 && denied.errors.contains("PERMISSION_DENIED"), "\(denied.errors)")
         let wrongToken = try cli(server, "account", "list", "--user", user, token: "not-a-token-of-this-server")
