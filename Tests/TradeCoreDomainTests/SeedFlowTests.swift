@@ -107,6 +107,78 @@ struct SeedFlowTests {
         }
     }
 
+    /// The virtual broker reserves nothing for the orders it accepted, so it checks every execution
+    /// again when it books it: orders that together cost more than the cash, or an order changed
+    /// after it was accepted, never take a cash account below zero or short; the order whose
+    /// execution fails the check is cancelled with the broker's reason.
+    @Test func theVirtualBrokerChecksEachExecutionAndCancelsAnOrderTheAccountCannotTake() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let cash = try await domain.connectedCashAccount(user: user)
+            func order(_ side: OrderSide, _ quantity: Int64, limit: ExactDecimal) async throws -> UUID {
+                let id = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: side, quantity: ExactDecimal(quantity), orderType: .limit,
+                        limitPrice: limit, accountID: cash.accountID, autoSubmit: true)
+                ).result.orderID
+                try await domain.eventually("the order is placed") {
+                    (try? await domain.queries.ask(GetOrder(orderID: id, userID: user)))?.status == .placed
+                }
+                return id
+            }
+            func view(_ id: UUID) async throws -> OrderView {
+                try await domain.queries.ask(GetOrder(orderID: id, userID: user))
+            }
+            func isOver(_ id: UUID) async throws -> Bool {
+                [.filled, .cancelled].contains(try await view(id).status)
+            }
+            func balances() async throws -> BrokerAccountBalances {
+                try await domain.broker.balances(
+                    accountNumber: cash.brokerAccountNumber, credentials: .apiKey("vbk_balances", secret: "s"),
+                    environment: .paper)
+            }
+
+            // Two buys below the market, each affordable alone (60,000 of 100,000), then the price
+            // comes down to both limits.
+            let first = try await order(.buy, 400, limit: ExactDecimal(150))
+            let second = try await order(.buy, 400, limit: ExactDecimal(150))
+            domain.broker.setPrice("AAPL", ExactDecimal(150))
+            try await domain.eventually("both orders are over") {
+                let firstOver = try await isOver(first)
+                let secondOver = try await isOver(second)
+                return firstOver && secondOver
+            }
+            let ends = [try await view(first), try await view(second)]
+            let cancelled = try #require(ends.first { $0.status == .cancelled }, "\(ends.map(\.status))")
+            #expect(cancelled.statusReason.contains("insufficient buying power"), "\(cancelled.statusReason)")
+            let bought = ends.reduce(ExactDecimal.zero) { $0.adding($1.filledQuantity) ?? $0 }
+            #expect(bought == ExactDecimal(600), "100,000 buys 666 at 150, in executions of 100")
+            #expect(try await balances().cash == ExactDecimal(10_000))
+
+            // A sell of what it holds, changed to more after the broker accepted it: it sells what
+            // the account holds and no more.
+            domain.broker.setPrice("AAPL", ExactDecimal(100))
+            let sell = try await order(.sell, 600, limit: ExactDecimal(1_000))
+            _ = try await domain.commands.send(
+                UpdateOrder(orderID: sell, userID: user, quantity: ExactDecimal(650), limitPrice: ExactDecimal(90)))
+            try await domain.eventually("the sell is over") { try await isOver(sell) }
+            let sold = try await view(sell)
+            #expect(sold.status == .cancelled && sold.statusReason.contains("cannot sell short"), "\(sold)")
+            #expect(sold.filledQuantity == ExactDecimal(600))
+            let after = try await balances()
+            #expect(after.cash == ExactDecimal(70_000) && after.positions.isEmpty, "\(after)")
+
+            // An order changed to more than the broker takes is cancelled before it executes.
+            let big = try await order(.buy, 1, limit: ExactDecimal(1))
+            _ = try await domain.commands.send(
+                UpdateOrder(orderID: big, userID: user, quantity: ExactDecimal(5_000_000), limitPrice: ExactDecimal(200)))
+            try await domain.eventually("the changed order is over") { try await isOver(big) }
+            let refused = try await view(big)
+            #expect(refused.status == .cancelled && refused.statusReason.contains("at most 1000000"), "\(refused)")
+            #expect(refused.filledQuantity == .zero)
+        }
+    }
+
     @Test func theVirtualBrokersBooksOutliveARestart() async throws {
         try await withDomain { domain in
             let user = UUID()

@@ -42,10 +42,11 @@ public protocol BrokerAdapter: Sendable {
         _ order: BrokerOrderRequest, credentials: BrokerCredentials, environment: BrokerEnvironment
     ) async throws(BrokerError) -> BrokerOrderAcknowledgement
 
-    /// The executions of a working order beyond the `order.fillCount` already recorded.
+    /// The executions of a working order beyond the `order.fillCount` already recorded, and
+    /// whether the broker cancelled the rest of it.
     func executions(
         of order: WorkingOrder, credentials: BrokerCredentials, environment: BrokerEnvironment
-    ) async throws(BrokerError) -> [BrokerExecution]
+    ) async throws(BrokerError) -> BrokerOrderReport
 }
 
 /// A broker call that failed, with a message fit for the user.
@@ -145,6 +146,19 @@ public enum BrokerOrderAcknowledgement: Sendable, Hashable {
     case accepted(brokerOrderID: String)
     /// The broker refused it, saying why.
     case rejected(reason: String)
+}
+
+/// What a broker says of a working order: its executions beyond those recorded, and whether it
+/// cancelled what remains (the fill poller then cancels the order, with the broker's reason).
+public struct BrokerOrderReport: Sendable, Hashable {
+    public var executions: [BrokerExecution]
+    /// Why the broker cancelled the rest of the order; `nil` while the order works.
+    public var cancellation: String?
+
+    public init(executions: [BrokerExecution] = [], cancellation: String? = nil) {
+        self.executions = executions
+        self.cancellation = cancellation
+    }
 }
 
 /// One execution of an order at a broker.

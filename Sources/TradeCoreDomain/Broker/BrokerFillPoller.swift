@@ -126,12 +126,13 @@ public final class BrokerFillPoller: Sendable {
         }
         let about: Logger.Metadata = ["order.id": "\(order.orderID.lowercasedText)"]
         do {
-            let executions = try await adapter.executions(
+            let report = try await adapter.executions(
                 of: order, credentials: credentials, environment: order.environment)
             var recorded = 0
-            for execution in executions {
+            for execution in report.executions {
                 if try await record(execution, of: order) { recorded += 1 }
             }
+            if let reason = report.cancellation { try await cancel(order, reason: reason) }
             ended(order.orderID, "an order's executions are recorded again", about)
             return recorded
         } catch {
@@ -155,6 +156,21 @@ public final class BrokerFillPoller: Sendable {
     /// Logs that a failure logged for `key` is over.
     private func ended(_ key: UUID, _ message: Logger.Message, _ metadata: Logger.Metadata) {
         if failing.withLock({ $0.removeValue(forKey: key) != nil }) { logger.info(message, metadata: metadata) }
+    }
+
+    /// Cancels an order its broker cancelled, with the broker's reason. Sent again (a later poll,
+    /// another process), the command is answered from its first result.
+    private func cancel(_ order: WorkingOrder, reason: String) async throws {
+        let cancel = CancelOrder(
+            orderID: order.orderID, userID: order.userID,
+            reason: String("cancelled by the broker: \(reason)".prefix(Rules.maxTextLength)), sagaID: order.sagaID)
+        let options = CommandOptions(
+            commandID: NameBasedUUID.make(namespace: order.orderID, name: "broker cancellation"),
+            userID: order.userID, sagaID: order.sagaID)
+        _ = try await commands.send(cancel, options: options)
+        logger.notice(
+            "the broker cancelled an order",
+            metadata: ["order.id": "\(order.orderID.lowercasedText)", "reason": "\(reason)"])
     }
 
     /// Sends one execution as an AddFill. False when it was not sent: refused before, or now.

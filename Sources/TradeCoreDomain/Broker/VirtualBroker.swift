@@ -15,8 +15,14 @@ import WireFormat
 /// - API keys: a key starting with `vbk_`, of at least 12 characters, with a secret.
 /// - Accounts: two per identity (token or key), a cash (`…-C`) and a margin (`…-M`) account in USD,
 ///   each starting with ``Configuration/startingCash``; fills move their cash and positions.
-/// - Orders: refused above 1,000,000 units, when a cash account cannot pay for a buy at the
-///   current price, or when a cash account sells more than it holds (it cannot sell short). Market
+/// - Orders: refused above 1,000,000 units, when the account's buying power cannot pay for a buy
+///   (at its limit price, else the current price), or when a cash account sells more than it holds
+///   (it cannot sell short). A cash account's buying power is its cash; a margin account's is its
+///   cash plus its equity (it may borrow up to its equity). It keeps no reservation for the orders
+///   it accepted: each execution is checked the same way when it is booked, at its own price, so
+///   orders that together spend more than the account has, or an order changed after it was
+///   accepted, never take the books below those limits. An execution that fails the check (or an
+///   order changed to more than 1,000,000 units) cancels the rest of the order, with the reason. Market
 ///   orders execute at the price table's price; limit orders when the price reaches the limit; stop
 ///   orders once the price crosses the stop; stop-limit orders when both hold. At most
 ///   ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts. Only the
@@ -164,23 +170,57 @@ public final class VirtualBroker: BrokerAdapter {
             throw BrokerError(.unavailable, "the virtual broker did not answer for account \(accountNumber)")
         }
         let account = try await ledger(of: accountNumber)
-        var equity = account.cash
         var positions: [BrokerPosition] = []
         for (symbol, holding) in account.holdings.sorted(by: { $0.key < $1.key }) where !holding.quantity.isZero {
             let price = prices[symbol] ?? derivedPrice(symbol)
-            let value = holding.quantity.multiplied(by: price) ?? .zero
-            equity = equity.adding(value) ?? equity
             positions.append(
                 BrokerPosition(
                     symbol: symbol, quantity: holding.quantity,
                     averagePrice: holding.cost.divided(by: holding.quantity, scale: Order.averagePriceScale),
-                    marketValue: value))
+                    marketValue: holding.quantity.multiplied(by: price) ?? .zero))
         }
-        let isMargin = accountNumber.hasSuffix("-M")
         return BrokerAccountBalances(
-            cash: account.cash, equity: equity,
-            buyingPower: isMargin ? equity.multiplied(by: ExactDecimal(2)) : account.cash, status: .active,
+            cash: account.cash, equity: equity(of: account, prices: prices),
+            buyingPower: buyingPower(of: account, number: accountNumber, prices: prices), status: .active,
             positions: positions)
+    }
+
+    /// Cash plus the holdings at the current prices.
+    private func equity(of ledger: VirtualBrokerLedger, prices: [String: ExactDecimal]) -> ExactDecimal {
+        ledger.holdings.reduce(ledger.cash) { equity, entry in
+            let value = entry.value.quantity.multiplied(by: prices[entry.key] ?? derivedPrice(entry.key)) ?? .zero
+            return equity.adding(value) ?? equity
+        }
+    }
+
+    /// What the account can spend on a buy: a cash account its cash; a margin account its cash plus
+    /// its equity (what it owes after the buy stays within its equity). Never below zero.
+    private func buyingPower(
+        of ledger: VirtualBrokerLedger, number: String, prices: [String: ExactDecimal]
+    ) -> ExactDecimal {
+        let power = number.hasSuffix("-M") ? ledger.cash.adding(equity(of: ledger, prices: prices)) : ledger.cash
+        return max(power ?? .zero, .zero)
+    }
+
+    /// Why the account cannot take `quantity` of `symbol` bought or sold at `price`, or `nil` when it
+    /// can: the one check of an order when it is submitted and of each of its executions.
+    private func refusal(
+        _ side: OrderSide, _ quantity: ExactDecimal, of symbol: String, at price: ExactDecimal,
+        ledger: VirtualBrokerLedger, account: String
+    ) -> String? {
+        if side == .buy {
+            let power = buyingPower(of: ledger, number: account, prices: state.withLock { $0.prices })
+            guard let cost = quantity.multiplied(by: price), cost <= power else {
+                let cost = quantity.multiplied(by: price).map { "\($0)" } ?? "more than 38 digits"
+                return "insufficient buying power: \(cost) needed, \(power) available"
+            }
+        } else if account.hasSuffix("-C") {
+            let held = ledger.holdings[symbol]?.quantity ?? .zero
+            if quantity > held {
+                return "a cash account cannot sell short: selling \(quantity) \(symbol), holding \(held)"
+            }
+        }
+        return nil
     }
 
     // MARK: - Orders
@@ -191,20 +231,12 @@ public final class VirtualBroker: BrokerAdapter {
         guard order.quantity <= Self.maxOrderQuantity else {
             return .rejected(reason: "the virtual broker takes at most \(Self.maxOrderQuantity) units per order")
         }
-        if order.side == .buy, order.accountNumber.hasSuffix("-C") {
-            let price = order.limitPrice ?? price(of: order.symbol)
-            let cash = try await ledger(of: order.accountNumber).cash
-            if let cost = order.quantity.multiplied(by: price), cost > cash {
-                return .rejected(reason: "insufficient buying power: \(cost) needed, \(cash) in cash")
-            }
-        }
-        if order.side == .sell, order.accountNumber.hasSuffix("-C") {
-            let held = try await ledger(of: order.accountNumber).holdings[order.symbol]?.quantity ?? .zero
-            if order.quantity > held {
-                return .rejected(
-                    reason:
-                        "a cash account cannot sell short: selling \(order.quantity) \(order.symbol), holding \(held)")
-            }
+        let ledger = try await ledger(of: order.accountNumber)
+        let price = order.limitPrice ?? price(of: order.symbol)
+        if let refusal = refusal(
+            order.side, order.quantity, of: order.symbol, at: price, ledger: ledger, account: order.accountNumber)
+        {
+            return .rejected(reason: refusal)
         }
         return .accepted(brokerOrderID: brokerOrderID(for: order.clientOrderID))
     }
@@ -217,23 +249,32 @@ public final class VirtualBroker: BrokerAdapter {
 
     public func executions(
         of order: WorkingOrder, credentials: BrokerCredentials, environment: BrokerEnvironment
-    ) async throws(BrokerError) -> [BrokerExecution] {
+    ) async throws(BrokerError) -> BrokerOrderReport {
         let remaining = order.remainingQuantity
         let price = price(of: order.symbol)
         // Asked of every working order at every poll: the cheap test first.
         guard remaining > .zero, Self.executes(order, at: price),
             order.brokerOrderID == brokerOrderID(for: order.orderID)
-        else { return [] }
+        else { return BrokerOrderReport() }
+        guard order.quantity <= Self.maxOrderQuantity else {
+            return BrokerOrderReport(
+                cancellation: "the virtual broker takes at most \(Self.maxOrderQuantity) units per order")
+        }
         let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
         let quantity = min(remaining, configuration.maxFillQuantity)
         // The books are read only when the order executes, not at every poll of a working order.
         // An execution booked before a restart whose AddFill was never recorded has the same fill
         // id: booking it again returns it as first booked.
-        let fill = try await book(
+        switch try await book(
             VirtualBrokerFill(quantity: quantity, price: price, executedAt: clock.now()), id: fillID, of: order)
-        return [
-            BrokerExecution(fillID: fillID, quantity: fill.quantity, price: fill.price, executedAt: fill.executedAt)
-        ]
+        {
+        case .booked(let fill):
+            return BrokerOrderReport(executions: [
+                BrokerExecution(fillID: fillID, quantity: fill.quantity, price: fill.price, executedAt: fill.executedAt)
+            ])
+        case .refused(let reason):
+            return BrokerOrderReport(cancellation: reason)
+        }
     }
 
     /// Whether `order` executes at `price`.
@@ -258,19 +299,26 @@ public final class VirtualBroker: BrokerAdapter {
         }
     }
 
-    /// Books an execution on the account's ledger, once per fill id; returns the fill as booked
-    /// (the first execution under the id, when it was booked before).
+    /// Books an execution on the account's ledger, once per fill id, if the account can take it
+    /// (``refusal(_:_:of:at:ledger:account:)``, checked in the same step); the fill as booked is the
+    /// first execution under the id, when it was booked before.
     private func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, of order: WorkingOrder
-    ) async throws(BrokerError) -> VirtualBrokerFill {
+    ) async throws(BrokerError) -> VirtualBrokerBooking {
         let symbol = order.symbol
-        let buying = order.side == .buy
+        let side = order.side
+        let buying = side == .buy
+        let account = order.accountNumber
         do {
             return try await books.book(
-                fill, id: fillID, on: order.accountNumber,
-                opening: VirtualBrokerLedger(cash: configuration.startingCash)
-            ) { ledger in
-                guard let notional = fill.quantity.multiplied(by: fill.price) else { return }
+                fill, id: fillID, on: account, opening: VirtualBrokerLedger(cash: configuration.startingCash)
+            ) { [self] ledger in
+                if let refusal = refusal(side, fill.quantity, of: symbol, at: fill.price, ledger: ledger, account: account) {
+                    return refusal
+                }
+                guard let notional = fill.quantity.multiplied(by: fill.price) else {
+                    return "the execution's value \(fill.quantity) × \(fill.price) needs more than 38 digits"
+                }
                 var holding = ledger.holdings[symbol] ?? VirtualBrokerLedger.Holding()
                 if buying {
                     ledger.cash = ledger.cash.subtracting(notional) ?? ledger.cash
@@ -285,6 +333,7 @@ public final class VirtualBroker: BrokerAdapter {
                     holding.cost = holding.quantity.multiplied(by: average) ?? .zero
                 }
                 ledger.holdings[symbol] = holding
+                return nil
             }
         } catch {
             throw BrokerError(.unavailable, "the virtual broker could not book an execution: \(error)")

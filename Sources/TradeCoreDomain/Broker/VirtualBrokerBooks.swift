@@ -41,19 +41,28 @@ public struct VirtualBrokerFill: Sendable, Hashable {
     }
 }
 
+/// What booking an execution came to.
+public enum VirtualBrokerBooking: Sendable, Hashable {
+    /// Booked, now or before: the fill as first booked.
+    case booked(VirtualBrokerFill)
+    /// Not booked, for this reason: the account cannot take it.
+    case refused(String)
+}
+
 /// Where the virtual broker keeps its books, as a real broker keeps its own: each account's
 /// ledger and every fill it executed.
 public protocol VirtualBrokerBooks: Sendable {
     /// The account's ledger; `nil` before its first execution.
     func ledger(of account: String) async throws -> VirtualBrokerLedger?
 
-    /// Books `fill` under `fillID` on `account` once: the first time, `update` changes the ledger
-    /// (`opening` when the account has none yet) and the fill is kept, in one step; after that,
-    /// nothing changes. Returns the fill as booked, which is the first one booked under the id.
+    /// Books `fill` under `fillID` on `account` once: the first time, `update` checks and changes
+    /// the ledger (`opening` when the account has none yet) and the fill is kept, in one step;
+    /// after that, nothing changes and the fill first booked under the id is returned. When
+    /// `update` returns a reason instead, nothing is kept and the booking is refused with it.
     func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
-        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
-    ) async throws -> VirtualBrokerFill
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> String?
+    ) async throws -> VirtualBrokerBooking
 }
 
 /// Books in memory, gone when the process ends: for tests and demos.
@@ -73,13 +82,15 @@ public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
 
     public func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
-        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
-    ) async throws -> VirtualBrokerFill {
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> String?
+    ) async throws -> VirtualBrokerBooking {
         contents.withLock { contents in
-            if let booked = contents.fills[fillID] { return booked }
+            if let booked = contents.fills[fillID] { return .booked(booked) }
+            var ledger = contents.ledgers[account] ?? opening
+            if let refusal = update(&ledger) { return .refused(refusal) }
             contents.fills[fillID] = fill
-            update(&contents.ledgers[account, default: opening])
-            return fill
+            contents.ledgers[account] = ledger
+            return .booked(fill)
         }
     }
 }
@@ -124,22 +135,25 @@ public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
 
     public func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
-        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> Void
-    ) async throws -> VirtualBrokerFill {
-        let booked = Mutex(fill)
+        _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> String?
+    ) async throws -> VirtualBrokerBooking {
+        let booking = Mutex(VirtualBrokerBooking.booked(fill))
         try await storage.write { writer in
             let key = fillID.lowercasedText
             if let data = try writer.value(in: Self.fills, key: key) {
                 let earlier = try LedgerCoding.decodeFill(data)
-                booked.withLock { $0 = earlier }
+                booking.withLock { $0 = .booked(earlier) }
                 return
             }
             var ledger = try writer.value(in: Self.ledgers, key: account).map(LedgerCoding.decodeLedger) ?? opening
-            update(&ledger)
+            if let refusal = update(&ledger) {
+                booking.withLock { $0 = .refused(refusal) }
+                return
+            }
             try writer.put(try LedgerCoding.encode(fill), in: Self.fills, key: key)
             try writer.put(try LedgerCoding.encode(ledger), in: Self.ledgers, key: account)
         }
-        return booked.withLock { $0 }
+        return booking.withLock { $0 }
     }
 }
 
