@@ -227,7 +227,9 @@ struct StreamCommand: AsyncParsableCommand {
             }
             // Said, not left to an empty output: a mistyped stream name reads as an empty stream.
             if printed == 0 {
-                note(fromVersion == 0 ? "\(stream) has no events" : "\(stream) has no events from version \(fromVersion)")
+                note(
+                    fromVersion == 0 ? "\(stream) has no events" : "\(stream) has no events from version \(fromVersion)"
+                )
             }
         }
     }

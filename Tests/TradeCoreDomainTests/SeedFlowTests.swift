@@ -171,7 +171,8 @@ struct SeedFlowTests {
             // An order changed to more than the broker takes is cancelled before it executes.
             let big = try await order(.buy, 1, limit: ExactDecimal(1))
             _ = try await domain.commands.send(
-                UpdateOrder(orderID: big, userID: user, quantity: ExactDecimal(5_000_000), limitPrice: ExactDecimal(200)))
+                UpdateOrder(
+                    orderID: big, userID: user, quantity: ExactDecimal(5_000_000), limitPrice: ExactDecimal(200)))
             try await domain.eventually("the changed order is over") { try await isOver(big) }
             let refused = try await view(big)
             #expect(refused.status == .cancelled && refused.statusReason.contains("at most 1000000"), "\(refused)")

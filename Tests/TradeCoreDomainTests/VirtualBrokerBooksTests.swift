@@ -34,7 +34,8 @@ import TradeCoreMessages
         // A booking the ledger refuses keeps nothing: neither the ledger's change nor the fill.
         let refusedID = UUID()
         let poor = VirtualBrokerLedger(cash: .zero)
-        #expect(try await books.book(second, id: refusedID, on: "B-1", opening: poor, spend) == .refused("not enough cash"))
+        #expect(
+            try await books.book(second, id: refusedID, on: "B-1", opening: poor, spend) == .refused("not enough cash"))
         #expect(try await books.ledger(of: "B-1") == nil)
         let rich = VirtualBrokerLedger(cash: ExactDecimal(500))
         #expect(try await books.book(second, id: refusedID, on: "B-1", opening: rich, spend) == .booked(second))

@@ -313,7 +313,9 @@ public final class VirtualBroker: BrokerAdapter {
             return try await books.book(
                 fill, id: fillID, on: account, opening: VirtualBrokerLedger(cash: configuration.startingCash)
             ) { [self] ledger in
-                if let refusal = refusal(side, fill.quantity, of: symbol, at: fill.price, ledger: ledger, account: account) {
+                if let refusal = refusal(
+                    side, fill.quantity, of: symbol, at: fill.price, ledger: ledger, account: account)
+                {
                     return refusal
                 }
                 guard let notional = fill.quantity.multiplied(by: fill.price) else {
