@@ -116,6 +116,10 @@ import TradeCoreMessages
             (create(symbol: ".AAPL", account: account.id), ["symbol"]),
             (create(quantity: "0", account: account.id), ["quantity"]),
             (create(quantity: "-5", account: account.id), ["quantity"]),
+            (create(quantity: "0.000000001", account: account.id), ["quantity"]),
+            (create(quantity: "1000000000000", account: account.id), ["quantity"]),
+            (create(type: .limit, limit: "1.123456789", account: account.id), ["limit_price"]),
+            (create(type: .stop, stop: "10000000000", account: account.id), ["stop_price"]),
             (create(type: .market, limit: "10", account: account.id), ["limit_price"]),
             (create(type: .limit, account: account.id), ["limit_price"]),
             (create(type: .limit, limit: "0", account: account.id), ["limit_price"]),
@@ -236,6 +240,27 @@ import TradeCoreMessages
             Fixtures.fill(
                 id, two, quantity: "2", price: "2", filled: "3", average: "1.66666667", status: .partiallyFilled)
         ])
+    }
+
+    /// The bounds on quantities and prices exist so that whatever an order was accepted with, its
+    /// executions can be recorded exactly: the largest order, filled at the largest price with
+    /// the most decimal places, still fits.
+    @Test func theLargestOrderAcceptedRecordsAFillAtTheLargestPrice() throws {
+        let account = Fixtures.account(user: user)
+        let quantity = "999999999999.99999999"
+        let price = "9999999999.99999999"
+        let created = scenario.when {
+            try $0.create(
+                create(type: .limit, quantity: quantity, limit: price, account: account.id), account: account,
+                automation: nil, now: now)
+        }
+        #expect(created.root.state.status == .pending && created.root.state.quantity == d(quantity))
+        let filled = scenario.given(created.root.uncommittedEvents + [Fixtures.placed(id)]).when {
+            try $0.addFill(fillID: UUID(), quantity: d(quantity), price: d(price), filledAt: now, user: user)
+        }
+        let state = filled.root.state
+        #expect(state.status == .filled)
+        #expect(state.filledNotional == d("9999999999999999989900.0000000000000001"), "(10¹² − 10⁻⁸) × (10¹⁰ − 10⁻⁸), exactly")
     }
 
     @Test func aRepeatedFillIDChangesNothing() throws {

@@ -222,12 +222,11 @@ struct SeedFlowTests {
         try await withDomain(logs: logs) { domain in
             let user = UUID()
             let cash = try await domain.connectedCashAccount(user: user)
-            domain.broker.setPrice("AAPL", ExactDecimal(200))
-            // 35 decimal places: the broker executes it, but quantity × price needs 39 digits.
-            let quantity = try #require(ExactDecimal("1.00000000000000000000000000000000001"))
+            // Nine decimal places: the broker executes at this price, but a fill's price has at most eight.
+            domain.broker.setPrice("AAPL", try #require(ExactDecimal("200.000000001")))
             let orderID = try await domain.commands.send(
                 CreateOrder(
-                    userID: user, symbol: "AAPL", side: .buy, quantity: quantity, orderType: .market,
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .market,
                     accountID: cash.accountID, autoSubmit: true)
             ).result.orderID
             let refusal = "refuses an execution its broker reported"

@@ -11,9 +11,11 @@ extension AggregateRoot where State == Order {
     ///
     /// - The account must exist, belong to the user, be linked and active.
     /// - An automation, when named, must exist, belong to the user, be active and list the account.
-    /// - The quantity is above zero; the symbol is a ticker (``Rules/symbol(_:field:)``).
-    /// - Each type has exactly the prices it needs, above zero: market none, limit a limit price,
-    ///   stop a stop price, stop-limit both.
+    /// - The quantity and prices are amounts an order can be executed in (``Rules/quantity(_:field:)``,
+    ///   ``Rules/price(_:field:)``: above zero, at most 8 decimal places, bounded); the symbol is a
+    ///   ticker (``Rules/symbol(_:field:)``).
+    /// - Each type has exactly the prices it needs: market none, limit a limit price, stop a stop
+    ///   price, stop-limit both.
     /// - Time in force defaults to DAY.
     public mutating func create(
         _ command: CreateOrder, account: BrokerAccount?, automation: Automation?, now: Int64
@@ -21,7 +23,7 @@ extension AggregateRoot where State == Order {
         guard isNew else { throw .wrongState("ORDER_EXISTS", "order \(id.lowercasedText) exists already") }
         // The request's own fields first, then what it refers to.
         try Rules.symbol(command.symbol)
-        try Rules.positive(command.quantity, field: "quantity")
+        try Rules.quantity(command.quantity)
         try Self.checkPrices(command.orderType, limit: command.limitPrice, stop: command.stopPrice)
         guard let account, account.exists else {
             throw .notFound("account", command.accountID, reason: "ACCOUNT_NOT_FOUND")
@@ -89,7 +91,8 @@ extension AggregateRoot where State == Order {
     ///   reported it twice); with another quantity or price it is refused (ALREADY_EXISTS,
     ///   `FILL_ID_REUSED`): two different trades under one id is an error at their source, and
     ///   dropping the second silently would hide it.
-    /// - Quantity and price are above zero; the filled quantity never passes the order's.
+    /// - Quantity and price are amounts (``Rules/quantity(_:field:)``, ``Rules/price(_:field:)``);
+    ///   the filled quantity never passes the order's.
     /// - The filled notional is kept exactly; the average is rounded (``Order/averagePriceScale``).
     /// - The fill that completes the order is followed by OrderFilled.
     public mutating func addFill(
@@ -116,8 +119,8 @@ extension AggregateRoot where State == Order {
                 "only a placed or partially filled order takes fills; this one is \(state.status.name)",
                 facts: ["status": state.status.name])
         }
-        try Rules.positive(quantity, field: "quantity")
-        try Rules.positive(price, field: "price")
+        try Rules.quantity(quantity)
+        try Rules.price(price, field: "price")
         guard filledAt != 0 else { throw .invalid("filled_at", "is required") }
         guard filledAt > 0 else {
             throw .invalid("filled_at", "must be nanoseconds after 1970-01-01 (the Unix epoch), not \(filledAt)")
@@ -170,7 +173,7 @@ extension AggregateRoot where State == Order {
         }
         try requireWorking("ORDER_NOT_WORKING", "only a working order can be changed")
         if let quantity = command.quantity {
-            try Rules.positive(quantity, field: "quantity")
+            try Rules.quantity(quantity)
             guard quantity > state.filledQuantity else {
                 throw .invalid(
                     "quantity",
@@ -182,13 +185,13 @@ extension AggregateRoot where State == Order {
             guard state.orderType.hasLimitPrice else {
                 throw .invalid("limit_price", "a \(state.orderType.name) order has no limit price")
             }
-            try Rules.positive(limit, field: "limit_price")
+            try Rules.price(limit, field: "limit_price")
         }
         if let stop = command.stopPrice {
             guard state.orderType.hasStopPrice else {
                 throw .invalid("stop_price", "a \(state.orderType.name) order has no stop price")
             }
-            try Rules.positive(stop, field: "stop_price")
+            try Rules.price(stop, field: "stop_price")
         }
         let changed = OrderUpdated(
             orderID: id,
@@ -248,8 +251,10 @@ extension AggregateRoot where State == Order {
             violations.append(.init(field: "limit_price", description: "a \(type.name) order needs a limit price"))
         case (false, .some):
             violations.append(.init(field: "limit_price", description: "a \(type.name) order has no limit price"))
-        case (true, .some(let price)) where price <= .zero:
-            violations.append(.init(field: "limit_price", description: "must be greater than zero, not \(price)"))
+        case (true, .some(let price)):
+            if let problem = Rules.amountProblem(price, below: Rules.priceBound) {
+                violations.append(.init(field: "limit_price", description: problem))
+            }
         default: break
         }
         switch (type.hasStopPrice, stop) {
@@ -257,8 +262,10 @@ extension AggregateRoot where State == Order {
             violations.append(.init(field: "stop_price", description: "a \(type.name) order needs a stop price"))
         case (false, .some):
             violations.append(.init(field: "stop_price", description: "a \(type.name) order has no stop price"))
-        case (true, .some(let price)) where price <= .zero:
-            violations.append(.init(field: "stop_price", description: "must be greater than zero, not \(price)"))
+        case (true, .some(let price)):
+            if let problem = Rules.amountProblem(price, below: Rules.priceBound) {
+                violations.append(.init(field: "stop_price", description: problem))
+            }
         default: break
         }
         if !violations.isEmpty { throw .invalid(violations) }

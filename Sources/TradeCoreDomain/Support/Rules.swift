@@ -35,6 +35,38 @@ enum Rules {
         guard value > .zero else { throw .invalid(field, "must be greater than zero, not \(value)") }
     }
 
+    /// The most decimal places an order's quantity or price has: a hundred-millionth, as crypto
+    /// quantities go (share prices use two to four).
+    static let maxAmountScale = 8
+    /// Order quantities stay below a trillion units.
+    static let quantityBound = ExactDecimal(1_000_000_000_000)
+    /// Prices stay below ten billion.
+    static let priceBound = ExactDecimal(10_000_000_000)
+
+    /// Why `value` is no order quantity (below ``quantityBound``) or price (below ``priceBound``);
+    /// `nil` when it is one. Besides being above zero, it has at most ``maxAmountScale`` decimal
+    /// places and stays below its bound. With these, a fill's value (quantity × price) and an
+    /// order's filled notional always fit ExactDecimal's 38 digits and are kept exactly: an order
+    /// accepted can always record its executions.
+    static func amountProblem(_ value: ExactDecimal, below bound: ExactDecimal) -> String? {
+        guard value > .zero else { return "must be greater than zero, not \(value)" }
+        guard value.scale <= maxAmountScale else {
+            return "has at most \(maxAmountScale) decimal places, not \(value.scale) (\(value))"
+        }
+        guard value < bound else { return "must be below \(bound), not \(value)" }
+        return nil
+    }
+
+    /// An order quantity (``amountProblem(_:below:)``).
+    static func quantity(_ value: ExactDecimal, field: String = "quantity") throws(DomainError) {
+        if let problem = amountProblem(value, below: quantityBound) { throw .invalid(field, problem) }
+    }
+
+    /// An order or fill price (``amountProblem(_:below:)``).
+    static func price(_ value: ExactDecimal, field: String) throws(DomainError) {
+        if let problem = amountProblem(value, below: priceBound) { throw .invalid(field, problem) }
+    }
+
     /// Free text: at most `maxLength` characters, no control characters; `required` also refuses
     /// an empty one, or one of only white space (which reads as empty wherever it is shown).
     static func text(
