@@ -260,7 +260,9 @@ import TradeCoreMessages
         }
         let state = filled.root.state
         #expect(state.status == .filled)
-        #expect(state.filledNotional == d("9999999999999999989900.0000000000000001"), "(10¹² − 10⁻⁸) × (10¹⁰ − 10⁻⁸), exactly")
+        #expect(
+            state.filledNotional == d("9999999999999999989900.0000000000000001"),
+            "(10¹² − 10⁻⁸) × (10¹⁰ − 10⁻⁸), exactly")
     }
 
     @Test func aRepeatedFillIDChangesNothing() throws {
