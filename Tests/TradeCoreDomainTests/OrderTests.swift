@@ -107,6 +107,55 @@ import TradeCoreMessages
         #expect(state.automationID == automationID)
     }
 
+    @Test func createThroughAnAutomationTradesItsSymbolAndWholeContractsOfAFuture() throws {
+        let account = Fixtures.account(user: user)
+        let automationID = UUID()
+        let stock = Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: true)
+        var futureConfig = Fixtures.automationConfig(accounts: [account.id], symbol: "ES")
+        futureConfig.assetType = .future
+        futureConfig.futureDetails = FutureDetails(
+            contractSymbol: "ESZ5", expirationDate: "2030-12-20", multiplier: d("50"), tickSize: d("0.25"))
+        let future = Fixtures.automation(
+            id: automationID, user: user, accounts: [account.id], active: true, config: futureConfig)
+        let refused: [(Automation, CreateOrder, String, String)] = [
+            (
+                stock, create(symbol: "MSFT", account: account.id, automation: automationID), "symbol",
+                "SYMBOL_NOT_IN_AUTOMATION"
+            ),
+            (
+                future, create(symbol: "AAPL", account: account.id, automation: automationID), "symbol",
+                "SYMBOL_NOT_IN_AUTOMATION"
+            ),
+            (
+                future, create(quantity: "0.5", symbol: "ESZ5", account: account.id, automation: automationID),
+                "quantity", "FRACTIONAL_CONTRACTS"
+            ),
+        ]
+        for (automation, command, field, reason) in refused {
+            let error =
+                try scenario
+                .when { try $0.create(command, account: account, automation: automation, now: now) }
+                .thenRejects(DomainError.self) { $0.is(.invalidArgument, reason) }
+            #expect(error.fieldViolations.map(\.field) == [field])
+        }
+        for symbol in ["ES", "ESZ5"] {
+            let state =
+                try scenario
+                .when {
+                    try $0.create(
+                        create(quantity: "2", symbol: symbol, account: account.id, automation: automationID),
+                        account: account, automation: future, now: now)
+                }
+                .then([
+                    Fixtures.orderCreated(id, user: user).withAutomation(
+                        automationID, account: account.id, quantity: "2"
+                    )
+                    .with(symbol: symbol, account: account.id, quantity: "2")
+                ])
+            #expect(state.symbol == symbol)
+        }
+    }
+
     @Test func createChecksSymbolQuantityAndThePricesEachTypeNeeds() throws {
         let account = Fixtures.account(user: user)
         let cases: [(CreateOrder, [String])] = [

@@ -16,6 +16,8 @@ extension AggregateRoot where State == Order {
     ///   ticker (``Rules/symbol(_:field:)``).
     /// - Each type has exactly the prices it needs: market none, limit a limit price, stop a stop
     ///   price, stop-limit both.
+    /// - An order through an automation trades what the automation trades
+    ///   (``checkTradedBy(_:automationID:_:)``).
     /// - Time in force defaults to DAY.
     public mutating func create(
         _ command: CreateOrder, account: BrokerAccount?, automation: Automation?, now: Int64
@@ -46,6 +48,7 @@ extension AggregateRoot where State == Order {
                     "account_id", "account \(command.accountID.lowercasedText) is not one of the automation's accounts",
                     reason: "ACCOUNT_NOT_IN_AUTOMATION")
             }
+            try Self.checkTradedBy(automation.config, automationID: automationID, command)
         }
         emit(
             .created(
@@ -244,6 +247,32 @@ extension AggregateRoot where State == Order {
     }
 
     /// Each type has exactly the prices it needs, above zero.
+    /// An order through an automation trades the automation's symbol (or, for a future, its
+    /// contract symbol), and an option or future automation trades whole contracts.
+    ///
+    /// Its side is not held to the automation's side preference: a long-only automation sells to
+    /// close what it bought, and the order does not know the account's position at its broker
+    /// (the broker's own checks apply: a cash account cannot sell short).
+    static func checkTradedBy(
+        _ config: AutomationConfig, automationID: UUID, _ command: CreateOrder
+    ) throws(DomainError) {
+        let symbols = [config.symbol] + (config.futureDetails.map { [$0.contractSymbol] } ?? [])
+        guard symbols.contains(command.symbol) else {
+            throw .invalid(
+                "symbol",
+                "automation \(automationID.lowercasedText) trades \(symbols.joined(separator: " or ")), "
+                    + "not \(command.symbol)",
+                reason: "SYMBOL_NOT_IN_AUTOMATION")
+        }
+        if config.assetType == .option || config.assetType == .future, command.quantity.scale > 0 {
+            throw .invalid(
+                "quantity",
+                "an \(config.assetType == .option ? "option" : "future") automation trades whole "
+                    + "contracts, not \(command.quantity)",
+                reason: "FRACTIONAL_CONTRACTS")
+        }
+    }
+
     static func checkPrices(_ type: OrderType, limit: ExactDecimal?, stop: ExactDecimal?) throws(DomainError) {
         var violations: [DomainError.FieldViolation] = []
         switch (type.hasLimitPrice, limit) {

@@ -42,13 +42,16 @@ enum Fixtures {
             accountIDs: accounts, assetType: .stock, sidePreference: .both)
     }
 
-    /// An automation of `user` trading through `accounts`, active or not.
-    static func automation(id: UUID = UUID(), user: UUID, accounts: [UUID], active: Bool) -> Automation {
+    /// An automation of `user` trading through `accounts`, active or not (``automationConfig(accounts:symbol:)``
+    /// unless `config` is given).
+    static func automation(
+        id: UUID = UUID(), user: UUID, accounts: [UUID], active: Bool, config: AutomationConfig? = nil
+    ) -> Automation {
         var root = AggregateRoot<Automation>(id: id)
         root.emit(
             .created(
                 AutomationCreated(
-                    automationID: id, userID: user, config: automationConfig(accounts: accounts),
+                    automationID: id, userID: user, config: config ?? automationConfig(accounts: accounts),
                     webhookURL: "https://h/x",
                     webhookTokenSHA256: Array(repeating: 1, count: 32), status: .inactive, createdAt: now)))
         if active { root.emit(.activated(AutomationActivated(automationID: id, activatedAt: now))) }
