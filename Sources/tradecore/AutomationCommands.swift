@@ -122,7 +122,20 @@ struct AutomationCommand: AsyncParsableCommand {
         @OptionGroup var settings: Settings
         @Option(help: "true or false.") var autoSubmit: Bool?
 
-        func validate() throws { try options.output.check(AutomationResult.self) }
+        func validate() throws {
+            // An update replaces a stop loss or take profit whole: a type left to its default
+            // would silently turn an amount into a percentage.
+            if settings.stopLoss != nil, settings.stopLossType == nil {
+                throw ValidationError(
+                    "--stop-loss replaces the stop loss whole: give --stop-loss-type (percent or amount) too, "
+                        + "and --trailing-stop if it trails")
+            }
+            if settings.takeProfit != nil, settings.takeProfitType == nil {
+                throw ValidationError(
+                    "--take-profit replaces the take profit whole: give --take-profit-type (percent or amount) too")
+            }
+            try options.output.check(AutomationResult.self)
+        }
 
         func run() async throws {
             let result = try await options.connection.call { client in

@@ -143,6 +143,14 @@ struct CLITests {
         #expect(
             try json(server, "automation", "update", "--user", user, "--automation", automationID, "--name", "Renamed")[
                 "version"] as? String == "1")
+        // An update replaces the stop loss whole, so its type is asked for, not taken as percent.
+        let untyped = try cli(
+            server, "automation", "update", "--user", user, "--automation", automationID, "--stop-loss", "3")
+        #expect(untyped.status == 64 && untyped.errors.contains("--stop-loss-type"), "\(untyped.errors)")
+        let typed = try json(
+            server, "automation", "update", "--user", user, "--automation", automationID, "--stop-loss", "3",
+            "--stop-loss-type", "amount")
+        #expect(typed["version"] as? String == "2", "\(typed)")
         #expect(
             try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"]
                 as? String == "ACTIVE")
