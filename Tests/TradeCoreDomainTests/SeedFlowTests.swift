@@ -180,6 +180,55 @@ struct SeedFlowTests {
         }
     }
 
+    @Test func theVirtualBrokerHonoursImmediateOrCancelAndFillOrKill() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let cash = try await domain.connectedCashAccount(user: user)
+            func ended(
+                _ quantity: Int64, _ timeInForce: TimeInForce, limit: ExactDecimal? = nil
+            ) async throws -> OrderView {
+                let id = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(quantity),
+                        orderType: limit == nil ? .market : .limit, limitPrice: limit, timeInForce: timeInForce,
+                        accountID: cash.accountID, autoSubmit: true)
+                ).result.orderID
+                try await domain.eventually("the \(timeInForce) order is over") {
+                    let view = try? await domain.queries.ask(GetOrder(orderID: id, userID: user))
+                    return view.map { [.filled, .cancelled, .rejected].contains($0.status) } ?? false
+                }
+                return try await domain.queries.ask(GetOrder(orderID: id, userID: user))
+            }
+            // Below the market (190.25): nothing executes, so it is cancelled at once.
+            let unfilled = try await ended(10, .immediateOrCancel, limit: ExactDecimal(100))
+            #expect(unfilled.status == .cancelled && unfilled.filledQuantity == .zero, "\(unfilled)")
+            #expect(unfilled.statusReason.contains("IMMEDIATE_OR_CANCEL"), "\(unfilled.statusReason)")
+            // 100 execute at once; the other 150 are cancelled.
+            let partly = try await ended(250, .immediateOrCancel)
+            #expect(partly.status == .cancelled && partly.filledQuantity == ExactDecimal(100), "\(partly)")
+            #expect(partly.statusReason.contains("150 did not execute at once"), "\(partly.statusReason)")
+            // All at once or nothing.
+            let killed = try await ended(250, .fillOrKill)
+            #expect(killed.status == .cancelled && killed.filledQuantity == .zero, "\(killed)")
+            #expect(killed.statusReason.contains("FILL_OR_KILL"), "\(killed.statusReason)")
+            let whole = try await ended(50, .fillOrKill)
+            #expect(whole.status == .filled && whole.fillCount == 1, "\(whole)")
+            // Good till cancelled works on below the market.
+            let patient = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(1), orderType: .limit,
+                    limitPrice: ExactDecimal(100), timeInForce: .goodTillCancelled, accountID: cash.accountID,
+                    autoSubmit: true))
+            try await domain.eventually("the patient order is placed") {
+                (try? await domain.queries.ask(GetOrder(orderID: patient.result.orderID, userID: user)))?.status
+                    == .placed
+            }
+            for _ in 0..<3 { _ = await domain.app.fills.pollOnce() }
+            #expect(
+                try await domain.queries.ask(GetOrder(orderID: patient.result.orderID, userID: user)).status == .placed)
+        }
+    }
+
     @Test func theVirtualBrokersBooksOutliveARestart() async throws {
         try await withDomain { domain in
             let user = UUID()

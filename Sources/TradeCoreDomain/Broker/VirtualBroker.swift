@@ -25,7 +25,11 @@ import WireFormat
 ///   order changed to more than 1,000,000 units) cancels the rest of the order, with the reason. Market
 ///   orders execute at the price table's price; limit orders when the price reaches the limit; stop
 ///   orders once the price crosses the stop; stop-limit orders when both hold. At most
-///   ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts. Only the
+///   ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts. Time in
+///   force: an immediate-or-cancel order executes what it can when it first reaches a poll (at
+///   most that much) and is cancelled for the rest; a fill-or-kill order executes whole then, or is
+///   cancelled; DAY and good-till-cancelled orders work until they fill or are cancelled (the
+///   virtual broker keeps no trading calendar). Only the
 ///   orders it accepted execute: an order placed with a broker order id it did not issue (by hand,
 ///   or another broker's) is not at this broker and never fills here.
 /// - Prices: from the table (``Configuration/prices``, changed by ``setPrice(_:_:)``), or for a
@@ -252,16 +256,31 @@ public final class VirtualBroker: BrokerAdapter {
     ) async throws(BrokerError) -> BrokerOrderReport {
         let remaining = order.remainingQuantity
         let price = price(of: order.symbol)
-        // Asked of every working order at every poll: the cheap test first.
-        guard remaining > .zero, Self.executes(order, at: price),
-            order.brokerOrderID == brokerOrderID(for: order.orderID)
-        else { return BrokerOrderReport() }
+        let immediate = order.timeInForce == .immediateOrCancel || order.timeInForce == .fillOrKill
+        // Asked of every working order at every poll: the cheap tests first.
+        guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else {
+            return BrokerOrderReport()
+        }
+        guard Self.executes(order, at: price) else {
+            guard immediate else { return BrokerOrderReport() }
+            return BrokerOrderReport(
+                cancellation:
+                    "\(order.timeInForce == .fillOrKill ? "FILL_OR_KILL" : "IMMEDIATE_OR_CANCEL"): "
+                    + "it does not execute at the price of \(price)")
+        }
         guard order.quantity <= Self.maxOrderQuantity else {
             return BrokerOrderReport(
                 cancellation: "the virtual broker takes at most \(Self.maxOrderQuantity) units per order")
         }
-        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
         let quantity = min(remaining, configuration.maxFillQuantity)
+        if order.timeInForce == .fillOrKill, quantity < remaining {
+            return BrokerOrderReport(
+                cancellation: "FILL_OR_KILL: \(remaining) does not execute at once (at most \(quantity) at a time)")
+        }
+        // What an immediate-or-cancel order does not execute now is cancelled.
+        let rest =
+            order.timeInForce == .immediateOrCancel && quantity < remaining ? remaining.subtracting(quantity) : nil
+        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
         // The books are read only when the order executes, not at every poll of a working order.
         // An execution booked before a restart whose AddFill was never recorded has the same fill
         // id: booking it again returns it as first booked.
@@ -269,9 +288,12 @@ public final class VirtualBroker: BrokerAdapter {
             VirtualBrokerFill(quantity: quantity, price: price, executedAt: clock.now()), id: fillID, of: order)
         {
         case .booked(let fill):
-            return BrokerOrderReport(executions: [
-                BrokerExecution(fillID: fillID, quantity: fill.quantity, price: fill.price, executedAt: fill.executedAt)
-            ])
+            return BrokerOrderReport(
+                executions: [
+                    BrokerExecution(
+                        fillID: fillID, quantity: fill.quantity, price: fill.price, executedAt: fill.executedAt)
+                ],
+                cancellation: rest.map { "IMMEDIATE_OR_CANCEL: \($0) did not execute at once" })
         case .refused(let reason):
             return BrokerOrderReport(cancellation: reason)
         }

@@ -23,9 +23,12 @@ public struct WorkingOrder: Sendable, Hashable, Codable {
     public var fillCount: Int
     /// The execution saga that placed the order, so its fills reach it.
     public var sagaID: UUID?
+    /// Its time in force; absent in entries written before it was kept (read as DAY).
+    public var timeInForceNumber: Int32?
 
     public var environment: BrokerEnvironment { BrokerEnvironment(rawValue: environmentNumber) ?? .paper }
     public var side: OrderSide { OrderSide(rawValue: sideNumber) ?? .buy }
     public var orderType: OrderType { OrderType(rawValue: orderTypeNumber) ?? .market }
+    public var timeInForce: TimeInForce { timeInForceNumber.flatMap(TimeInForce.init(rawValue:)) ?? .day }
     public var remainingQuantity: ExactDecimal { quantity.subtracting(filledQuantity) ?? .zero }
 }

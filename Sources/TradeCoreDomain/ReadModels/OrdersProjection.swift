@@ -67,7 +67,7 @@ struct OrdersProjection: Projection {
                     accountNumber: route.accountNumber, brokerOrderID: placed.brokerOrderID, symbol: view.symbol,
                     sideNumber: view.side.rawValue, quantity: view.quantity, orderTypeNumber: view.orderType.rawValue,
                     limitPrice: view.limitPrice, stopPrice: view.stopPrice, filledQuantity: .zero, fillCount: 0,
-                    sagaID: event.metadata.sagaID)
+                    sagaID: event.metadata.sagaID, timeInForceNumber: view.timeInForce.rawValue)
                 try models.put(JSONEncoder().encode(working), in: collection, key: workingKey)
             }
         case .fillAdded(let fill):
@@ -95,6 +95,7 @@ struct OrdersProjection: Projection {
                 working.quantity = view.quantity
                 working.limitPrice = view.limitPrice
                 working.stopPrice = view.stopPrice
+                working.timeInForceNumber = view.timeInForce.rawValue
             }
         case .cancelled(let cancelled):
             view.status = .cancelled
