@@ -370,34 +370,48 @@ import TradeCoreMessages
     @Test func updateEmitsOnlyTheFieldsThatChange() throws {
         let limitOrder = Fixtures.orderCreated(id, user: user, type: .limit, limit: "10")
         let state = try scenario.given([limitOrder])
-            .when { try $0.update(update(quantity: "100", limit: "11", timeInForce: .goodTillCancelled), now: now) }
+            .when {
+                try $0.update(
+                    update(quantity: "100", limit: "11", timeInForce: .goodTillCancelled), account: nil, now: now)
+            }
             .then([
                 .updated(
                     OrderUpdated(orderID: id, limitPrice: d("11"), timeInForce: .goodTillCancelled, updatedAt: now))
             ])
         #expect(state.limitPrice == d("11") && state.timeInForce == .goodTillCancelled)
-        try scenario.given([limitOrder]).when { try $0.update(update(limit: "10"), now: now) }.then([])
+        try scenario.given([limitOrder]).when { try $0.update(update(limit: "10"), account: nil, now: now) }.then([])
     }
 
     @Test func updateChecksEachFieldAgainstTheOrder() throws {
         let limitOrder = Fixtures.orderCreated(id, user: user, type: .limit, limit: "10")
-        try scenario.given([limitOrder]).when { try $0.update(update(), now: now) }
+        try scenario.given([limitOrder]).when { try $0.update(update(), account: nil, now: now) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "NOTHING_TO_UPDATE") }
-        try scenario.given([limitOrder]).when { try $0.update(update(stop: "9"), now: now) }
+        try scenario.given([limitOrder]).when { try $0.update(update(stop: "9"), account: nil, now: now) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "stop_price") }
-        try scenario.given([Fixtures.orderCreated(id, user: user)]).when { try $0.update(update(limit: "9"), now: now) }
+        try scenario.given([Fixtures.orderCreated(id, user: user)]).when {
+            try $0.update(update(limit: "9"), account: nil, now: now)
+        }
+        .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "limit_price") }
+        try scenario.given([limitOrder]).when { try $0.update(update(limit: "0"), account: nil, now: now) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "limit_price") }
-        try scenario.given([limitOrder]).when { try $0.update(update(limit: "0"), now: now) }
-            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "limit_price") }
-        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "40"), now: now) }
+        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "40"), account: nil, now: now) }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "QUANTITY_BELOW_FILLED", field: "quantity") }
-        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "41"), now: now) }
+        try scenario.given(partiallyFilled()).when { try $0.update(update(quantity: "41"), account: nil, now: now) }
             .then([.updated(OrderUpdated(orderID: id, quantity: d("41"), updatedAt: now))])
         try scenario.given(partiallyFilled() + [.cancelled(OrderCancelled(orderID: id, cancelledAt: now))])
-            .when { try $0.update(update(quantity: "50"), now: now) }
+            .when { try $0.update(update(quantity: "50"), account: nil, now: now) }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_WORKING") }
-        try scenario.given([limitOrder]).when { try $0.update(update(quantity: "5", user: other), now: now) }
-            .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
+        try scenario.given([limitOrder]).when {
+            try $0.update(update(quantity: "5", user: other), account: nil, now: now)
+        }
+        .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
+        // An account unlinked (its connection disconnected) takes no change, as it takes no new order.
+        let unlinked = Fixtures.account(user: user, unlinked: true)
+        try scenario.given([limitOrder]).when { try $0.update(update(limit: "9"), account: unlinked, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ACCOUNT_NOT_LINKED") }
+        try scenario.given([limitOrder])
+            .when { try $0.update(update(limit: "9"), account: Fixtures.account(user: user), now: now) }
+            .then([.updated(OrderUpdated(orderID: id, limitPrice: d("9"), updatedAt: now))])
     }
 
     // MARK: - Cancel and delete

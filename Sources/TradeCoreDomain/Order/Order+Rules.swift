@@ -164,7 +164,8 @@ extension AggregateRoot where State == Order {
     /// - A limit price only on a limit or stop-limit order, a stop price only on a stop or
     ///   stop-limit order; prices above zero.
     /// - Values equal to the current ones change nothing; an update that changes nothing emits nothing.
-    public mutating func update(_ command: UpdateOrder, now: Int64) throws(DomainError) {
+    /// - Its account is still tradable (linked, active), when known.
+    public mutating func update(_ command: UpdateOrder, account: BrokerAccount?, now: Int64) throws(DomainError) {
         try requireOwned(by: command.userID)
         guard
             command.quantity != nil || command.limitPrice != nil || command.stopPrice != nil
@@ -175,6 +176,9 @@ extension AggregateRoot where State == Order {
                 "give at least one of quantity, limit_price, stop_price and time_in_force")
         }
         try requireWorking("ORDER_NOT_WORKING", "only a working order can be changed")
+        // A change goes to the broker as a new order would: not through an account that was
+        // unlinked (its connection disconnected) or that its broker restricted. Cancelling still works.
+        try account?.requireTradable()
         if let quantity = command.quantity {
             try Rules.quantity(quantity)
             guard quantity > state.filledQuantity else {

@@ -45,7 +45,8 @@ struct AddFillHandler: CommandHandler {
 struct UpdateOrderHandler: CommandHandler {
     func handle(_ command: UpdateOrder, context: CommandContext) async throws -> OrderResult {
         var order = try await context.order(command.orderID, expectedVersion: command.expectedVersion)
-        try order.update(command, now: context.now)
+        let account = try await context.loadIfPresent(BrokerAccount.self, id: order.state.accountID)
+        try order.update(command, account: account?.state, now: context.now)
         try context.save(order)
         return order.result
     }
