@@ -111,7 +111,7 @@ enum DomainBenchmark {
         private func fill(_ order: UUID) -> AddFill {
             AddFill(
                 orderID: order, userID: user, fillID: UUIDv7.next(), quantity: ExactDecimal(1),
-                price: ExactDecimal(150), filledAt: 1_700_000_000_000_000_000)
+                price: ExactDecimal(150), filledAt: SystemClock().now())
         }
 
         /// The event one command of this measurement appends, read back from the store after

@@ -30,7 +30,7 @@ struct ConcurrencyTests {
                                 _ = try await domain.commands.send(
                                     AddFill(
                                         orderID: id, userID: user, fillID: UUID(), quantity: ExactDecimal(7),
-                                        price: ExactDecimal(Int64(index + 1)), filledAt: Fixtures.now))
+                                        price: ExactDecimal(Int64(index + 1)), filledAt: SystemClock().now()))
                             } else {
                                 _ = try await domain.commands.send(
                                     CancelOrder(orderID: id, userID: user, reason: "race"))

@@ -250,7 +250,9 @@ import TradeCoreMessages
         let first = UUID()
         let second = UUID()
         var state = try scenario.given([Fixtures.orderCreated(id, user: user), Fixtures.placed(id)])
-            .when { try $0.addFill(fillID: first, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: first, quantity: d("40"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .then([
                 Fixtures.fill(
                     id, first, quantity: "40", price: "10", filled: "40", average: "10", status: .partiallyFilled)
@@ -258,7 +260,10 @@ import TradeCoreMessages
         #expect(state.status == .partiallyFilled)
         // 40 × 10 + 60 × 10.01 = 1000.6 over 100: exactly 10.006.
         state = try scenario.given(partiallyFilled(first))
-            .when { try $0.addFill(fillID: second, quantity: d("60"), price: d("10.01"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(
+                    fillID: second, quantity: d("60"), price: d("10.01"), filledAt: now, user: user, now: now)
+            }
             .then([
                 Fixtures.fill(
                     id, second, quantity: "60", price: "10.01", filled: "100", average: "10.006", status: .filled),
@@ -272,7 +277,10 @@ import TradeCoreMessages
         let fill = UUID()
         // 40 × 10 + 1 × 10.00000001 over 41 = 10.000000000243…: 10 at eight places.
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: fill, quantity: d("1"), price: d("10.00000001"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(
+                    fillID: fill, quantity: d("1"), price: d("10.00000001"), filledAt: now, user: user, now: now)
+            }
             .then([
                 Fixtures.fill(
                     id, fill, quantity: "1", price: "10.00000001", filled: "41", average: "10", status: .partiallyFilled
@@ -284,7 +292,7 @@ import TradeCoreMessages
             Fixtures.orderCreated(id, user: user), Fixtures.placed(id),
             Fixtures.fill(id, UUID(), quantity: "1", price: "1", filled: "1", average: "1", status: .partiallyFilled),
         ])
-        .when { try $0.addFill(fillID: two, quantity: d("2"), price: d("2"), filledAt: now, user: user) }
+        .when { try $0.addFill(fillID: two, quantity: d("2"), price: d("2"), filledAt: now, user: user, now: now) }
         .then([
             Fixtures.fill(
                 id, two, quantity: "2", price: "2", filled: "3", average: "1.66666667", status: .partiallyFilled)
@@ -305,7 +313,7 @@ import TradeCoreMessages
         }
         #expect(created.root.state.status == .pending && created.root.state.quantity == d(quantity))
         let filled = scenario.given(created.root.uncommittedEvents + [Fixtures.placed(id)]).when {
-            try $0.addFill(fillID: UUID(), quantity: d(quantity), price: d(price), filledAt: now, user: user)
+            try $0.addFill(fillID: UUID(), quantity: d(quantity), price: d(price), filledAt: now, user: user, now: now)
         }
         let state = filled.root.state
         #expect(state.status == .filled)
@@ -314,44 +322,91 @@ import TradeCoreMessages
             "(10¹² − 10⁻⁸) × (10¹⁰ − 10⁻⁸), exactly")
     }
 
+    /// A broker's times lie between the order's creation and now, give or take five minutes of
+    /// clock difference: a fill dated before its order existed, or in the future, is refused.
+    @Test func brokerTimesLieBetweenTheOrdersCreationAndNow() throws {
+        let minute: Int64 = 60_000_000_000
+        let later = now + 60 * minute
+        for filledAt in [Int64(1_000_000_000), now - 6 * minute, later + 6 * minute] {
+            try scenario.given(partiallyFilled())
+                .when {
+                    try $0.addFill(
+                        fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: filledAt, user: user, now: later)
+                }
+                .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "filled_at") }
+        }
+        for filledAt in [now - 4 * minute, now + 30 * minute, later + 4 * minute] {
+            let state = scenario.given(partiallyFilled()).when {
+                try $0.addFill(
+                    fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: filledAt, user: user, now: later)
+            }.root.state
+            #expect(state.filledQuantity == d("41"), "filled at \(filledAt)")
+        }
+        let created = [Fixtures.orderCreated(id, user: user)]
+        try scenario.given(created)
+            .when { try $0.place(brokerOrderID: "B-1", placedAt: later + 24 * 60 * minute, user: user, now: later) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "placed_at") }
+        try scenario.given(created)
+            .when { try $0.place(brokerOrderID: "B-1", placedAt: now + minute, user: user, now: later) }
+            .then([.placed(OrderPlaced(orderID: id, brokerOrderID: "B-1", placedAt: now + minute))])
+    }
+
     @Test func aRepeatedFillIDChangesNothing() throws {
         let fill = UUID()
         try scenario.given(partiallyFilled(fill))
-            .when { try $0.addFill(fillID: fill, quantity: d("40"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: fill, quantity: d("40"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .then([])
         // The same id for another trade: refused, naming what was recorded.
         try scenario.given(partiallyFilled(fill))
-            .when { try $0.addFill(fillID: fill, quantity: d("5"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: fill, quantity: d("5"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) {
                 $0.is(.alreadyExists, "FILL_ID_REUSED", field: "fill_id") && $0.facts["recorded_quantity"] == "40"
             }
         try scenario.given(partiallyFilled(fill))
-            .when { try $0.addFill(fillID: fill, quantity: d("40"), price: d("9.99"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: fill, quantity: d("40"), price: d("9.99"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.alreadyExists, "FILL_ID_REUSED") && $0.message.contains("9.99") }
     }
 
     @Test func fillsNeverPassTheQuantityNorReachAnOrderThatIsNotPlaced() throws {
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: UUID(), quantity: d("61"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("61"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) {
                 $0.is(.failedPrecondition, "OVERFILL") && $0.facts["filled_quantity"] == "40"
             }
         try scenario.given([Fixtures.orderCreated(id, user: user)])
-            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ORDER_NOT_FILLABLE") }
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: UUID(), quantity: d("0"), price: d("10"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("0"), price: d("10"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "quantity") }
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("-1"), filledAt: now, user: user) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("-1"), filledAt: now, user: user, now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "price") }
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: -5, user: user) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: -5, user: user, now: now)
+            }
             .thenRejects(DomainError.self) {
                 $0.is(.invalidArgument, "INVALID_FIELD", field: "filled_at") && $0.message.contains("-5")
             }
         try scenario.given(partiallyFilled())
-            .when { try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: other) }
+            .when {
+                try $0.addFill(fillID: UUID(), quantity: d("1"), price: d("10"), filledAt: now, user: other, now: now)
+            }
             .thenRejects(DomainError.self) { $0.is(.permissionDenied, "ORDER_NOT_OWNED") }
     }
 

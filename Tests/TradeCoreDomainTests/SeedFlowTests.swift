@@ -336,7 +336,7 @@ struct SeedFlowTests {
                 let outcome = try await domain.commands.send(
                     AddFill(
                         orderID: orderID, userID: user, fillID: fills[fills.count - 1], quantity: ExactDecimal(1),
-                        price: ExactDecimal(1), filledAt: Fixtures.now))
+                        price: ExactDecimal(1), filledAt: SystemClock().now()))
                 position = outcome.position ?? position
             }
             let view = try await domain.queries.ask(

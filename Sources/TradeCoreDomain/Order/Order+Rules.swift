@@ -61,7 +61,8 @@ extension AggregateRoot where State == Order {
     }
 
     /// Records that the broker accepted the order: PENDING → PLACED. The broker's order id is
-    /// required (at most 128 characters); the time defaults to now.
+    /// required (at most 128 characters); the time defaults to now, and a given one lies between
+    /// the order's creation and now (``checkBrokerTime(_:field:now:)``).
     public mutating func place(brokerOrderID: String, placedAt: Int64, user: UUID, now: Int64) throws(DomainError) {
         try requireOwned(by: user)
         guard state.status == .pending else {
@@ -70,6 +71,7 @@ extension AggregateRoot where State == Order {
                 facts: ["status": state.status.name])
         }
         try Rules.text(brokerOrderID, field: "broker_order_id", maxLength: 128, required: true)
+        if placedAt != 0 { try checkBrokerTime(placedAt, field: "placed_at", now: now) }
         emit(.placed(OrderPlaced(orderID: id, brokerOrderID: brokerOrderID, placedAt: placedAt > 0 ? placedAt : now)))
     }
 
@@ -99,7 +101,7 @@ extension AggregateRoot where State == Order {
     /// - The filled notional is kept exactly; the average is rounded (``Order/averagePriceScale``).
     /// - The fill that completes the order is followed by OrderFilled.
     public mutating func addFill(
-        fillID: UUID, quantity: ExactDecimal, price: ExactDecimal, filledAt: Int64, user: UUID
+        fillID: UUID, quantity: ExactDecimal, price: ExactDecimal, filledAt: Int64, user: UUID, now: Int64
     ) throws(DomainError) {
         try requireOwned(by: user)
         if let recorded = state.fills[fillID] {
@@ -128,6 +130,7 @@ extension AggregateRoot where State == Order {
         guard filledAt > 0 else {
             throw .invalid("filled_at", "must be nanoseconds after 1970-01-01 (the Unix epoch), not \(filledAt)")
         }
+        try checkBrokerTime(filledAt, field: "filled_at", now: now)
         guard let filled = state.filledQuantity.adding(quantity), filled <= state.quantity else {
             throw .wrongState(
                 "OVERFILL",
@@ -251,6 +254,24 @@ extension AggregateRoot where State == Order {
     }
 
     /// Each type has exactly the prices it needs, above zero.
+    /// How far a broker's clock may be from ours: a time it reports may lie this much before the
+    /// order's creation or after now.
+    static let brokerClockTolerance: Int64 = 5 * 60 * 1_000_000_000
+
+    /// A time the broker reports for the order (placed, filled) lies between the order's creation
+    /// and now, give or take ``brokerClockTolerance``: a fill dated before its order existed, or in
+    /// the future, is an error at its source, and trade-date reports would carry it.
+    func checkBrokerTime(_ time: Int64, field: String, now: Int64) throws(DomainError) {
+        let earliest = state.createdAt - Self.brokerClockTolerance
+        let latest = now + Self.brokerClockTolerance
+        guard time >= earliest, time <= latest else {
+            throw .invalid(
+                field,
+                "must lie between the order's creation (\(state.createdAt)) and now (\(now)), within five "
+                    + "minutes either side, not \(time) (Unix nanoseconds)")
+        }
+    }
+
     /// An order through an automation trades the automation's symbol (or, for a future, its
     /// contract symbol), and an option or future automation trades whole contracts.
     ///

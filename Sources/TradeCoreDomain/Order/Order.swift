@@ -70,6 +70,8 @@ public struct Order: Aggregate {
     public private(set) var stopPrice: ExactDecimal?
     public private(set) var timeInForce = TimeInForce.day
     public private(set) var autoSubmit = false
+    /// When it was created (Unix nanoseconds).
+    public private(set) var createdAt: Int64 = 0
     public private(set) var status = OrderStatus.pending
     /// Why it was cancelled or rejected.
     public private(set) var statusReason = ""
@@ -121,6 +123,7 @@ public struct Order: Aggregate {
             stopPrice = created.stopPrice
             timeInForce = created.timeInForce
             autoSubmit = created.autoSubmit
+            createdAt = created.createdAt
             status = .pending
         case .placed(let placed):
             status = .placed

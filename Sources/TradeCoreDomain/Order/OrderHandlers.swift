@@ -36,7 +36,7 @@ struct AddFillHandler: CommandHandler {
         var order = try await context.order(command.orderID, expectedVersion: command.expectedVersion)
         try order.addFill(
             fillID: command.fillID, quantity: command.quantity, price: command.price, filledAt: command.filledAt,
-            user: command.userID)
+            user: command.userID, now: context.now)
         try context.save(order)
         return order.result
     }
