@@ -121,6 +121,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(help: "The automation's name.") var name: String = ""
         @OptionGroup var settings: Settings
         @Option(help: "true or false.") var autoSubmit: Bool?
+        @Option(help: "A broker account its orders go to from now on (repeatable): replaces the accounts it had.")
+        var account: [UUID] = []
 
         func validate() throws {
             // An update replaces a stop loss or take profit whole: a type left to its default
@@ -145,7 +147,8 @@ struct AutomationCommand: AsyncParsableCommand {
                         stopLoss: settings.stop, takeProfit: settings.take, orderPreferences: settings.preferences,
                         sidePreference: settings.sidePreference?.value, autoSubmit: autoSubmit,
                         assetType: settings.assetType?.value, optionDetails: settings.optionDetails,
-                        futureDetails: settings.futureDetails, expectedVersion: options.expectedVersion),
+                        futureDetails: settings.futureDetails, expectedVersion: options.expectedVersion,
+                        accountIDs: account),
                     commandID: options.commandID)
             }
             try options.output.print(result)

@@ -203,29 +203,63 @@ import TradeCoreMessages
     }
 
     @Test func activateDeactivateAndDeleteFollowTheStatus() throws {
-        let account = UUID()
-        try scenario.given([created(account)]).when { try $0.activate(user: user, now: now) }
+        let linked = Fixtures.account(user: user)
+        let account = linked.id
+        let linkedAccounts = accounts(linked)
+        try scenario.given([created(account)]).when { try $0.activate(user: user, accounts: linkedAccounts, now: now) }
             .then([.activated(AutomationActivated(automationID: id, activatedAt: now))])
         let active: [AutomationEvent] = [
             created(account), .activated(AutomationActivated(automationID: id, activatedAt: now)),
         ]
-        try scenario.given(active).when { try $0.activate(user: user, now: now) }
+        try scenario.given(active).when { try $0.activate(user: user, accounts: linkedAccounts, now: now) }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "AUTOMATION_ALREADY_ACTIVE") }
         try scenario.given(active).when { try $0.deactivate(reason: "pause", user: user, now: now) }
             .then([.deactivated(AutomationDeactivated(automationID: id, reason: "pause", deactivatedAt: now))])
         try scenario.given([created(account)]).when { try $0.deactivate(reason: "", user: user, now: now) }
             .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "AUTOMATION_NOT_ACTIVE") }
-        try scenario.given(active).when { try $0.activate(user: other, now: now) }
+        try scenario.given(active).when { try $0.activate(user: other, accounts: linkedAccounts, now: now) }
             .thenRejects(DomainError.self) { $0.is(.permissionDenied, "AUTOMATION_NOT_OWNED") }
         let deleted = active + [.deleted(AutomationDeleted(automationID: id, deletedAt: now))]
         try scenario.given(active).when { try $0.delete(user: user, now: now) }
             .then([.deleted(AutomationDeleted(automationID: id, deletedAt: now))])
         for command in [
-            { (root: inout AggregateRoot<Automation>) throws in try root.activate(user: user, now: now) },
+            { (root: inout AggregateRoot<Automation>) throws in
+                try root.activate(user: user, accounts: linkedAccounts, now: now)
+            },
             { (root: inout AggregateRoot<Automation>) throws in try root.delete(user: user, now: now) },
         ] {
             try scenario.given(deleted).when(command)
                 .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "AUTOMATION_DELETED") }
         }
+    }
+
+    /// An automation whose accounts were unlinked (their connection disconnected) is not switched
+    /// on: it would take signals it cannot trade on. Its accounts can be replaced, then it can.
+    @Test func anAutomationWhoseAccountsAreUnlinkedGetsNewAccountsBeforeItIsActivated() throws {
+        let old = Fixtures.account(user: user, unlinked: true)
+        let new = Fixtures.account(user: user)
+        try scenario.given([created(old.id)]).when { try $0.activate(user: user, accounts: accounts(old), now: now) }
+            .thenRejects(DomainError.self) { $0.is(.failedPrecondition, "ACCOUNT_NOT_LINKED") }
+        let replaced = try scenario.given([created(old.id)])
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, accountIDs: [new.id]), accounts: accounts(new),
+                    now: now)
+            }
+            .then([
+                .updated(
+                    AutomationUpdated(
+                        automationID: id, config: Fixtures.automationConfig(accounts: [new.id]), updatedAt: now))
+            ])
+        #expect(replaced.config.accountIDs == [new.id])
+        // New accounts are checked as at creation: another user's is refused.
+        let foreign = Fixtures.account(user: other)
+        try scenario.given([created(old.id)])
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, accountIDs: [foreign.id]),
+                    accounts: accounts(foreign), now: now)
+            }
+            .thenRejects(DomainError.self) { $0.code == .permissionDenied }
     }
 }

@@ -121,18 +121,22 @@ extension AggregateRoot where State == Automation {
         }
         if let value = command.optionDetails { config.optionDetails = value }
         if let value = command.futureDetails { config.futureDetails = value }
+        if !command.accountIDs.isEmpty { config.accountIDs = command.accountIDs }
         try AutomationRules.check(config, user: command.userID, accounts: accounts)
         guard config != state.config else { return }
         emit(.updated(AutomationUpdated(automationID: id, config: config, updatedAt: now)))
     }
 
-    /// INACTIVE → ACTIVE: the automation acts on signals from now on.
-    public mutating func activate(user: UUID, now: Int64) throws(DomainError) {
+    /// INACTIVE → ACTIVE: the automation acts on signals from now on. Its configuration holds
+    /// then as it did when it was made (``AutomationRules``): in particular its accounts are still
+    /// linked, or it would take signals it cannot trade on (change its accounts first).
+    public mutating func activate(user: UUID, accounts: [UUID: BrokerAccount], now: Int64) throws(DomainError) {
         try requireOwned(by: user)
         try requireNotDeleted()
         guard state.status == .inactive else {
             throw .wrongState("AUTOMATION_ALREADY_ACTIVE", "automation \(id.lowercasedText) is active already")
         }
+        try AutomationRules.check(state.config, user: user, accounts: accounts)
         emit(.activated(AutomationActivated(automationID: id, activatedAt: now)))
     }
 

@@ -21,7 +21,8 @@ struct CreateAutomationHandler: CommandHandler {
 struct UpdateAutomationHandler: CommandHandler {
     func handle(_ command: UpdateAutomation, context: CommandContext) async throws -> AutomationResult {
         var automation = try await context.automation(command.automationID, command.expectedVersion)
-        let accounts = try await context.accounts(automation.config.accountIDs)
+        let accounts = try await context.accounts(
+            command.accountIDs.isEmpty ? automation.config.accountIDs : command.accountIDs)
         try automation.update(command, accounts: accounts, now: context.now)
         try context.save(automation)
         return automation.result
@@ -31,7 +32,8 @@ struct UpdateAutomationHandler: CommandHandler {
 struct ActivateAutomationHandler: CommandHandler {
     func handle(_ command: ActivateAutomation, context: CommandContext) async throws -> AutomationResult {
         var automation = try await context.automation(command.automationID, command.expectedVersion)
-        try automation.activate(user: command.userID, now: context.now)
+        let accounts = try await context.accounts(automation.config.accountIDs)
+        try automation.activate(user: command.userID, accounts: accounts, now: context.now)
         try context.save(automation)
         return automation.result
     }

@@ -148,6 +148,10 @@ public struct UpdateAutomation: Sendable, Hashable {
     /// The aggregate's version the caller read; if it has moved on, the call fails with ABORTED.
     /// Field 14, `expected_version`.
     public var expectedVersion: UInt64?
+    /// When given, the accounts its orders go to from now on, in place of the old ones (for
+    /// instance after a broker connection was made again); absent, they stay.
+    /// Field 15, `account_ids`.
+    public var accountIDs: [UUID]
 
     /// Creates the command.
     public init(
@@ -164,7 +168,8 @@ public struct UpdateAutomation: Sendable, Hashable {
         optionDetails: OptionDetails? = nil,
         futureDetails: FutureDetails? = nil,
         sagaID: UUID? = nil,
-        expectedVersion: UInt64? = nil
+        expectedVersion: UInt64? = nil,
+        accountIDs: [UUID] = []
     ) {
         self.automationID = automationID
         self.userID = userID
@@ -180,6 +185,7 @@ public struct UpdateAutomation: Sendable, Hashable {
         self.futureDetails = futureDetails
         self.sagaID = sagaID
         self.expectedVersion = expectedVersion
+        self.accountIDs = accountIDs
     }
 }
 
@@ -199,6 +205,7 @@ extension UpdateAutomation: ProtoSchemaMessage {
         futureDetails = nil
         sagaID = nil
         expectedVersion = nil
+        accountIDs = []
     }
 
     public static let protoSchema = ProtoSchema<UpdateAutomation>(
@@ -218,6 +225,7 @@ extension UpdateAutomation: ProtoSchemaMessage {
             .field("future_details", 12, ProtoMessageCodec<FutureDetails>.self, \.futureDetails),
             .field("saga_id", 13, ProtoUUID.self, \.sagaID),
             .optional("expected_version", 14, ProtoUInt64.self, \.expectedVersion),
+            .repeated("account_ids", 15, ProtoUUID.self, \.accountIDs),
         ])
 }
 
