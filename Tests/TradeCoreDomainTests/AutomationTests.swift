@@ -135,6 +135,25 @@ import TradeCoreMessages
                 "order_preferences.limit_offset"
             ),
             (command(accounts: ids, metadata: ["": "x"]), "metadata"),
+            // Expired the day before `now` (2023-11-14, UTC), or long ago.
+            (
+                command(
+                    accounts: ids, asset: .option, option: OptionDetails(optionType: .put, expirationDate: "2023-11-13")
+                ),
+                "option_details.expiration_date"
+            ),
+            (
+                command(
+                    accounts: ids, asset: .future,
+                    future: FutureDetails(contractSymbol: "ESZ0", expirationDate: "2000-12-15")),
+                "future_details.expiration_date"
+            ),
+            (
+                command(
+                    accounts: ids, asset: .option, option: OptionDetails(optionType: .call),
+                    sizing: PositionSizing(method: .fixedQuantity, value: d("1.5"))),
+                "position_sizing.value"
+            ),
         ]
         for (command, field) in cases {
             let error =
@@ -154,6 +173,8 @@ import TradeCoreMessages
             command(accounts: ids, side: .longOnly, takeProfit: TakeProfit(offsetType: .percent, value: d("250"))),
             command(
                 accounts: ids, asset: .option, option: OptionDetails(optionType: .call, expirationDate: "2028-02-29")),
+            command(
+                accounts: ids, asset: .option, option: OptionDetails(optionType: .call, expirationDate: "2023-11-14")),
             command(accounts: ids, preferences: OrderPreferences(orderType: .limit, limitOffset: d("0.05"))),
         ]
         for command in allowed {

@@ -89,7 +89,7 @@ extension AggregateRoot where State == Automation {
             futureDetails: command.futureDetails, sidePreference: command.sidePreference ?? .both,
             stopLoss: command.stopLoss, takeProfit: command.takeProfit, orderPreferences: command.orderPreferences,
             autoSubmit: command.autoSubmit, metadata: command.metadata)
-        try AutomationRules.check(config, user: command.userID, accounts: accounts)
+        try AutomationRules.check(config, user: command.userID, accounts: accounts, now: now)
         emit(
             .created(
                 AutomationCreated(
@@ -122,7 +122,7 @@ extension AggregateRoot where State == Automation {
         if let value = command.optionDetails { config.optionDetails = value }
         if let value = command.futureDetails { config.futureDetails = value }
         if !command.accountIDs.isEmpty { config.accountIDs = command.accountIDs }
-        try AutomationRules.check(config, user: command.userID, accounts: accounts)
+        try AutomationRules.check(config, user: command.userID, accounts: accounts, now: now)
         guard config != state.config else { return }
         emit(.updated(AutomationUpdated(automationID: id, config: config, updatedAt: now)))
     }
@@ -136,7 +136,7 @@ extension AggregateRoot where State == Automation {
         guard state.status == .inactive else {
             throw .wrongState("AUTOMATION_ALREADY_ACTIVE", "automation \(id.lowercasedText) is active already")
         }
-        try AutomationRules.check(state.config, user: user, accounts: accounts)
+        try AutomationRules.check(state.config, user: user, accounts: accounts, now: now)
         emit(.activated(AutomationActivated(automationID: id, activatedAt: now)))
     }
 
@@ -185,11 +185,13 @@ public enum AutomationRules {
     /// Checks a whole configuration.
     ///
     /// - A name (at most 100 characters) and a symbol.
-    /// - Position sizing above zero; a percentage of equity or risk at most 100.
+    /// - Position sizing above zero; a percentage of equity or risk at most 100; a fixed quantity
+    ///   of options or futures in whole contracts.
     /// - One to ``maxAccounts`` distinct accounts, each existing, the user's and linked.
     /// - The details of its asset type and no other: an option needs option details (a strike above
     ///   zero, real calendar dates), a future needs future details (a contract symbol, a multiplier
-    ///   and tick size above zero); a stock or crypto automation has neither.
+    ///   and tick size above zero); a stock or crypto automation has neither. An expiration date
+    ///   is not before today (UTC), so a contract that expired is refused (at activation too).
     /// - A stop loss and a take profit above zero, consistent with the sides it may hold: a long
     ///   position cannot lose 100% or more (so a percent stop loss is below 100 unless the
     ///   automation only sells short), and a short one cannot gain 100% or more (so a percent take
@@ -197,13 +199,21 @@ public enum AutomationRules {
     /// - A limit offset only for limit or stop-limit orders, above zero.
     /// - At most ``maxMetadata`` metadata entries, keys of 1 to 64 characters, values of at most 256.
     public static func check(
-        _ config: AutomationConfig, user: UUID, accounts: [UUID: BrokerAccount]
+        _ config: AutomationConfig, user: UUID, accounts: [UUID: BrokerAccount], now: Int64
     ) throws(DomainError) {
         try Rules.text(config.name, field: "name", maxLength: 100, required: true)
         try Rules.symbol(config.symbol)
         try checkSizing(config.positionSizing)
+        if config.assetType == .option || config.assetType == .future, config.positionSizing.method == .fixedQuantity,
+            config.positionSizing.value.scale > 0
+        {
+            throw .invalid(
+                "position_sizing.value",
+                "an \(config.assetType == .option ? "option" : "future") automation trades whole contracts, "
+                    + "not \(config.positionSizing.value)")
+        }
         try checkAccounts(config.accountIDs, user: user, accounts: accounts)
-        try checkAssetDetails(config)
+        try checkAssetDetails(config, today: utcDate(now))
         try checkExits(config)
         if let preferences = config.orderPreferences, let offset = preferences.limitOffset {
             guard let type = preferences.orderType, type.hasLimitPrice else {
@@ -247,7 +257,7 @@ public enum AutomationRules {
         }
     }
 
-    private static func checkAssetDetails(_ config: AutomationConfig) throws(DomainError) {
+    private static func checkAssetDetails(_ config: AutomationConfig, today: String) throws(DomainError) {
         let type = config.assetType
         if type != .option, config.optionDetails != nil {
             throw .invalid("option_details", "only an option automation has option details")
@@ -261,13 +271,13 @@ public enum AutomationRules {
                 throw .invalid("option_details", "an option automation needs option details")
             }
             if let strike = option.strikePrice { try Rules.positive(strike, field: "option_details.strike_price") }
-            try checkDate(option.expirationDate, field: "option_details.expiration_date")
+            try checkDate(option.expirationDate, field: "option_details.expiration_date", notBefore: today)
         case .future:
             guard let future = config.futureDetails else {
                 throw .invalid("future_details", "a future automation needs future details")
             }
             try Rules.symbol(future.contractSymbol, field: "future_details.contract_symbol")
-            try checkDate(future.expirationDate, field: "future_details.expiration_date")
+            try checkDate(future.expirationDate, field: "future_details.expiration_date", notBefore: today)
             if let multiplier = future.multiplier { try Rules.positive(multiplier, field: "future_details.multiplier") }
             if let tick = future.tickSize { try Rules.positive(tick, field: "future_details.tick_size") }
             try Rules.text(future.exchange, field: "future_details.exchange", maxLength: 32)
@@ -299,7 +309,21 @@ public enum AutomationRules {
     }
 
     /// An optional calendar date, `YYYY-MM-DD`, that exists.
-    static func checkDate(_ text: String, field: String) throws(DomainError) {
+    /// The calendar day (UTC) of `nanoseconds` since the Unix epoch, as YYYY-MM-DD.
+    static func utcDate(_ nanoseconds: Int64) -> String {
+        var seconds = time_t(nanoseconds / 1_000_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let year = Int(parts.tm_year) + 1900
+        let month = Int(parts.tm_mon) + 1
+        let day = Int(parts.tm_mday)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(year)-\(two(month))-\(two(day))"
+    }
+
+    /// A calendar date, YYYY-MM-DD, when given, and not before `notBefore` (a contract that
+    /// expired cannot be traded; an automation on it would take signals it can never act on).
+    static func checkDate(_ text: String, field: String, notBefore today: String) throws(DomainError) {
         guard !text.isEmpty else { return }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
@@ -311,5 +335,9 @@ public enum AutomationRules {
         let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let days = [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         guard (1...days).contains(day) else { throw .invalid(field, "\(text) is not a day of the calendar") }
+        // Both YYYY-MM-DD: their text orders as their days do.
+        guard text >= today else {
+            throw .invalid(field, "\(text) has passed: the contract expired (today is \(today), UTC)")
+        }
     }
 }
