@@ -68,6 +68,14 @@ struct AutomationCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (sizing == nil) == (size == nil) else { throw ValidationError("--sizing and --size go together") }
+            // Details that go into nothing would be dropped without a word.
+            if strikePrice != nil, optionType == nil {
+                throw ValidationError("--strike-price belongs to an option: give --option-type (call or put) too")
+            }
+            if expirationDate != nil, optionType == nil, contractSymbol == nil {
+                throw ValidationError(
+                    "--expiration-date belongs to an option or a future: give --option-type or --contract-symbol too")
+            }
         }
     }
 

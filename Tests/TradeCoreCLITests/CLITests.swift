@@ -151,6 +151,10 @@ struct CLITests {
             server, "automation", "update", "--user", user, "--automation", automationID, "--stop-loss", "3",
             "--stop-loss-type", "amount")
         #expect(typed["version"] as? String == "2", "\(typed)")
+        // A strike with nothing to belong to is refused, not dropped.
+        let strike = try cli(
+            server, "automation", "update", "--user", user, "--automation", automationID, "--strike-price", "100")
+        #expect(strike.status == 64 && strike.errors.contains("--option-type"), "\(strike.errors)")
         #expect(
             try json(server, "automation", "activate", "--user", user, "--automation", automationID)["status"]
                 as? String == "ACTIVE")

@@ -205,6 +205,11 @@ import TradeCoreMessages
             .then([])
         try scenario.given([created(account.id)])
             .when {
+                try $0.update(UpdateAutomation(automationID: id, userID: user), accounts: accounts(account), now: now)
+            }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "NOTHING_TO_UPDATE") }
+        try scenario.given([created(account.id)])
+            .when {
                 try $0.update(
                     UpdateAutomation(automationID: id, userID: user, assetType: .option), accounts: accounts(account),
                     now: now)

@@ -97,7 +97,7 @@ extension AggregateRoot where State == Automation {
                     webhookTokenSHA256: webhookTokenDigest, status: .inactive, createdAt: now)))
     }
 
-    /// Changes the configuration: the owner only, not once deleted. Absent fields stay; the whole
+    /// Changes the configuration: the owner only, not once deleted, at least one field. Absent fields stay; the whole
     /// configuration after the change must satisfy ``AutomationRules``. A change to nothing emits
     /// nothing.
     public mutating func update(
@@ -105,6 +105,15 @@ extension AggregateRoot where State == Automation {
     ) throws(DomainError) {
         try requireOwned(by: command.userID)
         try requireNotDeleted()
+        guard
+            !command.name.isEmpty || command.positionSizing != nil || command.stopLoss != nil
+                || command.takeProfit != nil || command.orderPreferences != nil || command.sidePreference != nil
+                || command.autoSubmit != nil || command.assetType != nil || command.optionDetails != nil
+                || command.futureDetails != nil || !command.accountIDs.isEmpty
+        else {
+            throw DomainError(
+                .invalidArgument, reason: "NOTHING_TO_UPDATE", "give at least one field of the configuration to change")
+        }
         var config = state.config
         if !command.name.isEmpty { config.name = command.name }
         if let value = command.positionSizing { config.positionSizing = value }
