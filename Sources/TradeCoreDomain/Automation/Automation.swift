@@ -97,9 +97,9 @@ extension AggregateRoot where State == Automation {
                     webhookTokenSHA256: webhookTokenDigest, status: .inactive, createdAt: now)))
     }
 
-    /// Changes the configuration: the owner only, not once deleted, at least one field. Absent fields stay; the whole
-    /// configuration after the change must satisfy ``AutomationRules``. A change to nothing emits
-    /// nothing.
+    /// Changes the configuration: the owner only, not once deleted, at least one field given.
+    /// Absent fields stay; the whole configuration after the change must satisfy
+    /// ``AutomationRules``. A change to nothing new emits nothing.
     public mutating func update(
         _ command: UpdateAutomation, accounts: [UUID: BrokerAccount], now: Int64
     ) throws(DomainError) {
@@ -317,7 +317,6 @@ public enum AutomationRules {
         }
     }
 
-    /// An optional calendar date, `YYYY-MM-DD`, that exists.
     /// The calendar day (UTC) of `nanoseconds` since the Unix epoch, as YYYY-MM-DD.
     static func utcDate(_ nanoseconds: Int64) -> String {
         var seconds = time_t(nanoseconds / 1_000_000_000)
@@ -330,7 +329,7 @@ public enum AutomationRules {
         return "\(year)-\(two(month))-\(two(day))"
     }
 
-    /// A calendar date, YYYY-MM-DD, when given, and not before `notBefore` (a contract that
+    /// An optional calendar date, `YYYY-MM-DD`, that exists and is not before `today` (a contract that
     /// expired cannot be traded; an automation on it would take signals it can never act on).
     static func checkDate(_ text: String, field: String, notBefore today: String) throws(DomainError) {
         guard !text.isEmpty else { return }

@@ -257,12 +257,12 @@ public final class VirtualBroker: BrokerAdapter {
         let remaining = order.remainingQuantity
         let price = price(of: order.symbol)
         let immediate = order.timeInForce == .immediateOrCancel || order.timeInForce == .fillOrKill
-        // Asked of every working order at every poll: the cheap tests first.
-        guard remaining > .zero, order.brokerOrderID == brokerOrderID(for: order.orderID) else {
-            return BrokerOrderReport()
-        }
-        guard Self.executes(order, at: price) else {
-            guard immediate else { return BrokerOrderReport() }
+        let executes = Self.executes(order, at: price)
+        // Asked of every working order at every poll: the cheap tests first, the order id's hash
+        // only for an order that executes or must be cancelled.
+        guard remaining > .zero, executes || immediate, order.brokerOrderID == brokerOrderID(for: order.orderID)
+        else { return BrokerOrderReport() }
+        guard executes else {
             return BrokerOrderReport(
                 cancellation:
                     "\(order.timeInForce == .fillOrKill ? "FILL_OR_KILL" : "IMMEDIATE_OR_CANCEL"): "

@@ -262,9 +262,10 @@ extension AggregateRoot where State == Order {
     /// and now, give or take ``brokerClockTolerance``: a fill dated before its order existed, or in
     /// the future, is an error at its source, and trade-date reports would carry it.
     func checkBrokerTime(_ time: Int64, field: String, now: Int64) throws(DomainError) {
-        let earliest = state.createdAt - Self.brokerClockTolerance
-        let latest = now + Self.brokerClockTolerance
-        guard time >= earliest, time <= latest else {
+        // Saturating: a stored creation time is not trusted to be far from the edges.
+        let (earliest, below) = state.createdAt.subtractingReportingOverflow(Self.brokerClockTolerance)
+        let (latest, above) = now.addingReportingOverflow(Self.brokerClockTolerance)
+        guard below || time >= earliest, above || time <= latest else {
             throw .invalid(
                 field,
                 "must lie between the order's creation (\(state.createdAt)) and now (\(now)), within five "
