@@ -131,6 +131,8 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(help: "true or false.") var autoSubmit: Bool?
         @Option(help: "A broker account its orders go to from now on (repeatable): replaces the accounts it had.")
         var account: [UUID] = []
+        @Flag(help: "Remove the stop loss.") var clearStopLoss = false
+        @Flag(help: "Remove the take profit.") var clearTakeProfit = false
 
         func validate() throws {
             // An update replaces a stop loss or take profit whole: a type left to its default
@@ -156,7 +158,7 @@ struct AutomationCommand: AsyncParsableCommand {
                         sidePreference: settings.sidePreference?.value, autoSubmit: autoSubmit,
                         assetType: settings.assetType?.value, optionDetails: settings.optionDetails,
                         futureDetails: settings.futureDetails, expectedVersion: options.expectedVersion,
-                        accountIDs: account),
+                        accountIDs: account, clearStopLoss: clearStopLoss, clearTakeProfit: clearTakeProfit),
                     commandID: options.commandID)
             }
             try options.output.print(result)

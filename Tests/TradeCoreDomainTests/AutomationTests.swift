@@ -259,6 +259,45 @@ import TradeCoreMessages
         }
     }
 
+    @Test func aStopLossOrTakeProfitOnceSetCanBeRemoved() throws {
+        let account = Fixtures.account(user: user)
+        var config = Fixtures.automationConfig(accounts: [account.id])
+        config.stopLoss = StopLoss(offsetType: .amount, value: d("5"))
+        config.takeProfit = TakeProfit(offsetType: .percent, value: d("10"))
+        let withExits: AutomationEvent = .created(
+            AutomationCreated(
+                automationID: id, userID: user, config: config, webhookURL: "https://h/w",
+                webhookTokenSHA256: [1, 2], status: .inactive, createdAt: now))
+        var withoutStop = config
+        withoutStop.stopLoss = nil
+        try scenario.given([withExits])
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, clearStopLoss: true), accounts: accounts(account),
+                    now: now)
+            }
+            .then([.updated(AutomationUpdated(automationID: id, config: withoutStop, updatedAt: now))])
+        var withoutExits = withoutStop
+        withoutExits.takeProfit = nil
+        try scenario.given([withExits])
+            .when {
+                try $0.update(
+                    UpdateAutomation(automationID: id, userID: user, clearStopLoss: true, clearTakeProfit: true),
+                    accounts: accounts(account), now: now)
+            }
+            .then([.updated(AutomationUpdated(automationID: id, config: withoutExits, updatedAt: now))])
+        // Removing and setting at once is a contradiction, not a choice to make for the caller.
+        try scenario.given([withExits])
+            .when {
+                try $0.update(
+                    UpdateAutomation(
+                        automationID: id, userID: user, stopLoss: StopLoss(offsetType: .amount, value: d("3")),
+                        clearStopLoss: true),
+                    accounts: accounts(account), now: now)
+            }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "clear_stop_loss") }
+    }
+
     /// An automation whose accounts were unlinked (their connection disconnected) is not switched
     /// on: it would take signals it cannot trade on. Its accounts can be replaced, then it can.
     @Test func anAutomationWhoseAccountsAreUnlinkedGetsNewAccountsBeforeItIsActivated() throws {

@@ -98,7 +98,8 @@ extension AggregateRoot where State == Automation {
     }
 
     /// Changes the configuration: the owner only, not once deleted, at least one field given.
-    /// Absent fields stay; the whole configuration after the change must satisfy
+    /// Absent fields stay (`clear_stop_loss` and `clear_take_profit` remove those); the whole
+    /// configuration after the change must satisfy
     /// ``AutomationRules``. A change to nothing new emits nothing.
     public mutating func update(
         _ command: UpdateAutomation, accounts: [UUID: BrokerAccount], now: Int64
@@ -109,16 +110,25 @@ extension AggregateRoot where State == Automation {
             !command.name.isEmpty || command.positionSizing != nil || command.stopLoss != nil
                 || command.takeProfit != nil || command.orderPreferences != nil || command.sidePreference != nil
                 || command.autoSubmit != nil || command.assetType != nil || command.optionDetails != nil
-                || command.futureDetails != nil || !command.accountIDs.isEmpty
+                || command.futureDetails != nil || !command.accountIDs.isEmpty || command.clearStopLoss
+                || command.clearTakeProfit
         else {
             throw DomainError(
                 .invalidArgument, reason: "NOTHING_TO_UPDATE", "give at least one field of the configuration to change")
+        }
+        if command.clearStopLoss, command.stopLoss != nil {
+            throw .invalid("clear_stop_loss", "removes the stop loss: give it or stop_loss, not both")
+        }
+        if command.clearTakeProfit, command.takeProfit != nil {
+            throw .invalid("clear_take_profit", "removes the take profit: give it or take_profit, not both")
         }
         var config = state.config
         if !command.name.isEmpty { config.name = command.name }
         if let value = command.positionSizing { config.positionSizing = value }
         if let value = command.stopLoss { config.stopLoss = value }
         if let value = command.takeProfit { config.takeProfit = value }
+        if command.clearStopLoss { config.stopLoss = nil }
+        if command.clearTakeProfit { config.takeProfit = nil }
         if let value = command.orderPreferences { config.orderPreferences = value }
         if let value = command.sidePreference { config.sidePreference = value }
         if let value = command.autoSubmit { config.autoSubmit = value }

@@ -152,6 +152,12 @@ public struct UpdateAutomation: Sendable, Hashable {
     /// instance after a broker connection was made again); absent, they stay.
     /// Field 15, `account_ids`.
     public var accountIDs: [UUID]
+    /// Removes the stop loss (refused together with `stop_loss`).
+    /// Field 16, `clear_stop_loss`.
+    public var clearStopLoss: Bool
+    /// Removes the take profit (refused together with `take_profit`).
+    /// Field 17, `clear_take_profit`.
+    public var clearTakeProfit: Bool
 
     /// Creates the command.
     public init(
@@ -169,7 +175,9 @@ public struct UpdateAutomation: Sendable, Hashable {
         futureDetails: FutureDetails? = nil,
         sagaID: UUID? = nil,
         expectedVersion: UInt64? = nil,
-        accountIDs: [UUID] = []
+        accountIDs: [UUID] = [],
+        clearStopLoss: Bool = false,
+        clearTakeProfit: Bool = false
     ) {
         self.automationID = automationID
         self.userID = userID
@@ -186,6 +194,8 @@ public struct UpdateAutomation: Sendable, Hashable {
         self.sagaID = sagaID
         self.expectedVersion = expectedVersion
         self.accountIDs = accountIDs
+        self.clearStopLoss = clearStopLoss
+        self.clearTakeProfit = clearTakeProfit
     }
 }
 
@@ -206,6 +216,8 @@ extension UpdateAutomation: ProtoSchemaMessage {
         sagaID = nil
         expectedVersion = nil
         accountIDs = []
+        clearStopLoss = false
+        clearTakeProfit = false
     }
 
     public static let protoSchema = ProtoSchema<UpdateAutomation>(
@@ -226,6 +238,8 @@ extension UpdateAutomation: ProtoSchemaMessage {
             .field("saga_id", 13, ProtoUUID.self, \.sagaID),
             .optional("expected_version", 14, ProtoUInt64.self, \.expectedVersion),
             .repeated("account_ids", 15, ProtoUUID.self, \.accountIDs),
+            .field("clear_stop_loss", 16, ProtoBool.self, \.clearStopLoss),
+            .field("clear_take_profit", 17, ProtoBool.self, \.clearTakeProfit),
         ])
 }
 
