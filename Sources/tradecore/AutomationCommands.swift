@@ -69,6 +69,12 @@ struct AutomationCommand: AsyncParsableCommand {
         func validate() throws {
             guard (sizing == nil) == (size == nil) else { throw ValidationError("--sizing and --size go together") }
             // Details that go into nothing would be dropped without a word.
+            if stopLoss == nil, stopLossType != nil || trailingStop {
+                throw ValidationError("--stop-loss-type and --trailing-stop describe a stop loss: give --stop-loss too")
+            }
+            if takeProfit == nil, takeProfitType != nil {
+                throw ValidationError("--take-profit-type describes a take profit: give --take-profit too")
+            }
             if strikePrice != nil, optionType == nil {
                 throw ValidationError("--strike-price belongs to an option: give --option-type (call or put) too")
             }

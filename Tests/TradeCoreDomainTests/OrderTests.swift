@@ -138,6 +138,15 @@ import TradeCoreMessages
                 .thenRejects(DomainError.self) { $0.is(.invalidArgument, reason) }
             #expect(error.fieldViolations.map(\.field) == [field])
         }
+        // A change keeps an order through a future automation in whole contracts.
+        let futureOrder = Fixtures.orderCreated(id, user: user).withAutomation(
+            automationID, account: account.id, quantity: "2")
+        try scenario.given([futureOrder])
+            .when { try $0.update(update(quantity: "2.5"), account: account, automation: future, now: now) }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "FRACTIONAL_CONTRACTS") }
+        try scenario.given([futureOrder])
+            .when { try $0.update(update(quantity: "3"), account: account, automation: future, now: now) }
+            .then([.updated(OrderUpdated(orderID: id, quantity: d("3"), updatedAt: now))])
         for symbol in ["ES", "ESZ5"] {
             let state =
                 try scenario
@@ -324,6 +333,24 @@ import TradeCoreMessages
 
     /// A broker's times lie between the order's creation and now, give or take five minutes of
     /// clock difference: a fill dated before its order existed, or in the future, is refused.
+    /// An order stored before quantities had at most 8 decimal places still records its fills.
+    @Test func anOrderAcceptedWithMoreDecimalsBeforeTheBoundsStillRecordsItsFills() throws {
+        let old = Fixtures.orderCreated(id, user: user).with(symbol: "AAPL", account: UUID(), quantity: "0.0000000001")
+        let state = scenario.given([old, Fixtures.placed(id)]).when {
+            try $0.addFill(
+                fillID: UUID(), quantity: d("0.0000000001"), price: d("10"), filledAt: now, user: user, now: now)
+        }.root.state
+        #expect(state.status == .filled)
+        // A new order of that size is refused.
+        let account = Fixtures.account(user: user)
+        try scenario
+            .when {
+                try $0.create(
+                    create(quantity: "0.0000000001", account: account.id), account: account, automation: nil, now: now)
+            }
+            .thenRejects(DomainError.self) { $0.is(.invalidArgument, "INVALID_FIELD", field: "quantity") }
+    }
+
     @Test func brokerTimesLieBetweenTheOrdersCreationAndNow() throws {
         let minute: Int64 = 60_000_000_000
         let later = now + 60 * minute

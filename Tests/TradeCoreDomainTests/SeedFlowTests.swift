@@ -226,6 +226,41 @@ struct SeedFlowTests {
             for _ in 0..<3 { _ = await domain.app.fills.pollOnce() }
             #expect(
                 try await domain.queries.ask(GetOrder(orderID: patient.result.orderID, userID: user)).status == .placed)
+            // The broker booked exactly the executions the orders recorded: 100 + 50 at 190.25.
+            let balances = try await domain.broker.balances(
+                accountNumber: cash.brokerAccountNumber, credentials: .apiKey("vbk_balances", secret: "s"),
+                environment: .paper)
+            #expect(balances.cash == ExactDecimal("71462.5"), "\(balances)")
+            #expect(balances.positions.first?.quantity == ExactDecimal(150), "\(balances)")
+        }
+    }
+
+    /// A margin account may sell short, up to a short position worth its equity.
+    @Test func aMarginAccountSellsShortUpToItsEquity() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            _ = try await domain.connectThroughOAuth(user: user)
+            let margin = try #require(
+                try await domain.linkedAccounts(user: user, count: 2).first { $0.brokerAccountNumber.hasSuffix("-M") })
+            func short(_ quantity: Int64) async throws -> OrderView {
+                let id = try await domain.commands.send(
+                    CreateOrder(
+                        userID: user, symbol: "AAPL", side: .sell, quantity: ExactDecimal(quantity),
+                        orderType: .market, accountID: margin.accountID, autoSubmit: true)
+                ).result.orderID
+                try await domain.eventually("the short sale is over") {
+                    let view = try? await domain.queries.ask(GetOrder(orderID: id, userID: user))
+                    return view.map { [.filled, .cancelled, .rejected].contains($0.status) } ?? false
+                }
+                return try await domain.queries.ask(GetOrder(orderID: id, userID: user))
+            }
+            // 600 at 190.25 is 114,150, more than the 100,000 of equity.
+            let tooLarge = try await short(600)
+            #expect(tooLarge.status == .rejected, "\(tooLarge)")
+            #expect(tooLarge.statusReason.contains("insufficient margin to sell short"), "\(tooLarge.statusReason)")
+            // 500 is 95,125: it fills, in five executions each checked again.
+            let within = try await short(500)
+            #expect(within.status == .filled && within.fillCount == 5, "\(within)")
         }
     }
 

@@ -223,13 +223,8 @@ public enum AutomationRules {
         try Rules.text(config.name, field: "name", maxLength: 100, required: true)
         try Rules.symbol(config.symbol)
         try checkSizing(config.positionSizing)
-        if config.assetType == .option || config.assetType == .future, config.positionSizing.method == .fixedQuantity,
-            config.positionSizing.value.scale > 0
-        {
-            throw .invalid(
-                "position_sizing.value",
-                "an \(config.assetType == .option ? "option" : "future") automation trades whole contracts, "
-                    + "not \(config.positionSizing.value)")
+        if config.positionSizing.method == .fixedQuantity {
+            try Rules.wholeContracts(config.positionSizing.value, of: config.assetType, field: "position_sizing.value")
         }
         try checkAccounts(config.accountIDs, user: user, accounts: accounts)
         try checkAssetDetails(config, today: utcDate(now))

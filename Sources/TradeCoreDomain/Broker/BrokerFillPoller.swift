@@ -132,8 +132,17 @@ public final class BrokerFillPoller: Sendable {
             for execution in report.executions {
                 if try await record(execution, of: order) { recorded += 1 }
             }
-            if let reason = report.cancellation { try await cancel(order, reason: reason) }
             ended(order.orderID, "an order's executions are recorded again", about)
+            if let reason = report.cancellation {
+                // Its own key for the failure log: the executions' key is cleared just above.
+                let commandID = NameBasedUUID.make(namespace: order.orderID, name: "broker cancellation")
+                do {
+                    try await cancel(order, reason: reason, commandID: commandID)
+                    ended(commandID, "an order its broker cancelled is cancelled", about)
+                } catch {
+                    failed(commandID, "could not cancel an order its broker cancelled", error, about)
+                }
+            }
             return recorded
         } catch {
             failed(order.orderID, "could not record an order's executions", error, about)
@@ -160,13 +169,11 @@ public final class BrokerFillPoller: Sendable {
 
     /// Cancels an order its broker cancelled, with the broker's reason. Sent again (a later poll,
     /// another process), the command is answered from its first result.
-    private func cancel(_ order: WorkingOrder, reason: String) async throws {
+    private func cancel(_ order: WorkingOrder, reason: String, commandID: UUID) async throws {
         let cancel = CancelOrder(
             orderID: order.orderID, userID: order.userID,
             reason: String("cancelled by the broker: \(reason)".prefix(Rules.maxTextLength)), sagaID: order.sagaID)
-        let options = CommandOptions(
-            commandID: NameBasedUUID.make(namespace: order.orderID, name: "broker cancellation"),
-            userID: order.userID, sagaID: order.sagaID)
+        let options = CommandOptions(commandID: commandID, userID: order.userID, sagaID: order.sagaID)
         _ = try await commands.send(cancel, options: options)
         logger.notice(
             "the broker cancelled an order",

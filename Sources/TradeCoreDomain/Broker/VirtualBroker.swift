@@ -17,8 +17,9 @@ import WireFormat
 ///   each starting with ``Configuration/startingCash``; fills move their cash and positions.
 /// - Orders: refused above 1,000,000 units, when the account's buying power cannot pay for a buy
 ///   (at its limit price, else the current price), or when a cash account sells more than it holds
-///   (it cannot sell short). A cash account's buying power is its cash; a margin account's is its
-///   cash plus its equity (it may borrow up to its equity). It keeps no reservation for the orders
+///   (it cannot sell short), or when a margin account's short position would be worth more than
+///   its equity. A cash account's buying power is its cash; a margin account's is its cash plus its
+///   equity (it may borrow up to its equity). It keeps no reservation for the orders
 ///   it accepted: each execution is checked the same way when it is booked, at its own price, so
 ///   orders that together spend more than the account has, or an order changed after it was
 ///   accepted, never take the books below those limits. An execution that fails the check (or an
@@ -206,22 +207,37 @@ public final class VirtualBroker: BrokerAdapter {
         return max(power ?? .zero, .zero)
     }
 
+    /// Why the broker does not take an order of `quantity` units, or `nil`.
+    private static func sizeRefusal(_ quantity: ExactDecimal) -> String? {
+        quantity <= maxOrderQuantity ? nil : "the virtual broker takes at most \(maxOrderQuantity) units per order"
+    }
+
     /// Why the account cannot take `quantity` of `symbol` bought or sold at `price`, or `nil` when it
-    /// can: the one check of an order when it is submitted and of each of its executions.
+    /// can: the one check of an order when it is submitted and of each of its executions. A buy
+    /// stays within the buying power; a cash account sells only what it holds; a margin account's
+    /// short position in the symbol after a sale is worth at most its equity. `prices` values the
+    /// holdings (taken once, before a booking, so a store that runs the booking twice decides the
+    /// same both times).
     private func refusal(
         _ side: OrderSide, _ quantity: ExactDecimal, of symbol: String, at price: ExactDecimal,
-        ledger: VirtualBrokerLedger, account: String
+        ledger: VirtualBrokerLedger, account: String, prices: [String: ExactDecimal]
     ) -> String? {
+        let held = ledger.holdings[symbol]?.quantity ?? .zero
         if side == .buy {
-            let power = buyingPower(of: ledger, number: account, prices: state.withLock { $0.prices })
+            let power = buyingPower(of: ledger, number: account, prices: prices)
             guard let cost = quantity.multiplied(by: price), cost <= power else {
                 let cost = quantity.multiplied(by: price).map { "\($0)" } ?? "more than 38 digits"
                 return "insufficient buying power: \(cost) needed, \(power) available"
             }
         } else if account.hasSuffix("-C") {
-            let held = ledger.holdings[symbol]?.quantity ?? .zero
             if quantity > held {
                 return "a cash account cannot sell short: selling \(quantity) \(symbol), holding \(held)"
+            }
+        } else if let after = held.subtracting(quantity), after < .zero {
+            let equity = equity(of: ledger, prices: prices)
+            guard let short = ExactDecimal.zero.subtracting(after)?.multiplied(by: price), short <= equity else {
+                return "insufficient margin to sell short: a short position of \(after) \(symbol) at \(price) "
+                    + "is worth more than the account's equity of \(equity)"
             }
         }
         return nil
@@ -232,13 +248,12 @@ public final class VirtualBroker: BrokerAdapter {
     public func submit(
         _ order: BrokerOrderRequest, credentials: BrokerCredentials, environment: BrokerEnvironment
     ) async throws(BrokerError) -> BrokerOrderAcknowledgement {
-        guard order.quantity <= Self.maxOrderQuantity else {
-            return .rejected(reason: "the virtual broker takes at most \(Self.maxOrderQuantity) units per order")
-        }
+        if let refusal = Self.sizeRefusal(order.quantity) { return .rejected(reason: refusal) }
         let ledger = try await ledger(of: order.accountNumber)
         let price = order.limitPrice ?? price(of: order.symbol)
         if let refusal = refusal(
-            order.side, order.quantity, of: order.symbol, at: price, ledger: ledger, account: order.accountNumber)
+            order.side, order.quantity, of: order.symbol, at: price, ledger: ledger, account: order.accountNumber,
+            prices: state.withLock { $0.prices })
         {
             return .rejected(reason: refusal)
         }
@@ -268,10 +283,8 @@ public final class VirtualBroker: BrokerAdapter {
                     "\(order.timeInForce == .fillOrKill ? "FILL_OR_KILL" : "IMMEDIATE_OR_CANCEL"): "
                     + "it does not execute at the price of \(price)")
         }
-        guard order.quantity <= Self.maxOrderQuantity else {
-            return BrokerOrderReport(
-                cancellation: "the virtual broker takes at most \(Self.maxOrderQuantity) units per order")
-        }
+        // An order changed after it was accepted.
+        if let refusal = Self.sizeRefusal(order.quantity) { return BrokerOrderReport(cancellation: refusal) }
         let quantity = min(remaining, configuration.maxFillQuantity)
         if order.timeInForce == .fillOrKill, quantity < remaining {
             return BrokerOrderReport(
@@ -280,7 +293,12 @@ public final class VirtualBroker: BrokerAdapter {
         // What an immediate-or-cancel order does not execute now is cancelled.
         let rest =
             order.timeInForce == .immediateOrCancel && quantity < remaining ? remaining.subtracting(quantity) : nil
-        let fillID = NameBasedUUID.make(namespace: order.orderID, name: "virtual fill \(order.fillCount)")
+        // An immediate-or-cancel order executes once, whatever a later poll (behind the order's
+        // cancellation) says its fill count is: that poll finds this fill booked, not a new one.
+        let fillID = NameBasedUUID.make(
+            namespace: order.orderID,
+            name: order.timeInForce == .immediateOrCancel ? "virtual immediate fill" : "virtual fill \(order.fillCount)"
+        )
         // The books are read only when the order executes, not at every poll of a working order.
         // An execution booked before a restart whose AddFill was never recorded has the same fill
         // id: booking it again returns it as first booked.
@@ -322,7 +340,7 @@ public final class VirtualBroker: BrokerAdapter {
     }
 
     /// Books an execution on the account's ledger, once per fill id, if the account can take it
-    /// (``refusal(_:_:of:at:ledger:account:)``, checked in the same step); the fill as booked is the
+    /// (``refusal(_:_:of:at:ledger:account:prices:)``, checked in the same step); the fill as booked is the
     /// first execution under the id, when it was booked before.
     private func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, of order: WorkingOrder
@@ -331,12 +349,13 @@ public final class VirtualBroker: BrokerAdapter {
         let side = order.side
         let buying = side == .buy
         let account = order.accountNumber
+        let prices = state.withLock { $0.prices }
         do {
             return try await books.book(
                 fill, id: fillID, on: account, opening: VirtualBrokerLedger(cash: configuration.startingCash)
             ) { [self] ledger in
                 if let refusal = refusal(
-                    side, fill.quantity, of: symbol, at: fill.price, ledger: ledger, account: account)
+                    side, fill.quantity, of: symbol, at: fill.price, ledger: ledger, account: account, prices: prices)
                 {
                     return refusal
                 }

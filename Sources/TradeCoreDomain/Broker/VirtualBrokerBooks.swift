@@ -58,7 +58,9 @@ public protocol VirtualBrokerBooks: Sendable {
     /// Books `fill` under `fillID` on `account` once: the first time, `update` checks and changes
     /// the ledger (`opening` when the account has none yet) and the fill is kept, in one step;
     /// after that, nothing changes and the fill first booked under the id is returned. When
-    /// `update` returns a reason instead, nothing is kept and the booking is refused with it.
+    /// `update` returns a reason instead, the ledger is left as it was and the refusal is kept
+    /// under the id: booking it again returns the same refusal, so an execution refused once (its
+    /// order then cancelled) never executes later, when the account could take it.
     func book(
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
         _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> String?
@@ -70,6 +72,7 @@ public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
     private struct Contents {
         var ledgers: [String: VirtualBrokerLedger] = [:]
         var fills: [UUID: VirtualBrokerFill] = [:]
+        var refusals: [UUID: String] = [:]
     }
 
     private let contents = Mutex(Contents())
@@ -86,8 +89,12 @@ public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
     ) async throws -> VirtualBrokerBooking {
         contents.withLock { contents in
             if let booked = contents.fills[fillID] { return .booked(booked) }
+            if let refusal = contents.refusals[fillID] { return .refused(refusal) }
             var ledger = contents.ledgers[account] ?? opening
-            if let refusal = update(&ledger) { return .refused(refusal) }
+            if let refusal = update(&ledger) {
+                contents.refusals[fillID] = refusal
+                return .refused(refusal)
+            }
             contents.fills[fillID] = fill
             contents.ledgers[account] = ledger
             return .booked(fill)
@@ -101,6 +108,7 @@ public final class InMemoryVirtualBrokerBooks: VirtualBrokerBooks {
 public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
     static let ledgers = "virtual_broker.ledgers"
     static let fills = "virtual_broker.fills"
+    static let refusals = "virtual_broker.refusals"
 
     private let storage: any ProjectionStore
 
@@ -137,6 +145,8 @@ public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
         _ fill: VirtualBrokerFill, id fillID: UUID, on account: String, opening: VirtualBrokerLedger,
         _ update: @escaping @Sendable (inout VirtualBrokerLedger) -> String?
     ) async throws -> VirtualBrokerBooking {
+        // Every path of the body says what it decided: a store may run the body more than once
+        // (PostgreSQL's, first against rows it has not fetched yet), and only the last run counts.
         let booking = Mutex(VirtualBrokerBooking.booked(fill))
         try await storage.write { writer in
             let key = fillID.lowercasedText
@@ -145,13 +155,19 @@ public struct StoredVirtualBrokerBooks: VirtualBrokerBooks {
                 booking.withLock { $0 = .booked(earlier) }
                 return
             }
+            if let data = try writer.value(in: Self.refusals, key: key) {
+                booking.withLock { $0 = .refused(String(decoding: data, as: UTF8.self)) }
+                return
+            }
             var ledger = try writer.value(in: Self.ledgers, key: account).map(LedgerCoding.decodeLedger) ?? opening
             if let refusal = update(&ledger) {
+                try writer.put(Data(refusal.utf8), in: Self.refusals, key: key)
                 booking.withLock { $0 = .refused(refusal) }
                 return
             }
             try writer.put(try LedgerCoding.encode(fill), in: Self.fills, key: key)
             try writer.put(try LedgerCoding.encode(ledger), in: Self.ledgers, key: account)
+            booking.withLock { $0 = .booked(fill) }
         }
         return booking.withLock { $0 }
     }

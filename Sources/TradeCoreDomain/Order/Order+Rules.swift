@@ -11,8 +11,8 @@ extension AggregateRoot where State == Order {
     ///
     /// - The account must exist, belong to the user, be linked and active.
     /// - An automation, when named, must exist, belong to the user, be active and list the account.
-    /// - The quantity and prices are amounts an order can be executed in (``Rules/quantity(_:field:)``,
-    ///   ``Rules/price(_:field:)``: above zero, at most 8 decimal places, bounded); the symbol is a
+    /// - The quantity and prices are amounts an order can be executed in (``Rules/quantity(_:field:maxScale:)``,
+    ///   ``Rules/price(_:field:maxScale:)``: above zero, at most 8 decimal places, bounded); the symbol is a
     ///   ticker (``Rules/symbol(_:field:)``).
     /// - Each type has exactly the prices it needs: market none, limit a limit price, stop a stop
     ///   price, stop-limit both.
@@ -96,7 +96,7 @@ extension AggregateRoot where State == Order {
     ///   reported it twice); with another quantity or price it is refused (ALREADY_EXISTS,
     ///   `FILL_ID_REUSED`): two different trades under one id is an error at their source, and
     ///   dropping the second silently would hide it.
-    /// - Quantity and price are amounts (``Rules/quantity(_:field:)``, ``Rules/price(_:field:)``);
+    /// - Quantity and price are amounts (``Rules/quantity(_:field:maxScale:)``, ``Rules/price(_:field:maxScale:)``);
     ///   the filled quantity never passes the order's.
     /// - The filled notional is kept exactly; the average is rounded (``Order/averagePriceScale``).
     /// - The fill that completes the order is followed by OrderFilled.
@@ -124,8 +124,11 @@ extension AggregateRoot where State == Order {
                 "only a placed or partially filled order takes fills; this one is \(state.status.name)",
                 facts: ["status": state.status.name])
         }
-        try Rules.quantity(quantity)
-        try Rules.price(price, field: "price")
+        // An order accepted before the bounds on amounts keeps the decimal places it was accepted with.
+        try Rules.quantity(quantity, maxScale: max(Rules.maxAmountScale, state.quantity.scale))
+        try Rules.price(
+            price, field: "price",
+            maxScale: max(Rules.maxAmountScale, state.limitPrice?.scale ?? 0, state.stopPrice?.scale ?? 0))
         guard filledAt != 0 else { throw .invalid("filled_at", "is required") }
         guard filledAt > 0 else {
             throw .invalid("filled_at", "must be nanoseconds after 1970-01-01 (the Unix epoch), not \(filledAt)")
@@ -167,8 +170,11 @@ extension AggregateRoot where State == Order {
     /// - A limit price only on a limit or stop-limit order, a stop price only on a stop or
     ///   stop-limit order; prices above zero.
     /// - Values equal to the current ones change nothing; an update that changes nothing emits nothing.
-    /// - Its account is still tradable (linked, active), when known.
-    public mutating func update(_ command: UpdateOrder, account: BrokerAccount?, now: Int64) throws(DomainError) {
+    /// - Its account is still tradable (linked, active), when known; an order through an option or
+    ///   future automation stays in whole contracts.
+    public mutating func update(
+        _ command: UpdateOrder, account: BrokerAccount?, automation: Automation? = nil, now: Int64
+    ) throws(DomainError) {
         try requireOwned(by: command.userID)
         guard
             command.quantity != nil || command.limitPrice != nil || command.stopPrice != nil
@@ -184,6 +190,7 @@ extension AggregateRoot where State == Order {
         try account?.requireTradable()
         if let quantity = command.quantity {
             try Rules.quantity(quantity)
+            if let automation { try Rules.wholeContracts(quantity, of: automation.config.assetType, field: "quantity") }
             guard quantity > state.filledQuantity else {
                 throw .invalid(
                     "quantity",
@@ -253,7 +260,6 @@ extension AggregateRoot where State == Order {
         }
     }
 
-    /// Each type has exactly the prices it needs, above zero.
     /// How far a broker's clock may be from ours: a time it reports may lie this much before the
     /// order's creation or after now.
     static let brokerClockTolerance: Int64 = 5 * 60 * 1_000_000_000
@@ -290,15 +296,10 @@ extension AggregateRoot where State == Order {
                     + "not \(command.symbol)",
                 reason: "SYMBOL_NOT_IN_AUTOMATION")
         }
-        if config.assetType == .option || config.assetType == .future, command.quantity.scale > 0 {
-            throw .invalid(
-                "quantity",
-                "an \(config.assetType == .option ? "option" : "future") automation trades whole "
-                    + "contracts, not \(command.quantity)",
-                reason: "FRACTIONAL_CONTRACTS")
-        }
+        try Rules.wholeContracts(command.quantity, of: config.assetType, field: "quantity")
     }
 
+    /// Each type has exactly the prices it needs, each an amount (``Rules/price(_:field:maxScale:)``).
     static func checkPrices(_ type: OrderType, limit: ExactDecimal?, stop: ExactDecimal?) throws(DomainError) {
         var violations: [DomainError.FieldViolation] = []
         switch (type.hasLimitPrice, limit) {

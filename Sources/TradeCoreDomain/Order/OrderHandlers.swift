@@ -46,7 +46,11 @@ struct UpdateOrderHandler: CommandHandler {
     func handle(_ command: UpdateOrder, context: CommandContext) async throws -> OrderResult {
         var order = try await context.order(command.orderID, expectedVersion: command.expectedVersion)
         let account = try await context.loadIfPresent(BrokerAccount.self, id: order.state.accountID)
-        try order.update(command, account: account?.state, now: context.now)
+        var automation: AggregateRoot<Automation>?
+        if command.quantity != nil, let automationID = order.state.automationID {
+            automation = try await context.loadIfPresent(Automation.self, id: automationID)
+        }
+        try order.update(command, account: account?.state, automation: automation?.state, now: context.now)
         try context.save(order)
         return order.result
     }

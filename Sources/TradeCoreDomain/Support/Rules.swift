@@ -48,23 +48,37 @@ enum Rules {
     /// places and stays below its bound. With these, a fill's value (quantity × price) and an
     /// order's filled notional always fit ExactDecimal's 38 digits and are kept exactly: an order
     /// accepted can always record its executions.
-    static func amountProblem(_ value: ExactDecimal, below bound: ExactDecimal) -> String? {
+    static func amountProblem(
+        _ value: ExactDecimal, below bound: ExactDecimal, maxScale: Int = maxAmountScale
+    ) -> String? {
         guard value > .zero else { return "must be greater than zero, not \(value)" }
-        guard value.scale <= maxAmountScale else {
-            return "has at most \(maxAmountScale) decimal places, not \(value.scale) (\(value))"
+        guard value.scale <= maxScale else {
+            return "has at most \(maxScale) decimal places, not \(value.scale) (\(value))"
         }
         guard value < bound else { return "must be below \(bound), not \(value)" }
         return nil
     }
 
-    /// An order quantity (``amountProblem(_:below:)``).
-    static func quantity(_ value: ExactDecimal, field: String = "quantity") throws(DomainError) {
-        if let problem = amountProblem(value, below: quantityBound) { throw .invalid(field, problem) }
+    /// An order quantity (``amountProblem(_:below:maxScale:)``).
+    static func quantity(
+        _ value: ExactDecimal, field: String = "quantity", maxScale: Int = maxAmountScale
+    ) throws(DomainError) {
+        if let problem = amountProblem(value, below: quantityBound, maxScale: maxScale) {
+            throw .invalid(field, problem)
+        }
     }
 
-    /// An order or fill price (``amountProblem(_:below:)``).
-    static func price(_ value: ExactDecimal, field: String) throws(DomainError) {
-        if let problem = amountProblem(value, below: priceBound) { throw .invalid(field, problem) }
+    /// An order or fill price (``amountProblem(_:below:maxScale:)``).
+    static func price(_ value: ExactDecimal, field: String, maxScale: Int = maxAmountScale) throws(DomainError) {
+        if let problem = amountProblem(value, below: priceBound, maxScale: maxScale) { throw .invalid(field, problem) }
+    }
+
+    /// Options and futures trade in whole contracts: `quantity` of an `asset` has no fraction.
+    static func wholeContracts(_ quantity: ExactDecimal, of asset: AssetType, field: String) throws(DomainError) {
+        guard asset == .option || asset == .future, quantity.scale > 0 else { return }
+        throw .invalid(
+            field, "an \(asset == .option ? "option" : "future") trades in whole contracts, not \(quantity)",
+            reason: "FRACTIONAL_CONTRACTS")
     }
 
     /// Free text: at most `maxLength` characters, no control characters; `required` also refuses
