@@ -26,11 +26,17 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(help: "Future: the contract symbol, e.g. ESZ5.") var contractSymbol: String?
         @Option(help: "both, long-only or short-only.") var sidePreference: Choice<SidePreference>?
         @Option(parsing: .unconditional, help: "Stop loss distance.") var stopLoss: ExactDecimal?
-        @Option(help: "How the stop loss is given: percent or amount (default: percent).")
+        @Option(
+            help:
+                "How the stop loss is given: percent or amount (create: default percent; update: required with --stop-loss)."
+        )
         var stopLossType: Choice<PriceOffsetType>?
         @Flag(help: "The stop loss trails the price.") var trailingStop = false
         @Option(parsing: .unconditional, help: "Take profit distance.") var takeProfit: ExactDecimal?
-        @Option(help: "How the take profit is given: percent or amount (default: percent).")
+        @Option(
+            help:
+                "How the take profit is given: percent or amount (create: default percent; update: required with --take-profit)."
+        )
         var takeProfitType: Choice<PriceOffsetType>?
         @Option(help: "The orders' type: market, limit, stop or stop-limit.") var orderType: Choice<OrderType>?
         @Option(help: "The orders' time in force; also takes gtc, ioc and fok.") var timeInForce: Choice<TimeInForce>?

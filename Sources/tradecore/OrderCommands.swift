@@ -45,7 +45,8 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(help: "The ticker, e.g. AAPL.") var symbol: String
         @Option(help: "buy or sell.") var side: Choice<OrderSide>
         @Option(
-            parsing: .unconditional, help: "How much, e.g. 100 or 0.5 (at most 38 digits, 38 of them after the point).")
+            parsing: .unconditional,
+            help: "How much, e.g. 100 or 0.5: above zero, below 10^12, at most 8 decimal places.")
         var quantity: ExactDecimal
         @Option(name: .customLong("type"), help: "market, limit, stop or stop-limit.") var orderType: Choice<OrderType>
         @Option(parsing: .unconditional, help: "For limit and stop-limit orders.") var limitPrice: ExactDecimal?

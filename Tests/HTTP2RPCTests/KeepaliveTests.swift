@@ -26,6 +26,9 @@ struct KeepaliveTests {
         var configuration = RPCClientConfiguration()
         configuration.keepaliveInterval = .milliseconds(100)
         configuration.keepaliveTimeout = .milliseconds(200)
+        // A silent peer is also what the handshake timeout (5 s by default) catches: out of the way
+        // here, so that only the keepalive can end the call before its deadline.
+        configuration.handshakeTimeout = .seconds(30)
         let client = RPCClient(
             host: "127.0.0.1", port: try #require(listener.localAddress?.port), configuration: configuration)
         defer { Task { await client.close() } }

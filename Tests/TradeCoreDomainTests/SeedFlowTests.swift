@@ -235,7 +235,8 @@ struct SeedFlowTests {
         }
     }
 
-    /// A margin account may sell short, up to a short position worth its equity.
+    /// A margin account may sell short, within its buying power: its positions, long and short,
+    /// stay within twice its equity.
     @Test func aMarginAccountSellsShortUpToItsEquity() async throws {
         try await withDomain { domain in
             let user = UUID()
@@ -254,13 +255,24 @@ struct SeedFlowTests {
                 }
                 return try await domain.queries.ask(GetOrder(orderID: id, userID: user))
             }
-            // 600 at 190.25 is 114,150, more than the 100,000 of equity.
-            let tooLarge = try await short(600)
+            // 1,100 at 190.25 is 209,275, more than twice the 100,000 of equity.
+            let tooLarge = try await short(1_100)
             #expect(tooLarge.status == .rejected, "\(tooLarge)")
-            #expect(tooLarge.statusReason.contains("insufficient margin to sell short"), "\(tooLarge.statusReason)")
-            // 500 is 95,125: it fills, in five executions each checked again.
-            let within = try await short(500)
-            #expect(within.status == .filled && within.fillCount == 5, "\(within)")
+            #expect(
+                tooLarge.statusReason.contains("insufficient buying power to sell short"), "\(tooLarge.statusReason)")
+            // 1,000 is 190,250: it fills, in ten executions each checked again.
+            let within = try await short(1_000)
+            #expect(within.status == .filled && within.fillCount == 10, "\(within)")
+            // Its buying power is now 9,750: a buy of 100 MSFT (41,050) is refused, even with the cash the
+            // short sale brought in.
+            let buy = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "MSFT", side: .buy, quantity: ExactDecimal(100), orderType: .market,
+                    accountID: margin.accountID, autoSubmit: true)
+            ).result.orderID
+            try await domain.eventually("the buy is rejected") {
+                (try? await domain.queries.ask(GetOrder(orderID: buy, userID: user)))?.status == .rejected
+            }
         }
     }
 

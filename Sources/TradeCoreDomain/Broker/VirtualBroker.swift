@@ -17,13 +17,14 @@ import WireFormat
 ///   each starting with ``Configuration/startingCash``; fills move their cash and positions.
 /// - Orders: refused above 1,000,000 units, when the account's buying power cannot pay for a buy
 ///   (at its limit price, else the current price), or when a cash account sells more than it holds
-///   (it cannot sell short), or when a margin account's short position would be worth more than
-///   its equity. A cash account's buying power is its cash; a margin account's is its cash plus its
-///   equity (it may borrow up to its equity). It keeps no reservation for the orders
+///   (it cannot sell short), or when a margin account's short sale is more than its buying power. A
+///   cash account's buying power is its cash; a margin account's is twice its equity less what its
+///   positions, long and short, are worth (they stay within twice its equity). It keeps no reservation for the orders
 ///   it accepted: each execution is checked the same way when it is booked, at its own price, so
 ///   orders that together spend more than the account has, or an order changed after it was
-///   accepted, never take the books below those limits. An execution that fails the check (or an
-///   order changed to more than 1,000,000 units) cancels the rest of the order, with the reason. Market
+///   accepted, never take the books below those limits. An execution that fails the check cancels
+///   the rest of the order, with the reason; so does the next poll of an order changed to more
+///   than 1,000,000 units. Market
 ///   orders execute at the price table's price; limit orders when the price reaches the limit; stop
 ///   orders once the price crosses the stop; stop-limit orders when both hold. At most
 ///   ``Configuration/maxFillQuantity`` executes per poll, so large orders fill in parts. Time in
@@ -198,12 +199,21 @@ public final class VirtualBroker: BrokerAdapter {
         }
     }
 
-    /// What the account can spend on a buy: a cash account its cash; a margin account its cash plus
-    /// its equity (what it owes after the buy stays within its equity). Never below zero.
+    /// What the account can add to its positions: a cash account its cash; a margin account twice
+    /// its equity less what its positions, long and short, are worth (so they stay within twice its
+    /// equity). Never below zero.
     private func buyingPower(
         of ledger: VirtualBrokerLedger, number: String, prices: [String: ExactDecimal]
     ) -> ExactDecimal {
-        let power = number.hasSuffix("-M") ? ledger.cash.adding(equity(of: ledger, prices: prices)) : ledger.cash
+        guard number.hasSuffix("-M") else { return max(ledger.cash, .zero) }
+        let gross = ledger.holdings.reduce(ExactDecimal.zero) { gross, entry in
+            let quantity =
+                entry.value.quantity < .zero
+                ? ExactDecimal.zero.subtracting(entry.value.quantity) : entry.value.quantity
+            let value = quantity?.multiplied(by: prices[entry.key] ?? derivedPrice(entry.key)) ?? .zero
+            return gross.adding(value) ?? gross
+        }
+        let power = equity(of: ledger, prices: prices).multiplied(by: ExactDecimal(2))?.subtracting(gross)
         return max(power ?? .zero, .zero)
     }
 
@@ -215,7 +225,7 @@ public final class VirtualBroker: BrokerAdapter {
     /// Why the account cannot take `quantity` of `symbol` bought or sold at `price`, or `nil` when it
     /// can: the one check of an order when it is submitted and of each of its executions. A buy
     /// stays within the buying power; a cash account sells only what it holds; a margin account's
-    /// short position in the symbol after a sale is worth at most its equity. `prices` values the
+    /// sale beyond what it holds (a short) stays within the buying power too. `prices` values the
     /// holdings (taken once, before a booking, so a store that runs the booking twice decides the
     /// same both times).
     private func refusal(
@@ -223,8 +233,8 @@ public final class VirtualBroker: BrokerAdapter {
         ledger: VirtualBrokerLedger, account: String, prices: [String: ExactDecimal]
     ) -> String? {
         let held = ledger.holdings[symbol]?.quantity ?? .zero
+        let power = buyingPower(of: ledger, number: account, prices: prices)
         if side == .buy {
-            let power = buyingPower(of: ledger, number: account, prices: prices)
             guard let cost = quantity.multiplied(by: price), cost <= power else {
                 let cost = quantity.multiplied(by: price).map { "\($0)" } ?? "more than 38 digits"
                 return "insufficient buying power: \(cost) needed, \(power) available"
@@ -233,11 +243,14 @@ public final class VirtualBroker: BrokerAdapter {
             if quantity > held {
                 return "a cash account cannot sell short: selling \(quantity) \(symbol), holding \(held)"
             }
-        } else if let after = held.subtracting(quantity), after < .zero {
-            let equity = equity(of: ledger, prices: prices)
-            guard let short = ExactDecimal.zero.subtracting(after)?.multiplied(by: price), short <= equity else {
-                return "insufficient margin to sell short: a short position of \(after) \(symbol) at \(price) "
-                    + "is worth more than the account's equity of \(equity)"
+        } else {
+            // The part of the sale beyond what is held long opens (or adds to) a short position.
+            let short = quantity.subtracting(max(held, .zero)) ?? quantity
+            if short > .zero {
+                guard let value = short.multiplied(by: price), value <= power else {
+                    let value = short.multiplied(by: price).map { "\($0)" } ?? "more than 38 digits"
+                    return "insufficient buying power to sell short: \(value) needed, \(power) available"
+                }
             }
         }
         return nil
@@ -273,18 +286,20 @@ public final class VirtualBroker: BrokerAdapter {
         let price = price(of: order.symbol)
         let immediate = order.timeInForce == .immediateOrCancel || order.timeInForce == .fillOrKill
         let executes = Self.executes(order, at: price)
+        // An order changed after it was accepted to more than the broker takes.
+        let oversized = Self.sizeRefusal(order.quantity)
         // Asked of every working order at every poll: the cheap tests first, the order id's hash
         // only for an order that executes or must be cancelled.
-        guard remaining > .zero, executes || immediate, order.brokerOrderID == brokerOrderID(for: order.orderID)
+        guard remaining > .zero, executes || immediate || oversized != nil,
+            order.brokerOrderID == brokerOrderID(for: order.orderID)
         else { return BrokerOrderReport() }
+        if let oversized { return BrokerOrderReport(cancellation: oversized) }
         guard executes else {
             return BrokerOrderReport(
                 cancellation:
                     "\(order.timeInForce == .fillOrKill ? "FILL_OR_KILL" : "IMMEDIATE_OR_CANCEL"): "
                     + "it does not execute at the price of \(price)")
         }
-        // An order changed after it was accepted.
-        if let refusal = Self.sizeRefusal(order.quantity) { return BrokerOrderReport(cancellation: refusal) }
         let quantity = min(remaining, configuration.maxFillQuantity)
         if order.timeInForce == .fillOrKill, quantity < remaining {
             return BrokerOrderReport(

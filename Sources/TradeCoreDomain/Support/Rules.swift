@@ -77,7 +77,7 @@ enum Rules {
     static func wholeContracts(_ quantity: ExactDecimal, of asset: AssetType, field: String) throws(DomainError) {
         guard asset == .option || asset == .future, quantity.scale > 0 else { return }
         throw .invalid(
-            field, "an \(asset == .option ? "option" : "future") trades in whole contracts, not \(quantity)",
+            field, "\(asset == .option ? "an option" : "a future") trades in whole contracts, not \(quantity)",
             reason: "FRACTIONAL_CONTRACTS")
     }
 
