@@ -235,6 +235,45 @@ struct SeedFlowTests {
         }
     }
 
+    /// A poll that runs behind an immediate-or-cancel order's cancellation (its read model has the
+    /// first fill, not yet the cancellation) finds that fill booked, not a new execution.
+    @Test func aPollBehindAnImmediateOrCancelOrdersCancellationExecutesNothingMore() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let cash = try await domain.connectedCashAccount(user: user)
+            let id = try await domain.commands.send(
+                CreateOrder(
+                    userID: user, symbol: "AAPL", side: .buy, quantity: ExactDecimal(250), orderType: .market,
+                    timeInForce: .immediateOrCancel, accountID: cash.accountID, autoSubmit: true)
+            ).result.orderID
+            try await domain.eventually("the order is cancelled") {
+                (try? await domain.queries.ask(GetOrder(orderID: id, userID: user)))?.status == .cancelled
+            }
+            let order = try await domain.queries.ask(GetOrder(orderID: id, userID: user))
+            let fill = try #require(order.fills.first)
+            let credentials = BrokerCredentials.apiKey("vbk_lagging_poll", secret: "s")
+            func booked() async throws -> ExactDecimal? {
+                try await domain.broker.balances(
+                    accountNumber: cash.brokerAccountNumber, credentials: credentials, environment: .paper
+                ).cash
+            }
+            let before = try await booked()
+            // The working order as a read model one event behind would still list it.
+            let lagging = WorkingOrder(
+                orderID: id, userID: user, accountID: cash.accountID, connectionID: cash.brokerConnectionID,
+                brokerID: "virtual", environmentNumber: BrokerEnvironment.paper.rawValue,
+                accountNumber: cash.brokerAccountNumber, brokerOrderID: order.brokerOrderID, symbol: "AAPL",
+                sideNumber: OrderSide.buy.rawValue, quantity: ExactDecimal(250),
+                orderTypeNumber: OrderType.market.rawValue, limitPrice: nil, stopPrice: nil,
+                filledQuantity: ExactDecimal(100), fillCount: 1, sagaID: nil,
+                timeInForceNumber: TimeInForce.immediateOrCancel.rawValue)
+            let report = try await domain.broker.executions(of: lagging, credentials: credentials, environment: .paper)
+            #expect(report.executions.map(\.fillID) == [fill.fillID], "\(report)")
+            #expect(report.cancellation != nil)
+            #expect(try await booked() == before, "nothing more was booked")
+        }
+    }
+
     /// A margin account may sell short, within its buying power: its positions, long and short,
     /// stay within twice its equity.
     @Test func aMarginAccountSellsShortUpToItsEquity() async throws {
