@@ -288,7 +288,7 @@ struct SeedFlowTests {
                         userID: user, symbol: "AAPL", side: .sell, quantity: ExactDecimal(quantity),
                         orderType: .market, accountID: margin.accountID, autoSubmit: true)
                 ).result.orderID
-                try await domain.eventually("the short sale is over") {
+                try await domain.eventually("the short sale is over", timeout: .seconds(30)) {
                     let view = try? await domain.queries.ask(GetOrder(orderID: id, userID: user))
                     return view.map { [.filled, .cancelled, .rejected].contains($0.status) } ?? false
                 }
@@ -299,17 +299,17 @@ struct SeedFlowTests {
             #expect(tooLarge.status == .rejected, "\(tooLarge)")
             #expect(
                 tooLarge.statusReason.contains("insufficient buying power to sell short"), "\(tooLarge.statusReason)")
-            // 1,000 is 190,250: it fills, in ten executions each checked again.
-            let within = try await short(1_000)
-            #expect(within.status == .filled && within.fillCount == 10, "\(within)")
-            // Its buying power is now 9,750: a buy of 100 MSFT (41,050) is refused, even with the cash the
-            // short sale brought in.
+            // 500 is 95,125: it fills, in five executions each checked again.
+            let within = try await short(500)
+            #expect(within.status == .filled && within.fillCount == 5, "\(within)")
+            // Its buying power is now 104,875: a buy of 300 MSFT (123,150) is refused, although the
+            // cash the short sale brought in would pay for it.
             let buy = try await domain.commands.send(
                 CreateOrder(
-                    userID: user, symbol: "MSFT", side: .buy, quantity: ExactDecimal(100), orderType: .market,
+                    userID: user, symbol: "MSFT", side: .buy, quantity: ExactDecimal(300), orderType: .market,
                     accountID: margin.accountID, autoSubmit: true)
             ).result.orderID
-            try await domain.eventually("the buy is rejected") {
+            try await domain.eventually("the buy is rejected", timeout: .seconds(30)) {
                 (try? await domain.queries.ask(GetOrder(orderID: buy, userID: user)))?.status == .rejected
             }
         }
