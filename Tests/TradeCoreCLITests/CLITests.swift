@@ -59,12 +59,16 @@ struct CLITests {
         return try ChildProcess.run("tradecore", arguments, environment: environment)
     }
 
+    /// Waits (at most 10 s) until `condition` holds, looking again every 20 ms: a child process's
+    /// output is read from its file, which says nothing when it grows.
+    func waitUntil(_ condition: () -> Bool) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() && ContinuousClock.now < deadline { usleep(20_000) }
+    }
+
     /// Waits (at most 10 s) until `process` has printed `count` lines: what a tail has read.
     func waitForLines(of process: ChildProcess.Running, _ count: Int) {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.output.split(separator: "\n").count < count && ContinuousClock.now < deadline {
-            usleep(20_000)
-        }
+        waitUntil { process.output.split(separator: "\n").count >= count }
     }
 
     /// Runs `tradecore … --json` and parses its one line.
@@ -463,8 +467,7 @@ struct CLITests {
         let filtered = try ChildProcess.start(
             "tradecore", ["events", "tail", "--verbose", "--event-type", "BrokerConnectionInitiated"],
             environment: ["TRADECORE_SERVER": server.address])
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !filtered.errors.contains("caught up at") && ContinuousClock.now < deadline { usleep(20_000) }
+        waitUntil { filtered.errors.contains("caught up at") }
         filtered.signal(SIGTERM)
         let filteredEnd = filtered.finish()
         func number(after marker: String, in text: String) -> UInt64? {

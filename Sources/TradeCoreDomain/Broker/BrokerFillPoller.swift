@@ -174,7 +174,8 @@ public final class BrokerFillPoller: Sendable {
             orderID: order.orderID, userID: order.userID,
             reason: String("cancelled by the broker: \(reason)".prefix(Rules.maxTextLength)), sagaID: order.sagaID)
         let options = CommandOptions(commandID: commandID, userID: order.userID, sagaID: order.sagaID)
-        _ = try await commands.send(cancel, options: options)
+        // Said once: a poll behind the cancellation sends it again and gets the first result back.
+        guard try await !commands.send(cancel, options: options).replayed else { return }
         logger.notice(
             "the broker cancelled an order",
             metadata: ["order.id": "\(order.orderID.lowercasedText)", "reason": "\(reason)"])
