@@ -2,13 +2,13 @@ import EventStore
 import Foundation
 
 extension EventStoreConformance {
-    /// 64 tasks append to one stream, each always expecting the version it last saw. Exactly one
+    /// 32 tasks append to one stream, each always expecting the version it last saw. Exactly one
     /// append wins each version; every loser learns the current version and the events it missed.
     static func concurrentWritersOneWinnerPerVersion(_ harness: Harness) async throws {
         let store = try await harness.store()
         let stream = try newStream()
         try await seed(store, stream, count: 1)
-        let writers = 64
+        let writers = 32
         let winsPerWriter = 3
 
         struct Attempt: Sendable {

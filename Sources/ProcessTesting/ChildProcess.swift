@@ -12,31 +12,33 @@ public struct ChildProcess: Sendable {
     /// Runs a built executable to its end (at most `timeout`); returns its exit status, standard
     /// output and standard error. Output goes through files: reading a pipe with FileHandle can
     /// trap on EINTR.
+    ///
+    /// Every wait here suspends instead of blocking its thread: tests run on the few threads of
+    /// Swift's cooperative pool, and one blocked there stalls every other test's tasks (a
+    /// PostgreSQL store then fails to open in time).
     public static func run(
         _ name: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
-    ) throws -> Outcome {
+    ) async throws -> Outcome {
         let process = try start(name, arguments, environment: environment)
-        let deadline = ContinuousClock.now + timeout
-        while process.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        if process.process.isRunning {
+        if !(await process.waitForExit(timeout: timeout)) {
             // SIGKILL: a child may have been started with SIGTERM ignored (the test process's own
             // ignored signals are inherited), and then a polite stop would wait for ever.
             process.signal(SIGKILL)
-            process.process.waitUntilExit()
+            _ = await process.waitForExit(timeout: .seconds(60))
             throw ChildProcessError("\(name) \(arguments.joined(separator: " ")) did not end within \(timeout)")
         }
-        return process.finish()
+        return await process.finish()
     }
 
     /// Runs a program of the system (by path) to its end; returns its exit status.
-    public static func runSystem(_ path: String, _ arguments: [String]) throws -> Int32 {
+    public static func runSystem(_ path: String, _ arguments: [String]) async throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        process.waitUntilExit()
+        while process.isRunning { await pause() }
         return process.terminationStatus
     }
 
@@ -94,14 +96,35 @@ public struct ChildProcess: Sendable {
             kill(process.processIdentifier, signal)
         }
 
+        /// Waits, at most `timeout`, for it to end; says whether it did. Polls without blocking a
+        /// thread, and keeps waiting when the task is cancelled (a child must be reaped).
+        @discardableResult
+        public func waitForExit(timeout: Duration) async -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline {
+                await pause()
+            }
+            return !process.isRunning
+        }
+
         /// Waits for it to end and collects what it wrote.
-        public func finish() -> Outcome {
-            process.waitUntilExit()
+        public func finish() async -> Outcome {
+            while process.isRunning { await pause() }
             let outcome = Outcome(status: process.terminationStatus, output: output, errors: errors)
             try? FileManager.default.removeItem(at: outputFile)
             try? FileManager.default.removeItem(at: errorFile)
             return outcome
         }
+    }
+}
+
+/// Ten milliseconds between two looks at a child or a port: suspended, or, in a cancelled task
+/// (where `Task.sleep` returns at once), slept, so that a loop never spins.
+func pause() async {
+    do {
+        try await Task.sleep(for: .milliseconds(10))
+    } catch {
+        usleep(10_000)
     }
 }
 
@@ -134,7 +157,7 @@ public func freePort() throws -> Int {
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
-public func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) throws {
+public func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -149,7 +172,7 @@ public func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) throws {
         }
         close(socket)
         if connected { return }
-        usleep(20_000)
+        await pause()
     }
     throw ChildProcessError("nothing listens on port \(port)")
 }

@@ -52,7 +52,8 @@ struct ProjectionTests {
             for amount in 1...10 {
                 let outcome = try await bus.send(Deposit(accountID: account, amount: amount))
                 let position = try #require(outcome.position)
-                let balance = try await queries.ask(GetBalance(accountID: account), consistency: .atLeast(position))
+                let balance = try await queries.ask(
+                    GetBalance(accountID: account), consistency: .atLeast(position: position, timeout: .seconds(30)))
                 #expect(balance == Int(outcome.result), "the read model already holds the deposit")
             }
             running.cancel()
@@ -128,7 +129,7 @@ struct ProjectionTests {
                 configuration: configuration)
             let running = Task { try await runner.run() }
             // Keep writing while the runner works, and stop it part way, events still queued.
-            try await runner.waitUntil(position: 30, timeout: .seconds(10))
+            try await runner.waitUntil(position: 30, timeout: .seconds(30))
             let more = Task { try await fill(bus, accounts: 2, deposits: 5) }
             running.cancel()
             try await running.value
@@ -153,7 +154,7 @@ struct ProjectionTests {
             let running = Task { try await runner.run() }
             let accounts = try await fill(bus, accounts: 1, deposits: 3)
             let head = try await environment.store.headPosition()
-            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            try await runner.waitUntil(position: head, timeout: .seconds(30))
             // Once there, a wait answers however little time it is given (it said "behind").
             try await runner.waitUntil(position: head, timeout: .zero)
             // A position the runner has not reached, with no time to wait: behind, at once.
@@ -179,7 +180,7 @@ struct ProjectionTests {
             let accounts = try await fill(bus, accounts: 3, deposits: 6)
             _ = try await bus.send(Withdraw(accountID: accounts[0], amount: 4))
             let head = try await environment.store.headPosition()
-            try await runner.waitUntil(position: head, timeout: .seconds(10))
+            try await runner.waitUntil(position: head, timeout: .seconds(30))
             let incremental = try await BalanceProjection.rows(environment.readModels)
 
             #expect(try await runner.rebuild() == head)
@@ -207,11 +208,11 @@ struct ProjectionTests {
                 BalanceProjection(), events: environment.store, readModels: environment.readModels,
                 configuration: .init(batchSize: 3))
             let running = Task { try await runner.run() }
-            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(30))
             let writing = Task { try await fill(bus, accounts: 3, deposits: 8) }
             try await runner.rebuild()
             accounts += try await writing.value
-            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(10))
+            try await runner.waitUntil(position: try await environment.store.headPosition(), timeout: .seconds(30))
             running.cancel()
             try await running.value
             try await expectEveryEventAppliedOnce(environment, accounts: accounts)
@@ -341,7 +342,7 @@ struct ProjectionTests {
                 BalanceProjection(), events: environment.store, readModels: environment.readModels,
                 configuration: .init(skippedCheckpointDelay: .seconds(3600)))
             let running = Task { try await runner.run() }
-            try await runner.waitUntil(position: 5, timeout: .seconds(10))
+            try await runner.waitUntil(position: 5, timeout: .seconds(30))
             #expect(try await environment.readModels.checkpoint(of: "balances") == 0, "nothing was written")
             #expect(try await BalanceProjection.rows(environment.readModels)[BalanceProjection.applied] == [])
             running.cancel()
@@ -369,7 +370,7 @@ struct ProjectionTests {
                 to: other, expected: .noStream, events: [NewEvent(type: "Noise", data: Data())])
             let head = try await environment.store.headPosition()
             // The last event is one the projection skips, and nothing follows it.
-            try await follower.waitUntil(position: head, timeout: .seconds(5))
+            try await follower.waitUntil(position: head, timeout: .seconds(30))
             #expect(try await environment.readModels.checkpoint(of: "balances") == head)
             running.cancel()
             try await running.value
@@ -406,7 +407,7 @@ struct ProjectionTests {
         let running = Task { try await runner.run() }
         _ = try await fill(try environment.bus(), accounts: 1, deposits: 2)
         let head = try await environment.store.headPosition()
-        try await runner.waitUntil(position: head, timeout: .seconds(10))
+        try await runner.waitUntil(position: head, timeout: .seconds(30))
         running.cancel()
         try await running.value
         return head

@@ -71,7 +71,7 @@ struct SagaTests {
             let running = run(TransferSaga(), environment, bus: bus)
             let sagas = running.manager
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 30)
-            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             #expect(finished.status == .completed && finished.state.stage == .done)
             #expect(try await balance(environment, ids[0]) == 70)
             #expect(try await balance(environment, ids[1]) == 30)
@@ -106,7 +106,7 @@ struct SagaTests {
             bus = try environment.bus()
             let second = run(TransferSaga(), environment, bus: bus)
             let sagas = second.manager
-            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             #expect(finished.status == .completed)
             #expect(
                 try await count("Withdrawn", in: environment, account: ids[0]) == 1, "the withdrawal was not repeated")
@@ -143,7 +143,7 @@ struct SagaTests {
             #expect(try await sagas.instance(sagaID)?.status == .active, "not before its deadline")
             clock.advance(by: .seconds(2))
             let error = try await #require(throws: SagaError.self) {
-                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             }
             #expect(error.code == .compensated)
             #expect(error.reason == .timedOut(deadline: held.deadline ?? 0))
@@ -169,10 +169,10 @@ struct SagaTests {
             try await environment.store.append(
                 to: try StreamName(type: "hold_release", id: UUID()), expected: .noStream,
                 events: [NewEvent(type: HoldSaga.released, data: Data(), metadata: EventMetadata(sagaID: sagaID))])
-            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+            let finished = try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             #expect(finished.status == .completed)
             let head = try await environment.store.headPosition()
-            try await sagas.waitUntil(position: head, timeout: .seconds(10))
+            try await sagas.waitUntil(position: head, timeout: .seconds(30))
             #expect(try await deadlines(environment, "hold").isEmpty, "the deadline is dropped")
             clock.advance(by: .seconds(3_600))
             #expect(try await sagas.instance(sagaID)?.status == .completed)
@@ -190,7 +190,7 @@ struct SagaTests {
             let sagas = running.manager
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 500)
             let error = try await #require(throws: SagaError.self) {
-                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             }
             #expect(error.code == .compensated)
             guard case .commandRejected(let type, let message) = error.reason else {
@@ -215,7 +215,7 @@ struct SagaTests {
             // The destination does not exist: the deposit is refused after the withdrawal.
             let sagaID = try await TransferSaga.request(environment.store, from: from, to: UUID(), amount: 30)
             let error = try await #require(throws: SagaError.self) {
-                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             }
             #expect(error.code == .compensated)
             #expect(error.reason.map { "\($0)" }?.contains("Deposit was rejected") == true)
@@ -242,7 +242,7 @@ struct SagaTests {
             }
             let running = run(TransferSaga(), environment, bus: bus)
             let sagaID = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 20)
-            let finished = try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(10))
+            let finished = try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(30))
             #expect(finished.status == .completed)
             #expect(try await balance(environment, ids[1]) == 20, "deposited once")
             #expect(try await count("Deposited", in: environment, account: ids[1]) == 1)
@@ -262,7 +262,7 @@ struct SagaTests {
             let running = run(TransferSaga(), environment, bus: bus)
             let sagaID = try await TransferSaga.request(environment.store, from: from, to: UUID(), amount: 30)
             let error = try await #require(throws: SagaError.self) {
-                try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(10))
+                try await running.manager.waitUntilFinished(sagaID, timeout: .seconds(30))
             }
             #expect(error.code == .failed, "\(error)")
             #expect(error.description.contains("frozen"), "\(error)")
@@ -285,7 +285,7 @@ struct SagaTests {
                     .first)
             let sagaID = SagaManager<BrokenSaga>.sagaID(startedBy: request.id)
             let error = try await #require(throws: SagaError.self) {
-                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(10))
+                try await sagas.waitUntilFinished(sagaID, timeout: .seconds(30))
             }
             #expect(error.reason == .stepFailed(message: "the step cannot read the withdrawal"))
             try await running.stop()
@@ -303,7 +303,7 @@ struct SagaTests {
             let running = run(TransferSaga(), environment, bus: bus)
             let sagas = running.manager
             let first = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 10)
-            _ = try await sagas.waitUntilFinished(first, timeout: .seconds(10))
+            _ = try await sagas.waitUntilFinished(first, timeout: .seconds(30))
             // The other server: it handled everything up to the head, past an event this manager
             // only noted in memory, and wrote its checkpoint there.
             try await environment.store.append(
@@ -323,7 +323,7 @@ struct SagaTests {
             }
             #expect(moved)
             let second = try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 20)
-            let finished = try await sagas.waitUntilFinished(second, timeout: .seconds(10))
+            let finished = try await sagas.waitUntilFinished(second, timeout: .seconds(30))
             #expect(finished.status == .completed)
             #expect(try await balance(environment, ids[1]) == 30)
             try await running.stop()

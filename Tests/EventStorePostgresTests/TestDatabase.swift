@@ -24,6 +24,11 @@ enum TestDatabase {
         "test_" + UUID().lowercasedText.replacingOccurrences(of: "-", with: "").prefix(20)
     }
 
+    /// How long a test's store waits for PostgreSQL: every suite runs at once on a machine of two
+    /// cores, where opening a store (its schema's migration) can queue for longer than a server's
+    /// 10 seconds. `PostgresFaultTests` checks the timeout itself.
+    static let operationTimeout: Duration = .seconds(60)
+
     /// A configuration for a store in `schema` of the test database.
     static func configuration(
         schema: String, options: EventStoreOptions = EventStoreOptions(), logger: Logger? = nil
@@ -34,7 +39,8 @@ enum TestDatabase {
         var logger = logger ?? Logger(label: "tradecore.test.postgres")
         if logger.logLevel < .warning { logger.logLevel = .warning }
         return PostgresEventStore.Configuration(
-            url: url, schema: schema, options: options, maxConnections: 4, logger: logger)
+            url: url, schema: schema, options: options, maxConnections: 4,
+            operationTimeout: TestDatabase.operationTimeout, logger: logger)
     }
 
     /// Drops the schemas a test made.

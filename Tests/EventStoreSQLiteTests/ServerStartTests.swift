@@ -7,44 +7,21 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct ServerStartTests {
     /// Runs `tradecore-server` with `arguments` until it exits (at most a minute); returns its
-    /// exit status and what it wrote.
+    /// exit status and what it wrote (standard error, where it logs, after standard output).
     private func runServer(
         _ arguments: [String], environment: [String: String] = [:]
-    ) throws -> (status: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? handle.close() }
-        let process = Process()
-        process.executableURL = try builtExecutable("tradecore-server")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRADECORE_") }
-            .merging(environment) { _, given in given }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw ServerKeptRunning()
-        }
-        return (process.terminationStatus, String(decoding: try Data(contentsOf: output), as: UTF8.self))
+    ) async throws -> (status: Int32, output: String) {
+        let outcome = try await ChildProcess.run("tradecore-server", arguments, environment: environment)
+        return (outcome.status, outcome.output + outcome.errors)
     }
 
-    private struct ServerKeptRunning: Error, CustomStringConvertible {
-        var description: String { "the server kept running on a data directory it should have refused" }
-    }
-
-    @Test func aDataDirectoryHoldingAnotherKindOfFileStopsTheStart() throws {
+    @Test func aDataDirectoryHoldingAnotherKindOfFileStopsTheStart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let garbage = Data("notes, not an event store".utf8)
         _ = FileManager.default.createFile(
             atPath: directory.url.appendingPathComponent("events.sqlite").path, contents: garbage)
-        let (status, output) = try runServer(["--data-directory", directory.url.path, "--port", "0"])
+        let (status, output) = try await runServer(["--data-directory", directory.url.path, "--port", "0"])
         #expect(status != 0, "\(output)")
         #expect(output.contains("not a SQLite database"), "\(output)")
         #expect(
@@ -54,23 +31,23 @@ struct ServerStartTests {
 
     /// The server's allocations go to jemalloc, not to the C library's malloc it is linked beside
     /// (README, "What is here"): it says so when it starts, from a check that allocates.
-    @Test func theServerAllocatesWithJemalloc() throws {
+    @Test func theServerAllocatesWithJemalloc() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let port = try freePort()
         let server = try ChildProcess.start(
             "tradecore-server",
             ["--data-directory", directory.url.path, "--port", "\(port)", "--admin-port", "0"])
-        try waitForPort(port)
+        try await waitForPort(port)
         server.signal(SIGTERM)
-        let outcome = server.finish()
+        let outcome = await server.finish()
         #expect(outcome.status == 0, "\(outcome.errors)")
         #expect(outcome.errors.contains("memory allocator: jemalloc"), "\(outcome.errors)")
     }
 
     /// The virtual broker knows its orders by ids derived from its seed: a server started with
     /// another seed than its books were kept with would never fill them, so it does not start.
-    @Test func aVirtualBrokerSeedOtherThanTheBooksStopsTheStart() throws {
+    @Test func aVirtualBrokerSeedOtherThanTheBooksStopsTheStart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let data = directory.url.appendingPathComponent("data").path
@@ -78,36 +55,36 @@ struct ServerStartTests {
         let first = try ChildProcess.start(
             "tradecore-server",
             ["--data-directory", data, "--port", "\(port)", "--admin-port", "0", "--virtual-broker-seed", "7"])
-        try waitForPort(port)
+        try await waitForPort(port)
         first.signal(SIGTERM)
-        #expect(first.finish().status == 0)
-        let other = try runServer([
+        #expect(await first.finish().status == 0)
+        let other = try await runServer([
             "--data-directory", data, "--port", "0", "--admin-port", "0", "--virtual-broker-seed", "8",
         ])
         #expect(other.status == 64, "\(other.output)")
         #expect(other.output.contains("kept with seed 7, not 8"), "\(other.output)")
     }
 
-    @Test func aMasterKeyOtherThanTheOneTheStoreWasUsedWithStopsTheStart() throws {
+    @Test func aMasterKeyOtherThanTheOneTheStoreWasUsedWithStopsTheStart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let data = directory.url.appendingPathComponent("data").path
-        func startAndStop(_ extra: [String] = []) throws -> ChildProcess.Outcome {
+        func startAndStop(_ extra: [String] = []) async throws -> ChildProcess.Outcome {
             let port = try freePort()
             let server = try ChildProcess.start(
                 "tradecore-server", ["--data-directory", data, "--port", "\(port)", "--admin-port", "0"] + extra)
-            try waitForPort(port)
+            try await waitForPort(port)
             server.signal(SIGTERM)
-            return server.finish()
+            return await server.finish()
         }
-        let first = try startAndStop()
+        let first = try await startAndStop()
         #expect(first.status == 0, "\(first.errors)")
         let keyFile = directory.url.appendingPathComponent("data/master.key")
         let key = try Data(contentsOf: keyFile)
 
         // The key file lost: a new key would not open the vault's credentials, and is not kept.
         try FileManager.default.removeItem(at: keyFile)
-        let lost = try runServer(["--data-directory", data, "--port", "0", "--admin-port", "0"])
+        let lost = try await runServer(["--data-directory", data, "--port", "0", "--admin-port", "0"])
         #expect(lost.status == 64, "\(lost.output)")
         #expect(lost.output.contains("master key file \(keyFile.path) is missing"), "\(lost.output)")
         #expect(!FileManager.default.fileExists(atPath: keyFile.path))
@@ -116,7 +93,7 @@ struct ServerStartTests {
         let other = directory.url.appendingPathComponent("other.key")
         try Data((Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() + "\n").utf8)
             .write(to: other)
-        let wrong = try runServer([
+        let wrong = try await runServer([
             "--data-directory", data, "--port", "0", "--admin-port", "0", "--master-key-file", other.path,
         ])
         #expect(wrong.status == 64, "\(wrong.output)")
@@ -126,29 +103,29 @@ struct ServerStartTests {
 
         // Its own key back: it starts.
         try key.write(to: keyFile)
-        let restored = try startAndStop()
+        let restored = try await startAndStop()
         #expect(restored.status == 0, "\(restored.errors)")
     }
 
-    @Test func aTLSKeyThatIsNotTheCertificatesStopsTheStartBeforeTheStoreOpens() throws {
+    @Test func aTLSKeyThatIsNotTheCertificatesStopsTheStartBeforeTheStoreOpens() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let certificate = directory.url.appendingPathComponent("cert.pem").path
         let key = directory.url.appendingPathComponent("key.pem").path
         let otherKey = directory.url.appendingPathComponent("other.pem").path
-        let made = try ChildProcess.runSystem(
+        let made = try await ChildProcess.runSystem(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
                 "-subj", "/CN=localhost", "-keyout", key, "-out", certificate,
             ])
-        let madeOther = try ChildProcess.runSystem(
+        let madeOther = try await ChildProcess.runSystem(
             "/usr/bin/openssl",
             ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKey])
         #expect(made == 0 && madeOther == 0)
         let data = directory.url.appendingPathComponent("data")
         for (certificateFile, keyFile) in [(certificate, otherKey), (key, certificate)] {
-            let (status, output) = try runServer([
+            let (status, output) = try await runServer([
                 "--data-directory", data.path, "--port", "0", "--admin-port", "0", "--tls-cert", certificateFile,
                 "--tls-key", keyFile,
             ])
@@ -157,28 +134,28 @@ struct ServerStartTests {
         }
     }
 
-    @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() throws {
+    @Test func aNonLoopbackAddressWithoutTokensStopsTheStartSayingWhy() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let (status, output) = try runServer([
+        let (status, output) = try await runServer([
             "--host", "0.0.0.0", "--port", "0", "--data-directory", directory.url.path,
         ])
         #expect(status != 0)
         #expect(output.contains("refusing to serve on 0.0.0.0 without API tokens"), "\(output)")
     }
 
-    @Test func aDataDirectoryUnderAFileOrMissingTLSFilesStopTheStartSayingWhyAndLeaveNothing() throws {
+    @Test func aDataDirectoryUnderAFileOrMissingTLSFilesStopTheStartSayingWhyAndLeaveNothing() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("a-file")
         try Data("x".utf8).write(to: file)
         for data in [file.appendingPathComponent("data"), file] {
-            let (status, output) = try runServer(["--data-directory", data.path])
+            let (status, output) = try await runServer(["--data-directory", data.path])
             #expect(status != 0 && output.contains("\(file.path) is a file, not a directory"), "\(output)")
             #expect(!output.contains("NSCocoaErrorDomain") && !output.contains("UserInfo"), "\(output)")
         }
         let data = directory.url.appendingPathComponent("data")
-        let (status, output) = try runServer([
+        let (status, output) = try await runServer([
             "--data-directory", data.path, "--tls-cert", directory.url.appendingPathComponent("missing.pem").path,
             "--tls-key", directory.url.appendingPathComponent("missing.key").path,
         ])
@@ -186,34 +163,34 @@ struct ServerStartTests {
         #expect(!FileManager.default.fileExists(atPath: data.path), "no store, no master key made")
     }
 
-    @Test func settingsComeFromFlagsThenTheEnvironmentThenTheFile() throws {
+    @Test func settingsComeFromFlagsThenTheEnvironmentThenTheFile() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("settings.json")
         try Data(#"{"port": "from-the-file", "logLevel": "warning"}"#.utf8).write(to: file)
         let base = ["--config", file.path, "--data-directory", directory.url.path]
 
-        var (status, output) = try runServer(base)
+        var (status, output) = try await runServer(base)
         #expect(status != 0 && output.contains("\"from-the-file\""), "\(output)")
-        (status, output) = try runServer(base, environment: ["TRADECORE_PORT": "from-the-environment"])
+        (status, output) = try await runServer(base, environment: ["TRADECORE_PORT": "from-the-environment"])
         #expect(status != 0 && output.contains("\"from-the-environment\""), "\(output)")
-        (status, output) = try runServer(
+        (status, output) = try await runServer(
             base + ["--port", "from-the-flag"], environment: ["TRADECORE_PORT": "from-the-environment"])
         #expect(status != 0 && output.contains("\"from-the-flag\""), "\(output)")
         #expect(
             output.contains("--port") && output.contains("TRADECORE_PORT"), "the error names the setting: \(output)")
 
-        (status, output) = try runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
+        (status, output) = try await runServer(["--config", directory.url.appendingPathComponent("missing.json").path])
         #expect(status != 0 && output.contains("does not exist"), "\(output)")
         // The metrics endpoint on the gRPC port: refused before anything binds, naming both.
-        (status, output) = try runServer(["--port", "50999", "--admin-port", "50999"])
+        (status, output) = try await runServer(["--port", "50999", "--admin-port", "50999"])
         #expect(status == 64 && output.contains("--admin-port") && output.contains("--port"), "\(output)")
         // A negative number as its own argument is the value judged, not "a missing value".
-        (status, output) = try runServer(["--shutdown-grace-seconds", "-1"])
+        (status, output) = try await runServer(["--shutdown-grace-seconds", "-1"])
         #expect(status == 64 && output.contains(#"not "-1""#), "\(output)")
     }
 
-    @Test func aSettingsFileWithAnUnknownKeyOrAValueOfTheWrongKindStopsTheStartSayingWhy() throws {
+    @Test func aSettingsFileWithAnUnknownKeyOrAValueOfTheWrongKindStopsTheStartSayingWhy() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("settings.json")
@@ -226,12 +203,12 @@ struct ServerStartTests {
             (#"{"port": 5,, }"#, "is not valid JSON (Invalid value around character 11)"),
         ] {
             try Data(json.utf8).write(to: file)
-            let (status, output) = try runServer(["--config", file.path, "--data-directory", directory.url.path])
+            let (status, output) = try await runServer(["--config", file.path, "--data-directory", directory.url.path])
             #expect(status != 0 && output.contains(fragment), "\(json): \(output)")
         }
         // A file that is a pipe is read too: the port it sets is the one judged.
         let server = try builtExecutable("tradecore-server").path
-        let piped = try ChildProcess.run(
+        let piped = try await ChildProcess.run(
             "/bin/bash",
             [
                 "-c", #"echo '{"port": 70000}' | "$0" --config /dev/stdin --data-directory "$1""#, server,
@@ -240,7 +217,7 @@ struct ServerStartTests {
         #expect(piped.status == 64 && piped.errors.contains("70000"), "\(piped.errors)")
     }
 
-    @Test func aPortInUseStopsTheStartNamingTheAddressAndTheSetting() throws {
+    @Test func aPortInUseStopsTheStartNamingTheAddressAndTheSetting() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         // A listener of our own on a free port of loopback.
@@ -259,20 +236,20 @@ struct ServerStartTests {
         }
         #expect(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
-        var (status, output) = try runServer([
+        var (status, output) = try await runServer([
             "--port", "\(port)", "--admin-port", "0", "--data-directory", directory.url.path,
         ])
         #expect(status != 0)
         #expect(output.contains("cannot listen on 127.0.0.1:\(port) (--host and --port"), "\(output)")
         #expect(output.contains("already in use"), "\(output)")
-        (status, output) = try runServer([
+        (status, output) = try await runServer([
             "--port", "0", "--admin-port", "\(port)", "--data-directory", directory.url.path,
         ])
         #expect(status != 0)
         #expect(output.contains("cannot listen on 127.0.0.1:\(port) (--admin-host and --admin-port"), "\(output)")
     }
 
-    @Test func anAPITokenThatDoesNotParseStopsTheStartSayingWhy() throws {
+    @Test func anAPITokenThatDoesNotParseStopsTheStartSayingWhy() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         for (tokens, fragment) in [
@@ -280,7 +257,7 @@ struct ServerStartTests {
             ("robot:x=0123456789abcdef", "use service:<name> or user:<uuid>"),
             ("service:ops=short", "too short"), ("service:ops=sha256:abc", "64 hex digits"),
         ] {
-            let (status, output) = try runServer(
+            let (status, output) = try await runServer(
                 ["--port", "0", "--data-directory", directory.url.path], environment: ["TRADECORE_API_TOKENS": tokens])
             #expect(status != 0 && output.contains(fragment), "\(tokens): \(output)")
             #expect(!output.contains("0123456789abcdef"), "the error shows no token")

@@ -50,8 +50,11 @@ struct KeepaliveTests {
         try router.register(HealthService(status: HealthStatus()))
         try await withServer(router: router) { server, port in
             var configuration = RPCClientConfiguration()
-            configuration.keepaliveInterval = .milliseconds(50)
-            configuration.keepaliveTimeout = .milliseconds(500)
+            // A second for each answer: the test suites share two cores, and a loaded machine
+            // delays an answer by hundreds of milliseconds. The quiet stream lasts three times as
+            // long, so a server that does not answer ends the call.
+            configuration.keepaliveInterval = .milliseconds(100)
+            configuration.keepaliveTimeout = .seconds(1)
             let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
             defer { Task { await client.close() } }
             // A Watch sends the status once and then nothing: several PINGs go out on the quiet
@@ -60,7 +63,7 @@ struct KeepaliveTests {
                 var count = 0
                 for try await _ in response.messages {
                     count += 1
-                    try await Task.sleep(for: .milliseconds(700))
+                    try await Task.sleep(for: .seconds(3))
                     break
                 }
                 return count

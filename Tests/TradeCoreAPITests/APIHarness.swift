@@ -114,8 +114,9 @@ final class APIHarness: Sendable {
             CompleteOAuth(
                 brokerConnectionID: initiated.brokerConnectionID, userID: user, authorizationCode: "code",
                 state: initiated.oauthState), as: BrokerConnectionResult.self, metadata: metadata)
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
             let accounts = try await call(
                 "QueryService", "GetAccountsByUser", GetAccountsByUser(userID: user), as: BrokerAccountList.self,
                 metadata: metadata

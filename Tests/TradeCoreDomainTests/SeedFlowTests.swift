@@ -51,7 +51,7 @@ struct SeedFlowTests {
             let types = try await domain.events(of: StreamName(type: "order", id: orderID)).map(\.type)
             #expect(types == ["OrderCreated", "OrderPlaced", "FillAdded", "FillAdded", "OrderFilled"])
             let saga = OrderExecutionSaga.instanceID(order: orderID)
-            let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
+            let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(30))
             #expect(finished.status == .completed)
         }
     }
@@ -568,7 +568,7 @@ struct SeedFlowTests {
             let cancelled = try #require(
                 try await domain.events(of: StreamName(type: "order", id: id)).last { $0.type == "OrderCancelled" })
             #expect(cancelled.metadata.sagaID == nil)
-            let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(10))
+            let finished = try await domain.app.orderExecution.waitUntilFinished(saga, timeout: .seconds(30))
             #expect(finished.status == .completed)
         }
     }

@@ -69,7 +69,7 @@ final class TestEnvironment: @unchecked Sendable {
             var logger = Logger(label: "tradecore.tests.postgres")
             logger.logLevel = .warning
             let store = try await PostgresEventStore.open(
-                .init(url: url, schema: schema, maxConnections: 4, logger: logger))
+                .init(url: url, schema: schema, maxConnections: 4, operationTimeout: .seconds(60), logger: logger))
             return (store, PostgresProjectionStore(store: store))
         }
     }
@@ -117,7 +117,7 @@ final class TestEnvironment: @unchecked Sendable {
         var logger = Logger(label: "tradecore.tests.postgres.second")
         logger.logLevel = .warning
         let store = try await PostgresEventStore.open(
-            .init(url: url, schema: schema, maxConnections: 4, logger: logger))
+            .init(url: url, schema: schema, maxConnections: 4, operationTimeout: .seconds(60), logger: logger))
         return (store, PostgresLock(store: store), { await store.close() })
     }
 

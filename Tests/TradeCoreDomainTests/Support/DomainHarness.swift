@@ -86,9 +86,10 @@ final class DomainHarness: @unchecked Sendable {
     var commands: CommandBus { app.commands }
     var queries: QueryBus { app.queries }
 
-    /// Waits until `condition` holds, checking every 10 ms, for at most `timeout`.
+    /// Waits until `condition` holds, checking every 10 ms, for at most `timeout` (generous: every
+    /// suite runs at once, on two cores).
     func eventually(
-        _ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
     ) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
