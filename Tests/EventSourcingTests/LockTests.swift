@@ -57,7 +57,9 @@ struct LockTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 {
                     group.addTask {
-                        try await lock.withLock("contended", ttl: .seconds(30), timeout: .seconds(20)) { lease in
+                        // Twenty holders one after another; a generous wait for the loaded two-core
+                        // machine the suites share (20 s ran out there once).
+                        try await lock.withLock("contended", ttl: .seconds(30), timeout: .seconds(45)) { lease in
                             inside.enter(lease.token)
                             await Task.yield()
                             inside.leave()
