@@ -69,7 +69,10 @@ public protocol ProjectionStore: Sendable {
     /// that reads and then writes decides on what the one before it committed.
     func write(_ body: @escaping @Sendable (any ReadModelWriter) throws -> Void) async throws
 
-    /// In one transaction: removes every entry of `collections` and the checkpoint of `projection`.
+    /// In one transaction: removes every entry of `collections` and sets the checkpoint of
+    /// `projection` back to 0. A ``commit(_:from:to:_:)`` running at the same time either
+    /// lands wholly before the reset (its entries removed with the others) or finds the
+    /// checkpoint moved.
     func reset(_ projection: String, collections: [String]) async throws
 
     /// Reads, from a consistent view.

@@ -88,13 +88,22 @@ public final class PostgresProjectionStore: ProjectionStore {
         }
     }
 
+    /// Takes the checkpoint's row lock first, as ``commit(_:from:to:_:)`` does, and only then
+    /// empties the collections. A batch committing meanwhile either commits before the reset (and
+    /// the delete, whose snapshot is taken after the lock, removes its rows too) or waits and then
+    /// finds the checkpoint at 0. Deleting first left the rows that such a batch inserted, which
+    /// the delete's snapshot did not see: the rebuild then applied their events a second time.
+    /// The checkpoint row stays, at 0, so that a batch waiting on it finds where it stands.
     public func reset(_ projection: String, collections: [String]) async throws {
         try await store.withConnection("resetting projection \(projection)") { connection, logger in
             try await Self.transaction(connection, logger, readOnly: false) {
                 try await connection.execute(
-                    "DELETE FROM read_models WHERE collection = ANY(\(collections))", logger: logger)
+                    """
+                    INSERT INTO projection_checkpoints (projection, position) VALUES (\(projection), 0) \
+                    ON CONFLICT (projection) DO UPDATE SET position = 0
+                    """, logger: logger)
                 try await connection.execute(
-                    "DELETE FROM projection_checkpoints WHERE projection = \(projection)", logger: logger)
+                    "DELETE FROM read_models WHERE collection = ANY(\(collections))", logger: logger)
             }
         }
     }

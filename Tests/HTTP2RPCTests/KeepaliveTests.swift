@@ -48,29 +48,46 @@ struct KeepaliveTests {
         var router = RPCRouter()
         try router.register(DiagnosticsService(stats: RPCServerStats()))
         try router.register(HealthService(status: HealthStatus()))
-        try await withServer(router: router) { server, port in
-            var configuration = RPCClientConfiguration()
-            // A second for each answer: the test suites share two cores, and a loaded machine
-            // delays an answer by hundreds of milliseconds. The quiet stream lasts three times as
-            // long, so a server that does not answer ends the call.
-            configuration.keepaliveInterval = .milliseconds(100)
-            configuration.keepaliveTimeout = .seconds(1)
-            let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
-            defer { Task { await client.close() } }
-            // A Watch sends the status once and then nothing: several PINGs go out on the quiet
-            // connection while it is open, and each is answered.
-            let seen = try await client.serverStreaming(HealthService.watchPath, []) { response in
-                var count = 0
-                for try await _ in response.messages {
-                    count += 1
-                    try await Task.sleep(for: .seconds(3))
-                    break
+        // An event loop of its own: on the shared ones, another suite's work (PostgreSQL rows
+        // decoded by a debug build) held a loop for over a second, and a PING waited behind it.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await withServer(router: router, group: group) { server, port in
+                var configuration = RPCClientConfiguration()
+                // A second for each answer, as the suites share two cores; the quiet stream lasts
+                // three times as long, so a server that does not answer ends the call.
+                configuration.keepaliveInterval = .milliseconds(100)
+                configuration.keepaliveTimeout = .seconds(1)
+                let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration, group: group)
+                do {
+                    try await Self.quietStream(client, server: server)
+                } catch {
+                    await client.close()
+                    throw error
                 }
-                return count
+                await client.close()
             }
-            #expect(seen == 1)
-            #expect(server.stats.snapshot.openConnections == 1)
-            _ = try await client.unary(DiagnosticsService.pingPath, [])
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
         }
+        try await group.shutdownGracefully()
+    }
+
+    /// A Watch sends the status once and then nothing: several PINGs go out on the quiet
+    /// connection while it is open, and each is answered.
+    private static func quietStream(_ client: RPCClient, server: RPCServer) async throws {
+        let seen = try await client.serverStreaming(HealthService.watchPath, []) { response in
+            var count = 0
+            for try await _ in response.messages {
+                count += 1
+                try await Task.sleep(for: .seconds(3))
+                break
+            }
+            return count
+        }
+        #expect(seen == 1)
+        #expect(server.stats.snapshot.openConnections == 1)
+        _ = try await client.unary(DiagnosticsService.pingPath, [])
     }
 }

@@ -9,6 +9,7 @@ import NIOPosix
 /// Starts a real server on a free loopback port for the duration of `body`.
 func withServer<Result>(
     router: RPCRouter,
+    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     configure: (inout RPCServerConfiguration) -> Void = { _ in },
     _ body: (RPCServer, Int) async throws -> Result
 ) async throws -> Result {
@@ -16,7 +17,7 @@ func withServer<Result>(
     configure(&configuration)
     var logger = Logger(label: "test.server")
     logger.logLevel = .critical
-    let server = RPCServer(configuration: configuration, router: router, logger: logger)
+    let server = RPCServer(configuration: configuration, router: router, group: group, logger: logger)
     try await server.start()
     guard let port = server.localAddress?.port else { throw TestFailure("the server did not report a port") }
     do {
