@@ -14,9 +14,13 @@ python3 -c "import venv, ensurepip" 2>/dev/null || ensure_debian_packages python
 log "formatting: swift format lint --strict with .swift-format"
 swift format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests Tools
 
-log "building"
-swift build --build-tests
-bin="$(swift build --show-bin-path)"
+# One release build, with testing enabled so that the suites' @testable imports compile, serves
+# every step below: the suites, the scripts (through TRADECORE_BIN_PATH) and the README's tour. It
+# is the build the benchmarks and a deployment run, and has refused code a debug build took.
+log "building (release, testing enabled)"
+swift build -c release --build-tests -Xswiftc -enable-testing
+bin="$(swift build -c release --show-bin-path)"
+export TRADECORE_BIN_PATH="$bin"
 
 # A throwaway PostgreSQL cluster (installed from Debian's packages if missing), stopped on exit;
 # the PostgreSQL suites fail rather than skip without it.
@@ -24,7 +28,7 @@ start_test_postgres
 export TRADECORE_REQUIRE_POSTGRES=1
 
 log "Swift test suites"
-swift test --skip-build
+swift test -c release --skip-build
 
 log "interop with grpcio (plain and TLS)"
 bash Tools/interop/run_grpcio_interop.sh "$bin/tradecore-server"
@@ -64,8 +68,5 @@ bash Tools/fuzz/run_fuzz.sh 60
 
 log "the README's CLI tour, as written"
 bash Tools/tour/run_readme_tour.sh "$bin/tradecore-server"
-
-log "release build of every product (what the benchmarks and a deployment run; it has refused code the debug build took)"
-swift build -c release
 
 log "every test passed"

@@ -4,14 +4,14 @@
 # get a tenth of it, at least 5 s)
 # WIRE_FUZZ_SELECT=1: one message type per input, chosen by its first byte (faster; see WireFuzz.swift).
 # The corpus is kept in .build-fuzz/corpus between runs; crashes are written to .build-fuzz/.
-# Environment: SCRATCH_PATH (SwiftPM scratch path for the seed tool, default .build).
+# Environment: TRADECORE_BIN_PATH (built products, for the seed tool wire-roundtrip) or SCRATCH_PATH
+# (SwiftPM scratch path to build it in, default .build).
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$(dirname "$0")/../lib/common.sh"
 cd "$root"
 seconds="${1:-60}"
 out="$root/.build-fuzz"
-scratch="${SCRATCH_PATH:-.build}"
 mkdir -p "$out/modules" "$out/corpus"
 
 flags=(-sanitize=fuzzer,address -O -g -swift-version 6 -package-name TradeCore -parse-as-library
@@ -42,8 +42,7 @@ swiftc "${flags[@]}" -module-name FramingFuzz Tools/fuzz/FramingFuzz.swift Tools
     -o "$out/framing-fuzz"
 
 # Seeds: valid samples of every message, from the cross-check tool.
-swift build --scratch-path "$scratch" --product wire-roundtrip >/dev/null
-tool="$(swift build --scratch-path "$scratch" --show-bin-path)/wire-roundtrip"
+tool="$(built_product wire-roundtrip)"
 "$tool" samples 3 7 | python3 -c '
 import hashlib, sys
 for line in sys.stdin:

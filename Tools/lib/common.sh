@@ -2,7 +2,7 @@
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 # Installs Debian packages that are missing (as root, or through sudo).
 ensure_debian_packages() {
@@ -76,14 +76,31 @@ make_test_certificate() {
         -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
 }
 
-# The tradecore-server binary to test: $1 when given, else a debug build made now.
+# The tradecore-server binary to test: $1 when given, else the one in $TRADECORE_BIN_PATH when
+# that is set (Tools/test.sh sets it to its build's products), else a debug build made now.
 server_binary() {
     if [ -n "${1:-}" ]; then
         echo "$1"
         return
     fi
+    if [ -n "${TRADECORE_BIN_PATH:-}" ]; then
+        echo "$TRADECORE_BIN_PATH/tradecore-server"
+        return
+    fi
     (cd "$root" && swift build --product tradecore-server >&2)
     echo "$(cd "$root" && swift build --show-bin-path)/tradecore-server"
+}
+
+# The path of a product of this package (wire-roundtrip, say): from $TRADECORE_BIN_PATH when that
+# is set, else built now (debug), honouring $SCRATCH_PATH.
+built_product() {
+    if [ -n "${TRADECORE_BIN_PATH:-}" ]; then
+        echo "$TRADECORE_BIN_PATH/$1"
+        return
+    fi
+    local scratch="${SCRATCH_PATH:-.build}"
+    (cd "$root" && swift build --scratch-path "$scratch" --product "$1" >&2)
+    echo "$(cd "$root" && swift build --scratch-path "$scratch" --show-bin-path)/$1"
 }
 
 # Runs a Python script that starts and stops tradecore-server itself: `$1` is the script under
