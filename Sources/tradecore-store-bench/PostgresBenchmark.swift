@@ -9,7 +9,7 @@ enum PostgresBenchmark {
         url: String, root: URL, workloads: [AppendBenchmark.Workload], appenders: [Int], seconds: Double
     ) async throws {
         print(
-            "PostgreSQL (\(try PostgresEventStore.Configuration(url: url).redactedURL)) beside SQLite, single-event appends,"
+            "PostgreSQL (\(PostgresEventStore.Configuration(url: url).redactedURL)) beside SQLite, single-event appends,"
         )
         print("every one acknowledged only once durable (synchronous_commit on; SQLite synchronous=FULL):")
         for workload in workloads {
