@@ -427,7 +427,7 @@ struct InMemoryCallTests {
     // MARK: Deadlines and cancellation
 
     @Test("the client's deadline cancels the call on both sides")
-    func clientDeadline() throws {
+    func clientDeadline() async throws {
         let probe = HandlerProbe()
         let pair = try InMemoryConnection(router: makeTestRouter(probe: probe))
         let call = pair.call(TestMethod.hang, [], timeout: .milliseconds(200))
@@ -436,11 +436,11 @@ struct InMemoryCallTests {
         #expect(call.result == nil)
         try pair.advanceTime(by: .milliseconds(250))
         #expect(call.error?.code == .deadlineExceeded)
-        try waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+        try await waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
     }
 
     @Test("a client cancellation (RST_STREAM) cancels the server's handler task")
-    func clientCancels() throws {
+    func clientCancels() async throws {
         let probe = HandlerProbe()
         let pair = try InMemoryConnection(router: makeTestRouter(probe: probe))
         let call = pair.call(TestMethod.hang)
@@ -448,11 +448,11 @@ struct InMemoryCallTests {
         pair.clientHandler.cancel(callID: call.callID)
         try pair.pump()
         #expect(call.error?.code == .cancelled)
-        try waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+        try await waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
     }
 
     @Test("cancelling a stream in the middle stops the writer")
-    func cancelMidStream() throws {
+    func cancelMidStream() async throws {
         let probe = HandlerProbe()
         var clientConfiguration = RPCClientConfiguration()
         clientConfiguration.initialStreamWindowSize = 65_535
@@ -465,7 +465,7 @@ struct InMemoryCallTests {
         pair.clientHandler.cancel(callID: observer.callID)
         try pair.pump()
         #expect(observer.error?.code == .cancelled)
-        try waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
+        try await waitUntil(pumping: pair) { probe.cancelled.load(ordering: .sequentiallyConsistent) == 1 }
         #expect(probe.written.load(ordering: .sequentiallyConsistent) < 10_000)
     }
 
@@ -486,19 +486,13 @@ struct InMemoryCallTests {
     }
 
     /// Runs the loop until `condition` holds: handler tasks finish on the loop's executor.
-    private func waitUntil(pumping pair: InMemoryConnection, _ condition: () -> Bool) throws {
-        for _ in 0..<1000 where !condition() {
+    private func waitUntil(pumping pair: InMemoryConnection, _ condition: () -> Bool) async throws {
+        for _ in 0..<10_000 where !condition() {
             try pair.pump()
-            if !condition() { usleepForTask() }
+            if !condition() { await pauseForTask() }
         }
         #expect(condition())
     }
-}
-
-/// Gives cancelled tasks (whose wake-up passes through the global executor) a moment.
-func usleepForTask() {
-    var request = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-    nanosleep(&request, nil)
 }
 
 #if canImport(Glibc)

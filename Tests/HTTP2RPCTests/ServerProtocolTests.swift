@@ -138,7 +138,7 @@ struct ServerProtocolTests {
     }
 
     @Test("the server's own deadline answers DEADLINE_EXCEEDED and cancels the handler")
-    func serverDeadline() throws {
+    func serverDeadline() async throws {
         let probe = HandlerProbe()
         let connection = try RawServerConnection(router: makeTestRouter(probe: probe))
         try request(connection, stream: 1, path: TestMethod.hang, extra: [("grpc-timeout", "100m")])
@@ -149,9 +149,9 @@ struct ServerProtocolTests {
         connection.advanceTime(by: .milliseconds(60))
         #expect(connection.statusCode(stream: 1) == .deadlineExceeded)
         // The handler's task wakes through the global executor: give it a moment.
-        for _ in 0..<1000 where probe.cancelled.load(ordering: .sequentiallyConsistent) == 0 {
+        for _ in 0..<10_000 where probe.cancelled.load(ordering: .sequentiallyConsistent) == 0 {
             connection.loop.run()
-            usleepForTask()
+            await pauseForTask()
         }
         #expect(probe.cancelled.load(ordering: .sequentiallyConsistent) == 1, "the handler was cancelled")
     }

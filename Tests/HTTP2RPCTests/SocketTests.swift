@@ -460,11 +460,11 @@ struct SocketTests {
     @Test("a TLS client that does not offer h2 is refused during the handshake")
     func tlsWithoutH2() async throws {
         try await withTLSServer(router: router()) { port, certificate in
-            let refused = try run(
+            let refused = try await run(
                 "/usr/bin/openssl",
                 ["s_client", "-connect", "127.0.0.1:\(port)", "-alpn", "http/1.1", "-CAfile", certificate.certificate])
             #expect(refused.output.contains("no application protocol"), "\(refused.output)")
-            let accepted = try run(
+            let accepted = try await run(
                 "/usr/bin/openssl",
                 ["s_client", "-connect", "127.0.0.1:\(port)", "-alpn", "h2", "-CAfile", certificate.certificate])
             #expect(accepted.output.contains("ALPN protocol: h2"), "\(accepted.output)")

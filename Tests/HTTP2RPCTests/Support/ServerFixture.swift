@@ -35,7 +35,7 @@ func withTLSServer<Result>(
     router: RPCRouter,
     _ body: (_ port: Int, _ certificate: TestCertificate) async throws -> Result
 ) async throws -> Result {
-    let certificate = try TestCertificate.make()
+    let certificate = try await TestCertificate.make()
     defer { certificate.remove() }
     return try await withServer(
         router: router,
@@ -56,12 +56,12 @@ struct TestCertificate {
     var certificate: String { directory.appendingPathComponent("cert.pem").path }
     var key: String { directory.appendingPathComponent("key.pem").path }
 
-    static func make() throws -> TestCertificate {
+    static func make() async throws -> TestCertificate {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "tradecore-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let made = TestCertificate(directory: directory)
-        try run(
+        try await run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
@@ -75,9 +75,10 @@ struct TestCertificate {
 }
 
 /// Runs a program to completion; returns its standard output and error, merged.
-/// Output goes through a file: reading a pipe with FileHandle can trap on EINTR.
+/// Output goes through a file: reading a pipe with FileHandle can trap on EINTR. The wait suspends
+/// (see ``pauseForTask()``) instead of holding a thread of the cooperative pool.
 @discardableResult
-func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).txt")
     _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: outputURL) }
@@ -90,7 +91,7 @@ func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, out
     process.standardError = output
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
     try process.run()
-    process.waitUntilExit()
+    while process.isRunning { await pauseForTask() }
     // Tools such as openssl s_client echo the peer's binary frames: decode leniently.
     let text = (try? Data(contentsOf: outputURL)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     return (process.terminationStatus, text)
@@ -144,4 +145,17 @@ final class RawSocket: Sendable {
     }
 
     func close() async { try? await channel.close() }
+}
+
+/// Waits a moment (1 ms) for something another thread does — a cancelled task's wake-up, which
+/// passes through the global executor, or a child process — suspending rather than holding one of
+/// the cooperative pool's threads, which that work may need.
+func pauseForTask() async {
+    do {
+        try await Task.sleep(for: .milliseconds(1))
+    } catch {
+        // Cancelled: Task.sleep returns at once, so sleep the thread instead of spinning.
+        var request = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        nanosleep(&request, nil)
+    }
 }
