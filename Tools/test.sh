@@ -16,7 +16,8 @@ swift format lint --strict --recursive --configuration .swift-format Package.swi
 
 # One release build, with testing enabled so that the suites' @testable imports compile, serves
 # every step below: the suites, the scripts (through TRADECORE_BIN_PATH) and the README's tour. It
-# is the build the benchmarks and a deployment run, and has refused code a debug build took.
+# is the configuration the benchmarks and a deployment build in, which has refused code that a
+# debug build took.
 log "building (release, testing enabled)"
 swift build -c release --build-tests -Xswiftc -enable-testing
 bin="$(swift build -c release --show-bin-path)"
