@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds tradecore-server and the CLI tradecore (release), and starts the server on the embedded
-# default: plain HTTP/2 (h2c) on 127.0.0.1:50051. Installs the Debian packages the build needs first. Extra arguments go to
-# the server (see `tradecore-server --help`); stop it with Ctrl-C or SIGTERM, which drains.
+# default: plain HTTP/2 (h2c) on 127.0.0.1:50051. Installs the Debian packages the build needs
+# first. Extra arguments go to the server (see `tradecore-server --help`); stop it with Ctrl-C or
+# SIGTERM, which drains.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$root"
