@@ -109,7 +109,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // Asks Linux for a short time slice for latency-sensitive threads (event loops).
+        // Asks Linux for a short time slice for latency-sensitive threads (event loops), and names
+        // threads for the kernel.
         .target(name: "CThreadScheduling"),
 
         // HTTP/2 on nghttp2 + NIO, TLS on OpenSSL, and the gRPC-compatible RPC core.
@@ -172,6 +173,7 @@ let package = Package(
             dependencies: [
                 "EventStore",
                 "CSQLiteTuning",
+                "CThreadScheduling",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

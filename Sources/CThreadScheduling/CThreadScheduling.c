@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #if defined(__linux__)
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -39,9 +40,21 @@ int tradecore_set_time_slice(unsigned long long nanoseconds) {
     if (syscall(SYS_sched_setattr, 0, &attributes, 0) != 0) return errno;
     return 0;
 }
+
+int tradecore_set_thread_name(const char *name) {
+    char kept[16];
+    strncpy(kept, name, sizeof kept - 1);
+    kept[sizeof kept - 1] = '\0';
+    return pthread_setname_np(pthread_self(), kept);
+}
 #else
 int tradecore_set_time_slice(unsigned long long nanoseconds) {
     (void)nanoseconds;
+    return ENOSYS;
+}
+
+int tradecore_set_thread_name(const char *name) {
+    (void)name;
     return ENOSYS;
 }
 #endif

@@ -1,3 +1,4 @@
+import CThreadScheduling
 import Dispatch
 import EventStore
 import Foundation
@@ -48,13 +49,24 @@ extension SQLiteEventStore {
     func startWriterThread() {
         let wake = writerWake
         let thread = Thread { [weak self] in
+            Self.nameWriterThread()
             while true {
                 wake.wait()
                 guard let store = self, store.drain() else { return }
             }
         }
-        thread.name = "tradecore.eventstore.writer"
+        thread.name = Self.writerThreadName
         thread.start()
+    }
+
+    /// The writer thread's name, as `top -H`, `ps -L` and `perf` show it: Linux keeps at most 15
+    /// bytes of one.
+    static let writerThreadName = "tc-store-writer"
+
+    /// Names the calling thread for the kernel. On Linux, Foundation's `Thread.name` did not reach
+    /// it: the writer showed under the name of the Dispatch worker that made it ("…r-initiated-qos").
+    private static func nameWriterThread() {
+        _ = tradecore_set_thread_name(writerThreadName)
     }
 
     /// Commits batches until the queue is empty. Returns false once the store is closed and drained.

@@ -117,6 +117,22 @@ struct SQLiteEventStoreTests {
         await store.close()
     }
 
+    @Test("the writer thread is named for the kernel, as top -H, ps -L and perf show it")
+    func writerThreadIsNamed() async throws {
+        defer { directory.remove() }
+        // afterCommit runs on the writer thread: the name it reads there is the writer's own.
+        let seen = Mutex<String?>(nil)
+        var settings = configuration()
+        settings.afterCommit = { _ in
+            let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "unreadable"
+            seen.withLock { $0 = $0 ?? comm.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        let store = try await SQLiteEventStore.open(settings)
+        _ = try await store.append(to: try stream(), expected: .noStream, events: events(1))
+        await store.close()
+        #expect(seen.withLock { $0 } == SQLiteEventStore.writerThreadName)
+    }
+
     @Test func refusesAFileThatIsNotSQLite() async throws {
         defer { directory.remove() }
         let garbage = Data("these are not the bytes of a database, but of a note someone left here".utf8)

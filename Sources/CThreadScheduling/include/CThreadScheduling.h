@@ -10,4 +10,9 @@
 /// understand: it accepts the call and keeps its own slice; a non-Linux system returns ENOSYS).
 int tradecore_set_time_slice(unsigned long long nanoseconds);
 
+/// Names the calling thread for the kernel (what `top -H`, `ps -L` and `perf` show), cut to the
+/// 15 bytes Linux keeps; a longer name would be refused whole. Returns 0, or the errno of the
+/// failure (ENOSYS on a non-Linux system).
+int tradecore_set_thread_name(const char *name);
+
 #endif
