@@ -489,7 +489,7 @@ struct InMemoryCallTests {
     private func waitUntil(pumping pair: InMemoryConnection, _ condition: () -> Bool) async throws {
         for _ in 0..<10_000 where !condition() {
             try pair.pump()
-            if !condition() { await pauseForTask() }
+            if !condition() { try await pauseBeforeCheckingAgain() }
         }
         #expect(condition())
     }

@@ -151,7 +151,7 @@ struct ServerProtocolTests {
         // The handler's task wakes through the global executor: give it a moment.
         for _ in 0..<10_000 where probe.cancelled.load(ordering: .sequentiallyConsistent) == 0 {
             connection.loop.run()
-            await pauseForTask()
+            try await pauseBeforeCheckingAgain()
         }
         #expect(probe.cancelled.load(ordering: .sequentiallyConsistent) == 1, "the handler was cancelled")
     }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// One client-side HTTP/2 connection: owns its nghttp2 session and multiplexes calls on it.
@@ -36,6 +37,8 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// When the unanswered keepalive PING was sent, if one is out.
     private var keepalivePingSentAt: NIODeadline?
     private var keepaliveTimer: Scheduled<Void>?
+    /// The client's count of answered keepalive PINGs, shared by its connections.
+    private let keepaliveAnswers: NIOLockedValueBox<Int>
     /// Fires when the server has not sent its SETTINGS in time (``RPCClientConfiguration/handshakeTimeout``).
     private var handshakeTimer: Scheduled<Void>?
     /// Set once the server sent GOAWAY: no new calls on this connection.
@@ -49,9 +52,14 @@ final class HTTP2ClientConnectionHandler: ChannelInboundHandler {
     /// with it (a retry on a new connection would meet the same server).
     private var notHTTP2Error: RPCError?
 
-    init(configuration: RPCClientConfiguration, logger: Logger) {
+    init(
+        configuration: RPCClientConfiguration,
+        logger: Logger,
+        keepaliveAnswers: NIOLockedValueBox<Int> = NIOLockedValueBox(0)
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.keepaliveAnswers = keepaliveAnswers
     }
 
     // MARK: Channel events
@@ -503,7 +511,10 @@ extension HTTP2ClientConnectionHandler: NGHTTP2SessionDelegate {
         case .goaway:
             isGoingAway = true
         case .ping(let ack):
-            if ack { keepalivePingSentAt = nil }
+            if ack, keepalivePingSentAt != nil {
+                keepalivePingSentAt = nil
+                keepaliveAnswers.withLockedValue { $0 += 1 }
+            }
         case .requestHeaders, .pushResponseHeaders, .priority, .rstStream, .windowUpdate, .other:
             break
         }

@@ -17,6 +17,8 @@ public final class RPCClient: Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     private let callCounter = NIOLockedValueBox<UInt64>(0)
+    /// Keepalive PINGs the server answered, on every connection this client opened.
+    private let keepaliveAnswers = NIOLockedValueBox(0)
 
     private struct Connection: Sendable {
         let channel: any Channel
@@ -44,6 +46,11 @@ public final class RPCClient: Sendable {
         self.group = group
         self.logger = logger
     }
+
+    /// How many keepalive PINGs (``RPCClientConfiguration/keepaliveInterval``) the server has
+    /// answered, over every connection this client opened: a connection kept alive through quiet
+    /// periods shows here.
+    public var keepalivePingsAnswered: Int { keepaliveAnswers.withLockedValue { $0 } }
 
     /// Opens the connection now instead of at the first call.
     public func connect() async throws {
@@ -269,6 +276,7 @@ public final class RPCClient: Sendable {
         }
         let configuration = self.configuration
         let logger = self.logger
+        let keepaliveAnswers = self.keepaliveAnswers
         // The handler is kept from the initializer rather than looked up in the pipeline once
         // connected: a failed TLS handshake may already have closed the channel and emptied the
         // pipeline by then, and the handler is what knows why.
@@ -283,7 +291,8 @@ public final class RPCClient: Sendable {
                     if let tlsContext {
                         try sync.addHandler(try OpenSSLHandler(context: tlsContext, role: .client))
                     }
-                    let handler = HTTP2ClientConnectionHandler(configuration: configuration, logger: logger)
+                    let handler = HTTP2ClientConnectionHandler(
+                        configuration: configuration, logger: logger, keepaliveAnswers: keepaliveAnswers)
                     try sync.addHandler(handler)
                     made.value = handler
                 }

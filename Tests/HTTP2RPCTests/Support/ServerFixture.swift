@@ -75,8 +75,8 @@ struct TestCertificate {
 }
 
 /// Runs a program to completion; returns its standard output and error, merged.
-/// Output goes through a file: reading a pipe with FileHandle can trap on EINTR. The wait suspends
-/// (see ``pauseForTask()``) instead of holding a thread of the cooperative pool.
+/// Output goes through a file: reading a pipe with FileHandle can trap on EINTR. The exit is
+/// awaited through the process's termination handler, holding no thread of the cooperative pool.
 @discardableResult
 func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).txt")
@@ -90,8 +90,16 @@ func run(_ program: String, _ arguments: [String]) async throws -> (status: Int3
     process.standardOutput = output
     process.standardError = output
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-    try process.run()
-    while process.isRunning { await pauseForTask() }
+    let started = await withCheckedContinuation { (exited: CheckedContinuation<Result<Void, any Error>, Never>) in
+        process.terminationHandler = { _ in exited.resume(returning: .success(())) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            exited.resume(returning: .failure(error))
+        }
+    }
+    try started.get()
     // Tools such as openssl s_client echo the peer's binary frames: decode leniently.
     let text = (try? Data(contentsOf: outputURL)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     return (process.terminationStatus, text)
@@ -147,15 +155,10 @@ final class RawSocket: Sendable {
     func close() async { try? await channel.close() }
 }
 
-/// Waits a moment (1 ms) for something another thread does — a cancelled task's wake-up, which
-/// passes through the global executor, or a child process — suspending rather than holding one of
-/// the cooperative pool's threads, which that work may need.
-func pauseForTask() async {
-    do {
-        try await Task.sleep(for: .milliseconds(1))
-    } catch {
-        // Cancelled: Task.sleep returns at once, so sleep the thread instead of spinning.
-        var request = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-        nanosleep(&request, nil)
-    }
+/// The pause between two checks of a condition that another thread brings about (a cancelled
+/// task's wake-up passes through the global executor before an embedded loop can run it): the
+/// check suspends for it instead of holding one of the cooperative pool's threads, which that
+/// wake-up may need. Throws when the waiting task is cancelled (a suite's time limit).
+func pauseBeforeCheckingAgain() async throws {
+    try await Task.sleep(for: .milliseconds(1))
 }
