@@ -19,13 +19,14 @@ public struct AggregateRoot<State: Aggregate>: Sendable {
     public private(set) var loadedVersion: Int64?
     /// Events emitted since the aggregate was loaded (or last saved), oldest first.
     public private(set) var uncommittedEvents: [State.Event]
+    /// The stream's name, made once: a cached aggregate serves many commands, and each names its
+    /// stream to load and to save. `nil` only for a type whose ``Aggregate/streamType`` is not a
+    /// valid stream type, which ``streamName()`` then reports.
+    private let stream: StreamName?
 
     /// A new aggregate: no events, nothing committed.
     public init(id: UUID) {
-        self.id = id
-        self.state = State(id: id)
-        self.loadedVersion = nil
-        self.uncommittedEvents = []
+        self.init(id: id, state: State(id: id), version: nil)
     }
 
     /// An aggregate rebuilt from storage at `version`.
@@ -34,6 +35,7 @@ public struct AggregateRoot<State: Aggregate>: Sendable {
         self.state = state
         self.loadedVersion = version
         self.uncommittedEvents = []
+        self.stream = try? StreamName(type: State.streamType, id: id)
     }
 
     /// Reads a property of the state: `order.status` for `order.state.status`.
@@ -60,7 +62,8 @@ public struct AggregateRoot<State: Aggregate>: Sendable {
 
     /// The aggregate's stream, `<streamType>-<id>`.
     public func streamName() throws(EventStoreError) -> StreamName {
-        try StreamName(type: State.streamType, id: id)
+        if let stream { return stream }
+        return try StreamName(type: State.streamType, id: id)
     }
 
     /// Records an event and folds it into the state. Called by business methods once they have

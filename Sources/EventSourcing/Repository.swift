@@ -65,9 +65,9 @@ public final class Repository<State: Aggregate>: Sendable {
 
     /// Loads an aggregate, or returns `nil` when its stream has no events.
     public func loadIfPresent(_ id: UUID) async throws -> AggregateRoot<State>? {
-        let stream = try StreamName(type: State.streamType, id: id)
         // An entry of another type could only come from a bug; it is treated as a miss.
         if var cached = cache.entry(for: id)?.root as? AggregateRoot<State> {
+            let stream = try cached.streamName()
             let before = cached.loadedVersion
             // The stream's version is usually known without a read (the SQLite store keeps the
             // versions it committed); only a stream that moved is read, from after the cache.
@@ -78,6 +78,7 @@ public final class Repository<State: Aggregate>: Sendable {
             }
             return cached
         }
+        let stream = try StreamName(type: State.streamType, id: id)
         guard let loaded = try await loadFromStore(id, stream: stream) else { return nil }
         remember(loaded)
         return loaded

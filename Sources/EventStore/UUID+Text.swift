@@ -6,20 +6,25 @@ extension UUID {
     /// Written by hand: Foundation's `uuidString` formats through printf (and `lowercased()` copies
     /// it again), a measurable cost on paths that run once per command or per event.
     public var lowercasedText: String {
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            writeLowercasedText(to: buffer, at: 0)
+            return 36
+        }
+    }
+
+    /// Writes ``lowercasedText``'s 36 bytes into `buffer` from `start`, which leaves room for them.
+    func writeLowercasedText(to buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
         let digits: StaticString = "0123456789abcdef"
-        return withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { buffer in
-                var index = 0
-                for (offset, byte) in bytes.enumerated() {
-                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
-                        buffer[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    buffer[index] = digits.utf8Start[Int(byte >> 4)]
-                    buffer[index + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                    index += 2
+        withUnsafeBytes(of: uuid) { bytes in
+            var index = start
+            for (offset, byte) in bytes.enumerated() {
+                if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                    buffer[index] = UInt8(ascii: "-")
+                    index += 1
                 }
-                return index
+                buffer[index] = digits.utf8Start[Int(byte >> 4)]
+                buffer[index + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                index += 2
             }
         }
     }
