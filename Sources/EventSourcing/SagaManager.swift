@@ -233,11 +233,12 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
             loaded = found
         } else {
             let named = saga.instanceID(for: event)
-            sagaID = named ?? Self.sagaID(startedBy: event.id)
+            let eventID = event.id
+            let startedID: @Sendable () -> UUID = { named ?? Self.sagaID(startedBy: eventID) }
             // Steps are deterministic, so an event whose start step is nil (or fails) now never
             // started an instance before a restart either: nothing to read for it.
             do {
-                first = try saga.start(on: event, context: SagaContext(sagaID: sagaID, time: event.metadata.time))
+                first = try saga.start(on: event, context: SagaContext(deriving: startedID, time: event.metadata.time))
             } catch {
                 // There is no instance yet, so nothing to compensate.
                 logger.error(
@@ -245,9 +246,11 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                     metadata: ["saga.type": "\(S.sagaType)", "saga.event": "\(position)", "saga.error": "\(error)"])
             }
             if first != nil {
+                sagaID = startedID()
                 loaded = try await load(sagaID)
             } else if let named, let found = try await load(named) {
                 // An event on what an instance follows that none of its commands caused.
+                sagaID = named
                 loaded = found
             } else {
                 try await skip(position, cursor: &cursor)
