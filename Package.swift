@@ -2,9 +2,16 @@
 import PackageDescription
 
 // Every target compiles in Swift 6 language mode with `any` spelled out for existentials.
+// NonisolatedNonsendingByDefault (SE-0461): a nonisolated async function runs on its caller's
+// executor instead of hopping to the global one at each call. The package has no actor, and the
+// server's handlers already ran on their connection's event loop (a task executor preference), so
+// nothing moved; what went is the check at every hop (swift_task_switch, which looks up the task's
+// preferred executor under a lock): 8.3% of the event loops' CPU samples under CreateOrder load,
+// 2.3% after.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
 // The server-side cores, in release builds, also make their generic code available to the modules

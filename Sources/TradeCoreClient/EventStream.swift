@@ -38,7 +38,9 @@ public struct EventStream: AsyncSequence, Sendable {
         var base: AsyncThrowingChannel<Element, any Error>.Iterator
         let call: Call
 
-        public mutating func next() async throws -> Element? {
+        /// `@concurrent`: the channel's iterator is not Sendable, and its `next()` runs apart from
+        /// the caller's executor (see `strictSettings` in Package.swift).
+        @concurrent public mutating func next() async throws -> Element? {
             try await base.next()
         }
     }

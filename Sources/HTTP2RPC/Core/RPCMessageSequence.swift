@@ -23,7 +23,10 @@ public struct RPCMessageSequence: AsyncSequence, Sendable {
         var batch: [[UInt8]] = []
         var index = 0
 
-        public mutating func next() async throws -> [UInt8]? {
+        /// `@concurrent`, as every nonisolated async function was before the package took
+        /// nonisolated(nonsending) as its default: NIO's iterator is not Sendable, and its `next()`
+        /// runs apart from the caller's executor.
+        @concurrent public mutating func next() async throws -> [UInt8]? {
             while index == batch.count {
                 guard let fetched = try await base.next() else { return nil }
                 batch = fetched
