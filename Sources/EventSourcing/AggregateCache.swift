@@ -28,7 +28,10 @@ final class AggregateCache: Sendable {
     /// A cached aggregate root and the version it was loaded or saved at.
     struct Entry: Sendable {
         var version: Int64
-        var root: any Sendable
+        /// A ``CachedRoot``: one reference, where a root held as `any Sendable` took a heap box of
+        /// its own on every save (a root is larger than an existential's three inline words) and a
+        /// slower cast back.
+        var root: any AnyObject & Sendable
     }
 
     private struct Contents {
@@ -56,7 +59,7 @@ final class AggregateCache: Sendable {
     /// Keeps `root` at `version` for `id`, unless the cache already holds a newer version, and
     /// counts under the same lock.
     func remember(
-        _ root: any Sendable, version: Int64, for id: UUID,
+        _ root: any AnyObject & Sendable, version: Int64, for id: UUID,
         counting count: (inout RepositoryStatistics) -> Void = { _ in }
     ) {
         contents.withLock { contents in
@@ -72,4 +75,11 @@ final class AggregateCache: Sendable {
     func removeAll() {
         contents.withLock { $0.entries.removeAll() }
     }
+}
+
+/// An aggregate root as the cache holds it.
+final class CachedRoot<State: Aggregate>: Sendable {
+    let root: AggregateRoot<State>
+
+    init(_ root: AggregateRoot<State>) { self.root = root }
 }

@@ -93,17 +93,26 @@ public final class CommandBus: Sendable {
         public var failed = 0
     }
 
-    /// A handler, erased to a closure over its concrete type when it is registered: a send then
-    /// needs no cast to a constrained existential (`any CommandHandler<C>`), which the runtime
-    /// resolves slowly, on every command.
-    private struct Registration: Sendable {
-        let handle: @Sendable (any Command, CommandContext) async throws -> any CommandResult
+    /// A handler, kept with its concrete type behind a protocol whose one requirement is generic
+    /// over the command: a send passes the command and takes the result back as themselves. An
+    /// erasure to a closure over `any Command` and `any CommandResult` boxed both on every command
+    /// (a heap allocation each for a command or result larger than three words) and cast them
+    /// back; a cast to a constrained existential (`any CommandHandler<C>`) is resolved slowly by
+    /// the runtime, on every command.
+    private protocol Registration: Sendable {
+        func run<C: Command>(_ command: C, context: CommandContext) async throws -> C.Result
+    }
+
+    private struct HandlerRegistration<H: CommandHandler>: Registration {
+        let handler: H
 
         func run<C: Command>(_ command: C, context: CommandContext) async throws -> C.Result {
-            guard let result = try await handle(command, context) as? C.Result else {
-                throw HandlerTypeMismatch(commandType: C.commandType)
-            }
-            return result
+            // The table is keyed by command type name, and the bus refuses two Swift types under one
+            // name, so C is the handled type; the check keeps a bug from reinterpreting memory.
+            guard C.self == H.Handled.self else { throw HandlerTypeMismatch(commandType: C.commandType) }
+            let result = try await handler.handle(unsafeBitCast(command, to: H.Handled.self), context: context)
+            // C is H.Handled, so C.Result is H.Handled.Result.
+            return unsafeBitCast(result, to: C.Result.self)
         }
     }
 
@@ -111,7 +120,7 @@ public final class CommandBus: Sendable {
     public let dependencies: HandlerDependencies
     /// The bus's settings.
     public let configuration: Configuration
-    private let handlers: [String: Registration]
+    private let handlers: [String: any Registration]
     private let interceptors: [any CommandInterceptor]
     private let inFlight = InFlightCommands()
 
@@ -144,17 +153,12 @@ public final class CommandBus: Sendable {
         self.configuration = configuration
     }
 
-    private static func tableEntry<H: CommandHandler>(_ handler: H) -> HandlerTable<Registration>.Handler {
+    private static func tableEntry<H: CommandHandler>(_ handler: H) -> HandlerTable<any Registration>.Handler {
         HandlerTable.Handler(
             typeName: H.Handled.commandType,
             swiftType: String(reflecting: H.Handled.self),
             handlerName: String(describing: H.self),
-            entry: Registration { command, context in
-                guard let command = command as? H.Handled else {
-                    throw HandlerTypeMismatch(commandType: H.Handled.commandType)
-                }
-                return try await handler.handle(command, context: context)
-            }
+            entry: HandlerRegistration(handler: handler)
         )
     }
 
@@ -233,7 +237,7 @@ public final class CommandBus: Sendable {
 
     /// Everything after the interceptors: deduplication by command id, then the handler's attempts.
     private func run<C: Command>(
-        _ command: C, handler: Registration, invocation: CommandInvocation
+        _ command: C, handler: any Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         // A generated id is new: nothing to deduplicate, and nobody else can be running it.
         guard invocation.clientSuppliedID else {
@@ -264,7 +268,7 @@ public final class CommandBus: Sendable {
     }
 
     private func recordedOrAttempt<C: Command>(
-        _ command: C, handler: Registration, invocation: CommandInvocation
+        _ command: C, handler: any Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let id = invocation.commandID
         let recorded: RecordedCommand?
@@ -283,7 +287,7 @@ public final class CommandBus: Sendable {
     /// Runs the handler until it commits, is rejected, fails, or runs out of attempts; then
     /// releases the locks its attempts took.
     private func attempt<C: Command>(
-        _ command: C, handler: Registration, invocation: CommandInvocation
+        _ command: C, handler: any Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let leases = CommandLeases()
         let outcome: Result<CommandOutcome<C.Result>, CommandBusError>
@@ -297,7 +301,7 @@ public final class CommandBus: Sendable {
     }
 
     private func attempts<C: Command>(
-        _ command: C, handler: Registration, invocation: CommandInvocation, leases: CommandLeases
+        _ command: C, handler: any Registration, invocation: CommandInvocation, leases: CommandLeases
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let policy = configuration.retry
         var attempt = 0

@@ -66,7 +66,7 @@ public final class Repository<State: Aggregate>: Sendable {
     /// Loads an aggregate, or returns `nil` when its stream has no events.
     public func loadIfPresent(_ id: UUID) async throws -> AggregateRoot<State>? {
         // An entry of another type could only come from a bug; it is treated as a miss.
-        if var cached = cache.entry(for: id)?.root as? AggregateRoot<State> {
+        if var cached = (cache.entry(for: id)?.root as? CachedRoot<State>)?.root {
             let stream = try cached.streamName()
             let before = cached.loadedVersion
             // The stream's version is usually known without a read (the SQLite store keeps the
@@ -207,7 +207,7 @@ public final class Repository<State: Aggregate>: Sendable {
     /// Caches a committed state, unless the cache already holds a newer one, and counts under the
     /// same lock.
     private func remember(_ root: AggregateRoot<State>, counting count: (inout Statistics) -> Void = { _ in }) {
-        cache.remember(root, version: root.loadedVersion ?? -1, for: root.id, counting: count)
+        cache.remember(CachedRoot(root), version: root.loadedVersion ?? -1, for: root.id, counting: count)
     }
 
     // MARK: - Snapshots
