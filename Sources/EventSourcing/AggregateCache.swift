@@ -28,9 +28,10 @@ final class AggregateCache: Sendable {
     /// A cached aggregate root and the version it was loaded or saved at.
     struct Entry: Sendable {
         var version: Int64
-        /// A ``CachedRoot``: one reference, where a root held as `any Sendable` took a heap box of
-        /// its own on every save (a root is larger than an existential's three inline words) and a
-        /// slower cast back.
+        /// A ``CachedRoot``. A save still allocates once (the class, where `any Sendable` took a
+        /// heap box, a root being larger than an existential's three inline words); a hit now
+        /// takes a class cast, where the cast of an `any Sendable` to the root type went through
+        /// the runtime's general dynamic cast.
         var root: any AnyObject & Sendable
     }
 
