@@ -201,27 +201,35 @@ public final class CommandBus: Sendable {
             fingerprint: options.commandID == nil
                 ? nil : options.fingerprint.map { Array($0.prefix(OutcomeCoding.maxFingerprintBytes)) }
         )
+        if interceptors.isEmpty {
+            return try await run(command, handler: handler, invocation: invocation)
+        }
         do {
-            if interceptors.isEmpty {
-                return try await run(command, handler: handler, invocation: invocation)
-            }
-            let outcome = Mutex<CommandOutcome<C.Result>?>(nil)
-            let receipt = try await intercept(invocation, from: 0) { invocation in
-                let result = try await self.run(command, handler: handler, invocation: invocation)
-                outcome.withLock { $0 = result }
-                return CommandReceipt(
-                    commandID: result.commandID, commandType: commandType, position: result.position,
-                    attempts: result.attempts, replayed: result.replayed)
-            }
-            guard let result = outcome.withLock({ $0 }), result.commandID == receipt.commandID else {
-                throw CommandBusError(
-                    .handlerFailed, commandType: commandType, commandID: commandID,
-                    message: "an interceptor returned without letting the command run")
-            }
-            return result
+            return try await intercepted(command, handler: handler, invocation: invocation)
         } catch {
             throw CommandBusError.wrapping(error, commandType: commandType, commandID: commandID, attempts: 0)
         }
+    }
+
+    /// A send through the interceptors. A function of its own, so that a send without interceptors
+    /// (the server's) does not pay, per command, for the type metadata of what only this path holds.
+    private func intercepted<C: Command>(
+        _ command: C, handler: any Registration, invocation: CommandInvocation
+    ) async throws -> CommandOutcome<C.Result> {
+        let outcome = Mutex<CommandOutcome<C.Result>?>(nil)
+        let receipt = try await intercept(invocation, from: 0) { invocation in
+            let result = try await self.run(command, handler: handler, invocation: invocation)
+            outcome.withLock { $0 = result }
+            return CommandReceipt(
+                commandID: result.commandID, commandType: invocation.commandType, position: result.position,
+                attempts: result.attempts, replayed: result.replayed)
+        }
+        guard let result = outcome.withLock({ $0 }), result.commandID == receipt.commandID else {
+            throw CommandBusError(
+                .handlerFailed, commandType: invocation.commandType, commandID: invocation.commandID,
+                message: "an interceptor returned without letting the command run")
+        }
+        return result
     }
 
     private func intercept(
@@ -243,6 +251,14 @@ public final class CommandBus: Sendable {
         guard invocation.clientSuppliedID else {
             return try await attempt(command, handler: handler, invocation: invocation)
         }
+        return try await deduplicated(command, handler: handler, invocation: invocation)
+    }
+
+    /// A command under a client's id: answered from a concurrent send of the id or from its
+    /// record, or run and its outcome shared with the sends of the id that wait for it.
+    private func deduplicated<C: Command>(
+        _ command: C, handler: any Registration, invocation: CommandInvocation
+    ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let id = invocation.commandID
         if case .follower(let shared) = await inFlight.enter(id) {
             counters.withLock { $0.replayed += 1 }
@@ -290,14 +306,16 @@ public final class CommandBus: Sendable {
         _ command: C, handler: any Registration, invocation: CommandInvocation
     ) async throws(CommandBusError) -> CommandOutcome<C.Result> {
         let leases = CommandLeases()
-        let outcome: Result<CommandOutcome<C.Result>, CommandBusError>
+        // No `Result` of the outcome held across the release: in this unspecialised function its
+        // type's metadata would be looked up on every command.
         do throws(CommandBusError) {
-            outcome = .success(try await attempts(command, handler: handler, invocation: invocation, leases: leases))
+            let outcome = try await attempts(command, handler: handler, invocation: invocation, leases: leases)
+            await leases.releaseAll(to: dependencies.lock, logger: configuration.logger)
+            return outcome
         } catch {
-            outcome = .failure(error)
+            await leases.releaseAll(to: dependencies.lock, logger: configuration.logger)
+            throw error
         }
-        await leases.releaseAll(to: dependencies.lock, logger: configuration.logger)
-        return try outcome.get()
     }
 
     private func attempts<C: Command>(

@@ -206,18 +206,23 @@ public final class SubscriptionHub: Sendable {
             let chunk = Chunk(first: state.end, events: events, bytes: bytes)
             state.end = chunk.end
             var wanted = false
-            for index in state.subscribers.indices where state.subscribers.values[index].isFollowing {
-                let subscriber = state.subscribers.values[index]
+            // Walked by index, not over `indices`, which holds the dictionary's storage and so made
+            // its first change below copy every subscriber, on every commit.
+            var index = state.subscribers.startIndex
+            while index != state.subscribers.endIndex {
+                defer { state.subscribers.formIndex(after: &index) }
+                guard state.subscribers.values[index].isFollowing else { continue }
                 // A subscriber that has taken everything and whose filter takes none of these
                 // events skips them here, rather than holding them in the log for nothing.
-                if subscriber.next == chunk.first, !subscriber.filter.acceptsEverything,
-                    !events.contains(where: subscriber.filter.matches)
+                if state.subscribers.values[index].next == chunk.first,
+                    !state.subscribers.values[index].filter.acceptsEverything,
+                    !events.contains(where: state.subscribers.values[index].filter.matches)
                 {
                     state.subscribers.values[index].next = chunk.end
                     continue
                 }
                 wanted = true
-                if let waiter = subscriber.waiter {
+                if let waiter = state.subscribers.values[index].waiter {
                     state.subscribers.values[index].waiter = nil
                     toWake.append(waiter)
                 }
