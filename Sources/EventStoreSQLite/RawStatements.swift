@@ -5,44 +5,44 @@ internal import GRDBSQLite
 
 /// A statement from GRDB's cache, bound and stepped through SQLite's C API.
 ///
-/// For the writer's hottest statements only: GRDB's general argument handling (an array of
+/// For the hottest statements only (the writer's, and read-model upserts): GRDB's general argument handling (an array of
 /// existentials converted to database values, UUIDs copied into `Data`, a `Row` per result) cost
 /// more than SQLite's own work there. The statement is still prepared once per connection by GRDB,
 /// and a failure becomes a `DatabaseError` exactly as GRDB reports it. Every use starts with
 /// ``start()``, which clears what the previous use left.
-struct RawStatement {
+package struct RawStatement {
     private let statement: Statement
     private let connection: OpaquePointer?
     private var handle: OpaquePointer { statement.sqliteStatement }
 
-    init(_ db: Database, sql: String) throws {
+    package init(_ db: Database, sql: String) throws {
         statement = try db.cachedStatement(sql: sql)
         connection = db.sqliteConnection
     }
 
     /// Resets the statement and its bindings (unbound parameters are NULL).
-    func start() {
+    package func start() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
 
     /// Ends the current use, so a query holds no read transaction open.
-    func reset() {
+    package func reset() {
         sqlite3_reset(handle)
     }
 
-    func bind(_ value: Int64, at index: Int32) {
+    package func bind(_ value: Int64, at index: Int32) {
         sqlite3_bind_int64(handle, index, value)
     }
 
-    func bind(_ id: UUID?, at index: Int32) {
+    package func bind(_ id: UUID?, at index: Int32) {
         guard let id else { return }
         withUnsafeBytes(of: id.uuid) { bytes in
             _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, 16, transient)
         }
     }
 
-    func bind(_ text: String?, at index: Int32) {
+    package func bind(_ text: String?, at index: Int32) {
         guard var text else { return }
         // The string's own UTF-8 storage, with its length: no C string is made for the call.
         text.withUTF8 { bytes in
@@ -56,7 +56,7 @@ struct RawStatement {
         }
     }
 
-    func bind(_ data: Data?, at index: Int32) {
+    package func bind(_ data: Data?, at index: Int32) {
         guard let data else { return }
         // A zero-length blob, not NULL: an empty buffer may have no base address.
         guard !data.isEmpty else {
@@ -68,8 +68,21 @@ struct RawStatement {
         }
     }
 
+    /// Binds the UTF-8 bytes of `text` as a blob (a read-model key: blobs order by their bytes),
+    /// straight from the string's storage.
+    package func bind(utf8Of text: String, at index: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else {
+                _ = sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
+                return
+            }
+            _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), transient)
+        }
+    }
+
     /// Steps once: true when a row is available, false when the statement is done.
-    func step() throws -> Bool {
+    package func step() throws -> Bool {
         switch sqlite3_step(handle) {
         case SQLITE_ROW:
             return true
@@ -87,7 +100,7 @@ struct RawStatement {
     }
 
     /// The integer in `column` of the current row, or nil for NULL.
-    func int64(at column: Int32) -> Int64? {
+    package func int64(at column: Int32) -> Int64? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
     }
 }
