@@ -95,18 +95,32 @@ public final class SQLiteProjectionStore: ProjectionStore {
 /// Read-model rows through one GRDB connection, inside the transaction it was made for.
 private final class SQLiteReadModels: ReadModelWriter {
     private let db: Database
-    /// The upsert of ``put(_:in:key:)``, once a put asked for it.
+    // The statements of the point reads and writes, each looked up once it is first used. A
+    // projection reads and puts rows by the hundred per transaction: bound through SQLite's C
+    // API, GRDB's arguments (existentials, a `Data` copy of the key) and its per-statement
+    // bookkeeping cost more than SQLite's own work here.
+    private var lookup: RawStatement?
     private var upsert: RawStatement?
+    private var delete: RawStatement?
 
     init(_ db: Database) {
         self.db = db
     }
 
     func value(in collection: String, key: String) throws -> Data? {
-        try Data.fetchOne(
-            db.cachedStatement(sql: "SELECT value FROM read_models WHERE collection = ? AND key = ?"),
-            arguments: [collection, Data(key.utf8)]
-        )
+        let lookup =
+            try lookup ?? RawStatement(db, sql: "SELECT value FROM read_models WHERE collection = ? AND key = ?")
+        self.lookup = lookup
+        start(lookup, collection, key)
+        defer { lookup.reset() }
+        return try lookup.step() ? lookup.data(at: 0) : nil
+    }
+
+    /// Starts a use of `statement` with its first two parameters bound to a row's collection and key.
+    private func start(_ statement: RawStatement, _ collection: String, _ key: String) {
+        statement.start()
+        statement.bind(collection, at: 1)
+        statement.bind(utf8Of: key, at: 2)
     }
 
     func entries(in collection: String, prefix: String, after: String?, limit: Int) throws -> [ReadModelEntry] {
@@ -138,14 +152,9 @@ private final class SQLiteReadModels: ReadModelWriter {
     }
 
     func put(_ value: Data, in collection: String, key: String) throws {
-        // A projection puts rows by the hundred per transaction: bound through SQLite's C API,
-        // the statement looked up once, GRDB's arguments (existentials, a `Data` copy of the
-        // key) cost more than SQLite's own work here.
         let upsert = try upsert ?? RawStatement(db, sql: Self.upsertSQL)
         self.upsert = upsert
-        upsert.start()
-        upsert.bind(collection, at: 1)
-        upsert.bind(utf8Of: key, at: 2)
+        start(upsert, collection, key)
         upsert.bind(value, at: 3)
         _ = try upsert.step()
         upsert.reset()
@@ -157,7 +166,10 @@ private final class SQLiteReadModels: ReadModelWriter {
         """
 
     func remove(from collection: String, key: String) throws {
-        try db.cachedStatement(sql: "DELETE FROM read_models WHERE collection = ? AND key = ?")
-            .execute(arguments: [collection, Data(key.utf8)])
+        let delete = try delete ?? RawStatement(db, sql: "DELETE FROM read_models WHERE collection = ? AND key = ?")
+        self.delete = delete
+        start(delete, collection, key)
+        _ = try delete.step()
+        delete.reset()
     }
 }

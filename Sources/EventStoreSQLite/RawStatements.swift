@@ -99,6 +99,17 @@ package struct RawStatement {
         }
     }
 
+    /// The bytes in `column` of the current row, or nil for NULL.
+    package func data(at column: Int32) -> Data? {
+        guard sqlite3_column_type(handle, column) != SQLITE_NULL else { return nil }
+        // The pointer first, then the length, as SQLite asks: asking for the length first could
+        // convert the value under the pointer.
+        let bytes = sqlite3_column_blob(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard let bytes, count > 0 else { return Data() }
+        return Data(bytes: bytes, count: count)
+    }
+
     /// The integer in `column` of the current row, or nil for NULL.
     package func int64(at column: Int32) -> Int64? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
