@@ -23,15 +23,28 @@ final class BatchQueue<Element: Sendable>: Sendable {
     ///
     /// - Throws: the error the queue was finished with, or `CancellationError`.
     func push(_ element: Element) async throws {
+        try await push(contentsOf: CollectionOfOne(element))
+    }
+
+    /// Adds elements in order, as many at once as there is room for, waiting while the queue is
+    /// full. A consumer waiting for work is woken once per call that finds room, not per element.
+    ///
+    /// - Throws: the error the queue was finished with, or `CancellationError` (the elements not
+    ///   yet added are not).
+    func push<Elements: Collection<Element>>(contentsOf elements: Elements) async throws {
         let capacity = self.capacity
-        while true {
-            let added = try monitor.update { state throws -> Bool in
+        var rest = elements[...]
+        while !rest.isEmpty {
+            let added = try monitor.update { state throws -> Int in
                 if state.isFinished { throw state.failure ?? CancellationError() }
-                guard state.buffer.count < capacity else { return false }
-                state.buffer.append(element)
-                return true
+                let room = capacity - state.buffer.count
+                guard room > 0 else { return 0 }
+                let taken = rest.prefix(room)
+                state.buffer.append(contentsOf: taken)
+                return taken.count
             }
-            if added { return }
+            rest = rest.dropFirst(added)
+            if rest.isEmpty { return }
             guard await monitor.wait(until: { $0.buffer.count < capacity || $0.isFinished }) else {
                 throw CancellationError()
             }
@@ -71,8 +84,17 @@ final class BatchQueue<Element: Sendable>: Sendable {
         from subscription: EventSubscription, _ transform: @Sendable (SubscriptionMessage) -> Element?
     ) async throws {
         do {
-            for try await message in subscription {
-                if let element = transform(message) { try await push(element) }
+            // The events delivered together (a commit's, a page's) are pushed together: one lock
+            // and one wake-up of the consumer per delivery, not per event.
+            var iterator = subscription.makeAsyncIterator()
+            var elements: [Element] = []
+            while let message = try await iterator.next() {
+                if let element = transform(message) { elements.append(element) }
+                while let event = iterator.nextBufferedEvent() {
+                    if let element = transform(.event(event)) { elements.append(element) }
+                }
+                try await push(contentsOf: elements)
+                elements.removeAll(keepingCapacity: true)
             }
             finish()
         } catch {

@@ -80,6 +80,20 @@ import Testing
         await #expect(throws: CancellationError.self) { try await queue.push(5) }
     }
 
+    @Test func batchQueueTakesAPushOfManyAsFarAsThereIsRoomAndTheRestLater() async throws {
+        let queue = BatchQueue<Int>(capacity: 4)
+        let pushing = Task { try await queue.push(contentsOf: 0..<10) }
+        var taken: [Int] = []
+        while taken.count < 10, let batch = try await queue.take(upTo: 100) {
+            #expect(batch.count <= 4, "never more waits than the capacity")
+            taken += batch
+        }
+        try await pushing.value
+        #expect(taken == Array(0..<10), "every element, once, in order")
+        queue.finish()
+        await #expect(throws: CancellationError.self) { try await queue.push(contentsOf: [10, 11]) }
+    }
+
     @Test func monitorWaitsEndOnConditionTimeoutOrCancellation() async {
         let monitor = Monitor(0)
         let waiter = Task { await monitor.wait(until: { $0 >= 2 }) }
