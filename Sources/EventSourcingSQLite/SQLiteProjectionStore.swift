@@ -10,8 +10,9 @@ import GRDB
 /// the projection's rows (table `read_models`, keys as UTF-8 blobs so they order by bytes) and the
 /// new checkpoint (table `projection_checkpoints`) commit together, or not at all. That commit is
 /// not synced on its own: the store's next synced commit makes it durable (see
-/// ``ProjectionStore/commit(_:from:to:_:)``), so a projection costs no fsync per batch. The tables belong to the store's schema (its migration v2), so the store's own
-/// checks on open cover them. Writes share SQLite's one writer with the store's appends, between
+/// ``ProjectionStore/commit(_:from:to:_:)``), so a projection costs no fsync per batch. The
+/// tables belong to the store's schema (its migration v2), so the store's own checks on open
+/// cover them. Writes share SQLite's one writer with the store's appends, between
 /// the writer thread's batches; reads run on the store's reader connections.
 public final class SQLiteProjectionStore: ProjectionStore {
     private let store: SQLiteEventStore
@@ -108,19 +109,24 @@ private final class SQLiteReadModels: ReadModelWriter {
     }
 
     func value(in collection: String, key: String) throws -> Data? {
-        let lookup =
-            try lookup ?? RawStatement(db, sql: "SELECT value FROM read_models WHERE collection = ? AND key = ?")
-        self.lookup = lookup
-        start(lookup, collection, key)
+        let lookup = try statement(
+            \.lookup, "SELECT value FROM read_models WHERE collection = ? AND key = ?", collection, key)
         defer { lookup.reset() }
         return try lookup.step() ? lookup.data(at: 0) : nil
     }
 
-    /// Starts a use of `statement` with its first two parameters bound to a row's collection and key.
-    private func start(_ statement: RawStatement, _ collection: String, _ key: String) {
+    /// The statement in `slot` (prepared from `sql` on first use), started with its first two
+    /// parameters bound to a row's collection and key.
+    private func statement(
+        _ slot: ReferenceWritableKeyPath<SQLiteReadModels, RawStatement?>, _ sql: String, _ collection: String,
+        _ key: String
+    ) throws -> RawStatement {
+        let statement = try self[keyPath: slot] ?? RawStatement(db, sql: sql)
+        self[keyPath: slot] = statement
         statement.start()
         statement.bind(collection, at: 1)
         statement.bind(utf8Of: key, at: 2)
+        return statement
     }
 
     func entries(in collection: String, prefix: String, after: String?, limit: Int) throws -> [ReadModelEntry] {
@@ -152,24 +158,21 @@ private final class SQLiteReadModels: ReadModelWriter {
     }
 
     func put(_ value: Data, in collection: String, key: String) throws {
-        let upsert = try upsert ?? RawStatement(db, sql: Self.upsertSQL)
-        self.upsert = upsert
-        start(upsert, collection, key)
+        let upsert = try statement(
+            \.upsert,
+            """
+            INSERT INTO read_models (collection, key, value) VALUES (?, ?, ?) \
+            ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value
+            """, collection, key)
+        defer { upsert.reset() }
         upsert.bind(value, at: 3)
         _ = try upsert.step()
-        upsert.reset()
     }
 
-    private static let upsertSQL = """
-        INSERT INTO read_models (collection, key, value) VALUES (?, ?, ?) \
-        ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value
-        """
-
     func remove(from collection: String, key: String) throws {
-        let delete = try delete ?? RawStatement(db, sql: "DELETE FROM read_models WHERE collection = ? AND key = ?")
-        self.delete = delete
-        start(delete, collection, key)
+        let delete = try statement(
+            \.delete, "DELETE FROM read_models WHERE collection = ? AND key = ?", collection, key)
+        defer { delete.reset() }
         _ = try delete.step()
-        delete.reset()
     }
 }

@@ -5,11 +5,11 @@ internal import GRDBSQLite
 
 /// A statement from GRDB's cache, bound and stepped through SQLite's C API.
 ///
-/// For the hottest statements only (the writer's, and read-model upserts): GRDB's general argument handling (an array of
-/// existentials converted to database values, UUIDs copied into `Data`, a `Row` per result) cost
-/// more than SQLite's own work there. The statement is still prepared once per connection by GRDB,
-/// and a failure becomes a `DatabaseError` exactly as GRDB reports it. Every use starts with
-/// ``start()``, which clears what the previous use left.
+/// For the hottest statements only (the writer's, and read models' point reads and writes): GRDB's
+/// general argument handling (an array of existentials converted to database values, UUIDs copied
+/// into `Data`, a `Row` per result) cost more than SQLite's own work there. The statement is still
+/// prepared once per connection by GRDB, and a failure becomes a `DatabaseError` exactly as GRDB
+/// reports it. Every use starts with ``start()``, which clears what the previous use left.
 package struct RawStatement {
     private let statement: Statement
     private let connection: OpaquePointer?
@@ -43,17 +43,8 @@ package struct RawStatement {
     }
 
     package func bind(_ text: String?, at index: Int32) {
-        guard var text else { return }
-        // The string's own UTF-8 storage, with its length: no C string is made for the call.
-        text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else {
-                _ = sqlite3_bind_text(handle, index, "", 0, transient)  // '', not NULL
-                return
-            }
-            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
-                _ = sqlite3_bind_text(handle, index, characters, Int32(bytes.count), transient)
-            }
-        }
+        guard let text else { return }
+        bindUTF8(of: text, at: index, asBlob: false)
     }
 
     package func bind(_ data: Data?, at index: Int32) {
@@ -68,16 +59,31 @@ package struct RawStatement {
         }
     }
 
-    /// Binds the UTF-8 bytes of `text` as a blob (a read-model key: blobs order by their bytes),
-    /// straight from the string's storage.
+    /// Binds the UTF-8 bytes of `text` as a blob (a read-model key: blobs order by their bytes).
     package func bind(utf8Of text: String, at index: Int32) {
+        bindUTF8(of: text, at: index, asBlob: true)
+    }
+
+    /// Binds `text` from the string's own UTF-8 storage, with its length: no C string is made for
+    /// the call. Empty text binds '' or an empty blob, never NULL.
+    private func bindUTF8(of text: String, at index: Int32, asBlob: Bool) {
         var text = text
         text.withUTF8 { bytes in
             guard let base = bytes.baseAddress else {
-                _ = sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
+                if asBlob {
+                    _ = sqlite3_bind_zeroblob(handle, index, 0)
+                } else {
+                    _ = sqlite3_bind_text(handle, index, "", 0, transient)
+                }
                 return
             }
-            _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), transient)
+            if asBlob {
+                _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), transient)
+            } else {
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
+                    _ = sqlite3_bind_text(handle, index, characters, Int32(bytes.count), transient)
+                }
+            }
         }
     }
 
