@@ -245,6 +245,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-store-bench",
             dependencies: [
+                "BenchmarkSupport",
                 "CJemalloc",
                 "EventStorePostgres",
                 "EventStore",
@@ -264,6 +265,7 @@ let package = Package(
         .executableTarget(
             name: "tradecore-stream-bench",
             dependencies: [
+                "BenchmarkSupport",
                 "CJemalloc",
                 "CThreadScheduling",
                 "TradeCoreAPI",
@@ -304,6 +306,12 @@ let package = Package(
                 "EventStoreSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strictSettings
+        ),
+
+        // For the benchmarks: the host's CPU steal over a measurement, printed beside its figures.
+        .target(
+            name: "BenchmarkSupport",
             swiftSettings: strictSettings
         ),
 
@@ -459,6 +467,11 @@ let package = Package(
         .testTarget(
             name: "WireFormatTests",
             dependencies: ["WireFormat"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "BenchmarkSupportTests",
+            dependencies: ["BenchmarkSupport"],
             swiftSettings: testSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchmarkSupport
 import CJemalloc
 import EventStore
 import EventStoreSQLite
@@ -109,6 +110,7 @@ struct StoreBenchmark: AsyncParsableCommand {
             }
             print("workload \(workload.rawValue):")
             for count in appenders {
+                let steal = HostStealMeter()
                 let before = try await FsyncProbe.measureBoth(in: root, seconds: 1)
                 let result = try await AppendBenchmark.run(
                     directory: root.appendingPathComponent("\(workload.rawValue)-\(count)"),
@@ -123,7 +125,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                     String(
                         format: "%4d appenders: %7.0f events/s | latency mean %7.1f µs p50 %7.1f p99 %8.1f | "
                             + "fsync append %6.1f µs (%.2f×) overwrite %6.1f µs (%.2f×) | "
-                            + "%d events, %d transactions, CPU %.1f µs/event",
+                            + "%d events, %d transactions, CPU %.1f µs/event | %@",
                         count,
                         result.eventsPerSecond,
                         result.meanMicroseconds,
@@ -135,7 +137,8 @@ struct StoreBenchmark: AsyncParsableCommand {
                         result.meanMicroseconds / overwriteFsync,
                         result.events,
                         result.transactions,
-                        result.cpuMicrosecondsPerEvent
+                        result.cpuMicrosecondsPerEvent,
+                        steal.summary as NSString
                     )
                 )
             }
@@ -159,14 +162,15 @@ struct StoreBenchmark: AsyncParsableCommand {
                 var callers = try await DomainBenchmark.Callers.open(directory: nil, command: command, callers: count)
                 // A first slice warms up and is not counted.
                 _ = try await callers.run(until: .now + .milliseconds(300))
+                let steal = HostStealMeter()
                 let sent = try await Tally.measure {
                     try await callers.run(until: .now + .milliseconds(Int64(seconds * 1_000)))
                 }
                 print(
                     String(
-                        format: "%-11@ %4d callers: %8.0f commands/s (p50 %6.1f µs, CPU %5.1f µs)",
+                        format: "%-11@ %4d callers: %8.0f commands/s (p50 %6.1f µs, CPU %5.1f µs) | %@",
                         command.rawValue as NSString, count, sent.perSecond, sent.percentileMicroseconds(0.5),
-                        sent.cpuMicrosecondsEach))
+                        sent.cpuMicrosecondsEach, steal.summary as NSString))
             }
         }
     }
@@ -215,6 +219,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                 var appends = Tally()
                 var commands = Tally()
                 var ratios: [Double] = []
+                var steal = HostStealMeter()
                 for turn in 0...slices {
                     let appended = try await Tally.measure(transactions: { store.writerStatistics.transactions }) {
                         try await appending.run(until: .now + sliceDuration)
@@ -222,7 +227,10 @@ struct StoreBenchmark: AsyncParsableCommand {
                     let sent = try await Tally.measure(transactions: { domainStore.writerStatistics.transactions }) {
                         try await callers.run(until: .now + sliceDuration)
                     }
-                    guard turn > 0 else { continue }
+                    guard turn > 0 else {
+                        steal = HostStealMeter()
+                        continue
+                    }
                     appends.add(appended)
                     commands.add(sent)
                     ratios.append(sent.perSecond / max(appended.perSecond, 1))
@@ -239,7 +247,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                             + "%5.0f B written, %4.1f waits) | store %@ %7.0f appends/s (mean %7.1f µs, p50 %7.1f, "
                             + "p99 %8.1f, CPU %5.1f µs, %5.1f/commit, %5.0f B written, %4.1f waits) "
                             + "| ratio %.2f "
-                            + "(%d turns: lowest %.2f, median %.2f, highest %.2f)",
+                            + "(%d turns: lowest %.2f, median %.2f, highest %.2f) | %@",
                         command.rawValue as NSString, count, commands.perSecond, commands.meanMicroseconds,
                         commands.percentileMicroseconds(0.5), commands.percentileMicroseconds(0.99),
                         commands.cpuMicrosecondsEach, commands.operationsPerCommit, commands.writtenBytesEach,
@@ -249,7 +257,7 @@ struct StoreBenchmark: AsyncParsableCommand {
                         appends.cpuMicrosecondsEach, appends.operationsPerCommit, appends.writtenBytesEach,
                         appends.contextSwitchesEach,
                         commands.perSecond / max(appends.perSecond, 1), ratios.count, ratios.first ?? 0,
-                        ratios.isEmpty ? 0 : ratios[ratios.count / 2], ratios.last ?? 0))
+                        ratios.isEmpty ? 0 : ratios[ratios.count / 2], ratios.last ?? 0, steal.summary as NSString))
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchmarkSupport
 import CJemalloc
 import CThreadScheduling
 import EventSourcing
@@ -139,6 +140,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let measured = try await bench.store.headPosition()
         measuredAfter.value.store(measured, ordering: .releasing)
         bench.commits.time(after: measured, type: "OrderCreated", expected: total)
+        let steal = HostStealMeter()
         let sending = try await send(order, count: total, through: bench)
         try await wire.value
         let commits = bench.commits.taken()
@@ -154,9 +156,10 @@ struct StreamBenchmark: AsyncParsableCommand {
         print(
             String(
                 format: "  p50 %.0f µs, p90 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs   (target: p99 < 1000 µs; "
-                    + "subscriber's time slice: %@)",
+                    + "subscriber's time slice: %@; %@)",
                 percentile(0.5), percentile(0.9), percentile(0.99), percentile(0.999), percentile(1),
-                (subscriberSlice > 0 ? "\(subscriberSlice) µs" : "the kernel's") as NSString))
+                (subscriberSlice > 0 ? "\(subscriberSlice) µs" : "the kernel's") as NSString, steal.summary as NSString)
+        )
     }
 
     /// Sends `count` commands at the rate, each on its own task once its scheduled time has come,
@@ -196,7 +199,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let ready = Shared<Int>(0)
         let request = SubscribeRequest(start: .afterPosition(UInt64(head))).protoBytes
         let clock = ContinuousClock()
-        let (counts, elapsed) = try await withThrowingTaskGroup(of: Int.self) { group in
+        let (counts, elapsed, steal) = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<subscribers {
                 let client = clients[index % clients.count]
                 group.addTask {
@@ -215,6 +218,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                 }
             }
             while ready.value.load(ordering: .relaxed) < subscribers { try await Task.sleep(for: .milliseconds(10)) }
+            let steal = HostStealMeter()
             let began = clock.now
             let payload = Data(repeating: 0x41, count: 120)
             var appended = 0
@@ -226,13 +230,13 @@ struct StreamBenchmark: AsyncParsableCommand {
                 appended += batch
             }
             let counts = try await group.reduce(0, +)
-            return (counts, (clock.now - began).seconds)
+            return (counts, (clock.now - began).seconds, steal)
         }
         print(
             String(
                 format: "%d subscribers over %d connections tailing the log while %d events are appended: "
-                    + "%d events in %.2f s, %.0f events/s in all   (target >= 1,000,000)",
-                subscribers, connections, events, counts, elapsed, Double(counts) / elapsed))
+                    + "%d events in %.2f s, %.0f events/s in all   (target >= 1,000,000; %@)",
+                subscribers, connections, events, counts, elapsed, Double(counts) / elapsed, steal.summary as NSString))
     }
 
     private func fanOut(_ bench: Bench) async throws {
@@ -250,6 +254,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let clients = (0..<connections).map { _ in RPCClient(host: "127.0.0.1", port: bench.port) }
         defer { Task { for client in clients { await client.close() } } }
         let clock = ContinuousClock()
+        let steal = HostStealMeter()
         let began = clock.now
         let counts = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<subscribers {
@@ -273,8 +278,9 @@ struct StreamBenchmark: AsyncParsableCommand {
         print(
             String(
                 format: "%d subscribers over %d connections read a %d-event log from its start: %d events in %.2f s, "
-                    + "%.0f events/s in all   (target >= 1,000,000)",
-                subscribers, connections, Int(head), counts, elapsed, Double(counts) / elapsed))
+                    + "%.0f events/s in all   (target >= 1,000,000; %@)",
+                subscribers, connections, Int(head), counts, elapsed, Double(counts) / elapsed,
+                steal.summary as NSString))
     }
 }
 

@@ -74,6 +74,7 @@ failed_before="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_
 ratios=()
 cpu_ratios=()
 for round in $(seq 1 "$rounds"); do
+    ticks="$(host_cpu_ticks)"
     n0="$(cpu_seconds "$nghttpd_pid")"
     a="$(rate "$work/same_size.bin" "http://127.0.0.1:$nghttpd_port/file64")"
     n1="$(cpu_seconds "$nghttpd_pid")"
@@ -84,8 +85,8 @@ for round in $(seq 1 "$rounds"); do
     ratios+=("$ratio")
     nghttpd_cpu="$(echo "($n1 - $n0) * 1000000 / $requests" | bc -l)"
     server_cpu="$(echo "($s1 - $s0) * 1000000 / $requests" | bc -l)"
-    printf 'round %d: nghttpd %.0f req/s (%.1f µs CPU/request), CreateOrder %.0f req/s (%.1f µs CPU/request), ratio %.3f\n' \
-        "$round" "$a" "$nghttpd_cpu" "$b" "$server_cpu" "$ratio"
+    printf 'round %d: nghttpd %.0f req/s (%.1f µs CPU/request), CreateOrder %.0f req/s (%.1f µs CPU/request), ratio %.3f, %s\n' \
+        "$round" "$a" "$nghttpd_cpu" "$b" "$server_cpu" "$ratio" "$(host_steal_since "$ticks")"
 done
 failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
 median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"

@@ -57,12 +57,14 @@ rate -H "content-type: application/grpc" -H "te: trailers" \
 # figure to quote is the median of the per-round ratios.
 ratios=()
 for round in $(seq 1 "$rounds"); do
+    ticks="$(host_cpu_ticks)"
     a="$(rate "http://127.0.0.1:$nghttpd_port/file64")"
     b="$(rate -H "content-type: application/grpc" -H "te: trailers" \
         "http://127.0.0.1:$server_port/tradecore.diagnostics.v1.Diagnostics/Ping")"
     ratio="$(echo "$b / $a" | bc -l)"
     ratios+=("$ratio")
-    printf 'round %d: nghttpd %.0f req/s, tradecore Ping %.0f req/s, ratio %.2f\n' "$round" "$a" "$b" "$ratio"
+    printf 'round %d: nghttpd %.0f req/s, tradecore Ping %.0f req/s, ratio %.2f, %s\n' \
+        "$round" "$a" "$b" "$ratio" "$(host_steal_since "$ticks")"
 done
 median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 

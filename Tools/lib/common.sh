@@ -59,6 +59,25 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The machine's CPU clock ticks from the first line of /proc/stat, as "total steal": every kind
+# up to steal (user, nice, system, idle, iowait, irq, softirq, steal), and the ticks the hypervisor
+# stole. Benchmarks print the steal over each measurement: on a virtual machine a busy host halves
+# the rates, and a figure means little without it.
+host_cpu_ticks() {
+    awk '/^cpu / { total = 0; for (i = 2; i <= 9; i++) total += $i; print total, $9; exit }' /proc/stat
+}
+
+# "host steal N%": the share of CPU time stolen since a host_cpu_ticks reading $1.
+host_steal_since() {
+    awk -v before="$1" '/^cpu / {
+        total = 0; for (i = 2; i <= 9; i++) total += $i
+        split(before, b, " ")
+        if (total > b[1] && $9 >= b[2]) printf "host steal %.1f%%\n", ($9 - b[2]) * 100 / (total - b[1])
+        else print "host steal unknown"
+        exit
+    }' /proc/stat
+}
+
 # Waits until something accepts connections on 127.0.0.1:$1.
 wait_for_port() {
     for _ in $(seq 1 200); do
