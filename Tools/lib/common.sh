@@ -69,13 +69,11 @@ host_cpu_ticks() {
 
 # "host steal N%": the share of CPU time stolen since a host_cpu_ticks reading $1.
 host_steal_since() {
-    awk -v before="$1" '/^cpu / {
-        total = 0; for (i = 2; i <= 9; i++) total += $i
-        split(before, b, " ")
-        if (total > b[1] && $9 >= b[2]) printf "host steal %.1f%%\n", ($9 - b[2]) * 100 / (total - b[1])
+    awk -v before="$1" -v now="$(host_cpu_ticks)" 'BEGIN {
+        split(before, b, " "); split(now, n, " ")
+        if (n[1] > b[1] && n[2] >= b[2]) printf "host steal %.1f%%\n", (n[2] - b[2]) * 100 / (n[1] - b[1])
         else print "host steal unknown"
-        exit
-    }' /proc/stat
+    }'
 }
 
 # Waits until something accepts connections on 127.0.0.1:$1.
