@@ -5,6 +5,12 @@
 # body of the same size to nghttpd serving a small file: the ceiling of a unary call here. Also
 # the server's CPU time per request (utime + stime from /proc/PID/stat across the run).
 #
+# Each round also measures the floor under the server's rate: SQLite alone, from C
+# (Tools/bench/command_floor.c), writing the rows a CreateOrder writes through the one connection
+# SQLite lets write at a time: the store's rows, then those and the orders read model's, 512 orders
+# per transaction (h2load keeps 16 x 32 = 512 calls in flight: no group commit can hold more). The
+# ratio of that floor to nghttpd is the most any server could reach here with this store.
+#
 # Usage: Tools/bench/command_benchmark.sh [requests=100000] [rounds=3]
 # A benchmark, not a test: it prints figures and never fails on them.
 set -euo pipefail
@@ -15,7 +21,7 @@ rounds="${2:-3}"
 h2load_options=(-c 16 -m 32 -t 1)
 
 ensure_build_dependencies
-ensure_debian_packages nghttp2-client nghttp2-server bc
+ensure_debian_packages nghttp2-client nghttp2-server bc gcc libsqlite3-dev
 ensure_python_packages "${PYTHON_GRPC_PACKAGES[@]}"
 generate_python_stubs
 log "building tradecore-server (release)"
@@ -31,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+gcc -O2 -Wall -o "$work/command_floor" "$root/Tools/bench/command_floor.c" -lsqlite3
 mkdir -p "$work/htdocs"
 head -c 64 /dev/urandom >"$work/htdocs/file64"
 nghttpd_port="$(free_port)"
@@ -54,6 +61,13 @@ cpu_seconds() {
     awk -v ticks="$(getconf CLK_TCK)" '{ print ($14 + $15) / ticks }' "/proc/$1/stat"
 }
 
+# Orders per second SQLite alone writes the rows of, for workload $1 (events, read-models), in a
+# directory on the disk the server's data directory is on.
+floor_rate() {
+    mkdir -p "$work/floor"
+    (cd "$work/floor" && "$work/command_floor" "$1" store 3 512) | awk '{ print $3 }'
+}
+
 # Requests per second from an h2load run; fails if any request failed at the HTTP/2 level.
 rate() {
     local body="$1"
@@ -72,7 +86,7 @@ requests=2000 rate "$work/create_order.bin" "${grpc_headers[@]}" "$create_url" >
 
 failed_before="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
 ratios=()
-cpu_ratios=()
+floor_ratios=()
 for round in $(seq 1 "$rounds"); do
     ticks="$(host_cpu_ticks)"
     n0="$(cpu_seconds "$nghttpd_pid")"
@@ -81,17 +95,27 @@ for round in $(seq 1 "$rounds"); do
     s0="$(cpu_seconds "$server_pid")"
     b="$(rate "$work/create_order.bin" "${grpc_headers[@]}" "$create_url")"
     s1="$(cpu_seconds "$server_pid")"
+    events_floor="$(floor_rate events)"
+    read_models_floor="$(floor_rate read-models)"
     ratio="$(echo "$b / $a" | bc -l)"
     ratios+=("$ratio")
+    floor_ratio="$(echo "$read_models_floor / $a" | bc -l)"
+    floor_ratios+=("$floor_ratio")
     nghttpd_cpu="$(echo "($n1 - $n0) * 1000000 / $requests" | bc -l)"
     server_cpu="$(echo "($s1 - $s0) * 1000000 / $requests" | bc -l)"
     printf 'round %d: nghttpd %.0f req/s (%.1f µs CPU/request), CreateOrder %.0f req/s (%.1f µs CPU/request), ratio %.3f, %s\n' \
         "$round" "$a" "$nghttpd_cpu" "$b" "$server_cpu" "$ratio" "$(host_steal_since "$ticks")"
+    printf '  SQLite floor: store rows %.0f orders/s (%.3f x nghttpd); with the read model %.0f orders/s (%.3f x nghttpd)\n' \
+        "$events_floor" "$(echo "$events_floor / $a" | bc -l)" "$read_models_floor" "$floor_ratio"
 done
 failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
-median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+median_ratio="$(median "${ratios[@]}")"
 
 echo
 echo "h2load ${h2load_options[*]} -n $requests, a ${size}-byte gRPC-framed CreateOrder (fsync on), $rounds rounds:"
 printf '  ratio (durable CreateOrder / nghttpd), median of rounds: %.3f   (target >= 0.25)\n' "$median_ratio"
+printf '  SQLite floor with the read model / nghttpd, median of rounds: %.3f\n' "$(median "${floor_ratios[@]}")"
 echo "  calls that failed at the gRPC level during the rounds: $((failed_after - failed_before))"
