@@ -8,10 +8,13 @@
 //               synchronous=NORMAL (unsynced, as the server commits read models): each order's view
 //               under its two keys (`id/<order>`, `user/<user>/<order>`) and the projection's
 //               checkpoint.
+//   table-views the same, but with a leaner shape than the server's key-value read models: one row
+//               per order in a table of its own keyed by the 16-byte id, with an index on (user, id)
+//               for a user's orders.
 // Sizes are those the server writes for the benchmark's order: an 88-byte event, a 106-byte view,
 // 42-character stream names; ids grow with time as UUIDv7 ids do.
 //
-// Usage: command_floor <events|read-models> [store|lean] [seconds=3] [batch=512]
+// Usage: command_floor <events|read-models|table-views> [store|lean] [seconds=3] [batch=512]
 //   store  the store's schema
 //   lean   without the hole-check trigger and foreign keys: only the uniqueness the store's
 //          semantics need (positions, stream names, (stream, version), event ids)
@@ -48,7 +51,9 @@ static const char *read_model_tables =
     "CREATE TABLE projection_checkpoints (projection TEXT PRIMARY KEY NOT NULL, "
     "position INTEGER NOT NULL CHECK (position >= 0)) WITHOUT ROWID;"
     "CREATE TABLE read_models (collection TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
-    "PRIMARY KEY (collection, key)) WITHOUT ROWID;";
+    "PRIMARY KEY (collection, key)) WITHOUT ROWID;"
+    "CREATE TABLE order_views (id BLOB PRIMARY KEY NOT NULL, user BLOB NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX order_views_by_user ON order_views (user, id);";
 
 static sqlite3 *open_database(const char *synchronous, int foreign_keys) {
     sqlite3 *db;
@@ -56,8 +61,11 @@ static sqlite3 *open_database(const char *synchronous, int foreign_keys) {
         fprintf(stderr, "open: %s\n", sqlite3_errmsg(db));
         exit(1);
     }
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=%s;",
+    char pragmas[256];
+    // The store's settings: WAL, a 64 MiB page cache, temporary tables in memory.
+    snprintf(pragmas, sizeof pragmas,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=%s; PRAGMA cache_size=-65536; "
+        "PRAGMA temp_store=MEMORY;",
         synchronous, foreign_keys ? "ON" : "OFF");
     sqlite3_exec(db, pragmas, 0, 0, 0);
     return db;
@@ -95,12 +103,15 @@ static void order_uuid(char *text, long long n) {
 
 int main(int argc, char **argv) {
     const char *schema = argc > 2 ? argv[2] : "store";
-    if (argc < 2 || (strcmp(argv[1], "events") != 0 && strcmp(argv[1], "read-models") != 0)
+    if (argc < 2
+        || (strcmp(argv[1], "events") != 0 && strcmp(argv[1], "read-models") != 0
+            && strcmp(argv[1], "table-views") != 0)
         || (strcmp(schema, "store") != 0 && strcmp(schema, "lean") != 0)) {
-        fprintf(stderr, "usage: %s events|read-models [store|lean] [seconds] [batch]\n", argv[0]);
+        fprintf(stderr, "usage: %s events|read-models|table-views [store|lean] [seconds] [batch]\n", argv[0]);
         return 2;
     }
-    int read_models = strcmp(argv[1], "read-models") == 0, lean = strcmp(schema, "lean") == 0;
+    int table_views = strcmp(argv[1], "table-views") == 0;
+    int read_models = table_views || strcmp(argv[1], "read-models") == 0, lean = strcmp(schema, "lean") == 0;
     double duration = argc > 3 ? atof(argv[3]) : 3;
     int batch = argc > 4 ? atoi(argv[4]) : 512;
     if (batch < 1) batch = 1;
@@ -121,6 +132,9 @@ int main(int argc, char **argv) {
     sqlite3_stmt *put = prepare(views,
         "INSERT INTO read_models (collection, key, value) VALUES ('orders', ?, ?) "
         "ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value");
+    sqlite3_stmt *put_view = prepare(views,
+        "INSERT INTO order_views (id, user, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET value = excluded.value");
     sqlite3_stmt *checkpoint = prepare(views,
         "INSERT INTO projection_checkpoints (projection, position) VALUES ('orders', ?) "
         "ON CONFLICT (projection) DO UPDATE SET position = excluded.position");
@@ -158,6 +172,15 @@ int main(int argc, char **argv) {
         if (read_models) {
             execute(views, "BEGIN IMMEDIATE");
             for (long long order = first + 1; order <= position; order++) {
+                if (table_views) {
+                    for (int byte = 0; byte < 8; byte++) id[byte] = (unsigned char)(order >> (56 - 8 * byte));
+                    memset(id + 8, 9, 8);
+                    sqlite3_bind_blob(put_view, 1, id, 16, SQLITE_TRANSIENT);
+                    sqlite3_bind_blob(put_view, 2, user, 16, SQLITE_STATIC);
+                    sqlite3_bind_blob(put_view, 3, view, sizeof view, SQLITE_STATIC);
+                    step(views, put_view);
+                    continue;
+                }
                 order_uuid(uuid, order);
                 int length = snprintf(key, sizeof key, "id/%s", uuid);
                 sqlite3_bind_blob(put, 1, key, length, SQLITE_TRANSIENT);
@@ -181,6 +204,7 @@ int main(int argc, char **argv) {
     sqlite3_finalize(insert_stream);
     sqlite3_finalize(insert_event);
     sqlite3_finalize(put);
+    sqlite3_finalize(put_view);
     sqlite3_finalize(checkpoint);
     sqlite3_close(views);
     sqlite3_close(store);
