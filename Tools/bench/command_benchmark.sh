@@ -62,8 +62,8 @@ cpu_seconds() {
     awk -v ticks="$(getconf CLK_TCK)" '{ print ($14 + $15) / ticks }' "/proc/$1/stat"
 }
 
-# Orders per second SQLite alone writes the rows of, for workload $1 (events, read-models), in a
-# directory on the disk the server's data directory is on.
+# Orders per second SQLite alone writes the rows of, for command_floor's workload $1 (events,
+# read-models, table-views), in a directory on the disk the server's data directory is on.
 floor_rate() {
     mkdir -p "$work/floor"
     (cd "$work/floor" && "$work/command_floor" "$1" store 3 512) | awk '{ print $3 }'
