@@ -9,8 +9,9 @@
 # (Tools/bench/command_floor.c), writing the rows a CreateOrder writes through the one connection
 # SQLite lets write at a time: the store's rows, then those and the orders read model's, 512 orders
 # per transaction (h2load keeps 16 x 32 = 512 calls in flight: no group commit can hold more), and
-# the same with a leaner read model (a table of its own, one row per order). The ratio of that
-# floor to nghttpd is the most any server could reach here with this store.
+# the same with a leaner read model (a table of its own, one row per order), also with a leaner
+# store schema (no hole-check trigger, no foreign keys). The ratio of that floor to nghttpd is the
+# most any server could reach here with this store.
 #
 # Usage: Tools/bench/command_benchmark.sh [requests=100000] [rounds=3]
 # A benchmark, not a test: it prints figures and never fails on them.
@@ -63,10 +64,11 @@ cpu_seconds() {
 }
 
 # Orders per second SQLite alone writes the rows of, for command_floor's workload $1 (events,
-# read-models, table-views), in a directory on the disk the server's data directory is on.
+# read-models, table-views) and schema $2 (store, lean), in a directory on the disk the server's
+# data directory is on.
 floor_rate() {
     mkdir -p "$work/floor"
-    (cd "$work/floor" && "$work/command_floor" "$1" store 3 512) | awk '{ print $3 }'
+    (cd "$work/floor" && "$work/command_floor" "$1" "$2" 3 512) | awk '{ print $3 }'
 }
 
 # Requests per second from an h2load run; fails if any request failed at the HTTP/2 level.
@@ -103,9 +105,10 @@ for round in $(seq 1 "$rounds"); do
     a2="$(rate "$work/same_size.bin" "http://127.0.0.1:$nghttpd_port/file64")"
     n3="$(cpu_seconds "$nghttpd_pid")"
     a="$(echo "($a1 + $a2) / 2" | bc -l)"
-    events_floor="$(floor_rate events)"
-    read_models_floor="$(floor_rate read-models)"
-    table_views_floor="$(floor_rate table-views)"
+    events_floor="$(floor_rate events store)"
+    read_models_floor="$(floor_rate read-models store)"
+    table_views_floor="$(floor_rate table-views store)"
+    leanest_floor="$(floor_rate table-views lean)"
     ratio="$(echo "$b / $a" | bc -l)"
     ratios+=("$ratio")
     floor_ratio="$(echo "$read_models_floor / $a" | bc -l)"
@@ -116,9 +119,9 @@ for round in $(seq 1 "$rounds"); do
     server_cpu="$(echo "($s1 - $s0) * 1000000 / $requests" | bc -l)"
     printf 'round %d: nghttpd %.0f req/s (%.0f before, %.0f after; %.1f µs CPU/request), CreateOrder %.0f req/s (%.1f µs CPU/request), ratio %.3f, %s\n' \
         "$round" "$a" "$a1" "$a2" "$nghttpd_cpu" "$b" "$server_cpu" "$ratio" "$(host_steal_since "$ticks")"
-    printf '  SQLite floor, orders/s: store rows %.0f (%.3f x nghttpd); with the read model %.0f (%.3f); with a leaner read model %.0f (%.3f)\n' \
+    printf '  SQLite floor, orders/s: store rows %.0f (%.3f x nghttpd); with the read model %.0f (%.3f); with a leaner read model %.0f (%.3f), and a leaner store schema %.0f (%.3f)\n' \
         "$events_floor" "$(echo "$events_floor / $a" | bc -l)" "$read_models_floor" "$floor_ratio" \
-        "$table_views_floor" "$lean_floor_ratio"
+        "$table_views_floor" "$lean_floor_ratio" "$leanest_floor" "$(echo "$leanest_floor / $a" | bc -l)"
 done
 failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
 median() {
