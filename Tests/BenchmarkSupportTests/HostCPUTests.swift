@@ -33,9 +33,13 @@ import Testing
         #if os(Linux)
             #expect(HostCPUTimes.now() != nil)
             let meter = HostStealMeter()
-            // Long enough for the counters (clock ticks of 10 ms, on every CPU) to move.
-            try await Task.sleep(for: .milliseconds(60))
-            let summary = meter.summary
+            // The counters move in clock ticks (10 ms on every CPU): wait until they have, within 5 s.
+            let deadline = ContinuousClock.now + .seconds(5)
+            var summary = meter.summary
+            while summary == "host steal unknown", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+                summary = meter.summary
+            }
             #expect(summary.wholeMatch(of: /host steal \d+\.\d%/) != nil, "\(summary)")
         #else
             #expect(HostStealMeter().summary == "host steal unknown")
