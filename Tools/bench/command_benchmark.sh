@@ -13,6 +13,13 @@
 # store schema (no hole-check trigger, no foreign keys). The ratio of that floor to nghttpd is the
 # most any server could reach here with this store.
 #
+# A server does not write those rows alone on the machine: at the target's rate it also serves that
+# many HTTP/2 calls to h2load, on the same two cores. So each round measures the floors once more
+# while h2load drives nghttpd at 0.25 x its own rate (--rps per client), the HTTP/2 traffic the target
+# asks for with the least server-side work there is. If SQLite then writes fewer orders than that
+# rate, no server could sustain the target here, since it has at least that HTTP/2 work and at least
+# those rows to write, and less traffic could not come with more orders.
+#
 # Usage: Tools/bench/command_benchmark.sh [requests=100000] [rounds=3]
 # A benchmark, not a test: it prints figures and never fails on them.
 set -euo pipefail
@@ -71,6 +78,24 @@ floor_rate() {
     (cd "$work/floor" && "$work/command_floor" "$1" "$2" 3 512) | awk '{ print $3 }'
 }
 
+# floor_rate "$1" "$2" while h2load sends nghttpd $3 requests per second in all (16 clients, each
+# its share, from a second before the floor starts to a second after it ends). Prints the floor's
+# orders/s and the rate h2load held.
+floor_rate_beside_http2() {
+    local per_client total
+    per_client="$(echo "($3 + 15) / 16" | bc)"
+    total="$((per_client * 16 * 5))"
+    h2load -n "$total" "${h2load_options[@]}" --rps "$per_client" -d "$work/same_size.bin" \
+        "http://127.0.0.1:$nghttpd_port/file64" >"$work/paced.out" &
+    local paced=$!
+    sleep 1
+    local floor
+    floor="$(floor_rate "$1" "$2")"
+    wait "$paced"
+    grep -q "0 failed, 0 errored, 0 timeout" "$work/paced.out" || { cat "$work/paced.out" >&2; log "h2load saw failures"; return 1; }
+    echo "$floor $(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$work/paced.out")"
+}
+
 # Requests per second from an h2load run; fails if any request failed at the HTTP/2 level.
 rate() {
     local body="$1"
@@ -91,6 +116,8 @@ failed_before="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_
 ratios=()
 floor_ratios=()
 lean_floor_ratios=()
+shared_floor_ratios=()
+shared_leanest_ratios=()
 for round in $(seq 1 "$rounds"); do
     # nghttpd before and after the server (its rate is the mean of the two, so a host that speeds
     # up or slows down during the round does not favour either side), then the floors.
@@ -109,6 +136,11 @@ for round in $(seq 1 "$rounds"); do
     read_models_floor="$(floor_rate read-models store)"
     table_views_floor="$(floor_rate table-views store)"
     leanest_floor="$(floor_rate table-views lean)"
+    target_rate="$(echo "$a / 4" | bc)"
+    read -r shared_floor shared_http2 <<<"$(floor_rate_beside_http2 read-models store "$target_rate")"
+    read -r shared_leanest shared_leanest_http2 <<<"$(floor_rate_beside_http2 table-views lean "$target_rate")"
+    shared_floor_ratios+=("$(echo "$shared_floor / $a" | bc -l)")
+    shared_leanest_ratios+=("$(echo "$shared_leanest / $a" | bc -l)")
     ratio="$(echo "$b / $a" | bc -l)"
     ratios+=("$ratio")
     floor_ratio="$(echo "$read_models_floor / $a" | bc -l)"
@@ -122,6 +154,9 @@ for round in $(seq 1 "$rounds"); do
     printf '  SQLite floor, orders/s: store rows %.0f (%.3f x nghttpd); with the read model %.0f (%.3f); with a leaner read model %.0f (%.3f), and a leaner store schema %.0f (%.3f)\n' \
         "$events_floor" "$(echo "$events_floor / $a" | bc -l)" "$read_models_floor" "$floor_ratio" \
         "$table_views_floor" "$lean_floor_ratio" "$leanest_floor" "$(echo "$leanest_floor / $a" | bc -l)"
+    printf '  while h2load drives nghttpd at the target rate, %d req/s (it held %.0f and %.0f): with the read model %.0f (%.3f), leanest %.0f (%.3f)\n' \
+        "$target_rate" "$shared_http2" "$shared_leanest_http2" "$shared_floor" "${shared_floor_ratios[-1]}" \
+        "$shared_leanest" "${shared_leanest_ratios[-1]}"
 done
 failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
 median() {
@@ -134,4 +169,6 @@ echo "h2load ${h2load_options[*]} -n $requests, a ${size}-byte gRPC-framed Creat
 printf '  ratio (durable CreateOrder / nghttpd), median of rounds: %.3f   (target >= 0.25)\n' "$median_ratio"
 printf '  SQLite floor with the read model / nghttpd, median of rounds: %.3f (with a leaner read model: %.3f)\n' \
     "$(median "${floor_ratios[@]}")" "$(median "${lean_floor_ratios[@]}")"
+printf '  the same beside HTTP/2 traffic at the target rate, median of rounds: %.3f (leanest: %.3f)\n' \
+    "$(median "${shared_floor_ratios[@]}")" "$(median "${shared_leanest_ratios[@]}")"
 echo "  calls that failed at the gRPC level during the rounds: $((failed_after - failed_before))"
