@@ -339,6 +339,24 @@ struct SocketTests {
         }
     }
 
+    @Test(
+        "an HTTP/1.1 request over TCP reads a 505 that says the port speaks HTTP/2, and HTTP/2 clients are served beside it"
+    )
+    func http1RequestOverTCP() async throws {
+        try await withServer(router: router()) { _, port in
+            let socket = try await RawSocket(port: port)
+            // A body the server never reads: it still answers, and the client can read the answer.
+            try await socket.send(
+                Array("POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\ncontent-length: 5000\r\n\r\n".utf8)
+                    + [UInt8](repeating: 0x61, count: 5000))
+            try await eventually { !socket.isActive }
+            #expect(String(decoding: socket.receivedBytes, as: UTF8.self) == HTTP1Refusal.answer)
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            defer { Task { await client.close() } }
+            #expect(try await client.unary(TestMethod.echo, [5]).message == [5])
+        }
+    }
+
     @Test("an attacking connection is closed while another client keeps being served", arguments: Attack.allCases)
     func attackIsolation(_ attack: Attack) async throws {
         try await withServer(

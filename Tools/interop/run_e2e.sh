@@ -50,6 +50,10 @@ nghttp -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' 
 after="$(curl -sf "http://127.0.0.1:$admin_port/metrics" | sed -n 's/^tradecore_transport_failed_calls_total \([0-9]*\).*/\1/p')"
 [ "${after:-0}" -gt "${before:-0}" ] || { log "a call to an unknown method was not counted ($before, then $after)"; exit 1; }
 log "metrics endpoint: $(grep -c '^tradecore_' "$work/metrics.txt") tradecore series"
+# curl's first try at the API port speaks HTTP/1.1: it gets an answer it can show, not HTTP/2 bytes.
+status="$(curl -s -o "$work/http1.txt" -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/" || true)"
+[ "$status" = 505 ] && grep -q "speaks HTTP/2 only" "$work/http1.txt" ||
+    { log "an HTTP/1.1 request got status '$status' and: $(head -c 300 "$work/http1.txt")"; exit 1; }
 
 stop_server
 log "end-to-end flows over grpcio passed"

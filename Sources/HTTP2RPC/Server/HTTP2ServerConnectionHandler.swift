@@ -241,7 +241,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     /// and the peer's next write fails, often before it has read our GOAWAY: the client learns only
     /// "connection reset", not why. A channel that cannot half-close (an in-memory one) closes at
     /// once.
-    private static func lingeringClose(_ context: ChannelHandlerContext, linger: TimeAmount) {
+    static func lingeringClose(_ context: ChannelHandlerContext, linger: TimeAmount) {
         let halfClosed = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: halfClosed)
         halfClosed.futureResult.assumeIsolated().whenComplete { result in

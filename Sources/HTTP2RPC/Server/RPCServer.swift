@@ -138,6 +138,10 @@ public final class RPCServer: Sendable {
         let sync = channel.pipeline.syncOperations
         if let tlsContext {
             try sync.addHandler(try OpenSSLHandler(context: tlsContext, role: .server))
+        } else {
+            // Over TLS, ALPN has already settled on HTTP/2; in cleartext an HTTP/1 client gets
+            // an answer it can read.
+            try sync.addHandler(HTTP1Refusal(linger: configuration.closeLinger, logger: logger))
         }
         try sync.addHandler(handler)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)

@@ -213,6 +213,8 @@ final class RawServerConnection {
     /// Decoded header blocks, in the order they arrived (HPACK state depends on that order).
     private(set) var headerBlocks: [(stream: UInt32, fields: [(String, String)])] = []
     private var pending: [UInt8] = []
+    /// Every byte the server wrote, in order (frames or not).
+    private(set) var output: [UInt8] = []
     let handler: HTTP2ServerConnectionHandler
     private let stall: WriteStall?
 
@@ -220,7 +222,7 @@ final class RawServerConnection {
     /// has stopped reading and whose socket buffer is full.
     init(
         router: RPCRouter, configuration: RPCServerConfiguration = RPCServerConfiguration(), handshake: Bool = true,
-        stallWrites: Bool = false, logger: Logger? = nil
+        stallWrites: Bool = false, refusingHTTP1: Bool = false, logger: Logger? = nil
     ) throws {
         var quiet = Logger(label: "test")
         quiet.logLevel = .critical
@@ -228,6 +230,7 @@ final class RawServerConnection {
         handler = HTTP2ServerConnectionHandler(configuration: configuration, router: router, logger: logger)
         stall = stallWrites ? WriteStall() : nil
         var handlers: [any ChannelHandler] = [handler]
+        if refusingHTTP1 { handlers.insert(HTTP1Refusal(linger: configuration.closeLinger, logger: logger), at: 0) }
         if let stall { handlers.insert(stall, at: 0) }
         channel = EmbeddedChannel(handlers: handlers, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -259,7 +262,10 @@ final class RawServerConnection {
     @discardableResult
     func collect() -> [RawFrame] {
         loop.run()
-        while let buffer = try? channel.readOutbound(as: ByteBuffer.self) { pending += buffer.readableBytesView }
+        while let buffer = try? channel.readOutbound(as: ByteBuffer.self) {
+            pending += buffer.readableBytesView
+            output += buffer.readableBytesView
+        }
         let frames = RawFrame.parse(pending)
         pending.removeFirst(frames.reduce(0) { $0 + 9 + $1.payload.count })
         received += frames

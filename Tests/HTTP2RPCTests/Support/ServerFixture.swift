@@ -143,7 +143,8 @@ final class RawSocket: Sendable {
             .connect(host: "127.0.0.1", port: port).get()
     }
 
-    var received: [RawFrame] { RawFrame.parse(inbox.withLockedValue { $0 }) }
+    var received: [RawFrame] { RawFrame.parse(receivedBytes) }
+    var receivedBytes: [UInt8] { inbox.withLockedValue { $0 } }
     var isActive: Bool { channel.isActive }
     /// Whether the server has ended its side (with `halfOpen`).
     var serverEndedItsSide: Bool { inputEnded.withLockedValue { $0 } }
