@@ -89,7 +89,11 @@ extension Tradecore {
 
 /// Where the server is and how to reach it.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server, HOST:PORT. [env: TRADECORE_SERVER] (default: 127.0.0.1:50051)")
+    @Option(
+        help: """
+            The server, HOST:PORT, or http://HOST:PORT (cleartext) or https://HOST:PORT (TLS; port 443 \
+            when left out). [env: TRADECORE_SERVER] (default: 127.0.0.1:50051)
+            """)
     var server: String?
 
     @Option(help: "The bearer token. [env: TRADECORE_TOKEN]")
@@ -108,7 +112,13 @@ struct ConnectionOptions: ParsableArguments {
     var timeout: Double = 10
 
     func validate() throws {
-        _ = try endpoint()
+        if try endpoint().tls == false
+            && (tls || (caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"]) != nil)
+        {
+            throw ValidationError(
+                "--server http://... is cleartext, but --tls or --ca-file (or TRADECORE_CA_FILE) ask for TLS: use https://..."
+            )
+        }
         _ = try bearerToken()
         guard timeout > 0, timeout <= 3_600 else {
             throw ValidationError("--timeout must be more than 0 and at most 3600 seconds")
@@ -127,16 +137,37 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    func endpoint() throws -> (host: String, port: Int) {
-        let text = server ?? ProcessInfo.processInfo.environment["TRADECORE_SERVER"] ?? "127.0.0.1:50051"
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65_535).contains(port), colon > text.startIndex
-        else {
-            throw ValidationError("--server must be HOST:PORT, such as 127.0.0.1:50051, not \"\(text)\"")
+    /// The server's host and port, and whether its URL asked for TLS (`https://`) or for none
+    /// (`http://`); `tls` is nil for a bare HOST:PORT, which leaves it to `--tls` and `--ca-file`.
+    func endpoint() throws -> (host: String, port: Int, tls: Bool?) {
+        let given = server ?? ProcessInfo.processInfo.environment["TRADECORE_SERVER"] ?? "127.0.0.1:50051"
+        let refusal = ValidationError(
+            "--server must be HOST:PORT (such as 127.0.0.1:50051), http://HOST:PORT or https://HOST:PORT, not \"\(given)\""
+        )
+        var text = Substring(given)
+        var tls: Bool?
+        if let separator = text.range(of: "://") {
+            switch text[..<separator.lowerBound].lowercased() {
+            case "http": tls = false
+            case "https": tls = true
+            default: throw refusal
+            }
+            text = text[separator.upperBound...]
+            if text.hasSuffix("/") { text = text.dropLast() }
         }
-        var host = String(text[..<colon])
+        // An IPv6 address has colons of its own: a port follows only the last one, after any `]`.
+        let colon = text.lastIndex(of: ":").flatMap { colon in text[colon...].contains("]") ? nil : colon }
+        let hostPart = colon.map { text[..<$0] } ?? text
+        let port: Int?
+        if let colon {
+            port = Int(text[text.index(after: colon)...])
+        } else {
+            port = tls == true ? 443 : nil
+        }
+        guard let port, (1...65_535).contains(port), !hostPart.isEmpty, !hostPart.contains("/") else { throw refusal }
+        var host = String(hostPart)
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
+        return (host, port, tls)
     }
 
     /// The token to send: `--token`, else TRADECORE_TOKEN unless it is empty (unset, in effect),
@@ -161,12 +192,13 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func client(attempts: Int = 3) throws -> TradeCoreClient {
-        let (host, port) = try endpoint()
+        let (host, port, urlTLS) = try endpoint()
         let environment = ProcessInfo.processInfo.environment
         return TradeCoreClient(
             configuration: .init(
                 host: host, port: port, token: try bearerToken(),
-                caFile: caFile ?? environment["TRADECORE_CA_FILE"], serverName: serverName, useTLS: tls,
+                caFile: caFile ?? environment["TRADECORE_CA_FILE"], serverName: serverName,
+                useTLS: tls || urlTLS == true,
                 timeout: .milliseconds(Int64(timeout * 1_000)), attempts: attempts))
     }
 }

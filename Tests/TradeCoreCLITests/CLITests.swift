@@ -395,6 +395,20 @@ struct CLITests {
         // TLS to the plain HTTP/2 port says so.
         let tls = try await cli(server, "health", "--tls")
         #expect(tls.status == 14 && tls.errors.contains("does not speak TLS"), "\(tls.errors)")
+        // --server may be a URL: http:// is cleartext, https:// is TLS.
+        let url = try await cli(server, "health", "--server", "http://\(server.address)/")
+        #expect(url.status == 0 && url.output.contains("SERVING"), "\(url.errors)")
+        let secure = try await cli(server, "health", "--server", "https://\(server.address)")
+        #expect(secure.status == 14 && secure.errors.contains("does not speak TLS"), "\(secure.errors)")
+        for (address, hint) in [
+            ("ftp://\(server.address)", "HOST:PORT"), ("http://\(server.address)/v1", "HOST:PORT"),
+            ("http://127.0.0.1", "HOST:PORT"), ("127.0.0.1", "HOST:PORT"),
+        ] {
+            let refused = try await cli(server, "health", "--server", address)
+            #expect(refused.status == 64 && refused.errors.contains(hint), "\(address): \(refused.errors)")
+        }
+        let mixed = try await cli(server, "health", "--server", "http://\(server.address)", "--tls")
+        #expect(mixed.status == 64 && mixed.errors.contains("https://"), "\(mixed.errors)")
         #expect(await server.stop() == 0)
         let unreachable = try await cli(server, "health")
         #expect(
