@@ -37,9 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     /// The connections to open: as asked, else 4 but never more than calls in flight.
     private var connectionCount: Int { connections ?? min(4, concurrency) }
     @Option(parsing: .unconditional, help: "Bytes of the ping's payload.") var payloadSize = 100
-    @Option(help: "With create-order or get-order: the user (default: a new one, onboarded first).") var user: UUID?
-    @Option(help: "With create-order: the account to trade through (default: the onboarded user's).") var account: UUID?
-    @Option(help: "With get-order: the order to read (default: one made first).") var order: UUID?
+    @Option(help: "With create-order or get-order (needed there): the user.") var user: UUID?
+    @Option(help: "With create-order (needed there): the user's account to trade through.") var account: UUID?
+    @Option(help: "With get-order (needed there): the user's order to read.") var order: UUID?
 
     func validate() throws {
         guard requests > 0 else { throw ValidationError("--requests must be positive") }
@@ -174,22 +174,33 @@ struct BenchCommand: AsyncParsableCommand {
         if json {
             let errors = figures.namedFailures.map { "\"\($0.name)\":\($0.count)" }.joined(
                 separator: ",")
+            // Latencies are of the calls that succeeded: with none, there are none (null).
+            let latencies =
+                succeeded == 0
+                ? "\"p50_us\":null,\"p90_us\":null,\"p99_us\":null,\"p999_us\":null,\"max_us\":null"
+                : String(
+                    format: "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f",
+                    microseconds(50), microseconds(90), microseconds(99), microseconds(99.9),
+                    Double(histogram.max) / 1_000)
             print(
                 String(
                     format:
                         "{\"method\":\"%@\",\"requests\":%d,\"succeeded\":%d,\"seconds\":%.3f,\"calls_per_second\":%.1f,"
-                        + "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":{%@}}",
-                    method.rawValue, requests, succeeded, elapsed, rate, microseconds(50), microseconds(90),
-                    microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000, errors))
+                        + "%@,\"errors\":{%@}}",
+                    method.rawValue, requests, succeeded, elapsed, rate, latencies, errors))
             return
         }
         print("\(method.rawValue): \(requests) calls, concurrency \(concurrency), \(connectionCount) connection(s)")
         print(String(format: "  %.2f s, %.0f calls/s, %d succeeded", elapsed, rate, succeeded))
-        print(
-            String(
-                format: "  latency  p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs",
-                microseconds(50),
-                microseconds(90), microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000))
+        if succeeded == 0 {
+            print("  latency  none: no call succeeded")
+        } else {
+            print(
+                String(
+                    format: "  latency  p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs",
+                    microseconds(50),
+                    microseconds(90), microseconds(99), microseconds(99.9), Double(histogram.max) / 1_000))
+        }
         if figures.failures.isEmpty {
             print("  errors: none")
         } else {

@@ -92,8 +92,11 @@ enum MessagePrinter {
     private static let enums: [String: [Int32: String]] = {
         var enums: [String: [Int32: String]] = [:]
         func add<E: ProtoEnum>(_ type: E.Type) {
-            enums[E.protoEnumName] = Dictionary(
-                uniqueKeysWithValues: E.allCases.map { ($0.rawValue, constantName(of: $0)) })
+            var names = Dictionary(uniqueKeysWithValues: E.allCases.map { ($0.rawValue, constantName(of: $0)) })
+            // The schema's zero (`TIME_IN_FORCE_UNSPECIFIED`), which the Swift enums leave out: a
+            // field that was not set, spelled as the others are, without the enum's prefix.
+            if names[0] == nil { names[0] = "UNSPECIFIED" }
+            enums[E.protoEnumName] = names
         }
         for type in TradeCoreSchema.enumTypes { add(type) }
         add(HealthCheckResponse.ServingStatus.self)
@@ -131,6 +134,7 @@ enum MessagePrinter {
 
     /// What a field that was not sent holds: proto3 leaves zero, empty and false off the wire.
     private static func defaultValue(of descriptor: ProtoFieldDescriptor) -> Value {
+        if case .map = descriptor.type { return .object([]) }
         if descriptor.label == .repeated { return .list([]) }
         switch descriptor.type {
         case .string, .bytes: return .text("")

@@ -121,7 +121,9 @@ struct OrderCommand: AsyncParsableCommand {
         @OptionGroup var options: CommandOptions
         @Option(help: "The order's id.") var order: UUID
         @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
-        @Option(parsing: .unconditional, help: "The new quantity: not below what is filled.") var quantity:
+        @Option(
+            parsing: .unconditional,
+            help: "The new quantity: more than is already filled (cancel the order to stop it).") var quantity:
             ExactDecimal?
         @Option(parsing: .unconditional, help: "The new limit price (limit and stop-limit orders).") var limitPrice:
             ExactDecimal?
