@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TradeCoreClient
 import TradeCoreMessages
+import WireFormat
 
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,17 +81,35 @@ struct BrokerCommand: AsyncParsableCommand {
                 try options.output.print(connected)
                 throw CLIError("the connection failed: \(connected.statusReason)", exitCode: 9)
             }
-            // The onboarding saga links the accounts: wait for them.
+            // The onboarding saga links the accounts, all in one event on the connection's stream
+            // that names them (BrokerAccountsSynced), then refreshes each: wait until every one it
+            // named is listed, refreshed since. Accounts that a reconnection links again are
+            // listed, with an older refresh, before the others are.
             let deadline = Date().addingTimeInterval(wait)
+            let stream = "broker_connection-\(started.brokerConnectionID.uuidString.lowercased())"
+            var linked: (accounts: Set<UUID>, at: Int64, position: UInt64)?
             var accounts: [BrokerAccountView] = []
             while Date() < deadline {
-                accounts = try await calling {
-                    try await client.accountsByConnection(
-                        GetAccountsByConnection(
-                            brokerConnectionID: started.brokerConnectionID, userID: user,
-                            minPosition: connected.position))
-                }.accounts
-                if !accounts.isEmpty, accounts.allSatisfy({ $0.lastSyncedAt > 0 }) { break }
+                if linked == nil {
+                    let page = try await calling {
+                        try await client.readStream(
+                            ReadStreamRequest(stream: stream, fromVersion: connected.version + 1))
+                    }
+                    if let event = page.events.first(where: { $0.eventType == "BrokerAccountsSynced" }) {
+                        let synced = try BrokerAccountsSynced(protoBytes: event.payload)
+                        linked = (Set(synced.accountIDs), synced.syncedAt, event.globalPosition)
+                    }
+                }
+                if let linked {
+                    accounts = try await calling {
+                        try await client.accountsByConnection(
+                            GetAccountsByConnection(
+                                brokerConnectionID: started.brokerConnectionID, userID: user,
+                                minPosition: linked.position))
+                    }.accounts
+                    let refreshed = accounts.filter { $0.lastSyncedAt >= linked.at }.map(\.accountID)
+                    if linked.accounts.isSubset(of: refreshed) { break }
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             try options.output.print(connected)
