@@ -79,6 +79,15 @@ import TradeCoreMessages
                 Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: false),
                 .failedPrecondition, "AUTOMATION_NOT_ACTIVE"
             ),
+            // Deleted, it is there all the same: the same refusal as activating it gets.
+            (
+                Fixtures.automation(id: automationID, user: user, accounts: [account.id], active: true, deleted: true),
+                .failedPrecondition, "AUTOMATION_DELETED"
+            ),
+            (
+                Fixtures.automation(id: automationID, user: other, accounts: [account.id], active: true, deleted: true),
+                .permissionDenied, "AUTOMATION_NOT_OWNED"
+            ),
             (
                 Fixtures.automation(id: automationID, user: user, accounts: [UUID()], active: true), .invalidArgument,
                 "ACCOUNT_NOT_IN_AUTOMATION"

@@ -33,11 +33,14 @@ extension AggregateRoot where State == Order {
         try Rules.owner(account.userID, is: command.userID, "account", command.accountID, reason: "ACCOUNT_NOT_OWNED")
         try account.requireTradable()
         if let automationID = command.automationID {
-            guard let automation, automation.exists, automation.status != .deleted else {
+            guard let automation, automation.exists else {
                 throw .notFound("automation", automationID, reason: "AUTOMATION_NOT_FOUND")
             }
             try Rules.owner(
                 automation.userID, is: command.userID, "automation", automationID, reason: "AUTOMATION_NOT_OWNED")
+            guard automation.status != .deleted else {
+                throw .wrongState("AUTOMATION_DELETED", "automation \(automationID.lowercasedText) is deleted")
+            }
             guard automation.status == .active else {
                 throw .wrongState(
                     "AUTOMATION_NOT_ACTIVE",

@@ -42,10 +42,11 @@ enum Fixtures {
             accountIDs: accounts, assetType: .stock, sidePreference: .both)
     }
 
-    /// An automation of `user` trading through `accounts`, active or not (``automationConfig(accounts:symbol:)``
-    /// unless `config` is given).
+    /// An automation of `user` trading through `accounts`, active or not, deleted or not
+    /// (``automationConfig(accounts:symbol:)`` unless `config` is given).
     static func automation(
-        id: UUID = UUID(), user: UUID, accounts: [UUID], active: Bool, config: AutomationConfig? = nil
+        id: UUID = UUID(), user: UUID, accounts: [UUID], active: Bool, config: AutomationConfig? = nil,
+        deleted: Bool = false
     ) -> Automation {
         var root = AggregateRoot<Automation>(id: id)
         root.emit(
@@ -55,6 +56,7 @@ enum Fixtures {
                     webhookURL: "https://h/x",
                     webhookTokenSHA256: Array(repeating: 1, count: 32), status: .inactive, createdAt: now)))
         if active { root.emit(.activated(AutomationActivated(automationID: id, activatedAt: now))) }
+        if deleted { root.emit(.deleted(AutomationDeleted(automationID: id, deletedAt: now))) }
         return root.state
     }
 
