@@ -179,6 +179,17 @@ struct BatchWriter {
                     + "already committed in other streams"
             )
         case .write:
+            if let insertError, StorageErrors.isTakenPosition(insertError) {
+                // This writer numbers the log alone: a position already taken means another process
+                // wrote to the file (its lock removed by hand, say). Every later append would fail
+                // the same way, so the store stops taking them (see StorageErrors.abortsTransaction).
+                throw LogPositionTaken(
+                    failure: EventStoreError(
+                        code: .storageFailure,
+                        message: "log position \(head + 1) is already taken: another process has written to this "
+                            + "store (was its lock file removed while this server ran?)",
+                        underlying: SendableDescription(insertError)))
+            }
             // Reached only when an insert failed for a reason other than a taken event id.
             throw EventStoreError(
                 code: .storageFailure,

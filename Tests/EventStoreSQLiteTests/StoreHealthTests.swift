@@ -44,4 +44,35 @@ struct StoreHealthTests {
         store.injectFaultForTesting(nil)
         await store.close()
     }
+
+    @Test func anotherProcessWritingTheFileStopsAppendsInsteadOfFailingEachOne() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let logs = CapturedLogs()
+        let store = try await SQLiteEventStore.open(.init(directory: directory.url, logger: logs.logger()))
+        let stream = try StreamName(type: "order", id: UUIDv7.next())
+        try await store.append(to: stream, expected: .noStream, events: [NewEvent(type: "Created", data: Data())])
+        // The lock file removed by hand lets a second store open the same file and append to it.
+        let lock = directory.url.appendingPathComponent("events.sqlite.lock").path
+        try FileManager.default.removeItem(atPath: lock)
+        let intruder = try await SQLiteEventStore.open(.init(directory: directory.url))
+        let other = try StreamName(type: "order", id: UUIDv7.next())
+        try await intruder.append(to: other, expected: .noStream, events: [NewEvent(type: "Created", data: Data())])
+        await intruder.close()
+
+        let failure = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: stream, expected: .exact(0), events: [NewEvent(type: "Placed", data: Data())])
+        }
+        #expect(
+            failure?.message.contains("another process has written to this store") == true,
+            "\(String(describing: failure))")
+        // Stopped for good: health hears it, and the next append fails without touching the file.
+        await #expect(throws: EventStoreError.self) { try await store.checkAppendable() }
+        let next = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: stream, expected: .exact(0), events: [NewEvent(type: "Placed", data: Data())])
+        }
+        #expect(next?.message.contains("stopped accepting appends") == true, "\(String(describing: next))")
+        #expect(logs.contains(level: .critical, "appends stopped"))
+        await store.close()
+    }
 }
