@@ -276,8 +276,11 @@ struct ServerCommand: AsyncParsableCommand {
                         address:
                             "\(settings.host):\(settings.port) (--host and --port, TRADECORE_HOST and TRADECORE_PORT)"
                     )))
+            // SIGHUP too: the terminal or ssh session a server was started from closing ends it
+            // the way SIGTERM does, drained, not killed (the signal's default) with calls in flight.
             let group = ServiceGroup(
-                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
             try await group.run()
         } catch {
             await backend.close()

@@ -213,15 +213,23 @@ struct ServerSettings: Sendable {
     }
 
     private init(reading config: ConfigReader) throws {
-        func text(_ key: Key) -> String? {
+        // An empty value (an unset variable in `TRADECORE_X=$X`, a blank flag) is refused, not
+        // read as absent: it would quietly take a lower source's value or the default, and for
+        // a PostgreSQL URL or the API tokens that is another store, or no authentication.
+        func text(_ key: Key) throws -> String? {
             let name = ConfigKey([key.rawValue])
-            if let value = config.string(forKey: name, isSecret: key.isSecret) { return value }
+            if let value = config.string(forKey: name, isSecret: key.isSecret) {
+                guard !value.allSatisfy(\.isWhitespace) else {
+                    throw ConfigurationError("\(key.named) is empty: give it a value, or leave it unset")
+                }
+                return value
+            }
             if let value = config.int(forKey: name) { return String(value) }
             if let value = config.bool(forKey: name) { return String(value) }
             return nil
         }
         func number<N: FixedWidthInteger>(_ key: Key, _ range: ClosedRange<N>) throws -> N? {
-            guard let value = text(key) else { return nil }
+            guard let value = try text(key) else { return nil }
             guard let number = N(value), range.contains(number) else {
                 throw ConfigurationError(
                     "\(key.named) must be a whole number from "
@@ -229,10 +237,10 @@ struct ServerSettings: Sendable {
             }
             return number
         }
-        host = text(.host) ?? host
+        host = try text(.host) ?? host
         port = try number(.port, 0...65_535) ?? port
-        tlsCert = text(.tlsCert)
-        tlsKey = text(.tlsKey)
+        tlsCert = try text(.tlsCert)
+        tlsKey = try text(.tlsKey)
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ConfigurationError("tlsCert and tlsKey (--tls-cert, --tls-key) go together")
         }
@@ -246,9 +254,9 @@ struct ServerSettings: Sendable {
         maxConcurrentStreams = try number(.maxConcurrentStreams, 1...UInt32.max) ?? maxConcurrentStreams
         maxMessageSize = try number(.maxMessageSize, 1...Int(UInt32.max)) ?? maxMessageSize
         shutdownGraceSeconds = try number(.shutdownGraceSeconds, 0...86_400) ?? shutdownGraceSeconds
-        dataDirectory = text(.dataDirectory) ?? dataDirectory
-        if let level = text(.logLevel) {
-            guard let parsed = Logger.Level(rawValue: level) else {
+        dataDirectory = try text(.dataDirectory) ?? dataDirectory
+        if let level = try text(.logLevel) {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(
                     "\(Key.logLevel.named) must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\""
                 )
@@ -256,16 +264,23 @@ struct ServerSettings: Sendable {
             logLevel = parsed
         }
         let tokens = ConfigKey([Key.apiTokens.rawValue])
-        apiTokens =
-            config.stringArray(forKey: tokens, isSecret: true)
-            ?? config.string(forKey: tokens, isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
-        apiTokens = apiTokens.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        masterKeyFile = text(.masterKeyFile)
-        webhookBaseURL = text(.webhookBaseURL) ?? webhookBaseURL
+        let givenTokens =
+            try config.stringArray(forKey: tokens, isSecret: true)
+            ?? text(.apiTokens).map { $0.split(separator: ",").map(String.init) }
+        if let givenTokens {
+            apiTokens = givenTokens.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            // Blank entries only (`TRADECORE_API_TOKENS=" "`): as empty as an empty value. A file's
+            // explicit `[]` says no tokens, and is taken at its word.
+            guard !apiTokens.isEmpty || givenTokens.isEmpty else {
+                throw ConfigurationError("\(Key.apiTokens.named) is empty: give it a value, or leave it unset")
+            }
+        }
+        masterKeyFile = try text(.masterKeyFile)
+        webhookBaseURL = try text(.webhookBaseURL) ?? webhookBaseURL
         guard webhookBaseURL.hasPrefix("https://") || webhookBaseURL.hasPrefix("http://") else {
             throw ConfigurationError("\(Key.webhookBaseURL.named) must be an http:// or https:// URL")
         }
-        adminHost = text(.adminHost) ?? adminHost
+        adminHost = try text(.adminHost) ?? adminHost
         adminPort = try number(.adminPort, 0...65_535) ?? adminPort
         // The same port on the same address (or on every address) is taken twice.
         let wildcards: Set<String> = ["0.0.0.0", "::", "[::]"]
@@ -277,9 +292,9 @@ struct ServerSettings: Sendable {
         }
         virtualBrokerSeed = try number(.virtualBrokerSeed, 0...UInt64.max) ?? virtualBrokerSeed
         fillPollMilliseconds = try number(.fillPollMilliseconds, 5...60_000) ?? fillPollMilliseconds
-        postgresURL = text(.postgresURL).flatMap { $0.isEmpty ? nil : $0 }
-        postgresSchema = text(.postgresSchema) ?? postgresSchema
-        if let rebuild = text(.rebuildReadModels) {
+        postgresURL = try text(.postgresURL)
+        postgresSchema = try text(.postgresSchema) ?? postgresSchema
+        if let rebuild = try text(.rebuildReadModels) {
             switch rebuild.lowercased() {
             case "true", "1", "yes": rebuildReadModels = true
             case "false", "0", "no": rebuildReadModels = false

@@ -191,6 +191,17 @@ struct CLITests {
                 try await json(server, "automation", "delete", "--user", user, "--automation", automationID)["status"]
                     as? String
                     == "DELETED")
+            // Fields left unset print as protobuf's JSON mapping has them: a map as {}, an enum as its zero.
+            let plain = try await json(
+                server, "automation", "create", "--user", user, "--name", "Plain", "--symbol", "MSFT", "--sizing",
+                "fixed-quantity", "--size", "1", "--account", account, "--order-type", "limit")
+            let plainID = try #require(plain["automation_id"] as? String)
+            let plainView = try await json(server, "automation", "get", "--user", user, "--automation", plainID)
+            let plainConfig = try #require(plainView["config"] as? [String: Any])
+            #expect((plainConfig["metadata"] as? [String: Any])?.isEmpty == true, "\(plainConfig)")
+            let preferences = plainConfig["order_preferences"] as? [String: Any]
+            #expect(preferences?["time_in_force"] as? String == "UNSPECIFIED", "\(plainConfig)")
+            #expect(preferences?["order_type"] as? String == "LIMIT", "\(plainConfig)")
 
             let created = try await json(
                 server, "order", "create", "--user", user, "--account", account, "--symbol", "MSFT", "--side", "buy",
@@ -287,6 +298,35 @@ struct CLITests {
             "tradecore-server", ["--port", "0", "--admin-port", "0"],
             environment: ["TRADECORE_REBUILD_READ_MODELS": "maybe"])
         #expect(refused.status != 0 && refused.errors.contains("must be true or false, not \"maybe\""))
+
+        // An empty value is refused, not read as unset: an empty PostgreSQL URL would fall back to a
+        // new local store, empty tokens to none at all. Nothing is made before the refusal.
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let data = scratch.url.appendingPathComponent("data").path
+        for (arguments, environment, name) in [
+            ([String](), ["TRADECORE_POSTGRES_URL": ""], "TRADECORE_POSTGRES_URL"),
+            ([], ["TRADECORE_API_TOKENS": " "], "TRADECORE_API_TOKENS"),
+            (["--host", ""], [:], "--host"),
+        ] {
+            let empty = try await ChildProcess.run(
+                "tradecore-server", ["--port", "0", "--admin-port", "0", "--data-directory", data] + arguments,
+                environment: environment)
+            #expect(
+                empty.status != 0 && empty.errors.contains("is empty") && empty.errors.contains(name), "\(empty.errors)"
+            )
+        }
+        #expect(!FileManager.default.fileExists(atPath: data))
+    }
+
+    @Test func sighupDrainsTheServerAsSigtermDoes() async throws {
+        let server = try await Server(["--log-level", "info"])
+        defer { server.directory.remove() }
+        #expect(try await cli(server, "health").status == 0)
+        server.process.signal(SIGHUP)
+        let outcome = await server.process.finish()
+        #expect(outcome.status == 0, "\(outcome.errors)")
+        #expect(outcome.errors.contains("shutting down"), "\(outcome.errors)")
     }
 
     @Test func aServerOlderThanItsReadModelsStopsAndSaysWhyUntilItRebuildsThem() async throws {

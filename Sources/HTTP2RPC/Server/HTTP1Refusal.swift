@@ -157,14 +157,15 @@ final class HTTP1Refusal: ChannelDuplexHandler, RemovableChannelHandler {
         state = .refused
         received = nil
         logger.debug("answered an HTTP/1 request with 505: this port speaks HTTP/2 only")
-        let writes = heldWrites
-        heldWrites = []
-        heldFlush = false
-        for write in writes { write.promise?.fail(ChannelError.outputClosed) }
         let answer = context.channel.allocator.buffer(string: Self.answer)
         let linger = self.linger
         context.writeAndFlush(wrapOutboundOut(answer)).assumeIsolated().whenComplete { _ in
             HTTP2ServerConnectionHandler.lingeringClose(context, linger: linger)
         }
+        // After the answer is on its way: the HTTP/2 handler may close when its writes fail.
+        let writes = heldWrites
+        heldWrites = []
+        heldFlush = false
+        for write in writes { write.promise?.fail(ChannelError.outputClosed) }
     }
 }
