@@ -7,7 +7,8 @@ import Prometheus
 import Synchronization
 
 /// The admin endpoint: plain HTTP/1.1 for `curl` and Prometheus scrapers. `GET /metrics` answers
-/// the Prometheus text exposition of every metric; `GET /healthz` answers `ok`.
+/// the Prometheus text exposition of every metric; `GET /healthz` answers `ok`. HEAD answers
+/// both as GET would, without the body; other methods get 405.
 final class AdminServer: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let transport: TransportMetrics?
@@ -72,27 +73,34 @@ private final class MetricsHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let request) = unwrapInboundIn(data) else { return }
-        let status: HTTPResponseStatus
-        let body: [UInt8]
-        let contentType: String
-        switch (request.method, request.uri.split(separator: "?").first ?? "") {
-        case (.GET, "/metrics"):
-            status = .ok
+        var status = HTTPResponseStatus.ok
+        var body: [UInt8]
+        var contentType = "text/plain; charset=utf-8"
+        var allow: String?
+        let path = request.uri.split(separator: "?").first ?? ""
+        switch path {
+        case "/metrics":
             transport?.update()
             body = registry.emitToBuffer()
             contentType = "text/plain; version=0.0.4; charset=utf-8"
-        case (.GET, "/healthz"):
-            status = .ok
+        case "/healthz":
             body = Array("ok\n".utf8)
-            contentType = "text/plain; charset=utf-8"
         default:
             status = .notFound
-            body = Array("not found: try GET /metrics\n".utf8)
+            body = Array("not found: GET /metrics (Prometheus text) or /healthz\n".utf8)
+        }
+        if status == .ok && request.method != .GET && request.method != .HEAD {
+            status = .methodNotAllowed
+            allow = "GET, HEAD"
+            body = Array("\(path) answers GET and HEAD only\n".utf8)
             contentType = "text/plain; charset=utf-8"
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: contentType)
         headers.add(name: "content-length", value: String(body.count))
+        if let allow { headers.add(name: "allow", value: allow) }
+        // HEAD: the headers GET would have, without the body.
+        if request.method == .HEAD { body = [] }
         let keepAlive = request.isKeepAlive
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(

@@ -87,6 +87,17 @@ func listening<Result>(on address: String, _ bind: () async throws -> Result) as
             default: "\(error)"
             }
         throw ListenError(description: "cannot listen on \(address): \(reason)")
+    } catch let error as SocketAddressError.UnknownHost {
+        throw ListenError(
+            description: "cannot listen on \(address): the host name \"\(error.host)\" does not resolve to an address "
+                + "(\(error.errorDescription))")
+    } catch let error as SocketAddressError {
+        let reason =
+            switch error {
+            case .unknown(let host, _): "the host name \"\(host)\" does not resolve to an address"
+            default: "\(error)"
+            }
+        throw ListenError(description: "cannot listen on \(address): \(reason)")
     }
 }
 

@@ -104,6 +104,7 @@ struct AutomationCommand: AsyncParsableCommand {
 
         func validate() throws {
             try options.output.check(CreateAutomationResult.self)
+            try options.refuseExpectedVersion("automation create makes a new automation")
             guard settings.sizing != nil else { throw ValidationError("--sizing and --size are required") }
             guard !account.isEmpty else { throw ValidationError("--account is required: the account its orders go to") }
             for entry in metadata where !entry.contains("=") {

@@ -41,6 +41,7 @@ struct BrokerCommand: AsyncParsableCommand {
             } else {
                 try options.output.check(InitiateBrokerConnectionResult.self)
             }
+            try options.refuseExpectedVersion("broker connect makes a new connection")
             guard wait >= 0, wait.isFinite else {
                 throw ValidationError("--wait must be 0 or more seconds, not \(wait)")
             }
@@ -229,7 +230,10 @@ struct AccountCommand: AsyncParsableCommand {
         @Option(help: "Only this broker connection's accounts.") var connection: UUID?
         @Flag(help: "Refresh accounts synced in the last 300 s too.") var force = false
 
-        func validate() throws { try options.output.check(RefreshAllAccountsResult.self) }
+        func validate() throws {
+            try options.output.check(RefreshAllAccountsResult.self)
+            try options.refuseExpectedVersion("refresh-all refreshes each account at the version it finds")
+        }
 
         func run() async throws {
             let result = try await options.connection.call { client in

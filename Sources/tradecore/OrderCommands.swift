@@ -16,6 +16,12 @@ struct CommandOptions: ParsableArguments {
         parsing: .unconditional,
         help: "The version of the aggregate you read: the command fails with ABORTED if it has moved on.")
     var expectedVersion: UInt64?
+
+    /// For a command that makes something new, or that changes no one aggregate: it has no version
+    /// to expect, so `--expected-version` would be sent for nothing. Refused instead, saying why.
+    func refuseExpectedVersion(_ why: String) throws {
+        if expectedVersion != nil { throw ValidationError("--expected-version does not apply: \(why)") }
+    }
 }
 
 /// Options of queries.
@@ -56,7 +62,10 @@ struct OrderCommand: AsyncParsableCommand {
         @Flag(help: "Submit it to the broker at once.") var autoSubmit = false
         @Option(help: "The saga it runs for.") var sagaID: UUID?
 
-        func validate() throws { try options.output.check(OrderResult.self) }
+        func validate() throws {
+            try options.output.check(OrderResult.self)
+            try options.refuseExpectedVersion("order create makes a new order")
+        }
 
         func run() async throws {
             let result = try await options.connection.call { client in

@@ -140,9 +140,11 @@ struct ConnectionOptions: ParsableArguments {
     /// The server's host and port, and whether its URL asked for TLS (`https://`) or for none
     /// (`http://`); `tls` is nil for a bare HOST:PORT, which leaves it to `--tls` and `--ca-file`.
     func endpoint() throws -> (host: String, port: Int, tls: Bool?) {
-        let given = server ?? ProcessInfo.processInfo.environment["TRADECORE_SERVER"] ?? "127.0.0.1:50051"
+        let environment = ProcessInfo.processInfo.environment["TRADECORE_SERVER"]
+        let given = server ?? environment ?? "127.0.0.1:50051"
+        let source = server == nil && environment != nil ? "TRADECORE_SERVER" : "--server"
         let refusal = ValidationError(
-            "--server must be HOST:PORT (such as 127.0.0.1:50051), http://HOST:PORT or https://HOST:PORT, not \"\(given)\""
+            "\(source) must be HOST:PORT (such as 127.0.0.1:50051), http://HOST:PORT or https://HOST:PORT, not \"\(given)\""
         )
         var text = Substring(given)
         var tls: Bool?

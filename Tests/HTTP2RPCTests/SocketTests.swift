@@ -504,6 +504,26 @@ struct SocketTests {
         }
     }
 
+    @Test("a private key encrypted with a passphrase is refused at start, saying so, without asking for one")
+    func tlsEncryptedKey() async throws {
+        let certificate = try await TestCertificate.make()
+        defer { certificate.remove() }
+        let encrypted = certificate.directory.appendingPathComponent("encrypted.pem").path
+        try await run(
+            "/usr/bin/openssl",
+            ["pkey", "-in", certificate.key, "-out", encrypted, "-aes256", "-passout", "pass:secret"])
+        var configuration = RPCServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.tls = TLSConfiguration(certificateChainFile: certificate.certificate, privateKeyFile: encrypted)
+        let server = RPCServer(configuration: configuration, router: RPCRouter())
+        do {
+            try await server.start()
+            Issue.record("the server started with a key it cannot read")
+            await server.shutdown()
+        } catch {
+            #expect("\(error)".contains("\(encrypted) is encrypted with a passphrase"), "\(error)")
+        }
+    }
+
     @Test("a client reconnects after the server closed its connection")
     func reconnect() async throws {
         // The server is shut down and another started on its port, rather than the connection

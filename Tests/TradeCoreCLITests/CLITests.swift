@@ -418,6 +418,13 @@ struct CLITests {
         // An empty TRADECORE_TOKEN is no token: the server says the call has none.
         let emptyToken = try await cli(server, "account", "list", "--user", user, token: "")
         #expect(emptyToken.status == 16 && emptyToken.errors.contains("no token"), "\(emptyToken.errors)")
+        // A new order has no version to expect: the option is refused, not sent for nothing.
+        let versioned = try await cli(
+            server, "order", "create", "--user", user, "--account", user, "--symbol", "AAPL", "--side", "buy",
+            "--quantity", "1", "--type", "market", "--expected-version", "5")
+        #expect(
+            versioned.status == 64 && versioned.errors.contains("--expected-version does not apply"),
+            "\(versioned.errors)")
         let usage = try await cli(server, "order", "create", "--user", "not-a-uuid")
         #expect(usage.status == 64 && usage.errors.split(separator: "\n").count == 1, "\(usage.errors)")
         let decimal = try await cli(
@@ -447,6 +454,11 @@ struct CLITests {
             let refused = try await cli(server, "health", "--server", address)
             #expect(refused.status == 64 && refused.errors.contains(hint), "\(address): \(refused.errors)")
         }
+        let fromEnvironment = try await ChildProcess.run(
+            "tradecore", ["health"], environment: ["TRADECORE_SERVER": "127.0.0.1"])
+        #expect(
+            fromEnvironment.status == 64 && fromEnvironment.errors.contains("TRADECORE_SERVER must be"),
+            "\(fromEnvironment.errors)")
         let mixed = try await cli(server, "health", "--server", "http://\(server.address)", "--tls")
         #expect(mixed.status == 64 && mixed.errors.contains("https://"), "\(mixed.errors)")
         #expect(await server.stop() == 0)

@@ -50,6 +50,13 @@ nghttp -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' 
 after="$(curl -sf "http://127.0.0.1:$admin_port/metrics" | sed -n 's/^tradecore_transport_failed_calls_total \([0-9]*\).*/\1/p')"
 [ "${after:-0}" -gt "${before:-0}" ] || { log "a call to an unknown method was not counted ($before, then $after)"; exit 1; }
 log "metrics endpoint: $(grep -c '^tradecore_' "$work/metrics.txt") tradecore series"
+# The admin endpoint's other answers: HEAD as GET without the body, 405 for other methods, the
+# liveness probe, and a 404 that names what is there.
+admin="http://127.0.0.1:$admin_port"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -I "$admin/metrics")" = 200 ] || { log "HEAD /metrics did not answer 200"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$admin/metrics")" = 405 ] || { log "POST /metrics did not answer 405"; exit 1; }
+[ "$(curl -s "$admin/healthz")" = ok ] || { log "GET /healthz did not answer ok"; exit 1; }
+curl -s "$admin/nothing" | grep -q "/metrics" || { log "a 404 on the admin port does not name /metrics"; exit 1; }
 # curl's first try at the API port speaks HTTP/1.1: it gets an answer it can show, not HTTP/2 bytes.
 status="$(curl -s -o "$work/http1.txt" -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/" || true)"
 [ "$status" = 505 ] && grep -q "speaks HTTP/2 only" "$work/http1.txt" ||

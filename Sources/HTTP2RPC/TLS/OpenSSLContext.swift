@@ -1,5 +1,9 @@
 internal import COpenSSL
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An OpenSSL `SSL_CTX` configured for HTTP/2: TLS 1.2 or later, ALPN `h2` only.
 ///
 /// Sendable because it is never mutated after `server`/`client` return; OpenSSL allows one
@@ -25,8 +29,20 @@ final class OpenSSLContext: @unchecked Sendable {
         guard SSL_CTX_use_certificate_chain_file(context, configuration.certificateChainFile) == 1 else {
             throw TLSError(.credentials, "cannot load the certificate chain \(configuration.certificateChainFile)")
         }
+        // No passphrase: OpenSSL would otherwise ask for one on the terminal (and a server without
+        // one would fail on a bare "bad password read").
+        SSL_CTX_set_default_passwd_cb(context, refusePassphrase)
         guard SSL_CTX_use_PrivateKey_file(context, configuration.privateKeyFile, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError(.credentials, "cannot load the private key \(configuration.privateKeyFile)")
+            let file = configuration.privateKeyFile
+            if Self.isEncryptedKey(file) {
+                // OpenSSL's account ("bad password read", ...) says less than this does.
+                ERR_clear_error()
+                throw TLSError(
+                    .credentials,
+                    "the private key \(file) is encrypted with a passphrase, which the server cannot be given: "
+                        + "use the key without one (openssl pkey -in \(file) -out <new file>)")
+            }
+            throw TLSError(.credentials, "cannot load the private key \(file)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError(.credentials, "the private key does not match the certificate")
@@ -57,6 +73,16 @@ final class OpenSSLContext: @unchecked Sendable {
         return wrapper
     }
 
+    /// Whether a PEM private key file is encrypted: PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`) or the
+    /// traditional form's `Proc-Type: 4,ENCRYPTED` header, both near the start of the file.
+    private static func isEncryptedKey(_ path: String) -> Bool {
+        guard let file = fopen(path, "r") else { return false }
+        defer { fclose(file) }
+        var head = [UInt8](repeating: 0, count: 512)
+        let count = fread(&head, 1, head.count, file)
+        return String(decoding: head[..<count], as: UTF8.self).contains("ENCRYPTED")
+    }
+
     private func applyCommonSettings() throws {
         guard COpenSSL_SSL_CTX_set_min_proto_version(context, COpenSSL_minimumProtocolVersion()) == 1 else {
             throw TLSError(.setup, "cannot require TLS 1.2")
@@ -69,6 +95,12 @@ final class OpenSSLContext: @unchecked Sendable {
         }
     }
 }
+
+/// The passphrase callback for private keys: none is given (returns 0, no bytes).
+private let refusePassphrase:
+    @convention(c) (
+        UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?
+    ) -> Int32 = { _, _, _, _ in 0 }
 
 /// ALPN selection for servers: `h2` or nothing. A client that offers only other protocols
 /// gets a fatal `no_application_protocol` alert (RFC 7301), as HTTP/1.1 is not served.
