@@ -290,7 +290,11 @@ public struct TradeCoreAPI: RPCService {
                 }
                 let response = try await body(message, call)
                 metrics.call(method, code: .ok, since: started)
-                if logger.logLevel <= .debug { call.logger.debug("call answered") }
+                if logger.logLevel <= .debug {
+                    call.logger.debug(
+                        "call answered",
+                        metadata: ["rpc.status": "OK", "rpc.duration_us": "\(Self.microseconds(since: started))"])
+                }
                 return RPCServerResponse(
                     message: response.protoBytes, metadata: [APICall.requestIDKey: .string(call.requestID)])
             } catch {
@@ -302,11 +306,20 @@ public struct TradeCoreAPI: RPCService {
                         "call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
                 } else if logger.logLevel <= .debug {
                     call.logger.debug(
-                        "call refused", metadata: ["rpc.status": "\(failure.code)", "error": "\(failure.message)"])
+                        "call refused",
+                        metadata: [
+                            "rpc.status": "\(failure.code)", "error": "\(failure.message)",
+                            "rpc.duration_us": "\(Self.microseconds(since: started))",
+                        ])
                 }
                 throw failure
             }
         }
+    }
+
+    /// Whole microseconds from `start` to now, as a call's log line gives its duration.
+    static func microseconds(since start: ContinuousClock.Instant) -> Int64 {
+        (ContinuousClock.now - start).nanoseconds / 1_000
     }
 
     static func rpcError(_ error: any Error) -> RPCError {

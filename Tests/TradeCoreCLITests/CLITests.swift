@@ -319,14 +319,27 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: data))
     }
 
-    @Test func sighupDrainsTheServerAsSigtermDoes() async throws {
-        let server = try await Server(["--log-level", "info"])
+    @Test func sighupDrainsTheServerAsSigtermDoesAndDebugLogsEachCallWithItsStatusAndDuration() async throws {
+        let server = try await Server(["--log-level", "debug"])
         defer { server.directory.remove() }
-        #expect(try await cli(server, "health").status == 0)
+        #expect(try await cli(server, "account", "list", "--user", UUID().uuidString).status == 0)
+        #expect(
+            try await cli(server, "order", "get", "--user", UUID().uuidString, "--order", UUID().uuidString).status == 5
+        )
         server.process.signal(SIGHUP)
         let outcome = await server.process.finish()
         #expect(outcome.status == 0, "\(outcome.errors)")
         #expect(outcome.errors.contains("shutting down"), "\(outcome.errors)")
+        let lines = outcome.errors.split(separator: "\n")
+        #expect(
+            lines.contains {
+                $0.contains("call answered") && $0.contains("rpc.status=OK") && $0.contains("rpc.duration_us=")
+                    && $0.contains("request.id=")
+            }, "\(outcome.errors)")
+        #expect(
+            lines.contains {
+                $0.contains("call refused") && $0.contains("rpc.status=NOT_FOUND") && $0.contains("rpc.duration_us=")
+            }, "\(outcome.errors)")
     }
 
     @Test func aServerOlderThanItsReadModelsStopsAndSaysWhyUntilItRebuildsThem() async throws {
