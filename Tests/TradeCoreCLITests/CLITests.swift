@@ -319,6 +319,26 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: data))
     }
 
+    @Test func aReconnectionPrintsEveryAccountItLinksAgain() async throws {
+        try await withServer { server in
+            let (user, _) = try await onboard(server)
+            var connection = try #require(
+                try await json(server, "broker", "find", "--user", user)["broker_connection_id"] as? String)
+            // The accounts linked again first were once printed alone (their refresh time was old).
+            for _ in 0..<3 {
+                let disconnected = try await cli(
+                    server, "broker", "disconnect", "--user", user, "--connection", connection)
+                #expect(disconnected.status == 0, "\(disconnected.errors)")
+                let lines = try await jsonLines(
+                    server, "broker", "connect", "--user", user, "--authorize-with-code", "demo")
+                connection = try #require(lines.first?["broker_connection_id"] as? String)
+                #expect(
+                    lines.dropFirst().compactMap { $0["account_type"] as? String }.sorted() == ["CASH", "MARGIN"],
+                    "\(lines)")
+            }
+        }
+    }
+
     @Test func sighupDrainsTheServerAsSigtermDoesAndDebugLogsEachCallWithItsStatusAndDuration() async throws {
         let server = try await Server(["--log-level", "debug"])
         defer { server.directory.remove() }
