@@ -78,22 +78,20 @@ private final class MetricsHandler: ChannelInboundHandler {
         var contentType = "text/plain; charset=utf-8"
         var allow: String?
         let path = request.uri.split(separator: "?").first ?? ""
-        switch path {
-        case "/metrics":
-            transport?.update()
-            body = registry.emitToBuffer()
-            contentType = "text/plain; version=0.0.4; charset=utf-8"
-        case "/healthz":
-            body = Array("ok\n".utf8)
-        default:
+        let known = path == "/metrics" || path == "/healthz"
+        if !known {
             status = .notFound
             body = Array("not found: GET /metrics (Prometheus text) or /healthz\n".utf8)
-        }
-        if status == .ok && request.method != .GET && request.method != .HEAD {
+        } else if request.method != .GET && request.method != .HEAD {
             status = .methodNotAllowed
             allow = "GET, HEAD"
             body = Array("\(path) answers GET and HEAD only\n".utf8)
-            contentType = "text/plain; charset=utf-8"
+        } else if path == "/metrics" {
+            transport?.update()
+            body = registry.emitToBuffer()
+            contentType = "text/plain; version=0.0.4; charset=utf-8"
+        } else {
+            body = Array("ok\n".utf8)
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: contentType)

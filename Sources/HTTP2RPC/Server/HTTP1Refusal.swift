@@ -92,12 +92,10 @@ final class HTTP1Refusal: ChannelDuplexHandler, RemovableChannelHandler {
             break  // the rest of the request: read and dropped until the client closes
         case .reading:
             var bytes = unwrapInboundIn(data)
-            if received == nil {
-                received = bytes
-            } else {
-                received!.writeBuffer(&bytes)
-            }
-            switch Self.classify(received!.readableBytesView) {
+            var buffered = received ?? context.channel.allocator.buffer(capacity: bytes.readableBytes)
+            buffered.writeBuffer(&bytes)
+            received = buffered
+            switch Self.classify(buffered.readableBytesView) {
             case .undecided: break
             case .http1: refuse(context: context)
             case .http2, .other: pass(context: context)
