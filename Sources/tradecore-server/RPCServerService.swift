@@ -101,6 +101,23 @@ func listening<Result>(on address: String, _ bind: () async throws -> Result) as
     }
 }
 
+/// Binds a socket to `host`:`port` as the server will (SO_REUSEADDR, no listen) and closes it at
+/// once: an address that is taken, foreign or unresolvable stops the start before the store opens
+/// and a master key is made, instead of after, leaving a new store behind. Port 0 is always free.
+func checkCanListen(host: String, port: Int, address: String) async throws {
+    guard port != 0 else { return }
+    try await listening(on: address) {
+        let socketAddress = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let descriptor = Glibc.socket(socketAddress.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        defer { close(descriptor) }
+        var one: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = socketAddress.withSockAddr { pointer, length in bind(descriptor, pointer, socklen_t(length)) }
+        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind") }
+    }
+}
+
 /// Asks the event store every second, once the server serves, whether it can take appends: while
 /// it cannot (PostgreSQL down, or SQLite's appends stopped after a failed fsync), health says
 /// NOT_SERVING for the server and its services — every command would only fail — and SERVING

@@ -144,6 +144,10 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before the settings are read: a misspelt variable may be why they are refused.
+        for warning in ServerSettings.unknownEnvironmentVariables(in: ProcessInfo.processInfo.environment) {
+            FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
+        }
         let settings: ServerSettings
         let authenticator: Authenticator
         do {
@@ -199,6 +203,18 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maxConcurrentStreams = settings.maxConcurrentStreams
         configuration.maxReceiveMessageSize = settings.maxMessageSize
         configuration.shutdownGracePeriod = .seconds(settings.shutdownGraceSeconds)
+
+        // Both addresses, before anything is made: a port in use stops the start with nothing left behind.
+        let rpcAddress = "\(settings.host):\(settings.port) (--host and --port, TRADECORE_HOST and TRADECORE_PORT)"
+        let adminAddress =
+            "\(settings.adminHost):\(settings.adminPort) (--admin-host and --admin-port, TRADECORE_ADMIN_HOST and "
+            + "TRADECORE_ADMIN_PORT)"
+        do {
+            try await checkCanListen(host: settings.host, port: settings.port, address: rpcAddress)
+            try await checkCanListen(host: settings.adminHost, port: settings.adminPort, address: adminAddress)
+        } catch let error as ListenError {
+            throw Self.refusal(error.description)
+        }
 
         // The store: a file (or a schema) that is not ours, is damaged or is held by another
         // server stops the start here with the store's own explanation.
@@ -265,16 +281,14 @@ struct ServerCommand: AsyncParsableCommand {
                             admin: AdminServer(
                                 registry: registry, transport: TransportMetrics(stats: stats, registry: registry),
                                 host: settings.adminHost, port: settings.adminPort, logger: logger),
-                            address: "\(settings.adminHost):\(settings.adminPort) (--admin-host and --admin-port, "
-                                + "TRADECORE_ADMIN_HOST and TRADECORE_ADMIN_PORT)")
+                            address: adminAddress)
                     ))
             }
             services.append(
                 .init(
                     service: RPCServerService(
                         server: server, health: health, paths: router.methods, shutdown: shutdown,
-                        address:
-                            "\(settings.host):\(settings.port) (--host and --port, TRADECORE_HOST and TRADECORE_PORT)"
+                        address: rpcAddress
                     )))
             // SIGHUP too: the terminal or ssh session a server was started from closing ends it
             // the way SIGTERM does, drained, not killed (the signal's default) with calls in flight.

@@ -178,6 +178,45 @@ struct ServerSettings: Sendable {
         }
     }
 
+    /// `TRADECORE_*` variables the CLI reads, and the one that names the settings file: set in the
+    /// same shell as a server's, not misspelt settings.
+    static let otherEnvironmentNames: Set<String> = [
+        "TRADECORE_CONFIG", "TRADECORE_SERVER", "TRADECORE_TOKEN", "TRADECORE_CA_FILE",
+    ]
+
+    /// What to say about each `TRADECORE_*` variable in `environment` that is no setting: the
+    /// configuration library takes it as absent, so a misspelt one would silently keep the
+    /// default. Not refused, as an unknown key in the file is: a deployment may set variables of
+    /// its own under the prefix.
+    static func unknownEnvironmentVariables(in environment: [String: String]) -> [String] {
+        let known = Set(Key.allCases.map(\.environmentName)).union(otherEnvironmentNames)
+        return environment.keys.filter { $0.hasPrefix("TRADECORE_") && !known.contains($0) }.sorted().map { name in
+            let nearest = Key.allCases.map(\.environmentName).min {
+                editDistance(name, $0) < editDistance(name, $1)
+            }
+            if let nearest, editDistance(name, nearest) <= 3 {
+                return "\(name) is not a setting, and is ignored: did you mean \(nearest)?"
+            }
+            return "\(name) is not a setting, and is ignored"
+        }
+    }
+
+    /// The number of one-character insertions, deletions and substitutions from `a` to `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            current.reserveCapacity(b.count + 1)
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
     /// Checks the file before the configuration library reads it, which would take a key it does
     /// not know as absent (a misspelt setting silently keeping its default) and `true` as the
     /// number 1: every key must be a setting, and every value of a kind the setting takes.

@@ -114,7 +114,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(50))
             }
             try options.output.print(connected)
-            if options.output.field == nil { try printEach(accounts, options.output) }
+            if options.output.printsWhole { try printEach(accounts, options.output) }
         }
     }
 

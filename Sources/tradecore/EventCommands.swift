@@ -23,6 +23,18 @@ func eventLine(_ event: EventEnvelope) -> String {
     return "\(event.globalPosition)  \(event.stream)  v\(event.version)  \(event.eventType)  \(payload)"
 }
 
+/// An event as `output` asks: a line of text, a JSON object, or the `--field` values, looked up
+/// in the envelope (global_position, event_type, ...) and then in the payload (order_id, ...); an
+/// event that has no such field prints it empty, so the columns of mixed events stay in place.
+func eventOutput(_ event: EventEnvelope, _ output: OutputOptions) throws -> String {
+    if output.printsWhole { return output.json ? eventValue(event).json : eventLine(event) }
+    let value = eventValue(event)
+    return try output.fieldsLine(of: "the event \(event.eventType) at \(event.globalPosition)") { field in
+        if field != "payload", let found = value[field] { return found }
+        return value["payload"]?[field] ?? .text("")
+    }
+}
+
 /// The payload read: a domain event by the schema, a saga's JSON as it is; nil for bytes that are
 /// neither (printed as their size in text, as base64 in JSON, as protobuf's JSON has bytes).
 private func payloadValue(_ event: EventEnvelope) -> Value? {
@@ -42,7 +54,7 @@ struct EventsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print events as they commit, catching up first; Ctrl-C prints the position to resume from.")
         @OptionGroup var connection: ConnectionOptions
-        @Flag(help: "Print JSON, one object per line.") var json = false
+        @OptionGroup var output: OutputOptions
         @Option(parsing: .unconditional, help: "Start after this log position (the last one you saw).")
         var from: UInt64?
         @Option(help: "Only streams of this type, e.g. order (repeatable).") var streamType: [String] = []
@@ -69,7 +81,7 @@ struct EventsCommand: AsyncParsableCommand {
                 for try await message in client.subscribe(request) {
                     switch message {
                     case .event(let event):
-                        let line = (json ? eventValue(event).json : eventLine(event)) + "\n"
+                        let line = try eventOutput(event, output) + "\n"
                         if let failure = writeOut(line) {
                             // A reader that went away (`| head`) ends the tail; nobody is left to tell.
                             if failure == EPIPE { return }
@@ -197,7 +209,7 @@ struct StreamCommand: AsyncParsableCommand {
     struct Read: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the events of a stream in version order.")
         @OptionGroup var connection: ConnectionOptions
-        @Flag(help: "Print JSON, one object per line.") var json = false
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The stream, e.g. order-<uuid>.") var stream: String
         @Option(parsing: .unconditional, help: "The first version to print.") var fromVersion: UInt64 = 0
         @Option(parsing: .unconditional, help: "At most this many events (default: all).") var maxCount: Int?
@@ -219,7 +231,7 @@ struct StreamCommand: AsyncParsableCommand {
                             maxCount: UInt32(min(maxCount.map { $0 - printed } ?? 1_000, 1_000))))
                 }
                 for event in page.events {
-                    print(json ? eventValue(event).json : eventLine(event))
+                    print(try eventOutput(event, output))
                 }
                 printed += page.events.count
                 next = page.nextVersion

@@ -8,6 +8,9 @@ import WireFormat
 indirect enum Value: Sendable {
     case text(String)
     case literal(String)
+    /// A time (a `*_at` field): nanoseconds since the Unix epoch, a JSON string as other 64-bit
+    /// integers are, and in text a UTC date a person reads.
+    case time(Int64)
     case list([Value])
     case object([(String, Value)])
 
@@ -16,6 +19,7 @@ indirect enum Value: Sendable {
         switch self {
         case .text(let text): Self.quote(text)
         case .literal(let literal): literal
+        case .time(let nanoseconds): Self.quote(String(nanoseconds))
         case .list(let items): "[" + items.map(\.json).joined(separator: ",") + "]"
         case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
         }
@@ -50,15 +54,39 @@ indirect enum Value: Sendable {
         switch self {
         case .text(let text): text
         case .literal(let literal): literal
+        case .time(let nanoseconds): Self.utcDate(nanoseconds)
         case .list(let items): items.map(\.plain).joined(separator: ", ")
         case .object: json
         }
+    }
+
+    /// The value as `--field` prints it: as plain text, but a time as the schema's nanoseconds,
+    /// which a script can compare or give back to a command.
+    var fieldText: String {
+        if case .time(let nanoseconds) = self { String(nanoseconds) } else { plain }
     }
 
     /// The value of a top-level field.
     subscript(field: String) -> Value? {
         guard case .object(let fields) = self else { return nil }
         return fields.first { $0.0 == field }?.1
+    }
+
+    /// `2026-12-03T15:20:50.715774498Z (1796312050715774498)`: the date, and the schema's value
+    /// beside it for a command that takes one; 0 (not set) stays 0.
+    static func utcDate(_ nanoseconds: Int64) -> String {
+        guard nanoseconds != 0 else { return "0" }
+        let (seconds, fraction) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        // Before 1970 the remainder is negative: borrow a second so the fraction counts forward.
+        let wholeSeconds = fraction < 0 ? seconds - 1 : seconds
+        let nanos = fraction < 0 ? fraction + 1_000_000_000 : fraction
+        var time = time_t(wholeSeconds)
+        var parts = tm()
+        guard gmtime_r(&time, &parts) != nil else { return String(nanoseconds) }
+        let date = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(nanos))
+        return "\(date) (\(nanoseconds))"
     }
 
     private static func quote(_ text: String) -> String {
@@ -185,8 +213,11 @@ enum MessagePrinter {
                         try scalar(field.type, format: field.format, &packedReader, tag: nil))
                 }
             } else {
-                values[field.number, default: []].append(
-                    try scalar(field.type, format: field.format, &reader, tag: tag))
+                var value = try scalar(field.type, format: field.format, &reader, tag: tag)
+                if field.isTime, case .text(let digits) = value, let nanoseconds = Int64(digits) {
+                    value = .time(nanoseconds)
+                }
+                values[field.number, default: []].append(value)
             }
         }
         var out: [(String, Value)] = []
@@ -267,6 +298,13 @@ enum MessagePrinter {
             if let tag { try reader.skip(tag) }
             return .object([])
         }
+    }
+}
+
+extension ProtoFieldDescriptor {
+    /// Whether the field is a time: the schema's `int64 *_at`, nanoseconds since the Unix epoch.
+    var isTime: Bool {
+        if case .int64 = type { name.hasSuffix("_at") } else { false }
     }
 }
 

@@ -256,7 +256,7 @@ struct OrderCommand: AsyncParsableCommand {
 /// Prints each message of a list: one JSON object per line, or blocks of text.
 func printEach(_ messages: [some ProtoMessage], _ output: OutputOptions) throws {
     for (index, message) in messages.enumerated() {
-        if !output.json && output.field == nil && index > 0 { print("") }
+        if !output.json && output.printsWhole && index > 0 { print("") }
         try output.print(message)
     }
 }

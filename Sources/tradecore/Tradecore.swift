@@ -210,13 +210,22 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print JSON, one object per line.")
     var json = false
 
-    @Option(help: "Print only this field of the result (its name in the .proto file, e.g. order_id).")
-    var field: String?
+    @Option(
+        name: .customLong("field"),
+        help: ArgumentHelp(
+            "Print only this field of the result (its name in the .proto file, e.g. order_id).",
+            discussion:
+                "Repeat it for several: their values on one line, tab-separated (with --json, an object of them). "
+                + "Times print as the nanoseconds the schema holds."))
+    var fields: [String] = []
+
+    /// Whether the whole result is printed (no `--field`).
+    var printsWhole: Bool { fields.isEmpty }
 
     /// Refuses a `--field` that no result has before anything is sent: a typo must not be found
     /// only after the command was applied.
     func validate() throws {
-        if let field, !MessagePrinter.fieldNames.contains(field) {
+        for field in fields where !MessagePrinter.fieldNames.contains(field) {
             throw ValidationError(
                 "--field: no result has a field named \"\(field)\" (use its .proto name, e.g. order_id)")
         }
@@ -225,9 +234,8 @@ struct OutputOptions: ParsableArguments {
     /// Refuses a `--field` that the command's result (one of `types`) does not have, before
     /// anything is sent: a command that ran must not then fail for a typo in how to print it.
     func check(_ types: any ProtoMessage.Type...) throws {
-        guard let field else { return }
         let names = Set(types.flatMap { MessagePrinter.fields(of: $0)?.map(\.name) ?? [] })
-        guard names.contains(field) else {
+        for field in fields where !names.contains(field) {
             throw ValidationError(
                 "--field: this command's result has no field named \"\(field)\"; it has "
                     + names.sorted().joined(separator: ", "))
@@ -236,29 +244,42 @@ struct OutputOptions: ParsableArguments {
 
     /// Prints a message as asked.
     func print(_ message: some ProtoMessage) throws {
-        if let field {
-            guard let found = MessagePrinter.field(field, of: message) else {
-                throw CLIError(
-                    "the call succeeded, but its result (\(type(of: message).protoMessageName)) has no field \(field)",
-                    exitCode: 64)
+        guard printsWhole else {
+            try printFields(of: "its result (\(type(of: message).protoMessageName))") {
+                MessagePrinter.field($0, of: message)
             }
-            Swift.print(json ? found.json : found.plain)
             return
         }
         try print(MessagePrinter.value(of: message))
     }
 
     func print(_ value: Value) throws {
-        if let field {
-            guard let found = value[field] else {
-                throw CLIError("the result has no field \(field)", exitCode: 64)
-            }
-            Swift.print(json ? found.json : found.plain)
+        if !printsWhole {
+            try printFields(of: "the result") { value[$0] }
         } else if json {
             Swift.print(value.json)
         } else {
             Swift.print(value.lines().joined(separator: "\n"))
         }
+    }
+
+    /// The `--field` values found by `lookup`: one as it is (JSON, or plain text), several on one
+    /// line, tab-separated, or as one JSON object.
+    private func printFields(of result: String, _ lookup: (String) -> Value?) throws {
+        Swift.print(try fieldsLine(of: result, lookup))
+    }
+
+    /// The line `--field` prints for one result, whose values `lookup` finds.
+    func fieldsLine(of result: String, _ lookup: (String) -> Value?) throws -> String {
+        var found: [(String, Value)] = []
+        for field in fields {
+            guard let value = lookup(field) else {
+                throw CLIError("the call succeeded, but \(result) has no field \(field)", exitCode: 64)
+            }
+            found.append((field, value))
+        }
+        if json { return found.count == 1 ? found[0].1.json : Value.object(found).json }
+        return found.map(\.1.fieldText).joined(separator: "\t")
     }
 }
 
@@ -310,6 +331,9 @@ func explain(_ error: TradeCoreError) -> String {
         return "UNAVAILABLE: \(error.message); is the server running, and is --server right?"
     case .unauthenticated:
         return "UNAUTHENTICATED: \(error.message) (give a token with --token or TRADECORE_TOKEN)"
+    case .notFound, .outOfRange, .deadlineExceeded:
+        // The server names the request's field; here it is an option.
+        return error.description.replacingOccurrences(of: "min_position", with: "--min-position")
     default:
         return error.description
     }

@@ -68,11 +68,12 @@ struct RequestHeadTests {
         for method in [false, nil] as [Bool?] {
             var head = validHead()
             head.methodIsPost = method
-            guard case .httpError(let status, let field) = try verdict(head) else {
+            guard case .httpError(let status, let field, let text) = try verdict(head) else {
                 Issue.record("not an HTTP error for \(String(describing: method))")
                 continue
             }
             #expect("\(status)" == "405" && "\(field.name)" == "allow" && "\(field.value)" == "POST")
+            #expect("\(text)".contains("POST requests with content-type application/grpc"))
         }
     }
 
@@ -80,11 +81,12 @@ struct RequestHeadTests {
     func wrongContentType() throws {
         var head = validHead()
         head.contentTypeAccepted = false
-        guard case .httpError(let status, let field) = try verdict(head) else {
+        guard case .httpError(let status, let field, let text) = try verdict(head) else {
             Issue.record("not an HTTP error")
             return
         }
         #expect("\(status)" == "415" && "\(field.name)" == "accept" && "\(field.value)" == "application/grpc")
+        #expect("\(text)".contains("content-type application/grpc"))
     }
 
     @Test("gzip and deflate are read; identity or none means plain messages")

@@ -41,19 +41,29 @@ struct ServerProtocolTests {
         #expect(connection.statusCode(stream: 1) == .ok)
     }
 
-    @Test("a method other than POST gets HTTP 405")
+    @Test("a method other than POST gets HTTP 405, with a line of text that says what the port serves")
     func notPost() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
         try request(connection, stream: 1, method: "GET", body: nil)
         #expect(connection.lastHeader(":status", stream: 1) == "405")
+        #expect(connection.lastHeader("content-type", stream: 1) == "text/plain; charset=utf-8")
+        let data = connection.frames(.data, stream: 1)
+        #expect(String(decoding: data.flatMap(\.payload), as: UTF8.self).contains("This port serves gRPC"))
+        #expect(data.last.map { $0.flags & RawFrame.endStream != 0 } == true, "the body ends the stream")
+        #expect(connection.headerBlocks(stream: 1).count == 1, "no trailers after it")
     }
 
-    @Test("a content type other than application/grpc gets HTTP 415")
+    @Test("a content type other than application/grpc gets HTTP 415, with a line of text naming it")
     func wrongContentType() throws {
         let connection = try RawServerConnection(router: makeTestRouter())
         try request(connection, stream: 1, contentType: "application/json")
         #expect(connection.lastHeader(":status", stream: 1) == "415")
+        let body = String(decoding: connection.frames(.data, stream: 1).flatMap(\.payload), as: UTF8.self)
+        #expect(body.contains("content-type application/grpc"))
         #expect(connection.isOpen)
+        // The connection goes on serving gRPC after it.
+        try request(connection, stream: 3)
+        #expect(connection.statusCode(stream: 3) == .ok)
     }
 
     @Test("an unsupported grpc-encoding gets UNIMPLEMENTED, naming the encodings the server reads")

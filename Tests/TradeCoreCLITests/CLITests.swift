@@ -427,6 +427,59 @@ struct CLITests {
         }
     }
 
+    @Test func timesReadAsDatesAndSeveralFieldsPrintOnOneLineAlsoForEvents() async throws {
+        try await withServer { server in
+            let (user, account) = try await onboard(server)
+            let created = try await cli(
+                server, "order", "create", "--user", user, "--account", account, "--symbol", "AAPL", "--side", "buy",
+                "--quantity", "1", "--type", "market", "--field", "order_id", "--field", "position")
+            #expect(created.status == 0, "\(created.errors)")
+            let columns = created.output.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
+            #expect(
+                columns.count == 2 && UUID(uuidString: columns[0]) != nil && UInt64(columns[1]) != nil, "\(created)")
+            let order = columns[0]
+            let position = columns.last ?? "0"
+
+            // Text shows a time as a UTC date, with the schema's nanoseconds beside it; --field and
+            // JSON give the nanoseconds alone.
+            let text = try await cli(
+                server, "order", "get", "--user", user, "--order", order, "--min-position", position)
+            let line = text.output.split(separator: "\n").first { $0.hasPrefix("created_at: ") }.map(String.init) ?? ""
+            let nanoseconds = try await cli(
+                server, "order", "get", "--user", user, "--order", order, "--field", "created_at")
+            let raw = nanoseconds.output.trimmingCharacters(in: .newlines)
+            let seconds = (Int64(raw) ?? 0) / 1_000_000_000
+            #expect(abs(Date().timeIntervalSince1970 - Double(seconds)) < 600, "a time of now: \(raw)")
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime]
+            let date = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+            #expect(line.hasPrefix("created_at: \(date.dropLast())."), "\(line) for \(date)")
+            #expect(line.hasSuffix("Z (\(raw))"), "\(line)")
+            let object = try await json(server, "order", "get", "--user", user, "--order", order)
+            #expect(object["created_at"] as? String == raw)
+
+            // Several fields as one JSON object.
+            let both = try await json(
+                server, "order", "get", "--user", user, "--order", order, "--field", "order_id", "--field", "status")
+            #expect(both.count == 2 && both["order_id"] as? String == order && both["status"] as? String != nil)
+
+            // Events: fields of the envelope and of the payload, in columns; an event without one
+            // leaves its column empty.
+            let events = try await cli(
+                server, "stream", "read", "order-\(order)", "--max-count", "1", "--field", "event_type", "--field",
+                "order_id", "--field", "automation_id")
+            #expect(events.status == 0, "\(events.errors)")
+            #expect(events.output == "OrderCreated\t\(order)\t\n", "\(events.output)")
+            let tail = try await cli(
+                server, "events", "tail", "--stream", "order-\(order)", "--count", "1", "--field", "global_position")
+            #expect(tail.status == 0 && UInt64(tail.output.trimmingCharacters(in: .newlines)) != nil, "\(tail)")
+
+            // A missing read model row names the CLI's option, not the request's field.
+            let missing = try await cli(server, "order", "get", "--user", user, "--order", UUID().uuidString)
+            #expect(missing.status == 5 && missing.errors.contains("as --min-position"), "\(missing.errors)")
+        }
+    }
+
     @Test func exitCodesFollowTheStatus() async throws {
         let service = "cli-test-service-token-0123"
         let user = UUID().uuidString.lowercased()

@@ -61,6 +61,10 @@ curl -s "$admin/nothing" | grep -q "/metrics" || { log "a 404 on the admin port 
 status="$(curl -s -o "$work/http1.txt" -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/" || true)"
 [ "$status" = 505 ] && grep -q "speaks HTTP/2 only" "$work/http1.txt" ||
     { log "an HTTP/1.1 request got status '$status' and: $(head -c 300 "$work/http1.txt")"; exit 1; }
+# Its next try, HTTP/2 without TLS, is a GET: a 405 whose text says what the port wants.
+status="$(curl -s --http2-prior-knowledge -o "$work/http2get.txt" -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/" || true)"
+[ "$status" = 405 ] && grep -q "POST requests with content-type application/grpc" "$work/http2get.txt" ||
+    { log "an HTTP/2 GET got status '$status' and: $(head -c 300 "$work/http2get.txt")"; exit 1; }
 
 stop_server
 log "end-to-end flows over grpcio passed"

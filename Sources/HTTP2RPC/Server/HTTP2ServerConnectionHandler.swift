@@ -282,8 +282,8 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         case .reject(let error, let abusive):
             if abusive { spendControlFrameBudget(cost: ServerConnectionStateMachine.abusiveStreamCost) }
             reject(stream, error)
-        case .httpError(let status, let field):
-            respondHTTPError(stream, status: status, extra: field)
+        case .httpError(let status, let field, let text):
+            respondHTTPError(stream, status: status, extra: field, text: text)
         case .accept(let call):
             if head.knownHandler == nil { lastRoute = (Array(call.path.utf8), call.path, call.handler) }
             if let deadline = call.deadline {
@@ -680,14 +680,20 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     }
 
     /// Answers a request that is not gRPC at all with a bare HTTP status.
-    private func respondHTTPError(_ stream: ServerStream, status: StaticString, extra: (StaticString, StaticString)) {
+    private func respondHTTPError(
+        _ stream: ServerStream, status: StaticString, extra: (StaticString, StaticString), text: StaticString
+    ) {
         guard let session else { return }
         stream.markFinished()
         stream.responseStarted = true
+        stream.bodyEndsStream = true
         stats.failedCalls.add(1, ordering: .relaxed)
-        try? session.submitResponse(streamID: stream.id, hasBody: false) { headers in
+        text.withUTF8Buffer { stream.outbound.writeBytes($0) }
+        bufferedResponseBytes += text.utf8CodeUnitCount
+        try? session.submitResponse(streamID: stream.id, hasBody: true) { headers in
             headers.add(":status", status)
             headers.add(extra.0, extra.1)
+            headers.add("content-type", "text/plain; charset=utf-8")
         }
         scheduleFlush()
     }
@@ -1007,6 +1013,7 @@ extension HTTP2ServerConnectionHandler: NGHTTP2SessionDelegate {
         bytesSentSinceInput += count
         bufferedResponseBytes -= count
         if stream.outbound.readableBytes == 0 {
+            if stream.bodyEndsStream { return .end(count: count, trailers: false) }
             if let (status, trailers) = stream.pendingTrailers, let session {
                 stream.pendingTrailers = nil
                 do {

@@ -32,8 +32,9 @@ struct RequestHead {
         /// Refused with a gRPC status in a trailers-only response. `abusive`: a refusal that costs
         /// the connection's control-frame budget (a stream of them closes it).
         case reject(RPCError, abusive: Bool)
-        /// Not a gRPC request at all: a bare HTTP status with one header field saying what is wanted.
-        case httpError(status: StaticString, field: (name: StaticString, value: StaticString))
+        /// Not a gRPC request at all: an HTTP status with one header field saying what is wanted, and
+        /// a line of text saying it to a person (`curl --http2-prior-knowledge` shows it).
+        case httpError(status: StaticString, field: (name: StaticString, value: StaticString), text: StaticString)
     }
 
     /// Judges the complete header block: a pure function of the block, the routes, whether the
@@ -47,8 +48,16 @@ struct RequestHead {
                 RPCError(.resourceExhausted, "request headers exceed the limit of \(headerListLimit) bytes"),
                 abusive: true)
         }
-        guard methodIsPost == true else { return .httpError(status: "405", field: ("allow", "POST")) }
-        guard contentTypeAccepted else { return .httpError(status: "415", field: ("accept", "application/grpc")) }
+        guard methodIsPost == true else {
+            return .httpError(
+                status: "405", field: ("allow", "POST"),
+                text: "This port serves gRPC: POST requests with content-type application/grpc.\n")
+        }
+        guard contentTypeAccepted else {
+            return .httpError(
+                status: "415", field: ("accept", "application/grpc"),
+                text: "This port serves gRPC: requests with content-type application/grpc (or +proto).\n")
+        }
         guard let path, let handler = knownHandler ?? router.handlers[path] else {
             return .reject(RPCError(.unimplemented, "unknown method \(path ?? "(none)")"), abusive: false)
         }

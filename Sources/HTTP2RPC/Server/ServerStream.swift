@@ -97,6 +97,9 @@ final class ServerStream {
     var outbound: ByteBuffer
     /// The final status, once the handler is done, waiting for the messages before it to go out.
     var pendingTrailers: (status: RPCStatus, trailers: RPCMetadata)?
+    /// The response is a plain HTTP one (not gRPC): its body, once sent, ends the stream, with no
+    /// trailers.
+    var bodyEndsStream = false
     /// nghttp2 was told there is no data for now and waits for `resumeData`.
     var dataDeferred = false
     var writeWaiters: [CheckedContinuation<Void, any Error>] = []
