@@ -64,15 +64,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
     /// The global position up to which every event that passes the filter has been handed out
     /// and the iterator has been asked for more (so its consumer has dealt with them), including
     /// events the filter left out: where a subscriber whose filter matched nothing for a while may
-    /// resume, which the last event it got does not say. Readable from any task; 0 for a
-    /// subscription to one stream, whose iterator follows versions, not positions.
+    /// resume, which the last event it got does not say. Readable from any task. For a
+    /// subscription to one stream too: its events are in the log in version order, so a read of
+    /// the stream to its end has passed every one of them up to the head before the read.
     ///
     /// Two sources, either a safe bound: what the iterator passed (events a storage read or its
     /// own filter left out), published each time it is asked for more; and, while it waits for
     /// live events, the hub's head (the hub skips, without waking it, publishes its filter takes
     /// none of).
     public var passedPosition: Int64 {
-        if case .stream = setup.start { return 0 }
         // A live subscriber waiting for work was not woken for publishes its filter takes none of.
         if let waiting = setup.registration.hub.passedPosition(setup.registration.id) {
             // Kept: once it stops waiting, the iterator knows no more than what it published.
@@ -197,7 +197,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     if reachedHead {
                         mode = .live
                         announceCaughtUp = true
-                        if case .position = cursor { passedAfterPending = headBeforeRead }
+                        passedAfterPending = headBeforeRead
                     }
                 case .live:
                     switch registration.hub.take(registration.id) {
@@ -267,7 +267,11 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 // Filter here, after moving the cursor past every event read, so a page with no
                 // matching event still makes progress.
                 pending = Pending([page.filter(filter.matches)[...]], isLive: false)
-                if let last = page.last { cursor = .stream(stream, version: last.version + 1) }
+                if let last = page.last {
+                    cursor = .stream(stream, version: last.version + 1)
+                    // The stream's events up to its last one read are in this page or were before.
+                    passedAfterPending = last.position
+                }
                 return page.count < pageSize
             }
         }
@@ -290,15 +294,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// Notes an event that was not handed out (the filter left it out, or a storage read
         /// delivered it already): everything before it that passes was handed out.
         private mutating func pass(_ event: RecordedEvent) {
-            if case .position = cursor { passed = Swift.max(passed, event.position) }
+            passed = Swift.max(passed, event.position)
         }
 
         private func publishPassed() {
-            if case .position = cursor { published.publish(passed) }
+            published.publish(passed)
         }
 
         private mutating func advance(past event: RecordedEvent) {
-            if case .position = cursor { passed = Swift.max(passed, event.position) }
+            passed = Swift.max(passed, event.position)
             switch cursor {
             case .position(let position): cursor = .position(Swift.max(position, event.position + 1))
             case .stream(let stream, let version):

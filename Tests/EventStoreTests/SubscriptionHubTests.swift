@@ -50,6 +50,46 @@ struct SubscriptionHubTests {
         await store.close()
     }
 
+    @Test func aStreamSubscriptionPassesPositionsToo() async throws {
+        let store = InMemoryEventStore(options: .init(subscriptions: .init(checkpointInterval: .seconds(3_600))))
+        let order = try StreamName(type: "order", id: UUIDv7.next())
+        let other = try StreamName(type: "automation", id: UUIDv7.next())
+        try await store.append(to: order, expected: .any, events: [NewEvent(type: "Created", data: Data())])
+        for _ in 0..<3 {
+            try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        }
+        try await store.append(to: order, expected: .any, events: [NewEvent(type: "Placed", data: Data())])
+        try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        // After the stream's last version: nothing to deliver, and yet a position to resume from,
+        // the head the catch-up read reached, not 0 (which would replay the whole log).
+        let subscription = store.subscribe(.stream(order, version: 2), filter: .all)
+        var iterator = subscription.makeAsyncIterator()
+        #expect(try await iterator.next() == .caughtUp)
+        #expect(subscription.passedPosition == 6)
+        // Live events of other streams move it on while the subscriber waits; its own are
+        // delivered with their positions.
+        let waiting = Task {
+            while let message = try await iterator.next() {
+                if case .event(let event) = message { return event.position }
+            }
+            return -1
+        }
+        try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while subscription.passedPosition < 7, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(subscription.passedPosition == 7)
+        try await store.append(to: order, expected: .any, events: [NewEvent(type: "Filled", data: Data())])
+        #expect(try await waiting.value == 8)
+        // A filter that leaves the whole stream out still passes it.
+        let none = store.subscribe(.stream(order, version: 0), filter: .eventTypes(["Cancelled"]))
+        var noneIterator = none.makeAsyncIterator()
+        #expect(try await noneIterator.next() == .caughtUp)
+        #expect(none.passedPosition == 8)
+        await store.close()
+    }
+
     @Test func byteBoundReleasesTheBufferBeforeTheEventBound() async throws {
         let options = EventStoreOptions(
             subscriptions: .init(bufferCapacity: 1_000, bufferByteCapacity: 50_000, checkpointInterval: .seconds(3_600))
