@@ -150,6 +150,17 @@ public struct EventStreamService: RPCService {
                 fields: [BadRequest.FieldViolation(field: "filter.stream_types", description: "holds no user's events")]
             )
         }
+        if case .stream(let stream, _) = start, owner != nil {
+            // Before its versions are judged: neither a refusal nor a caught-up position may tell
+            // a user how long another user's stream is.
+            let first: [RecordedEvent]
+            do {
+                first = try await store.readStream(stream, from: 0, direction: .forward, limit: 1)
+            } catch {
+                throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
+            }
+            try Self.refuseForeign(first, of: stream, to: principal)
+        }
         try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
         let progress = Progress(position: resumeAfter, of: subscription)
@@ -357,6 +368,25 @@ public struct EventStreamService: RPCService {
         ).protoBytes
     }
 
+    /// A user reads only its own events, as on Subscribe: refuses `events` of `stream` when one is
+    /// another user's, without naming that user, or of no user (a saga's, whose payloads name the
+    /// users it acts for).
+    static func refuseForeign(_ events: [RecordedEvent], of stream: StreamName, to principal: Principal) throws {
+        guard case .user(let id) = principal, let foreign = events.first(where: { $0.metadata.userID != id }) else {
+            return
+        }
+        guard foreign.metadata.userID != nil else {
+            throw APIErrors.error(
+                .permissionDenied, reason: "NOT_A_USER_STREAM",
+                "\(principal) reads only its own events; stream \(stream) holds events of no user",
+                facts: ["stream": "\(stream)"])
+        }
+        throw APIErrors.error(
+            .permissionDenied, reason: "NOT_YOUR_STREAM",
+            "\(principal) reads only its own events; stream \(stream) holds another user's",
+            facts: ["stream": "\(stream)"])
+    }
+
     /// A committed event as subscribers see it.
     static func envelope(_ event: RecordedEvent) -> EventEnvelope {
         let metadata = event.metadata
@@ -397,17 +427,7 @@ public struct EventStreamService: RPCService {
         } catch {
             throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
         }
-        // A user reads only its own events, as on Subscribe: a stream of no user's events (a
-        // saga's, whose payloads name the users it acts for) is not one of them.
-        if case .user(let id) = principal, let foreign = events.first(where: { $0.metadata.userID != id }) {
-            guard let other = foreign.metadata.userID else {
-                throw APIErrors.error(
-                    .permissionDenied, reason: "NOT_A_USER_STREAM",
-                    "\(principal) reads only its own events; stream \(stream) holds events of no user",
-                    facts: ["stream": "\(stream)"])
-            }
-            throw APIErrors.permissionDenied(principal, user: other)
-        }
+        try Self.refuseForeign(events, of: stream, to: principal)
         let response = ReadStreamResponse(
             events: events.map(Self.envelope),
             nextVersion: events.last.map { UInt64($0.version) + 1 } ?? message.fromVersion,

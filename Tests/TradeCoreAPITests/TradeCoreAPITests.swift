@@ -95,7 +95,8 @@ struct TradeCoreAPITests {
             error = await api.failure(
                 "EventStreamService", "ReadStream",
                 bytes: ReadStreamRequest(stream: stream, fromVersion: 0, maxCount: 0).protoBytes, metadata: api.asBob)
-            #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_YOUR_USER")
+            #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_YOUR_STREAM")
+            #expect(error?.message.contains(api.alice.uuidString.lowercased()) == false, "Alice is not named to Bob")
             let saga = try #require(
                 try await api.store.readAll(from: 1, filter: .streamTypes(["saga"]), limit: 1).first?.stream)
             error = await api.failure(
@@ -115,6 +116,31 @@ struct TradeCoreAPITests {
                 Issue.record("a user's subscription to saga streams alone was accepted")
             } catch let refusal as RPCError {
                 #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
+            }
+            // Nor after a version of a stream not theirs: refused before the version is judged,
+            // so neither the answer nor a caught-up position tells how long the stream is.
+            for (stream, metadata, reason) in [
+                (stream, api.asBob, "NOT_YOUR_STREAM"), (saga.rawValue, api.asAlice, "NOT_A_USER_STREAM"),
+            ] {
+                for version: UInt64 in [0, 50] {
+                    do {
+                        try await api.client.serverStreaming(
+                            APIHarness.path("EventStreamService", "Subscribe"),
+                            SubscribeRequest(
+                                start: .afterStreamVersion(StreamVersion(stream: stream, version: version))
+                            )
+                            .protoBytes,
+                            metadata: metadata
+                        ) { response in
+                            for try await _ in response.messages {}
+                        }
+                        Issue.record("a subscription after version \(version) of \(stream) was accepted")
+                    } catch let refusal as RPCError {
+                        #expect(
+                            refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == reason,
+                            "\(stream) after \(version): \(refusal)")
+                    }
+                }
             }
             let bySevice = try await api.call(
                 "EventStreamService", "ReadStream",
