@@ -254,19 +254,28 @@ struct AutomationCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a user's automations.")
+        static let configuration = CommandConfiguration(abstract: "List a user's automations, oldest first.")
         @OptionGroup var options: QueryOptions
         @Option(help: "The user's id: the one acting, and the owner of what is read or changed.") var user: UUID
         @Flag(help: "List deleted automations too.") var includeDeleted = false
+        @Option(parsing: .unconditional, help: "At most this many; the server's default is 100.") var limit: UInt32?
+        @Option(help: "Start after this automation (the last one of the page before).") var after: UUID?
 
         func validate() throws { try options.output.check(AutomationView.self) }
 
         func run() async throws {
             let list = try await options.connection.call { client in
                 try await client.listAutomations(
-                    ListAutomations(userID: user, includeDeleted: includeDeleted, minPosition: options.minPosition))
+                    ListAutomations(
+                        userID: user, includeDeleted: includeDeleted, minPosition: options.minPosition,
+                        pageSize: limit ?? 0, afterAutomationID: after))
             }
             try printEach(list.automations, options.output)
+            if let next = list.nextAfterAutomationID {
+                // On stderr, so the page on stdout stays one object per line.
+                FileHandle.standardError.write(
+                    Data("more automations follow: list them with --after \(next.uuidString.lowercased())\n".utf8))
+            }
         }
     }
 }

@@ -125,4 +125,59 @@ struct ReadModelQueryTests {
             #expect(first.orders.map(\.orderID) == [created[0]] && first.nextAfterOrderID == created[0])
         }
     }
+
+    @Test func listAutomationsPagesOldestFirstByCountAndSizeAndLeavesDeletedOutUnlessAsked() async throws {
+        try await withDomain { domain in
+            let user = UUID()
+            let account = try await domain.connectedCashAccount(user: user).accountID
+            var created: [UUID] = []
+            var last: Int64 = 0
+            for index in 0..<4 {
+                let outcome = try await domain.commands.send(
+                    CreateAutomation(
+                        userID: user, name: "A\(index)", symbol: "AAPL",
+                        positionSizing: PositionSizing(method: .fixedQuantity, value: ExactDecimal(1)),
+                        accountIDs: [account], assetType: .stock))
+                created.append(outcome.result.automationID)
+                last = try #require(outcome.position)
+            }
+            last = try #require(
+                try await domain.commands.send(DeleteAutomation(automationID: created[1], userID: user)).position)
+
+            func page(after: UUID?, size: UInt32 = 2, deleted: Bool = false) async throws -> AutomationList {
+                try await domain.queries.ask(
+                    ListAutomations(userID: user, includeDeleted: deleted, pageSize: size, afterAutomationID: after),
+                    consistency: .atLeast(last))
+            }
+            let first = try await page(after: nil)
+            #expect(first.automations.map(\.automationID) == [created[0], created[2]])
+            #expect(first.nextAfterAutomationID == created[2])
+            let second = try await page(after: first.nextAfterAutomationID)
+            #expect(second.automations.map(\.automationID) == [created[3]] && second.nextAfterAutomationID == nil)
+            let withDeleted = try await page(after: nil, size: 0, deleted: true)
+            #expect(withDeleted.automations.map(\.automationID) == created && withDeleted.nextAfterAutomationID == nil)
+
+            // A cursor that is not one of the user's is refused; so is a page past the maximum.
+            let error = try await #require(throws: QueryBusError.self) { try await page(after: UUID()) }
+            let refusal = DomainError(try #require(error.rejection))
+            #expect(refusal.is(.invalidArgument, "UNKNOWN_PAGE_CURSOR", field: "after_automation_id"))
+            let tooLarge = try await #require(throws: QueryBusError.self) { try await page(after: nil, size: 1_001) }
+            #expect(
+                DomainError(try #require(tooLarge.rejection)).is(.invalidArgument, "INVALID_FIELD", field: "page_size"))
+
+            // By size: room for one automation, not two.
+            let viewBytes = try #require(withDeleted.automations.map { $0.protoBytes.count }.max())
+            let context = QueryContext(readModels: domain.app.readModels, services: HandlerServices())
+            let byOne = ListAutomationsHandler(maxPageBytes: viewBytes + 6 + viewBytes / 2)
+            var pages: [[UUID]] = []
+            var after: UUID?
+            repeat {
+                let page = try await byOne.handle(
+                    ListAutomations(userID: user, afterAutomationID: after), context: context)
+                pages.append(page.automations.map(\.automationID))
+                after = page.nextAfterAutomationID
+            } while after != nil && pages.count < 10
+            #expect(pages == [[created[0]], [created[2]], [created[3]]])
+        }
+    }
 }

@@ -2,6 +2,7 @@ import EventSourcing
 import EventStore
 import Foundation
 import TradeCoreMessages
+import WireFormat
 
 // The queries of `QueryService` are the query bus's queries, answered from the read models. Each
 // is asked for a user; a view of another user's is PERMISSION_DENIED, one that does not exist
@@ -77,81 +78,109 @@ struct ListOrdersHandler: QueryHandler {
     static let defaultPageSize = 100
     static let maxPageSize = 1_000
 
-    /// The most bytes of orders a page holds: half the server's default response limit (4 MiB).
-    /// An order's view keeps up to a hundred fills, so a thousand orders can pass that limit.
+    /// An order's view keeps up to a hundred fills, so a thousand orders can pass the response
+    /// limit: a page ends at this many bytes (see ``UserPages``).
     var maxPageBytes = 2 << 20
-
-    /// The most orders one call looks at. A status filter that few orders match would otherwise
-    /// read a user's whole history in one call: unbounded work for one request, and on PostgreSQL
-    /// a failure past 64 reads (each read of rows not fetched yet runs the read's body again, and a
-    /// body is given 64 runs).
+    /// Orders one call looks at, at most, and read at a time (see ``UserPages``).
     var maxScannedOrders = 4_096
-    /// Orders read at a time while looking (at least `page_size`): 16 reads at most per call.
     var scanChunk = 256
 
     var projections: [String] { [OrdersProjection.name] }
 
     /// Oldest first, filtered by status (every status but DELETED when none is named), a page at a
-    /// time: `next_after_order_id` is set when the page is full, by count (`page_size`) or by size
-    /// (``maxPageBytes``; a page always holds at least one order), and when the call stopped after
-    /// looking at ``maxScannedOrders`` with more left — then it names the last order looked at, and
-    /// the page may hold fewer orders than asked, or none. An `after_order_id` must be one
-    /// of the user's orders (a page's `next_after_order_id` always is): a mistyped or another
-    /// user's id is refused, where it would otherwise read as a page past the end.
+    /// time as ``UserPages`` reads them.
     func handle(_ query: ListOrders, context: QueryContext) async throws -> OrderList {
-        let size = query.pageSize == 0 ? Self.defaultPageSize : Int(query.pageSize)
-        guard size <= Self.maxPageSize else {
-            throw DomainError.invalid("page_size", "at most \(Self.maxPageSize)")
-        }
-        let prefix = "user/\(query.userID.key)/"
         let wanted = Set(query.statuses)
-        let start = query.afterOrderID.map { prefix + $0.key }
-        let collection = OrdersProjection.collection
-        let (maxPageBytes, maxScanned, chunk) = (self.maxPageBytes, max(maxScannedOrders, 1), max(size, scanChunk, 1))
-        let list = try await context.readModels.read { reader -> OrderList? in
-            if let start, try reader.message(OrderView.self, in: collection, key: start) == nil { return nil }
-            var orders: [OrderView] = []
+        let pages = UserPages(
+            collection: OrdersProjection.collection, maxPageBytes: maxPageBytes, maxScanned: maxScannedOrders,
+            scanChunk: scanChunk, defaultPageSize: Self.defaultPageSize, maxPageSize: Self.maxPageSize)
+        let page = try await pages.read(
+            OrderView.self, of: query.userID, pageSize: query.pageSize, after: query.afterOrderID,
+            afterField: "after_order_id", kind: "orders", in: context.readModels, id: \.orderID
+        ) { view in wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) }
+        return OrderList(orders: page.views, nextAfterOrderID: page.next)
+    }
+}
+
+/// Pages of one user's views in a collection keyed `user/<user id>/<id>`, oldest first (ids are
+/// UUIDv7), those `keep` takes: the next page's cursor is set when the page is full, by count
+/// (`page_size`) or by size (`maxPageBytes`; a page always holds at least one view), and when the
+/// call stopped after looking at `maxScanned` views with more left — then it names the last view
+/// looked at, and the page may hold fewer views than asked, or none. A cursor must be one of the
+/// user's (a page's next cursor always is): a mistyped or another user's id is refused, where it
+/// would otherwise read as a page past the end.
+struct UserPages {
+    let collection: String
+    /// The most bytes of views a page holds: half the server's default response limit (4 MiB).
+    let maxPageBytes: Int
+    /// The most views one call looks at: a filter that few views pass would otherwise read a
+    /// user's whole history in one call, unbounded work for one request (and on PostgreSQL a
+    /// failure past 64 reads: each read of rows not fetched yet runs the read's body again, and a
+    /// body is given 64 runs).
+    let maxScanned: Int
+    /// Views read at a time while looking (at least the page size).
+    let scanChunk: Int
+    let defaultPageSize: Int
+    let maxPageSize: Int
+
+    func read<View: ProtoMessage & Sendable>(
+        _ type: View.Type, of user: UUID, pageSize: UInt32, after: UUID?, afterField: String, kind: String,
+        in readModels: any ProjectionStore, id: @escaping @Sendable (View) -> UUID,
+        keep: @escaping @Sendable (View) -> Bool
+    ) async throws -> (views: [View], next: UUID?) {
+        let size = pageSize == 0 ? defaultPageSize : Int(pageSize)
+        guard size <= maxPageSize else {
+            throw DomainError.invalid("page_size", "at most \(maxPageSize)")
+        }
+        let prefix = "user/\(user.key)/"
+        let start = after.map { prefix + $0.key }
+        let (collection, maxPageBytes, maxScanned, chunk) = (
+            collection, maxPageBytes, max(maxScanned, 1), max(size, scanChunk, 1)
+        )
+        let page = try await readModels.read { reader -> (views: [View], next: UUID?)? in
+            if let start, try reader.message(View.self, in: collection, key: start) == nil { return nil }
+            var views: [View] = []
             var bytes = 0
             var full = false
-            var after = start
+            var cursor = start
             var scanned = 0
             var lastScanned: UUID?
             scan: while true {
-                let page = try reader.entries(in: collection, prefix: prefix, after: after, limit: chunk)
-                for entry in page {
+                let entries = try reader.entries(in: collection, prefix: prefix, after: cursor, limit: chunk)
+                for entry in entries {
                     scanned += 1
-                    let view = try OrderView(decoding: entry.value)
-                    lastScanned = view.orderID
-                    guard wanted.isEmpty ? view.status != .deleted : wanted.contains(view.status) else { continue }
-                    // Each order in the list costs its bytes and at most 6 of field tag and length.
+                    let view = try View(decoding: entry.value)
+                    lastScanned = id(view)
+                    guard keep(view) else { continue }
+                    // Each view in the list costs its bytes and at most 6 of field tag and length.
                     bytes += entry.value.count + 6
-                    if bytes > maxPageBytes, !orders.isEmpty {
+                    if bytes > maxPageBytes, !views.isEmpty {
                         full = true
                         break scan
                     }
-                    orders.append(view)
-                    if orders.count == size {
+                    views.append(view)
+                    if views.count == size {
                         full = true
                         break scan
                     }
                 }
-                guard page.count == chunk, let last = page.last else { break }
+                guard entries.count == chunk, let last = entries.last else { break }
                 if scanned >= maxScanned {
-                    // More may follow: the next call goes on after the last order looked at.
-                    return OrderList(orders: orders, nextAfterOrderID: lastScanned)
+                    // More may follow: the next call goes on after the last view looked at.
+                    return (views, lastScanned)
                 }
-                after = last.key
+                cursor = last.key
             }
-            return OrderList(orders: orders, nextAfterOrderID: full ? orders.last?.orderID : nil)
+            return (views, full ? views.last.map(id) : nil)
         }
-        guard let list else {
+        guard let page else {
             throw DomainError.invalid(
-                "after_order_id",
-                "\(query.afterOrderID?.lowercasedText ?? "") is not one of the user's orders "
-                    + "(pass the previous page's next_after_order_id)",
+                afterField,
+                "\(after?.lowercasedText ?? "") is not one of the user's \(kind) "
+                    + "(pass the previous page's next_\(afterField))",
                 reason: "UNKNOWN_PAGE_CURSOR")
         }
-        return list
+        return page
     }
 }
 
@@ -172,14 +201,30 @@ struct GetAutomationHandler: QueryHandler {
 }
 
 struct ListAutomationsHandler: QueryHandler {
+    static let defaultPageSize = 100
+    static let maxPageSize = 1_000
+
+    /// An automation's view keeps up to 32 metadata entries of 256 characters, so a thousand of
+    /// them can pass the response limit: a page ends at this many bytes (see ``UserPages``).
+    var maxPageBytes = 2 << 20
+    var maxScannedAutomations = 4_096
+    var scanChunk = 256
+
     var projections: [String] { [AutomationsProjection.name] }
 
+    /// Oldest first, without the deleted ones unless `include_deleted`, a page at a time as
+    /// ``UserPages`` reads them.
     func handle(_ query: ListAutomations, context: QueryContext) async throws -> AutomationList {
-        let prefix = "user/\(query.userID.key)/"
-        let views = try await context.readModels.read {
-            try $0.messages(AutomationView.self, in: AutomationsProjection.collection, prefix: prefix)
-        }
-        return AutomationList(automations: views.filter { query.includeDeleted || $0.status != .deleted })
+        let includeDeleted = query.includeDeleted
+        let pages = UserPages(
+            collection: AutomationsProjection.collection, maxPageBytes: maxPageBytes,
+            maxScanned: maxScannedAutomations, scanChunk: scanChunk, defaultPageSize: Self.defaultPageSize,
+            maxPageSize: Self.maxPageSize)
+        let page = try await pages.read(
+            AutomationView.self, of: query.userID, pageSize: query.pageSize, after: query.afterAutomationID,
+            afterField: "after_automation_id", kind: "automations", in: context.readModels, id: \.automationID
+        ) { view in includeDeleted || view.status != .deleted }
+        return AutomationList(automations: page.views, nextAfterAutomationID: page.next)
     }
 }
 

@@ -121,12 +121,23 @@ public struct ListAutomations: Sendable, Hashable {
     public var includeDeleted: Bool
     /// Field 3, `min_position`.
     public var minPosition: UInt64
+    /// At most this many; 0: the server's default (100).
+    /// Field 4, `page_size`.
+    public var pageSize: UInt32
+    /// Start after this automation (the previous page's `next_after_automation_id`).
+    /// Field 5, `after_automation_id`.
+    public var afterAutomationID: UUID?
 
     /// Creates the message.
-    public init(userID: UUID, includeDeleted: Bool = false, minPosition: UInt64 = 0) {
+    public init(
+        userID: UUID, includeDeleted: Bool = false, minPosition: UInt64 = 0, pageSize: UInt32 = 0,
+        afterAutomationID: UUID? = nil
+    ) {
         self.userID = userID
         self.includeDeleted = includeDeleted
         self.minPosition = minPosition
+        self.pageSize = pageSize
+        self.afterAutomationID = afterAutomationID
     }
 }
 
@@ -141,6 +152,8 @@ extension ListAutomations: ProtoSchemaMessage {
             .field("user_id", 1, ProtoUUID.self, \.userID),
             .field("include_deleted", 2, ProtoBool.self, \.includeDeleted),
             .field("min_position", 3, ProtoUInt64.self, \.minPosition),
+            .field("page_size", 4, ProtoUInt32.self, \.pageSize),
+            .field("after_automation_id", 5, ProtoUUID.self, \.afterAutomationID),
         ])
 }
 
@@ -148,10 +161,14 @@ extension ListAutomations: ProtoSchemaMessage {
 public struct AutomationList: Sendable, Hashable {
     /// Field 1, `automations`.
     public var automations: [AutomationView]
+    /// Set when there may be more: pass it as `after_automation_id`.
+    /// Field 2, `next_after_automation_id`.
+    public var nextAfterAutomationID: UUID?
 
     /// Creates the message.
-    public init(automations: [AutomationView] = []) {
+    public init(automations: [AutomationView] = [], nextAfterAutomationID: UUID? = nil) {
         self.automations = automations
+        self.nextAfterAutomationID = nextAfterAutomationID
     }
 }
 
@@ -163,6 +180,7 @@ extension AutomationList: ProtoSchemaMessage {
     public static let protoSchema = ProtoSchema<AutomationList>(
         "tradecore.automation.v1.AutomationList",
         [
-            .repeated("automations", 1, ProtoMessageCodec<AutomationView>.self, \.automations)
+            .repeated("automations", 1, ProtoMessageCodec<AutomationView>.self, \.automations),
+            .field("next_after_automation_id", 2, ProtoUUID.self, \.nextAfterAutomationID),
         ])
 }
