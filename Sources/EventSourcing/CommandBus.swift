@@ -525,12 +525,12 @@ public final class CommandBus: Sendable {
         guard shared.commandType == commandType else {
             throw CommandBusError(
                 .commandIDReused, commandType: commandType, commandID: commandID,
-                message: "the command id was used before by a \(shared.commandType) command")
+                message: "the command id was used before, by \(shared.commandType); a new command needs a new id")
         }
         if let fingerprint, let first = shared.fingerprint, fingerprint != first {
             throw CommandBusError(
                 .commandIDReused, commandType: commandType, commandID: commandID,
-                message: "the command id was used before by a \(commandType) command with other content; "
+                message: "the command id was used before, by \(commandType) with other content; "
                     + "a retry must send the same command, and a new command needs a new id")
         }
         switch shared.result {

@@ -86,7 +86,8 @@ public struct ProtoDecodingError: Error, Sendable, Hashable, CustomStringConvert
             case .depthLimitExceeded(let limit): "nesting deeper than \(limit)"
             case .invalidUTF8: "string is not valid UTF-8"
             case .unmatchedEndGroup: "end-group tag without a start-group tag"
-            case .missingRequiredField: "required field is missing"
+            case .missingRequiredField:
+                "required, and not set (an empty or zero value is not sent, so it counts as not set)"
             case .invalidValue(let detail): detail
             }
         }

@@ -165,7 +165,9 @@ extension AggregateRoot where State == Automation {
         try requireNotDeleted()
         try Rules.text(reason, field: "reason")
         guard state.status == .active else {
-            throw .wrongState("AUTOMATION_NOT_ACTIVE", "automation \(id.lowercasedText) is not active")
+            throw .wrongState(
+                "AUTOMATION_NOT_ACTIVE", "automation \(id.lowercasedText) is not active",
+                facts: ["automation_id": id.lowercasedText])
         }
         emit(.deactivated(AutomationDeactivated(automationID: id, reason: reason, deactivatedAt: now)))
     }
@@ -189,7 +191,9 @@ extension AggregateRoot where State == Automation {
 
     private func requireNotDeleted() throws(DomainError) {
         guard state.status != .deleted else {
-            throw .wrongState("AUTOMATION_DELETED", "automation \(id.lowercasedText) is deleted")
+            throw .wrongState(
+                "AUTOMATION_DELETED", "automation \(id.lowercasedText) is deleted",
+                facts: ["automation_id": id.lowercasedText])
         }
     }
 }
@@ -266,7 +270,8 @@ public enum AutomationRules {
             try Rules.owner(account.userID, is: user, "account", id, reason: "ACCOUNT_NOT_OWNED")
             guard account.isLinked else {
                 throw .wrongState(
-                    "ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
+                    "ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection",
+                    facts: ["account_id": id.lowercasedText])
             }
         }
     }

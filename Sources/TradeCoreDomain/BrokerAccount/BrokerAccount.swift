@@ -104,7 +104,9 @@ public struct BrokerAccount: Aggregate {
     /// The account can take orders: linked and active (not restricted or closed).
     public func requireTradable() throws(DomainError) {
         guard isLinked else {
-            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
+            throw .wrongState(
+                "ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection",
+                facts: ["account_id": id.lowercasedText])
         }
         guard status == .active else {
             throw .wrongState(
@@ -191,7 +193,9 @@ extension AggregateRoot where State == BrokerAccount {
         guard state.exists else { throw .notFound("account", id, reason: "ACCOUNT_NOT_FOUND") }
         try Rules.owner(state.userID, is: user, "account", id, reason: "ACCOUNT_NOT_OWNED")
         guard state.isLinked else {
-            throw .wrongState("ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection")
+            throw .wrongState(
+                "ACCOUNT_NOT_LINKED", "account \(id.lowercasedText) is not linked to a broker connection",
+                facts: ["account_id": id.lowercasedText])
         }
     }
 

@@ -39,12 +39,15 @@ extension AggregateRoot where State == Order {
             try Rules.owner(
                 automation.userID, is: command.userID, "automation", automationID, reason: "AUTOMATION_NOT_OWNED")
             guard automation.status != .deleted else {
-                throw .wrongState("AUTOMATION_DELETED", "automation \(automationID.lowercasedText) is deleted")
+                throw .wrongState(
+                    "AUTOMATION_DELETED", "automation \(automationID.lowercasedText) is deleted",
+                    facts: ["automation_id": automationID.lowercasedText])
             }
             guard automation.status == .active else {
                 throw .wrongState(
                     "AUTOMATION_NOT_ACTIVE",
-                    "automation \(automationID.lowercasedText) is not active: activate it first")
+                    "automation \(automationID.lowercasedText) is not active: activate it first",
+                    facts: ["automation_id": automationID.lowercasedText])
             }
             guard automation.config.accountIDs.contains(command.accountID) else {
                 throw .invalid(

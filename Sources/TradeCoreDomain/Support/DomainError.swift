@@ -63,13 +63,15 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
     /// Something the command names does not exist.
     public static func notFound(_ kind: String, _ id: UUID, reason: String) -> DomainError {
         DomainError(
-            .notFound, reason: reason, "\(kind) \(id.lowercasedText) does not exist", facts: [kind: id.lowercasedText])
+            .notFound, reason: reason, "\(kind) \(id.lowercasedText) does not exist",
+            facts: [idKey(kind): id.lowercasedText])
     }
 
     /// Something a query names is not in its read model. Read models follow the log just after
     /// each commit, so the message says how to wait for a write the caller has just made.
     public static func notInReadModel(_ kind: String, _ id: UUID, reason: String) -> DomainError {
-        notInReadModel("\(kind) \(id.lowercasedText) does not exist", reason: reason, facts: [kind: id.lowercasedText])
+        notInReadModel(
+            "\(kind) \(id.lowercasedText) does not exist", reason: reason, facts: [idKey(kind): id.lowercasedText])
     }
 
     /// The same, saying what is missing in the caller's terms (`absence`, "… does not exist").
@@ -85,7 +87,13 @@ public struct DomainError: Error, Sendable, Hashable, CustomStringConvertible, C
     public static func notOwned(_ kind: String, _ id: UUID, reason: String) -> DomainError {
         DomainError(
             .permissionDenied, reason: reason, "\(kind) \(id.lowercasedText) belongs to another user",
-            facts: [kind: id.lowercasedText])
+            facts: [idKey(kind): id.lowercasedText])
+    }
+
+    /// The `ErrorInfo` key of a kind's id, named as the schemas name the field: `broker connection`
+    /// is `broker_connection_id` (ErrorInfo's keys are `[a-z][a-zA-Z0-9-_]+`, without spaces).
+    static func idKey(_ kind: String) -> String {
+        kind.replacingOccurrences(of: " ", with: "_") + "_id"
     }
 
     /// The aggregate is in the wrong state for the command.
