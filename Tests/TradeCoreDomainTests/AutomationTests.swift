@@ -135,6 +135,8 @@ import TradeCoreMessages
                 "order_preferences.limit_offset"
             ),
             (command(accounts: ids, metadata: ["": "x"]), "metadata"),
+            (command(accounts: ids, metadata: [String(repeating: "k", count: 65): "x"]), "metadata"),
+            (command(accounts: ids, metadata: ["key": String(repeating: "v", count: 257)]), "metadata[key]"),
             // Expired the day before `now` (2023-11-14, UTC), or long ago.
             (
                 command(
@@ -165,6 +167,9 @@ import TradeCoreMessages
                 .thenRejects(DomainError.self)
             #expect(error.code == .invalidArgument)
             #expect(error.fieldViolations.map(\.field) == [field], "\(error)")
+            if let key = command.metadata.keys.first, key.count > 64 {
+                #expect(error.message.contains("the key \"kkkkkkkkkkkkkkkkkkkkkkkk…\" has more than 64"), "\(error)")
+            }
         }
         // What the side preference allows: a short-only automation's stop loss may pass 100%, a
         // long-only one's take profit too; a leap day exists in a leap year.

@@ -244,7 +244,15 @@ public enum AutomationRules {
             throw .invalid("metadata", "has at most \(maxMetadata) entries")
         }
         for (key, value) in config.metadata {
-            try Rules.text(key, field: "metadata", maxLength: 64, required: true)
+            // The field is the map; the description names the key at fault.
+            let shown = key.count > 24 ? "\"\(key.prefix(24))…\"" : "\"\(key)\""
+            if key.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+                throw .invalid("metadata", "a key is empty, or only white space")
+            }
+            guard key.count <= 64 else { throw .invalid("metadata", "the key \(shown) has more than 64 characters") }
+            guard !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw .invalid("metadata", "the key \(shown) contains control characters")
+            }
             try Rules.text(value, field: "metadata[\(key)]", maxLength: 256)
         }
     }

@@ -248,7 +248,11 @@ struct FindBrokerConnectionHandler: QueryHandler {
             // The id is derived: name what the caller asked for instead.
             throw DomainError.notInReadModel(
                 "user \(query.userID.lowercasedText) has no connection to broker \(query.brokerID) (\(environment.name))",
-                reason: error.reason, facts: error.facts)
+                reason: error.reason,
+                facts: [
+                    "user_id": query.userID.lowercasedText, "broker_id": query.brokerID,
+                    "environment": environment.name,
+                ])
         }
     }
 }
