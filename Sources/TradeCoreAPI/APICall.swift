@@ -62,8 +62,15 @@ struct APICall: Sendable {
 
     /// Refuses a request for another user than the principal may act for.
     func authorize(_ user: UUID) throws(RPCError) {
+        // Sixteen zero bytes are what a client that forgot to set an id sends: taken as a user,
+        // every such client would share that user's data.
+        guard user != Self.nilUUID else {
+            throw APIErrors.invalidArgument("user_id", "is the nil UUID (all zeros), which is no user")
+        }
         guard principal.mayActFor(user) else { throw APIErrors.permissionDenied(principal, user: user) }
     }
+
+    static let nilUUID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
     /// The command id the caller chose, if any.
     func commandID() throws(RPCError) -> UUID? {
@@ -73,6 +80,10 @@ struct APICall: Sendable {
         }
         guard let id = UUID(canonicalText: text) else {
             throw APIErrors.invalidArgument(Self.commandIDKey, "\"\(text.prefix(64))\" is not a UUID")
+        }
+        guard id != Self.nilUUID else {
+            throw APIErrors.invalidArgument(
+                Self.commandIDKey, "is the nil UUID (all zeros): every client that sent it would share its result")
         }
         return id
     }

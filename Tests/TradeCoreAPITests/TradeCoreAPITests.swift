@@ -256,6 +256,21 @@ struct TradeCoreAPITests {
             #expect(
                 error?.code == .invalidArgument
                     && error?.details?.badRequest?.fieldViolations.first?.field == "tradecore-command-id")
+            // The nil UUID, what a client that forgot to set an id sends, is no command id and no user.
+            var nilID = api.asService
+            nilID.add("tradecore-command-id", "00000000-0000-0000-0000-000000000000")
+            error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: nilID)
+            #expect(
+                error?.code == .invalidArgument && error?.message.contains("nil UUID") == true,
+                "\(String(describing: error))")
+            var forNobody = create
+            forNobody.userID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            error = await api.failure(
+                "CommandService", "CreateOrder", bytes: forNobody.protoBytes, metadata: api.asService)
+            #expect(
+                error?.code == .invalidArgument
+                    && error?.details?.badRequest?.fieldViolations.first?.field == "user_id",
+                "\(String(describing: error))")
 
             // A stale expected version: ABORTED with both versions.
             _ = try await api.call(
