@@ -117,7 +117,9 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     /// When the checkpoint moved under the manager (``CheckpointMismatch``: another server ran the
     /// saga meanwhile, around a lead that changed hands), it starts again from the stored checkpoint
     /// and deadlines, as a projection runner does: what the other server did is done, and this
-    /// manager's commit of the same step wrote nothing.
+    /// manager's commit of the same step wrote nothing. So it does when an instance's stream moved
+    /// under it (a ``VersionConflict`` recording a step: the other server recorded that step, or a
+    /// later one, first); starting again loads the instance as the other server left it.
     ///
     /// - Throws: the store's errors (running again resumes where it stopped).
     public func run() async throws {
@@ -129,13 +131,17 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 logger.info(
                     "saga checkpoint moved; starting again from it",
                     metadata: ["saga.type": "\(S.sagaType)", "saga.checkpoint": "\(mismatch.found)"])
-                // Two managers that keep moving it under each other (a lead held twice for a while)
-                // start again at most ten times a second.
-                do {
-                    try await Task.sleep(for: .milliseconds(100))
-                } catch {
-                    return
-                }
+            } catch let conflict as VersionConflict where conflict.stream.type == SagaManagerStreams.streamType {
+                logger.info(
+                    "a saga step was recorded by another server meanwhile; starting again from the checkpoint",
+                    metadata: ["saga.type": "\(S.sagaType)", "saga.stream": "\(conflict.stream)"])
+            }
+            // Two managers that keep moving it under each other (a lead held twice for a while)
+            // start again at most ten times a second.
+            do {
+                try await Task.sleep(for: .milliseconds(100))
+            } catch {
+                return
             }
         }
     }

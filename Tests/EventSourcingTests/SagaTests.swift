@@ -329,4 +329,30 @@ struct SagaTests {
             try await running.stop()
         }
     }
+
+    /// Two servers leading the saga for a while (a frozen leader that woke up before it learned
+    /// it had lost the lead): each records steps the other may record first. Neither manager
+    /// fails for it, and every transfer still happens once.
+    @Test(arguments: Backend.available)
+    func twoManagersOfOneSagaAtOnceNeitherFailsAndEachTransferHappensOnce(_ backend: Backend) async throws {
+        try await withEnvironment(backend) { environment in
+            let bus = try environment.bus()
+            let ids = try await accounts(bus, balances: [1_000, 0])
+            let first = run(TransferSaga(), environment, bus: bus)
+            let second = run(TransferSaga(), environment, bus: bus)
+            var transfers: [UUID] = []
+            for _ in 0..<20 {
+                transfers.append(try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 5))
+            }
+            for transfer in transfers {
+                let finished = try await first.manager.waitUntilFinished(transfer, timeout: .seconds(30))
+                #expect(finished.status == .completed)
+            }
+            #expect(try await balance(environment, ids[1]) == 100)
+            #expect(try await balance(environment, ids[0]) == 900)
+            // Both still running: a manager whose run had ended with an error would throw it here.
+            try await first.stop()
+            try await second.stop()
+        }
+    }
 }
