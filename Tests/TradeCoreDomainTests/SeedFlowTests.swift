@@ -510,14 +510,14 @@ struct SeedFlowTests {
             // Synced just now by the onboarding saga: skipped unless forced.
             let skipped = try await domain.commands.send(
                 RefreshAllAccounts(userID: user, brokerConnectionID: connection))
-            #expect(skipped.result.total == 0)
+            #expect(skipped.result.total == 0 && skipped.result.skipped == 2, "\(skipped.result)")
 
             domain.broker.setRefreshFailing(true, accountNumber: margin.brokerAccountNumber)
             let saga = UUID()
             let outcome = try await domain.commands.send(
                 RefreshAllAccounts(userID: user, forceRefresh: true, sagaID: saga))
             let result = outcome.result
-            #expect(result.total == 2 && result.refreshed == 1 && result.failed == 1)
+            #expect(result.total == 2 && result.refreshed == 1 && result.failed == 1 && result.skipped == 0)
             #expect(result.errors.map(\.accountID) == [margin.accountID])
             #expect(result.errors.first?.error.contains("did not answer") == true)
 

@@ -131,7 +131,8 @@ struct RefreshAllAccountsHandler: CommandHandler {
         }
         let cutoff = context.now - Self.skipWindow.nanoseconds
         let due = list.accounts.filter { command.forceRefresh || $0.lastSyncedAt == 0 || $0.lastSyncedAt < cutoff }
-        var result = RefreshAllAccountsResult(total: UInt32(clamping: due.count))
+        var result = RefreshAllAccountsResult(
+            total: UInt32(clamping: due.count), skipped: UInt32(clamping: list.accounts.count - due.count))
         for account in due {
             let failure: String
             do {

@@ -71,6 +71,9 @@ public struct RefreshAllAccountsResult: Sendable, Hashable {
     /// The global log position of the command's last event; 0 when it changed nothing.
     /// Field 5, `position`.
     public var position: UInt64
+    /// Linked accounts left alone: synced within the last 5 minutes (`force_refresh` refreshes them).
+    /// Field 6, `skipped`.
+    public var skipped: UInt32
 
     /// Creates the message.
     public init(
@@ -78,13 +81,15 @@ public struct RefreshAllAccountsResult: Sendable, Hashable {
         refreshed: UInt32 = 0,
         failed: UInt32 = 0,
         errors: [AccountRefreshError] = [],
-        position: UInt64 = 0
+        position: UInt64 = 0,
+        skipped: UInt32 = 0
     ) {
         self.total = total
         self.refreshed = refreshed
         self.failed = failed
         self.errors = errors
         self.position = position
+        self.skipped = skipped
     }
 }
 
@@ -106,6 +111,7 @@ extension RefreshAllAccountsResult: ProtoSchemaMessage {
             .field("failed", 3, ProtoUInt32.self, \.failed),
             .repeated("errors", 4, ProtoMessageCodec<AccountRefreshError>.self, \.errors),
             .field("position", 5, ProtoUInt64.self, \.position),
+            .field("skipped", 6, ProtoUInt32.self, \.skipped),
         ])
 }
 
