@@ -57,9 +57,19 @@ extension PostgresEventStore {
 
         /// The URL without its password, for messages and logs.
         public var redactedURL: String {
-            guard var components = URLComponents(string: url) else { return "(an unreadable URL)" }
-            if components.password != nil { components.password = "***" }
-            return components.string ?? "(an unreadable URL)"
+            if var components = URLComponents(string: url), components.host != nil {
+                if components.password != nil { components.password = "***" }
+                // A parameter other than sslmode may be `password=` (as libpq reads it).
+                components.queryItems = components.queryItems?.map {
+                    $0.name == "sslmode" ? $0 : URLQueryItem(name: $0.name, value: "***")
+                }
+                if let text = components.string { return text }
+            }
+            // Not a URL whose host URLComponents finds (`postgres:/user:pw@host`, a port that is
+            // not a number, a space): what comes before the last "@" may hold a password.
+            let scheme = url.prefix { $0 != ":" }.prefix(20)
+            guard let at = url.lastIndex(of: "@") else { return "\(scheme):… (unreadable)" }
+            return "\(scheme):***\(url[at...].prefix(200))"
         }
 
         /// The parts of the URL, checked.
@@ -84,7 +94,8 @@ extension PostgresEventStore {
                 ["postgres", "postgresql"].contains(scheme)
             else {
                 throw .invalidArgument(
-                    "'\(redactedURL)' is not a PostgreSQL URL: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+                    "'\(redactedURL)' is not a PostgreSQL URL: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE "
+                        + "(a port of digits, no spaces, special characters of the password percent-encoded)")
             }
             guard let host = components.host, !host.isEmpty else {
                 throw .invalidArgument("the PostgreSQL URL '\(redactedURL)' names no host")
@@ -98,6 +109,13 @@ extension PostgresEventStore {
             }
             var unchecked = TLSConfiguration.makeClientConfiguration()
             unchecked.certificateVerification = .none
+            // A parameter this store does not read would be ignored: a misspelt sslmode would
+            // quietly leave the default.
+            if let unknown = components.queryItems?.first(where: { $0.name != "sslmode" }) {
+                throw .invalidArgument(
+                    "the PostgreSQL URL '\(redactedURL)' has the parameter '\(unknown.name.prefix(40))', which is not "
+                        + "one this server reads (sslmode)")
+            }
             let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
             let tls: TLSConfiguration?
             switch mode {

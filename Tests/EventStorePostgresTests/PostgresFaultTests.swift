@@ -194,3 +194,30 @@ struct PostgresFaultTests {
         await schemas.dropAll()
     }
 }
+
+/// What a PostgreSQL URL shows of itself in messages and logs, read without a database.
+@Suite struct PostgresURLTests {
+    @Test(arguments: [
+        "postgres:/walkb:s3cretpw@127.0.0.1:5432/db", "postgres//walkb:s3cretpw@127.0.0.1/db",
+        "postgres://walkb:s3cretpw@127.0.0.1:54x2/db", " postgres://walkb:s3cretpw@127.0.0.1/db",
+        "postgres://walkb@127.0.0.1/db?password=s3cretpw", "postgres://walkb:s3cretpw@127.0.0.1/db",
+    ])
+    func aURLNeverShowsItsPasswordEvenWhenItDoesNotParse(_ url: String) {
+        let configuration = PostgresEventStore.Configuration(url: url)
+        #expect(!configuration.redactedURL.contains("s3cretpw"), "\(configuration.redactedURL)")
+        do {
+            _ = try configuration.postgresClientConfiguration()
+        } catch {
+            #expect(!error.message.contains("s3cretpw"), "\(error.message)")
+            #expect(error.code == .invalidArgument)
+        }
+    }
+
+    @Test func aParameterTheStoreDoesNotReadIsRefusedNotIgnored() throws {
+        let misspelt = PostgresEventStore.Configuration(url: "postgres://u:p@127.0.0.1/db?sslmod=disable")
+        let error = try #require(throws: EventStoreError.self) { try misspelt.postgresClientConfiguration() }
+        #expect(error.message.contains("'sslmod'") && error.message.contains("(sslmode)"), "\(error.message)")
+        let known = PostgresEventStore.Configuration(url: "postgres://u:p@127.0.0.1/db?sslmode=disable")
+        #expect(throws: Never.self) { try known.postgresClientConfiguration() }
+    }
+}
