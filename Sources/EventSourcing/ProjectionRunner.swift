@@ -216,6 +216,19 @@ public final class ProjectionRunner: ReadModelProgress, Sendable {
         try await recordVersion()
     }
 
+    /// Throws ``ProjectionVersionTooNew`` when the read model was built by a newer version of the
+    /// projection than this one, and does nothing else: what a server asks when it starts, before
+    /// it serves. Servers sharing a store run a projection on one of them, so an older server
+    /// would otherwise serve until it came to lead the projection (a leader that died, in the
+    /// middle of a rolling upgrade), and stop then.
+    public func checkReadModelIsNotNewer() async throws {
+        let name = projection.name
+        let running = projection.version
+        let record = try await readModels.read { reader in try reader.value(in: Self.versionsCollection, key: name) }
+        guard let record, let built = Int(String(decoding: record, as: UTF8.self)), built > running else { return }
+        throw ProjectionVersionTooNew(projection: name, built: built, running: running)
+    }
+
     /// Empties the read model and its checkpoint, then records this version as the one building it
     /// (in that order: a crash in between leaves the old version recorded, so the next start
     /// empties it again).

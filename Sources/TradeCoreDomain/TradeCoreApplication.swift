@@ -153,6 +153,12 @@ public final class TradeCoreApplication: Sendable {
             interval: configuration.fillPollInterval, logger: logger)
     }
 
+    /// Throws ``ProjectionVersionTooNew`` for the first read model a newer version of its
+    /// projection built: this server must not run it, and says so before it serves.
+    public func checkReadModelVersions() async throws {
+        for runner in projections { try await runner.checkReadModelIsNotNewer() }
+    }
+
     /// Empties every read model and rebuilds it from the whole log, one projection after another,
     /// each recorded as built by its projection's current version, each while this server leads
     /// the projection's role (see ``Leadership``), so no other server applies events to it meanwhile.

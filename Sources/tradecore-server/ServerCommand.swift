@@ -254,6 +254,11 @@ struct ServerCommand: AsyncParsableCommand {
                 lock: backend.lock, leadership: backend.leadership,
                 logger: Logger(label: "tradecore.domain"))
             if settings.rebuildReadModels { try await app.rebuildReadModels() }
+            do {
+                try await app.checkReadModelVersions()
+            } catch let tooNew as ProjectionVersionTooNew {
+                throw Self.refusal(tooNew.description)
+            }
 
             let health = HealthStatus()
             let stats = RPCServerStats()
