@@ -267,8 +267,16 @@ public final class TradeCoreClient: Sendable {
         _ method: String, _ command: Request, _ commandID: UUID?
     ) async throws(TradeCoreError) -> Response {
         var metadata = authorization
-        metadata.add(Self.commandIDKey, (commandID ?? UUID()).uuidString.lowercased())
-        return try await call("/tradecore.api.v1.CommandService/\(method)", command, metadata: metadata, retry: true)
+        let id = commandID ?? UUID()
+        metadata.add(Self.commandIDKey, id.uuidString.lowercased())
+        do {
+            return try await call(
+                "/tradecore.api.v1.CommandService/\(method)", command, metadata: metadata, retry: true)
+        } catch {
+            var failure = error
+            failure.commandID = id
+            throw failure
+        }
     }
 
     private func ask<Request: ProtoMessage, Response: ProtoMessage>(

@@ -1,3 +1,4 @@
+import Foundation
 import HTTP2RPC
 
 /// A call that failed: its gRPC status, the server's message, and the standard details the server
@@ -13,6 +14,20 @@ public struct TradeCoreError: Error, Sendable, CustomStringConvertible {
     public var facts: [String: String]
     /// The request fields at fault, with what is wrong with each.
     public var fieldViolations: [(field: String, description: String)]
+    /// For a command, the `tradecore-command-id` it was sent with: when the call ended without
+    /// saying whether it was applied (UNAVAILABLE, DEADLINE_EXCEEDED), sending it again with
+    /// this id gets its first result, or applies it once.
+    public var commandID: UUID?
+
+    /// Whether the server may have applied the command although the call failed: the call ended
+    /// before its answer came, after it may have reached the server.
+    public var outcomeUnknown: Bool {
+        switch code {
+        case .unavailable: !message.hasPrefix("cannot connect to")
+        case .deadlineExceeded, .cancelled, .unknown: true
+        default: false
+        }
+    }
 
     public init(
         code: RPCStatus.Code, message: String, reason: String = "", facts: [String: String] = [:],

@@ -322,6 +322,13 @@ func calling<Result>(_ body: () async throws -> Result) async throws -> Result {
 
 /// A status as a person can act on it.
 func explain(_ error: TradeCoreError) -> String {
+    let explained = explainStatus(error)
+    guard error.outcomeUnknown, let id = error.commandID else { return explained }
+    return explained + "\nThe command may have been applied: send it again with --command-id "
+        + "\(id.uuidString.lowercased()) to apply it once, or to get its first result."
+}
+
+private func explainStatus(_ error: TradeCoreError) -> String {
     // Only a failure to connect is ours to explain; an UNAVAILABLE the server sent says why itself.
     let connecting = error.message.hasPrefix("cannot connect to")
     switch error.code {

@@ -481,6 +481,34 @@ struct CLITests {
         }
     }
 
+    @Test func aCommandWhoseOutcomeIsUnknownNamesTheIDToSendItAgainWith() async throws {
+        try await withServer { server in
+            let (user, account) = try await onboard(server)
+            let order = [
+                "order", "create", "--user", user, "--account", account, "--symbol", "AAPL", "--side", "buy",
+                "--quantity", "1", "--type", "market", "--field", "order_id",
+            ]
+            // A deadline too short for any answer: whether the server applied it is not known.
+            let lost = try await cli(server, order + ["--timeout", "0.0001"])
+            #expect(lost.status == 4, "DEADLINE_EXCEEDED: \(lost.errors)")
+            let hint = try #require(
+                lost.errors.firstRange(of: #/--command-id ([0-9a-f-]{36})/#), "\(lost.errors)")
+            let id = String(lost.errors[hint].dropFirst("--command-id ".count))
+            let first = try await cli(server, order + ["--command-id", id])
+            let again = try await cli(server, order + ["--command-id", id])
+            #expect(first.status == 0 && again.status == 0, "\(first.errors) \(again.errors)")
+            #expect(
+                first.output == again.output && UUID(uuidString: first.output.trimmingCharacters(in: .newlines)) != nil)
+            // A refusal is an answer: nothing to send again.
+            let refused = try await cli(server, order + ["--symbol", "aapl"])
+            #expect(refused.status == 3 && !refused.errors.contains("--command-id"), "\(refused.errors)")
+            // Nor is there when the server was never reached.
+            let unreachable = try await ChildProcess.run(
+                "tradecore", order + ["--server", "127.0.0.1:\(try freePort())"], environment: [:])
+            #expect(unreachable.status == 14 && !unreachable.errors.contains("--command-id"), "\(unreachable.errors)")
+        }
+    }
+
     @Test func exitCodesFollowTheStatus() async throws {
         let service = "cli-test-service-token-0123"
         let user = UUID().uuidString.lowercased()
