@@ -114,7 +114,8 @@ public final class PostgresLeadership: Leadership {
                     return Task.isCancelled
                 }
             }
-            if finished { return }
+            // Stopping (the server shuts down) ends the wait for a lost lead too: not a loss.
+            if finished || Task.isCancelled { return }
             logger.warning("lost the lead of a role; stopped it", metadata: ["leadership.role": "\(role)"])
         }
     }
