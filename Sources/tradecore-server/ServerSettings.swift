@@ -178,10 +178,11 @@ struct ServerSettings: Sendable {
         }
     }
 
-    /// `TRADECORE_*` variables the CLI reads, and the one that names the settings file: set in the
-    /// same shell as a server's, not misspelt settings.
+    /// `TRADECORE_*` variables the CLI reads, the one that names the settings file, and the test
+    /// tools' (`Tools/test.sh`): set in the same shell as a server's, not misspelt settings.
     static let otherEnvironmentNames: Set<String> = [
-        "TRADECORE_CONFIG", "TRADECORE_SERVER", "TRADECORE_TOKEN", "TRADECORE_CA_FILE",
+        "TRADECORE_CONFIG", "TRADECORE_SERVER", "TRADECORE_TOKEN", "TRADECORE_CA_FILE", "TRADECORE_BIN_PATH",
+        "TRADECORE_REQUIRE_POSTGRES", "TRADECORE_TEST_POSTGRES_URL",
     ]
 
     /// What to say about each `TRADECORE_*` variable in `environment` that is no setting: the
