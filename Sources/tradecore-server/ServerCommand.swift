@@ -304,6 +304,8 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             await backend.close()
             if let error = error as? SecretsError { throw Self.refusal(error.description) }
+            // A master key file that is missing or unreadable: a setting's fault, as above.
+            if let error = error as? ConfigurationError { throw Self.refusal(error.description) }
             throw error
         }
         // After the calls in flight have finished and the domain has stopped: nothing appends any more.

@@ -261,7 +261,10 @@ struct AutomationCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional, help: "At most this many; the server's default is 100.") var limit: UInt32?
         @Option(help: "Start after this automation (the last one of the page before).") var after: UUID?
 
-        func validate() throws { try options.output.check(AutomationView.self) }
+        func validate() throws {
+            try options.output.check(AutomationView.self)
+            if let limit, limit > 1_000 { throw ValidationError("--limit is at most 1000, not \(limit)") }
+        }
 
         func run() async throws {
             let list = try await options.connection.call { client in

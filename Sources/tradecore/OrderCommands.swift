@@ -234,7 +234,10 @@ struct OrderCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional, help: "At most this many; the server's default is 100.") var limit: UInt32?
         @Option(help: "Start after this order (the last one of the page before).") var after: UUID?
 
-        func validate() throws { try options.output.check(OrderView.self) }
+        func validate() throws {
+            try options.output.check(OrderView.self)
+            if let limit, limit > 1_000 { throw ValidationError("--limit is at most 1000, not \(limit)") }
+        }
 
         func run() async throws {
             let list = try await options.connection.call { client in

@@ -260,6 +260,22 @@ struct ServerStartTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.url.path))?.isEmpty == true)
     }
 
+    @Test func aMasterKeyFileThatIsMissingOrNotAKeyStopsTheStartAsASettingDoes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let missing = directory.url.appendingPathComponent("missing.key").path
+        var (status, output) = try await runServer([
+            "--port", "0", "--admin-port", "0", "--data-directory", directory.url.path, "--master-key-file", missing,
+        ])
+        #expect(status == 64 && output.contains("the master key file \(missing) does not exist"), "\(output)")
+        let short = directory.url.appendingPathComponent("short.key")
+        try Data("c2hvcnQ=\n".utf8).write(to: short)
+        (status, output) = try await runServer([
+            "--port", "0", "--admin-port", "0", "--data-directory", directory.url.path, "--master-key-file", short.path,
+        ])
+        #expect(status == 64 && output.contains("must hold the base64 of at least"), "\(output)")
+    }
+
     @Test func aMisspeltEnvironmentVariableIsNamedWithTheSettingItResembles() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

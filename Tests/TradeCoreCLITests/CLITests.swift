@@ -406,6 +406,10 @@ struct CLITests {
             #expect(second.status == 0, "\(second.errors)")
             let page = try await cli(server, "order", "list", "--user", user, "--limit", "1", "--field", "order_id")
             #expect(page.status == 0 && page.errors.contains("more orders follow: list them with --after"), "\(page)")
+            for kind in ["order", "automation"] {
+                let tooMany = try await cli(server, kind, "list", "--user", user, "--limit", "5000")
+                #expect(tooMany.status == 64 && tooMany.errors.contains("--limit is at most 1000"), "\(tooMany.errors)")
+            }
             let last = try await cli(server, "order", "list", "--user", user, "--limit", "5", "--field", "order_id")
             #expect(last.status == 0 && !last.errors.contains("more orders follow"), "\(last.errors)")
             // A tail after a position past the head is refused rather than left waiting to skip events.
