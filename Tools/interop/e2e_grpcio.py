@@ -200,6 +200,17 @@ def main():
     activated = commands.ActivateAutomation(automation.ActivateAutomation(
         automation_id=created_automation.automation_id, user_id=alice.bytes), metadata=as_alice, timeout=10)
     check("ActivateAutomation activates it", activated.status == automation.AUTOMATION_STATUS_ACTIVE)
+    page = queries.ListAutomations(automation.ListAutomations(user_id=alice.bytes, page_size=1,
+                                                              min_position=activated.position),
+                                   metadata=as_alice, timeout=10)
+    check("ListAutomations pages: a full page names where the next starts",
+          [a.automation_id for a in page.automations] == [created_automation.automation_id]
+          and page.next_after_automation_id == created_automation.automation_id, str(page))
+    rest = queries.ListAutomations(automation.ListAutomations(
+        user_id=alice.bytes, page_size=1, after_automation_id=page.next_after_automation_id),
+        metadata=as_alice, timeout=10)
+    check("and the page after the last is empty, without a cursor",
+          not rest.automations and not rest.next_after_automation_id, str(rest))
 
     print("an order, submitted by the saga and filled by the virtual broker")
     created = commands.CreateOrder(order.CreateOrder(
@@ -334,6 +345,15 @@ def main():
                              timeout=10)
     check("ReadStream reads the order's stream", [e.event_type for e in read.events][:2] ==
           ["OrderCreated", "OrderPlaced"] and read.end_of_stream, str([e.event_type for e in read.events]))
+    if read.events:
+        last = read.events[-1]
+        after_last = stream.Subscribe(events.SubscribeRequest(after_stream_version=events.StreamVersion(
+            stream="order-%s" % uid(created.order_id), version=last.version)), metadata=service, timeout=10)
+        first_message = next(iter(after_last))
+        after_last.cancel()
+        check("a subscription after a stream's last version is caught up at a log position to resume from",
+              first_message.WhichOneof("message") == "caught_up"
+              and first_message.caught_up.position >= last.global_position, str(first_message))
     return finish(channel, [])
 
 
