@@ -150,16 +150,10 @@ public struct EventStreamService: RPCService {
                 fields: [BadRequest.FieldViolation(field: "filter.stream_types", description: "holds no user's events")]
             )
         }
-        if case .stream(let stream, _) = start, owner != nil {
+        if case .stream(let stream, _) = start {
             // Before its versions are judged: neither a refusal nor a caught-up position may tell
             // a user how long another user's stream is.
-            let first: [RecordedEvent]
-            do {
-                first = try await store.readStream(stream, from: 0, direction: .forward, limit: 1)
-            } catch {
-                throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
-            }
-            try Self.refuseForeign(first, of: stream, to: principal)
+            try await refuseForeignStream(stream, to: principal)
         }
         try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
@@ -368,6 +362,19 @@ public struct EventStreamService: RPCService {
         ).protoBytes
     }
 
+    /// Refuses a user principal `stream` when its first event is another user's, or no user's;
+    /// a service principal reads any.
+    private func refuseForeignStream(_ stream: StreamName, to principal: Principal) async throws {
+        guard case .user = principal else { return }
+        let first: [RecordedEvent]
+        do {
+            first = try await store.readStream(stream, from: 0, direction: .forward, limit: 1)
+        } catch {
+            throw APIErrors.error(.unavailable, reason: "STORE_UNAVAILABLE", "the event store could not be read")
+        }
+        try Self.refuseForeign(first, of: stream, to: principal)
+    }
+
     /// A user reads only its own events, as on Subscribe: refuses `events` of `stream` when one is
     /// another user's, without naming that user, or of no user (a saga's, whose payloads name the
     /// users it acts for).
@@ -420,6 +427,9 @@ public struct EventStreamService: RPCService {
         guard message.fromVersion < UInt64(Int64.max) else {
             throw APIErrors.invalidArgument("from_version", "is past the end of any stream")
         }
+        // By the stream's first event, whatever the page: a page past the end (empty) must not
+        // tell a user how long another user's stream is.
+        try await refuseForeignStream(stream, to: principal)
         let events: [RecordedEvent]
         do {
             events = try await store.readStream(

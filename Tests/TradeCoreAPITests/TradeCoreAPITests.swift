@@ -97,6 +97,11 @@ struct TradeCoreAPITests {
                 bytes: ReadStreamRequest(stream: stream, fromVersion: 0, maxCount: 0).protoBytes, metadata: api.asBob)
             #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_YOUR_STREAM")
             #expect(error?.message.contains(api.alice.uuidString.lowercased()) == false, "Alice is not named to Bob")
+            // Nor a page past the stream's end, which would otherwise tell its length by being empty.
+            error = await api.failure(
+                "EventStreamService", "ReadStream",
+                bytes: ReadStreamRequest(stream: stream, fromVersion: 50, maxCount: 0).protoBytes, metadata: api.asBob)
+            #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_YOUR_STREAM")
             let saga = try #require(
                 try await api.store.readAll(from: 1, filter: .streamTypes(["saga"]), limit: 1).first?.stream)
             error = await api.failure(
