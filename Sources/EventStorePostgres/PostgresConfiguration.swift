@@ -67,9 +67,12 @@ extension PostgresEventStore {
             }
             // Not a URL whose host URLComponents finds (`postgres:/user:pw@host`, a port that is
             // not a number, a space): what comes before the last "@" may hold a password.
+            // Nor is what follows a "?" shown: a `password=` parameter.
             let scheme = url.prefix { $0 != ":" }.prefix(20)
-            guard let at = url.lastIndex(of: "@") else { return "\(scheme):… (unreadable)" }
-            return "\(scheme):***\(url[at...].prefix(200))"
+            let beforeQuery = url.prefix { $0 != "?" && $0 != "#" }
+            let query = beforeQuery.endIndex < url.endIndex ? "?***" : ""
+            guard let at = beforeQuery.lastIndex(of: "@") else { return "\(scheme):… (unreadable)" }
+            return "\(scheme):***\(beforeQuery[at...].prefix(200))\(query)"
         }
 
         /// The parts of the URL, checked.

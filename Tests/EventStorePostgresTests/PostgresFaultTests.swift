@@ -201,6 +201,7 @@ struct PostgresFaultTests {
         "postgres:/walkb:s3cretpw@127.0.0.1:5432/db", "postgres//walkb:s3cretpw@127.0.0.1/db",
         "postgres://walkb:s3cretpw@127.0.0.1:54x2/db", " postgres://walkb:s3cretpw@127.0.0.1/db",
         "postgres://walkb@127.0.0.1/db?password=s3cretpw", "postgres://walkb:s3cretpw@127.0.0.1/db",
+        "postgres:/walkb@db/trade?password=s3cretpw", "postgres://walkb@db:54x2/trade?password=s3cretpw",
     ])
     func aURLNeverShowsItsPasswordEvenWhenItDoesNotParse(_ url: String) {
         let configuration = PostgresEventStore.Configuration(url: url)
