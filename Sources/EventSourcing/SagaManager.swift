@@ -123,6 +123,9 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
     ///
     /// - Throws: the store's errors (running again resumes where it stopped).
     public func run() async throws {
+        // The same instance's stream found moved again and again: no other server's step, but a
+        // step this manager cannot record. Said loudly, now and then, rather than retried in silence.
+        var repeatedConflict: (stream: StreamName, count: Int)?
         while !Task.isCancelled {
             do {
                 try await runFromCheckpoint()
@@ -132,9 +135,20 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                     "saga checkpoint moved; starting again from it",
                     metadata: ["saga.type": "\(S.sagaType)", "saga.checkpoint": "\(mismatch.found)"])
             } catch let conflict as VersionConflict where conflict.stream.type == SagaManagerStreams.streamType {
-                logger.info(
-                    "a saga step was recorded by another server meanwhile; starting again from the checkpoint",
-                    metadata: ["saga.type": "\(S.sagaType)", "saga.stream": "\(conflict.stream)"])
+                let count = repeatedConflict?.stream == conflict.stream ? (repeatedConflict?.count ?? 0) + 1 : 1
+                repeatedConflict = (conflict.stream, count)
+                if count % 50 == 0 {
+                    logger.warning(
+                        "a saga instance's stream keeps moving under its manager: unless another server runs this saga too, its step cannot be recorded",
+                        metadata: [
+                            "saga.type": "\(S.sagaType)", "saga.stream": "\(conflict.stream)", "saga.tries": "\(count)",
+                            "error": "\(conflict)",
+                        ])
+                } else {
+                    logger.info(
+                        "a saga step was recorded by another server meanwhile; starting again from the checkpoint",
+                        metadata: ["saga.type": "\(S.sagaType)", "saga.stream": "\(conflict.stream)"])
+                }
             }
             // Two managers that keep moving it under each other (a lead held twice for a while)
             // start again at most ten times a second.

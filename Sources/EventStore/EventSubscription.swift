@@ -115,7 +115,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
         /// ``EventSubscription/passedPosition``); published when the consumer asks for more.
         private var passed: Int64
         /// Where `passed` gets to once `pending` is handed out: the head before a storage read
-        /// that reached it (a filtered read returns only what matches, so says nothing of the rest).
+        /// that reached it (a filtered read returns only what matches, so says nothing of the rest),
+        /// or the last position of a page of one stream (its events up to there are all in it).
         private var passedAfterPending: Int64?
         private let published: PassedPosition
         private let filter: EventFilter

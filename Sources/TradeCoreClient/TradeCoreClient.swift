@@ -292,6 +292,9 @@ public final class TradeCoreClient: Sendable {
         let attempts = retry ? configuration.attempts : 1
         var delay = configuration.retryDelay
         var attempt = 1
+        // An attempt that failed after it may have reached the server: a later one that cannot
+        // connect does not make the command's outcome known.
+        var mayHaveReachedServer = false
         while true {
             do {
                 let response = try await rpc.unary(
@@ -305,13 +308,14 @@ public final class TradeCoreClient: Sendable {
                         message: "the server's answer is not a valid \(Response.protoMessageName): \(error)")
                 }
             } catch let error as RPCError where error.code == .unavailable && attempt < attempts {
+                if TradeCoreError(error).outcomeUnknown { mayHaveReachedServer = true }
                 attempt += 1
                 try? await Task.sleep(for: delay)
                 delay *= 2
-            } catch let error as TradeCoreError {
-                throw error
             } catch {
-                throw TradeCoreError(error)
+                var failure = TradeCoreError(error)
+                if mayHaveReachedServer && failure.code == .unavailable { failure.outcomeUnknown = true }
+                throw failure
             }
         }
     }

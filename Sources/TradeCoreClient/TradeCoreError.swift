@@ -20,14 +20,9 @@ public struct TradeCoreError: Error, Sendable, CustomStringConvertible {
     public var commandID: UUID?
 
     /// Whether the server may have applied the command although the call failed: the call ended
-    /// before its answer came, after it may have reached the server.
-    public var outcomeUnknown: Bool {
-        switch code {
-        case .unavailable: !message.hasPrefix("cannot connect to")
-        case .deadlineExceeded, .cancelled, .unknown: true
-        default: false
-        }
-    }
+    /// before its answer came, after it may have reached the server (in this attempt, or in an
+    /// earlier one that the client retried).
+    public var outcomeUnknown: Bool
 
     public init(
         code: RPCStatus.Code, message: String, reason: String = "", facts: [String: String] = [:],
@@ -38,6 +33,11 @@ public struct TradeCoreError: Error, Sendable, CustomStringConvertible {
         self.reason = reason
         self.facts = facts
         self.fieldViolations = fieldViolations
+        switch code {
+        case .unavailable: outcomeUnknown = !message.hasPrefix("cannot connect to")
+        case .deadlineExceeded, .cancelled, .unknown: outcomeUnknown = true
+        default: outcomeUnknown = false
+        }
     }
 
     /// Any error of a call, with the details of an ``RPCError``.

@@ -181,7 +181,8 @@ struct ServerSettings: Sendable {
     /// `TRADECORE_*` variables the CLI reads, the one that names the settings file, and the test
     /// tools' (`Tools/test.sh`): set in the same shell as a server's, not misspelt settings.
     static let otherEnvironmentNames: Set<String> = [
-        "TRADECORE_CONFIG", "TRADECORE_SERVER", "TRADECORE_TOKEN", "TRADECORE_CA_FILE", "TRADECORE_BIN_PATH",
+        "TRADECORE_CONFIG", "TRADECORE_SERVER", "TRADECORE_TOKEN", "TRADECORE_CA_FILE", "TRADECORE_API_SECRET",
+        "TRADECORE_BIN_PATH",
         "TRADECORE_REQUIRE_POSTGRES", "TRADECORE_TEST_POSTGRES_URL",
     ]
 

@@ -30,7 +30,7 @@ func eventOutput(_ event: EventEnvelope, _ output: OutputOptions) throws -> Stri
     if output.printsWhole { return output.json ? eventValue(event).json : eventLine(event) }
     let value = eventValue(event)
     return try output.fieldsLine(of: "the event \(event.eventType) at \(event.globalPosition)") { field in
-        if field != "payload", let found = value[field] { return found }
+        if let found = value[field] { return found }
         return value["payload"]?[field] ?? .text("")
     }
 }

@@ -475,6 +475,9 @@ struct CLITests {
                 "order_id", "--field", "automation_id")
             #expect(events.status == 0, "\(events.errors)")
             #expect(events.output == "OrderCreated\t\(order)\t\n", "\(events.output)")
+            let payload = try await cli(
+                server, "stream", "read", "order-\(order)", "--max-count", "1", "--field", "payload")
+            #expect(payload.output.hasPrefix("{") && payload.output.contains(order), "\(payload.output)")
             let tail = try await cli(
                 server, "events", "tail", "--stream", "order-\(order)", "--count", "1", "--field", "global_position")
             #expect(tail.status == 0 && UInt64(tail.output.trimmingCharacters(in: .newlines)) != nil, "\(tail)")
