@@ -134,6 +134,10 @@ public final class SagaManager<S: Saga>: ReadModelProgress, Sendable {
                 logger.info(
                     "saga checkpoint moved; starting again from it",
                     metadata: ["saga.type": "\(S.sagaType)", "saga.checkpoint": "\(mismatch.found)"])
+            } catch  where Task.isCancelled {
+                // Stopped while it started again (a read of its checkpoint saw the cancellation):
+                // the stop asked for, not a failure.
+                return
             } catch let conflict as VersionConflict where conflict.stream.type == SagaManagerStreams.streamType {
                 let count = repeatedConflict?.stream == conflict.stream ? (repeatedConflict?.count ?? 0) + 1 : 1
                 repeatedConflict = (conflict.stream, count)

@@ -341,8 +341,9 @@ struct SagaTests {
             let first = run(TransferSaga(), environment, bus: bus)
             let second = run(TransferSaga(), environment, bus: bus)
             var transfers: [UUID] = []
-            for _ in 0..<20 {
-                transfers.append(try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 5))
+            for _ in 0..<10 {
+                transfers.append(
+                    try await TransferSaga.request(environment.store, from: ids[0], to: ids[1], amount: 10))
             }
             for transfer in transfers {
                 let finished = try await first.manager.waitUntilFinished(transfer, timeout: .seconds(30))
