@@ -5,6 +5,15 @@ import Testing
 /// Hub behaviour the backend-independent conformance suite does not pin down by itself.
 @Suite(.timeLimit(.minutes(1)))
 struct SubscriptionHubTests {
+    /// Waits (at most 10 s) until `condition` holds, looking again every 5 ms: a waiting
+    /// subscriber's passed position moves with no event to await.
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition(), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     @Test func aFilteredSubscriptionPassesWhatItsFilterLeavesOutWithoutClaimingWhatItHasNotHandedOut() async throws {
         let store = InMemoryEventStore(options: .init(subscriptions: .init(checkpointInterval: .seconds(3_600))))
         let order = try StreamName(type: "order", id: UUIDv7.next())
@@ -39,10 +48,7 @@ struct SubscriptionHubTests {
         for _ in 0..<4 {
             try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while live.passedPosition < 13, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil { live.passedPosition >= 13 }
         #expect(live.passedPosition == 13)
         try await store.append(to: order, expected: .any, events: [NewEvent(type: "Wanted", data: Data())])
         #expect(try await waiting.value == 14)
@@ -75,10 +81,7 @@ struct SubscriptionHubTests {
             return -1
         }
         try await store.append(to: other, expected: .any, events: [NewEvent(type: "Other", data: Data())])
-        let deadline = ContinuousClock.now + .seconds(10)
-        while subscription.passedPosition < 7, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil { subscription.passedPosition >= 7 }
         #expect(subscription.passedPosition == 7)
         try await store.append(to: order, expected: .any, events: [NewEvent(type: "Filled", data: Data())])
         #expect(try await waiting.value == 8)
