@@ -20,6 +20,11 @@
 # rate, no server could sustain the target here, since it has at least that HTTP/2 work and at least
 # those rows to write, and less traffic could not come with more orders.
 #
+# nghttpd is the cheapest HTTP/2 server there is, not ours. So each round also measures the floors
+# while h2load sends the same rate of Diagnostics/Ping calls to the tradecore-server under test: the
+# HTTP/2 and gRPC work of our own transport (nghttp2 over SwiftNIO, as the project requires it) with
+# no command behind it. A CreateOrder costs the server at least that, and at least those rows.
+#
 # Usage: Tools/bench/command_benchmark.sh [requests=100000] [rounds=3]
 # A benchmark, not a test: it prints figures and never fails on them.
 set -euo pipefail
@@ -64,6 +69,7 @@ wait_for_port "$server_port"
 size="$("$PYTHON" "$root/Tools/bench/create_order_body.py" --target "127.0.0.1:$server_port" \
     --generated "$GENERATED" --out "$work/create_order.bin")"
 head -c "$size" /dev/zero >"$work/same_size.bin"
+python3 "$root/Tools/lib/ping_body.py" "$work/ping.bin" "$size"
 
 # Process CPU seconds (user + system) from /proc/PID/stat.
 cpu_seconds() {
@@ -78,15 +84,21 @@ floor_rate() {
     (cd "$work/floor" && "$work/command_floor" "$1" "$2" 3 512) | awk '{ print $3 }'
 }
 
-# floor_rate "$1" "$2" while h2load sends nghttpd $3 requests per second in all (16 clients, each
-# its share, from a second before the floor starts to a second after it ends). Prints the floor's
-# orders/s and the rate h2load held.
+# floor_rate "$1" "$2" while h2load sends $3 requests per second in all (16 clients, each its
+# share, from a second before the floor starts to a second after it ends) to nghttpd ($4 = nghttpd)
+# or to the server's Diagnostics/Ping ($4 = ping). Prints the floor's orders/s and the rate h2load
+# held.
 floor_rate_beside_http2() {
-    local per_client total
+    local per_client total target
     per_client="$(echo "($3 + 15) / 16" | bc)"
     total="$((per_client * 16 * 5))"
-    h2load -n "$total" "${h2load_options[@]}" --rps "$per_client" -d "$work/same_size.bin" \
-        "http://127.0.0.1:$nghttpd_port/file64" >"$work/paced.out" &
+    if [ "$4" = ping ]; then
+        target=(-d "$work/ping.bin" "${grpc_headers[@]}"
+            "http://127.0.0.1:$server_port/tradecore.diagnostics.v1.Diagnostics/Ping")
+    else
+        target=(-d "$work/same_size.bin" "http://127.0.0.1:$nghttpd_port/file64")
+    fi
+    h2load -n "$total" "${h2load_options[@]}" --rps "$per_client" "${target[@]}" >"$work/paced.out" &
     local paced=$!
     sleep 1
     local floor
@@ -119,6 +131,8 @@ lean_floor_ratios=()
 shared_floor_ratios=()
 shared_table_views_ratios=()
 shared_leanest_ratios=()
+ping_floor_ratios=()
+ping_leanest_ratios=()
 for round in $(seq 1 "$rounds"); do
     # nghttpd before and after the server (its rate is the mean of the two, so a host that speeds
     # up or slows down during the round does not favour either side), then the floors.
@@ -138,9 +152,13 @@ for round in $(seq 1 "$rounds"); do
     table_views_floor="$(floor_rate table-views store)"
     leanest_floor="$(floor_rate table-views lean)"
     target_rate="$(echo "$a / 4" | bc)"
-    read -r shared_floor shared_http2 <<<"$(floor_rate_beside_http2 read-models store "$target_rate")"
-    read -r shared_table_views shared_table_views_http2 <<<"$(floor_rate_beside_http2 table-views store "$target_rate")"
-    read -r shared_leanest shared_leanest_http2 <<<"$(floor_rate_beside_http2 table-views lean "$target_rate")"
+    read -r shared_floor shared_http2 <<<"$(floor_rate_beside_http2 read-models store "$target_rate" nghttpd)"
+    read -r shared_table_views shared_table_views_http2 <<<"$(floor_rate_beside_http2 table-views store "$target_rate" nghttpd)"
+    read -r shared_leanest shared_leanest_http2 <<<"$(floor_rate_beside_http2 table-views lean "$target_rate" nghttpd)"
+    read -r ping_floor ping_http2 <<<"$(floor_rate_beside_http2 read-models store "$target_rate" ping)"
+    read -r ping_leanest ping_leanest_http2 <<<"$(floor_rate_beside_http2 table-views lean "$target_rate" ping)"
+    ping_floor_ratios+=("$(echo "$ping_floor / $a" | bc -l)")
+    ping_leanest_ratios+=("$(echo "$ping_leanest / $a" | bc -l)")
     shared_floor_ratios+=("$(echo "$shared_floor / $a" | bc -l)")
     shared_table_views_ratios+=("$(echo "$shared_table_views / $a" | bc -l)")
     shared_leanest_ratios+=("$(echo "$shared_leanest / $a" | bc -l)")
@@ -161,6 +179,9 @@ for round in $(seq 1 "$rounds"); do
         "$target_rate" "$shared_http2" "$shared_table_views_http2" "$shared_leanest_http2" \
         "$shared_floor" "${shared_floor_ratios[-1]}" "$shared_table_views" "${shared_table_views_ratios[-1]}" \
         "$shared_leanest" "${shared_leanest_ratios[-1]}"
+    printf '  while h2load sends the server Pings at the target rate (it held %.0f, %.0f): with the read model %.0f (%.3f); with a leaner read model and a leaner store schema %.0f (%.3f)\n' \
+        "$ping_http2" "$ping_leanest_http2" "$ping_floor" "${ping_floor_ratios[-1]}" "$ping_leanest" \
+        "${ping_leanest_ratios[-1]}"
 done
 failed_after="$("$PYTHON" "$root/Tools/lib/server_stats.py" "127.0.0.1:$server_port" | sed -n 's/failed_calls=//p')"
 median() {
@@ -175,4 +196,6 @@ printf '  SQLite floor with the read model / nghttpd, median of rounds: %.3f (wi
     "$(median "${floor_ratios[@]}")" "$(median "${lean_floor_ratios[@]}")"
 printf '  the same beside HTTP/2 traffic at the target rate, median of rounds: %.3f (with a leaner read model: %.3f, and a leaner store schema: %.3f)\n' \
     "$(median "${shared_floor_ratios[@]}")" "$(median "${shared_table_views_ratios[@]}")" "$(median "${shared_leanest_ratios[@]}")"
+printf '  the same beside Pings to the server at the target rate, median of rounds: %.3f (with a leaner read model and a leaner store schema: %.3f)\n' \
+    "$(median "${ping_floor_ratios[@]}")" "$(median "${ping_leanest_ratios[@]}")"
 echo "  calls that failed at the gRPC level during the rounds: $((failed_after - failed_before))"
