@@ -166,6 +166,20 @@ struct ServerProtocolTests {
         #expect(probe.cancelled.load(ordering: .sequentiallyConsistent) == 1, "the handler was cancelled")
     }
 
+    @Test("a status message of any length reaches the client, shortened to 1 KiB")
+    func longStatusMessage() throws {
+        let connection = try RawServerConnection(router: makeTestRouter())
+        let message = String(repeating: "é", count: 5_000)  // 10,000 bytes: one DATA frame
+        try request(connection, stream: 1, path: TestMethod.fail, body: RawFrame.grpcMessage(Array(message.utf8)))
+        #expect(connection.statusCode(stream: 1) == .failedPrecondition)
+        let sent = try #require(connection.lastHeader("grpc-message", stream: 1))
+        let decoded = PercentEncoding.decode(sent)
+        #expect(
+            decoded.utf8.count <= PercentEncoding.maxMessageBytes && decoded.hasSuffix("…"), "\(decoded.utf8.count)")
+        #expect(message.hasPrefix(decoded.dropLast()) && decoded.count > 300)
+        #expect(connection.isOpen)
+    }
+
     @Test("a request that ends inside a message, or without one, is an error")
     func truncatedRequests() throws {
         let connection = try RawServerConnection(router: makeTestRouter())

@@ -226,6 +226,29 @@ struct SocketTests {
         }
     }
 
+    @Test("a call whose deadline is over when its request has arrived is refused and its handler never runs")
+    func deadlineOverOnArrival() async throws {
+        let probe = HandlerProbe()
+        try await withServer(router: router(probe: probe)) { _, port in
+            let socket = try await RawSocket(port: port)
+            defer { Task { await socket.close() } }
+            // Headers and message in one write: the request is whole in the read that brings its
+            // grpc-timeout, which is over at once.
+            try await socket.send(
+                RawFrame.preface + RawFrame.settings().bytes
+                    + RawFrame.headers(
+                        stream: 1, RawFrame.grpcRequestFields(path: TestMethod.hang, extra: [("grpc-timeout", "0n")])
+                    ).bytes + RawFrame.data(stream: 1, RawFrame.grpcMessage([1]), endStream: true).bytes)
+            let blocks = { socket.received.filter { $0.kind == .headers && $0.streamID == 1 } }
+            try await eventually { blocks().contains { $0.flags & RawFrame.endStream != 0 } }
+            let decoder = HeaderDecoder()
+            let fields = blocks().flatMap { decoder.decode($0.payload) ?? [] }
+            #expect(fields.first { $0.0 == "grpc-status" }?.1 == "4", "DEADLINE_EXCEEDED: \(fields)")
+            #expect(fields.contains { $0.0 == "grpc-message" && $0.1.contains("before the call started") }, "\(fields)")
+            #expect(probe.started.load(ordering: .sequentiallyConsistent) == 0, "the handler never ran")
+        }
+    }
+
     @Test("cancelling the calling task cancels the call on both sides")
     func taskCancellation() async throws {
         let probe = HandlerProbe()

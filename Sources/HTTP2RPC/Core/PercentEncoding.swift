@@ -3,6 +3,26 @@
 /// Bytes outside printable ASCII, and `%` itself, are written as `%XX` over the UTF-8 form of
 /// the message. Decoding is lenient, as the spec asks: a malformed escape is kept as is.
 enum PercentEncoding {
+    /// The most UTF-8 bytes of a message that `grpc-message` carries: a status message that quotes
+    /// a long input would otherwise make a trailer larger than clients accept (gRPC's C core takes
+    /// 8 KiB of metadata by default) or than a header block may be.
+    static let maxMessageBytes = 1_024
+
+    /// `message`, cut at the end of a character to at most ``maxMessageBytes`` UTF-8 bytes with
+    /// "…" after the cut; a shorter message as it is.
+    static func shortened(_ message: String) -> String {
+        guard message.utf8.count > maxMessageBytes else { return message }
+        let ellipsis = "…"
+        var kept = Substring.UnicodeScalarView()
+        var bytes = ellipsis.utf8.count
+        for character in message {
+            bytes += character.utf8.count
+            if bytes > maxMessageBytes { break }
+            kept.append(contentsOf: character.unicodeScalars)
+        }
+        return String(kept) + ellipsis
+    }
+
     static func encode(_ message: String) -> String {
         let utf8 = message.utf8
         if utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "%") }) {

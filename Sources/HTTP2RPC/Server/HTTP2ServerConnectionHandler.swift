@@ -492,6 +492,11 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
         else {
             return
         }
+        if let deadline = call.deadline, deadline <= now {
+            // Over on arrival, or while the request was read: the handler does not start, so a
+            // caller that has given up has nothing done for it (a command appended, say).
+            return finish(stream, error: RPCError(.deadlineExceeded, "the deadline expired before the call started"))
+        }
         stream.phase = .running(call, task: nil)
 
         let context = RPCServerContext(
@@ -702,7 +707,7 @@ final class HTTP2ServerConnectionHandler: ChannelInboundHandler {
     private func addTrailers(_ status: RPCStatus, _ trailers: RPCMetadata, to headers: inout HeaderBlock) {
         headers.add("grpc-status", status.code.wireValue)
         if !status.message.isEmpty {
-            headers.add("grpc-message", PercentEncoding.encode(status.message))
+            headers.add("grpc-message", PercentEncoding.encode(PercentEncoding.shortened(status.message)))
         }
         add(trailers, to: &headers)
     }
