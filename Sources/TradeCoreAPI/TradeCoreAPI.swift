@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import HTTP2RPC
 import Logging
+import NIOCore
 import TradeCoreDomain
 import TradeCoreMessages
 import WireFormat
@@ -289,7 +290,7 @@ public struct TradeCoreAPI: RPCService {
                     throw APIErrors.malformed(error, message: Request.protoMessageName)
                 }
                 let response = try await body(message, call)
-                metrics.call(method, code: .ok, since: started)
+                metrics.call(method, code: Self.statusSent(.ok, request.context), since: started)
                 if logger.logLevel <= .debug {
                     call.logger.debug(
                         "call answered",
@@ -300,7 +301,7 @@ public struct TradeCoreAPI: RPCService {
             } catch {
                 var failure = Self.rpcError(error)
                 failure.metadata.replace(APICall.requestIDKey, .string(call.requestID))
-                metrics.call(method, code: failure.code, since: started)
+                metrics.call(method, code: Self.statusSent(failure.code, request.context), since: started)
                 if failure.code == .internal {
                     call.logger.error(
                         "call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
@@ -315,6 +316,16 @@ public struct TradeCoreAPI: RPCService {
                 throw failure
             }
         }
+    }
+
+    /// The status the caller is sent for a call that ends with `code`: once the call's deadline has
+    /// passed, the transport answers DEADLINE_EXCEEDED, whether the handler then returns a result or
+    /// the cancellation that the deadline caused.
+    static func statusSent(_ code: RPCStatus.Code, _ context: RPCServerContext) -> RPCStatus.Code {
+        guard code == .ok || code == .cancelled, let deadline = context.deadline, deadline <= .now() else {
+            return code
+        }
+        return .deadlineExceeded
     }
 
     /// Whole microseconds from `start` to now, as a call's log line gives its duration.

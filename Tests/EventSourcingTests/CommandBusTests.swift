@@ -272,6 +272,26 @@ struct CommandBusTests {
         }
     }
 
+    @Test("a send whose caller gave up while its handler ran appends nothing and ends cancelled")
+    func aCancelledSendAppendsNothing() async throws {
+        try await withEnvironment(.memory) { environment in
+            let bus = try environment.bus()
+            let account = try await open(bus, deposit: 100)
+            let gate = Gate()
+            // The handler does not notice the cancellation itself, as one busy with its work would not.
+            environment.probe.setHook(Withdraw.commandType) { _ in await Task { try? await gate.pass() }.value }
+            let send = Task { try await bus.send(Withdraw(accountID: account, amount: 30)) }
+            await gate.waitForArrivals(1)
+            send.cancel()
+            gate.open()
+            let error = try await #require(throws: CommandBusError.self) { try await send.value }
+            #expect(error.code == .cancelled)
+            #expect(environment.probe.runCount(Withdraw.commandType) == 1, "the handler ran to its end")
+            let stream = try environment.accountStream(account)
+            #expect(try await environment.events(of: stream).filter { $0.type == "Withdrawn" }.isEmpty)
+        }
+    }
+
     @Test("a cancellation from inside the handler, its caller still waiting, is shared like any failure")
     func aHandlersOwnCancellationIsShared() async throws {
         try await withEnvironment(.memory) { environment in
