@@ -6,24 +6,29 @@ import NIOPosix
 import Prometheus
 import Synchronization
 
-/// The admin endpoint: plain HTTP/1.1 for `curl` and Prometheus scrapers. `GET /metrics` answers
-/// the Prometheus text exposition of every metric; `GET /healthz` answers `ok`. HEAD answers
-/// both as GET would, without the body; other methods get 405.
+/// The admin endpoint: plain HTTP/1.1 for `curl`, Prometheus scrapers and orchestrators' probes.
+/// `GET /metrics` answers the Prometheus text exposition of every metric; `GET /healthz` (liveness)
+/// answers `ok` while the process runs; `GET /readyz` (readiness) answers 200 `ready` while health
+/// says SERVING, and 503 otherwise: before the server listens, while the store cannot take appends,
+/// and while it drains. HEAD answers as GET would, without the body; other methods get 405.
 final class AdminServer: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let transport: TransportMetrics?
+    private let health: HealthStatus?
     private let host: String
     private let port: Int
     private let logger: Logger
     private let channel = Mutex<(any Channel)?>(nil)
 
-    /// `transport`: the HTTP/2 server's own figures, brought up to date at each scrape.
+    /// `transport`: the HTTP/2 server's own figures, brought up to date at each scrape. `health`:
+    /// what `/readyz` answers from (without it, never ready).
     init(
-        registry: PrometheusCollectorRegistry, transport: TransportMetrics? = nil, host: String, port: Int,
-        logger: Logger
+        registry: PrometheusCollectorRegistry, transport: TransportMetrics? = nil, health: HealthStatus? = nil,
+        host: String, port: Int, logger: Logger
     ) {
         self.registry = registry
         self.transport = transport
+        self.health = health
         self.host = host
         self.port = port
         self.logger = logger
@@ -31,7 +36,7 @@ final class AdminServer: Sendable {
 
     /// Binds the endpoint; returns the port it listens on.
     func start() async throws -> Int {
-        let (registry, transport) = (self.registry, self.transport)
+        let (registry, transport, health) = (self.registry, self.transport, self.health)
         let bound = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -39,7 +44,7 @@ final class AdminServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        MetricsHandler(registry: registry, transport: transport))
+                        MetricsHandler(registry: registry, transport: transport, health: health))
                 }
             }
             .bind(host: host, port: port).get()
@@ -65,10 +70,12 @@ private final class MetricsHandler: ChannelInboundHandler {
 
     private let registry: PrometheusCollectorRegistry
     private let transport: TransportMetrics?
+    private let health: HealthStatus?
 
-    init(registry: PrometheusCollectorRegistry, transport: TransportMetrics?) {
+    init(registry: PrometheusCollectorRegistry, transport: TransportMetrics?, health: HealthStatus?) {
         self.registry = registry
         self.transport = transport
+        self.health = health
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -78,10 +85,10 @@ private final class MetricsHandler: ChannelInboundHandler {
         var contentType = "text/plain; charset=utf-8"
         var allow: String?
         let path = request.uri.split(separator: "?").first ?? ""
-        let known = path == "/metrics" || path == "/healthz"
+        let known = path == "/metrics" || path == "/healthz" || path == "/readyz"
         if !known {
             status = .notFound
-            body = Array("not found: GET /metrics (Prometheus text) or /healthz\n".utf8)
+            body = Array("not found: GET /metrics (Prometheus text), /healthz (liveness) or /readyz (readiness)\n".utf8)
         } else if request.method != .GET && request.method != .HEAD {
             status = .methodNotAllowed
             allow = "GET, HEAD"
@@ -90,6 +97,17 @@ private final class MetricsHandler: ChannelInboundHandler {
             transport?.update()
             body = registry.emitToBuffer()
             contentType = "text/plain; version=0.0.4; charset=utf-8"
+        } else if path == "/readyz" {
+            let serving = health?.status(of: "")
+            if serving == .serving {
+                body = Array("ready\n".utf8)
+            } else {
+                status = .serviceUnavailable
+                // NOT_SERVING: the store cannot take appends, or the server drains; nothing: it
+                // does not listen yet.
+                let said = serving == .notServing ? "health says NOT_SERVING" : "the server does not listen yet"
+                body = Array("not ready: \(said)\n".utf8)
+            }
         } else {
             body = Array("ok\n".utf8)
         }

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import TradeCoreAPI
 import TradeCoreDomain
 
@@ -10,7 +9,9 @@ struct MasterKey {
     /// Where the key was just made, when it was.
     let madeAt: String?
 
-    static func load(settings: ServerSettings, logger: Logger) throws -> MasterKey {
+    /// The key; one made now is said by ``madeAt``, for the caller to announce once the store
+    /// has taken it.
+    static func load(settings: ServerSettings) throws -> MasterKey {
         let path =
             settings.masterKeyFile
             ?? URL(fileURLWithPath: settings.dataDirectory, isDirectory: true).appendingPathComponent("master.key").path
@@ -31,7 +32,6 @@ struct MasterKey {
             atPath: path, contents: Data((Data(bytes).base64EncodedString() + "\n").utf8),
             attributes: [.posixPermissions: 0o600])
         guard created else { throw ConfigurationError("could not write a new master key to \(path)") }
-        logger.notice("made a new master key", metadata: ["key.path": "\(path)"])
         return MasterKey(bytes: bytes, madeAt: path)
     }
 }

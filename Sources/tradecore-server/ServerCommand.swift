@@ -37,7 +37,8 @@ struct ServerCommand: AsyncParsableCommand {
             API tokens: service:<name>=<token> acts for every user; user:<uuid>=<token> acts only for \
             that user. Give sha256:<64 hex digits> instead of the token to keep it out of the configuration. \
             With no token the server is open, which it allows only on a loopback address.
-            """)
+            """,
+        version: TradeCoreVersion.current)
 
     @Option(help: "Address to listen on. (default: 127.0.0.1)")
     var host: String?
@@ -162,6 +163,9 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "tradecore.server")
+        logger.info(
+            "tradecore-server starting",
+            metadata: ["version": "\(TradeCoreVersion.current)", "process.id": "\(getpid())"])
         if let version = tradecore_jemalloc_version() {
             logger.info("memory allocator: jemalloc", metadata: ["allocator.version": "\(String(cString: version))"])
         } else {
@@ -179,6 +183,11 @@ struct ServerCommand: AsyncParsableCommand {
         }
 
         let registry = PrometheusCollectorRegistry()
+        // Always 1, labelled with the version: how Prometheus tells which build a server runs.
+        registry.makeGauge(
+            name: "tradecore_build_info", labels: [("version", TradeCoreVersion.current)],
+            help: "Always 1; the version label is the server's version."
+        ).set(to: 1)
         var metricsFactory = PrometheusMetricsFactory(registry: registry)
         metricsFactory.defaultDurationHistogramBuckets = [
             .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -223,7 +232,7 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(
                 atPath: settings.dataDirectory, withIntermediateDirectories: true)
-            let key = try MasterKey.load(settings: settings, logger: logger)
+            let key = try MasterKey.load(settings: settings)
             let secrets = try ServerSecrets(masterKeyBytes: key.bytes)
             do {
                 try await secrets.checkMasterKey(in: backend.readModels, lock: backend.lock)
@@ -238,6 +247,7 @@ struct ServerCommand: AsyncParsableCommand {
                         + "(\(mismatch.recorded.map { "key check \($0)" } ?? "its credentials do not open with a new one")"
                         + "): put that key back there, or name its file with --master-key-file.")
             }
+            if let made = key.madeAt { logger.notice("made a new master key", metadata: ["key.path": "\(made)"]) }
             let books = StoredVirtualBrokerBooks(storage: backend.readModels)
             do {
                 try await books.checkSeed(settings.virtualBrokerSeed)
@@ -285,7 +295,7 @@ struct ServerCommand: AsyncParsableCommand {
                         service: AdminService(
                             admin: AdminServer(
                                 registry: registry, transport: TransportMetrics(stats: stats, registry: registry),
-                                host: settings.adminHost, port: settings.adminPort, logger: logger),
+                                health: health, host: settings.adminHost, port: settings.adminPort, logger: logger),
                             address: adminAddress)
                     ))
             }

@@ -40,7 +40,7 @@ for expected in 'tradecore_rpc_calls_total{method="CreateOrder",code="OK"}' \
     'tradecore_rpc_duration_seconds_bucket{method="GetOrder"' 'tradecore_store_commit_seconds_count' \
     'tradecore_store_appends_total' 'tradecore_commands_committed_total' 'tradecore_subscribers' \
     '# HELP tradecore_transport_calls_total' 'tradecore_transport_failed_calls_total' \
-    'tradecore_transport_open_connections'; do
+    'tradecore_transport_open_connections' "tradecore_build_info{version=\"$("$server" --version)\"}"; do
     grep -qF "$expected" "$work/metrics.txt" || { log "the metrics endpoint lacks $expected"; cat "$work/metrics.txt" >&2; exit 1; }
 done
 # The transport counts what the API never sees: a call to a method no service has.
@@ -56,6 +56,7 @@ admin="http://127.0.0.1:$admin_port"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -I "$admin/metrics")" = 200 ] || { log "HEAD /metrics did not answer 200"; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$admin/metrics")" = 405 ] || { log "POST /metrics did not answer 405"; exit 1; }
 [ "$(curl -s "$admin/healthz")" = ok ] || { log "GET /healthz did not answer ok"; exit 1; }
+[ "$(curl -s "$admin/readyz")" = ready ] || { log "GET /readyz did not answer ready while serving"; exit 1; }
 curl -s "$admin/nothing" | grep -q "/metrics" || { log "a 404 on the admin port does not name /metrics"; exit 1; }
 # curl's first try at the API port speaks HTTP/1.1: it gets an answer it can show, not HTTP/2 bytes.
 status="$(curl -s -o "$work/http1.txt" -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/" || true)"
