@@ -27,9 +27,9 @@ public final class TradeCoreClient: Sendable {
         public var serverName: String?
         /// Whether to use TLS; implied by a CA file.
         public var useTLS: Bool
-        /// The deadline of each call.
+        /// The deadline of each call, retries included.
         public var timeout: Duration
-        /// How many times a call that failed with UNAVAILABLE is tried in all.
+        /// How many times a call that failed with UNAVAILABLE is tried in all, within ``timeout``.
         public var attempts: Int
         /// The pause before the first retry, doubled for each next one.
         public var retryDelay: Duration
@@ -239,9 +239,9 @@ public final class TradeCoreClient: Sendable {
     // MARK: - Transport probes
 
     /// The server's health (`grpc.health.v1.Health/Check` of the whole server).
-    public func health() async throws(TradeCoreError) -> HealthCheckResponse.ServingStatus? {
+    public func health(service: String = "") async throws(TradeCoreError) -> HealthCheckResponse.ServingStatus? {
         let response: HealthCheckResponse = try await call(
-            HealthService.checkPath, HealthCheckRequest(), metadata: authorization, retry: true)
+            HealthService.checkPath, HealthCheckRequest(service: service), metadata: authorization, retry: true)
         return response.status
     }
 
@@ -295,11 +295,13 @@ public final class TradeCoreClient: Sendable {
         // An attempt that failed after it may have reached the server: a later one that cannot
         // connect does not make the command's outcome known.
         var mayHaveReachedServer = false
+        // One deadline for the call: each attempt has what the ones before it left.
+        let deadline = ContinuousClock.now + configuration.timeout
         while true {
             do {
+                let remaining = max(deadline - ContinuousClock.now, .milliseconds(1))
                 let response = try await rpc.unary(
-                    path, bytes, metadata: metadata,
-                    timeout: .nanoseconds(Int64(configuration.timeout / .nanoseconds(1))))
+                    path, bytes, metadata: metadata, timeout: .nanoseconds(Int64(remaining / .nanoseconds(1))))
                 do {
                     return try Response(protoBytes: response.message)
                 } catch {
@@ -307,7 +309,9 @@ public final class TradeCoreClient: Sendable {
                         code: .internal,
                         message: "the server's answer is not a valid \(Response.protoMessageName): \(error)")
                 }
-            } catch let error as RPCError where error.code == .unavailable && attempt < attempts {
+            } catch let error as RPCError
+                where error.code == .unavailable && attempt < attempts && ContinuousClock.now + delay < deadline
+            {
                 if TradeCoreError(error).outcomeUnknown { mayHaveReachedServer = true }
                 attempt += 1
                 try? await Task.sleep(for: delay)
@@ -315,6 +319,7 @@ public final class TradeCoreClient: Sendable {
             } catch {
                 var failure = TradeCoreError(error)
                 if mayHaveReachedServer && failure.code == .unavailable { failure.outcomeUnknown = true }
+                if attempt > 1 { failure.message += " (tried \(attempt) times)" }
                 throw failure
             }
         }

@@ -60,7 +60,9 @@ struct EventsCommand: AsyncParsableCommand {
         @Option(help: "Only streams of this type, e.g. order (repeatable).") var streamType: [String] = []
         @Option(help: "Only this stream, e.g. order-<uuid> (repeatable).") var stream: [String] = []
         @Option(help: "Only this event type, e.g. OrderFilled (repeatable).") var eventType: [String] = []
-        @Option(parsing: .unconditional, help: "Milliseconds between checkpoints while idle.")
+        @Option(
+            parsing: .unconditional,
+            help: "Milliseconds between checkpoints while idle: at least 50; 0 takes the server's default (5000).")
         var checkpointInterval: UInt32 = 0
         @Option(parsing: .unconditional, help: "Stop after this many events.") var count: Int?
         @Flag(help: "Print checkpoints and caught-up notices too.") var verbose = false
@@ -252,13 +254,15 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health", abstract: "Ask the server whether it serves (exit 0 when SERVING, 14 otherwise).")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
+    @Option(help: "Ask about one service, e.g. tradecore.api.v1.CommandService (default: the whole server).")
+    var service = ""
 
     func validate() throws { try output.check(HealthCheckResponse.self) }
 
     func run() async throws {
         let client = try connection.client(attempts: 1)
         defer { Task { await client.close() } }
-        let status = try await calling { try await client.health() }
+        let status = try await calling { try await client.health(service: service) }
         try output.print(HealthCheckResponse(status: status))
         if status != .serving { throw ExitCode(14) }
     }

@@ -19,6 +19,7 @@ struct Tradecore: AsyncParsableCommand {
             PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...), 64 for a command line that \
             does not parse.
             """,
+        version: TradeCoreVersion.current,
         subcommands: [
             OrderCommand.self, AutomationCommand.self, BrokerCommand.self, AccountCommand.self, EventsCommand.self,
             StreamCommand.self, HealthCommand.self, ServerCommand.self, BenchCommand.self, NewIDCommand.self,
@@ -108,27 +109,28 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The name to verify the server's certificate against (default: the host).")
     var serverName: String?
 
-    @Option(parsing: .unconditional, help: "Seconds each call may take.")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds each call may take, its retries included (not a tail of events: it runs until stopped).")
     var timeout: Double = 10
 
     func validate() throws {
-        if try endpoint().tls == false
-            && (tls || (caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"]) != nil)
-        {
+        // An http:// server is asked for in so many words: TRADECORE_CA_FILE, set for other calls,
+        // does not contradict it; the flags, given with it on one command line, do.
+        if try endpoint().tls == false && (tls || caFile != nil) {
             throw ValidationError(
-                "--server http://... is cleartext, but --tls or --ca-file (or TRADECORE_CA_FILE) ask for TLS: use https://..."
-            )
+                "--server http://... is cleartext, but --tls or --ca-file ask for TLS: use https://...")
         }
         _ = try bearerToken()
         guard timeout > 0, timeout <= 3_600 else {
             throw ValidationError("--timeout must be more than 0 and at most 3600 seconds")
         }
-        if let file = caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"],
+        if let file = try caFileInUse(),
             !FileManager.default.isReadableFile(atPath: file)
         {
             throw ValidationError("--ca-file (or TRADECORE_CA_FILE): cannot read \(file)")
         }
-        if let file = caFile ?? ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"],
+        if let file = try caFileInUse(),
             let contents = FileManager.default.contents(atPath: file),
             !String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
         {
@@ -193,13 +195,19 @@ struct ConnectionOptions: ParsableArguments {
         return trimmed
     }
 
+    /// The CA file the connection verifies the server with: `--ca-file`, else TRADECORE_CA_FILE
+    /// unless the server is an http:// one.
+    func caFileInUse() throws -> String? {
+        if let caFile { return caFile }
+        guard try endpoint().tls != false else { return nil }
+        return ProcessInfo.processInfo.environment["TRADECORE_CA_FILE"]
+    }
+
     func client(attempts: Int = 3) throws -> TradeCoreClient {
         let (host, port, urlTLS) = try endpoint()
-        let environment = ProcessInfo.processInfo.environment
         return TradeCoreClient(
             configuration: .init(
-                host: host, port: port, token: try bearerToken(),
-                caFile: caFile ?? environment["TRADECORE_CA_FILE"], serverName: serverName,
+                host: host, port: port, token: try bearerToken(), caFile: try caFileInUse(), serverName: serverName,
                 useTLS: tls || urlTLS == true,
                 timeout: .milliseconds(Int64(timeout * 1_000)), attempts: attempts))
     }

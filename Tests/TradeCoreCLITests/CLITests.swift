@@ -249,6 +249,13 @@ struct CLITests {
                 ])
             #expect((events.first?["payload"] as? [String: Any])?["symbol"] as? String == "MSFT")
             #expect(try await json(server, "health")["status"] as? String == "SERVING")
+            #expect(
+                try await json(server, "health", "--service", "tradecore.api.v1.CommandService")["status"] as? String
+                    == "SERVING")
+            let unknownService = try await cli(server, "health", "--service", "tradecore.api.v1.NoSuchService")
+            #expect(
+                unknownService.status == 5 && unknownService.errors.contains("NoSuchService"),
+                "\(unknownService.errors)")
             #expect((try await json(server, "server", "stats")["total_calls"] as? String).flatMap { Int($0) } ?? 0 > 10)
 
             let bench = try await cli(server, "bench", "-n", "200", "-c", "4", "-m", "2")
@@ -516,6 +523,15 @@ struct CLITests {
         }
     }
 
+    /// Both programs say their version, the same one, as `--version` does elsewhere.
+    @Test func bothProgramsPrintTheirVersion() async throws {
+        let cli = try await ChildProcess.run("tradecore", ["--version"])
+        let server = try await ChildProcess.run("tradecore-server", ["--version"])
+        #expect(cli.status == 0 && server.status == 0, "\(cli.errors) \(server.errors)")
+        #expect(cli.output.wholeMatch(of: /[0-9]+\.[0-9]+\.[0-9]+\n/) != nil, "\(cli.output)")
+        #expect(server.output == cli.output)
+    }
+
     @Test func exitCodesFollowTheStatus() async throws {
         let service = "cli-test-service-token-0123"
         let user = UUID().uuidString.lowercased()
@@ -583,6 +599,11 @@ struct CLITests {
             "\(fromEnvironment.errors)")
         let mixed = try await cli(server, "health", "--server", "http://\(server.address)", "--tls")
         #expect(mixed.status == 64 && mixed.errors.contains("https://"), "\(mixed.errors)")
+        // TRADECORE_CA_FILE, set for other servers, leaves an http:// one cleartext.
+        let caForOthers = try await ChildProcess.run(
+            "tradecore", ["health", "--server", "http://\(server.address)"],
+            environment: ["TRADECORE_CA_FILE": "/nonexistent/ca.pem"])
+        #expect(caForOthers.status == 0 && caForOthers.output.contains("SERVING"), "\(caForOthers.errors)")
         #expect(await server.stop() == 0)
         let unreachable = try await cli(server, "health")
         #expect(
