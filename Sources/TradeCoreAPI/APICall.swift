@@ -9,6 +9,8 @@ import NIOCore
 struct APICall: Sendable {
     /// The metadata key of a command's idempotency id.
     static let commandIDKey = "tradecore-command-id"
+    /// What a client that sends the id as binary metadata names it: refused, never read.
+    static let binaryCommandIDKey = "tradecore-command-id-bin"
     /// The metadata key of the request id, taken from the caller or made, and sent back.
     static let requestIDKey = "x-request-id"
 
@@ -74,7 +76,15 @@ struct APICall: Sendable {
 
     /// The command id the caller chose, if any.
     func commandID() throws(RPCError) -> UUID? {
-        guard let text = context.metadata.first(Self.commandIDKey) else { return nil }
+        guard let text = context.metadata.first(Self.commandIDKey) else {
+            // Its binary form is not read: a client that sent it would take the command for
+            // idempotent, and a retry of it would run again.
+            if context.metadata.count(of: Self.binaryCommandIDKey) > 0 {
+                throw APIErrors.invalidArgument(
+                    Self.binaryCommandIDKey, "is not read: send the command id as text, in \(Self.commandIDKey)")
+            }
+            return nil
+        }
         guard context.metadata.count(of: Self.commandIDKey) == 1 else {
             throw APIErrors.invalidArgument(Self.commandIDKey, "is given more than once; a command has one id")
         }

@@ -91,7 +91,7 @@ enum APIErrors {
         case .commandIDReused:
             return error(
                 .invalidArgument, reason: "COMMAND_ID_REUSED",
-                "the tradecore-command-id was used before by another command: \(failure.message)",
+                "tradecore-command-id: \(failure.message)",
                 facts: ["command_id": failure.commandID?.lowercasedText ?? "", "command_type": failure.commandType],
                 fields: [
                     BadRequest.FieldViolation(field: "tradecore-command-id", description: "used by another command")

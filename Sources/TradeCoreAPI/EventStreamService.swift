@@ -154,6 +154,10 @@ public struct EventStreamService: RPCService {
             // Before its versions are judged: neither a refusal nor a caught-up position may tell
             // a user how long another user's stream is.
             try await refuseForeignStream(stream, to: principal)
+        } else if owner != nil, let named = filter.streams {
+            // Another user's stream in the filter would deliver nothing, for ever: said now, as
+            // ReadStream says it. A stream with no events yet may still become the user's.
+            for stream in named { try await refuseForeignStream(stream, to: principal) }
         }
         try await checkCommitted(start, showingStreamVersion: owner == nil)
         let subscription = store.subscribe(start, filter: filter)
@@ -260,6 +264,10 @@ public struct EventStreamService: RPCService {
             }
             guard after.version < UInt64(Int64.max) else {
                 throw APIErrors.invalidArgument("after_stream_version.version", "is past the end of any stream")
+            }
+            if let types = filter.streamTypes, !types.contains(stream.type) {
+                throw APIErrors.invalidArgument(
+                    "filter.stream_types", "leaves out type \(stream.type) of the stream after whose version it reads")
             }
             filter.streams = [stream]
             return (.stream(stream, version: Int64(after.version) + 1), filter, 0)

@@ -122,6 +122,19 @@ struct TradeCoreAPITests {
             } catch let refusal as RPCError {
                 #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
             }
+            // Nor names another user's stream in the filter: it would deliver nothing, for ever.
+            do {
+                try await api.client.serverStreaming(
+                    APIHarness.path("EventStreamService", "Subscribe"),
+                    SubscribeRequest(filter: SubscriptionFilter(streams: [stream])).protoBytes,
+                    metadata: api.asBob
+                ) { response in
+                    for try await _ in response.messages {}
+                }
+                Issue.record("a subscription to another user's stream by name was accepted")
+            } catch let refusal as RPCError {
+                #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_YOUR_STREAM")
+            }
             // Nor after a version of a stream not theirs: refused before the version is judged,
             // so neither the answer nor a caught-up position tells how long the stream is.
             for (stream, metadata, reason) in [
@@ -268,6 +281,14 @@ struct TradeCoreAPITests {
             #expect(
                 error?.code == .invalidArgument && error?.message.contains("nil UUID") == true,
                 "\(String(describing: error))")
+            // The id as binary metadata is not read: refused, not run as a command without an id.
+            var binaryID = api.asService
+            binaryID.add("tradecore-command-id-bin", .binary(Array(UUID().uuidString.utf8)))
+            error = await api.failure("CommandService", "CreateOrder", bytes: create.protoBytes, metadata: binaryID)
+            #expect(
+                error?.code == .invalidArgument
+                    && error?.details?.badRequest?.fieldViolations.first?.field == "tradecore-command-id-bin",
+                "\(String(describing: error))")
             var forNobody = create
             forNobody.userID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
             error = await api.failure(
@@ -411,6 +432,13 @@ struct TradeCoreAPITests {
                     "after_stream_version.stream"
                 ),
                 (SubscribeRequest(checkpointIntervalMs: 1), "checkpoint_interval_ms"),
+                // A filter that leaves out the stream after whose version it reads: nothing, for ever.
+                (
+                    SubscribeRequest(
+                        filter: SubscriptionFilter(streamTypes: ["automation"]),
+                        start: .afterStreamVersion(StreamVersion(stream: "order-\(UUID().uuidString.lowercased())"))),
+                    "filter.stream_types"
+                ),
             ]
             for (request, field) in bad {
                 do {
