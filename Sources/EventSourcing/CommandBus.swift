@@ -328,6 +328,10 @@ public final class CommandBus: Sendable {
             let context = CommandContext(
                 invocation: invocation, attempt: attempt, bus: self, leases: leases)
             do {
+                // A caller that has given up (its deadline passed, it went away) before the handler
+                // starts has nothing run for it. Once the handler runs, its write is committed even
+                // so: it may already have acted outside the log (a broker took an OAuth code).
+                try Task.checkCancellation()
                 let result = try await handler.run(command, context: context)
                 let hasStaged = context.hasStagedWrites
                 // Only an id the caller chose can be sent again: a generated one needs no record.

@@ -221,9 +221,6 @@ public final class CommandContext: Sendable {
                 return staging.write
             })
         else { return nil }
-        // A caller that has given up (its deadline passed, it went away) is not written for: until
-        // the append is queued, the command can still end as if it never ran.
-        try Task.checkCancellation()
         guard let result = try await write.commit(eventMetadata, record) else { return nil }
         staging.withLock { staging in
             staging.appended += 1

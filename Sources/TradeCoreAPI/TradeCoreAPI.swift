@@ -301,8 +301,9 @@ public struct TradeCoreAPI: RPCService {
             } catch {
                 var failure = Self.rpcError(error)
                 failure.metadata.replace(APICall.requestIDKey, .string(call.requestID))
-                metrics.call(method, code: Self.statusSent(failure.code, request.context), since: started)
-                if failure.code == .internal {
+                let sent = Self.statusSent(failure.code, request.context)
+                metrics.call(method, code: sent, since: started)
+                if failure.code == .internal && sent != .deadlineExceeded {
                     call.logger.error(
                         "call failed", metadata: ["error": "\(failure.cause.map { "\($0)" } ?? failure.message)"])
                 } else if logger.logLevel <= .debug {
@@ -319,12 +320,10 @@ public struct TradeCoreAPI: RPCService {
     }
 
     /// The status the caller is sent for a call that ends with `code`: once the call's deadline has
-    /// passed, the transport answers DEADLINE_EXCEEDED, whether the handler then returns a result or
-    /// the cancellation that the deadline caused.
+    /// passed, the transport answers DEADLINE_EXCEEDED, whatever the handler then returns (a result,
+    /// or the failure that the cancellation the deadline caused came to).
     static func statusSent(_ code: RPCStatus.Code, _ context: RPCServerContext) -> RPCStatus.Code {
-        guard code == .ok || code == .cancelled, let deadline = context.deadline, deadline <= .now() else {
-            return code
-        }
+        guard let deadline = context.deadline, deadline <= .now() else { return code }
         return .deadlineExceeded
     }
 
