@@ -142,7 +142,10 @@ extension RPCError {
             details.append(
                 ProtoAny(typeURL: BadRequest.typeURL, value: BadRequest(fieldViolations: fieldViolations).protoBytes))
         }
-        let status = RPCStatusDetails(code: Int32(code.rawValue), message: message, details: details)
+        // The message as grpc-message carries it: stock helpers (grpc_status) refuse details whose
+        // message differs from the trailer's.
+        let status = RPCStatusDetails(
+            code: Int32(code.rawValue), message: PercentEncoding.shortened(message), details: details)
         var error = self
         error.metadata.replace(RPCStatusDetails.trailerKey, .binary(status.protoBytes))
         return error
