@@ -63,6 +63,11 @@ public final class TradeCoreClient: Sendable {
         self.configuration = configuration
         var transport = RPCClientConfiguration()
         transport.keepaliveInterval = configuration.keepaliveInterval.map { .nanoseconds(Int64($0 / .nanoseconds(1))) }
+        // A call's time bounds its connecting too (a host that drops packets): the call's own timer
+        // starts once connected. A second at least, so that a deadline too short for any answer is
+        // still DEADLINE_EXCEEDED from a server that is there, not a connection said to fail.
+        let timeout = TimeAmount.nanoseconds(Int64(max(configuration.timeout, .seconds(1)) / .nanoseconds(1)))
+        transport.connectTimeout = min(transport.connectTimeout, timeout)
         rpc = RPCClient(
             host: configuration.host, port: configuration.port,
             tls: configuration.useTLS
@@ -310,8 +315,11 @@ public final class TradeCoreClient: Sendable {
                         message: "the server's answer is not a valid \(Response.protoMessageName): \(error)")
                 }
             } catch let error as RPCError
-                where error.code == .unavailable && attempt < attempts && ContinuousClock.now + delay < deadline
+                where error.code == .unavailable && attempt < attempts
+                && deadline - (ContinuousClock.now + delay) >= max(configuration.timeout / 2, .seconds(1))
             {
+                // Retried only with half the call's time still ahead: a retry squeezed into what is
+                // left would end in DEADLINE_EXCEEDED and hide why the server could not be reached.
                 if TradeCoreError(error).outcomeUnknown { mayHaveReachedServer = true }
                 attempt += 1
                 try? await Task.sleep(for: delay)

@@ -251,7 +251,9 @@ struct StreamCommand: AsyncParsableCommand {
 
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "health", abstract: "Ask the server whether it serves (exit 0 when SERVING, 14 otherwise).")
+        commandName: "health",
+        abstract:
+            "Ask the server whether it serves (exit 0 when SERVING, 14 when not, 5 for a service it does not know).")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "Ask about one service, e.g. tradecore.api.v1.CommandService (default: the whole server).")
