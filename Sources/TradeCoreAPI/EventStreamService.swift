@@ -230,6 +230,9 @@ public struct EventStreamService: RPCService {
         }
     }
 
+    /// The most streams a subscription's filter names.
+    static let maxFilterStreams = 1_000
+
     /// The start and filter of a request; the position a subscriber has handled when it starts.
     static func subscription(of request: SubscribeRequest) throws(RPCError) -> (SubscriptionStart, EventFilter, Int64) {
         var filter = EventFilter()
@@ -237,6 +240,12 @@ public struct EventStreamService: RPCService {
         if let requested = request.filter {
             if !requested.streamTypes.isEmpty { filter.streamTypes = Set(requested.streamTypes) }
             if !requested.eventTypes.isEmpty { filter.eventTypes = Set(requested.eventTypes) }
+            // Each named stream is looked at before a user's subscription starts: a bounded number.
+            guard requested.streams.count <= Self.maxFilterStreams else {
+                throw APIErrors.invalidArgument(
+                    "filter.streams",
+                    "names \(requested.streams.count) streams; a subscription names at most \(Self.maxFilterStreams)")
+            }
             for text in requested.streams {
                 guard let stream = try? StreamName(text) else {
                     throw APIErrors.invalidArgument("filter.streams", "\"\(text.prefix(80))\" is not a stream name")

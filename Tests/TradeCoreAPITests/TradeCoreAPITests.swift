@@ -109,55 +109,39 @@ struct TradeCoreAPITests {
                 bytes: ReadStreamRequest(stream: saga.rawValue, fromVersion: 0, maxCount: 0).protoBytes,
                 metadata: api.asAlice)
             #expect(error?.code == .permissionDenied && error?.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
+            // A subscription a user may not make is refused with `reason` before it delivers anything
+            // (one accepted would run until its deadline, and fail the test then).
+            func expectRefused(_ request: SubscribeRequest, by metadata: RPCMetadata, _ reason: String) async throws {
+                do {
+                    try await api.client.serverStreaming(
+                        APIHarness.path("EventStreamService", "Subscribe"), request.protoBytes, metadata: metadata,
+                        timeout: .seconds(10)
+                    ) { response in
+                        for try await _ in response.messages {}
+                    }
+                    Issue.record("accepted: \(request)")
+                } catch let refusal as RPCError {
+                    #expect(
+                        refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == reason,
+                        "\(request): \(refusal)")
+                }
+            }
             // Nor subscribes to saga streams alone: that would wait for ever without a word.
-            do {
-                try await api.client.serverStreaming(
-                    APIHarness.path("EventStreamService", "Subscribe"),
-                    SubscribeRequest(filter: SubscriptionFilter(streamTypes: ["saga"])).protoBytes,
-                    metadata: api.asAlice
-                ) { response in
-                    for try await _ in response.messages {}
-                }
-                Issue.record("a user's subscription to saga streams alone was accepted")
-            } catch let refusal as RPCError {
-                #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_A_USER_STREAM")
-            }
+            try await expectRefused(
+                SubscribeRequest(filter: SubscriptionFilter(streamTypes: ["saga"])), by: api.asAlice,
+                "NOT_A_USER_STREAM")
             // Nor names another user's stream in the filter: it would deliver nothing, for ever.
-            do {
-                try await api.client.serverStreaming(
-                    APIHarness.path("EventStreamService", "Subscribe"),
-                    SubscribeRequest(filter: SubscriptionFilter(streams: [stream])).protoBytes,
-                    metadata: api.asBob
-                ) { response in
-                    for try await _ in response.messages {}
-                }
-                Issue.record("a subscription to another user's stream by name was accepted")
-            } catch let refusal as RPCError {
-                #expect(refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == "NOT_YOUR_STREAM")
-            }
+            try await expectRefused(
+                SubscribeRequest(filter: SubscriptionFilter(streams: [stream])), by: api.asBob, "NOT_YOUR_STREAM")
             // Nor after a version of a stream not theirs: refused before the version is judged,
             // so neither the answer nor a caught-up position tells how long the stream is.
             for (stream, metadata, reason) in [
                 (stream, api.asBob, "NOT_YOUR_STREAM"), (saga.rawValue, api.asAlice, "NOT_A_USER_STREAM"),
             ] {
                 for version: UInt64 in [0, 50] {
-                    do {
-                        try await api.client.serverStreaming(
-                            APIHarness.path("EventStreamService", "Subscribe"),
-                            SubscribeRequest(
-                                start: .afterStreamVersion(StreamVersion(stream: stream, version: version))
-                            )
-                            .protoBytes,
-                            metadata: metadata
-                        ) { response in
-                            for try await _ in response.messages {}
-                        }
-                        Issue.record("a subscription after version \(version) of \(stream) was accepted")
-                    } catch let refusal as RPCError {
-                        #expect(
-                            refusal.code == .permissionDenied && refusal.details?.errorInfo?.reason == reason,
-                            "\(stream) after \(version): \(refusal)")
-                    }
+                    try await expectRefused(
+                        SubscribeRequest(start: .afterStreamVersion(StreamVersion(stream: stream, version: version))),
+                        by: metadata, reason)
                 }
             }
             let bySevice = try await api.call(
@@ -432,6 +416,12 @@ struct TradeCoreAPITests {
                     "after_stream_version.stream"
                 ),
                 (SubscribeRequest(checkpointIntervalMs: 1), "checkpoint_interval_ms"),
+                (
+                    SubscribeRequest(
+                        filter: SubscriptionFilter(
+                            streams: (0...1_000).map { _ in "order-\(UUID().uuidString.lowercased())" })),
+                    "filter.streams"
+                ),
                 // A filter that leaves out the stream after whose version it reads: nothing, for ever.
                 (
                     SubscribeRequest(
