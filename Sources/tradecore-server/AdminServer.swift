@@ -151,7 +151,9 @@ final class TransportMetrics: Sendable {
                 "Calls the HTTP/2 server received: the API's, the others, and those refused before a handler."))
         failedCalls = registry.makeCounter(
             descriptor: Self.metric(
-                "tradecore_transport_failed_calls_total", "Of those, the calls that ended with a status other than OK.")
+                "tradecore_transport_failed_calls_total",
+                "Calls the HTTP/2 server answered with a status other than OK (a call its client reset is not answered)."
+            )
         )
         activeCalls = registry.makeGauge(
             descriptor: Self.metric("tradecore_transport_active_calls", "Calls in progress."))

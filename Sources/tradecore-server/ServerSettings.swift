@@ -43,7 +43,7 @@ struct ServerSettings: Sendable {
         var environmentName: String { "TRADECORE_" + words.joined(separator: "_").uppercased() }
 
         /// The setting as an error names it: its key in a settings file, its flag and its variable.
-        var named: String { "\(rawValue) (--\(flag), \(environmentName))" }
+        var named: String { "\(rawValue) (--\(flag), \(environmentName), or \"\(rawValue)\" in the --config file)" }
 
         /// The words of the name, split where a lowercase letter meets an uppercase one, as
         /// swift-configuration splits keys (`webhookBaseURL`: webhook, Base, URL).
@@ -341,8 +341,7 @@ struct ServerSettings: Sendable {
             case "false", "0", "no": rebuildReadModels = false
             default:
                 throw ConfigurationError(
-                    "rebuildReadModels (--rebuild-read-models, \(Key.rebuildReadModels.environmentName)) must be "
-                        + "true or false, not \"\(rebuild)\"")
+                    "\(Key.rebuildReadModels.named) must be true or false (or yes or no, 1 or 0), not \"\(rebuild)\"")
             }
         }
     }

@@ -95,6 +95,8 @@ public final class BrokerFillPoller: Sendable {
             // that failed is not tried again in the same poll.
             var credentials: [UUID: BrokerCredentials?] = [:]
             for order in working {
+                // Stopping (the server drains): the orders left wait for the next poll, after a start.
+                if Task.isCancelled { return recorded }
                 recorded += await poll(order, adapter: adapter, credentials: &credentials)
             }
         }
@@ -145,7 +147,8 @@ public final class BrokerFillPoller: Sendable {
             }
             return recorded
         } catch {
-            failed(order.orderID, "could not record an order's executions", error, about)
+            // Stopped half-way: not a failure to tell; the next poll after a start reads them again.
+            if !Task.isCancelled { failed(order.orderID, "could not record an order's executions", error, about) }
             return 0
         }
     }
